@@ -1,0 +1,86 @@
+// The `rampart` executable: thin subcommands over the library, and the one place where
+// errors become exit codes (DESIGN.md).
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
+
+#include <cstdio>
+#include <new>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/logging.h"
+#include "core/version.h"
+
+namespace {
+
+int fail(rampart::ExitCode code, const std::string& message) {
+  std::fprintf(stderr, "rampart: error: %s\n", message.c_str());
+  return static_cast<int>(code);
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using rampart::ExitCode;
+  CLI::App app{"Rampart: adversarial robustness for PyTorch models (FGSM, PGD, Carlini-Wagner), "
+               "robustness reports, CI gates, hardening and safe model intake."};
+  app.set_version_flag("--version", std::string("rampart ") + rampart::kVersion + " (libtorch " +
+                                        TORCH_VERSION + ")");
+  app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Print debug messages");
+  app.footer("Exit codes: 0 ok, 1 gate failed, 2 usage/config error, 3 model rejected, "
+             "4 data/I-O error, 5 internal error.");
+
+  std::string out_dir = "runs/quickstart";
+  std::vector<std::string> overrides;
+  auto* quickstart = app.add_subcommand(
+      "quickstart", "Train the small CNN on Fashion-MNIST and print its test accuracy");
+  quickstart->add_option("--out", out_dir, "Folder for the checkpoint")->capture_default_str();
+  quickstart->add_option("--set", overrides, "Override a config key: KEY=VALUE");
+
+  std::string config_path;
+  bool resume = false;
+  auto* train = app.add_subcommand("train", "Train a built-in model from a YAML config");
+  train->add_option("CONFIG", config_path, "Train config (YAML)")->required();
+  train->add_option("--set", overrides, "Override a config key: KEY=VALUE (dotted path)");
+  train->add_flag("--resume", resume, "Continue from the last checkpoint in train.output");
+
+  auto* eval = app.add_subcommand(
+      "eval", "Robustness report and CI gates (arrives with the attacks and the evaluation "
+              "harness; this build exits 2)");
+  eval->allow_extras();
+  auto* scan = app.add_subcommand(
+      "scan", "Inspect a model file before loading it (arrives with the model-intake work; "
+              "this build exits 2)");
+  scan->allow_extras();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
+  }
+  rampart::core::init_logging(verbose);
+  try {
+    if (*quickstart) return rampart::cli::run_quickstart(out_dir, overrides);
+    if (*train) return rampart::cli::run_train(config_path, overrides, resume);
+    if (*eval || *scan) {
+      return fail(ExitCode::kUsage, std::string("'rampart ") + (*eval ? "eval" : "scan") +
+                                        "' is not available in rampart " + rampart::kVersion +
+                                        "; this version trains models (train, quickstart)");
+    }
+  } catch (const rampart::Error& e) {
+    return fail(e.code(), e.what());
+  } catch (const c10::Error& e) {
+    return fail(ExitCode::kInternal, "libtorch: " + first_line(e.what_without_backtrace()));
+  } catch (const std::bad_alloc&) {
+    return fail(ExitCode::kInternal, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(ExitCode::kInternal, first_line(e.what()));
+  }
+  return static_cast<int>(ExitCode::kUsage);
+}

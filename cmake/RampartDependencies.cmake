@@ -1,0 +1,51 @@
+# Every dependency comes from Debian packages (or, for libtorch 2.x, from
+# CMAKE_PREFIX_PATH). Nothing is downloaded.
+find_package(Torch REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+find_package(Threads REQUIRED)
+if(RAMPART_BUILD_CLI)
+  find_package(CLI11 REQUIRED)
+endif()
+
+# libtorch's imported target carries no usage requirements on some builds; gather them here.
+add_library(rampart_torch INTERFACE)
+target_link_libraries(rampart_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(rampart_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+separate_arguments(_rampart_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+target_compile_options(rampart_torch INTERFACE ${_rampart_torch_flags})
+
+# OpenCV: AUTO uses it when found; OFF builds without the image-folder reader and image grids.
+set(RAMPART_HAVE_OPENCV OFF)
+if(NOT RAMPART_WITH_OPENCV STREQUAL "OFF")
+  if(RAMPART_WITH_OPENCV STREQUAL "ON")
+    find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+  else()
+    find_package(OpenCV QUIET COMPONENTS core imgproc imgcodecs)
+  endif()
+  if(OpenCV_FOUND)
+    set(RAMPART_HAVE_OPENCV ON)
+  endif()
+endif()
+message(STATUS "Rampart: OpenCV ${RAMPART_HAVE_OPENCV}")
+
+# CUDA: AUTO turns it on only when nvcc and a CUDA-enabled libtorch are both found.
+set(RAMPART_HAVE_CUDA OFF)
+if(NOT RAMPART_WITH_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  set(_rampart_torch_cuda OFF)
+  if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES OR CUDA_FOUND)
+    set(_rampart_torch_cuda ON)
+  endif()
+  if(CMAKE_CUDA_COMPILER AND _rampart_torch_cuda)
+    set(RAMPART_HAVE_CUDA ON)
+  elseif(RAMPART_WITH_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "RAMPART_WITH_CUDA=ON needs nvcc (found: '${CMAKE_CUDA_COMPILER}') "
+                        "and a CUDA-enabled libtorch (found: ${_rampart_torch_cuda})")
+  endif()
+endif()
+message(STATUS "Rampart: CUDA ${RAMPART_HAVE_CUDA}")

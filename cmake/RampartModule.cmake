@@ -1,0 +1,27 @@
+# rampart_add_module(NAME SOURCES ... DEPENDS ...)
+# One static library per module folder: rampart_<NAME>, headers installed under
+# include/rampart/<NAME>/.
+function(rampart_add_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  set(target rampart_${name})
+  add_library(${target} STATIC ${ARG_SOURCES})
+  add_library(rampart::${name} ALIAS ${target})
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+    $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/generated>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/rampart>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_link_libraries(${target} PUBLIC ${ARG_DEPENDS})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
+  set_property(GLOBAL APPEND PROPERTY RAMPART_MODULES ${target})
+  file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rampart/${rel}
+          FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh" PATTERN "cuda" EXCLUDE)
+endfunction()
+
+# Precompiled libtorch headers: compiling torch/torch.h costs ~13 s per file on 2 cores.
+# Targets that include the nn/optim API reuse one PCH.
+function(rampart_use_torch_pch target)
+  target_precompile_headers(${target} REUSE_FROM rampart_torch_pch)
+endfunction()

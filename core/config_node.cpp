@@ -1,0 +1,326 @@
+#include "core/config_node.h"
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace rampart::core {
+namespace {
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    default: return "an undefined value";
+  }
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+}  // namespace
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path,
+                       std::shared_ptr<const ConfigSource> source)
+    : node_(std::move(node)), path_(std::move(path)), source_(std::move(source)) {}
+
+std::string ConfigNode::location() const {
+  for (const auto& key : source_->overridden) {
+    if (path_ == key || path_.rfind(key + ".", 0) == 0) return "--set " + key;
+  }
+  const YAML::Mark mark = node_.Mark();
+  if (mark.is_null()) return source_->file;
+  return source_->file + ":" + std::to_string(mark.line + 1) + ":" +
+         std::to_string(mark.column + 1);
+}
+
+void ConfigNode::fail(const std::string& what) const {
+  throw ConfigError(location() + ": " + (path_.empty() ? "config" : path_) + ": " + what);
+}
+
+std::string ConfigNode::child_path(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
+}
+
+bool ConfigNode::has(const std::string& key) const {
+  return node_.IsMap() && node_[key] && !node_[key].IsNull();
+}
+
+void ConfigNode::expect_keys(const std::vector<std::string>& allowed) const {
+  if (!node_.IsMap()) fail("expected a mapping, got " + describe(node_));
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string key = it->first.as<std::string>();
+    bool known = false;
+    for (const auto& a : allowed) known = known || a == key;
+    if (!known) {
+      ConfigNode(it->first, child_path(key), source_)
+          .fail("unknown key '" + key + "' (expected one of: " + join(allowed) + ")");
+    }
+  }
+}
+
+ConfigNode ConfigNode::at(const std::string& key) const {
+  if (!node_.IsMap()) fail("expected a mapping, got " + describe(node_));
+  return ConfigNode(node_[key], child_path(key), source_);
+}
+
+ConfigNode ConfigNode::child(const std::string& key) const {
+  if (!has(key)) fail("missing required key '" + key + "'");
+  ConfigNode c = at(key);
+  if (!c.node_.IsMap()) c.fail("expected a mapping, got " + describe(c.node_));
+  return c;
+}
+
+std::optional<ConfigNode> ConfigNode::optional_child(const std::string& key) const {
+  if (!has(key)) return std::nullopt;
+  ConfigNode c = at(key);
+  if (!c.node_.IsMap()) c.fail("expected a mapping, got " + describe(c.node_));
+  return c;
+}
+
+std::vector<ConfigNode> ConfigNode::list(const std::string& key) const {
+  if (!has(key)) return {};
+  ConfigNode c = at(key);
+  if (!c.node_.IsSequence()) c.fail("expected a list, got " + describe(c.node_));
+  return c.list_items();
+}
+
+int64_t ConfigNode::get_int(const std::string& key, std::optional<int64_t> fallback,
+                            int64_t min, int64_t max) const {
+  if (!has(key)) {
+    if (fallback) return *fallback;
+    fail("missing required key '" + key + "'");
+  }
+  ConfigNode c = at(key);
+  int64_t value = 0;
+  try {
+    if (!c.node_.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "");
+    value = c.node_.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    c.fail("expected an integer, got " + describe(c.node_));
+  }
+  if (value < min) c.fail("must be >= " + std::to_string(min) + ", got " + std::to_string(value));
+  if (value > max) c.fail("must be <= " + std::to_string(max) + ", got " + std::to_string(value));
+  return value;
+}
+
+double ConfigNode::get_double(const std::string& key, std::optional<double> fallback,
+                              double min, double max) const {
+  if (!has(key)) {
+    if (fallback) return *fallback;
+    fail("missing required key '" + key + "'");
+  }
+  ConfigNode c = at(key);
+  double value = 0;
+  try {
+    if (!c.node_.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "");
+    value = c.node_.as<double>();
+  } catch (const YAML::Exception&) {
+    c.fail("expected a number, got " + describe(c.node_));
+  }
+  if (!std::isfinite(value)) c.fail("must be a finite number, got " + c.node_.Scalar());
+  std::ostringstream range;
+  if (value < min) {
+    range << "must be >= " << min << ", got " << value;
+    c.fail(range.str());
+  }
+  if (value > max) {
+    range << "must be <= " << max << ", got " << value;
+    c.fail(range.str());
+  }
+  return value;
+}
+
+bool ConfigNode::get_bool(const std::string& key, std::optional<bool> fallback) const {
+  if (!has(key)) {
+    if (fallback) return *fallback;
+    fail("missing required key '" + key + "'");
+  }
+  ConfigNode c = at(key);
+  try {
+    if (c.node_.IsScalar()) return c.node_.as<bool>();
+  } catch (const YAML::Exception&) {
+  }
+  c.fail("expected true or false, got " + describe(c.node_));
+}
+
+std::string ConfigNode::get_string(const std::string& key,
+                                   std::optional<std::string> fallback) const {
+  if (!has(key)) {
+    if (fallback) return *fallback;
+    fail("missing required key '" + key + "'");
+  }
+  ConfigNode c = at(key);
+  if (!c.node_.IsScalar()) c.fail("expected a string, got " + describe(c.node_));
+  return c.node_.Scalar();
+}
+
+std::string ConfigNode::get_choice(const std::string& key, const std::vector<std::string>& choices,
+                                   std::optional<std::string> fallback) const {
+  const std::string value = get_string(key, fallback);
+  for (const auto& choice : choices) {
+    if (choice == value) return value;
+  }
+  (has(key) ? at(key) : *this)
+      .fail("unknown value '" + value + "' (expected one of: " + join(choices) + ")");
+}
+
+std::vector<std::string> ConfigNode::get_string_list(const std::string& key) const {
+  if (!has(key)) fail("missing required key '" + key + "'");
+  ConfigNode c = at(key);
+  if (c.node_.IsScalar()) return {c.node_.Scalar()};
+  if (!c.node_.IsSequence()) c.fail("expected a list of strings, got " + describe(c.node_));
+  std::vector<std::string> out;
+  for (const auto& item : c.list_items()) out.push_back(item.get_scalar_string());
+  return out;
+}
+
+std::vector<int64_t> ConfigNode::get_int_list(const std::string& key, int64_t min) const {
+  if (!has(key)) fail("missing required key '" + key + "'");
+  ConfigNode c = at(key);
+  if (!c.node_.IsSequence()) c.fail("expected a list of integers, got " + describe(c.node_));
+  std::vector<int64_t> out;
+  for (const auto& item : c.list_items()) out.push_back(item.get_scalar_int(min));
+  return out;
+}
+
+std::vector<double> ConfigNode::get_double_list(const std::string& key) const {
+  if (!has(key)) fail("missing required key '" + key + "'");
+  ConfigNode c = at(key);
+  if (c.node_.IsScalar()) return {get_double(key)};
+  if (!c.node_.IsSequence()) c.fail("expected a number or a list of numbers, got " + describe(c.node_));
+  std::vector<double> out;
+  for (const auto& item : c.list_items()) out.push_back(item.get_scalar_double());
+  return out;
+}
+
+std::vector<ConfigNode> ConfigNode::list_items() const {
+  std::vector<ConfigNode> out;
+  for (std::size_t i = 0; i < node_.size(); ++i) {
+    out.emplace_back(node_[i], path_ + "[" + std::to_string(i) + "]", source_);
+  }
+  return out;
+}
+
+std::string ConfigNode::get_scalar_string() const {
+  if (!node_.IsScalar()) fail("expected a string, got " + describe(node_));
+  return node_.Scalar();
+}
+
+int64_t ConfigNode::get_scalar_int(int64_t min) const {
+  int64_t value = 0;
+  try {
+    if (!node_.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "");
+    value = node_.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    fail("expected an integer, got " + describe(node_));
+  }
+  if (value < min) fail("must be >= " + std::to_string(min) + ", got " + std::to_string(value));
+  return value;
+}
+
+double ConfigNode::get_scalar_double() const {
+  try {
+    if (node_.IsScalar()) {
+      const double value = node_.as<double>();
+      if (std::isfinite(value)) return value;
+    }
+  } catch (const YAML::Exception&) {
+  }
+  fail("expected a finite number, got " + describe(node_));
+}
+
+std::string ConfigNode::dump() const {
+  YAML::Emitter out;
+  out << node_;
+  return out.c_str();
+}
+
+namespace {
+
+void apply_override(YAML::Node root, const std::string& assignment, ConfigSource& source) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw ConfigError("--set " + assignment + ": expected KEY=VALUE, e.g. --set data.limit=100");
+  }
+  const std::string key = assignment.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("--set " + assignment + ": the value is not valid YAML: " + e.msg);
+  }
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  for (std::string part; std::getline(ss, part, '.');) {
+    if (part.empty()) throw ConfigError("--set " + assignment + ": empty component in key path");
+    parts.push_back(part);
+  }
+  YAML::Node cur = root;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (cur[parts[i]] && !cur[parts[i]].IsMap() && !cur[parts[i]].IsNull()) {
+      throw ConfigError("--set " + assignment + ": '" + parts[i] + "' is not a mapping in the config");
+    }
+    YAML::Node next = cur[parts[i]];
+    cur.reset(next);
+  }
+  cur[parts.back()] = value;
+  source.overridden.insert(key);
+}
+
+ConfigNode finish(YAML::Node root, std::shared_ptr<ConfigSource> source,
+                  const std::vector<std::string>& overrides) {
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) {
+    throw ConfigError(source->file + ":1:1: config: expected a mapping at the top level");
+  }
+  for (const auto& assignment : overrides) apply_override(root, assignment, *source);
+  return ConfigNode(root, "", source);
+}
+
+std::string yaml_error(const std::string& file, const YAML::Exception& e) {
+  return file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+         ": invalid YAML: " + e.msg;
+}
+
+}  // namespace
+
+ConfigNode load_config(const std::string& file, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    throw ConfigError(file + ": config file not found");
+  }
+  auto source = std::make_shared<ConfigSource>();
+  source->file = file;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(file + ": cannot read the config file");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(yaml_error(file, e));
+  }
+  return finish(root, source, overrides);
+}
+
+ConfigNode parse_config(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& overrides) {
+  auto source = std::make_shared<ConfigSource>();
+  source->file = name;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(yaml_error(name, e));
+  }
+  return finish(root, source, overrides);
+}
+
+}  // namespace rampart::core

@@ -1,0 +1,110 @@
+#include "datasets/dataset_spec.h"
+
+#include <sstream>
+
+#include "core/error.h"
+#include "datasets/cifar10_reader.h"
+#include "datasets/idx_reader.h"
+#include "datasets/image_folder_reader.h"
+#include "datasets/npy.h"
+#include "datasets/synthetic.h"
+
+namespace rampart::datasets {
+namespace {
+
+std::string shape_text(at::IntArrayRef shape) {
+  std::ostringstream out;
+  out << "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << "]";
+  return out.str();
+}
+
+}  // namespace
+
+DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
+  node.expect_keys({"format", "images", "labels", "files", "root", "layout", "num_samples", "seed",
+                    "noise", "limit", "batch_size", "shuffle"});
+  DatasetSpec spec;
+  spec.key = node.path();
+  spec.format = node.get_choice("format", {"idx", "cifar10", "npy", "image_folder", "synthetic"});
+  if (spec.format == "idx" || spec.format == "npy") {
+    spec.images = node.get_string("images");
+    spec.labels = node.get_string("labels");
+  }
+  if (spec.format == "npy") spec.layout = node.get_choice("layout", {"auto", "nchw", "nhwc"}, "auto");
+  if (spec.format == "cifar10") {
+    spec.files = node.get_string_list("files");
+    if (spec.files.empty()) node.fail("files: list at least one CIFAR-10 batch file");
+  }
+  if (spec.format == "image_folder") spec.root = node.get_string("root");
+  if (spec.format == "synthetic") {
+    spec.num_samples = node.get_int("num_samples", 1024, 1, int64_t{1} << 24);
+    spec.synthetic_seed = static_cast<uint64_t>(node.get_int("seed", 0, 0));
+    spec.noise = node.get_double("noise", 0.1, 0.0, 1.0);
+  }
+  // Keys that belong to another format are mistakes worth naming.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> owners{
+      {"images", {"idx", "npy"}}, {"labels", {"idx", "npy"}}, {"files", {"cifar10"}},
+      {"root", {"image_folder"}}, {"layout", {"npy"}},        {"num_samples", {"synthetic"}},
+      {"seed", {"synthetic"}},    {"noise", {"synthetic"}}};
+  for (const auto& [key, formats] : owners) {
+    bool allowed = false;
+    for (const auto& f : formats) allowed = allowed || f == spec.format;
+    if (node.has(key) && !allowed) {
+      node.fail("key '" + key + "' does not apply to format '" + spec.format + "'");
+    }
+  }
+  spec.limit = node.get_int("limit", 0, 0);
+  spec.batch_size = node.get_int("batch_size", 128, 1, 1 << 20);
+  spec.shuffle = node.get_bool("shuffle", true);
+  return spec;
+}
+
+Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
+                     const std::vector<int64_t>& input_shape) {
+  Dataset data;
+  if (spec.format == "idx") {
+    data = read_idx(spec.images, spec.labels, num_classes);
+  } else if (spec.format == "cifar10") {
+    data = read_cifar10(spec.files, num_classes);
+  } else if (spec.format == "npy") {
+    const Layout layout = spec.layout == "nchw"   ? Layout::kNCHW
+                          : spec.layout == "nhwc" ? Layout::kNHWC
+                                                  : Layout::kAuto;
+    data = read_npy_dataset(spec.images, spec.labels, num_classes, layout);
+  } else if (spec.format == "image_folder") {
+    const auto options = ImageFolderOptions()
+                             .channels(input_shape.at(0))
+                             .height(input_shape.at(1))
+                             .width(input_shape.at(2))
+                             .num_classes(num_classes);
+    data = read_image_folder(spec.root, options);
+  } else if (spec.format == "synthetic") {
+    const auto options = SyntheticOptions()
+                             .num_samples(spec.num_samples)
+                             .channels(input_shape.at(0))
+                             .height(input_shape.at(1))
+                             .width(input_shape.at(2))
+                             .num_classes(num_classes)
+                             .seed(spec.synthetic_seed)
+                             .noise(spec.noise);
+    data = make_synthetic(options);
+  } else {
+    throw ConfigError(spec.key + ".format: unknown data format '" + spec.format + "'");
+  }
+  const auto sample = data.images.sizes().slice(1);
+  if (sample.vec() != input_shape) {
+    throw DataError(data.source + ": points have shape " + shape_text(sample) +
+                    " but model.input.shape is " + shape_text(input_shape));
+  }
+  return data.take(spec.limit);
+}
+
+std::vector<std::string> dataset_files(const DatasetSpec& spec) {
+  if (spec.format == "idx" || spec.format == "npy") return {spec.images, spec.labels};
+  if (spec.format == "cifar10") return spec.files;
+  return {};
+}
+
+}  // namespace rampart::datasets

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+#include "datasets/dataset.h"
+
+namespace rampart::datasets {
+
+/// Where a data set comes from, as written in a config's `data:` section.
+///
+/// Example (YAML):
+///   data: {format: idx, images: t10k-images-idx3-ubyte.gz, labels: t10k-labels-idx1-ubyte.gz,
+///          limit: 1000, batch_size: 256}
+struct DatasetSpec {
+  std::string format = "idx";        ///< idx | cifar10 | npy | image_folder | synthetic
+  std::string images;                ///< idx, npy
+  std::string labels;                ///< idx, npy
+  std::vector<std::string> files;    ///< cifar10 batch files
+  std::string root;                  ///< image_folder
+  std::string layout = "auto";       ///< npy: auto | nchw | nhwc
+  int64_t num_samples = 1024;        ///< synthetic
+  uint64_t synthetic_seed = 0;       ///< synthetic
+  double noise = 0.1;                ///< synthetic
+  int64_t limit = 0;                 ///< first N points; 0 = all
+  int64_t batch_size = 128;
+  bool shuffle = true;               ///< training data only
+  std::string key;                   ///< config path, for messages
+};
+
+/// Default Fashion-MNIST location (Debian package `dataset-fashion-mnist`).
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+/// Parses a data section (keys: format, images, labels, files, root, layout, num_samples,
+/// seed, noise, limit, batch_size, shuffle). Format-specific keys are required per format.
+DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
+
+/// Reads the data set a spec names, with the model's class count and input shape
+/// ([C, H, W]); points whose shape differs from `input_shape` are a DataError naming the
+/// source. Applies `limit`.
+Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
+                     const std::vector<int64_t>& input_shape);
+
+/// The files a spec reads (for provenance hashes); empty for synthetic data.
+std::vector<std::string> dataset_files(const DatasetSpec& spec);
+
+}  // namespace rampart::datasets

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <torch/script.h>
+
+#include <string>
+
+#include "security/model_intake.h"
+
+namespace rampart::models {
+
+/// A TorchScript model and the file it came from.
+struct LoadedTorchScript {
+  torch::jit::Module module;
+  security::ModelFile file;  ///< bytes, path and SHA-256 as read by the intake
+};
+
+/// THE way Rampart loads a TorchScript file: the model intake reads it once (size limit,
+/// SHA-256, pin), then libtorch deserializes that same buffer. Every TorchScript load in the
+/// codebase goes through here, so the security work hardens one place. Malformed archives are
+/// ModelRejected (exit 3) with libtorch's first line, never a stack dump.
+///
+/// Example:
+///   auto loaded = models::load_torchscript("model.pt", intake, at::kCPU);
+///   at::Tensor logits = loaded.module.forward({x}).toTensor();
+LoadedTorchScript load_torchscript(const std::string& path, const security::IntakeOptions& intake,
+                                   const c10::Device& device = c10::Device(c10::kCPU));
+
+}  // namespace rampart::models

@@ -1,0 +1,166 @@
+#include "training/trainer.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/nn/functional/loss.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/runtime.h"
+#include "datasets/batcher.h"
+#include "models/checkpoint.h"
+#include "models/torchscript_export.h"
+#include "training/lr_schedule.h"
+
+namespace rampart::training {
+namespace {
+
+std::string percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", fraction * 100.0);
+  return buf;
+}
+
+// Restores weights and optimizer state; returns the number of completed epochs.
+int64_t restore(const std::string& path, models::Classifier& model,
+                torch::optim::Optimizer& optimizer, const TrainConfig& config) {
+  const models::SafetensorsFile file = models::read_checkpoint(path, config.model.intake);
+  models::load_weights(model, file, path);
+  load_optimizer_state(optimizer, model, file, path);
+  auto it = file.metadata.find("epochs_completed");
+  if (it == file.metadata.end()) {
+    throw ModelRejected(path + ": not a training checkpoint (no epochs_completed metadata)");
+  }
+  auto hash = file.metadata.find("config_sha256");
+  if (hash != file.metadata.end() && hash->second != config.config_hash) {
+    spdlog::warn("{}: the config changed since this checkpoint was written; resuming anyway",
+                 path);
+  }
+  try {
+    return std::stoll(it->second);
+  } catch (const std::exception&) {
+    throw ModelRejected(path + ": epochs_completed metadata is not a number");
+  }
+}
+
+}  // namespace
+
+double accuracy(models::Classifier& model, const datasets::Dataset& data, int64_t batch_size,
+                const c10::Device& device) {
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    const int64_t end = std::min(begin + batch_size, data.size());
+    at::Tensor x = data.images.slice(0, begin, end).to(device);
+    at::Tensor y = data.labels.slice(0, begin, end).to(device);
+    correct += model.forward(x).argmax(1).eq(y).sum();
+  }
+  model.train(was_training);
+  return data.size() == 0 ? 0.0
+                          : static_cast<double>(correct.item<int64_t>()) /
+                                static_cast<double>(data.size());
+}
+
+TrainResult train(const TrainConfig& config, const TrainOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const int threads = core::set_threads(config.threads);
+  const c10::Device device(config.device);
+  core::seed_everything(config.seed);
+
+  const auto& input_shape = config.model.input.shape;
+  datasets::Dataset train_data =
+      datasets::load_dataset(config.data, config.model.num_classes, input_shape);
+  std::optional<datasets::Dataset> validation;
+  if (config.validation) {
+    validation = datasets::load_dataset(*config.validation, config.model.num_classes, input_shape);
+  }
+  datasets::Batcher batcher(train_data, config.data.batch_size, config.data.shuffle, config.seed);
+
+  TrainResult result;
+  result.model = models::make_classifier(config.model);
+  models::Classifier& model = *result.model;
+  if (!config.model.checkpoint.empty()) {
+    models::load_weights(model, models::read_checkpoint(config.model.checkpoint, config.model.intake),
+                         config.model.checkpoint);
+  }
+  model.to(device);
+  auto optimizer = make_optimizer(config.optimizer, model);
+  result.checkpoint = (std::filesystem::path(config.output) / "checkpoint.safetensors").string();
+
+  int64_t first_epoch = 0;
+  if (options.resume && std::filesystem::exists(result.checkpoint)) {
+    first_epoch = restore(result.checkpoint, model, *optimizer, config);
+    spdlog::info("resuming from {} after epoch {}", result.checkpoint, first_epoch);
+  } else if (options.resume) {
+    spdlog::info("no checkpoint at {}; starting from epoch 1", result.checkpoint);
+  }
+  spdlog::info("training {} on {} points ({} batches of {}), {} thread(s), device {}",
+               model.arch(), train_data.size(), batcher.num_batches(), config.data.batch_size,
+               threads, config.device);
+
+  const int64_t steps = batcher.num_batches();
+  for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
+    model.train();
+    core::Progress progress("epoch " + std::to_string(epoch + 1) + "/" +
+                                std::to_string(config.epochs),
+                            steps, "img");
+    at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
+    at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+    int64_t seen = 0;
+    auto stats = [&] {
+      return "loss " + std::to_string(loss_sum.item<double>() / std::max<int64_t>(seen, 1)).substr(0, 6) +
+             " acc " + percent(static_cast<double>(correct.item<int64_t>()) / std::max<int64_t>(seen, 1));
+    };
+    for (int64_t step = 0; step < steps; ++step) {
+      set_learning_rate(*optimizer, learning_rate(config.schedule, config.optimizer.lr, epoch, step,
+                                                  steps, config.epochs));
+      const datasets::Batch batch = batcher.batch(epoch, step);
+      at::Tensor x = batch.images.to(device);
+      at::Tensor y = batch.labels.to(device);
+      optimizer->zero_grad();
+      at::Tensor logits = model.forward(x);
+      at::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      loss.backward();
+      optimizer->step();
+      {
+        torch::NoGradGuard no_grad;
+        loss_sum += loss.detach().to(at::kDouble) * x.size(0);
+        correct += logits.argmax(1).eq(y).sum();
+      }
+      seen += x.size(0);
+      progress.update(x.size(0), stats);
+      if (options.on_step) options.on_step(epoch, step);
+    }
+    result.train_loss = loss_sum.item<double>() / static_cast<double>(std::max<int64_t>(seen, 1));
+    result.train_accuracy = static_cast<double>(correct.item<int64_t>()) / std::max<int64_t>(seen, 1);
+    std::string summary = stats();
+    if (validation) {
+      result.validation_accuracy = accuracy(model, *validation, config.validation->batch_size, device);
+      summary += " val_acc " + percent(result.validation_accuracy);
+    }
+    progress.finish(summary);
+    models::save_checkpoint(result.checkpoint, model, optimizer_state(*optimizer, model),
+                            {{"epochs_completed", std::to_string(epoch + 1)},
+                             {"seed", std::to_string(config.seed)},
+                             {"config_sha256", config.config_hash}});
+    ++result.epochs_run;
+  }
+  if (result.epochs_run == 0 && validation) {
+    result.validation_accuracy = accuracy(model, *validation, config.validation->batch_size, device);
+  }
+  if (config.export_torchscript) {
+    result.torchscript = (std::filesystem::path(config.output) / "model.pt").string();
+    model.to(at::kCPU);
+    models::export_torchscript(model, result.torchscript);
+    model.to(device);
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace rampart::training
