@@ -13,7 +13,4 @@ int run_train(const std::string& config_path, const std::vector<std::string>& ov
 /// Fashion-MNIST and prints its test accuracy and where the checkpoint went.
 int run_quickstart(const std::string& out_dir, const std::vector<std::string>& overrides);
 
-/// The quickstart's train config (YAML), also shipped as configs/quickstart.yaml.
-std::string quickstart_config_text(const std::string& out_dir);
-
 }  // namespace rampart::cli

@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/quickstart_config.h"
 #include "core/config_node.h"
 #include "training/trainer.h"
 
@@ -35,8 +36,10 @@ int run_train(const std::string& config_path, const std::vector<std::string>& ov
 }
 
 int run_quickstart(const std::string& out_dir, const std::vector<std::string>& overrides) {
+  std::vector<std::string> all_overrides{"train.output=" + out_dir};
+  all_overrides.insert(all_overrides.end(), overrides.begin(), overrides.end());
   const auto config = training::parse_train_config(
-      core::parse_config(quickstart_config_text(out_dir), "<quickstart config>", overrides));
+      core::parse_config(kQuickstartConfig, "configs/quickstart.yaml (built in)", all_overrides));
   std::printf("rampart quickstart: training a small CNN on Fashion-MNIST (%lld epochs)\n",
               static_cast<long long>(config.epochs));
   std::fflush(stdout);

@@ -24,7 +24,7 @@ std::string shape_text(at::IntArrayRef shape) {
 
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   node.expect_keys({"format", "images", "labels", "files", "root", "layout", "num_samples", "seed",
-                    "noise", "limit", "batch_size", "shuffle"});
+                    "sample_seed", "noise", "limit", "batch_size", "shuffle"});
   DatasetSpec spec;
   spec.key = node.path();
   spec.format = node.get_choice("format", {"idx", "cifar10", "npy", "image_folder", "synthetic"});
@@ -41,13 +41,15 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   if (spec.format == "synthetic") {
     spec.num_samples = node.get_int("num_samples", 1024, 1, int64_t{1} << 24);
     spec.synthetic_seed = static_cast<uint64_t>(node.get_int("seed", 0, 0));
+    spec.sample_seed = static_cast<uint64_t>(node.get_int("sample_seed", 0, 0));
     spec.noise = node.get_double("noise", 0.1, 0.0, 1.0);
   }
   // Keys that belong to another format are mistakes worth naming.
   const std::vector<std::pair<std::string, std::vector<std::string>>> owners{
       {"images", {"idx", "npy"}}, {"labels", {"idx", "npy"}}, {"files", {"cifar10"}},
       {"root", {"image_folder"}}, {"layout", {"npy"}},        {"num_samples", {"synthetic"}},
-      {"seed", {"synthetic"}},    {"noise", {"synthetic"}}};
+      {"seed", {"synthetic"}},    {"noise", {"synthetic"}},
+      {"sample_seed", {"synthetic"}}};
   for (const auto& [key, formats] : owners) {
     bool allowed = false;
     for (const auto& f : formats) allowed = allowed || f == spec.format;
@@ -88,6 +90,7 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
                              .width(input_shape.at(2))
                              .num_classes(num_classes)
                              .seed(spec.synthetic_seed)
+                             .sample_seed(spec.sample_seed)
                              .noise(spec.noise);
     data = make_synthetic(options);
   } else {

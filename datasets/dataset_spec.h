@@ -21,7 +21,8 @@ struct DatasetSpec {
   std::string root;                  ///< image_folder
   std::string layout = "auto";       ///< npy: auto | nchw | nhwc
   int64_t num_samples = 1024;        ///< synthetic
-  uint64_t synthetic_seed = 0;       ///< synthetic
+  uint64_t synthetic_seed = 0;       ///< synthetic: the task (class prototypes)
+  uint64_t sample_seed = 0;          ///< synthetic: which points are drawn
   double noise = 0.1;                ///< synthetic
   int64_t limit = 0;                 ///< first N points; 0 = all
   int64_t batch_size = 128;
@@ -33,7 +34,7 @@ struct DatasetSpec {
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Parses a data section (keys: format, images, labels, files, root, layout, num_samples,
-/// seed, noise, limit, batch_size, shuffle). Format-specific keys are required per format.
+/// seed, sample_seed, noise, limit, batch_size, shuffle). Format-specific keys are required per format.
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
 
 /// Reads the data set a spec names, with the model's class count and input shape

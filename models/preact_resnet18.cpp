@@ -92,13 +92,13 @@ torch::jit::Module PreActResNet18::to_torchscript() const {
     }
     layer.define(R"JIT(
 def forward(self, x):
-    return getattr(self, '1')(getattr(self, '0')(x))
+    return getattr(self, '1').forward(getattr(self, '0').forward(x))
 )JIT");
   }
   m.define(R"JIT(
 def forward(self, x):
     out = torch.conv2d(x, self.conv1.weight, None, [1, 1], [1, 1])
-    out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
+    out = self.layer4.forward(self.layer3.forward(self.layer2.forward(self.layer1.forward(out))))
     out = torch.relu(torch.batch_norm(out, self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var, False, 0.0, 1e-5, True))
     out = torch.flatten(torch.adaptive_avg_pool2d(out, [1, 1]), 1)
     return torch.linear(out, self.linear.weight, self.linear.bias)

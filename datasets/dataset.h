@@ -1,0 +1,47 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rampart::datasets {
+
+/// A labelled image data set held in memory, as every reader returns it.
+///
+/// `images` is float32 [N, C, H, W] in [0, 1] and contiguous; `labels` is int64 [N] with
+/// values in [0, num_classes). `source` says where the points came from (a path, a folder,
+/// or "synthetic(...)"); `class_names` is filled by the image-folder reader (one name per
+/// label, in label order) and empty for the other formats.
+///
+/// Example:
+///   Dataset test = read_idx(images_path, labels_path).take(1000);
+///   at::Tensor first = test.images[0];  // [1, 28, 28]
+struct Dataset {
+  at::Tensor images;
+  at::Tensor labels;
+  int64_t num_classes = 0;
+  std::string source;
+  std::vector<std::string> class_names;
+
+  /// Number of points (0 when the data set holds no tensors).
+  int64_t size() const;
+
+  /// The first `limit` points (sharing storage with this one); `limit <= 0`, or a limit at
+  /// least `size()`, means all of them.
+  ///
+  /// Example:
+  ///   Dataset few = data.take(256);
+  Dataset take(int64_t limit) const;
+};
+
+/// Checks that `labels` (an integer tensor) lies in [0, num_classes). Throws DataError naming
+/// `file`, the index and the value of the first label outside that range, and ConfigError when
+/// `num_classes` is not positive.
+///
+/// Example:
+///   validate_labels(labels, 10, "/data/t10k-labels.gz");
+void validate_labels(const at::Tensor& labels, int64_t num_classes, const std::string& file);
+
+}  // namespace rampart::datasets

@@ -1,0 +1,65 @@
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "core/config_node.h"
+#include "core/error.h"
+#include "models/model_spec.h"
+#include "models/preact_resnet18.h"
+#include "models/small_cnn.h"
+
+using namespace rampart;
+
+namespace {
+
+int64_t count_parameters(const torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("small_cnn maps [N,1,28,28] to [N,classes] with the documented layer sizes", "[models]") {
+  torch::manual_seed(0);
+  models::SmallCNN net(models::InputSpec{}, 10);
+  CHECK(net.forward(torch::rand({5, 1, 28, 28})).sizes() == at::IntArrayRef{5, 10});
+  // conv1 1*32*9+32, conv2 32*64*9+64, fc1 3136*128+128, fc2 128*10+10
+  CHECK(count_parameters(net) == 320 + 18496 + 401536 + 1290);
+  models::SmallCNN seven(models::InputSpec{{3, 16, 16}, 0, 1}, 7);
+  CHECK(seven.forward(torch::rand({2, 3, 16, 16})).sizes() == at::IntArrayRef{2, 7});
+  CHECK_THROWS_AS(models::SmallCNN(models::InputSpec{{1, 30, 30}, 0, 1}, 10), ConfigError);
+}
+
+TEST_CASE("preact_resnet18 has the standard 11.17M parameters and named blocks", "[models]") {
+  models::PreActResNet18 net(models::InputSpec{{3, 32, 32}, 0, 1}, 10);
+  // 11,171,146 for the blocks, stem and linear layer plus 1,024 for the final BatchNorm of the
+  // version used by adversarial-training papers (Wong et al. 2020).
+  CHECK(count_parameters(net) == 11172170);
+  net.eval();
+  CHECK(net.forward(torch::rand({2, 3, 32, 32})).sizes() == at::IntArrayRef{2, 10});
+  bool found = false;
+  for (const auto& p : net.named_parameters()) found = found || p.key() == "layer2.0.shortcut.0.weight";
+  CHECK(found);
+  models::PreActResNet18 hundred(models::InputSpec{{3, 32, 32}, 0, 1}, 100);
+  CHECK(hundred.forward(torch::rand({1, 3, 32, 32})).size(1) == 100);
+}
+
+TEST_CASE("model specs are built from config and validated", "[models]") {
+  auto root = core::parse_config(
+      "model: {arch: preact_resnet18, num_classes: 5}\n"
+      "bad: {arch: vgg}\n"
+      "both: {arch: small_cnn, path: m.pt}\n"
+      "pin: {path: m.pt, sha256: xyz}\n"
+      "noarch: {path: m.pt}\n",
+      "m.yaml");
+  auto spec = models::parse_model_spec(root.child("model"), true);
+  CHECK(spec.input.shape == std::vector<int64_t>{3, 32, 32});
+  CHECK(models::make_classifier(spec)->num_classes() == 5);
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("bad"), true),
+                    Catch::Contains("m.yaml:2:13: bad.arch: unknown value 'vgg'"));
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("both"), false), Catch::Contains("not both"));
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("pin"), false),
+                    Catch::Contains("64 hexadecimal digits"));
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("noarch"), true),
+                    Catch::Contains("missing required key 'arch'"));
+}

@@ -1,0 +1,150 @@
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.h"
+#include "models/preact_resnet18.h"
+#include "models/small_cnn.h"
+#include "models/torchscript_export.h"
+#include "models/torchscript_loader.h"
+#include "support/test_support.h"
+
+using namespace rampart;
+
+namespace {
+
+at::Tensor run(torch::jit::Module& m, const at::Tensor& x) { return m.forward({x}).toTensor(); }
+
+// Parses whitespace-separated floats that a Python fixture printed.
+std::vector<double> parse_numbers(const std::string& text) {
+  std::vector<double> out;
+  std::istringstream in(text);
+  for (double v; in >> v;) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("built-in models export to TorchScript that computes the same logits", "[torchscript]") {
+  const std::string dir = test::make_temp_dir("export");
+  torch::manual_seed(3);
+  models::SmallCNN cnn(models::InputSpec{}, 10);
+  models::PreActResNet18 resnet(models::InputSpec{{3, 32, 32}, 0, 1}, 10);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& b : resnet.buffers()) {
+      if (b.is_floating_point()) b.uniform_(0.5, 1.5);
+    }
+  }
+  resnet.eval();
+  models::export_torchscript(cnn, dir + "/cnn.pt");
+  models::export_torchscript(resnet, dir + "/resnet.pt");
+
+  auto loaded_cnn = models::load_torchscript(dir + "/cnn.pt", {});
+  const at::Tensor x = torch::rand({3, 1, 28, 28});
+  CHECK(torch::allclose(run(loaded_cnn.module, x), cnn.forward(x), 1e-5, 1e-6));
+  CHECK(loaded_cnn.file.sha256.size() == 64);
+
+  auto loaded_resnet = models::load_torchscript(dir + "/resnet.pt", {});
+  const at::Tensor y = torch::rand({2, 3, 32, 32});
+  CHECK(torch::allclose(run(loaded_resnet.module, y), resnet.forward(y), 1e-4, 1e-5));
+  // Same state_dict names as the C++ module.
+  std::set<std::string> names;
+  for (const auto& p : loaded_resnet.module.named_parameters()) names.insert(p.name);
+  CHECK(names.count("layer3.0.shortcut.0.weight") == 1);
+  CHECK(names.size() == resnet.parameters().size());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("Python's torch.jit.load reads an exported model and agrees", "[torchscript][python]") {
+  const std::string python = test::python_with_torch();
+  if (python.empty()) {
+    WARN("skipped: no python3 with torch (Debian package python3-torch) on this machine");
+    return;
+  }
+  const std::string dir = test::make_temp_dir("export-py");
+  torch::manual_seed(4);
+  models::SmallCNN cnn(models::InputSpec{}, 10);
+  models::export_torchscript(cnn, dir + "/cnn.pt");
+  auto result = test::run_process(
+      {python, "-c",
+       "import sys, torch\n"
+       "m = torch.jit.load(sys.argv[1])\n"
+       "x = torch.linspace(0, 1, 2 * 784).reshape(2, 1, 28, 28)\n"
+       "print(' '.join(repr(v) for v in m(x).flatten().tolist()))\n",
+       dir + "/cnn.pt"});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const auto from_python = parse_numbers(result.output);
+  const at::Tensor expected = cnn.forward(torch::linspace(0, 1, 2 * 784).reshape({2, 1, 28, 28}));
+  REQUIRE(from_python.size() == 20);
+  for (int i = 0; i < 20; ++i) CHECK(from_python[i] == Approx(expected.view(-1)[i].item<double>()).margin(1e-5));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a TorchScript model saved from Python loads through the intake", "[torchscript][python]") {
+  const std::string python = test::python_with_torch();
+  if (python.empty()) {
+    WARN("skipped: no python3 with torch (Debian package python3-torch) on this machine");
+    return;
+  }
+  const std::string dir = test::make_temp_dir("from-py");
+  test::write_bytes(dir + "/make_model.py",
+       "import sys, torch\n"
+       "class Net(torch.nn.Module):\n"
+       "    def __init__(self):\n"
+       "        super().__init__()\n"
+       "        self.conv = torch.nn.Conv2d(1, 4, 3)\n"
+       "        self.fc = torch.nn.Linear(4 * 26 * 26, 10)\n"
+       "    def forward(self, x):\n"
+       "        return self.fc(torch.relu(self.conv(x)).flatten(1))\n"
+       "torch.manual_seed(0)\n"
+       "m = torch.jit.script(Net().eval())\n"
+       "m.save(sys.argv[1])\n"
+       "x = torch.linspace(0, 1, 784).reshape(1, 1, 28, 28)\n"
+       "print(' '.join(repr(v) for v in m(x).flatten().tolist()))\n");
+  // torch.jit.script needs the class's source, so the fixture is a file, not `python -c`.
+  auto result = test::run_process({python, dir + "/make_model.py", dir + "/user.pt"});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const auto expected = parse_numbers(result.output);
+  REQUIRE(expected.size() == 10);
+  auto loaded = models::load_torchscript(dir + "/user.pt", {});
+  const at::Tensor logits = run(loaded.module, torch::linspace(0, 1, 784).reshape({1, 1, 28, 28}));
+  for (int i = 0; i < 10; ++i) CHECK(logits.view(-1)[i].item<double>() == Approx(expected[i]).margin(1e-5));
+
+  security::IntakeOptions pinned;
+  pinned.sha256 = loaded.file.sha256;
+  CHECK_NOTHROW(models::load_torchscript(dir + "/user.pt", pinned));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("broken TorchScript files are rejected with one clear line", "[torchscript]") {
+  const std::string dir = test::make_temp_dir("ts-bad");
+  test::write_bytes(dir + "/garbage.pt", std::string(4096, '\x7f'));
+  CHECK_THROWS_AS(models::load_torchscript(dir + "/garbage.pt", {}), ModelRejected);
+  try {
+    models::load_torchscript(dir + "/garbage.pt", {});
+  } catch (const ModelRejected& e) {
+    const std::string msg = e.what();
+    CHECK(msg == dir + "/garbage.pt: not a loadable TorchScript archive: " + msg.substr(msg.find("archive: ") + 9));
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+  models::SmallCNN cnn(models::InputSpec{}, 10);
+  models::export_torchscript(cnn, dir + "/ok.pt");
+  std::string bytes;
+  {
+    std::ifstream in(dir + "/ok.pt", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  test::write_bytes(dir + "/truncated.pt", bytes.substr(0, bytes.size() / 2));
+  CHECK_THROWS_AS(models::load_torchscript(dir + "/truncated.pt", {}), ModelRejected);
+  security::IntakeOptions tiny;
+  tiny.max_model_bytes = 1024;
+  CHECK_THROWS_WITH(models::load_torchscript(dir + "/ok.pt", tiny),
+                    Catch::Contains("larger than security.max_model_bytes"));
+  CHECK_THROWS_AS(models::load_torchscript(dir + "/none.pt", {}), DataError);
+  std::filesystem::remove_all(dir);
+}

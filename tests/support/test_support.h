@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace rampart::test {
+
+/// A fresh empty folder under the system temp dir, unique per call.
+std::string make_temp_dir(const std::string& prefix);
+
+/// Writes bytes to a file (tests' fixtures).
+void write_bytes(const std::string& path, const std::string& bytes);
+
+/// What a finished child process left behind.
+struct ProcessResult {
+  int exit_code = -1;    ///< exit status, or 128 + signal number
+  std::string output;    ///< stdout and stderr, interleaved
+};
+
+/// Runs `args` (args[0] is the program path) with stdout and stderr captured to a file.
+ProcessResult run_process(const std::vector<std::string>& args);
+
+/// The built `rampart` executable.
+std::string rampart_binary();
+
+/// A python3 that can `import torch` (Debian's python3-torch), or "" when there is none.
+std::string python_with_torch();
+
+}  // namespace rampart::test
