@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# README command 2 (and CI): install what is missing, build, and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+tools/bootstrap.sh
+exec ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
