@@ -42,7 +42,7 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
     spec.num_samples = node.get_int("num_samples", 1024, 1, int64_t{1} << 24);
     spec.synthetic_seed = static_cast<uint64_t>(node.get_int("seed", 0, 0));
     spec.sample_seed = static_cast<uint64_t>(node.get_int("sample_seed", 0, 0));
-    spec.noise = node.get_double("noise", 0.1, 0.0, 1.0);
+    spec.noise = node.get_double("noise", spec.noise, 0.0, 1.0);
   }
   // Keys that belong to another format are mistakes worth naming.
   const std::vector<std::pair<std::string, std::vector<std::string>>> owners{

@@ -23,7 +23,7 @@ struct DatasetSpec {
   int64_t num_samples = 1024;        ///< synthetic
   uint64_t synthetic_seed = 0;       ///< synthetic: the task (class prototypes)
   uint64_t sample_seed = 0;          ///< synthetic: which points are drawn
-  double noise = 0.1;                ///< synthetic
+  double noise = 0.2;                ///< synthetic: pixel noise std
   int64_t limit = 0;                 ///< first N points; 0 = all
   int64_t batch_size = 128;
   bool shuffle = true;               ///< training data only

@@ -33,7 +33,7 @@ ProcessResult train(const std::string& config, std::vector<std::string> extra = 
 
 }  // namespace
 
-TEST_CASE("--version, --help and the subcommand frame", "[cli]") {
+TEST_CASE("the subcommand frame, --version and --help", "[cli]") {
   auto version = run_process({rampart_binary(), "--version"});
   CHECK(version.exit_code == 0);
   CHECK(version.output.find("rampart 0.1.0 (libtorch ") == 0);

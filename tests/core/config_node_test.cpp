@@ -61,7 +61,7 @@ TEST_CASE("wrong types and out-of-range values name the key and position", "[con
         std::string::npos);
 }
 
-TEST_CASE("--set overrides replace values and are named as such", "[config]") {
+TEST_CASE("command-line overrides (--set) replace values and are named as such", "[config]") {
   auto root = parse_config(kConfig, "c.yaml", {"data.batch_size=-5", "model.arch=small_cnn"});
   auto data = root.child("data");
   CHECK(root.child("model").get_string("arch") == "small_cnn");
