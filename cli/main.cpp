@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
     return fail(ExitCode::kInternal, "out of memory");
   } catch (const std::exception& e) {
     return fail(ExitCode::kInternal, first_line(e.what()));
+  } catch (...) {
+    return fail(ExitCode::kInternal, "unknown exception");
   }
   return static_cast<int>(ExitCode::kUsage);
 }

@@ -19,9 +19,3 @@ function(rampart_add_module name)
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rampart/${rel}
           FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh" PATTERN "cuda" EXCLUDE)
 endfunction()
-
-# Precompiled libtorch headers: compiling torch/torch.h costs ~13 s per file on 2 cores.
-# Targets that include the nn/optim API reuse one PCH.
-function(rampart_use_torch_pch target)
-  target_precompile_headers(${target} REUSE_FROM rampart_torch_pch)
-endfunction()

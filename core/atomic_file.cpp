@@ -57,6 +57,13 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     ::unlink(tmp.c_str());
     throw DataError(path + ": cannot replace file: " + why);
   }
+  // Make the rename itself durable.
+  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
+  const int dir_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
 }
 
 std::string read_file(const std::string& path, std::size_t max_bytes) {

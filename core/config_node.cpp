@@ -33,7 +33,9 @@ ConfigNode::ConfigNode(YAML::Node node, std::string path,
 
 std::string ConfigNode::location() const {
   for (const auto& key : source_->overridden) {
-    if (path_ == key || path_.rfind(key + ".", 0) == 0) return "--set " + key;
+    if (path_ == key || path_.rfind(key + ".", 0) == 0 || path_.rfind(key + "[", 0) == 0) {
+      return "--set " + key;
+    }
   }
   const YAML::Mark mark = node_.Mark();
   if (mark.is_null()) return source_->file;
@@ -56,7 +58,10 @@ bool ConfigNode::has(const std::string& key) const {
 void ConfigNode::expect_keys(const std::vector<std::string>& allowed) const {
   if (!node_.IsMap()) fail("expected a mapping, got " + describe(node_));
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const std::string key = it->first.as<std::string>();
+    if (!it->first.IsScalar()) {
+      ConfigNode(it->first, path_, source_).fail("keys must be plain names");
+    }
+    const std::string key = it->first.Scalar();
     bool known = false;
     for (const auto& a : allowed) known = known || a == key;
     if (!known) {
@@ -64,6 +69,11 @@ void ConfigNode::expect_keys(const std::vector<std::string>& allowed) const {
           .fail("unknown key '" + key + "' (expected one of: " + join(allowed) + ")");
     }
   }
+}
+
+void ConfigNode::fail_at(const std::string& key, const std::string& what) const {
+  if (has(key)) at(key).fail(what);
+  fail(what);
 }
 
 ConfigNode ConfigNode::at(const std::string& key) const {

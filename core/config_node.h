@@ -38,6 +38,8 @@ class ConfigNode {
   std::string location() const;
   /// Throws ConfigError "<location>: <path>: <what>".
   [[noreturn]] void fail(const std::string& what) const;
+  /// Like fail(), located at child `key` when it is present.
+  [[noreturn]] void fail_at(const std::string& key, const std::string& what) const;
 
   bool is_map() const { return node_.IsMap(); }
   bool has(const std::string& key) const;

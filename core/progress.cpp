@@ -3,12 +3,9 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <optional>
 
 namespace rampart::core {
 namespace {
-
-std::optional<bool> g_force_plain;
 
 std::string format_duration(double seconds) {
   if (seconds < 0 || seconds > 1e7) return "?";
@@ -24,13 +21,11 @@ std::string format_duration(double seconds) {
 
 }  // namespace
 
-void Progress::set_plain(bool plain) { g_force_plain = plain; }
-
 Progress::Progress(std::string label, int64_t total_steps, std::string unit)
     : label_(std::move(label)),
       total_(total_steps),
       unit_(std::move(unit)),
-      tty_(g_force_plain ? !*g_force_plain : ::isatty(STDERR_FILENO) == 1),
+      tty_(::isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {
   if (!tty_) std::fprintf(stderr, "%s: started, %lld steps\n", label_.c_str(),

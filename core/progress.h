@@ -23,9 +23,6 @@ class Progress {
   void update(int64_t items, const std::function<std::string()>& stats);
   void finish(const std::string& stats);
 
-  /// Force plain-line output (tests); the default follows isatty(stderr).
-  static void set_plain(bool plain);
-
  private:
   void draw(const std::string& stats, bool final_line);
 

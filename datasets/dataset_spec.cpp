@@ -1,8 +1,8 @@
 #include "datasets/dataset_spec.h"
 
-#include <sstream>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "datasets/cifar10_reader.h"
 #include "datasets/idx_reader.h"
 #include "datasets/image_folder_reader.h"
@@ -11,14 +11,6 @@
 
 namespace rampart::datasets {
 namespace {
-
-std::string shape_text(at::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
 
 }  // namespace
 
@@ -98,8 +90,8 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
   }
   const auto sample = data.images.sizes().slice(1);
   if (sample.vec() != input_shape) {
-    throw DataError(data.source + ": points have shape " + shape_text(sample) +
-                    " but model.input.shape is " + shape_text(input_shape));
+    throw DataError(data.source + ": points have shape " + core::shape_text(sample) +
+                    " but model.input.shape is " + core::shape_text(input_shape));
   }
   return data.take(spec.limit);
 }

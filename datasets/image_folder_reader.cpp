@@ -15,6 +15,7 @@
 #endif
 
 #include "core/error.h"
+#include "core/quiet_stderr.h"
 
 namespace rampart::datasets {
 
@@ -91,9 +92,11 @@ std::string size_text(const cv::Size& s) {
 cv::Mat load_image(const std::string& path, int64_t channels) {
   cv::Mat img;
   try {
+    core::QuietStderr quiet;  // libpng/libjpeg print their own complaints about corrupt files
     img = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   } catch (const std::exception& e) {
-    throw DataError(path + ": cannot decode image: " + e.what());
+    const std::string what = e.what();
+    throw DataError(path + ": cannot decode image: " + what.substr(0, what.find('\n')));
   }
   if (img.empty()) throw DataError(path + ": cannot decode image (unreadable or corrupt)");
   if (img.depth() != CV_8U) img.convertTo(img, CV_8U);

@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy.cpp assumes a little-endian host");
 
@@ -166,15 +167,6 @@ class HeaderParser {
   std::size_t pos_ = 0;
 };
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  return out + (shape.size() == 1 ? ",)" : ")");
-}
-
 uint32_t le_u32(const unsigned char* p) {
   return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
 }
@@ -237,20 +229,25 @@ at::Tensor read_npy(const std::string& path) {
                     ": array is stored in Fortran order, which is not supported; save it "
                     "with np.save(path, np.ascontiguousarray(arr))");
   }
+  // Zero-sized dimensions count as 1 here: (0, 2**62, 4) holds nothing but still cannot be
+  // allocated (its strides overflow), so it is refused like any other oversized shape.
+  uint64_t bound = 1;
   uint64_t count = 1;
   for (int64_t d : h.shape) {
-    if (__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count)) {
-      throw DataError(path + ": shape " + shape_text(h.shape) + " has too many elements");
+    const uint64_t nonzero = d == 0 ? 1 : static_cast<uint64_t>(d);
+    if (__builtin_mul_overflow(bound, nonzero, &bound) || bound > (uint64_t{1} << 62)) {
+      throw DataError(path + ": shape " + core::python_shape_text(h.shape) + " has too many elements");
     }
+    count *= static_cast<uint64_t>(d);
   }
   uint64_t need = 0;
   if (__builtin_mul_overflow(count, static_cast<uint64_t>(dt->itemsize), &need)) {
-    throw DataError(path + ": shape " + shape_text(h.shape) + " has too many elements");
+    throw DataError(path + ": shape " + core::python_shape_text(h.shape) + " has too many elements");
   }
   const uint64_t have = file_size - prefix - header_len;
   if (have != need) {
     throw DataError(
-        path + ": shape " + shape_text(h.shape) + " of " + h.descr + " needs " +
+        path + ": shape " + core::python_shape_text(h.shape) + " of " + h.descr + " needs " +
         std::to_string(need) + " data bytes but the file holds " + std::to_string(have) +
         (have < need ? " (truncated)" : " (" + std::to_string(have - need) + " trailing bytes)"));
   }
@@ -273,7 +270,7 @@ void write_npy(const std::string& path, const at::Tensor& t) {
   }
   const at::Tensor c = t.to(at::kCPU).contiguous();
   std::string header = std::string("{'descr': '") + descr +
-                       "', 'fortran_order': False, 'shape': " + shape_text(c.sizes().vec()) + ", }";
+                       "', 'fortran_order': False, 'shape': " + core::python_shape_text(c.sizes().vec()) + ", }";
   // Pad with spaces and a final newline so the data starts on a 64-byte boundary.
   std::size_t prefix = 10;
   if (header.size() + 1 + prefix > 65535) prefix = 12;

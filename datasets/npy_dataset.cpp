@@ -2,16 +2,13 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "datasets/npy.h"
 
 namespace rampart::datasets {
 namespace {
 
-std::string shape_of(const at::Tensor& t) {
-  std::string out = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
-  return out + (t.dim() == 1 ? ",)" : ")");
-}
+std::string shape_of(const at::Tensor& t) { return core::python_shape_text(t.sizes()); }
 
 std::string dtype_of(const at::Tensor& t) { return std::string(c10::toString(t.scalar_type())); }
 

@@ -3,21 +3,15 @@
 #include <torch/nn/utils.h>
 
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "core/version.h"
 
 namespace rampart::models {
 namespace {
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream out;
-  out << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
+using core::shape_text;
 
 }  // namespace
 
@@ -60,6 +54,10 @@ void load_weights(Classifier& model, const SafetensorsFile& file, const std::str
     throw ModelRejected(path + ": checkpoint has " + meta("num_classes") +
                         " classes but the config says " + std::to_string(model.num_classes()));
   }
+  if (!meta("input_shape").empty() && meta("input_shape") != shape_text(model.input().shape)) {
+    throw ModelRejected(path + ": checkpoint was trained on inputs " + meta("input_shape") +
+                        " but the config declares " + shape_text(model.input().shape));
+  }
   std::set<std::string> expected;
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : state_tensors(model)) {
@@ -68,8 +66,8 @@ void load_weights(Classifier& model, const SafetensorsFile& file, const std::str
     if (source == nullptr) throw ModelRejected(path + ": tensor '" + name + "' is missing");
     if (source->sizes() != target.sizes()) {
       throw ModelRejected(path + ": tensor '" + name + "' has shape " +
-                          shape_text(source->sizes().vec()) + " but the model needs " +
-                          shape_text(target.sizes().vec()));
+                          shape_text(source->sizes()) + " but the model needs " +
+                          shape_text(target.sizes()));
     }
     if (source->scalar_type() != target.scalar_type()) {
       throw ModelRejected(path + ": tensor '" + name + "' has dtype " +

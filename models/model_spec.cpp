@@ -39,7 +39,7 @@ ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
     input->expect_keys({"shape", "range"});
     if (input->has("shape")) {
       spec.input.shape = input->get_int_list("shape", 1);
-      if (spec.input.shape.size() != 3) input->fail("shape must be [C, H, W]");
+      if (spec.input.shape.size() != 3) input->fail_at("shape", "must be [C, H, W]");
     }
     if (input->has("range")) {
       const auto range = input->get_double_list("range");
@@ -49,6 +49,17 @@ ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
       spec.input.range_min = range[0];
       spec.input.range_max = range[1];
     }
+  }
+  const std::string why = spec.arch == "small_cnn"         ? SmallCNN::input_problem(spec.input)
+                          : spec.arch == "preact_resnet18" ? PreActResNet18::input_problem(spec.input)
+                                                           : std::string();
+  if (!why.empty()) {
+    const auto input = model.optional_child("input");
+    if (input) input->fail_at("shape", why);
+    model.fail(why);
+  }
+  if (!spec.intake.sha256.empty() && spec.path.empty() && spec.checkpoint.empty()) {
+    model.fail_at("sha256", "pins the file named by 'path' or 'checkpoint', and neither is set");
   }
   return spec;
 }

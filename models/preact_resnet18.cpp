@@ -50,11 +50,18 @@ at::Tensor PreActBlockImpl::forward(const at::Tensor& x) {
   return out + sc;
 }
 
+std::string PreActResNet18::input_problem(const InputSpec& input) {
+  const auto& s = input.shape;
+  if (s.size() != 3 || s[0] <= 0 || s[1] < 8 || s[2] < 8) {
+    return "preact_resnet18 needs [C, H, W] with C >= 1 and H, W >= 8";
+  }
+  return "";
+}
+
 PreActResNet18::PreActResNet18(InputSpec input, int64_t num_classes)
     : input_(std::move(input)), num_classes_(num_classes) {
-  if (input_.shape.size() != 3 || input_.shape[0] <= 0 || input_.shape[1] < 8 ||
-      input_.shape[2] < 8) {
-    throw ConfigError("model.input.shape: preact_resnet18 needs [C, H, W] with H, W >= 8");
+  if (const std::string why = input_problem(input_); !why.empty()) {
+    throw ConfigError("model.input.shape: " + why);
   }
   conv1_ = register_module("conv1", torch::nn::Conv2d(conv3x3(input_.shape[0], 64, 1)));
   const int64_t planes[] = {64, 128, 256, 512};

@@ -36,6 +36,8 @@ TORCH_MODULE(PreActBlock);
 class PreActResNet18 : public Classifier {
  public:
   PreActResNet18(InputSpec input, int64_t num_classes);
+  /// Why `input` does not fit this architecture, or "" when it does.
+  static std::string input_problem(const InputSpec& input);
   at::Tensor forward(const at::Tensor& x) override;
   std::string arch() const override { return "preact_resnet18"; }
   int64_t num_classes() const override { return num_classes_; }

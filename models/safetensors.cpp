@@ -13,6 +13,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace rampart::models {
 namespace {
@@ -97,14 +98,7 @@ template <typename... Parts>
   throw ModelRejected(out.str());
 }
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  return out + "]";
-}
+using core::shape_text;
 
 // Reverses each `itemsize`-byte element in place (for big-endian hosts only).
 void swap_bytes(char* data, std::size_t nbytes, std::size_t itemsize) {

@@ -7,11 +7,18 @@
 
 namespace rampart::models {
 
+std::string SmallCNN::input_problem(const InputSpec& input) {
+  const auto& s = input.shape;
+  if (s.size() != 3 || s[0] <= 0 || s[1] <= 0 || s[2] <= 0 || s[1] % 4 != 0 || s[2] % 4 != 0) {
+    return "small_cnn needs [C, H, W] with H and W positive multiples of 4";
+  }
+  return "";
+}
+
 SmallCNN::SmallCNN(InputSpec input, int64_t num_classes)
     : input_(std::move(input)), num_classes_(num_classes) {
-  if (input_.shape.size() != 3 || input_.shape[1] % 4 != 0 || input_.shape[2] % 4 != 0 ||
-      input_.shape[1] <= 0 || input_.shape[2] <= 0 || input_.shape[0] <= 0) {
-    throw ConfigError("model.input.shape: small_cnn needs [C, H, W] with H and W divisible by 4");
+  if (const std::string why = input_problem(input_); !why.empty()) {
+    throw ConfigError("model.input.shape: " + why);
   }
   const int64_t c = input_.shape[0];
   const int64_t flat = 64 * (input_.shape[1] / 4) * (input_.shape[2] / 4);

@@ -18,6 +18,8 @@ namespace rampart::models {
 class SmallCNN : public Classifier {
  public:
   SmallCNN(InputSpec input, int64_t num_classes);
+  /// Why `input` does not fit this architecture, or "" when it does.
+  static std::string input_problem(const InputSpec& input);
   at::Tensor forward(const at::Tensor& x) override;
   std::string arch() const override { return "small_cnn"; }
   int64_t num_classes() const override { return num_classes_; }

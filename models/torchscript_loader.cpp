@@ -5,6 +5,14 @@
 #include "core/error.h"
 
 namespace rampart::models {
+namespace {
+
+[[noreturn]] void reject(const std::string& path, const std::string& what) {
+  throw ModelRejected(path + ": not a loadable TorchScript archive: " +
+                      what.substr(0, what.find('\n')));
+}
+
+}  // namespace
 
 LoadedTorchScript load_torchscript(const std::string& path, const security::IntakeOptions& intake,
                                    const c10::Device& device) {
@@ -13,9 +21,11 @@ LoadedTorchScript load_torchscript(const std::string& path, const security::Inta
   try {
     out.module = torch::jit::load(stream, device);
   } catch (const c10::Error& e) {
-    std::string why = e.what_without_backtrace();
-    why = why.substr(0, why.find('\n'));
-    throw ModelRejected(path + ": not a loadable TorchScript archive: " + why);
+    reject(path, e.what_without_backtrace());
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {  // torch::jit::ErrorReport and friends: bad code inside
+    reject(path, e.what());
   }
   out.module.eval();
   return out;

@@ -32,7 +32,7 @@ TrainConfig parse_train_config(const core::ConfigNode& root) {
   try {
     config.device = core::resolve_device(device, "device");
   } catch (const ConfigError&) {
-    root.fail("device: 'cuda' requested but no CUDA device is available to this build");
+    root.fail_at("device", "'cuda' requested but no CUDA device is available to this build");
   }
   config.config_hash = security::sha256_hex(root.dump());
   return config;

@@ -25,25 +25,39 @@ std::string percent(double fraction) {
 }
 
 // Restores weights and optimizer state; returns the number of completed epochs.
+// Restores weights and optimizer state; returns the number of completed epochs. The run's own
+// checkpoint is read under the size limit but not the `model.sha256` pin, which is for the
+// model the config names.
 int64_t restore(const std::string& path, models::Classifier& model,
                 torch::optim::Optimizer& optimizer, const TrainConfig& config) {
-  const models::SafetensorsFile file = models::read_checkpoint(path, config.model.intake);
+  security::IntakeOptions intake = config.model.intake;
+  intake.sha256.clear();
+  const models::SafetensorsFile file = models::read_checkpoint(path, intake);
+  auto meta = [&](const std::string& key) {
+    auto it = file.metadata.find(key);
+    if (it == file.metadata.end()) {
+      throw ModelRejected(path + ": not a training checkpoint (no '" + key + "' metadata)");
+    }
+    return it->second;
+  };
+  const std::string epochs = meta("epochs_completed");
+  if (epochs.empty() || epochs.size() > 9 ||
+      epochs.find_first_not_of("0123456789") != std::string::npos) {
+    throw ModelRejected(path + ": epochs_completed metadata '" + epochs + "' is not a count");
+  }
+  if (meta("optimizer") != config.optimizer.name) {
+    throw ModelRejected(path + ": checkpoint holds " + meta("optimizer") +
+                        " state but the config trains with " + config.optimizer.name +
+                        "; resume with the same optimizer or start a new train.output");
+  }
   models::load_weights(model, file, path);
   load_optimizer_state(optimizer, model, file, path);
-  auto it = file.metadata.find("epochs_completed");
-  if (it == file.metadata.end()) {
-    throw ModelRejected(path + ": not a training checkpoint (no epochs_completed metadata)");
-  }
-  auto hash = file.metadata.find("config_sha256");
-  if (hash != file.metadata.end() && hash->second != config.config_hash) {
-    spdlog::warn("{}: the config changed since this checkpoint was written; resuming anyway",
+  if (meta("config_sha256") != config.config_hash) {
+    spdlog::warn("{}: the config changed since this checkpoint was written; the resumed run "
+                 "will not match an uninterrupted one",
                  path);
   }
-  try {
-    return std::stoll(it->second);
-  } catch (const std::exception&) {
-    throw ModelRejected(path + ": epochs_completed metadata is not a number");
-  }
+  return std::stoll(epochs);
 }
 
 }  // namespace
@@ -82,6 +96,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   datasets::Batcher batcher(train_data, config.data.batch_size, config.data.shuffle, config.seed);
 
   TrainResult result;
+  result.validation_size = validation ? validation->size() : 0;
   result.model = models::make_classifier(config.model);
   models::Classifier& model = *result.model;
   if (!config.model.checkpoint.empty()) {
@@ -93,7 +108,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   result.checkpoint = (std::filesystem::path(config.output) / "checkpoint.safetensors").string();
 
   int64_t first_epoch = 0;
-  if (options.resume && std::filesystem::exists(result.checkpoint)) {
+  std::error_code ec;
+  if (options.resume && std::filesystem::exists(result.checkpoint, ec)) {
     first_epoch = restore(result.checkpoint, model, *optimizer, config);
     spdlog::info("resuming from {} after epoch {}", result.checkpoint, first_epoch);
   } else if (options.resume) {
@@ -141,11 +157,12 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     std::string summary = stats();
     if (validation) {
       result.validation_accuracy = accuracy(model, *validation, config.validation->batch_size, device);
-      summary += " val_acc " + percent(result.validation_accuracy);
+      summary += " val_acc " + percent(*result.validation_accuracy);
     }
     progress.finish(summary);
     models::save_checkpoint(result.checkpoint, model, optimizer_state(*optimizer, model),
                             {{"epochs_completed", std::to_string(epoch + 1)},
+                             {"optimizer", config.optimizer.name},
                              {"seed", std::to_string(config.seed)},
                              {"config_sha256", config.config_hash}});
     ++result.epochs_run;

@@ -33,9 +33,10 @@ int main(int argc, char** argv) {
         datasets::SyntheticOptions().num_samples(256).channels(1).height(16).width(16)
             .num_classes(4).seed(5).sample_seed(2));
     const double reloaded_accuracy = training::accuracy(*reloaded, test, 256, c10::Device("cpu"));
-    std::printf("validation accuracy %.4f\nreloaded accuracy %.4f\n", result.validation_accuracy,
+    const double trained_accuracy = result.validation_accuracy.value_or(-1.0);
+    std::printf("validation accuracy %.4f\nreloaded accuracy %.4f\n", trained_accuracy,
                 reloaded_accuracy);
-    return reloaded_accuracy == result.validation_accuracy ? 0 : 1;
+    return reloaded_accuracy == trained_accuracy ? 0 : 1;
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return static_cast<int>(e.code());

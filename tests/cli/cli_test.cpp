@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "security/model_intake.h"
+#include "support/fixtures.h"
 #include "support/test_support.h"
 
 using rampart::test::ProcessResult;
@@ -118,5 +120,57 @@ TEST_CASE("a malformed checkpoint exits 3, a good run exits 0 and resumes", "[cl
   auto again = train(config, {"--resume"});
   CHECK(again.exit_code == 0);
   CHECK(again.output.find("epochs trained:      0") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("resume with a pinned starting checkpoint, and a refused optimizer switch", "[cli][resume]") {
+  const std::string dir = rampart::test::make_temp_dir("cli-pin");
+  const std::string config = config_with(dir, kValidConfig);
+  REQUIRE(train(config).exit_code == 0);
+  std::filesystem::copy_file(dir + "/out/checkpoint.safetensors", dir + "/init.safetensors");
+  const std::string pin = rampart::security::sha256_file(dir + "/init.safetensors");
+  const std::vector<std::string> pinned{"--set", "model.checkpoint=" + dir + "/init.safetensors",
+                                        "--set", "model.sha256=" + pin,
+                                        "--set", "train.output=" + dir + "/pinned"};
+  auto first = train(config, pinned);
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  auto more = pinned;
+  more.insert(more.end(), {"--set", "train.epochs=2", "--resume"});
+  auto resumed = train(config, more);
+  INFO(resumed.output);
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.output.find("epochs trained:      1") != std::string::npos);
+
+  auto wrong_pin = pinned;
+  wrong_pin[3] = "model.sha256=" + std::string(64, 'a');
+  auto rejected = train(config, wrong_pin);
+  CHECK(rejected.exit_code == 3);
+  CHECK(rejected.output.find("but the config pins") != std::string::npos);
+
+  more.insert(more.end(), {"--set", "train.optimizer={name: adam}", "--set", "train.epochs=3"});
+  auto switched = train(config, more);
+  CHECK(switched.exit_code == 3);
+  CHECK(switched.output.find("checkpoint holds sgd state but the config trains with adam") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("quickstart trains on Fashion-MNIST and says where the checkpoint went", "[cli][quickstart]") {
+  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    rampart::test::skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");
+    return;
+  }
+  const std::string dir = rampart::test::make_temp_dir("cli-quickstart");
+  // A shortened run: 2048 training points, 1000 test points, one epoch.
+  auto result = run_process({rampart_binary(), "quickstart", "--out", dir + "/qs", "--set",
+                             "data.limit=2048", "--set", "validation.limit=1000", "--set",
+                             "train.epochs=1"});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.output.find("Fashion-MNIST test accuracy: ") != std::string::npos);
+  CHECK(result.output.find("(1000 images)") != std::string::npos);
+  CHECK(result.output.find(dir + "/qs/checkpoint.safetensors") != std::string::npos);
+  CHECK(std::filesystem::exists(dir + "/qs/checkpoint.safetensors"));
+  CHECK(std::filesystem::exists(dir + "/qs/model.pt"));
   std::filesystem::remove_all(dir);
 }

@@ -9,8 +9,8 @@
 
 using namespace rampart;
 using namespace rampart::datasets;
-using test::Bytes;
-using test::MessageContains;
+using fixtures::Bytes;
+using fixtures::MessageContains;
 
 namespace {
 
@@ -34,9 +34,9 @@ Bytes records(int64_t first, const std::vector<unsigned char>& labels) {
 }  // namespace
 
 TEST_CASE("read_cifar10 reads and concatenates batches exactly", "[cifar10]") {
-  test::TempDir dir;
-  test::write_bytes(dir / "data_batch_1.bin", records(0, {6, 9}));
-  test::write_bytes(dir / "data_batch_2.bin", records(2, {0, 3, 1}));
+  fixtures::TempDir dir;
+  fixtures::write_bytes(dir / "data_batch_1.bin", records(0, {6, 9}));
+  fixtures::write_bytes(dir / "data_batch_2.bin", records(2, {0, 3, 1}));
 
   const Dataset d = read_cifar10({dir / "data_batch_1.bin", dir / "data_batch_2.bin"});
   REQUIRE(d.size() == 5);
@@ -61,28 +61,28 @@ TEST_CASE("read_cifar10 reads and concatenates batches exactly", "[cifar10]") {
 }
 
 TEST_CASE("read_cifar10 rejects malformed batches", "[cifar10]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string f = dir / "batch.bin";
 
   SECTION("size not a multiple of 3073") {
     Bytes b = records(0, {1, 2});
     b.push_back(0);
-    test::write_bytes(f, b);
+    fixtures::write_bytes(f, b);
     REQUIRE_THROWS_MATCHES(read_cifar10({f}), DataError,
                            MessageContains({f, "6147 bytes", "not a multiple of the 3073-byte",
                                             "1 bytes left over after 2 records"}));
     b.resize(100);
-    test::write_bytes(f, b);
+    fixtures::write_bytes(f, b);
     REQUIRE_THROWS_MATCHES(read_cifar10({f}), DataError,
                            MessageContains({f, "100 bytes left over after 0 records"}));
   }
   SECTION("empty file") {
-    test::write_bytes(f, {});
+    fixtures::write_bytes(f, {});
     REQUIRE_THROWS_MATCHES(read_cifar10({f}), DataError, MessageContains({f, "empty"}));
   }
   SECTION("label out of range, in the second file") {
-    test::write_bytes(dir / "a.bin", records(0, {1}));
-    test::write_bytes(f, records(1, {2, 10}));
+    fixtures::write_bytes(dir / "a.bin", records(0, {1}));
+    fixtures::write_bytes(f, records(1, {2, 10}));
     REQUIRE_THROWS_MATCHES(read_cifar10({dir / "a.bin", f}), DataError,
                            MessageContains({f, "label 10 at record 1", "[0, 10)"}));
     REQUIRE_THROWS_MATCHES(read_cifar10({dir / "a.bin"}, 1), DataError,

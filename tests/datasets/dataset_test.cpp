@@ -9,7 +9,7 @@
 
 using namespace rampart;
 using namespace rampart::datasets;
-using test::MessageContains;
+using fixtures::MessageContains;
 
 namespace {
 

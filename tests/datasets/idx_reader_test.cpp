@@ -6,12 +6,13 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "support/fixtures.h"
 #include "test_util.h"
 
 using namespace rampart;
 using namespace rampart::datasets;
-using test::Bytes;
-using test::MessageContains;
+using fixtures::Bytes;
+using fixtures::MessageContains;
 
 namespace {
 
@@ -22,18 +23,18 @@ unsigned char pixel(int64_t i) { return static_cast<unsigned char>((i * 37 + 11)
 
 Bytes images_file(uint32_t n, uint32_t h, uint32_t w, uint32_t magic = kImagesMagic) {
   Bytes b;
-  test::append_be32(b, magic);
-  test::append_be32(b, n);
-  test::append_be32(b, h);
-  test::append_be32(b, w);
+  fixtures::append_be32(b, magic);
+  fixtures::append_be32(b, n);
+  fixtures::append_be32(b, h);
+  fixtures::append_be32(b, w);
   for (int64_t i = 0; i < int64_t{n} * h * w; ++i) b.push_back(pixel(i));
   return b;
 }
 
 Bytes labels_file(const std::vector<unsigned char>& labels) {
   Bytes b;
-  test::append_be32(b, kLabelsMagic);
-  test::append_be32(b, static_cast<uint32_t>(labels.size()));
+  fixtures::append_be32(b, kLabelsMagic);
+  fixtures::append_be32(b, static_cast<uint32_t>(labels.size()));
   b.insert(b.end(), labels.begin(), labels.end());
   return b;
 }
@@ -59,45 +60,45 @@ void check_round_trip(const Dataset& d, const std::string& source) {
 }  // namespace
 
 TEST_CASE("read_idx reads raw and gzip IDX files exactly", "[idx]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const Bytes img = images_file(3, 2, 4);
   const Bytes lab = labels_file({0, 9, 4});
 
   SECTION("raw") {
-    test::write_bytes(dir / "img", img);
-    test::write_bytes(dir / "lab", lab);
+    fixtures::write_bytes(dir / "img", img);
+    fixtures::write_bytes(dir / "lab", lab);
     check_round_trip(read_idx(dir / "img", dir / "lab"), dir / "img");
   }
   SECTION("gzip") {
-    test::write_gzip(dir / "img.gz", img);
-    test::write_gzip(dir / "lab.gz", lab);
+    fixtures::write_gzip(dir / "img.gz", img);
+    fixtures::write_gzip(dir / "lab.gz", lab);
     check_round_trip(read_idx(dir / "img.gz", dir / "lab.gz"), dir / "img.gz");
   }
   SECTION("gzip with two members, as cat a.gz b.gz makes") {
-    test::write_gzip(dir / "a.gz", Bytes(img.begin(), img.begin() + 20));
-    test::write_gzip(dir / "b.gz", Bytes(img.begin() + 20, img.end()));
-    Bytes both = test::read_bytes(dir / "a.gz");
-    const Bytes b = test::read_bytes(dir / "b.gz");
+    fixtures::write_gzip(dir / "a.gz", Bytes(img.begin(), img.begin() + 20));
+    fixtures::write_gzip(dir / "b.gz", Bytes(img.begin() + 20, img.end()));
+    Bytes both = fixtures::read_bytes(dir / "a.gz");
+    const Bytes b = fixtures::read_bytes(dir / "b.gz");
     both.insert(both.end(), b.begin(), b.end());
-    test::write_bytes(dir / "img.gz", both);
-    test::write_bytes(dir / "lab", lab);
+    fixtures::write_bytes(dir / "img.gz", both);
+    fixtures::write_bytes(dir / "lab", lab);
     check_round_trip(read_idx(dir / "img.gz", dir / "lab"), dir / "img.gz");
   }
   SECTION("a smaller num_classes rejects label 9") {
-    test::write_bytes(dir / "img", img);
-    test::write_bytes(dir / "lab", lab);
+    fixtures::write_bytes(dir / "img", img);
+    fixtures::write_bytes(dir / "lab", lab);
     REQUIRE_THROWS_MATCHES(read_idx(dir / "img", dir / "lab", 5), DataError,
                            MessageContains({dir / "lab", "label 9 at index 1", "[0, 5)"}));
   }
 }
 
 TEST_CASE("read_idx rejects malformed headers", "[idx]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string img = dir / "img", lab = dir / "lab";
-  test::write_bytes(lab, labels_file({0, 1, 2}));
+  fixtures::write_bytes(lab, labels_file({0, 1, 2}));
 
   auto expect_image_error = [&](const Bytes& bytes, std::initializer_list<std::string> parts) {
-    test::write_bytes(img, bytes);
+    fixtures::write_bytes(img, bytes);
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError, MessageContains(parts));
   };
   expect_image_error(images_file(3, 2, 4, 0x12345678), {img, "not an IDX file", "0x12345678"});
@@ -114,7 +115,7 @@ TEST_CASE("read_idx rejects malformed headers", "[idx]") {
   // Dimensions whose product overflows 64 bits, or only exceeds the limit: rejected up front.
   Bytes huge;
   for (uint32_t v : {kImagesMagic, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu})
-    test::append_be32(huge, v);
+    fixtures::append_be32(huge, v);
   expect_image_error(huge, {img, "GiB limit"});
 
   REQUIRE_THROWS_MATCHES(read_idx(dir / "missing", lab), DataError,
@@ -124,87 +125,87 @@ TEST_CASE("read_idx rejects malformed headers", "[idx]") {
 }
 
 TEST_CASE("read_idx rejects truncated data, trailing bytes and count mismatches", "[idx]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string img = dir / "img", lab = dir / "lab";
   const Bytes good_img = images_file(3, 2, 4);
   const Bytes good_lab = labels_file({0, 9, 4});
 
   SECTION("truncated images, raw and gzip") {
-    test::write_bytes(lab, good_lab);
-    test::write_bytes(img, Bytes(good_img.begin(), good_img.end() - 3));
+    fixtures::write_bytes(lab, good_lab);
+    fixtures::write_bytes(img, Bytes(good_img.begin(), good_img.end() - 3));
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({img, "header says 3 images of 2x4 but the file holds 2",
                                             "3 bytes short"}));
-    test::write_gzip(img, Bytes(good_img.begin(), good_img.end() - 8));
+    fixtures::write_gzip(img, Bytes(good_img.begin(), good_img.end() - 8));
     REQUIRE_THROWS_MATCHES(
         read_idx(img, lab), DataError,
         MessageContains({img, "header says 3 images", "holds 2 ", "8 bytes short"}));
   }
   SECTION("truncated labels") {
-    test::write_bytes(img, good_img);
-    test::write_bytes(lab, Bytes(good_lab.begin(), good_lab.end() - 1));
+    fixtures::write_bytes(img, good_img);
+    fixtures::write_bytes(lab, Bytes(good_lab.begin(), good_lab.end() - 1));
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({lab, "header says 3 labels but the file holds 2"}));
   }
   SECTION("a gzip stream cut short") {
-    test::write_bytes(lab, good_lab);
-    test::write_gzip(img, good_img);
-    Bytes gz = test::read_bytes(img);
-    test::write_bytes(img, Bytes(gz.begin(), gz.end() - 10));  // loses the trailer and some data
+    fixtures::write_bytes(lab, good_lab);
+    fixtures::write_gzip(img, good_img);
+    Bytes gz = fixtures::read_bytes(img);
+    fixtures::write_bytes(img, Bytes(gz.begin(), gz.end() - 10));  // loses the trailer and some data
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError, MessageContains({img, "truncated"}));
   }
   SECTION("trailing bytes, raw and gzip") {
     Bytes longer = good_lab;
     longer.push_back(7);
-    test::write_bytes(img, good_img);
-    test::write_bytes(lab, longer);
+    fixtures::write_bytes(img, good_img);
+    fixtures::write_bytes(lab, longer);
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({lab, "1 trailing byte after the 3 labels"}));
     longer.push_back(8);
-    test::write_gzip(lab, longer);
+    fixtures::write_gzip(lab, longer);
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({lab, "2 trailing bytes after the 3 labels"}));
   }
   SECTION("non-gzip bytes after the gzip stream") {
-    test::write_bytes(img, good_img);
-    test::write_gzip(lab, good_lab);
-    Bytes gz = test::read_bytes(lab);
+    fixtures::write_bytes(img, good_img);
+    fixtures::write_gzip(lab, good_lab);
+    Bytes gz = fixtures::read_bytes(lab);
     gz.insert(gz.end(), {'j', 'u', 'n', 'k'});
-    test::write_bytes(lab, gz);
+    fixtures::write_bytes(lab, gz);
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({lab, "4 bytes of data that is not gzip"}));
   }
   SECTION("image and label counts differ") {
-    test::write_bytes(img, good_img);
-    test::write_bytes(lab, labels_file({0, 1}));
+    fixtures::write_bytes(img, good_img);
+    fixtures::write_bytes(lab, labels_file({0, 1}));
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({lab, "holds 2 labels", img, "holds 3 images"}));
   }
   SECTION("label out of range") {
-    test::write_bytes(img, good_img);
-    test::write_bytes(lab, labels_file({0, 1, 10}));
+    fixtures::write_bytes(img, good_img);
+    fixtures::write_bytes(lab, labels_file({0, 1, 10}));
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({lab, "label 10 at index 2"}));
   }
 }
 
 TEST_CASE("read_idx bounds decompression by the header (gzip bombs)", "[idx]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string img = dir / "img.gz", lab = dir / "lab";
-  test::write_bytes(lab, labels_file({0}));
+  fixtures::write_bytes(lab, labels_file({0}));
 
   SECTION("huge claimed size, small stream: truncated, without allocating the claim") {
     Bytes b;
-    for (uint32_t v : {kImagesMagic, 1000u, 1000u, 1000u}) test::append_be32(b, v);  // 1 GB
+    for (uint32_t v : {kImagesMagic, 1000u, 1000u, 1000u}) fixtures::append_be32(b, v);  // 1 GB
     b.resize(b.size() + (1 << 20), 0);
-    test::write_gzip(img, b);
+    fixtures::write_gzip(img, b);
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({img, "header says 1000 images of 1000x1000"}));
   }
   SECTION("small claimed size, huge stream: stops counting at 64 MiB of trailing data") {
     Bytes b = images_file(1, 2, 2);
     b.resize(b.size() + (80u << 20), 0);
-    test::write_gzip(img, b);
+    fixtures::write_gzip(img, b);
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({img, "more than 67108864 trailing bytes"}));
   }
@@ -215,7 +216,8 @@ TEST_CASE("read_idx reads the Fashion-MNIST test set", "[idx][fashion_mnist]") {
   const std::string images = root + "t10k-images-idx3-ubyte.gz";
   const std::string labels = root + "t10k-labels-idx1-ubyte.gz";
   if (!std::filesystem::exists(images) || !std::filesystem::exists(labels)) {
-    WARN("Fashion-MNIST is not installed at " << root << "; skipping");
+    rampart::test::skip_without_fixture("Fashion-MNIST is not installed at " + root +
+                                        " (Debian package dataset-fashion-mnist)");
     return;
   }
   const Dataset d = read_idx(images, labels);

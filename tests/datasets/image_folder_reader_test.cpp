@@ -10,8 +10,8 @@
 
 using namespace rampart;
 using namespace rampart::datasets;
-using test::Bytes;
-using test::MessageContains;
+using fixtures::Bytes;
+using fixtures::MessageContains;
 
 #ifdef RAMPART_HAVE_OPENCV
 
@@ -25,20 +25,20 @@ unsigned char value(int id, int c, int y, int x) {
 /// A binary PPM (P6, RGB) or PGM (P5, gray) image, written byte by byte.
 void write_pnm(const std::string& path, int id, int h, int w, int channels) {
   Bytes b;
-  test::append(b, (channels == 3 ? "P6\n" : "P5\n") + std::to_string(w) + " " + std::to_string(h) +
+  fixtures::append(b, (channels == 3 ? "P6\n" : "P5\n") + std::to_string(w) + " " + std::to_string(h) +
                       "\n255\n");
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
       for (int c = 0; c < channels; ++c) b.push_back(value(id, c, y, x));
-  test::write_bytes(path, b);
+  fixtures::write_bytes(path, b);
 }
 
 void append_chunk(Bytes& png, const char* type, const Bytes& data) {
-  test::append_be32(png, static_cast<uint32_t>(data.size()));
+  fixtures::append_be32(png, static_cast<uint32_t>(data.size()));
   Bytes body(type, type + 4);
   body.insert(body.end(), data.begin(), data.end());
   png.insert(png.end(), body.begin(), body.end());
-  test::append_be32(png,
+  fixtures::append_be32(png,
                     static_cast<uint32_t>(crc32(0, body.data(), static_cast<uInt>(body.size()))));
 }
 
@@ -56,13 +56,13 @@ void write_png(const std::string& path, int id, int h, int w) {
   z.resize(len);
   Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   Bytes ihdr;
-  test::append_be32(ihdr, static_cast<uint32_t>(w));
-  test::append_be32(ihdr, static_cast<uint32_t>(h));
+  fixtures::append_be32(ihdr, static_cast<uint32_t>(w));
+  fixtures::append_be32(ihdr, static_cast<uint32_t>(h));
   ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});
   append_chunk(png, "IHDR", ihdr);
   append_chunk(png, "IDAT", z);
   append_chunk(png, "IEND", {});
-  test::write_bytes(path, png);
+  fixtures::write_bytes(path, png);
 }
 
 void check_image(const at::Tensor& img, int id, int channels) {
@@ -80,13 +80,13 @@ void check_image(const at::Tensor& img, int id, int channels) {
 
 TEST_CASE("read_image_folder reads classes in sorted order, RGB, exact values", "[image_folder]") {
   REQUIRE(image_folder_available());
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string root = dir / "root";
   write_pnm(root + "/b_dog/2.ppm", 3, 4, 6, 3);
   write_pnm(root + "/b_dog/1.PPM", 2, 4, 6, 3);  // extension case does not matter
   write_png(root + "/a_cat/x.png", 1, 4, 6);
-  test::write_text(root + "/a_cat/notes.txt", "not an image");
-  test::write_text(root + "/README.md", "ignored");
+  fixtures::write_text(root + "/a_cat/notes.txt", "not an image");
+  fixtures::write_text(root + "/README.md", "ignored");
   write_pnm(root + "/a_cat/.hidden.ppm", 9, 4, 6, 3);
   write_pnm(root + "/.cache/0.ppm", 9, 4, 6, 3);
 
@@ -106,7 +106,7 @@ TEST_CASE("read_image_folder reads classes in sorted order, RGB, exact values", 
 }
 
 TEST_CASE("read_image_folder reads grayscale and resizes", "[image_folder]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string root = dir / "root";
   write_pnm(root + "/0/a.pgm", 1, 5, 7, 1);
   write_pnm(root + "/1/b.pgm", 2, 5, 7, 1);
@@ -122,9 +122,9 @@ TEST_CASE("read_image_folder reads grayscale and resizes", "[image_folder]") {
 
   // Different sizes are resized when height and width are set; INTER_AREA keeps a flat image flat.
   Bytes flat;
-  test::append(flat, "P5\n8 6\n255\n");
+  fixtures::append(flat, "P5\n8 6\n255\n");
   flat.resize(flat.size() + 48, 200);
-  test::write_bytes(root + "/1/c.pgm", flat);
+  fixtures::write_bytes(root + "/1/c.pgm", flat);
   const Dataset resized =
       read_image_folder(root, ImageFolderOptions().channels(1).height(3).width(4));
   REQUIRE(resized.images.sizes() == at::IntArrayRef({3, 1, 3, 4}));
@@ -132,22 +132,22 @@ TEST_CASE("read_image_folder reads grayscale and resizes", "[image_folder]") {
 }
 
 TEST_CASE("read_image_folder rejects bad folders and images", "[image_folder]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string root = dir / "root";
 
   REQUIRE_THROWS_MATCHES(read_image_folder(root), DataError,
                          MessageContains({root, "no such folder"}));
-  test::write_text(dir / "file", "x");
+  fixtures::write_text(dir / "file", "x");
   REQUIRE_THROWS_MATCHES(read_image_folder(dir / "file"), DataError,
                          MessageContains({dir / "file", "is not a folder"}));
   std::filesystem::create_directories(root);
-  test::write_text(root + "/loose.png", "x");
+  fixtures::write_text(root + "/loose.png", "x");
   REQUIRE_THROWS_MATCHES(read_image_folder(root), DataError,
                          MessageContains({root, "no class subfolders"}));
 
   std::filesystem::create_directories(root + "/empty");
   write_pnm(root + "/full/a.ppm", 1, 4, 4, 3);
-  test::write_text(root + "/empty/readme.txt", "no images here");
+  fixtures::write_text(root + "/empty/readme.txt", "no images here");
   REQUIRE_THROWS_MATCHES(read_image_folder(root), DataError,
                          MessageContains({root + "/empty", "holds no images"}));
 
@@ -158,7 +158,7 @@ TEST_CASE("read_image_folder rejects bad folders and images", "[image_folder]") 
       MessageContains({root + "/full/b.ppm", "5x4 (HxW)", root + "/full/a.ppm", "4x4 (HxW)"}));
   REQUIRE(read_image_folder(root, ImageFolderOptions().height(4).width(4)).size() == 2);
 
-  test::write_text(root + "/full/c.png", "garbage, not a PNG at all");
+  fixtures::write_text(root + "/full/c.png", "garbage, not a PNG at all");
   REQUIRE_THROWS_MATCHES(read_image_folder(root, ImageFolderOptions().height(4).width(4)),
                          DataError, MessageContains({root + "/full/c.png", "cannot decode"}));
   std::filesystem::remove(root + "/full/c.png");

@@ -11,8 +11,8 @@
 
 using namespace rampart;
 using namespace rampart::datasets;
-using test::Bytes;
-using test::MessageContains;
+using fixtures::Bytes;
+using fixtures::MessageContains;
 
 namespace {
 
@@ -30,22 +30,22 @@ Bytes npy_file(int major, const std::string& dict, const Bytes& data, bool pad =
   if (pad) header.append((64 - (prefix + header.size() + 1) % 64) % 64, ' ');
   header += '\n';
   Bytes b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<unsigned char>(major), 0};
-  test::append_le(b, header.size(), static_cast<int>(prefix - 8));
-  test::append(b, header);
+  fixtures::append_le(b, header.size(), static_cast<int>(prefix - 8));
+  fixtures::append(b, header);
   b.insert(b.end(), data.begin(), data.end());
   return b;
 }
 
 Bytes le_i64(std::initializer_list<int64_t> values) {
   Bytes b;
-  for (int64_t v : values) test::append_le(b, static_cast<uint64_t>(v), 8);
+  for (int64_t v : values) fixtures::append_le(b, static_cast<uint64_t>(v), 8);
   return b;
 }
 
 }  // namespace
 
 TEST_CASE("write_npy then read_npy round-trips every dtype bit-exactly", "[npy]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<at::Tensor> tensors = {
       at::tensor({0.0f, -0.0f, 1.5f, -inf, inf, std::numeric_limits<float>::quiet_NaN(),
@@ -69,15 +69,15 @@ TEST_CASE("write_npy then read_npy round-trips every dtype bit-exactly", "[npy]"
     const at::Tensor back = read_npy(path);
     INFO(path << " dtype " << t.scalar_type() << " sizes " << t.sizes());
     REQUIRE(bit_equal(back, t));
-    const Bytes bytes = test::read_bytes(path);
+    const Bytes bytes = fixtures::read_bytes(path);
     REQUIRE((bytes.size() - static_cast<std::size_t>(t.numel() * t.element_size())) % 64 == 0);
   }
 }
 
 TEST_CASE("write_npy writes the header NumPy writes", "[npy]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   write_npy(dir / "a.npy", at::zeros({2, 3}, at::kFloat));
-  const Bytes b = test::read_bytes(dir / "a.npy");
+  const Bytes b = fixtures::read_bytes(dir / "a.npy");
   const std::string s(b.begin(), b.end());
   REQUIRE(s.substr(0, 8) == std::string("\x93NUMPY\x01\x00", 8));
   const std::size_t len = b[8] | (b[9] << 8);
@@ -87,7 +87,7 @@ TEST_CASE("write_npy writes the header NumPy writes", "[npy]") {
   REQUIRE(b.size() == 10 + len + 24);
 
   write_npy(dir / "b.npy", at::zeros({5}, at::kByte));
-  const Bytes c = test::read_bytes(dir / "b.npy");
+  const Bytes c = fixtures::read_bytes(dir / "b.npy");
   const std::string u1 = "{'descr': '|u1', 'fortran_order': False, 'shape': (5,), }";
   REQUIRE(std::string(c.begin() + 10, c.begin() + 10 + static_cast<std::ptrdiff_t>(u1.size())) ==
           u1);
@@ -97,34 +97,34 @@ TEST_CASE("write_npy writes the header NumPy writes", "[npy]") {
 }
 
 TEST_CASE("read_npy reads hand-written headers of versions 1.0, 2.0 and 3.0", "[npy]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string dict = "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }";
   for (int major : {1, 2, 3}) {
     const std::string path = dir / ("v" + std::to_string(major) + ".npy");
-    test::write_bytes(path, npy_file(major, dict, le_i64({7, -8, 1LL << 40})));
+    fixtures::write_bytes(path, npy_file(major, dict, le_i64({7, -8, 1LL << 40})));
     const at::Tensor t = read_npy(path);
     REQUIRE(t.scalar_type() == at::kLong);
     REQUIRE(at::equal(t, at::tensor({int64_t{7}, int64_t{-8}, int64_t{1} << 40})));
   }
   // Other key orders, double quotes, no trailing comma, no padding, a 3-D shape.
-  test::write_bytes(
+  fixtures::write_bytes(
       dir / "x.npy",
       npy_file(1, "{\"shape\": (1, 2, 1), \"fortran_order\": False, \"descr\": \"<i4\"}",
                Bytes{1, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0xFF}, /*pad=*/false));
   REQUIRE(at::equal(read_npy(dir / "x.npy"), at::tensor({1, -2}, at::kInt).reshape({1, 2, 1})));
   // One-byte dtypes written with '<' are accepted.
-  test::write_bytes(
+  fixtures::write_bytes(
       dir / "y.npy",
       npy_file(1, "{'descr': '<u1', 'fortran_order': False, 'shape': (2,), }", Bytes{3, 250}));
   REQUIRE(at::equal(read_npy(dir / "y.npy"), at::tensor({3, 250}, at::kInt).to(at::kByte)));
 }
 
 TEST_CASE("read_npy rejects malformed files with a clear message", "[npy]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string f = dir / "bad.npy";
   const Bytes data = le_i64({1, 2, 3});
   auto expect = [&](const Bytes& bytes, std::initializer_list<std::string> parts) {
-    test::write_bytes(f, bytes);
+    fixtures::write_bytes(f, bytes);
     REQUIRE_THROWS_MATCHES(read_npy(f), DataError, MessageContains(parts));
   };
   auto dict = [](const std::string& descr, const std::string& fortran, const std::string& shape) {
@@ -170,7 +170,7 @@ TEST_CASE("read_npy rejects malformed files with a clear message", "[npy]") {
 }
 
 TEST_CASE("read_npy_dataset handles layouts, dtypes and checks its inputs", "[npy]") {
-  test::TempDir dir;
+  fixtures::TempDir dir;
   const std::string x = dir / "x.npy", y = dir / "y.npy";
   const at::Tensor nchw = at::arange(2 * 3 * 4 * 5, at::kFloat).div_(200).reshape({2, 3, 4, 5});
   write_npy(y, at::tensor({1, 0}, at::kLong));

@@ -11,7 +11,7 @@
 
 using namespace rampart;
 using namespace rampart::datasets;
-using test::MessageContains;
+using fixtures::MessageContains;
 
 TEST_CASE("make_synthetic is deterministic for a seed and well formed", "[synthetic]") {
   const auto options =

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace rampart::datasets::test {
+namespace rampart::datasets::fixtures {
 
 /// Matches an exception whose what() contains every one of `parts`.
 /// Example: REQUIRE_THROWS_MATCHES(f(), DataError, MessageContains({path, "truncated"}));
@@ -102,4 +102,4 @@ inline void append_le(Bytes& out, uint64_t v, int n) {
 
 inline void append(Bytes& out, const std::string& s) { out.insert(out.end(), s.begin(), s.end()); }
 
-}  // namespace rampart::datasets::test
+}  // namespace rampart::datasets::fixtures

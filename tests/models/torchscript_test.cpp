@@ -9,6 +9,7 @@
 #include "models/small_cnn.h"
 #include "models/torchscript_export.h"
 #include "models/torchscript_loader.h"
+#include "support/fixtures.h"
 #include "support/test_support.h"
 
 using namespace rampart;
@@ -60,8 +61,7 @@ TEST_CASE("built-in models export to TorchScript that computes the same logits",
 
 TEST_CASE("Python's torch.jit.load reads an exported model and agrees", "[torchscript][python]") {
   const std::string python = test::python_with_torch();
-  if (python.empty()) {
-    WARN("skipped: no python3 with torch (Debian package python3-torch) on this machine");
+  if (python.empty() && test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
     return;
   }
   const std::string dir = test::make_temp_dir("export-py");
@@ -86,8 +86,7 @@ TEST_CASE("Python's torch.jit.load reads an exported model and agrees", "[torchs
 
 TEST_CASE("a TorchScript model saved from Python loads through the intake", "[torchscript][python]") {
   const std::string python = test::python_with_torch();
-  if (python.empty()) {
-    WARN("skipped: no python3 with torch (Debian package python3-torch) on this machine");
+  if (python.empty() && test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
     return;
   }
   const std::string dir = test::make_temp_dir("from-py");
