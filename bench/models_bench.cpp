@@ -69,7 +69,21 @@ void BM_TrainStep(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_InputGradient)->ArgNames({"arch", "batch"})->Args({0, 256})->Args({1, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Forward)->ArgNames({"arch", "batch"})->Args({0, 256})->Args({1, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_TrainStep)->ArgNames({"arch", "batch"})->Args({0, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InputGradient)
+    ->ArgNames({"arch", "batch"})
+    ->Args({0, 256})
+    ->Args({1, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Forward)
+    ->ArgNames({"arch", "batch"})
+    ->Args({0, 256})
+    ->Args({1, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_TrainStep)
+    ->ArgNames({"arch", "batch"})
+    ->Args({0, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_MAIN();

@@ -1,9 +1,9 @@
 // The `rampart` executable: thin subcommands over the library, and the one place where
 // errors become exit codes (DESIGN.md).
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <new>
 
@@ -25,15 +25,17 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 
 int main(int argc, char** argv) {
   using rampart::ExitCode;
-  CLI::App app{"Rampart: adversarial robustness for PyTorch models (FGSM, PGD, Carlini-Wagner), "
-               "robustness reports, CI gates, hardening and safe model intake."};
+  CLI::App app{
+      "Rampart: adversarial robustness for PyTorch models (FGSM, PGD, Carlini-Wagner), "
+      "robustness reports, CI gates, hardening and safe model intake."};
   app.set_version_flag("--version", std::string("rampart ") + rampart::kVersion + " (libtorch " +
                                         TORCH_VERSION + ")");
   app.require_subcommand(1);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Print debug messages");
-  app.footer("Exit codes: 0 ok, 1 gate failed, 2 usage/config error, 3 model rejected, "
-             "4 data/I-O error, 5 internal error.");
+  app.footer(
+      "Exit codes: 0 ok, 1 gate failed, 2 usage/config error, 3 model rejected, "
+      "4 data/I-O error, 5 internal error.");
 
   std::string out_dir = "runs/quickstart";
   std::vector<std::string> overrides;
@@ -50,12 +52,14 @@ int main(int argc, char** argv) {
   train->add_flag("--resume", resume, "Continue from the last checkpoint in train.output");
 
   auto* eval = app.add_subcommand(
-      "eval", "Robustness report and CI gates (arrives with the attacks and the evaluation "
-              "harness; this build exits 2)");
+      "eval",
+      "Robustness report and CI gates (arrives with the attacks and the evaluation "
+      "harness; this build exits 2)");
   eval->allow_extras();
   auto* scan = app.add_subcommand(
-      "scan", "Inspect a model file before loading it (arrives with the model-intake work; "
-              "this build exits 2)");
+      "scan",
+      "Inspect a model file before loading it (arrives with the model-intake work; "
+      "this build exits 2)");
   scan->allow_extras();
 
   try {

@@ -16,6 +16,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 
 /// Reads a whole file. Throws DataError naming the path when it cannot be opened or read,
 /// or when it is larger than `max_bytes`.
-std::string read_file(const std::string& path, std::size_t max_bytes = static_cast<std::size_t>(-1));
+std::string read_file(const std::string& path,
+                      std::size_t max_bytes = static_cast<std::size_t>(-1));
 
 }  // namespace rampart::core

@@ -11,11 +11,16 @@ namespace {
 
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
-    default: return "an undefined value";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -102,8 +107,8 @@ std::vector<ConfigNode> ConfigNode::list(const std::string& key) const {
   return c.list_items();
 }
 
-int64_t ConfigNode::get_int(const std::string& key, std::optional<int64_t> fallback,
-                            int64_t min, int64_t max) const {
+int64_t ConfigNode::get_int(const std::string& key, std::optional<int64_t> fallback, int64_t min,
+                            int64_t max) const {
   if (!has(key)) {
     if (fallback) return *fallback;
     fail("missing required key '" + key + "'");
@@ -121,8 +126,8 @@ int64_t ConfigNode::get_int(const std::string& key, std::optional<int64_t> fallb
   return value;
 }
 
-double ConfigNode::get_double(const std::string& key, std::optional<double> fallback,
-                              double min, double max) const {
+double ConfigNode::get_double(const std::string& key, std::optional<double> fallback, double min,
+                              double max) const {
   if (!has(key)) {
     if (fallback) return *fallback;
     fail("missing required key '" + key + "'");
@@ -205,7 +210,8 @@ std::vector<double> ConfigNode::get_double_list(const std::string& key) const {
   if (!has(key)) fail("missing required key '" + key + "'");
   ConfigNode c = at(key);
   if (c.node_.IsScalar()) return {get_double(key)};
-  if (!c.node_.IsSequence()) c.fail("expected a number or a list of numbers, got " + describe(c.node_));
+  if (!c.node_.IsSequence())
+    c.fail("expected a number or a list of numbers, got " + describe(c.node_));
   std::vector<double> out;
   for (const auto& item : c.list_items()) out.push_back(item.get_scalar_double());
   return out;
@@ -276,7 +282,8 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
   YAML::Node cur = root;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     if (cur[parts[i]] && !cur[parts[i]].IsMap() && !cur[parts[i]].IsNull()) {
-      throw ConfigError("--set " + assignment + ": '" + parts[i] + "' is not a mapping in the config");
+      throw ConfigError("--set " + assignment + ": '" + parts[i] +
+                        "' is not a mapping in the config");
     }
     YAML::Node next = cur[parts[i]];
     cur.reset(next);

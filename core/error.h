@@ -38,8 +38,7 @@ class ConfigError : public Error {
 /// A model file failed intake checks or does not fit the declared model (exit 3).
 class ModelRejected : public Error {
  public:
-  explicit ModelRejected(const std::string& message)
-      : Error(ExitCode::kModelRejected, message) {}
+  explicit ModelRejected(const std::string& message) : Error(ExitCode::kModelRejected, message) {}
 };
 
 /// Data or I/O error (exit 4): unreadable, truncated or malformed data files.

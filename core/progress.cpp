@@ -28,8 +28,9 @@ Progress::Progress(std::string label, int64_t total_steps, std::string unit)
       tty_(::isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {
-  if (!tty_) std::fprintf(stderr, "%s: started, %lld steps\n", label_.c_str(),
-                          static_cast<long long>(total_));
+  if (!tty_)
+    std::fprintf(stderr, "%s: started, %lld steps\n", label_.c_str(),
+                 static_cast<long long>(total_));
 }
 
 void Progress::update(int64_t items, const std::function<std::string()>& stats) {
@@ -48,18 +49,17 @@ void Progress::draw(const std::string& stats, bool final_line) {
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(items_) / elapsed : 0.0;
   const double frac = total_ > 0 ? static_cast<double>(step_) / static_cast<double>(total_) : 1.0;
-  const double eta = step_ > 0 ? elapsed / static_cast<double>(step_) *
-                                     static_cast<double>(total_ - step_)
-                               : -1.0;
-  const std::string timing = final_line ? "in " + format_duration(elapsed)
-                                        : "ETA " + format_duration(eta);
+  const double eta =
+      step_ > 0 ? elapsed / static_cast<double>(step_) * static_cast<double>(total_ - step_) : -1.0;
+  const std::string timing =
+      final_line ? "in " + format_duration(elapsed) : "ETA " + format_duration(eta);
   if (tty_) {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(frac * kWidth);
     std::string bar(static_cast<std::size_t>(filled), '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r\033[K%s [%s] %3.0f%% %.0f %s/s %s  %s%s", label_.c_str(),
-                 bar.c_str(), frac * 100, rate, unit_.c_str(), timing.c_str(), stats.c_str(),
+    std::fprintf(stderr, "\r\033[K%s [%s] %3.0f%% %.0f %s/s %s  %s%s", label_.c_str(), bar.c_str(),
+                 frac * 100, rate, unit_.c_str(), timing.c_str(), stats.c_str(),
                  final_line ? "\n" : "");
   } else {
     std::fprintf(stderr, "%s: %lld/%lld steps (%.0f%%) %.0f %s/s %s  %s\n", label_.c_str(),

@@ -10,7 +10,8 @@
 namespace rampart::core {
 
 int set_threads(int64_t threads) {
-  if (threads < 0) throw ConfigError("threads: must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  if (threads < 0)
+    throw ConfigError("threads: must be >= 0 (0 = all cores), got " + std::to_string(threads));
   int n = static_cast<int>(threads);
   if (n == 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(n);

@@ -1,6 +1,5 @@
 #include "datasets/dataset_spec.h"
 
-
 #include "core/error.h"
 #include "core/shape_text.h"
 #include "datasets/cifar10_reader.h"
@@ -10,9 +9,7 @@
 #include "datasets/synthetic.h"
 
 namespace rampart::datasets {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   node.expect_keys({"format", "images", "labels", "files", "root", "layout", "num_samples", "seed",
@@ -24,7 +21,8 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
     spec.images = node.get_string("images");
     spec.labels = node.get_string("labels");
   }
-  if (spec.format == "npy") spec.layout = node.get_choice("layout", {"auto", "nchw", "nhwc"}, "auto");
+  if (spec.format == "npy")
+    spec.layout = node.get_choice("layout", {"auto", "nchw", "nhwc"}, "auto");
   if (spec.format == "cifar10") {
     spec.files = node.get_string_list("files");
     if (spec.files.empty()) node.fail("files: list at least one CIFAR-10 batch file");
@@ -40,8 +38,7 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> owners{
       {"images", {"idx", "npy"}}, {"labels", {"idx", "npy"}}, {"files", {"cifar10"}},
       {"root", {"image_folder"}}, {"layout", {"npy"}},        {"num_samples", {"synthetic"}},
-      {"seed", {"synthetic"}},    {"noise", {"synthetic"}},
-      {"sample_seed", {"synthetic"}}};
+      {"seed", {"synthetic"}},    {"noise", {"synthetic"}},   {"sample_seed", {"synthetic"}}};
   for (const auto& [key, formats] : owners) {
     bool allowed = false;
     for (const auto& f : formats) allowed = allowed || f == spec.format;

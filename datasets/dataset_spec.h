@@ -14,27 +14,28 @@ namespace rampart::datasets {
 ///   data: {format: idx, images: t10k-images-idx3-ubyte.gz, labels: t10k-labels-idx1-ubyte.gz,
 ///          limit: 1000, batch_size: 256}
 struct DatasetSpec {
-  std::string format = "idx";        ///< idx | cifar10 | npy | image_folder | synthetic
-  std::string images;                ///< idx, npy
-  std::string labels;                ///< idx, npy
-  std::vector<std::string> files;    ///< cifar10 batch files
-  std::string root;                  ///< image_folder
-  std::string layout = "auto";       ///< npy: auto | nchw | nhwc
-  int64_t num_samples = 1024;        ///< synthetic
-  uint64_t synthetic_seed = 0;       ///< synthetic: the task (class prototypes)
-  uint64_t sample_seed = 0;          ///< synthetic: which points are drawn
-  double noise = 0.2;                ///< synthetic: pixel noise std
-  int64_t limit = 0;                 ///< first N points; 0 = all
+  std::string format = "idx";      ///< idx | cifar10 | npy | image_folder | synthetic
+  std::string images;              ///< idx, npy
+  std::string labels;              ///< idx, npy
+  std::vector<std::string> files;  ///< cifar10 batch files
+  std::string root;                ///< image_folder
+  std::string layout = "auto";     ///< npy: auto | nchw | nhwc
+  int64_t num_samples = 1024;      ///< synthetic
+  uint64_t synthetic_seed = 0;     ///< synthetic: the task (class prototypes)
+  uint64_t sample_seed = 0;        ///< synthetic: which points are drawn
+  double noise = 0.2;              ///< synthetic: pixel noise std
+  int64_t limit = 0;               ///< first N points; 0 = all
   int64_t batch_size = 128;
-  bool shuffle = true;               ///< training data only
-  std::string key;                   ///< config path, for messages
+  bool shuffle = true;  ///< training data only
+  std::string key;      ///< config path, for messages
 };
 
 /// Default Fashion-MNIST location (Debian package `dataset-fashion-mnist`).
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Parses a data section (keys: format, images, labels, files, root, layout, num_samples,
-/// seed, sample_seed, noise, limit, batch_size, shuffle). Format-specific keys are required per format.
+/// seed, sample_seed, noise, limit, batch_size, shuffle). Format-specific keys are required per
+/// format.
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
 
 /// Reads the data set a spec names, with the model's class count and input shape

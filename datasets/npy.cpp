@@ -236,13 +236,15 @@ at::Tensor read_npy(const std::string& path) {
   for (int64_t d : h.shape) {
     const uint64_t nonzero = d == 0 ? 1 : static_cast<uint64_t>(d);
     if (__builtin_mul_overflow(bound, nonzero, &bound) || bound > (uint64_t{1} << 62)) {
-      throw DataError(path + ": shape " + core::python_shape_text(h.shape) + " has too many elements");
+      throw DataError(path + ": shape " + core::python_shape_text(h.shape) +
+                      " has too many elements");
     }
     count *= static_cast<uint64_t>(d);
   }
   uint64_t need = 0;
   if (__builtin_mul_overflow(count, static_cast<uint64_t>(dt->itemsize), &need)) {
-    throw DataError(path + ": shape " + core::python_shape_text(h.shape) + " has too many elements");
+    throw DataError(path + ": shape " + core::python_shape_text(h.shape) +
+                    " has too many elements");
   }
   const uint64_t have = file_size - prefix - header_len;
   if (have != need) {
@@ -269,8 +271,8 @@ void write_npy(const std::string& path, const at::Tensor& t) {
                       " as .npy (supported: float32, float64, uint8, int8, int32, int64)");
   }
   const at::Tensor c = t.to(at::kCPU).contiguous();
-  std::string header = std::string("{'descr': '") + descr +
-                       "', 'fortran_order': False, 'shape': " + core::python_shape_text(c.sizes().vec()) + ", }";
+  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " +
+                       core::python_shape_text(c.sizes().vec()) + ", }";
   // Pad with spaces and a final newline so the data starts on a 64-byte boundary.
   std::size_t prefix = 10;
   if (header.size() + 1 + prefix > 65535) prefix = 12;

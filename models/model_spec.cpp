@@ -23,13 +23,15 @@ ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
     bool hex = spec.intake.sha256.size() == 64;
     for (char ch : spec.intake.sha256) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
     if (!hex) model.fail("sha256 must be 64 hexadecimal digits");
-    for (auto& ch : spec.intake.sha256) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (auto& ch : spec.intake.sha256)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   }
   if (require_arch && spec.arch.empty()) {
     model.fail("missing required key 'arch' (one of: small_cnn, preact_resnet18)");
   }
   if (!spec.arch.empty() && !spec.path.empty()) {
-    model.fail("give either 'arch' (built-in, optional 'checkpoint') or 'path' (TorchScript), not both");
+    model.fail(
+        "give either 'arch' (built-in, optional 'checkpoint') or 'path' (TorchScript), not both");
   }
   if (spec.arch.empty() && spec.path.empty()) {
     model.fail("needs 'arch' (a built-in model) or 'path' (a TorchScript file)");
@@ -50,9 +52,10 @@ ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
       spec.input.range_max = range[1];
     }
   }
-  const std::string why = spec.arch == "small_cnn"         ? SmallCNN::input_problem(spec.input)
-                          : spec.arch == "preact_resnet18" ? PreActResNet18::input_problem(spec.input)
-                                                           : std::string();
+  const std::string why = spec.arch == "small_cnn" ? SmallCNN::input_problem(spec.input)
+                          : spec.arch == "preact_resnet18"
+                              ? PreActResNet18::input_problem(spec.input)
+                              : std::string();
   if (!why.empty()) {
     const auto input = model.optional_child("input");
     if (input) input->fail_at("shape", why);

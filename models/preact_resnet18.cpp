@@ -18,9 +18,11 @@ std::string block_source(bool shortcut) {
 def forward(self, x):
     out = torch.relu(torch.batch_norm(x, self.bn1.weight, self.bn1.bias, self.bn1.running_mean, self.bn1.running_var, False, 0.0, 1e-5, True))
 )JIT";
-  src += shortcut ? "    sc = torch.conv2d(out, getattr(self.shortcut, '0').weight, None, [self.stride, self.stride])\n"
+  src += shortcut ? "    sc = torch.conv2d(out, getattr(self.shortcut, '0').weight, None, "
+                    "[self.stride, self.stride])\n"
                   : "    sc = x\n";
-  src += R"JIT(    out = torch.conv2d(out, self.conv1.weight, None, [self.stride, self.stride], [1, 1])
+  src +=
+      R"JIT(    out = torch.conv2d(out, self.conv1.weight, None, [self.stride, self.stride], [1, 1])
     out = torch.relu(torch.batch_norm(out, self.bn2.weight, self.bn2.bias, self.bn2.running_mean, self.bn2.running_var, False, 0.0, 1e-5, True))
     out = torch.conv2d(out, self.conv2.weight, None, [1, 1], [1, 1])
     return out + sc
@@ -37,8 +39,9 @@ PreActBlockImpl::PreActBlockImpl(int64_t in_planes, int64_t planes, int64_t stri
   conv2_ = register_module("conv2", torch::nn::Conv2d(conv3x3(planes, planes, 1)));
   if (stride != 1 || in_planes != planes) {
     shortcut_ = register_module(
-        "shortcut", torch::nn::Sequential(torch::nn::Conv2d(
-                        torch::nn::Conv2dOptions(in_planes, planes, 1).stride(stride).bias(false))));
+        "shortcut",
+        torch::nn::Sequential(torch::nn::Conv2d(
+            torch::nn::Conv2dOptions(in_planes, planes, 1).stride(stride).bias(false))));
   }
 }
 

@@ -22,8 +22,10 @@ SmallCNN::SmallCNN(InputSpec input, int64_t num_classes)
   }
   const int64_t c = input_.shape[0];
   const int64_t flat = 64 * (input_.shape[1] / 4) * (input_.shape[2] / 4);
-  conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, 32, 3).padding(1)));
-  conv2_ = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3).padding(1)));
+  conv1_ =
+      register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, 32, 3).padding(1)));
+  conv2_ =
+      register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3).padding(1)));
   fc1_ = register_module("fc1", torch::nn::Linear(flat, 128));
   fc2_ = register_module("fc2", torch::nn::Linear(128, num_classes));
 }

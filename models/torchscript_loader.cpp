@@ -8,8 +8,8 @@ namespace rampart::models {
 namespace {
 
 [[noreturn]] void reject(const std::string& path, const std::string& what) {
-  throw ModelRejected(path + ": not a loadable TorchScript archive: " +
-                      what.substr(0, what.find('\n')));
+  throw ModelRejected(path +
+                      ": not a loadable TorchScript archive: " + what.substr(0, what.find('\n')));
 }
 
 }  // namespace

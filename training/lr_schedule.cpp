@@ -20,8 +20,8 @@ ScheduleSpec parse_schedule_spec(const core::ConfigNode& node) {
 
 double learning_rate(const ScheduleSpec& schedule, double base_lr, int64_t epoch, int64_t step,
                      int64_t steps_per_epoch, int64_t epochs) {
-  const double progress = static_cast<double>(epoch) +
-                          static_cast<double>(step) / static_cast<double>(steps_per_epoch);
+  const double progress =
+      static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
   double lr = base_lr;
   if (schedule.name == "step") {
     lr = base_lr * std::pow(schedule.gamma, static_cast<double>(epoch / schedule.step_size));

@@ -71,13 +71,13 @@ OptimizerSpec parse_optimizer_spec(const core::ConfigNode& node) {
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spec,
-                                                         torch::nn::Module& module) {
+                                                        torch::nn::Module& module) {
   if (spec.name == "adam") {
-    return std::make_unique<torch::optim::Adam>(
-        module.parameters(), torch::optim::AdamOptions(spec.lr)
-                                 .betas({spec.beta1, spec.beta2})
-                                 .eps(spec.eps)
-                                 .weight_decay(spec.weight_decay));
+    return std::make_unique<torch::optim::Adam>(module.parameters(),
+                                                torch::optim::AdamOptions(spec.lr)
+                                                    .betas({spec.beta1, spec.beta2})
+                                                    .eps(spec.eps)
+                                                    .weight_decay(spec.weight_decay));
   }
   return std::make_unique<torch::optim::SGD>(module.parameters(),
                                              torch::optim::SGDOptions(spec.lr)
@@ -105,7 +105,8 @@ models::NamedTensors optimizer_state(const torch::optim::Optimizer& optimizer,
       out.emplace_back(prefix + "exp_avg_sq", s.exp_avg_sq());
     } else {
       const auto& s = static_cast<const torch::optim::SGDParamState&>(*it->second);
-      if (s.momentum_buffer().defined()) out.emplace_back(prefix + "momentum_buffer", s.momentum_buffer());
+      if (s.momentum_buffer().defined())
+        out.emplace_back(prefix + "momentum_buffer", s.momentum_buffer());
     }
   }
   return out;

@@ -14,8 +14,8 @@ namespace rampart::training {
 struct OptimizerSpec {
   std::string name = "sgd";  ///< sgd | adam
   double lr = 0.05;
-  double momentum = 0.9;     ///< sgd
-  bool nesterov = false;     ///< sgd
+  double momentum = 0.9;  ///< sgd
+  bool nesterov = false;  ///< sgd
   double weight_decay = 5e-4;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  ///< adam
 };
@@ -24,7 +24,7 @@ OptimizerSpec parse_optimizer_spec(const core::ConfigNode& node);
 
 /// A libtorch optimizer over the parameters of `module`.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spec,
-                                                         torch::nn::Module& module);
+                                                        torch::nn::Module& module);
 
 /// Sets the learning rate of every parameter group.
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);

@@ -19,8 +19,9 @@ namespace rampart::training {
 ///   model: {arch: small_cnn, num_classes: 10}
 ///   data: {format: idx, images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz,
 ///          batch_size: 128}
-///   validation: {format: idx, images: t10k-images-idx3-ubyte.gz, labels: t10k-labels-idx1-ubyte.gz}
-///   train: {epochs: 3, optimizer: {name: sgd, lr: 0.05}, schedule: {name: cosine},
+///   validation: {format: idx, images: t10k-images-idx3-ubyte.gz, labels:
+///   t10k-labels-idx1-ubyte.gz} train: {epochs: 3, optimizer: {name: sgd, lr: 0.05}, schedule:
+///   {name: cosine},
 ///           output: runs/fmnist_cnn}
 struct TrainConfig {
   uint64_t seed = 0;

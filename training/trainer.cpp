@@ -53,9 +53,10 @@ int64_t restore(const std::string& path, models::Classifier& model,
   models::load_weights(model, file, path);
   load_optimizer_state(optimizer, model, file, path);
   if (meta("config_sha256") != config.config_hash) {
-    spdlog::warn("{}: the config changed since this checkpoint was written; the resumed run "
-                 "will not match an uninterrupted one",
-                 path);
+    spdlog::warn(
+        "{}: the config changed since this checkpoint was written; the resumed run "
+        "will not match an uninterrupted one",
+        path);
   }
   return std::stoll(epochs);
 }
@@ -75,9 +76,9 @@ double accuracy(models::Classifier& model, const datasets::Dataset& data, int64_
     correct += model.forward(x).argmax(1).eq(y).sum();
   }
   model.train(was_training);
-  return data.size() == 0 ? 0.0
-                          : static_cast<double>(correct.item<int64_t>()) /
-                                static_cast<double>(data.size());
+  return data.size() == 0
+             ? 0.0
+             : static_cast<double>(correct.item<int64_t>()) / static_cast<double>(data.size());
 }
 
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
@@ -100,7 +101,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   result.model = models::make_classifier(config.model);
   models::Classifier& model = *result.model;
   if (!config.model.checkpoint.empty()) {
-    models::load_weights(model, models::read_checkpoint(config.model.checkpoint, config.model.intake),
+    models::load_weights(model,
+                         models::read_checkpoint(config.model.checkpoint, config.model.intake),
                          config.model.checkpoint);
   }
   model.to(device);
@@ -115,22 +117,23 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   } else if (options.resume) {
     spdlog::info("no checkpoint at {}; starting from epoch 1", result.checkpoint);
   }
-  spdlog::info("training {} on {} points ({} batches of {}), {} thread(s), device {}",
-               model.arch(), train_data.size(), batcher.num_batches(), config.data.batch_size,
-               threads, config.device);
+  spdlog::info("training {} on {} points ({} batches of {}), {} thread(s), device {}", model.arch(),
+               train_data.size(), batcher.num_batches(), config.data.batch_size, threads,
+               config.device);
 
   const int64_t steps = batcher.num_batches();
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     model.train();
-    core::Progress progress("epoch " + std::to_string(epoch + 1) + "/" +
-                                std::to_string(config.epochs),
-                            steps, "img");
+    core::Progress progress(
+        "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.epochs), steps, "img");
     at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
     at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
     int64_t seen = 0;
     auto stats = [&] {
-      return "loss " + std::to_string(loss_sum.item<double>() / std::max<int64_t>(seen, 1)).substr(0, 6) +
-             " acc " + percent(static_cast<double>(correct.item<int64_t>()) / std::max<int64_t>(seen, 1));
+      return "loss " +
+             std::to_string(loss_sum.item<double>() / std::max<int64_t>(seen, 1)).substr(0, 6) +
+             " acc " +
+             percent(static_cast<double>(correct.item<int64_t>()) / std::max<int64_t>(seen, 1));
     };
     for (int64_t step = 0; step < steps; ++step) {
       set_learning_rate(*optimizer, learning_rate(config.schedule, config.optimizer.lr, epoch, step,
@@ -153,10 +156,12 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
       if (options.on_step) options.on_step(epoch, step);
     }
     result.train_loss = loss_sum.item<double>() / static_cast<double>(std::max<int64_t>(seen, 1));
-    result.train_accuracy = static_cast<double>(correct.item<int64_t>()) / std::max<int64_t>(seen, 1);
+    result.train_accuracy =
+        static_cast<double>(correct.item<int64_t>()) / std::max<int64_t>(seen, 1);
     std::string summary = stats();
     if (validation) {
-      result.validation_accuracy = accuracy(model, *validation, config.validation->batch_size, device);
+      result.validation_accuracy =
+          accuracy(model, *validation, config.validation->batch_size, device);
       summary += " val_acc " + percent(*result.validation_accuracy);
     }
     progress.finish(summary);
@@ -168,7 +173,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     ++result.epochs_run;
   }
   if (result.epochs_run == 0 && validation) {
-    result.validation_accuracy = accuracy(model, *validation, config.validation->batch_size, device);
+    result.validation_accuracy =
+        accuracy(model, *validation, config.validation->batch_size, device);
   }
   if (config.export_torchscript) {
     result.torchscript = (std::filesystem::path(config.output) / "model.pt").string();

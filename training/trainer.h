@@ -14,14 +14,14 @@ namespace rampart::training {
 /// What a finished run reports.
 struct TrainResult {
   std::shared_ptr<models::Classifier> model;
-  int64_t epochs_run = 0;            ///< epochs trained by this call (0 when already complete)
-  double train_loss = 0.0;           ///< mean loss of the last epoch run
-  double train_accuracy = 0.0;       ///< running accuracy of the last epoch run
+  int64_t epochs_run = 0;       ///< epochs trained by this call (0 when already complete)
+  double train_loss = 0.0;      ///< mean loss of the last epoch run
+  double train_accuracy = 0.0;  ///< running accuracy of the last epoch run
   std::optional<double> validation_accuracy;  ///< after the last epoch, with validation data
-  int64_t validation_size = 0;       ///< points in the validation data
-  double seconds = 0.0;              ///< wall time of this call
-  std::string checkpoint;            ///< path of the checkpoint written
-  std::string torchscript;           ///< path of the TorchScript export, if any
+  int64_t validation_size = 0;                ///< points in the validation data
+  double seconds = 0.0;                       ///< wall time of this call
+  std::string checkpoint;                     ///< path of the checkpoint written
+  std::string torchscript;                    ///< path of the TorchScript export, if any
 };
 
 /// Hooks for callers and tests.

@@ -23,15 +23,22 @@ int main(int argc, char** argv) {
         "data: {format: synthetic, num_samples: 1024, seed: 5, sample_seed: 1, batch_size: 64}\n"
         "validation: {format: synthetic, num_samples: 256, seed: 5, sample_seed: 2}\n"
         "train: {epochs: 2, optimizer: {name: adam, lr: 0.002}, export_torchscript: false,\n"
-        "        output: " + std::string(argv[1]) + "}\n";
+        "        output: " +
+        std::string(argv[1]) + "}\n";
     const auto config = training::parse_train_config(core::parse_config(config_text, "example"));
     const training::TrainResult result = training::train(config, {});
 
     auto reloaded = models::make_classifier(config.model);
-    models::load_weights(*reloaded, models::read_checkpoint(result.checkpoint, {}), result.checkpoint);
-    const auto test = datasets::make_synthetic(
-        datasets::SyntheticOptions().num_samples(256).channels(1).height(16).width(16)
-            .num_classes(4).seed(5).sample_seed(2));
+    models::load_weights(*reloaded, models::read_checkpoint(result.checkpoint, {}),
+                         result.checkpoint);
+    const auto test = datasets::make_synthetic(datasets::SyntheticOptions()
+                                                   .num_samples(256)
+                                                   .channels(1)
+                                                   .height(16)
+                                                   .width(16)
+                                                   .num_classes(4)
+                                                   .seed(5)
+                                                   .sample_seed(2));
     const double reloaded_accuracy = training::accuracy(*reloaded, test, 256, c10::Device("cpu"));
     const double trained_accuracy = result.validation_accuracy.value_or(-1.0);
     std::printf("validation accuracy %.4f\nreloaded accuracy %.4f\n", trained_accuracy,

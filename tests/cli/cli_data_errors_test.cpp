@@ -1,6 +1,6 @@
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "datasets/npy.h"
@@ -14,9 +14,9 @@ namespace {
 
 struct Case {
   std::string name;
-  std::string data_yaml;     // the data: section, with DIR for the temp folder
-  std::string named_file;    // the file the message must name, with DIR
-  std::string phrase;        // a key phrase of the message
+  std::string data_yaml;   // the data: section, with DIR for the temp folder
+  std::string named_file;  // the file the message must name, with DIR
+  std::string phrase;      // a key phrase of the message
 };
 
 std::string with_dir(std::string text, const std::string& dir) {
@@ -69,17 +69,24 @@ TEST_CASE("malformed data of every format exits 4 naming the file", "[cli][data]
   const std::string dir = rampart::test::make_temp_dir("cli-readers");
   write_fixtures(dir);
   const std::vector<Case> cases{
-      {"idx missing", "{format: idx, images: DIR/none.idx, labels: DIR/labels2.idx}", "DIR/none.idx", "no such file"},
-      {"idx truncated", "{format: idx, images: DIR/short.idx, labels: DIR/labels2.idx}", "DIR/short.idx", ""},
+      {"idx missing", "{format: idx, images: DIR/none.idx, labels: DIR/labels2.idx}",
+       "DIR/none.idx", "no such file"},
+      {"idx truncated", "{format: idx, images: DIR/short.idx, labels: DIR/labels2.idx}",
+       "DIR/short.idx", ""},
       {"idx count mismatch", "{format: idx, images: DIR/two.idx, labels: DIR/labels3.idx}", "", ""},
-      {"idx label range", "{format: idx, images: DIR/two.idx, labels: DIR/labels_big.idx}", "DIR/labels_big.idx", "12"},
+      {"idx label range", "{format: idx, images: DIR/two.idx, labels: DIR/labels_big.idx}",
+       "DIR/labels_big.idx", "12"},
       {"cifar10 size", "{format: cifar10, files: [DIR/cifar.bin]}", "DIR/cifar.bin", "3073"},
-      {"npy garbage", "{format: npy, images: DIR/garbage.npy, labels: DIR/y.npy}", "DIR/garbage.npy", ""},
+      {"npy garbage", "{format: npy, images: DIR/garbage.npy, labels: DIR/y.npy}",
+       "DIR/garbage.npy", ""},
       {"npy dtype", "{format: npy, images: DIR/x_int.npy, labels: DIR/y.npy}", "DIR/x_int.npy", ""},
       {"npy count mismatch", "{format: npy, images: DIR/x.npy, labels: DIR/y3.npy}", "", ""},
-      {"npy label range", "{format: npy, images: DIR/x.npy, labels: DIR/y_big.npy}", "DIR/y_big.npy", "9"},
-      {"image folder empty class", "{format: image_folder, root: DIR/empty_class}", "DIR/empty_class", ""},
-      {"image folder corrupt image", "{format: image_folder, root: DIR/corrupt}", "DIR/corrupt/a/broken.png", ""},
+      {"npy label range", "{format: npy, images: DIR/x.npy, labels: DIR/y_big.npy}",
+       "DIR/y_big.npy", "9"},
+      {"image folder empty class", "{format: image_folder, root: DIR/empty_class}",
+       "DIR/empty_class", ""},
+      {"image folder corrupt image", "{format: image_folder, root: DIR/corrupt}",
+       "DIR/corrupt/a/broken.png", ""},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {
@@ -93,7 +100,8 @@ TEST_CASE("malformed data of every format exits 4 naming the file", "[cli][data]
       CHECK(result.exit_code == 4);
       CHECK(result.output.rfind("rampart: error: ", 0) == 0);
       CHECK(std::count(result.output.begin(), result.output.end(), '\n') == 1);
-      if (!c.named_file.empty()) CHECK(result.output.find(with_dir(c.named_file, dir)) != std::string::npos);
+      if (!c.named_file.empty())
+        CHECK(result.output.find(with_dir(c.named_file, dir)) != std::string::npos);
       if (!c.phrase.empty()) CHECK(result.output.find(c.phrase) != std::string::npos);
       if (c.named_file.empty()) CHECK(result.output.find(dir) != std::string::npos);
     }

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "security/model_intake.h"
@@ -41,7 +40,8 @@ TEST_CASE("the subcommand frame, --version and --help", "[cli]") {
   CHECK(version.output.find("rampart 0.1.0 (libtorch ") == 0);
   auto help = run_process({rampart_binary(), "--help"});
   CHECK(help.exit_code == 0);
-  for (const char* sub : {"quickstart", "train", "eval", "scan"}) CHECK(help.output.find(sub) != std::string::npos);
+  for (const char* sub : {"quickstart", "train", "eval", "scan"})
+    CHECK(help.output.find(sub) != std::string::npos);
   CHECK(run_process({rampart_binary()}).exit_code == 2);
   CHECK(run_process({rampart_binary(), "frobnicate"}).exit_code == 2);
   CHECK(run_process({rampart_binary(), "train"}).exit_code == 2);
@@ -58,21 +58,23 @@ TEST_CASE("config errors exit 2 naming file:line:column and the key", "[cli]") {
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.output.find(dir + "/c.yaml:6:1: bogus: unknown key 'bogus'") != std::string::npos);
 
-  auto wrong_type = train(config_with(dir, std::string(kValidConfig).replace(
-                                               text.find("epochs: 1"), 9, "epochs: lots")));
+  auto wrong_type = train(config_with(
+      dir, std::string(kValidConfig).replace(text.find("epochs: 1"), 9, "epochs: lots")));
   CHECK(wrong_type.exit_code == 2);
-  CHECK(wrong_type.output.find(dir + "/c.yaml:5:17: train.epochs: expected an integer, got 'lots'") !=
-        std::string::npos);
+  CHECK(
+      wrong_type.output.find(dir + "/c.yaml:5:17: train.epochs: expected an integer, got 'lots'") !=
+      std::string::npos);
 
-  auto negative = train(config_with(dir, std::string(kValidConfig).replace(
-                                             text.find("batch_size: 32"), 14, "batch_size: -8")));
+  auto negative = train(config_with(
+      dir, std::string(kValidConfig).replace(text.find("batch_size: 32"), 14, "batch_size: -8")));
   CHECK(negative.exit_code == 2);
   CHECK(negative.output.find(dir + "/c.yaml:4:56: data.batch_size: must be >= 1, got -8") !=
         std::string::npos);
 
   auto by_set = train(config_with(dir, text), {"--set", "data.batch_size=-1"});
   CHECK(by_set.exit_code == 2);
-  CHECK(by_set.output.find("--set data.batch_size: data.batch_size: must be >= 1") != std::string::npos);
+  CHECK(by_set.output.find("--set data.batch_size: data.batch_size: must be >= 1") !=
+        std::string::npos);
 
   auto syntax = train(config_with(dir, "model: [unclosed\n"));
   CHECK(syntax.exit_code == 2);
@@ -87,15 +89,19 @@ TEST_CASE("data errors exit 4 and name the file", "[cli]") {
   const std::string dir = rampart::test::make_temp_dir("cli-data");
   const std::string idx =
       "seed: 0\nthreads: 1\nmodel: {arch: small_cnn}\n"
-      "data: {format: idx, images: " + dir + "/img.idx, labels: " + dir + "/lab.idx}\n"
-      "train: {epochs: 1, output: " + dir + "/out}\n";
+      "data: {format: idx, images: " +
+      dir + "/img.idx, labels: " + dir +
+      "/lab.idx}\n"
+      "train: {epochs: 1, output: " +
+      dir + "/out}\n";
   auto missing = train(config_with(dir, idx));
   CHECK(missing.exit_code == 4);
   CHECK(missing.output.find(dir + "/img.idx") != std::string::npos);
 
   // An IDX image file with a wrong magic number.
-  write_bytes(dir + "/img.idx", std::string("\x00\x00\x08\x07\x00\x00\x00\x01\x00\x00\x00\x1c\x00\x00\x00\x1c", 16) +
-                                    std::string(784, '\0'));
+  write_bytes(dir + "/img.idx",
+              std::string("\x00\x00\x08\x07\x00\x00\x00\x01\x00\x00\x00\x1c\x00\x00\x00\x1c", 16) +
+                  std::string(784, '\0'));
   write_bytes(dir + "/lab.idx", std::string("\x00\x00\x08\x01\x00\x00\x00\x01\x03", 9));
   auto magic = train(config_with(dir, idx));
   CHECK(magic.exit_code == 4);
@@ -123,7 +129,8 @@ TEST_CASE("a malformed checkpoint exits 3, a good run exits 0 and resumes", "[cl
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("resume with a pinned starting checkpoint, and a refused optimizer switch", "[cli][resume]") {
+TEST_CASE("resume with a pinned starting checkpoint, and a refused optimizer switch",
+          "[cli][resume]") {
   const std::string dir = rampart::test::make_temp_dir("cli-pin");
   const std::string config = config_with(dir, kValidConfig);
   REQUIRE(train(config).exit_code == 0);
@@ -151,20 +158,22 @@ TEST_CASE("resume with a pinned starting checkpoint, and a refused optimizer swi
   more.insert(more.end(), {"--set", "train.optimizer={name: adam}", "--set", "train.epochs=3"});
   auto switched = train(config, more);
   CHECK(switched.exit_code == 3);
-  CHECK(switched.output.find("checkpoint holds sgd state but the config trains with adam") != std::string::npos);
+  CHECK(switched.output.find("checkpoint holds sgd state but the config trains with adam") !=
+        std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("quickstart trains on Fashion-MNIST and says where the checkpoint went", "[cli][quickstart]") {
+TEST_CASE("quickstart trains on Fashion-MNIST and says where the checkpoint went",
+          "[cli][quickstart]") {
   if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
     rampart::test::skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");
     return;
   }
   const std::string dir = rampart::test::make_temp_dir("cli-quickstart");
   // A shortened run: 2048 training points, 1000 test points, one epoch.
-  auto result = run_process({rampart_binary(), "quickstart", "--out", dir + "/qs", "--set",
-                             "data.limit=2048", "--set", "validation.limit=1000", "--set",
-                             "train.epochs=1"});
+  auto result =
+      run_process({rampart_binary(), "quickstart", "--out", dir + "/qs", "--set", "data.limit=2048",
+                   "--set", "validation.limit=1000", "--set", "train.epochs=1"});
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   CHECK(result.output.find("Fashion-MNIST test accuracy: ") != std::string::npos);

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "core/config_node.h"
@@ -9,7 +8,8 @@ using namespace rampart;
 
 TEST_CASE("every config in configs/ loads and validates", "[configs]") {
   int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(RAMPART_SOURCE_DIR) + "/configs")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(RAMPART_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
     INFO(entry.path().string());
     const auto root = core::load_config(entry.path().string());

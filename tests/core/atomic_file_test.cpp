@@ -1,8 +1,8 @@
-#include <catch2/catch.hpp>
+#include "core/atomic_file.h"
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "core/atomic_file.h"
 #include "core/error.h"
 #include "support/test_support.h"
 

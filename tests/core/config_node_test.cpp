@@ -1,6 +1,7 @@
+#include "core/config_node.h"
+
 #include <catch2/catch.hpp>
 
-#include "core/config_node.h"
 #include "core/error.h"
 #include "support/test_support.h"
 
@@ -56,9 +57,12 @@ TEST_CASE("wrong types and out-of-range values name the key and position", "[con
         "t.yaml:2:15: data.batch_size: expected an integer, got 'many'");
   CHECK(message_of([&] { data.get_int("limit", 0, 0); }) ==
         "t.yaml:3:10: data.limit: must be >= 0, got -3");
-  CHECK(message_of([&] { data.get_double("rate"); }).find("t.yaml:4:9: data.rate: expected a number") == 0);
-  CHECK(message_of([&] { data.get_choice("format", {"idx"}); }).find("missing required key 'format'") !=
-        std::string::npos);
+  CHECK(message_of([&] {
+          data.get_double("rate");
+        }).find("t.yaml:4:9: data.rate: expected a number") == 0);
+  CHECK(message_of([&] {
+          data.get_choice("format", {"idx"});
+        }).find("missing required key 'format'") != std::string::npos);
 }
 
 TEST_CASE("command-line overrides (--set) replace values and are named as such", "[config]") {

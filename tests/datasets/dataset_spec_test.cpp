@@ -1,11 +1,12 @@
-#include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
-#include <catch2/catch.hpp>
+#include "datasets/dataset_spec.h"
 
+#include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
+
+#include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "core/config_node.h"
 #include "core/error.h"
-#include "datasets/dataset_spec.h"
 
 using namespace rampart;
 
@@ -13,7 +14,8 @@ TEST_CASE("data sections parse per format and reject keys of other formats", "[d
   auto root = core::parse_config(
       "a: {format: cifar10, files: [x.bin, y.bin], limit: 10, batch_size: 4}\n"
       "b: {format: idx, images: i, labels: l, files: [x.bin]}\n"
-      "c: {format: synthetic, num_samples: 32, seed: 3, sample_seed: 4, noise: 0.05, shuffle: false}\n"
+      "c: {format: synthetic, num_samples: 32, seed: 3, sample_seed: 4, noise: 0.05, shuffle: "
+      "false}\n"
       "d: {format: idx, images: i}\n"
       "e: {format: parquet}\n",
       "d.yaml");
@@ -22,13 +24,16 @@ TEST_CASE("data sections parse per format and reject keys of other formats", "[d
   CHECK(a.limit == 10);
   CHECK(a.batch_size == 4);
   CHECK(datasets::dataset_files(a) == a.files);
-  CHECK_THROWS_WITH(datasets::parse_dataset_spec(root.child("b")),
-                    Catch::Contains("d.yaml:2:") && Catch::Contains("'files' does not apply to format 'idx'"));
+  CHECK_THROWS_WITH(
+      datasets::parse_dataset_spec(root.child("b")),
+      Catch::Contains("d.yaml:2:") && Catch::Contains("'files' does not apply to format 'idx'"));
   auto c = datasets::parse_dataset_spec(root.child("c"));
   CHECK((c.num_samples == 32 && c.synthetic_seed == 3 && c.sample_seed == 4 && !c.shuffle));
   CHECK(c.noise == Approx(0.05));
-  CHECK_THROWS_WITH(datasets::parse_dataset_spec(root.child("d")), Catch::Contains("missing required key 'labels'"));
-  CHECK_THROWS_WITH(datasets::parse_dataset_spec(root.child("e")), Catch::Contains("d.yaml:5:13: e.format: unknown value 'parquet'"));
+  CHECK_THROWS_WITH(datasets::parse_dataset_spec(root.child("d")),
+                    Catch::Contains("missing required key 'labels'"));
+  CHECK_THROWS_WITH(datasets::parse_dataset_spec(root.child("e")),
+                    Catch::Contains("d.yaml:5:13: e.format: unknown value 'parquet'"));
 }
 
 TEST_CASE("load_dataset checks the points against the model's input shape", "[dataset_spec]") {
@@ -41,13 +46,15 @@ TEST_CASE("load_dataset checks the points against the model's input shape", "[da
   auto again = datasets::load_dataset(spec, 4, {1, 12, 12});
   CHECK(at::equal(data.images, again.images));
   auto idx = datasets::parse_dataset_spec(
-      core::parse_config("i: {format: idx, images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz, "
-                         "labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz, limit: 5}\n",
-                         "i.yaml")
+      core::parse_config(
+          "i: {format: idx, images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz, "
+          "labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz, limit: 5}\n",
+          "i.yaml")
           .child("i"));
   if (std::filesystem::exists(idx.images)) {
-    CHECK_THROWS_WITH(datasets::load_dataset(idx, 10, {1, 32, 32}),
-                      Catch::Contains("points have shape [1, 28, 28] but model.input.shape is [1, 32, 32]"));
+    CHECK_THROWS_WITH(
+        datasets::load_dataset(idx, 10, {1, 32, 32}),
+        Catch::Contains("points have shape [1, 28, 28] but model.input.shape is [1, 32, 32]"));
     CHECK_THROWS_AS(datasets::load_dataset(idx, 10, {1, 32, 32}), DataError);
   }
 }

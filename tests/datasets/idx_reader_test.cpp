@@ -151,7 +151,8 @@ TEST_CASE("read_idx rejects truncated data, trailing bytes and count mismatches"
     fixtures::write_bytes(lab, good_lab);
     fixtures::write_gzip(img, good_img);
     Bytes gz = fixtures::read_bytes(img);
-    fixtures::write_bytes(img, Bytes(gz.begin(), gz.end() - 10));  // loses the trailer and some data
+    fixtures::write_bytes(img,
+                          Bytes(gz.begin(), gz.end() - 10));  // loses the trailer and some data
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError, MessageContains({img, "truncated"}));
   }
   SECTION("trailing bytes, raw and gzip") {

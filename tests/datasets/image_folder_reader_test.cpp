@@ -25,8 +25,8 @@ unsigned char value(int id, int c, int y, int x) {
 /// A binary PPM (P6, RGB) or PGM (P5, gray) image, written byte by byte.
 void write_pnm(const std::string& path, int id, int h, int w, int channels) {
   Bytes b;
-  fixtures::append(b, (channels == 3 ? "P6\n" : "P5\n") + std::to_string(w) + " " + std::to_string(h) +
-                      "\n255\n");
+  fixtures::append(b, (channels == 3 ? "P6\n" : "P5\n") + std::to_string(w) + " " +
+                          std::to_string(h) + "\n255\n");
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
       for (int c = 0; c < channels; ++c) b.push_back(value(id, c, y, x));
@@ -38,8 +38,8 @@ void append_chunk(Bytes& png, const char* type, const Bytes& data) {
   Bytes body(type, type + 4);
   body.insert(body.end(), data.begin(), data.end());
   png.insert(png.end(), body.begin(), body.end());
-  fixtures::append_be32(png,
-                    static_cast<uint32_t>(crc32(0, body.data(), static_cast<uInt>(body.size()))));
+  fixtures::append_be32(
+      png, static_cast<uint32_t>(crc32(0, body.data(), static_cast<uInt>(body.size()))));
 }
 
 /// An 8-bit RGB PNG, written with zlib (no filter on any row).

@@ -139,6 +139,9 @@ TEST_CASE("read_npy rejects malformed files with a clear message", "[npy]") {
          {f, "holds 32", "8 trailing bytes"});
   expect(npy_file(1, dict("<i8", "False", "(4294967296, 4294967296, 16)"), data),
          {f, "too many elements"});
+  // Holds no data, but its strides would overflow: refused before any allocation.
+  expect(npy_file(1, dict("<f4", "False", "(0, 4611686018427387904, 4)"), {}),
+         {f, "too many elements"});
   expect(npy_file(1, dict("<i8", "False", "(99999999999999999999,)"), data),
          {f, "dimension too large"});
   expect(npy_file(1, dict("<i8", "False", "(3)"), data), {f, "must be written (n,)"});

@@ -1,5 +1,6 @@
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+
+#include <catch2/catch.hpp>
 
 #include "core/config_node.h"
 #include "core/error.h"
@@ -38,7 +39,8 @@ TEST_CASE("preact_resnet18 has the standard 11.17M parameters and named blocks",
   net.eval();
   CHECK(net.forward(torch::rand({2, 3, 32, 32})).sizes() == at::IntArrayRef{2, 10});
   bool found = false;
-  for (const auto& p : net.named_parameters()) found = found || p.key() == "layer2.0.shortcut.0.weight";
+  for (const auto& p : net.named_parameters())
+    found = found || p.key() == "layer2.0.shortcut.0.weight";
   CHECK(found);
   models::PreActResNet18 hundred(models::InputSpec{{3, 32, 32}, 0, 1}, 100);
   CHECK(hundred.forward(torch::rand({1, 3, 32, 32})).size(1) == 100);
@@ -57,7 +59,8 @@ TEST_CASE("model specs are built from config and validated", "[models]") {
   CHECK(models::make_classifier(spec)->num_classes() == 5);
   CHECK_THROWS_WITH(models::parse_model_spec(root.child("bad"), true),
                     Catch::Contains("m.yaml:2:13: bad.arch: unknown value 'vgg'"));
-  CHECK_THROWS_WITH(models::parse_model_spec(root.child("both"), false), Catch::Contains("not both"));
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("both"), false),
+                    Catch::Contains("not both"));
   CHECK_THROWS_WITH(models::parse_model_spec(root.child("pin"), false),
                     Catch::Contains("64 hexadecimal digits"));
   CHECK_THROWS_WITH(models::parse_model_spec(root.child("noarch"), true),

@@ -1,11 +1,12 @@
-#include <catch2/catch.hpp>
+#include "models/checkpoint.h"
+
 #include <torch/torch.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "models/checkpoint.h"
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
 #include "support/test_support.h"
@@ -18,8 +19,10 @@ namespace {
 void randomize_buffers(torch::nn::Module& m) {
   torch::NoGradGuard no_grad;
   for (auto& b : m.buffers()) {
-    if (b.is_floating_point()) b.uniform_(0.5, 1.5);
-    else b.fill_(17);
+    if (b.is_floating_point())
+      b.uniform_(0.5, 1.5);
+    else
+      b.fill_(17);
   }
 }
 
@@ -82,18 +85,21 @@ TEST_CASE("a checkpoint that does not fit the model is rejected by name", "[chec
   auto missing = tensors;
   missing.pop_back();
   models::save_safetensors(dir + "/missing.safetensors", missing, meta);
-  CHECK_THROWS_WITH(models::load_weights(ten, models::read_checkpoint(dir + "/missing.safetensors", {}), "m"),
-                    Catch::Contains("is missing"));
+  CHECK_THROWS_WITH(
+      models::load_weights(ten, models::read_checkpoint(dir + "/missing.safetensors", {}), "m"),
+      Catch::Contains("is missing"));
   auto reshaped = tensors;
   reshaped[0].second = torch::zeros({32, 1, 5, 5});
   models::save_safetensors(dir + "/shape.safetensors", reshaped, meta);
-  CHECK_THROWS_WITH(models::load_weights(ten, models::read_checkpoint(dir + "/shape.safetensors", {}), "s"),
-                    Catch::Contains("has shape [32, 1, 5, 5] but the model needs [32, 1, 3, 3]"));
+  CHECK_THROWS_WITH(
+      models::load_weights(ten, models::read_checkpoint(dir + "/shape.safetensors", {}), "s"),
+      Catch::Contains("has shape [32, 1, 5, 5] but the model needs [32, 1, 3, 3]"));
   auto extra = tensors;
   extra.emplace_back("stray.weight", torch::zeros({1}));
   models::save_safetensors(dir + "/extra.safetensors", extra, meta);
-  CHECK_THROWS_WITH(models::load_weights(ten, models::read_checkpoint(dir + "/extra.safetensors", {}), "e"),
-                    Catch::Contains("unexpected tensor 'stray.weight'"));
+  CHECK_THROWS_WITH(
+      models::load_weights(ten, models::read_checkpoint(dir + "/extra.safetensors", {}), "e"),
+      Catch::Contains("unexpected tensor 'stray.weight'"));
 
   // Intake: size limit, pin, and a file that is not safetensors at all.
   security::IntakeOptions small;

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <sstream>
 
@@ -61,49 +61,52 @@ TEST_CASE("built-in models export to TorchScript that computes the same logits",
 
 TEST_CASE("Python's torch.jit.load reads an exported model and agrees", "[torchscript][python]") {
   const std::string python = test::python_with_torch();
-  if (python.empty() && test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
+  if (python.empty() &&
+      test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
     return;
   }
   const std::string dir = test::make_temp_dir("export-py");
   torch::manual_seed(4);
   models::SmallCNN cnn(models::InputSpec{}, 10);
   models::export_torchscript(cnn, dir + "/cnn.pt");
-  auto result = test::run_process(
-      {python, "-c",
-       "import sys, torch\n"
-       "m = torch.jit.load(sys.argv[1])\n"
-       "x = torch.linspace(0, 1, 2 * 784).reshape(2, 1, 28, 28)\n"
-       "print(' '.join(repr(v) for v in m(x).flatten().tolist()))\n",
-       dir + "/cnn.pt"});
+  auto result = test::run_process({python, "-c",
+                                   "import sys, torch\n"
+                                   "m = torch.jit.load(sys.argv[1])\n"
+                                   "x = torch.linspace(0, 1, 2 * 784).reshape(2, 1, 28, 28)\n"
+                                   "print(' '.join(repr(v) for v in m(x).flatten().tolist()))\n",
+                                   dir + "/cnn.pt"});
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   const auto from_python = parse_numbers(result.output);
   const at::Tensor expected = cnn.forward(torch::linspace(0, 1, 2 * 784).reshape({2, 1, 28, 28}));
   REQUIRE(from_python.size() == 20);
-  for (int i = 0; i < 20; ++i) CHECK(from_python[i] == Approx(expected.view(-1)[i].item<double>()).margin(1e-5));
+  for (int i = 0; i < 20; ++i)
+    CHECK(from_python[i] == Approx(expected.view(-1)[i].item<double>()).margin(1e-5));
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a TorchScript model saved from Python loads through the intake", "[torchscript][python]") {
+TEST_CASE("a TorchScript model saved from Python loads through the intake",
+          "[torchscript][python]") {
   const std::string python = test::python_with_torch();
-  if (python.empty() && test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
+  if (python.empty() &&
+      test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
     return;
   }
   const std::string dir = test::make_temp_dir("from-py");
   test::write_bytes(dir + "/make_model.py",
-       "import sys, torch\n"
-       "class Net(torch.nn.Module):\n"
-       "    def __init__(self):\n"
-       "        super().__init__()\n"
-       "        self.conv = torch.nn.Conv2d(1, 4, 3)\n"
-       "        self.fc = torch.nn.Linear(4 * 26 * 26, 10)\n"
-       "    def forward(self, x):\n"
-       "        return self.fc(torch.relu(self.conv(x)).flatten(1))\n"
-       "torch.manual_seed(0)\n"
-       "m = torch.jit.script(Net().eval())\n"
-       "m.save(sys.argv[1])\n"
-       "x = torch.linspace(0, 1, 784).reshape(1, 1, 28, 28)\n"
-       "print(' '.join(repr(v) for v in m(x).flatten().tolist()))\n");
+                    "import sys, torch\n"
+                    "class Net(torch.nn.Module):\n"
+                    "    def __init__(self):\n"
+                    "        super().__init__()\n"
+                    "        self.conv = torch.nn.Conv2d(1, 4, 3)\n"
+                    "        self.fc = torch.nn.Linear(4 * 26 * 26, 10)\n"
+                    "    def forward(self, x):\n"
+                    "        return self.fc(torch.relu(self.conv(x)).flatten(1))\n"
+                    "torch.manual_seed(0)\n"
+                    "m = torch.jit.script(Net().eval())\n"
+                    "m.save(sys.argv[1])\n"
+                    "x = torch.linspace(0, 1, 784).reshape(1, 1, 28, 28)\n"
+                    "print(' '.join(repr(v) for v in m(x).flatten().tolist()))\n");
   // torch.jit.script needs the class's source, so the fixture is a file, not `python -c`.
   auto result = test::run_process({python, dir + "/make_model.py", dir + "/user.pt"});
   INFO(result.output);
@@ -112,7 +115,8 @@ TEST_CASE("a TorchScript model saved from Python loads through the intake", "[to
   REQUIRE(expected.size() == 10);
   auto loaded = models::load_torchscript(dir + "/user.pt", {});
   const at::Tensor logits = run(loaded.module, torch::linspace(0, 1, 784).reshape({1, 1, 28, 28}));
-  for (int i = 0; i < 10; ++i) CHECK(logits.view(-1)[i].item<double>() == Approx(expected[i]).margin(1e-5));
+  for (int i = 0; i < 10; ++i)
+    CHECK(logits.view(-1)[i].item<double>() == Approx(expected[i]).margin(1e-5));
 
   security::IntakeOptions pinned;
   pinned.sha256 = loaded.file.sha256;
@@ -128,7 +132,8 @@ TEST_CASE("broken TorchScript files are rejected with one clear line", "[torchsc
     models::load_torchscript(dir + "/garbage.pt", {});
   } catch (const ModelRejected& e) {
     const std::string msg = e.what();
-    CHECK(msg == dir + "/garbage.pt: not a loadable TorchScript archive: " + msg.substr(msg.find("archive: ") + 9));
+    CHECK(msg == dir + "/garbage.pt: not a loadable TorchScript archive: " +
+                     msg.substr(msg.find("archive: ") + 9));
     CHECK(msg.find('\n') == std::string::npos);
   }
   models::SmallCNN cnn(models::InputSpec{}, 10);

@@ -13,8 +13,8 @@ void write_bytes(const std::string& path, const std::string& bytes);
 
 /// What a finished child process left behind.
 struct ProcessResult {
-  int exit_code = -1;    ///< exit status, or 128 + signal number
-  std::string output;    ///< stdout and stderr, interleaved
+  int exit_code = -1;  ///< exit status, or 128 + signal number
+  std::string output;  ///< stdout and stderr, interleaved
 };
 
 /// Runs `args` (args[0] is the program path) with stdout and stderr captured to a file.

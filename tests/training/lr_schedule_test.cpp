@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "training/lr_schedule.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "core/config_node.h"
 #include "core/error.h"
-#include "training/lr_schedule.h"
 
 using namespace rampart::training;
 
@@ -37,10 +37,12 @@ TEST_CASE("learning-rate schedules give exact values", "[training]") {
 
 TEST_CASE("schedule configs are validated", "[training]") {
   auto root = rampart::core::parse_config(
-      "a: {name: step, step_size: 3, gamma: 0.2}\nb: {name: cosine, gamma: 0.2}\nc: {name: poly}\n", "s.yaml");
+      "a: {name: step, step_size: 3, gamma: 0.2}\nb: {name: cosine, gamma: 0.2}\nc: {name: poly}\n",
+      "s.yaml");
   auto a = parse_schedule_spec(root.child("a"));
   CHECK(a.step_size == 3);
   CHECK(a.gamma == Approx(0.2));
   CHECK_THROWS_WITH(parse_schedule_spec(root.child("b")), Catch::Contains("step schedule only"));
-  CHECK_THROWS_WITH(parse_schedule_spec(root.child("c")), Catch::Contains("s.yaml:3:11: c.name: unknown value 'poly'"));
+  CHECK_THROWS_WITH(parse_schedule_spec(root.child("c")),
+                    Catch::Contains("s.yaml:3:11: c.name: unknown value 'poly'"));
 }

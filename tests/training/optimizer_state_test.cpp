@@ -1,5 +1,6 @@
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+
+#include <catch2/catch.hpp>
 
 #include "models/small_cnn.h"
 #include "training/optimizer.h"
@@ -8,7 +9,8 @@ using namespace rampart;
 
 namespace {
 
-void step(torch::optim::Optimizer& opt, models::SmallCNN& net, const at::Tensor& x, const at::Tensor& y) {
+void step(torch::optim::Optimizer& opt, models::SmallCNN& net, const at::Tensor& x,
+          const at::Tensor& y) {
   opt.zero_grad();
   torch::nn::functional::cross_entropy(net.forward(x), y).backward();
   opt.step();

@@ -1,11 +1,11 @@
-#include <catch2/catch.hpp>
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -32,13 +32,15 @@ std::string tiny_config(const std::string& output) {
          "threads: 2\n"
          "model: {arch: small_cnn, num_classes: 4, input: {shape: [1, 16, 16]}}\n"
          "data: {format: synthetic, num_samples: 6144, seed: 1, sample_seed: 1, batch_size: 32}\n"
-         "validation: {format: synthetic, num_samples: 512, seed: 1, sample_seed: 2, batch_size: 256}\n"
+         "validation: {format: synthetic, num_samples: 512, seed: 1, sample_seed: 2, batch_size: "
+         "256}\n"
          "train:\n"
          "  epochs: 3\n"
          "  optimizer: {name: sgd, lr: 0.05, momentum: 0.9}\n"
          "  schedule: {name: cosine}\n"
          "  export_torchscript: false\n"
-         "  output: " + output + "\n";
+         "  output: " +
+         output + "\n";
 }
 
 models::SafetensorsFile read(const std::string& path) {
@@ -56,8 +58,10 @@ std::string slurp(const std::string& path) {
 
 TEST_CASE("training is deterministic under a seed and learns synthetic data", "[training]") {
   const std::string dir = test::make_temp_dir("det");
-  auto a = training::train(training::parse_train_config(core::parse_config(tiny_config(dir + "/a"), "a.yaml")), {});
-  auto b = training::train(training::parse_train_config(core::parse_config(tiny_config(dir + "/b"), "b.yaml")), {});
+  auto a = training::train(
+      training::parse_train_config(core::parse_config(tiny_config(dir + "/a"), "a.yaml")), {});
+  auto b = training::train(
+      training::parse_train_config(core::parse_config(tiny_config(dir + "/b"), "b.yaml")), {});
   CHECK(a.epochs_run == 3);
   REQUIRE(a.validation_accuracy);
   CHECK(*a.validation_accuracy > 0.9);
@@ -71,14 +75,15 @@ TEST_CASE("training is deterministic under a seed and learns synthetic data", "[
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("train killed mid-epoch then --resume ends with the uninterrupted weights", "[training][resume]") {
+TEST_CASE("train killed mid-epoch then --resume ends with the uninterrupted weights",
+          "[training][resume]") {
   const std::string dir = test::make_temp_dir("resume");
   const std::string config = dir + "/train.yaml";
   test::write_bytes(config, tiny_config(dir + "/killed"));
 
   // Uninterrupted reference run, in another output folder.
-  auto full = test::run_process({test::rampart_binary(), "train", config, "--set",
-                                 "train.output=" + dir + "/full"});
+  auto full = test::run_process(
+      {test::rampart_binary(), "train", config, "--set", "train.output=" + dir + "/full"});
   INFO(full.output);
   REQUIRE(full.exit_code == 0);
 
@@ -86,7 +91,8 @@ TEST_CASE("train killed mid-epoch then --resume ends with the uninterrupted weig
   const std::string log = dir + "/killed.log";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   std::vector<std::string> args{test::rampart_binary(), "train", config};
   std::vector<char*> argv;
