@@ -113,17 +113,7 @@ int64_t ConfigNode::get_int(const std::string& key, std::optional<int64_t> fallb
     if (fallback) return *fallback;
     fail("missing required key '" + key + "'");
   }
-  ConfigNode c = at(key);
-  int64_t value = 0;
-  try {
-    if (!c.node_.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "");
-    value = c.node_.as<int64_t>();
-  } catch (const YAML::Exception&) {
-    c.fail("expected an integer, got " + describe(c.node_));
-  }
-  if (value < min) c.fail("must be >= " + std::to_string(min) + ", got " + std::to_string(value));
-  if (value > max) c.fail("must be <= " + std::to_string(max) + ", got " + std::to_string(value));
-  return value;
+  return at(key).as_int(min, max);
 }
 
 double ConfigNode::get_double(const std::string& key, std::optional<double> fallback, double min,
@@ -132,25 +122,7 @@ double ConfigNode::get_double(const std::string& key, std::optional<double> fall
     if (fallback) return *fallback;
     fail("missing required key '" + key + "'");
   }
-  ConfigNode c = at(key);
-  double value = 0;
-  try {
-    if (!c.node_.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "");
-    value = c.node_.as<double>();
-  } catch (const YAML::Exception&) {
-    c.fail("expected a number, got " + describe(c.node_));
-  }
-  if (!std::isfinite(value)) c.fail("must be a finite number, got " + c.node_.Scalar());
-  std::ostringstream range;
-  if (value < min) {
-    range << "must be >= " << min << ", got " << value;
-    c.fail(range.str());
-  }
-  if (value > max) {
-    range << "must be <= " << max << ", got " << value;
-    c.fail(range.str());
-  }
-  return value;
+  return at(key).as_double(min, max);
 }
 
 bool ConfigNode::get_bool(const std::string& key, std::optional<bool> fallback) const {
@@ -202,7 +174,7 @@ std::vector<int64_t> ConfigNode::get_int_list(const std::string& key, int64_t mi
   ConfigNode c = at(key);
   if (!c.node_.IsSequence()) c.fail("expected a list of integers, got " + describe(c.node_));
   std::vector<int64_t> out;
-  for (const auto& item : c.list_items()) out.push_back(item.get_scalar_int(min));
+  for (const auto& item : c.list_items()) out.push_back(item.as_int(min, INT64_MAX));
   return out;
 }
 
@@ -213,7 +185,7 @@ std::vector<double> ConfigNode::get_double_list(const std::string& key) const {
   if (!c.node_.IsSequence())
     c.fail("expected a number or a list of numbers, got " + describe(c.node_));
   std::vector<double> out;
-  for (const auto& item : c.list_items()) out.push_back(item.get_scalar_double());
+  for (const auto& item : c.list_items()) out.push_back(item.as_double(-1e300, 1e300));
   return out;
 }
 
@@ -230,7 +202,7 @@ std::string ConfigNode::get_scalar_string() const {
   return node_.Scalar();
 }
 
-int64_t ConfigNode::get_scalar_int(int64_t min) const {
+int64_t ConfigNode::as_int(int64_t min, int64_t max) const {
   int64_t value = 0;
   try {
     if (!node_.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "");
@@ -239,18 +211,24 @@ int64_t ConfigNode::get_scalar_int(int64_t min) const {
     fail("expected an integer, got " + describe(node_));
   }
   if (value < min) fail("must be >= " + std::to_string(min) + ", got " + std::to_string(value));
+  if (value > max) fail("must be <= " + std::to_string(max) + ", got " + std::to_string(value));
   return value;
 }
 
-double ConfigNode::get_scalar_double() const {
+double ConfigNode::as_double(double min, double max) const {
+  double value = 0;
   try {
-    if (node_.IsScalar()) {
-      const double value = node_.as<double>();
-      if (std::isfinite(value)) return value;
-    }
+    if (!node_.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "");
+    value = node_.as<double>();
   } catch (const YAML::Exception&) {
+    fail("expected a number, got " + describe(node_));
   }
-  fail("expected a finite number, got " + describe(node_));
+  if (!std::isfinite(value)) fail("must be a finite number, got " + node_.Scalar());
+  std::ostringstream range;
+  if (value < min) range << "must be >= " << min << ", got " << value;
+  if (value > max) range << "must be <= " << max << ", got " << value;
+  if (!range.str().empty()) fail(range.str());
+  return value;
 }
 
 std::string ConfigNode::dump() const {

@@ -73,8 +73,8 @@ class ConfigNode {
   ConfigNode at(const std::string& key) const;
   std::vector<ConfigNode> list_items() const;
   std::string get_scalar_string() const;
-  int64_t get_scalar_int(int64_t min) const;
-  double get_scalar_double() const;
+  int64_t as_int(int64_t min, int64_t max) const;
+  double as_double(double min, double max) const;
   std::string child_path(const std::string& key) const;
 
   YAML::Node node_;

@@ -19,14 +19,20 @@ struct InputSpec {
 /// input box to logits [N, num_classes], that can also export itself as TorchScript.
 class Classifier : public torch::nn::Module {
  public:
+  Classifier(InputSpec input, int64_t num_classes)
+      : input_(std::move(input)), num_classes_(num_classes) {}
   virtual at::Tensor forward(const at::Tensor& x) = 0;
   /// The architecture name used in configs and checkpoint metadata (`model.arch`).
   virtual std::string arch() const = 0;
-  virtual int64_t num_classes() const = 0;
-  virtual InputSpec input() const = 0;
+  int64_t num_classes() const { return num_classes_; }
+  const InputSpec& input() const { return input_; }
   /// A TorchScript module computing the same function in eval mode, with the same parameter
   /// and buffer names (state_dict keys), for users' Python code (`torch.jit.load`).
   virtual torch::jit::Module to_torchscript() const = 0;
+
+ private:
+  InputSpec input_;
+  int64_t num_classes_;
 };
 
 }  // namespace rampart::models

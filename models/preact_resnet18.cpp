@@ -62,11 +62,11 @@ std::string PreActResNet18::input_problem(const InputSpec& input) {
 }
 
 PreActResNet18::PreActResNet18(InputSpec input, int64_t num_classes)
-    : input_(std::move(input)), num_classes_(num_classes) {
-  if (const std::string why = input_problem(input_); !why.empty()) {
+    : Classifier(std::move(input), num_classes) {
+  if (const std::string why = input_problem(this->input()); !why.empty()) {
     throw ConfigError("model.input.shape: " + why);
   }
-  conv1_ = register_module("conv1", torch::nn::Conv2d(conv3x3(input_.shape[0], 64, 1)));
+  conv1_ = register_module("conv1", torch::nn::Conv2d(conv3x3(this->input().shape[0], 64, 1)));
   const int64_t planes[] = {64, 128, 256, 512};
   const int64_t strides[] = {1, 2, 2, 2};
   int64_t in_planes = 64;

@@ -40,13 +40,9 @@ class PreActResNet18 : public Classifier {
   static std::string input_problem(const InputSpec& input);
   at::Tensor forward(const at::Tensor& x) override;
   std::string arch() const override { return "preact_resnet18"; }
-  int64_t num_classes() const override { return num_classes_; }
-  InputSpec input() const override { return input_; }
   torch::jit::Module to_torchscript() const override;
 
  private:
-  InputSpec input_;
-  int64_t num_classes_;
   torch::nn::Conv2d conv1_{nullptr};
   std::vector<torch::nn::Sequential> layers_;
   torch::nn::BatchNorm2d bn_{nullptr};

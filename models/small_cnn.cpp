@@ -16,12 +16,13 @@ std::string SmallCNN::input_problem(const InputSpec& input) {
 }
 
 SmallCNN::SmallCNN(InputSpec input, int64_t num_classes)
-    : input_(std::move(input)), num_classes_(num_classes) {
-  if (const std::string why = input_problem(input_); !why.empty()) {
+    : Classifier(std::move(input), num_classes) {
+  if (const std::string why = input_problem(this->input()); !why.empty()) {
     throw ConfigError("model.input.shape: " + why);
   }
-  const int64_t c = input_.shape[0];
-  const int64_t flat = 64 * (input_.shape[1] / 4) * (input_.shape[2] / 4);
+  const auto& shape = this->input().shape;
+  const int64_t c = shape[0];
+  const int64_t flat = 64 * (shape[1] / 4) * (shape[2] / 4);
   conv1_ =
       register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, 32, 3).padding(1)));
   conv2_ =

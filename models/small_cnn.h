@@ -22,13 +22,9 @@ class SmallCNN : public Classifier {
   static std::string input_problem(const InputSpec& input);
   at::Tensor forward(const at::Tensor& x) override;
   std::string arch() const override { return "small_cnn"; }
-  int64_t num_classes() const override { return num_classes_; }
-  InputSpec input() const override { return input_; }
   torch::jit::Module to_torchscript() const override;
 
  private:
-  InputSpec input_;
-  int64_t num_classes_;
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
   torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
 };
