@@ -1,0 +1,50 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+
+#include "models/model.h"
+
+namespace rampart::attacks {
+
+/// The norm that bounds a perturbation.
+enum class Norm { kLinf, kL2 };
+
+/// The loss an attack climbs (untargeted) or descends toward a target (targeted).
+///   kCrossEntropy: softmax cross-entropy of the label.
+///   kMargin: the logit margin max_{j != y} z_j - z_y (untargeted) or z_t - max_{j != t} z_j
+///            (targeted), the CW-style loss that does not saturate.
+enum class Loss { kCrossEntropy, kMargin };
+
+std::string to_string(Norm norm);
+std::string to_string(Loss loss);
+
+/// What every attack returns, per sample of the batch.
+struct AttackResult {
+  at::Tensor adversarial;  ///< [N, C, H, W] inside the box
+  at::Tensor success;      ///< bool [N]: misclassified (untargeted) or the target reached
+  at::Tensor l2;           ///< float [N]: ||adversarial - x||_2 per sample
+  at::Tensor linf;         ///< float [N]: max |adversarial - x| per sample
+  /// Work done, counted in samples (a forward of a batch of 64 counts 64), so that early stop
+  /// and compaction show up.
+  int64_t forward_samples = 0;
+  int64_t backward_samples = 0;
+};
+
+/// The common interface of FGSM, PGD and Carlini-Wagner: perturb a batch `x` (inside the
+/// box of the options) against `model`. `labels` are the true labels for an untargeted attack
+/// and the target labels for a targeted one. During the call the model is in eval mode with
+/// parameter gradients off (both restored afterwards), and the caller's autograd state is
+/// untouched. Works on the device of `x`.
+class Attack {
+ public:
+  virtual ~Attack() = default;
+  virtual AttackResult run(models::Model& model, const at::Tensor& x,
+                           const at::Tensor& labels) const = 0;
+  /// `<name>-<norm>-<eps>` as in DESIGN.md (`pgd-linf-0.1`), or `cw-l2`.
+  virtual std::string id() const = 0;
+};
+
+}  // namespace rampart::attacks

@@ -1,0 +1,137 @@
+#include "attacks/attack_ops.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace rampart::attacks {
+
+std::string to_string(Norm norm) { return norm == Norm::kLinf ? "linf" : "l2"; }
+std::string to_string(Loss loss) { return loss == Loss::kCrossEntropy ? "ce" : "margin"; }
+
+namespace detail {
+
+void check_batch(const at::Tensor& x, const at::Tensor& labels, double lo, double hi,
+                 const std::string& attack) {
+  if (!x.defined() || !x.is_floating_point() || x.dim() < 2) {
+    throw std::invalid_argument(attack + ": x must be a floating-point batch [N, ...]");
+  }
+  if (!labels.defined() || labels.scalar_type() != at::kLong || labels.dim() != 1 ||
+      labels.size(0) != x.size(0)) {
+    throw std::invalid_argument(attack + ": labels must be int64 [N] with N = x.size(0)");
+  }
+  if (!(lo < hi)) throw ConfigError(attack + ": the input box must have min < max");
+  if (x.numel() > 0 && (x.min().item<double>() < lo || x.max().item<double>() > hi)) {
+    throw ConfigError(attack + ": inputs lie outside the declared box [" + std::to_string(lo) +
+                      ", " + std::to_string(hi) + "]");
+  }
+}
+
+at::Tensor best_other_logit(const at::Tensor& logits, const at::Tensor& labels) {
+  const at::Tensor mask = at::one_hot(labels, logits.size(1)).to(at::kBool);
+  return logits.masked_fill(mask, -std::numeric_limits<double>::infinity()).amax(1);
+}
+
+at::Tensor objective(const at::Tensor& logits, const at::Tensor& labels, Loss loss, bool targeted) {
+  if (loss == Loss::kCrossEntropy) {
+    const at::Tensor ce =
+        at::cross_entropy_loss(logits, labels, /*weight=*/{}, at::Reduction::None);
+    return targeted ? -ce : ce;
+  }
+  const at::Tensor label_logit = logits.gather(1, labels.unsqueeze(1)).squeeze(1);
+  const at::Tensor other = best_other_logit(logits, labels);
+  return targeted ? label_logit - other : other - label_logit;
+}
+
+at::Tensor is_success(const at::Tensor& logits, const at::Tensor& labels, bool targeted) {
+  const at::Tensor predicted = logits.argmax(1);
+  return targeted ? predicted.eq(labels) : predicted.ne(labels);
+}
+
+InputGradient input_gradient(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                             Loss loss, bool targeted) {
+  torch::AutoGradMode enable_grad(true);
+  const at::Tensor leaf = x.detach().requires_grad_(true);
+  const at::Tensor logits = model.forward(leaf);
+  const at::Tensor value = objective(logits, labels, loss, targeted);
+  at::Tensor grad = torch::autograd::grad({value.sum()}, {leaf})[0];
+  return {logits.detach(), value.detach(), grad};
+}
+
+at::Tensor per_sample_l2(const at::Tensor& delta) { return delta.flatten(1).norm(2, 1); }
+
+at::Tensor per_sample_linf(const at::Tensor& delta) { return delta.flatten(1).abs().amax(1); }
+
+at::Tensor per_sample(const at::Tensor& v, const at::Tensor& like) {
+  std::vector<int64_t> shape(static_cast<std::size_t>(like.dim()), 1);
+  shape[0] = v.size(0);
+  return v.view(shape);
+}
+
+at::Tensor normalize_l2(const at::Tensor& g) {
+  const at::Tensor norm = per_sample_l2(g);
+  return g / per_sample(norm.clamp_min(1e-12), g);
+}
+
+at::Tensor ascent_direction(const at::Tensor& g, Norm norm) {
+  return norm == Norm::kLinf ? g.sign() : normalize_l2(g);
+}
+
+at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, double eps,
+                   double lo, double hi) {
+  at::Tensor delta = x_adv - x;
+  if (norm == Norm::kLinf) {
+    delta = delta.clamp(-eps, eps);
+  } else {
+    const at::Tensor scale = (eps / per_sample_l2(delta).clamp_min(1e-12)).clamp_max(1.0);
+    delta = delta * per_sample(scale, delta);
+  }
+  return (x + delta).clamp(lo, hi);
+}
+
+at::Tensor random_start(const at::Tensor& x, Norm norm, double eps, double lo, double hi,
+                        at::Generator& generator) {
+  const auto cpu = at::TensorOptions().dtype(x.scalar_type()).device(at::kCPU);
+  at::Tensor delta;
+  if (norm == Norm::kLinf) {
+    delta = at::empty(x.sizes(), cpu).uniform_(-eps, eps, generator);
+  } else {
+    const int64_t n = x.size(0);
+    const double d = static_cast<double>(x.numel() / std::max<int64_t>(n, 1));
+    at::Tensor direction = normalize_l2(at::empty(x.sizes(), cpu).normal_(0.0, 1.0, generator));
+    at::Tensor radius = at::empty({n}, cpu).uniform_(0.0, 1.0, generator).pow(1.0 / d) * eps;
+    delta = direction * per_sample(radius, direction);
+  }
+  return (x + delta.to(x.device())).clamp(lo, hi);
+}
+
+AttackResult make_result(const at::Tensor& x, const at::Tensor& adversarial,
+                         const at::Tensor& success, int64_t forward_samples,
+                         int64_t backward_samples) {
+  torch::NoGradGuard no_grad;
+  AttackResult result;
+  result.adversarial = adversarial.detach();
+  result.success = success;
+  const at::Tensor delta = result.adversarial - x;
+  result.l2 = per_sample_l2(delta);
+  result.linf = per_sample_linf(delta);
+  result.forward_samples = forward_samples;
+  result.backward_samples = backward_samples;
+  return result;
+}
+
+std::string format_eps(double eps) {
+  std::ostringstream out;
+  out.precision(6);
+  out << eps;
+  return out.str();
+}
+
+}  // namespace detail
+}  // namespace rampart::attacks

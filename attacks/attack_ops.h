@@ -1,0 +1,70 @@
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include "attacks/attack.h"
+
+/// Building blocks shared by the attacks (the readable CPU reference; fused kernels that must
+/// match these come later).
+namespace rampart::attacks::detail {
+
+/// Throws ConfigError / std::invalid_argument for unusable inputs: x not float [N, ...] inside
+/// [lo, hi], labels not int64 [N], eps/steps out of range.
+void check_batch(const at::Tensor& x, const at::Tensor& labels, double lo, double hi,
+                 const std::string& attack);
+
+/// max_{j != label} z_j: the best other logit, masking the label with -inf (correct even when
+/// every logit is negative).
+at::Tensor best_other_logit(const at::Tensor& logits, const at::Tensor& labels);
+
+/// The per-sample objective an attack maximizes: untargeted CE(y) or margin
+/// max_{j!=y} z_j - z_y; targeted -CE(t) or margin z_t - max_{j!=t} z_j.
+at::Tensor objective(const at::Tensor& logits, const at::Tensor& labels, Loss loss, bool targeted);
+
+/// bool [N]: argmax != label (untargeted) or argmax == label (targeted).
+at::Tensor is_success(const at::Tensor& logits, const at::Tensor& labels, bool targeted);
+
+/// One forward and one backward at `x`: the logits (detached), the per-sample objective
+/// (detached) and its gradient with respect to `x`. Gradients flow to the input only.
+struct InputGradient {
+  at::Tensor logits;
+  at::Tensor objective;
+  at::Tensor grad;
+};
+InputGradient input_gradient(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                             Loss loss, bool targeted);
+
+/// [N] -> [N, 1, 1, ...], to broadcast a per-sample value against a batch shaped like `like`.
+at::Tensor per_sample(const at::Tensor& v, const at::Tensor& like);
+
+at::Tensor per_sample_l2(const at::Tensor& delta);
+at::Tensor per_sample_linf(const at::Tensor& delta);
+
+/// `g` scaled per sample to unit L2 norm (zero where g is zero).
+at::Tensor normalize_l2(const at::Tensor& g);
+
+/// The steepest-ascent direction of the norm: sign(g) for Linf, g / ||g||_2 for L2.
+at::Tensor ascent_direction(const at::Tensor& g, Norm norm);
+
+/// Projects `x_adv` onto the eps-ball around `x` and then into the box [lo, hi]:
+/// Linf: clip_box(x + clip(x_adv - x, -eps, eps)); L2: delta scaled by min(1, eps/||delta||).
+at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, double eps,
+                   double lo, double hi);
+
+/// A point drawn uniformly from the eps-ball around `x` (Linf: uniform in the cube; L2:
+/// uniform in the ball, radius eps * U^(1/d) along a Gaussian direction), clipped to the box.
+/// Drawn on the CPU from `generator` so results do not depend on the device.
+at::Tensor random_start(const at::Tensor& x, Norm norm, double eps, double lo, double hi,
+                        at::Generator& generator);
+
+/// The result for a finished batch: the norms of adversarial - x, with the success flags the
+/// attack measured on exactly these examples.
+AttackResult make_result(const at::Tensor& x, const at::Tensor& adversarial,
+                         const at::Tensor& success, int64_t forward_samples,
+                         int64_t backward_samples);
+
+/// `eps` formatted for attack ids: 0.1 -> "0.1", 8/255 -> "0.0313725".
+std::string format_eps(double eps);
+
+}  // namespace rampart::attacks::detail

@@ -1,0 +1,141 @@
+#include "attacks/cw.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+#include <limits>
+
+#include "attacks/attack_ops.h"
+#include "core/error.h"
+
+namespace rampart::attacks {
+namespace detail {
+
+at::Tensor to_tanh_space(const at::Tensor& x, double lo, double hi) {
+  return at::atanh(((x - lo) / (hi - lo) * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6));
+}
+
+at::Tensor from_tanh_space(const at::Tensor& w, double lo, double hi) {
+  return lo + (at::tanh(w) + 1) * (0.5 * (hi - lo));
+}
+
+CWTerms cw_terms(models::Model& model, const at::Tensor& w, const at::Tensor& x,
+                 const at::Tensor& labels, const at::Tensor& c, const CWOptions& o) {
+  CWTerms t;
+  t.x_adv = from_tanh_space(w, o.clip_min(), o.clip_max());
+  t.logits = model.forward(t.x_adv);
+  const at::Tensor label_logit = t.logits.gather(1, labels.unsqueeze(1)).squeeze(1);
+  const at::Tensor other = best_other_logit(t.logits, labels);
+  t.margin = o.targeted() ? other - label_logit : label_logit - other;
+  t.loss = (t.x_adv - x).flatten(1).pow(2).sum(1) + c * t.margin.clamp_min(-o.kappa());
+  return t;
+}
+
+}  // namespace detail
+
+void validate(const CWOptions& o) {
+  if (o.steps() < 1) throw ConfigError("cw: steps must be >= 1");
+  if (o.binary_search_steps() < 1) throw ConfigError("cw: binary_search_steps must be >= 1");
+  if (!(o.initial_const() > 0)) throw ConfigError("cw: initial_const must be > 0");
+  if (!(o.lr() > 0)) throw ConfigError("cw: lr must be > 0");
+  if (!(o.kappa() >= 0)) throw ConfigError("cw: kappa must be >= 0");
+  if (!(o.clip_min() < o.clip_max())) throw ConfigError("cw: box needs min < max");
+}
+
+namespace {
+
+constexpr double kNoUpperBound = 1e10;
+
+// The best example found so far per sample, and the work done.
+struct Search {
+  at::Tensor best;
+  at::Tensor best_l2;
+  int64_t forwards = 0;
+  int64_t backwards = 0;
+};
+
+// Adam on w from x's tanh image for `steps` iterations at the constants `c`; returns which
+// samples were fooled (with the kappa margin) at some iterate, and records the closest ones.
+at::Tensor optimize_for_constant(models::Model& model, const at::Tensor& x, const at::Tensor& w0,
+                                 const at::Tensor& labels, const at::Tensor& c,
+                                 const CWOptions& o, Search& search) {
+  constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
+  const int64_t n = x.size(0);
+  const int64_t check_every = std::max<int64_t>(1, o.steps() / 10);
+  at::Tensor w = w0.clone();
+  at::Tensor m = at::zeros_like(w), v = at::zeros_like(w);
+  at::Tensor succeeded = at::zeros({n}, x.options().dtype(at::kBool));
+  double previous = std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < o.steps(); ++i) {
+    detail::CWTerms terms;
+    at::Tensor grad;
+    {
+      torch::AutoGradMode enable_grad(true);
+      const at::Tensor leaf = w.detach().requires_grad_(true);
+      terms = detail::cw_terms(model, leaf, x, labels, c, o);
+      grad = torch::autograd::grad({terms.loss.sum()}, {leaf})[0];
+    }
+    search.forwards += n;
+    search.backwards += n;
+    torch::NoGradGuard no_grad;
+    // Track the iterate just evaluated: fooled with the kappa margin, and closer than before.
+    const at::Tensor x_adv = terms.x_adv.detach();
+    const at::Tensor l2 = detail::per_sample_l2(x_adv - x);
+    const at::Tensor hit = detail::is_success(terms.logits.detach(), labels, o.targeted())
+                               .logical_and(terms.margin.detach().le(-o.kappa()));
+    const at::Tensor improved = hit.logical_and(l2.lt(search.best_l2));
+    search.best_l2 = at::where(improved, l2, search.best_l2);
+    search.best = at::where(detail::per_sample(improved, x), x_adv, search.best);
+    succeeded.logical_or_(hit);
+    // Adam step on w.
+    const double t = static_cast<double>(i + 1);
+    m.mul_(kBeta1).add_(grad, 1 - kBeta1);
+    v.mul_(kBeta2).addcmul_(grad, grad, 1 - kBeta2);
+    w = w - o.lr() * (m / (1 - std::pow(kBeta1, t))) /
+                ((v / (1 - std::pow(kBeta2, t))).sqrt() + kAdamEps);
+    if (o.abort_early() && i % check_every == 0) {
+      const double total = terms.loss.detach().sum().item<double>();
+      if (total > previous * 0.9999) break;
+      previous = total;
+    }
+  }
+  return succeeded;
+}
+
+}  // namespace
+
+AttackResult cw(models::Model& model, const at::Tensor& x_in, const at::Tensor& labels,
+                const CWOptions& o) {
+  validate(o);
+  detail::check_batch(x_in, labels, o.clip_min(), o.clip_max(), "cw");
+  models::AttackModeGuard guard(model);
+  const at::Tensor x = x_in.detach();
+  const int64_t n = x.size(0);
+  const at::Tensor w0 = detail::to_tanh_space(x, o.clip_min(), o.clip_max());
+  at::Tensor c = at::full({n}, o.initial_const(), x.options());
+  at::Tensor lower = at::zeros({n}, x.options());
+  at::Tensor upper = at::full({n}, kNoUpperBound, x.options());
+  Search search{x.clone(), at::full({n}, std::numeric_limits<double>::infinity(), x.options())};
+  for (int64_t step = 0; step < o.binary_search_steps(); ++step) {
+    const at::Tensor succeeded = optimize_for_constant(model, x, w0, labels, c, o, search);
+    torch::NoGradGuard no_grad;
+    // Success: c is an upper bound; failure: a lower bound. Bisect once an upper bound exists,
+    // otherwise grow c tenfold.
+    upper = at::where(succeeded, at::minimum(upper, c), upper);
+    lower = at::where(succeeded, lower, at::maximum(lower, c));
+    c = at::where(upper.lt(kNoUpperBound / 10), (lower + upper) / 2, c * 10);
+  }
+  // A sample has a best example exactly when some iterate fooled the model (with the margin).
+  const at::Tensor success = search.best_l2.isfinite();
+  return detail::make_result(x, search.best, success, search.forwards, search.backwards);
+}
+
+CW::CW(CWOptions options) : options_(std::move(options)) { validate(options_); }
+
+AttackResult CW::run(models::Model& model, const at::Tensor& x, const at::Tensor& labels) const {
+  return cw(model, x, labels, options_);
+}
+
+}  // namespace rampart::attacks

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <torch/arg.h>
+
+#include "attacks/attack.h"
+
+namespace rampart::attacks {
+
+/// Options of projected gradient descent (Madry et al. 2018, "Towards Deep Learning Models
+/// Resistant to Adversarial Attacks").
+///
+/// Example:
+///   auto result = attacks::pgd(model, x, y, PGDOptions(0.1).steps(20).step_size(0.01));
+struct PGDOptions {
+  explicit PGDOptions(double eps) : eps_(eps) {}
+  TORCH_ARG(double, eps);
+  TORCH_ARG(Norm, norm) = Norm::kLinf;
+  TORCH_ARG(int64_t, steps) = 10;
+  TORCH_ARG(double, step_size) = 2.0 / 255;
+  /// Start uniformly inside the eps-ball (Linf cube or L2 ball) instead of at x.
+  TORCH_ARG(bool, random_init) = true;
+  /// Independent runs; per sample the first successful example is kept, else the one with the
+  /// highest final objective. Later restarts attack only samples not yet fooled.
+  TORCH_ARG(int64_t, restarts) = 1;
+  /// Stop attacking a sample once it is fooled; it leaves the forward/backward batch.
+  TORCH_ARG(bool, early_stop) = false;
+  TORCH_ARG(Loss, loss) = Loss::kCrossEntropy;
+  TORCH_ARG(bool, targeted) = false;
+  TORCH_ARG(uint64_t, seed) = 0;
+  TORCH_ARG(double, clip_min) = 0.0;
+  TORCH_ARG(double, clip_max) = 1.0;
+};
+
+/// Throws ConfigError for eps < 0, steps < 1, step_size <= 0, restarts < 1 or an empty box.
+void validate(const PGDOptions& options);
+
+/// PGD. Each step, with g the gradient of the objective at x_t:
+///   Linf: x_{t+1} = clip_box(x + clip_[-eps,eps](x_t + alpha * sign(g) - x))
+///   L2:   x_{t+1} = clip_box(x + P_eps(x_t + alpha * g / ||g||_2 - x)), P_eps the projection
+///         onto the L2 ball.
+/// With early stop, the forward pass that yields g also checks each sample; fooled samples
+/// keep their current iterate and are removed from the batch.
+AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                 const PGDOptions& options);
+
+/// PGD behind the Attack interface. id(): `pgd-linf-0.1`, `pgd-l2-0.5`.
+class PGD : public Attack {
+ public:
+  explicit PGD(PGDOptions options);
+  AttackResult run(models::Model& model, const at::Tensor& x,
+                   const at::Tensor& labels) const override;
+  std::string id() const override;
+
+ private:
+  PGDOptions options_;
+};
+
+}  // namespace rampart::attacks

@@ -1,0 +1,52 @@
+#include "models/model.h"
+
+#include <stdexcept>
+
+namespace rampart::models {
+
+ClassifierModel::ClassifierModel(std::shared_ptr<Classifier> classifier)
+    : classifier_(std::move(classifier)) {}
+
+at::Tensor ClassifierModel::forward(const at::Tensor& x) { return classifier_->forward(x); }
+bool ClassifierModel::is_training() const { return classifier_->is_training(); }
+void ClassifierModel::set_training(bool training) { classifier_->train(training); }
+std::vector<at::Tensor> ClassifierModel::parameters() { return classifier_->parameters(); }
+std::string ClassifierModel::describe() const { return classifier_->arch(); }
+
+TorchScriptModel::TorchScriptModel(torch::jit::Module module, std::string name)
+    : module_(std::move(module)), name_(std::move(name)) {}
+
+at::Tensor TorchScriptModel::forward(const at::Tensor& x) {
+  c10::IValue out = module_.forward({x});
+  if (!out.isTensor()) {
+    throw std::runtime_error(name_ + ": forward must return one Tensor of logits, got " +
+                             out.tagKind());
+  }
+  return out.toTensor();
+}
+
+bool TorchScriptModel::is_training() const { return module_.is_training(); }
+void TorchScriptModel::set_training(bool training) { module_.train(training); }
+
+std::vector<at::Tensor> TorchScriptModel::parameters() {
+  std::vector<at::Tensor> out;
+  for (const auto& p : module_.parameters()) out.push_back(p);
+  return out;
+}
+
+std::string TorchScriptModel::describe() const { return name_; }
+
+AttackModeGuard::AttackModeGuard(Model& model) : model_(model), was_training_(model.is_training()) {
+  model_.set_training(false);
+  for (auto& p : model_.parameters()) {
+    requires_grad_.emplace_back(p, p.requires_grad());
+    p.set_requires_grad(false);
+  }
+}
+
+AttackModeGuard::~AttackModeGuard() {
+  for (auto& [p, flag] : requires_grad_) p.set_requires_grad(flag);
+  model_.set_training(was_training_);
+}
+
+}  // namespace rampart::models

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <torch/script.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/classifier.h"
+
+namespace rampart::models {
+
+/// What attacks and evaluation see of a model: a callable from a float batch [N, C, H, W] in
+/// the input box to logits [N, classes], with a train/eval switch and its parameters. Adapters
+/// exist for built-in classifiers and TorchScript modules; ensembles and input transforms
+/// implement it too.
+///
+/// Example:
+///   auto loaded = models::load_torchscript("model.pt", {});
+///   models::TorchScriptModel model(loaded.module);
+///   at::Tensor logits = model.forward(x);
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual at::Tensor forward(const at::Tensor& x) = 0;
+  virtual bool is_training() const = 0;
+  virtual void set_training(bool training) = 0;
+  virtual std::vector<at::Tensor> parameters() = 0;
+  /// A short description for logs and reports.
+  virtual std::string describe() const = 0;
+};
+
+/// A built-in classifier as a Model.
+class ClassifierModel : public Model {
+ public:
+  explicit ClassifierModel(std::shared_ptr<Classifier> classifier);
+  at::Tensor forward(const at::Tensor& x) override;
+  bool is_training() const override;
+  void set_training(bool training) override;
+  std::vector<at::Tensor> parameters() override;
+  std::string describe() const override;
+
+ private:
+  std::shared_ptr<Classifier> classifier_;
+};
+
+/// A TorchScript module (its `forward(Tensor) -> Tensor`) as a Model.
+class TorchScriptModel : public Model {
+ public:
+  explicit TorchScriptModel(torch::jit::Module module, std::string name = "torchscript");
+  at::Tensor forward(const at::Tensor& x) override;
+  bool is_training() const override;
+  void set_training(bool training) override;
+  std::vector<at::Tensor> parameters() override;
+  std::string describe() const override;
+
+ private:
+  torch::jit::Module module_;
+  std::string name_;
+};
+
+/// For the lifetime of the guard: the model in eval mode and its parameters not requiring
+/// gradients, so an attack computes input gradients only and accumulates nothing in `.grad`.
+/// The previous mode and flags are restored afterwards, even on error.
+class AttackModeGuard {
+ public:
+  explicit AttackModeGuard(Model& model);
+  ~AttackModeGuard();
+  AttackModeGuard(const AttackModeGuard&) = delete;
+  AttackModeGuard& operator=(const AttackModeGuard&) = delete;
+
+ private:
+  Model& model_;
+  bool was_training_;
+  std::vector<std::pair<at::Tensor, bool>> requires_grad_;
+};
+
+}  // namespace rampart::models

@@ -1,0 +1,118 @@
+// Properties every attack must have, on a small untrained CNN and random inputs.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include "attack_fixtures.h"
+#include "attacks/cw.h"
+#include "attacks/fgsm.h"
+#include "attacks/pgd.h"
+#include "core/error.h"
+
+using namespace rampart;
+using attacks::Norm;
+
+namespace {
+
+struct Case {
+  std::string name;
+  std::shared_ptr<attacks::Attack> attack;
+  Norm norm;
+  double eps;  // 0 for CW (unbounded)
+};
+
+std::vector<Case> all_attacks() {
+  using namespace attacks;
+  return {
+      {"fgsm linf", std::make_shared<FGSM>(FGSMOptions(0.05)), Norm::kLinf, 0.05},
+      {"fgm l2", std::make_shared<FGSM>(FGSMOptions(0.8).norm(Norm::kL2)), Norm::kL2, 0.8},
+      {"fgsm margin targeted", std::make_shared<FGSM>(FGSMOptions(0.05).loss(Loss::kMargin).targeted(true)), Norm::kLinf, 0.05},
+      {"pgd linf", std::make_shared<PGD>(PGDOptions(0.05).steps(7).step_size(0.02).restarts(2)), Norm::kLinf, 0.05},
+      {"pgd linf early stop", std::make_shared<PGD>(PGDOptions(0.05).steps(7).step_size(0.02).early_stop(true)), Norm::kLinf, 0.05},
+      {"pgd l2", std::make_shared<PGD>(PGDOptions(0.7).norm(Norm::kL2).steps(7).step_size(0.3).restarts(2)), Norm::kL2, 0.7},
+      {"pgd l2 margin early stop", std::make_shared<PGD>(PGDOptions(0.7).norm(Norm::kL2).steps(7).step_size(0.3).loss(Loss::kMargin).early_stop(true)), Norm::kL2, 0.7},
+      {"pgd linf targeted", std::make_shared<PGD>(PGDOptions(0.05).steps(5).step_size(0.02).targeted(true)), Norm::kLinf, 0.05},
+      {"cw", std::make_shared<CW>(CWOptions().steps(20).binary_search_steps(3).lr(0.05)), Norm::kL2, 0.0},
+      {"cw targeted", std::make_shared<CW>(CWOptions().steps(20).binary_search_steps(3).lr(0.05).targeted(true)), Norm::kL2, 0.0},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("every attack respects its budget and the box, and reports honestly", "[attacks]") {
+  auto net = test::random_cnn(1);
+  models::ClassifierModel model(net);
+  torch::manual_seed(2);
+  // Inputs touching both box faces.
+  const at::Tensor x = torch::rand({12, 1, 28, 28}).mul(1.2).sub(0.1).clamp(0, 1);
+  const at::Tensor y = torch::randint(0, 10, {12});
+  for (const auto& c : all_attacks()) {
+    SECTION(c.name) {
+      net->train();  // must be put in eval mode for the attack and restored after
+      const auto r = c.attack->run(model, x, y);
+      CHECK(net->is_training());
+      for (const auto& p : net->parameters()) {
+        CHECK(p.requires_grad());
+        CHECK_FALSE(p.grad().defined());
+      }
+      REQUIRE(r.adversarial.sizes() == x.sizes());
+      CHECK(r.adversarial.min().item<double>() >= 0.0);
+      CHECK(r.adversarial.max().item<double>() <= 1.0);
+      const at::Tensor delta = r.adversarial - x;
+      const at::Tensor l2 = delta.flatten(1).norm(2, 1);
+      const at::Tensor linf = delta.flatten(1).abs().amax(1);
+      if (c.eps > 0 && c.norm == Norm::kLinf) CHECK(linf.max().item<double>() <= c.eps + 1e-6);
+      if (c.eps > 0 && c.norm == Norm::kL2) CHECK(l2.max().item<double>() <= c.eps * (1 + 1e-5));
+      CHECK(at::allclose(r.l2, l2, 1e-5, 1e-6));
+      CHECK(at::allclose(r.linf, linf, 1e-5, 1e-6));
+      net->eval();
+      torch::NoGradGuard no_grad;
+      const at::Tensor predicted = net->forward(r.adversarial).argmax(1);
+      const bool targeted = c.name.find("targeted") != std::string::npos;
+      CHECK(at::equal(r.success, targeted ? predicted.eq(y) : predicted.ne(y)));
+      CHECK(r.forward_samples >= x.size(0));
+      CHECK(r.backward_samples >= 1);
+    }
+  }
+}
+
+TEST_CASE("attacks run inside a caller's no-grad scope and leave it as it was", "[attacks]") {
+  auto net = test::random_cnn(3);
+  models::ClassifierModel model(net);
+  const at::Tensor x = torch::rand({4, 1, 28, 28});
+  const at::Tensor y = torch::randint(0, 10, {4});
+  torch::NoGradGuard caller_no_grad;
+  const auto r = attacks::pgd(model, x, y, attacks::PGDOptions(0.1).steps(3).step_size(0.05));
+  CHECK_FALSE(torch::GradMode::is_enabled());
+  CHECK(r.linf.max().item<double>() > 0.05);  // it did move: gradients were available inside
+  CHECK_FALSE(r.adversarial.requires_grad());
+}
+
+TEST_CASE("bad attack options and inputs are refused clearly", "[attacks]") {
+  auto net = test::random_cnn(4);
+  models::ClassifierModel model(net);
+  const at::Tensor x = torch::rand({2, 1, 28, 28});
+  const at::Tensor y = torch::randint(0, 10, {2});
+  CHECK_THROWS_AS(attacks::PGD(attacks::PGDOptions(-0.1)), ConfigError);
+  CHECK_THROWS_AS(attacks::PGD(attacks::PGDOptions(0.1).steps(0)), ConfigError);
+  CHECK_THROWS_AS(attacks::CW(attacks::CWOptions().initial_const(0)), ConfigError);
+  CHECK_THROWS_WITH(attacks::fgsm(model, x + 2, y, attacks::FGSMOptions(0.1)),
+                    Catch::Contains("outside the declared box"));
+  CHECK_THROWS_AS(attacks::fgsm(model, x, y.to(at::kInt), attacks::FGSMOptions(0.1)),
+                  std::invalid_argument);
+  CHECK(attacks::PGD(attacks::PGDOptions(0.1)).id() == "pgd-linf-0.1");
+  CHECK(attacks::FGSM(attacks::FGSMOptions(1.5).norm(Norm::kL2)).id() == "fgsm-l2-1.5");
+  CHECK(attacks::CW(attacks::CWOptions()).id() == "cw-l2");
+}
+
+TEST_CASE("an empty batch is a valid input", "[attacks]") {
+  auto net = test::random_cnn(15);
+  models::ClassifierModel model(net);
+  const at::Tensor x = torch::rand({0, 1, 28, 28});
+  const at::Tensor y = torch::zeros({0}, at::kLong);
+  for (const auto& c : all_attacks()) {
+    const auto r = c.attack->run(model, x, y);
+    CHECK(r.adversarial.size(0) == 0);
+    CHECK(r.success.size(0) == 0);
+  }
+}

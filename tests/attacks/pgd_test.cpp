@@ -1,0 +1,85 @@
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include "attack_fixtures.h"
+#include "attacks/fgsm.h"
+#include "attacks/pgd.h"
+
+using namespace rampart;
+using attacks::Norm;
+using attacks::PGDOptions;
+
+TEST_CASE("PGD-Linf without random init or early stop is exactly the textbook loop", "[pgd]") {
+  auto net = test::random_cnn(5);
+  net->eval();
+  models::ClassifierModel model(net);
+  torch::manual_seed(6);
+  const at::Tensor x = torch::rand({16, 1, 28, 28});
+  const at::Tensor y = torch::randint(0, 10, {16});
+  const double eps = 0.03, alpha = 0.01;
+  const auto r = attacks::pgd(model, x, y,
+                              PGDOptions(eps).steps(5).step_size(alpha).random_init(false));
+  // The same 5 steps written out with plain libtorch calls.
+  for (auto& p : net->parameters()) p.set_requires_grad(false);
+  at::Tensor xt = x.clone();
+  for (int t = 0; t < 5; ++t) {
+    at::Tensor leaf = xt.detach().requires_grad_(true);
+    at::Tensor loss = torch::nn::functional::cross_entropy(
+        net->forward(leaf), y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    at::Tensor g = torch::autograd::grad({loss}, {leaf})[0];
+    torch::NoGradGuard no_grad;
+    xt = (x + (xt + alpha * g.sign() - x).clamp(-eps, eps)).clamp(0.0, 1.0);
+  }
+  for (auto& p : net->parameters()) p.set_requires_grad(true);
+  CHECK((r.adversarial - xt).abs().max().item<double>() <= 1e-6);
+  CHECK(r.forward_samples == 16 * 6);   // 5 gradient steps + the final verdict
+  CHECK(r.backward_samples == 16 * 5);
+}
+
+TEST_CASE("without random init, batch size 1 and 64 give the same per-sample results", "[pgd]") {
+  auto net = test::random_cnn(7);
+  models::ClassifierModel model(net);
+  torch::manual_seed(8);
+  const at::Tensor x = torch::rand({64, 1, 28, 28});
+  const at::Tensor y = torch::randint(0, 10, {64});
+  for (Norm norm : {Norm::kLinf, Norm::kL2}) {
+    const auto options = PGDOptions(norm == Norm::kLinf ? 0.05 : 1.0)
+                             .norm(norm)
+                             .steps(5)
+                             .step_size(norm == Norm::kLinf ? 0.02 : 0.4)
+                             .random_init(false)
+                             .early_stop(true);
+    const auto whole = attacks::pgd(model, x, y, options);
+    for (int64_t i = 0; i < 64; ++i) {
+      const auto one = attacks::pgd(model, x.slice(0, i, i + 1), y.slice(0, i, i + 1), options);
+      INFO("sample " << i);
+      REQUIRE((one.adversarial[0] - whole.adversarial[i]).abs().max().item<double>() <= 1e-5);
+      REQUIRE(one.success[0].item<bool>() == whole.success[i].item<bool>());
+    }
+  }
+}
+
+TEST_CASE("random starts are uniform in the ball and reproducible under a seed", "[pgd]") {
+  auto net = test::random_cnn(9);
+  models::ClassifierModel model(net);
+  const at::Tensor x = at::full({200, 1, 28, 28}, 0.5);
+  const at::Tensor y = torch::randint(0, 10, {200});
+  // One step of tiny size: the result is (almost) the random start itself.
+  auto l2 = PGDOptions(2.0).norm(Norm::kL2).steps(1).step_size(1e-9).seed(3);
+  const auto a = attacks::pgd(model, x, y, l2);
+  const auto b = attacks::pgd(model, x, y, l2);
+  CHECK(at::equal(a.adversarial, b.adversarial));
+  CHECK_FALSE(at::equal(a.adversarial, attacks::pgd(model, x, y, l2.seed(4)).adversarial));
+  // Uniform in the d-ball: radius/eps = U^(1/d), so nearly all mass is near the sphere but the
+  // points are inside it; with d = 784 the mean of (r/eps)^d is 1/2.
+  const at::Tensor ratio = a.l2 / 2.0;
+  CHECK(ratio.max().item<double>() <= 1.0 + 1e-5);
+  CHECK(ratio.min().item<double>() < 1.0);
+  CHECK(ratio.pow(784).mean().item<double>() == Approx(0.5).margin(0.1));
+  const auto linf = attacks::pgd(model, x, y, PGDOptions(0.1).steps(1).step_size(1e-9));
+  const at::Tensor deltas = (linf.adversarial - x).flatten();
+  CHECK(deltas.abs().max().item<double>() <= 0.1 + 1e-6);
+  CHECK(deltas.mean().item<double>() == Approx(0.0).margin(0.002));
+  CHECK(deltas.abs().mean().item<double>() == Approx(0.05).margin(0.002));  // uniform on [-eps, eps]
+}
