@@ -47,6 +47,7 @@ class CW : public Attack {
   AttackResult run(models::Model& model, const at::Tensor& x,
                    const at::Tensor& labels) const override;
   std::string id() const override { return "cw-l2"; }
+  const CWOptions& options() const { return options_; }
 
  private:
   CWOptions options_;

@@ -36,6 +36,7 @@ class FGSM : public Attack {
   AttackResult run(models::Model& model, const at::Tensor& x,
                    const at::Tensor& labels) const override;
   std::string id() const override;
+  const FGSMOptions& options() const { return options_; }
 
  private:
   FGSMOptions options_;

@@ -50,6 +50,7 @@ class PGD : public Attack {
   AttackResult run(models::Model& model, const at::Tensor& x,
                    const at::Tensor& labels) const override;
   std::string id() const override;
+  const PGDOptions& options() const { return options_; }
 
  private:
   PGDOptions options_;

@@ -1,0 +1,117 @@
+#include "eval/attack_config.h"
+
+#include <set>
+
+#include "attacks/attack_ops.h"
+#include "attacks/cw.h"
+#include "attacks/fgsm.h"
+#include "attacks/pgd.h"
+
+namespace rampart::eval {
+namespace {
+
+attacks::Norm parse_norm(const core::ConfigNode& entry) {
+  return entry.get_choice("norm", {"linf", "l2"}, "linf") == "linf" ? attacks::Norm::kLinf
+                                                                    : attacks::Norm::kL2;
+}
+
+attacks::Loss parse_loss(const core::ConfigNode& entry) {
+  return entry.get_choice("loss", {"ce", "margin"}, "ce") == "ce" ? attacks::Loss::kCrossEntropy
+                                                                 : attacks::Loss::kMargin;
+}
+
+std::vector<double> parse_eps(const core::ConfigNode& entry) {
+  const std::vector<double> eps = entry.get_double_list("eps");
+  if (eps.empty()) entry.fail_at("eps", "list at least one eps");
+  for (double e : eps) {
+    if (e < 0) entry.fail_at("eps", "eps must be >= 0, got " + attacks::detail::format_eps(e));
+  }
+  return eps;
+}
+
+void add_fgsm(const core::ConfigNode& entry, const AttackContext& context,
+              std::vector<std::shared_ptr<attacks::Attack>>& out) {
+  entry.expect_keys({"name", "norm", "eps", "loss"});
+  const auto norm = parse_norm(entry);
+  const auto loss = parse_loss(entry);
+  for (double eps : parse_eps(entry)) {
+    out.push_back(std::make_shared<attacks::FGSM>(attacks::FGSMOptions(eps)
+                                                      .norm(norm)
+                                                      .loss(loss)
+                                                      .clip_min(context.clip_min)
+                                                      .clip_max(context.clip_max)));
+  }
+}
+
+void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
+             std::vector<std::shared_ptr<attacks::Attack>>& out) {
+  entry.expect_keys({"name", "norm", "eps", "loss", "steps", "step_size", "random_init",
+                     "restarts", "early_stop"});
+  const auto norm = parse_norm(entry);
+  const auto loss = parse_loss(entry);
+  const int64_t steps = entry.get_int("steps", 10, 1, 1000000);
+  const int64_t restarts = entry.get_int("restarts", 1, 1, 10000);
+  const bool random_init = entry.get_bool("random_init", true);
+  const bool early_stop = entry.get_bool("early_stop", true);
+  for (double eps : parse_eps(entry)) {
+    const double step_size =
+        entry.get_double("step_size", 2.5 * eps / static_cast<double>(steps), 1e-12);
+    out.push_back(std::make_shared<attacks::PGD>(attacks::PGDOptions(eps)
+                                                     .norm(norm)
+                                                     .loss(loss)
+                                                     .steps(steps)
+                                                     .step_size(step_size)
+                                                     .random_init(random_init)
+                                                     .restarts(restarts)
+                                                     .early_stop(early_stop)
+                                                     .seed(context.seed)
+                                                     .clip_min(context.clip_min)
+                                                     .clip_max(context.clip_max)));
+  }
+}
+
+void add_cw(const core::ConfigNode& entry, const AttackContext& context,
+            std::vector<std::shared_ptr<attacks::Attack>>& out) {
+  entry.expect_keys({"name", "norm", "steps", "binary_search_steps", "initial_const", "lr",
+                     "kappa", "abort_early"});
+  if (entry.has("norm") && entry.get_string("norm") != "l2") {
+    entry.fail_at("norm", "cw is an L2 attack; norm must be l2");
+  }
+  attacks::CWOptions options;
+  options.steps(entry.get_int("steps", 100, 1, 1000000))
+      .binary_search_steps(entry.get_int("binary_search_steps", 5, 1, 100))
+      .initial_const(entry.get_double("initial_const", 0.01, 1e-12))
+      .lr(entry.get_double("lr", 0.01, 1e-12, 100.0))
+      .kappa(entry.get_double("kappa", 0.0, 0.0))
+      .abort_early(entry.get_bool("abort_early", true))
+      .clip_min(context.clip_min)
+      .clip_max(context.clip_max);
+  out.push_back(std::make_shared<attacks::CW>(options));
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<attacks::Attack>> parse_attacks(const core::ConfigNode& root,
+                                                            const AttackContext& context) {
+  if (!root.has("attacks")) root.fail("missing required key 'attacks'");
+  const auto entries = root.list("attacks");
+  if (entries.empty()) root.fail_at("attacks", "list at least one attack");
+  std::vector<std::shared_ptr<attacks::Attack>> out;
+  std::set<std::string> ids;
+  for (const auto& entry : entries) {
+    const std::size_t before = out.size();
+    if (!entry.is_map()) entry.fail("expected a mapping such as {name: pgd, eps: 0.1}");
+    const std::string name = entry.get_choice("name", {"fgsm", "pgd", "cw"});
+    if (name == "fgsm") add_fgsm(entry, context, out);
+    if (name == "pgd") add_pgd(entry, context, out);
+    if (name == "cw") add_cw(entry, context, out);
+    for (std::size_t i = before; i < out.size(); ++i) {
+      if (!ids.insert(out[i]->id()).second) {
+        entry.fail("attack id '" + out[i]->id() + "' is configured twice");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace rampart::eval

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attacks/attack.h"
+#include "core/config_node.h"
+
+namespace rampart::eval {
+
+/// The input box and seed every configured attack shares.
+struct AttackContext {
+  double clip_min = 0.0;
+  double clip_max = 1.0;
+  uint64_t seed = 0;
+};
+
+/// Reads the `attacks:` list of an eval config into attacks, one per (entry, eps):
+///
+///   attacks:
+///     - {name: fgsm, norm: linf, eps: [0.05, 0.1]}
+///     - {name: pgd, norm: l2, eps: 1.0, steps: 20, step_size: 0.1, restarts: 2}
+///     - {name: cw, steps: 100, binary_search_steps: 5, initial_const: 0.01, lr: 0.01, kappa: 0}
+///
+/// Keys: name (fgsm | pgd | cw); fgsm and pgd: norm (linf | l2), eps (a number or a list),
+/// loss (ce | margin); pgd: steps (10), step_size (2.5 * eps / steps, Madry et al.),
+/// random_init (true), restarts (1), early_stop (true: the evaluation default); cw: steps,
+/// binary_search_steps, initial_const, lr, kappa, abort_early. An empty list, an unknown name,
+/// norm or key, eps < 0, steps < 1 and duplicate attack ids are ConfigErrors naming
+/// file:line:column and the key path.
+std::vector<std::shared_ptr<attacks::Attack>> parse_attacks(const core::ConfigNode& root,
+                                                            const AttackContext& context);
+
+}  // namespace rampart::eval
