@@ -2,10 +2,12 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/grad_mode.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "core/error.h"
@@ -27,6 +29,9 @@ void check_batch(const at::Tensor& x, const at::Tensor& labels, double lo, doubl
     throw std::invalid_argument(attack + ": labels must be int64 [N] with N = x.size(0)");
   }
   if (!(lo < hi)) throw ConfigError(attack + ": the input box must have min < max");
+  if (x.numel() > 0 && !x.isfinite().all().item<bool>()) {
+    throw ConfigError(attack + ": inputs contain NaN or infinite values");
+  }
   if (x.numel() > 0 && (x.min().item<double>() < lo || x.max().item<double>() > hi)) {
     throw ConfigError(attack + ": inputs lie outside the declared box [" + std::to_string(lo) +
                       ", " + std::to_string(hi) + "]");
@@ -56,15 +61,18 @@ at::Tensor is_success(const at::Tensor& logits, const at::Tensor& labels, bool t
 
 InputGradient input_gradient(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
                              Loss loss, bool targeted) {
-  torch::AutoGradMode enable_grad(true);
-  const at::Tensor leaf = x.detach().requires_grad_(true);
+  c10::InferenceMode not_inference(false);  // gradients are needed even under a caller's guard
+  c10::AutoGradMode enable_grad(true);
+  const at::Tensor leaf = (x.is_inference() ? x.clone() : x.detach()).requires_grad_(true);
   const at::Tensor logits = model.forward(leaf);
   const at::Tensor value = objective(logits, labels, loss, targeted);
   at::Tensor grad = torch::autograd::grad({value.sum()}, {leaf})[0];
   return {logits.detach(), value.detach(), grad};
 }
 
-at::Tensor per_sample_l2(const at::Tensor& delta) { return delta.flatten(1).norm(2, 1); }
+at::Tensor per_sample_l2(const at::Tensor& delta) {
+  return at::linalg_vector_norm(delta.flatten(1), 2, at::IntArrayRef{1});
+}
 
 at::Tensor per_sample_linf(const at::Tensor& delta) { return delta.flatten(1).abs().amax(1); }
 
@@ -83,8 +91,8 @@ at::Tensor ascent_direction(const at::Tensor& g, Norm norm) {
   return norm == Norm::kLinf ? g.sign() : normalize_l2(g);
 }
 
-at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, double eps,
-                   double lo, double hi) {
+at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, double eps, double lo,
+                   double hi) {
   at::Tensor delta = x_adv - x;
   if (norm == Norm::kLinf) {
     delta = delta.clamp(-eps, eps);
@@ -114,7 +122,7 @@ at::Tensor random_start(const at::Tensor& x, Norm norm, double eps, double lo, d
 AttackResult make_result(const at::Tensor& x, const at::Tensor& adversarial,
                          const at::Tensor& success, int64_t forward_samples,
                          int64_t backward_samples) {
-  torch::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   AttackResult result;
   result.adversarial = adversarial.detach();
   result.success = success;

@@ -49,8 +49,8 @@ at::Tensor ascent_direction(const at::Tensor& g, Norm norm);
 
 /// Projects `x_adv` onto the eps-ball around `x` and then into the box [lo, hi]:
 /// Linf: clip_box(x + clip(x_adv - x, -eps, eps)); L2: delta scaled by min(1, eps/||delta||).
-at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, double eps,
-                   double lo, double hi);
+at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, double eps, double lo,
+                   double hi);
 
 /// A point drawn uniformly from the eps-ball around `x` (Linf: uniform in the cube; L2:
 /// uniform in the ball, radius eps * U^(1/d) along a Gaussian direction), clipped to the box.

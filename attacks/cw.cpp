@@ -1,8 +1,9 @@
 #include "attacks/cw.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/grad_mode.h>
 
 #include <cmath>
 #include <limits>
@@ -18,7 +19,8 @@ at::Tensor to_tanh_space(const at::Tensor& x, double lo, double hi) {
 }
 
 at::Tensor from_tanh_space(const at::Tensor& w, double lo, double hi) {
-  return lo + (at::tanh(w) + 1) * (0.5 * (hi - lo));
+  // The clamp keeps rounding from landing one float step outside a box other than [0, 1].
+  return (lo + (at::tanh(w) + 1) * (0.5 * (hi - lo))).clamp(lo, hi);
 }
 
 CWTerms cw_terms(models::Model& model, const at::Tensor& w, const at::Tensor& x,
@@ -59,27 +61,30 @@ struct Search {
 // Adam on w from x's tanh image for `steps` iterations at the constants `c`; returns which
 // samples were fooled (with the kappa margin) at some iterate, and records the closest ones.
 at::Tensor optimize_for_constant(models::Model& model, const at::Tensor& x, const at::Tensor& w0,
-                                 const at::Tensor& labels, const at::Tensor& c,
-                                 const CWOptions& o, Search& search) {
+                                 const at::Tensor& labels, const at::Tensor& c, const CWOptions& o,
+                                 Search& search) {
   constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
   const int64_t n = x.size(0);
   const int64_t check_every = std::max<int64_t>(1, o.steps() / 10);
   at::Tensor w = w0.clone();
   at::Tensor m = at::zeros_like(w), v = at::zeros_like(w);
   at::Tensor succeeded = at::zeros({n}, x.options().dtype(at::kBool));
-  double previous = std::numeric_limits<double>::infinity();
+  // Abort-early is per sample, so a sample's result does not depend on the rest of the batch:
+  // a sample whose loss has not fallen by 0.01% since the last check stops moving.
+  at::Tensor moving = at::ones({n}, x.options().dtype(at::kBool));
+  at::Tensor previous = at::full({n}, std::numeric_limits<double>::infinity(), x.options());
   for (int64_t i = 0; i < o.steps(); ++i) {
     detail::CWTerms terms;
     at::Tensor grad;
     {
-      torch::AutoGradMode enable_grad(true);
+      c10::AutoGradMode enable_grad(true);
       const at::Tensor leaf = w.detach().requires_grad_(true);
       terms = detail::cw_terms(model, leaf, x, labels, c, o);
       grad = torch::autograd::grad({terms.loss.sum()}, {leaf})[0];
     }
     search.forwards += n;
     search.backwards += n;
-    torch::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     // Track the iterate just evaluated: fooled with the kappa margin, and closer than before.
     const at::Tensor x_adv = terms.x_adv.detach();
     const at::Tensor l2 = detail::per_sample_l2(x_adv - x);
@@ -89,17 +94,21 @@ at::Tensor optimize_for_constant(models::Model& model, const at::Tensor& x, cons
     search.best_l2 = at::where(improved, l2, search.best_l2);
     search.best = at::where(detail::per_sample(improved, x), x_adv, search.best);
     succeeded.logical_or_(hit);
-    // Adam step on w.
-    const double t = static_cast<double>(i + 1);
-    m.mul_(kBeta1).add_(grad, 1 - kBeta1);
-    v.mul_(kBeta2).addcmul_(grad, grad, 1 - kBeta2);
-    w = w - o.lr() * (m / (1 - std::pow(kBeta1, t))) /
-                ((v / (1 - std::pow(kBeta2, t))).sqrt() + kAdamEps);
     if (o.abort_early() && i % check_every == 0) {
-      const double total = terms.loss.detach().sum().item<double>();
-      if (total > previous * 0.9999) break;
-      previous = total;
+      const at::Tensor loss = terms.loss.detach();
+      moving.logical_and_(loss.le(previous * 0.9999));
+      previous = loss;
+      if (!moving.any().item<bool>()) break;  // host sync once every steps/10 iterations
     }
+    // Adam step on w, for the samples still moving.
+    const double t = static_cast<double>(i + 1);
+    const at::Tensor keep = detail::per_sample(moving, w);
+    m = at::where(keep, m * kBeta1 + grad * (1 - kBeta1), m);
+    v = at::where(keep, v * kBeta2 + grad * grad * (1 - kBeta2), v);
+    w = at::where(keep,
+                  w - o.lr() * (m / (1 - std::pow(kBeta1, t))) /
+                          ((v / (1 - std::pow(kBeta2, t))).sqrt() + kAdamEps),
+                  w);
   }
   return succeeded;
 }
@@ -120,7 +129,7 @@ AttackResult cw(models::Model& model, const at::Tensor& x_in, const at::Tensor& 
   Search search{x.clone(), at::full({n}, std::numeric_limits<double>::infinity(), x.options())};
   for (int64_t step = 0; step < o.binary_search_steps(); ++step) {
     const at::Tensor succeeded = optimize_for_constant(model, x, w0, labels, c, o, search);
-    torch::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     // Success: c is an upper bound; failure: a lower bound. Bisect once an upper bound exists,
     // otherwise grow c tenfold.
     upper = at::where(succeeded, at::minimum(upper, c), upper);

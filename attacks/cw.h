@@ -21,8 +21,8 @@ struct CWOptions {
   TORCH_ARG(double, lr) = 0.01;
   /// Confidence: the required logit margin.
   TORCH_ARG(double, kappa) = 0.0;
-  /// Stop an inner optimisation when the total loss has not fallen by 0.01% over a tenth of
-  /// the steps.
+  /// Per sample: stop moving a sample whose objective has not fallen by 0.01% over a tenth
+  /// of the steps (the inner run ends when every sample has stopped).
   TORCH_ARG(bool, abort_early) = true;
   TORCH_ARG(bool, targeted) = false;
   TORCH_ARG(double, clip_min) = 0.0;

@@ -1,7 +1,8 @@
 #include "attacks/fgsm.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 
 #include "attacks/attack_ops.h"
 #include "core/error.h"
@@ -18,9 +19,8 @@ AttackResult fgsm(models::Model& model, const at::Tensor& x, const at::Tensor& l
   validate(options);
   detail::check_batch(x, labels, options.clip_min(), options.clip_max(), "fgsm");
   models::AttackModeGuard guard(model);
-  const auto step =
-      detail::input_gradient(model, x, labels, options.loss(), options.targeted());
-  torch::NoGradGuard no_grad;
+  const auto step = detail::input_gradient(model, x, labels, options.loss(), options.targeted());
+  c10::NoGradGuard no_grad;
   const at::Tensor adversarial =
       (x + options.eps() * detail::ascent_direction(step.grad, options.norm()))
           .clamp(options.clip_min(), options.clip_max());

@@ -2,7 +2,8 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 
 #include <limits>
 
@@ -24,10 +25,10 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
                    const PGDOptions& o, at::Generator& generator, int64_t& forwards,
                    int64_t& backwards) {
   const double lo = o.clip_min(), hi = o.clip_max();
-  at::Tensor x_adv = o.random_init() ? detail::random_start(x, o.norm(), o.eps(), lo, hi, generator)
-                                     : x.clone();
-  RunResult out{x_adv.clone(), at::full({x.size(0)}, -std::numeric_limits<double>::infinity(),
-                                        x.options()),
+  at::Tensor x_adv =
+      o.random_init() ? detail::random_start(x, o.norm(), o.eps(), lo, hi, generator) : x;
+  RunResult out{at::empty_like(x),
+                at::full({x.size(0)}, -std::numeric_limits<double>::infinity(), x.options()),
                 at::zeros({x.size(0)}, x.options().dtype(at::kBool))};
   // Positions (into x) of the samples still attacked, and their slices.
   at::Tensor active = at::arange(x.size(0), x.options().dtype(at::kLong));
@@ -36,14 +37,15 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
     const auto step = detail::input_gradient(model, x_adv, ya, o.loss(), o.targeted());
     forwards += x_adv.size(0);
     backwards += x_adv.size(0);
-    torch::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     if (o.early_stop()) {
       const at::Tensor fooled = detail::is_success(step.logits, ya, o.targeted());
-      if (fooled.any().item<bool>()) {
-        const at::Tensor done = active.masked_select(fooled);
-        out.adversarial.index_copy_(0, done, x_adv.index({fooled}));
+      const at::Tensor keep = fooled.logical_not().nonzero().squeeze(1);  // the one host sync
+      if (keep.size(0) < active.size(0)) {
+        const at::Tensor done_rows = fooled.nonzero().squeeze(1);
+        const at::Tensor done = active.index_select(0, done_rows);
+        out.adversarial.index_copy_(0, done, x_adv.index_select(0, done_rows));
         out.success.index_fill_(0, done, true);
-        const at::Tensor keep = fooled.logical_not().nonzero().squeeze(1);
         active = active.index_select(0, keep);
         if (active.numel() == 0) return out;
         xa = xa.index_select(0, keep);
@@ -59,7 +61,7 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
                             xa, o.norm(), o.eps(), lo, hi);
   }
   // The last iterate of the samples still active: one forward for its verdict and objective.
-  torch::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const at::Tensor logits = model.forward(x_adv);
   forwards += x_adv.size(0);
   out.adversarial.index_copy_(0, active, x_adv);
@@ -88,17 +90,16 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
 
   const int64_t n = x.size(0);
   at::Tensor best = x.detach().clone();
-  at::Tensor best_objective =
-      at::full({n}, -std::numeric_limits<double>::infinity(), x.options());
+  at::Tensor best_objective = at::full({n}, -std::numeric_limits<double>::infinity(), x.options());
   at::Tensor fooled = at::zeros({n}, x.options().dtype(at::kBool));
   for (int64_t r = 0; r < options.restarts(); ++r) {
     // Later restarts attack only the samples not fooled yet.
     const at::Tensor todo = fooled.logical_not().nonzero().squeeze(1);
     if (todo.numel() == 0) break;
     const at::Tensor xs = x.detach().index_select(0, todo);
-    const RunResult run = run_once(model, xs, labels.index_select(0, todo), options, generator,
-                                   forwards, backwards);
-    torch::NoGradGuard no_grad;
+    const RunResult run =
+        run_once(model, xs, labels.index_select(0, todo), options, generator, forwards, backwards);
+    c10::NoGradGuard no_grad;
     // Take a run's example when it fools the model, or when it beats the best objective so far.
     const at::Tensor take =
         run.success.logical_or(run.objective.gt(best_objective.index_select(0, todo)));

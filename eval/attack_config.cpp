@@ -17,7 +17,7 @@ attacks::Norm parse_norm(const core::ConfigNode& entry) {
 
 attacks::Loss parse_loss(const core::ConfigNode& entry) {
   return entry.get_choice("loss", {"ce", "margin"}, "ce") == "ce" ? attacks::Loss::kCrossEntropy
-                                                                 : attacks::Loss::kMargin;
+                                                                  : attacks::Loss::kMargin;
 }
 
 std::vector<double> parse_eps(const core::ConfigNode& entry) {
@@ -45,8 +45,8 @@ void add_fgsm(const core::ConfigNode& entry, const AttackContext& context,
 
 void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
              std::vector<std::shared_ptr<attacks::Attack>>& out) {
-  entry.expect_keys({"name", "norm", "eps", "loss", "steps", "step_size", "random_init",
-                     "restarts", "early_stop"});
+  entry.expect_keys({"name", "norm", "eps", "loss", "steps", "step_size", "random_init", "restarts",
+                     "early_stop"});
   const auto norm = parse_norm(entry);
   const auto loss = parse_loss(entry);
   const int64_t steps = entry.get_int("steps", 10, 1, 1000000);
@@ -72,8 +72,8 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
 
 void add_cw(const core::ConfigNode& entry, const AttackContext& context,
             std::vector<std::shared_ptr<attacks::Attack>>& out) {
-  entry.expect_keys({"name", "norm", "steps", "binary_search_steps", "initial_const", "lr",
-                     "kappa", "abort_early"});
+  entry.expect_keys({"name", "norm", "steps", "binary_search_steps", "initial_const", "lr", "kappa",
+                     "abort_early"});
   if (entry.has("norm") && entry.get_string("norm") != "l2") {
     entry.fail_at("norm", "cw is an L2 attack; norm must be l2");
   }

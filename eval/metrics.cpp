@@ -18,9 +18,9 @@ std::pair<double, double> mean_median(const at::Tensor& values, const at::Tensor
   if (selected.numel() == 0) return {0.0, 0.0};
   const at::Tensor sorted = std::get<0>(selected.sort());
   const int64_t n = sorted.numel();
-  const double median = n % 2 == 1 ? sorted[n / 2].item<double>()
-                                   : 0.5 * (sorted[n / 2 - 1].item<double>() +
-                                            sorted[n / 2].item<double>());
+  const double median =
+      n % 2 == 1 ? sorted[n / 2].item<double>()
+                 : 0.5 * (sorted[n / 2 - 1].item<double>() + sorted[n / 2].item<double>());
   return {selected.mean().item<double>(), median};
 }
 
@@ -47,7 +47,8 @@ AttackMetrics attack_metrics(const AttackOutcome& outcome, const at::Tensor& cle
   const at::Tensor fooled = outcome.success.logical_and(clean_correct);
   m.successes = fooled.sum().item<int64_t>();
   const int64_t attacked = clean_correct.sum().item<int64_t>();
-  m.success_rate = attacked > 0 ? static_cast<double>(m.successes) / static_cast<double>(attacked) : 0.0;
+  m.success_rate =
+      attacked > 0 ? static_cast<double>(m.successes) / static_cast<double>(attacked) : 0.0;
   std::tie(m.mean_l2, m.median_l2) = mean_median(outcome.l2, fooled);
   std::tie(m.mean_linf, m.median_linf) = mean_median(outcome.linf, fooled);
   m.per_class_robust_accuracy = per_class_accuracy(outcome.robust, labels, num_classes);

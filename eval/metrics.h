@@ -13,13 +13,13 @@ namespace rampart::eval {
 /// One attack's outcome over all evaluated points (clean-incorrect points included as not
 /// robust and not attacked).
 struct AttackOutcome {
-  std::string id;               ///< e.g. pgd-linf-0.1
+  std::string id;  ///< e.g. pgd-linf-0.1
   attacks::Norm norm = attacks::Norm::kLinf;
-  double eps = 0;               ///< budget; 0 for unbounded attacks (cw-l2)
-  bool bounded = true;          ///< false for CW: not part of any budget's worst case
-  at::Tensor robust;            ///< bool [N]: correct clean and under this attack
-  at::Tensor success;           ///< bool [N]: fooled (false where not attacked)
-  at::Tensor l2, linf;          ///< float [N]: perturbation norms (0 where not attacked)
+  double eps = 0;       ///< budget; 0 for unbounded attacks (cw-l2)
+  bool bounded = true;  ///< false for CW: not part of any budget's worst case
+  at::Tensor robust;    ///< bool [N]: correct clean and under this attack
+  at::Tensor success;   ///< bool [N]: fooled (false where not attacked)
+  at::Tensor l2, linf;  ///< float [N]: perturbation norms (0 where not attacked)
   double seconds = 0;
   int64_t forward_samples = 0, backward_samples = 0;
 };
@@ -27,8 +27,8 @@ struct AttackOutcome {
 /// Summary numbers of one attack, as report.json states them.
 struct AttackMetrics {
   std::string id;
-  double robust_accuracy = 0;   ///< robust points / all evaluated points
-  double success_rate = 0;      ///< fooled / clean-correct (0 when none is clean-correct)
+  double robust_accuracy = 0;  ///< robust points / all evaluated points
+  double success_rate = 0;     ///< fooled / clean-correct (0 when none is clean-correct)
   int64_t successes = 0;
   double mean_l2 = 0, median_l2 = 0, mean_linf = 0, median_linf = 0;  ///< over successes
   std::vector<double> per_class_robust_accuracy;  ///< robust / points of each class

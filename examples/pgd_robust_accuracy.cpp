@@ -1,11 +1,11 @@
 // Loads a TorchScript model, runs PGD-20 at eps 0.1 on 1000 Fashion-MNIST test points and
 // prints the robust accuracy.   pgd_robust_accuracy [MODEL.pt]
-#include <cstdio>
-
 #include <rampart/attacks/pgd.h>
 #include <rampart/datasets/idx_reader.h>
 #include <rampart/models/model.h>
 #include <rampart/models/torchscript_loader.h>
+
+#include <cstdio>
 
 using namespace rampart;
 
@@ -13,13 +13,15 @@ int main(int argc, char** argv) {
   auto loaded = models::load_torchscript(argc > 1 ? argv[1] : "runs/quickstart/model.pt", {});
   models::TorchScriptModel model(loaded.module);
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
-  auto test = datasets::read_idx(dir + "t10k-images-idx3-ubyte.gz",
-                                 dir + "t10k-labels-idx1-ubyte.gz").take(1000);
+  auto test =
+      datasets::read_idx(dir + "t10k-images-idx3-ubyte.gz", dir + "t10k-labels-idx1-ubyte.gz")
+          .take(1000);
   auto result = attacks::pgd(model, test.images, test.labels,
                              attacks::PGDOptions(0.1).steps(20).step_size(0.01).early_stop(true));
   // Robust: classified correctly clean and under attack.
   torch::NoGradGuard no_grad;
   at::Tensor clean_ok = model.forward(test.images).argmax(1).eq(test.labels);
-  double robust = clean_ok.logical_and(result.success.logical_not()).to(at::kDouble).mean().item<double>();
+  double robust =
+      clean_ok.logical_and(result.success.logical_not()).to(at::kDouble).mean().item<double>();
   std::printf("PGD-20 robust accuracy at eps 0.1: %.1f%%\n", robust * 100);
 }

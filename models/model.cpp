@@ -36,17 +36,54 @@ std::vector<at::Tensor> TorchScriptModel::parameters() {
 
 std::string TorchScriptModel::describe() const { return name_; }
 
-AttackModeGuard::AttackModeGuard(Model& model) : model_(model), was_training_(model.is_training()) {
-  model_.set_training(false);
-  for (auto& p : model_.parameters()) {
-    requires_grad_.emplace_back(p, p.requires_grad());
-    p.set_requires_grad(false);
+std::vector<bool> ClassifierModel::module_modes() const {
+  std::vector<bool> out;
+  for (const auto& m : classifier_->modules(/*include_self=*/true)) out.push_back(m->is_training());
+  return out;
+}
+
+// train() is recursive, so setting each module in pre-order leaves every one with its own flag.
+void ClassifierModel::set_module_modes(const std::vector<bool>& modes) {
+  const auto all = classifier_->modules(/*include_self=*/true);
+  for (std::size_t i = 0; i < all.size() && i < modes.size(); ++i) all[i]->train(modes[i]);
+}
+
+std::vector<bool> TorchScriptModel::module_modes() const {
+  std::vector<bool> out;
+  for (const auto& m : module_.modules()) out.push_back(m.is_training());
+  return out;
+}
+
+void TorchScriptModel::set_module_modes(const std::vector<bool>& modes) {
+  std::size_t i = 0;
+  for (auto m : module_.modules()) {
+    if (i < modes.size()) m.train(modes[i]);
+    ++i;
   }
 }
 
-AttackModeGuard::~AttackModeGuard() {
-  for (auto& [p, flag] : requires_grad_) p.set_requires_grad(flag);
-  model_.set_training(was_training_);
+AttackModeGuard::AttackModeGuard(Model& model) : model_(model), modes_(model.module_modes()) {
+  try {
+    model_.set_training(false);
+    for (auto& p : model_.parameters()) {
+      requires_grad_.emplace_back(p, p.requires_grad());
+      p.set_requires_grad(false);
+    }
+  } catch (...) {
+    restore();
+    throw;
+  }
+}
+
+AttackModeGuard::~AttackModeGuard() { restore(); }
+
+void AttackModeGuard::restore() noexcept {
+  try {
+    for (auto& [p, flag] : requires_grad_) p.set_requires_grad(flag);
+    model_.set_module_modes(modes_);
+  } catch (...) {
+    // Restoring flags on tensors and modules that were valid a moment ago does not fail.
+  }
 }
 
 }  // namespace rampart::models

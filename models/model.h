@@ -29,6 +29,10 @@ class Model {
   virtual std::vector<at::Tensor> parameters() = 0;
   /// A short description for logs and reports.
   virtual std::string describe() const = 0;
+  /// The training flag of every submodule (pre-order), so that a model in a mixed mode (e.g.
+  /// frozen batch norm) is restored exactly. The default treats the model as one module.
+  virtual std::vector<bool> module_modes() const { return {is_training()}; }
+  virtual void set_module_modes(const std::vector<bool>& modes) { set_training(modes.at(0)); }
 };
 
 /// A built-in classifier as a Model.
@@ -40,6 +44,8 @@ class ClassifierModel : public Model {
   void set_training(bool training) override;
   std::vector<at::Tensor> parameters() override;
   std::string describe() const override;
+  std::vector<bool> module_modes() const override;
+  void set_module_modes(const std::vector<bool>& modes) override;
 
  private:
   std::shared_ptr<Classifier> classifier_;
@@ -54,6 +60,8 @@ class TorchScriptModel : public Model {
   void set_training(bool training) override;
   std::vector<at::Tensor> parameters() override;
   std::string describe() const override;
+  std::vector<bool> module_modes() const override;
+  void set_module_modes(const std::vector<bool>& modes) override;
 
  private:
   torch::jit::Module module_;
@@ -62,7 +70,8 @@ class TorchScriptModel : public Model {
 
 /// For the lifetime of the guard: the model in eval mode and its parameters not requiring
 /// gradients, so an attack computes input gradients only and accumulates nothing in `.grad`.
-/// The previous mode and flags are restored afterwards, even on error.
+/// Every submodule's mode and every requires_grad flag is restored afterwards, even on error.
+/// Not for a model shared with another thread that changes these flags at the same time.
 class AttackModeGuard {
  public:
   explicit AttackModeGuard(Model& model);
@@ -71,8 +80,10 @@ class AttackModeGuard {
   AttackModeGuard& operator=(const AttackModeGuard&) = delete;
 
  private:
+  void restore() noexcept;
+
   Model& model_;
-  bool was_training_;
+  std::vector<bool> modes_;
   std::vector<std::pair<at::Tensor, bool>> requires_grad_;
 };
 

@@ -39,10 +39,12 @@ std::shared_ptr<models::SmallCNN> trained_fmnist_cnn() {
     // The quickstart recipe for one epoch: about 88% test accuracy in under a minute.
     const std::string config =
         "seed: 0\nthreads: 0\nmodel: {arch: small_cnn}\n"
-        "data: {format: idx, images: " + kFmnist + "train-images-idx3-ubyte.gz, labels: " +
-        kFmnist + "train-labels-idx1-ubyte.gz, batch_size: 128}\n"
+        "data: {format: idx, images: " +
+        kFmnist + "train-images-idx3-ubyte.gz, labels: " + kFmnist +
+        "train-labels-idx1-ubyte.gz, batch_size: 128}\n"
         "train: {epochs: 1, optimizer: {name: sgd, lr: 0.05, momentum: 0.9, nesterov: true},\n"
-        "        export_torchscript: false, output: " + dir + "}\n";
+        "        export_torchscript: false, output: " +
+        dir + "}\n";
     training::train(training::parse_train_config(core::parse_config(config, "fixture")), {});
   }
   ::flock(lock, LOCK_UN);

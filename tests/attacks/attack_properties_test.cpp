@@ -26,14 +26,33 @@ std::vector<Case> all_attacks() {
   return {
       {"fgsm linf", std::make_shared<FGSM>(FGSMOptions(0.05)), Norm::kLinf, 0.05},
       {"fgm l2", std::make_shared<FGSM>(FGSMOptions(0.8).norm(Norm::kL2)), Norm::kL2, 0.8},
-      {"fgsm margin targeted", std::make_shared<FGSM>(FGSMOptions(0.05).loss(Loss::kMargin).targeted(true)), Norm::kLinf, 0.05},
-      {"pgd linf", std::make_shared<PGD>(PGDOptions(0.05).steps(7).step_size(0.02).restarts(2)), Norm::kLinf, 0.05},
-      {"pgd linf early stop", std::make_shared<PGD>(PGDOptions(0.05).steps(7).step_size(0.02).early_stop(true)), Norm::kLinf, 0.05},
-      {"pgd l2", std::make_shared<PGD>(PGDOptions(0.7).norm(Norm::kL2).steps(7).step_size(0.3).restarts(2)), Norm::kL2, 0.7},
-      {"pgd l2 margin early stop", std::make_shared<PGD>(PGDOptions(0.7).norm(Norm::kL2).steps(7).step_size(0.3).loss(Loss::kMargin).early_stop(true)), Norm::kL2, 0.7},
-      {"pgd linf targeted", std::make_shared<PGD>(PGDOptions(0.05).steps(5).step_size(0.02).targeted(true)), Norm::kLinf, 0.05},
-      {"cw", std::make_shared<CW>(CWOptions().steps(20).binary_search_steps(3).lr(0.05)), Norm::kL2, 0.0},
-      {"cw targeted", std::make_shared<CW>(CWOptions().steps(20).binary_search_steps(3).lr(0.05).targeted(true)), Norm::kL2, 0.0},
+      {"fgsm margin targeted",
+       std::make_shared<FGSM>(FGSMOptions(0.05).loss(Loss::kMargin).targeted(true)), Norm::kLinf,
+       0.05},
+      {"pgd linf", std::make_shared<PGD>(PGDOptions(0.05).steps(7).step_size(0.02).restarts(2)),
+       Norm::kLinf, 0.05},
+      {"pgd linf early stop",
+       std::make_shared<PGD>(PGDOptions(0.05).steps(7).step_size(0.02).early_stop(true)),
+       Norm::kLinf, 0.05},
+      {"pgd l2",
+       std::make_shared<PGD>(PGDOptions(0.7).norm(Norm::kL2).steps(7).step_size(0.3).restarts(2)),
+       Norm::kL2, 0.7},
+      {"pgd l2 margin early stop",
+       std::make_shared<PGD>(PGDOptions(0.7)
+                                 .norm(Norm::kL2)
+                                 .steps(7)
+                                 .step_size(0.3)
+                                 .loss(Loss::kMargin)
+                                 .early_stop(true)),
+       Norm::kL2, 0.7},
+      {"pgd linf targeted",
+       std::make_shared<PGD>(PGDOptions(0.05).steps(5).step_size(0.02).targeted(true)), Norm::kLinf,
+       0.05},
+      {"cw", std::make_shared<CW>(CWOptions().steps(20).binary_search_steps(3).lr(0.05)), Norm::kL2,
+       0.0},
+      {"cw targeted",
+       std::make_shared<CW>(CWOptions().steps(20).binary_search_steps(3).lr(0.05).targeted(true)),
+       Norm::kL2, 0.0},
   };
 }
 
@@ -43,14 +62,23 @@ TEST_CASE("every attack respects its budget and the box, and reports honestly", 
   auto net = test::random_cnn(1);
   models::ClassifierModel model(net);
   torch::manual_seed(2);
-  // Inputs touching both box faces.
+  // Inputs touching both box faces; labels = the model's own predictions, so every point
+  // starts correctly classified and success means the attack did something.
   const at::Tensor x = torch::rand({12, 1, 28, 28}).mul(1.2).sub(0.1).clamp(0, 1);
-  const at::Tensor y = torch::randint(0, 10, {12});
+  at::Tensor y;
+  {
+    torch::NoGradGuard no_grad;
+    y = net->forward(x).argmax(1);
+  }
   for (const auto& c : all_attacks()) {
     SECTION(c.name) {
-      net->train();  // must be put in eval mode for the attack and restored after
+      // A mixed mode (root training, conv1 frozen in eval) must come back exactly.
+      net->train();
+      net->modules()[1]->eval();
       const auto r = c.attack->run(model, x, y);
       CHECK(net->is_training());
+      CHECK_FALSE(net->modules()[1]->is_training());
+      CHECK(net->modules()[2]->is_training());
       for (const auto& p : net->parameters()) {
         CHECK(p.requires_grad());
         CHECK_FALSE(p.grad().defined());
@@ -82,7 +110,8 @@ TEST_CASE("attacks run inside a caller's no-grad scope and leave it as it was", 
   const at::Tensor x = torch::rand({4, 1, 28, 28});
   const at::Tensor y = torch::randint(0, 10, {4});
   torch::NoGradGuard caller_no_grad;
-  const auto r = attacks::pgd(model, x, y, attacks::PGDOptions(0.1).steps(3).step_size(0.05));
+  const auto r = attacks::pgd(model, x, y,
+                              attacks::PGDOptions(0.1).steps(3).step_size(0.05).random_init(false));
   CHECK_FALSE(torch::GradMode::is_enabled());
   CHECK(r.linf.max().item<double>() > 0.05);  // it did move: gradients were available inside
   CHECK_FALSE(r.adversarial.requires_grad());

@@ -1,10 +1,11 @@
+#include "attacks/cw.h"
+
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
 
 #include "attack_fixtures.h"
 #include "attacks/attack_ops.h"
-#include "attacks/cw.h"
 
 using namespace rampart;
 
@@ -18,7 +19,9 @@ class SmoothModel : public models::Model {
     w1_ = torch::randn({48, 16}, at::kDouble) * 0.5;
     w2_ = torch::randn({16, 5}, at::kDouble) * 0.5;
   }
-  at::Tensor forward(const at::Tensor& x) override { return at::tanh(x.flatten(1).mm(w1_)).mm(w2_); }
+  at::Tensor forward(const at::Tensor& x) override {
+    return at::tanh(x.flatten(1).mm(w1_)).mm(w2_);
+  }
   bool is_training() const override { return false; }
   void set_training(bool) override {}
   std::vector<at::Tensor> parameters() override { return {w1_, w2_}; }
@@ -63,7 +66,8 @@ TEST_CASE("the margin masks the label correctly when every logit is negative", "
   const at::Tensor logits = torch::tensor({{-5.0, -1.0, -3.0}, {-0.5, -9.0, -2.0}});
   const at::Tensor labels = torch::tensor({1, 0}, at::kLong);
   // Best other logit: row 0 excludes -1 -> -3; row 1 excludes -0.5 -> -2.
-  CHECK(at::allclose(attacks::detail::best_other_logit(logits, labels), torch::tensor({-3.0, -2.0})));
+  CHECK(
+      at::allclose(attacks::detail::best_other_logit(logits, labels), torch::tensor({-3.0, -2.0})));
   CHECK(at::allclose(attacks::detail::objective(logits, labels, attacks::Loss::kMargin, false),
                      torch::tensor({-2.0, -1.5})));
   CHECK(at::allclose(attacks::detail::objective(logits, labels, attacks::Loss::kMargin, true),
@@ -75,10 +79,16 @@ TEST_CASE("CW keeps the smallest successful perturbation and leaves failures unt
   models::ClassifierModel model(net);
   torch::manual_seed(14);
   const at::Tensor x = torch::rand({8, 1, 28, 28});
-  const at::Tensor y = torch::randint(0, 10, {8});
-  const auto weak = attacks::cw(model, x, y, attacks::CWOptions().steps(2).binary_search_steps(1).initial_const(1e-6));
+  at::Tensor y;
+  {
+    torch::NoGradGuard no_grad;
+    y = net->forward(x).argmax(1);  // every point starts correctly classified
+  }
+  const auto weak = attacks::cw(
+      model, x, y, attacks::CWOptions().steps(2).binary_search_steps(1).initial_const(1e-6));
   // Failures come back unperturbed.
   const at::Tensor failed = weak.success.logical_not();
+  REQUIRE(failed.any().item<bool>());
   CHECK(weak.l2.masked_select(failed).abs().max().item<double>() == 0.0);
   auto options = attacks::CWOptions().steps(50).lr(0.1).initial_const(1.0);
   const auto strong = attacks::cw(model, x, y, options.binary_search_steps(4));
@@ -87,5 +97,7 @@ TEST_CASE("CW keeps the smallest successful perturbation and leaves failures unt
   // More search can only find closer examples: a shorter search is a prefix of the longer one.
   const auto short_search = attacks::cw(model, x, y, options.binary_search_steps(2));
   const at::Tensor both = strong.success.logical_and(short_search.success);
-  CHECK((strong.l2.masked_select(both) <= short_search.l2.masked_select(both) + 1e-6).all().item<bool>());
+  CHECK((strong.l2.masked_select(both) <= short_search.l2.masked_select(both) + 1e-6)
+            .all()
+            .item<bool>());
 }

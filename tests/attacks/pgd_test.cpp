@@ -1,10 +1,12 @@
+#include "attacks/pgd.h"
+
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
 
 #include "attack_fixtures.h"
+#include "attacks/cw.h"
 #include "attacks/fgsm.h"
-#include "attacks/pgd.h"
 
 using namespace rampart;
 using attacks::Norm;
@@ -18,22 +20,23 @@ TEST_CASE("PGD-Linf without random init or early stop is exactly the textbook lo
   const at::Tensor x = torch::rand({16, 1, 28, 28});
   const at::Tensor y = torch::randint(0, 10, {16});
   const double eps = 0.03, alpha = 0.01;
-  const auto r = attacks::pgd(model, x, y,
-                              PGDOptions(eps).steps(5).step_size(alpha).random_init(false));
+  const auto r =
+      attacks::pgd(model, x, y, PGDOptions(eps).steps(5).step_size(alpha).random_init(false));
   // The same 5 steps written out with plain libtorch calls.
   for (auto& p : net->parameters()) p.set_requires_grad(false);
   at::Tensor xt = x.clone();
   for (int t = 0; t < 5; ++t) {
     at::Tensor leaf = xt.detach().requires_grad_(true);
     at::Tensor loss = torch::nn::functional::cross_entropy(
-        net->forward(leaf), y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+        net->forward(leaf), y,
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     at::Tensor g = torch::autograd::grad({loss}, {leaf})[0];
     torch::NoGradGuard no_grad;
     xt = (x + (xt + alpha * g.sign() - x).clamp(-eps, eps)).clamp(0.0, 1.0);
   }
   for (auto& p : net->parameters()) p.set_requires_grad(true);
   CHECK((r.adversarial - xt).abs().max().item<double>() <= 1e-6);
-  CHECK(r.forward_samples == 16 * 6);   // 5 gradient steps + the final verdict
+  CHECK(r.forward_samples == 16 * 6);  // 5 gradient steps + the final verdict
   CHECK(r.backward_samples == 16 * 5);
 }
 
@@ -42,7 +45,28 @@ TEST_CASE("without random init, batch size 1 and 64 give the same per-sample res
   models::ClassifierModel model(net);
   torch::manual_seed(8);
   const at::Tensor x = torch::rand({64, 1, 28, 28});
-  const at::Tensor y = torch::randint(0, 10, {64});
+  at::Tensor y;
+  {
+    torch::NoGradGuard no_grad;
+    y = net->forward(x).argmax(1);  // every point starts correctly classified
+  }
+  // FGSM and CW (per-sample abort-early) are batch-invariant too.
+  const std::vector<std::shared_ptr<attacks::Attack>> others{
+      std::make_shared<attacks::FGSM>(attacks::FGSMOptions(0.05)),
+      std::make_shared<attacks::CW>(
+          attacks::CWOptions().steps(30).binary_search_steps(2).lr(0.05))};
+  for (const auto& attack : others) {
+    const auto whole = attack->run(model, x, y);
+    int64_t flag_mismatches = 0;
+    for (int64_t i = 0; i < 64; ++i) {
+      const auto one = attack->run(model, x.slice(0, i, i + 1), y.slice(0, i, i + 1));
+      INFO(attack->id() << " sample " << i);
+      REQUIRE((one.adversarial[0] - whole.adversarial[i]).abs().max().item<double>() <= 1e-4);
+      flag_mismatches += one.success[0].item<bool>() != whole.success[i].item<bool>();
+    }
+    CHECK(flag_mismatches <= 1);  // a point exactly on a decision boundary may flip
+    CHECK(whole.success.any().item<bool>());
+  }
   for (Norm norm : {Norm::kLinf, Norm::kL2}) {
     const auto options = PGDOptions(norm == Norm::kLinf ? 0.05 : 1.0)
                              .norm(norm)
@@ -56,6 +80,7 @@ TEST_CASE("without random init, batch size 1 and 64 give the same per-sample res
       INFO("sample " << i);
       REQUIRE((one.adversarial[0] - whole.adversarial[i]).abs().max().item<double>() <= 1e-5);
       REQUIRE(one.success[0].item<bool>() == whole.success[i].item<bool>());
+      REQUIRE(one.forward_samples <= 6);
     }
   }
 }
@@ -81,5 +106,6 @@ TEST_CASE("random starts are uniform in the ball and reproducible under a seed",
   const at::Tensor deltas = (linf.adversarial - x).flatten();
   CHECK(deltas.abs().max().item<double>() <= 0.1 + 1e-6);
   CHECK(deltas.mean().item<double>() == Approx(0.0).margin(0.002));
-  CHECK(deltas.abs().mean().item<double>() == Approx(0.05).margin(0.002));  // uniform on [-eps, eps]
+  CHECK(deltas.abs().mean().item<double>() ==
+        Approx(0.05).margin(0.002));  // uniform on [-eps, eps]
 }

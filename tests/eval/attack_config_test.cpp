@@ -1,11 +1,12 @@
+#include "eval/attack_config.h"
+
 #include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
 
 #include <catch2/catch.hpp>
 
+#include "attacks/pgd.h"
 #include "core/config_node.h"
 #include "core/error.h"
-#include "attacks/pgd.h"
-#include "eval/attack_config.h"
 
 using namespace rampart;
 
@@ -13,7 +14,8 @@ namespace {
 
 std::vector<std::string> ids_of(const std::string& yaml) {
   std::vector<std::string> out;
-  for (const auto& a : eval::parse_attacks(core::parse_config(yaml, "a.yaml"), {})) out.push_back(a->id());
+  for (const auto& a : eval::parse_attacks(core::parse_config(yaml, "a.yaml"), {}))
+    out.push_back(a->id());
   return out;
 }
 
@@ -40,16 +42,23 @@ TEST_CASE("attack config errors name file:line:column and the key", "[eval][conf
   const std::vector<std::pair<std::string, std::string>> cases{
       {"attacks: []\n", "a.yaml:1:10: attacks: list at least one attack"},
       {"seed: 1\n", "missing required key 'attacks'"},
-      {"attacks:\n  - {name: deepfool, eps: 0.1}\n", "a.yaml:2:12: attacks[0].name: unknown value 'deepfool'"},
-      {"attacks:\n  - {name: pgd, norm: l3, eps: 0.1}\n", "a.yaml:2:23: attacks[0].norm: unknown value 'l3'"},
-      {"attacks:\n  - {name: pgd, eps: -0.1}\n", "a.yaml:2:22: attacks[0].eps: eps must be >= 0, got -0.1"},
-      {"attacks:\n  - {name: pgd, eps: 0.1, steps: 0}\n", "a.yaml:2:34: attacks[0].steps: must be >= 1, got 0"},
-      {"attacks:\n  - {name: pgd, eps: 0.1, stpes: 3}\n", "a.yaml:2:27: attacks[0].stpes: unknown key 'stpes'"},
+      {"attacks:\n  - {name: deepfool, eps: 0.1}\n",
+       "a.yaml:2:12: attacks[0].name: unknown value 'deepfool'"},
+      {"attacks:\n  - {name: pgd, norm: l3, eps: 0.1}\n",
+       "a.yaml:2:23: attacks[0].norm: unknown value 'l3'"},
+      {"attacks:\n  - {name: pgd, eps: -0.1}\n",
+       "a.yaml:2:22: attacks[0].eps: eps must be >= 0, got -0.1"},
+      {"attacks:\n  - {name: pgd, eps: 0.1, steps: 0}\n",
+       "a.yaml:2:34: attacks[0].steps: must be >= 1, got 0"},
+      {"attacks:\n  - {name: pgd, eps: 0.1, stpes: 3}\n",
+       "a.yaml:2:27: attacks[0].stpes: unknown key 'stpes'"},
       {"attacks:\n  - {name: fgsm, eps: fast}\n", "a.yaml:2:23: attacks[0].eps: expected a number"},
-      {"attacks:\n  - {name: cw, norm: linf}\n", "a.yaml:2:22: attacks[0].norm: cw is an L2 attack"},
+      {"attacks:\n  - {name: cw, norm: linf}\n",
+       "a.yaml:2:22: attacks[0].norm: cw is an L2 attack"},
       {"attacks:\n  - {name: pgd, eps: 0.1}\n  - {name: pgd, eps: [0.2, 0.1]}\n",
        "a.yaml:3:5: attacks[1]: attack id 'pgd-linf-0.1' is configured twice"},
-      {"attacks:\n  - {name: pgd, eps: 0.1, early_stop: maybe}\n", "a.yaml:2:39: attacks[0].early_stop: expected true or false"},
+      {"attacks:\n  - {name: pgd, eps: 0.1, early_stop: maybe}\n",
+       "a.yaml:2:39: attacks[0].early_stop: expected true or false"},
       {"attacks: {name: pgd}\n", "a.yaml:1:10: attacks: expected a list"},
   };
   for (const auto& [yaml, expected] : cases) {
@@ -60,7 +69,8 @@ TEST_CASE("attack config errors name file:line:column and the key", "[eval][conf
 
 TEST_CASE("PGD's default step size is 2.5 * eps / steps and early stop is on", "[eval][config]") {
   const auto attacks = eval::parse_attacks(
-      core::parse_config("attacks:\n  - {name: pgd, eps: 0.2, steps: 10, random_init: false}\n", "p.yaml"),
+      core::parse_config("attacks:\n  - {name: pgd, eps: 0.2, steps: 10, random_init: false}\n",
+                         "p.yaml"),
       {});
   REQUIRE(attacks.size() == 1);
   const auto* pgd = dynamic_cast<const attacks::PGD*>(attacks[0].get());

@@ -1,8 +1,8 @@
+#include "eval/metrics.h"
+
 #include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
 
 #include <catch2/catch.hpp>
-
-#include "eval/metrics.h"
 
 using namespace rampart;
 
