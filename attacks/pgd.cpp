@@ -94,16 +94,16 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
   at::Tensor fooled = at::zeros({n}, x.options().dtype(at::kBool));
   for (int64_t r = 0; r < options.restarts(); ++r) {
     // Later restarts attack only the samples not fooled yet.
-    const at::Tensor todo = fooled.logical_not().nonzero().squeeze(1);
-    if (todo.numel() == 0) break;
-    const at::Tensor xs = x.detach().index_select(0, todo);
+    const at::Tensor pending = fooled.logical_not().nonzero().squeeze(1);
+    if (pending.numel() == 0) break;
+    const at::Tensor xs = x.detach().index_select(0, pending);
     const RunResult run =
-        run_once(model, xs, labels.index_select(0, todo), options, generator, forwards, backwards);
+        run_once(model, xs, labels.index_select(0, pending), options, generator, forwards, backwards);
     c10::NoGradGuard no_grad;
     // Take a run's example when it fools the model, or when it beats the best objective so far.
     const at::Tensor take =
-        run.success.logical_or(run.objective.gt(best_objective.index_select(0, todo)));
-    const at::Tensor positions = todo.masked_select(take);
+        run.success.logical_or(run.objective.gt(best_objective.index_select(0, pending)));
+    const at::Tensor positions = pending.masked_select(take);
     best.index_copy_(0, positions, run.adversarial.index({take}));
     best_objective.index_copy_(0, positions, run.objective.masked_select(take));
     fooled.index_copy_(0, positions, run.success.masked_select(take));
