@@ -1,0 +1,97 @@
+#include "eval/gates.h"
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace rampart::eval {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out.empty() ? "(none)" : out;
+}
+
+Gate parse_bounds(const core::ConfigNode& node, std::string name, std::string metric) {
+  node.expect_keys({"min", "max"});
+  Gate gate{std::move(name), std::move(metric), std::nullopt, std::nullopt};
+  if (node.has("min")) gate.min = node.get_double("min", std::nullopt, 0.0, 1.0);
+  if (node.has("max")) gate.max = node.get_double("max", std::nullopt, 0.0, 1.0);
+  if (!gate.min && !gate.max) node.fail("a gate needs min, max or both");
+  if (gate.min && gate.max && *gate.min > *gate.max) node.fail("min is greater than max");
+  return gate;
+}
+
+std::string threshold_text(const Gate& gate) {
+  std::ostringstream out;
+  if (gate.min && gate.max) {
+    out << "in [" << *gate.min << ", " << *gate.max << "]";
+  } else if (gate.min) {
+    out << ">= " << *gate.min;
+  } else {
+    out << "<= " << *gate.max;
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::vector<Gate> parse_gates(const core::ConfigNode& root,
+                              const std::vector<std::string>& attack_ids,
+                              const std::vector<std::string>& budgets) {
+  std::vector<Gate> gates;
+  const auto section = root.optional_child("gates");
+  if (!section) return gates;
+  section->expect_keys({"clean_accuracy", "robust_accuracy"});
+  if (const auto clean = section->optional_child("clean_accuracy")) {
+    gates.push_back(parse_bounds(*clean, "clean_accuracy", "clean"));
+  }
+  if (const auto robust = section->optional_child("robust_accuracy")) {
+    std::vector<std::string> allowed = attack_ids;
+    allowed.push_back("worst");
+    for (const auto& budget : budgets) allowed.push_back("worst-" + budget);
+    robust->expect_keys(allowed);
+    for (const auto& key : allowed) {
+      const auto node = robust->optional_child(key);
+      if (!node) continue;
+      std::string metric = key;
+      if (key == "worst") metric = "worst";
+      if (key.rfind("worst-", 0) == 0) metric = "worst:" + key.substr(6);
+      gates.push_back(parse_bounds(*node, "robust_accuracy." + key, metric));
+    }
+  }
+  return gates;
+}
+
+std::vector<GateResult> check_gates(const std::vector<Gate>& gates,
+                                    const std::map<std::string, double>& values) {
+  std::vector<GateResult> out;
+  for (const auto& gate : gates) {
+    double value = 0;
+    if (gate.metric == "worst") {
+      value = std::numeric_limits<double>::infinity();
+      for (const auto& [key, v] : values) {
+        if (key.rfind("worst:", 0) == 0) value = std::min(value, v);
+      }
+      if (value == std::numeric_limits<double>::infinity()) {
+        throw std::invalid_argument("gate " + gate.name + ": no worst-case value was measured");
+      }
+    } else {
+      auto it = values.find(gate.metric);
+      if (it == values.end()) {
+        std::vector<std::string> keys;
+        for (const auto& kv : values) keys.push_back(kv.first);
+        throw std::invalid_argument("gate " + gate.name + ": no measured value '" + gate.metric +
+                                    "' (have: " + join(keys) + ")");
+      }
+      value = it->second;
+    }
+    const bool passed = (!gate.min || value >= *gate.min) && (!gate.max || value <= *gate.max);
+    out.push_back({gate, value, passed, threshold_text(gate)});
+  }
+  return out;
+}
+
+}  // namespace rampart::eval

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+
+namespace rampart::eval {
+
+/// One CI gate: a measured value with a lower and/or upper bound.
+struct Gate {
+  std::string name;  ///< "clean_accuracy", "robust_accuracy.pgd-linf-0.1", "robust_accuracy.worst"
+  std::string
+      metric;  ///< key into the measured values: "clean", an attack id, "worst" or "worst:<budget>"
+  std::optional<double> min, max;
+};
+
+/// A gate's verdict, as the terminal summary, report.md and junit.xml state it.
+struct GateResult {
+  Gate gate;
+  double value = 0;
+  bool passed = false;
+  std::string threshold;  ///< ">= 0.7", "<= 0.2", "in [0.5, 0.9]"
+};
+
+/// Reads `gates:`:
+///   gates:
+///     clean_accuracy: {min: 0.85}
+///     robust_accuracy: {pgd-linf-0.1: {min: 0.70}, worst: {min: 0.65}, worst-linf-0.1: {min: 0.6}}
+/// `attack_ids` are the configured attacks; a gate on any other id, on an unknown budget,
+/// without min or max, or with a bound outside [0, 1] is a ConfigError with file:line:column.
+/// `worst` is the lowest worst-case robust accuracy over all budgets.
+std::vector<Gate> parse_gates(const core::ConfigNode& root,
+                              const std::vector<std::string>& attack_ids,
+                              const std::vector<std::string>& budgets);
+
+/// Checks every gate against the measured values ("clean", attack ids, "worst:<budget>").
+std::vector<GateResult> check_gates(const std::vector<Gate>& gates,
+                                    const std::map<std::string, double>& values);
+
+}  // namespace rampart::eval

@@ -1,0 +1,64 @@
+#include "eval/gates.h"
+
+#include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
+
+#include <catch2/catch.hpp>
+
+#include "core/config_node.h"
+#include "core/error.h"
+
+using namespace rampart;
+
+namespace {
+
+const std::vector<std::string> kIds{"fgsm-linf-0.1", "pgd-linf-0.1", "pgd-l2-0.5"};
+const std::vector<std::string> kBudgets{"linf-0.1", "l2-0.5"};
+
+std::vector<eval::Gate> gates_of(const std::string& yaml) {
+  return eval::parse_gates(core::parse_config(yaml, "g.yaml"), kIds, kBudgets);
+}
+
+}  // namespace
+
+TEST_CASE("gates pass and fail on their bounds", "[eval][gates]") {
+  const auto gates = gates_of(
+      "gates:\n"
+      "  clean_accuracy: {min: 0.85}\n"
+      "  robust_accuracy: {pgd-linf-0.1: {min: 0.7}, fgsm-linf-0.1: {max: 0.9}, worst: {min: "
+      "0.5},\n"
+      "                    worst-l2-0.5: {min: 0.2, max: 0.4}}\n");
+  REQUIRE(gates.size() == 5);
+  const std::map<std::string, double> values{{"clean", 0.9},          {"pgd-linf-0.1", 0.65},
+                                             {"fgsm-linf-0.1", 0.8},  {"pgd-l2-0.5", 0.3},
+                                             {"worst:linf-0.1", 0.6}, {"worst:l2-0.5", 0.3}};
+  const auto results = eval::check_gates(gates, values);
+  std::map<std::string, eval::GateResult> by_name;
+  for (const auto& r : results) by_name.emplace(r.gate.name, r);
+  CHECK(by_name.at("clean_accuracy").passed);
+  CHECK(by_name.at("clean_accuracy").threshold == ">= 0.85");
+  CHECK_FALSE(by_name.at("robust_accuracy.pgd-linf-0.1").passed);
+  CHECK(by_name.at("robust_accuracy.pgd-linf-0.1").value == Approx(0.65));
+  CHECK(by_name.at("robust_accuracy.fgsm-linf-0.1").passed);
+  CHECK(by_name.at("robust_accuracy.worst").value == Approx(0.3));  // the lowest budget
+  CHECK_FALSE(by_name.at("robust_accuracy.worst").passed);
+  CHECK(by_name.at("robust_accuracy.worst-l2-0.5").passed);
+  CHECK(by_name.at("robust_accuracy.worst-l2-0.5").threshold == "in [0.2, 0.4]");
+  CHECK(gates_of("seed: 1\n").empty());
+}
+
+TEST_CASE("gate config errors are located", "[eval][gates]") {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"gates: {robust_accuracy: {pgd-linf-0.3: {min: 0.5}}}\n",
+       "g.yaml:1:27: gates.robust_accuracy.pgd-linf-0.3: unknown key"},
+      {"gates: {clean_accuracy: {}}\n", "gates.clean_accuracy: a gate needs min, max or both"},
+      {"gates: {clean_accuracy: {min: 1.5}}\n",
+       "g.yaml:1:31: gates.clean_accuracy.min: must be <= 1"},
+      {"gates: {clean_accuracy: {min: 0.9, max: 0.8}}\n", "min is greater than max"},
+      {"gates: {clean: {min: 0.9}}\n", "g.yaml:1:9: gates.clean: unknown key 'clean'"},
+      {"gates: {clean_accuracy: {minimum: 0.9}}\n", "gates.clean_accuracy.minimum: unknown key"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    INFO(yaml);
+    CHECK_THROWS_WITH(gates_of(yaml), Catch::Contains(expected));
+  }
+}
