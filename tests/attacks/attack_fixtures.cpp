@@ -24,6 +24,11 @@ std::shared_ptr<models::SmallCNN> random_cnn(uint64_t seed) {
   return std::make_shared<models::SmallCNN>(models::InputSpec{}, 10);
 }
 
+at::Tensor predicted_labels(models::Classifier& net, const at::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  return net.forward(x).argmax(1);
+}
+
 std::shared_ptr<models::SmallCNN> trained_fmnist_cnn() {
   if (!std::filesystem::exists(kFmnist + "train-images-idx3-ubyte.gz")) {
     skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");

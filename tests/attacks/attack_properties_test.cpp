@@ -65,11 +65,7 @@ TEST_CASE("every attack respects its budget and the box, and reports honestly", 
   // Inputs touching both box faces; labels = the model's own predictions, so every point
   // starts correctly classified and success means the attack did something.
   const at::Tensor x = torch::rand({12, 1, 28, 28}).mul(1.2).sub(0.1).clamp(0, 1);
-  at::Tensor y;
-  {
-    torch::NoGradGuard no_grad;
-    y = net->forward(x).argmax(1);
-  }
+  const at::Tensor y = test::predicted_labels(*net, x);
   for (const auto& c : all_attacks()) {
     SECTION(c.name) {
       // A mixed mode (root training, conv1 frozen in eval) must come back exactly.

@@ -79,11 +79,7 @@ TEST_CASE("CW keeps the smallest successful perturbation and leaves failures unt
   models::ClassifierModel model(net);
   torch::manual_seed(14);
   const at::Tensor x = torch::rand({8, 1, 28, 28});
-  at::Tensor y;
-  {
-    torch::NoGradGuard no_grad;
-    y = net->forward(x).argmax(1);  // every point starts correctly classified
-  }
+  const at::Tensor y = test::predicted_labels(*net, x);
   const auto weak = attacks::cw(
       model, x, y, attacks::CWOptions().steps(2).binary_search_steps(1).initial_const(1e-6));
   // Failures come back unperturbed.

@@ -45,11 +45,7 @@ TEST_CASE("without random init, batch size 1 and 64 give the same per-sample res
   models::ClassifierModel model(net);
   torch::manual_seed(8);
   const at::Tensor x = torch::rand({64, 1, 28, 28});
-  at::Tensor y;
-  {
-    torch::NoGradGuard no_grad;
-    y = net->forward(x).argmax(1);  // every point starts correctly classified
-  }
+  const at::Tensor y = test::predicted_labels(*net, x);
   // FGSM and CW (per-sample abort-early) are batch-invariant too.
   const std::vector<std::shared_ptr<attacks::Attack>> others{
       std::make_shared<attacks::FGSM>(attacks::FGSMOptions(0.05)),
