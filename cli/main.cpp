@@ -51,11 +51,14 @@ int main(int argc, char** argv) {
   train->add_option("--set", overrides, "Override a config key: KEY=VALUE (dotted path)");
   train->add_flag("--resume", resume, "Continue from the last checkpoint in train.output");
 
+  rampart::cli::EvalCommand eval_args;
   auto* eval = app.add_subcommand(
-      "eval",
-      "Robustness report and CI gates (arrives with the attacks and the evaluation "
-      "harness; this build exits 2)");
-  eval->allow_extras();
+      "eval", "Attack a model as a YAML config says, write the robustness report, check gates");
+  eval->add_option("CONFIG", eval_args.config_path, "Eval config (YAML)")->required();
+  eval->add_option("--set", eval_args.overrides, "Override a config key: KEY=VALUE (dotted path)");
+  eval->add_option("--out", eval_args.out_dir, "Report folder (overrides report.dir)");
+  eval->add_flag("--strict", eval_args.strict, "Fail (exit 1) when a sanity check is flagged");
+  eval->add_flag("-q,--quiet", eval_args.quiet, "No progress or info lines on stderr");
   auto* scan = app.add_subcommand(
       "scan",
       "Inspect a model file before loading it (arrives with the model-intake work; "
@@ -72,10 +75,10 @@ int main(int argc, char** argv) {
   try {
     if (*quickstart) return rampart::cli::run_quickstart(out_dir, overrides);
     if (*train) return rampart::cli::run_train(config_path, overrides, resume);
-    if (*eval || *scan) {
-      return fail(ExitCode::kUsage, std::string("'rampart ") + (*eval ? "eval" : "scan") +
-                                        "' is not available in rampart " + rampart::kVersion +
-                                        "; this version trains models (train, quickstart)");
+    if (*eval) return rampart::cli::run_eval(eval_args);
+    if (*scan) {
+      return fail(ExitCode::kUsage, std::string("'rampart scan' is not available in rampart ") +
+                                        rampart::kVersion + "; it arrives with the model-intake work");
     }
   } catch (const rampart::Error& e) {
     return fail(e.code(), e.what());

@@ -34,6 +34,8 @@ class ConfigNode {
   ConfigNode(YAML::Node node, std::string path, std::shared_ptr<const ConfigSource> source);
 
   const std::string& path() const { return path_; }
+  /// The config file this node was read from.
+  const std::string& file() const { return source_->file; }
   /// "file:line:column" (or "--set key") for this node, for messages.
   std::string location() const;
   /// Throws ConfigError "<location>: <path>: <what>".

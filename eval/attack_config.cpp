@@ -30,21 +30,22 @@ std::vector<double> parse_eps(const core::ConfigNode& entry) {
 }
 
 void add_fgsm(const core::ConfigNode& entry, const AttackContext& context,
-              std::vector<std::shared_ptr<attacks::Attack>>& out) {
+              std::vector<ConfiguredAttack>& out) {
   entry.expect_keys({"name", "norm", "eps", "loss"});
   const auto norm = parse_norm(entry);
   const auto loss = parse_loss(entry);
   for (double eps : parse_eps(entry)) {
-    out.push_back(std::make_shared<attacks::FGSM>(attacks::FGSMOptions(eps)
+    auto attack = std::make_shared<attacks::FGSM>(attacks::FGSMOptions(eps)
                                                       .norm(norm)
                                                       .loss(loss)
                                                       .clip_min(context.clip_min)
-                                                      .clip_max(context.clip_max)));
+                                                      .clip_max(context.clip_max));
+    out.push_back({attack, "fgsm", norm, eps, /*bounded=*/true, /*iterative=*/false});
   }
 }
 
 void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
-             std::vector<std::shared_ptr<attacks::Attack>>& out) {
+             std::vector<ConfiguredAttack>& out) {
   entry.expect_keys({"name", "norm", "eps", "loss", "steps", "step_size", "random_init", "restarts",
                      "early_stop"});
   const auto norm = parse_norm(entry);
@@ -56,7 +57,7 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
   for (double eps : parse_eps(entry)) {
     const double step_size =
         entry.get_double("step_size", 2.5 * eps / static_cast<double>(steps), 1e-12);
-    out.push_back(std::make_shared<attacks::PGD>(attacks::PGDOptions(eps)
+    auto attack = std::make_shared<attacks::PGD>(attacks::PGDOptions(eps)
                                                      .norm(norm)
                                                      .loss(loss)
                                                      .steps(steps)
@@ -66,12 +67,13 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
                                                      .early_stop(early_stop)
                                                      .seed(context.seed)
                                                      .clip_min(context.clip_min)
-                                                     .clip_max(context.clip_max)));
+                                                     .clip_max(context.clip_max));
+    out.push_back({attack, "pgd", norm, eps, /*bounded=*/true, /*iterative=*/true});
   }
 }
 
 void add_cw(const core::ConfigNode& entry, const AttackContext& context,
-            std::vector<std::shared_ptr<attacks::Attack>>& out) {
+            std::vector<ConfiguredAttack>& out) {
   entry.expect_keys({"name", "norm", "steps", "binary_search_steps", "initial_const", "lr", "kappa",
                      "abort_early"});
   if (entry.has("norm") && entry.get_string("norm") != "l2") {
@@ -86,17 +88,18 @@ void add_cw(const core::ConfigNode& entry, const AttackContext& context,
       .abort_early(entry.get_bool("abort_early", true))
       .clip_min(context.clip_min)
       .clip_max(context.clip_max);
-  out.push_back(std::make_shared<attacks::CW>(options));
+  out.push_back({std::make_shared<attacks::CW>(options), "cw", attacks::Norm::kL2, 0.0,
+                 /*bounded=*/false, /*iterative=*/true});
 }
 
 }  // namespace
 
-std::vector<std::shared_ptr<attacks::Attack>> parse_attacks(const core::ConfigNode& root,
-                                                            const AttackContext& context) {
+std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
+                                            const AttackContext& context) {
   if (!root.has("attacks")) root.fail("missing required key 'attacks'");
   const auto entries = root.list("attacks");
   if (entries.empty()) root.fail_at("attacks", "list at least one attack");
-  std::vector<std::shared_ptr<attacks::Attack>> out;
+  std::vector<ConfiguredAttack> out;
   std::set<std::string> ids;
   for (const auto& entry : entries) {
     const std::size_t before = out.size();
@@ -106,8 +109,8 @@ std::vector<std::shared_ptr<attacks::Attack>> parse_attacks(const core::ConfigNo
     if (name == "pgd") add_pgd(entry, context, out);
     if (name == "cw") add_cw(entry, context, out);
     for (std::size_t i = before; i < out.size(); ++i) {
-      if (!ids.insert(out[i]->id()).second) {
-        entry.fail("attack id '" + out[i]->id() + "' is configured twice");
+      if (!ids.insert(out[i].attack->id()).second) {
+        entry.fail("attack id '" + out[i].attack->id() + "' is configured twice");
       }
     }
   }

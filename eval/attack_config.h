@@ -16,6 +16,16 @@ struct AttackContext {
   uint64_t seed = 0;
 };
 
+/// One configured attack and the budget it belongs to.
+struct ConfiguredAttack {
+  std::shared_ptr<attacks::Attack> attack;
+  std::string name;  ///< fgsm | pgd | cw
+  attacks::Norm norm = attacks::Norm::kLinf;
+  double eps = 0;       ///< 0 for cw (unbounded)
+  bool bounded = true;  ///< false for cw: it minimises the perturbation instead
+  bool iterative = false;
+};
+
 /// Reads the `attacks:` list of an eval config into attacks, one per (entry, eps):
 ///
 ///   attacks:
@@ -29,7 +39,7 @@ struct AttackContext {
 /// binary_search_steps, initial_const, lr, kappa, abort_early. An empty list, an unknown name,
 /// norm or key, eps < 0, steps < 1 and duplicate attack ids are ConfigErrors naming
 /// file:line:column and the key path.
-std::vector<std::shared_ptr<attacks::Attack>> parse_attacks(const core::ConfigNode& root,
-                                                            const AttackContext& context);
+std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
+                                            const AttackContext& context);
 
 }  // namespace rampart::eval

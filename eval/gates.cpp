@@ -53,6 +53,9 @@ std::vector<Gate> parse_gates(const core::ConfigNode& root,
     allowed.push_back("worst");
     for (const auto& budget : budgets) allowed.push_back("worst-" + budget);
     robust->expect_keys(allowed);
+    if (budgets.empty() && robust->has("worst")) {
+      robust->fail_at("worst", "a worst-case gate needs at least one bounded attack (fgsm or pgd)");
+    }
     for (const auto& key : allowed) {
       const auto node = robust->optional_child(key);
       if (!node) continue;

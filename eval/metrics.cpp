@@ -55,15 +55,15 @@ AttackMetrics attack_metrics(const AttackOutcome& outcome, const at::Tensor& cle
   return m;
 }
 
-std::string budget_key(const AttackOutcome& outcome) {
-  return attacks::to_string(outcome.norm) + "-" + attacks::detail::format_eps(outcome.eps);
+std::string budget_key(attacks::Norm norm, double eps) {
+  return attacks::to_string(norm) + "-" + attacks::detail::format_eps(eps);
 }
 
 std::map<std::string, at::Tensor> worst_case(const std::vector<AttackOutcome>& outcomes) {
   std::map<std::string, at::Tensor> out;
   for (const auto& o : outcomes) {
     if (!o.bounded) continue;
-    const std::string key = budget_key(o);
+    const std::string key = budget_key(o.norm, o.eps);
     auto it = out.find(key);
     if (it == out.end()) {
       out.emplace(key, o.robust.clone());

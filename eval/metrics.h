@@ -43,7 +43,7 @@ std::vector<double> per_class_accuracy(const at::Tensor& correct, const at::Tens
                                        int64_t num_classes);
 
 /// Budget key "<norm>-<eps>" (e.g. "linf-0.1") of a bounded attack.
-std::string budget_key(const AttackOutcome& outcome);
+std::string budget_key(attacks::Norm norm, double eps);
 
 /// Worst-case robustness per budget: per point, robust only if robust under every bounded
 /// attack of that norm and eps (the minimum over attacks). Returns budget key -> bool [N].

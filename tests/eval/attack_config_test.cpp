@@ -15,7 +15,7 @@ namespace {
 std::vector<std::string> ids_of(const std::string& yaml) {
   std::vector<std::string> out;
   for (const auto& a : eval::parse_attacks(core::parse_config(yaml, "a.yaml"), {}))
-    out.push_back(a->id());
+    out.push_back(a.attack->id());
   return out;
 }
 
@@ -73,7 +73,7 @@ TEST_CASE("PGD's default step size is 2.5 * eps / steps and early stop is on", "
                          "p.yaml"),
       {});
   REQUIRE(attacks.size() == 1);
-  const auto* pgd = dynamic_cast<const attacks::PGD*>(attacks[0].get());
+  const auto* pgd = dynamic_cast<const attacks::PGD*>(attacks[0].attack.get());
   REQUIRE(pgd != nullptr);
   CHECK(pgd->options().step_size() == Approx(0.05));
   CHECK(pgd->options().early_stop());

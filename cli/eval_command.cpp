@@ -1,0 +1,33 @@
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/config_node.h"
+#include "eval/eval_config.h"
+#include "eval/reports.h"
+#include "eval/runner.h"
+
+namespace rampart::cli {
+
+int run_eval(const EvalCommand& command) {
+  std::vector<std::string> overrides = command.overrides;
+  if (!command.out_dir.empty()) overrides.push_back("report.dir=" + command.out_dir);
+  const eval::EvalConfig config =
+      eval::parse_eval_config(core::load_config(command.config_path, overrides));
+  eval::EvalOptions options;
+  options.quiet = command.quiet;
+  options.strict = command.strict;
+  const eval::Evaluation evaluation = eval::run_eval(config, options);
+  std::printf("\n%s", eval::terminal_summary(evaluation).c_str());
+  std::printf("report: %s/\n", config.report.dir.c_str());
+  std::fflush(stdout);
+  if (evaluation.gates_failed() > 0) {
+    spdlog::error("{} of {} gates failed", evaluation.gates_failed(), evaluation.gates.size());
+  } else if (options.strict && evaluation.sanity_flagged() > 0) {
+    spdlog::error("{} sanity check(s) flagged under --strict", evaluation.sanity_flagged());
+  }
+  return evaluation.exit_code();
+}
+
+}  // namespace rampart::cli

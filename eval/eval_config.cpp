@@ -1,0 +1,99 @@
+#include "eval/eval_config.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "eval/metrics.h"
+#include "security/model_intake.h"
+
+namespace rampart::eval {
+namespace {
+
+ReportSpec parse_report_spec(const core::ConfigNode& root) {
+  ReportSpec spec;
+  const auto report = root.optional_child("report");
+  if (!report) return spec;
+  report->expect_keys({"dir", "formats", "save_adversarial", "examples"});
+  spec.dir = report->get_string("dir", spec.dir);
+  if (spec.dir.empty()) report->fail_at("dir", "must name a folder");
+  if (report->has("formats")) {
+    spec.formats = report->get_string_list("formats");
+    const std::vector<std::string> known{"json", "markdown", "junit", "html"};
+    for (const auto& format : spec.formats) {
+      if (std::find(known.begin(), known.end(), format) == known.end()) {
+        report->fail_at("formats", "unknown format '" + format +
+                                       "' (expected json, markdown, junit or html)");
+      }
+    }
+    if (spec.formats.empty()) report->fail_at("formats", "list at least one format");
+  }
+  spec.save_adversarial = report->get_bool("save_adversarial", false);
+  spec.examples = report->get_int("examples", spec.examples, 0, 64);
+  return spec;
+}
+
+SanitySpec parse_sanity_spec(const core::ConfigNode& root) {
+  SanitySpec spec;
+  const auto sanity = root.optional_child("sanity");
+  if (!sanity) return spec;
+  sanity->expect_keys({"points", "zero_gradient_max", "large_eps_max_accuracy", "tolerance"});
+  spec.points = sanity->get_int("points", spec.points, 1, 100000);
+  spec.zero_gradient_max = sanity->get_double("zero_gradient_max", spec.zero_gradient_max, 0, 1);
+  spec.large_eps_max_accuracy =
+      sanity->get_double("large_eps_max_accuracy", spec.large_eps_max_accuracy, 0, 1);
+  spec.tolerance = sanity->get_double("tolerance", spec.tolerance, 0, 1);
+  return spec;
+}
+
+}  // namespace
+
+std::vector<std::string> budget_keys(const std::vector<ConfiguredAttack>& attacks) {
+  std::vector<std::string> keys;
+  for (const auto& a : attacks) {
+    if (!a.bounded) continue;
+    const std::string key = budget_key(a.norm, a.eps);
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  }
+  return keys;
+}
+
+EvalConfig parse_eval_config(const core::ConfigNode& root) {
+  if (!root.is_map()) root.fail("an eval config is a mapping with model, data and attacks");
+  root.expect_keys({"seed", "device", "threads", "model", "data", "attacks", "cascade", "report",
+                    "sanity", "gates"});
+  EvalConfig config;
+  config.source = root.file();
+  config.seed = static_cast<uint64_t>(root.get_int("seed", 0, 0));
+  const std::string device = root.get_choice("device", {"cpu", "cuda", "auto"}, "auto");
+  config.threads = root.get_int("threads", 0, 0, 1024);
+  if (!root.has("model")) root.fail("missing required key 'model'");
+  const core::ConfigNode model = root.child("model");
+  config.model = models::parse_model_spec(model, /*require_arch=*/false);
+  if (!config.model.arch.empty() && config.model.checkpoint.empty()) {
+    model.fail("built-in architecture '" + config.model.arch +
+               "' needs 'checkpoint' (its trained safetensors weights) to be evaluated");
+  }
+  if (!root.has("data")) root.fail("missing required key 'data'");
+  config.data = datasets::parse_dataset_spec(root.child("data"));
+  AttackContext context;
+  context.clip_min = config.model.input.range_min;
+  context.clip_max = config.model.input.range_max;
+  context.seed = config.seed;
+  config.attacks = parse_attacks(root, context);
+  config.cascade = root.get_bool("cascade", true);
+  config.report = parse_report_spec(root);
+  config.sanity = parse_sanity_spec(root);
+  std::vector<std::string> ids;
+  for (const auto& a : config.attacks) ids.push_back(a.attack->id());
+  config.gates = parse_gates(root, ids, budget_keys(config.attacks));
+  try {
+    config.device = core::resolve_device(device, "device");
+  } catch (const ConfigError&) {
+    root.fail_at("device", "'cuda' requested but no CUDA device is available to this build");
+  }
+  config.config_hash = security::sha256_hex(root.dump());
+  return config;
+}
+
+}  // namespace rampart::eval

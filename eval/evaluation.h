@@ -1,0 +1,92 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eval/gates.h"
+#include "eval/metrics.h"
+#include "eval/sanity.h"
+
+namespace rampart::eval {
+
+/// Where the numbers came from: enough to reproduce the run and to trust the inputs.
+struct Provenance {
+  std::string rampart_version, libtorch_version;
+  std::string device;
+  int64_t threads = 0;
+  uint64_t seed = 0;
+  std::string config_file, config_sha256;
+  std::string model_path, model_sha256, model_description;
+  int64_t model_bytes = 0;
+  std::string data_source;
+  std::vector<std::pair<std::string, std::string>> data_files;  ///< path, SHA-256
+  std::string started_at;                                       ///< UTC, ISO 8601
+  std::string hostname;
+};
+
+/// One configured attack's results.
+struct AttackReport {
+  AttackMetrics metrics;
+  std::string name;  ///< fgsm | pgd | cw
+  attacks::Norm norm = attacks::Norm::kLinf;
+  double eps = 0;
+  bool bounded = true;
+  int64_t attacked = 0;  ///< points this attack ran on
+  std::vector<std::string> after;  ///< cascade: earlier attacks at the same budget
+  double seconds = 0;
+  int64_t forward_samples = 0, backward_samples = 0;
+};
+
+/// Worst case over the attacks of one budget (norm, eps).
+struct BudgetReport {
+  std::string key;  ///< linf-0.1
+  attacks::Norm norm = attacks::Norm::kLinf;
+  double eps = 0;
+  double robust_accuracy = 0;
+  std::vector<std::string> attacks;
+  std::vector<double> per_class_robust_accuracy;
+};
+
+/// Example images of one attack: a PNG grid (clean, adversarial, amplified perturbation).
+struct ExampleGrid {
+  std::string attack_id;
+  std::string file;  ///< images/<attack-id>.png, relative to the report directory
+  std::string png;   ///< the encoded bytes
+  int64_t count = 0;
+};
+
+/// A finished evaluation: everything the report writers render.
+struct Evaluation {
+  Provenance provenance;
+  int64_t num_points = 0, num_classes = 0;
+  std::vector<std::string> class_names;  ///< one per class ("0".."9" when the data has none)
+  std::vector<int64_t> class_counts;
+  double clean_accuracy = 0;
+  int64_t clean_correct = 0;
+  std::vector<double> per_class_clean_accuracy;
+  bool cascade = true;
+  std::vector<AttackReport> attacks;
+  std::vector<BudgetReport> budgets;
+  std::optional<double> worst_robust_accuracy;  ///< lowest over budgets; none without any
+  std::vector<SanityCheck> sanity;
+  bool strict = false;
+  std::vector<GateResult> gates;
+  std::vector<ExampleGrid> examples;
+  std::string examples_unavailable;  ///< why there are no images (e.g. built without OpenCV)
+  double seconds = 0;
+
+  int64_t gates_failed() const;
+  int64_t sanity_flagged() const;
+  /// 0 when every gate passed (and, under --strict, no sanity check is flagged), else 1.
+  int exit_code() const;
+};
+
+/// Robust accuracy against eps per attack family ("pgd-linf"), in eps order.
+std::vector<CurvePoint> robustness_curve(const Evaluation& evaluation);
+
+}  // namespace rampart::eval

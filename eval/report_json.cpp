@@ -1,0 +1,130 @@
+#include "eval/reports.h"
+
+namespace rampart::eval {
+namespace {
+
+using nlohmann::json;
+
+json norm_stats(double mean, double median) { return {{"mean", mean}, {"median", median}}; }
+
+json provenance_json(const Evaluation& ev) {
+  const Provenance& p = ev.provenance;
+  json files = json::array();
+  for (const auto& [path, sha] : p.data_files) files.push_back({{"path", path}, {"sha256", sha}});
+  return {{"rampart_version", p.rampart_version},
+          {"libtorch_version", p.libtorch_version},
+          {"device", p.device},
+          {"threads", p.threads},
+          {"seed", p.seed},
+          {"config", {{"file", p.config_file}, {"sha256", p.config_sha256}}},
+          {"model",
+           {{"path", p.model_path},
+            {"sha256", p.model_sha256},
+            {"bytes", p.model_bytes},
+            {"description", p.model_description}}},
+          {"data", {{"source", p.data_source}, {"files", files}}},
+          {"started_at", p.started_at},
+          {"hostname", p.hostname},
+          {"seconds", ev.seconds}};
+}
+
+json attack_json(const AttackReport& a) {
+  const AttackMetrics& m = a.metrics;
+  return {{"id", m.id},
+          {"name", a.name},
+          {"norm", attacks::to_string(a.norm)},
+          {"eps", a.bounded ? json(a.eps) : json(nullptr)},
+          {"bounded", a.bounded},
+          {"attacked", a.attacked},
+          {"after", a.after},
+          {"robust_accuracy", m.robust_accuracy},
+          {"success_rate", m.success_rate},
+          {"successes", m.successes},
+          {"l2", norm_stats(m.mean_l2, m.median_l2)},
+          {"linf", norm_stats(m.mean_linf, m.median_linf)},
+          {"per_class_robust_accuracy", m.per_class_robust_accuracy},
+          {"seconds", a.seconds},
+          {"forward_samples", a.forward_samples},
+          {"backward_samples", a.backward_samples}};
+}
+
+json curves_json(const Evaluation& ev) {
+  json curves = json::array();
+  for (const auto& p : robustness_curve(ev)) {
+    if (curves.empty() || curves.back()["family"] != p.family) {
+      curves.push_back({{"family", p.family}, {"points", json::array()}});
+    }
+    curves.back()["points"].push_back({{"eps", p.eps}, {"robust_accuracy", p.robust_accuracy}});
+  }
+  return curves;
+}
+
+json gates_json(const Evaluation& ev) {
+  json results = json::array();
+  for (const auto& g : ev.gates) {
+    results.push_back({{"name", g.gate.name},
+                       {"metric", g.gate.metric},
+                       {"value", g.value},
+                       {"min", g.gate.min ? json(*g.gate.min) : json(nullptr)},
+                       {"max", g.gate.max ? json(*g.gate.max) : json(nullptr)},
+                       {"threshold", g.threshold},
+                       {"passed", g.passed}});
+  }
+  return {{"failed", ev.gates_failed()}, {"results", results}};
+}
+
+json sanity_json(const Evaluation& ev) {
+  json checks = json::array();
+  for (const auto& c : ev.sanity) {
+    checks.push_back({{"id", c.id},
+                      {"flagged", c.flagged},
+                      {"value", c.value},
+                      {"threshold", c.threshold},
+                      {"message", c.message}});
+  }
+  return {{"strict", ev.strict}, {"flagged", ev.sanity_flagged()}, {"checks", checks}};
+}
+
+}  // namespace
+
+nlohmann::json report_json(const Evaluation& ev) {
+  json attacks_out = json::array();
+  for (const auto& a : ev.attacks) attacks_out.push_back(attack_json(a));
+  json budgets = json::array();
+  for (const auto& b : ev.budgets) {
+    budgets.push_back({{"key", b.key},
+                       {"norm", attacks::to_string(b.norm)},
+                       {"eps", b.eps},
+                       {"robust_accuracy", b.robust_accuracy},
+                       {"attacks", b.attacks},
+                       {"per_class_robust_accuracy", b.per_class_robust_accuracy}});
+  }
+  json examples = json::array();
+  for (const auto& e : ev.examples) {
+    examples.push_back({{"attack", e.attack_id}, {"file", e.file}, {"count", e.count}});
+  }
+  return {{"schema_version", kReportSchemaVersion},
+          {"provenance", provenance_json(ev)},
+          {"data",
+           {{"points", ev.num_points},
+            {"num_classes", ev.num_classes},
+            {"class_names", ev.class_names},
+            {"class_counts", ev.class_counts}}},
+          {"clean",
+           {{"accuracy", ev.clean_accuracy},
+            {"correct", ev.clean_correct},
+            {"per_class_accuracy", ev.per_class_clean_accuracy}}},
+          {"cascade", ev.cascade},
+          {"attacks", attacks_out},
+          {"budgets", budgets},
+          {"worst_robust_accuracy",
+           ev.worst_robust_accuracy ? json(*ev.worst_robust_accuracy) : json(nullptr)},
+          {"curves", curves_json(ev)},
+          {"sanity", sanity_json(ev)},
+          {"gates", gates_json(ev)},
+          {"examples", examples},
+          {"examples_unavailable", ev.examples_unavailable},
+          {"exit_code", ev.exit_code()}};
+}
+
+}  // namespace rampart::eval

@@ -1,0 +1,94 @@
+#include <sstream>
+
+#include "eval/report_format.h"
+#include "eval/reports.h"
+
+namespace rampart::eval {
+
+using detail::number;
+using detail::percent;
+
+std::string report_markdown(const Evaluation& ev) {
+  std::ostringstream md;
+  const bool ok = ev.exit_code() == 0;
+  md << "# Rampart robustness report " << (ok ? "(passed)" : "(FAILED)") << "\n\n";
+  md << "Model `" << ev.provenance.model_path << "` (" << ev.provenance.model_description
+     << ", sha256 `" << ev.provenance.model_sha256.substr(0, 12) << "`) on " << ev.num_points
+     << " points of " << ev.provenance.data_source << ".\n\n";
+  md << "| attack | budget | attacked | robust accuracy | success rate | median L2 | median Linf "
+        "| seconds |\n";
+  md << "|---|---|---:|---:|---:|---:|---:|---:|\n";
+  md << "| clean | | | " << percent(ev.clean_accuracy) << " | | | | |\n";
+  for (const auto& a : ev.attacks) {
+    const AttackMetrics& m = a.metrics;
+    md << "| " << m.id << " | " << detail::budget_text(a) << " | " << a.attacked << " | "
+       << percent(m.robust_accuracy) << " | " << percent(m.success_rate) << " | "
+       << number(m.median_l2) << " | " << number(m.median_linf) << " | " << number(a.seconds, 3)
+       << " |\n";
+  }
+  for (const auto& b : ev.budgets) {
+    md << "| **worst case** | " << b.key << " | | **" << percent(b.robust_accuracy)
+       << "** | | | | |\n";
+  }
+  if (ev.cascade) {
+    md << "\nCascade: at each budget an attack ran only on points still robust to the earlier "
+          "ones, so its robust accuracy includes theirs.\n";
+  }
+  if (!ev.gates.empty()) {
+    md << "\n## Gates (" << ev.gates_failed() << " of " << ev.gates.size() << " failed)\n\n";
+    md << "| gate | value | threshold | verdict |\n|---|---:|---|---|\n";
+    for (const auto& g : ev.gates) {
+      md << "| " << g.gate.name << " | " << percent(g.value) << " | " << g.threshold << " | "
+         << (g.passed ? "pass" : "**FAIL**") << " |\n";
+    }
+  }
+  md << "\n## Sanity checks (" << ev.sanity_flagged() << " flagged"
+     << (ev.strict ? ", --strict" : "") << ")\n\n";
+  for (const auto& c : ev.sanity) {
+    md << "- " << (c.flagged ? "⚠️ **" + detail::sanity_verdict(c, ev.strict) + "** " : "✅ ")
+       << "`" << c.id << "`: " << c.message << "\n";
+  }
+  md << "\n<sub>rampart " << ev.provenance.rampart_version << ", libtorch "
+     << ev.provenance.libtorch_version << ", " << ev.provenance.device << ", "
+     << ev.provenance.threads << " threads, seed " << ev.provenance.seed << ", config sha256 `"
+     << ev.provenance.config_sha256.substr(0, 12) << "`, " << number(ev.seconds, 3)
+     << " s</sub>\n";
+  return md.str();
+}
+
+std::string terminal_summary(const Evaluation& ev) {
+  std::ostringstream out;
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-22s %-16s %9s %10s %9s %10s %11s %8s\n", "attack", "budget",
+                "attacked", "robust", "success", "median L2", "median Linf", "seconds");
+  out << line;
+  std::snprintf(line, sizeof(line), "%-22s %-16s %9s %10s\n", "clean", "", "",
+                percent(ev.clean_accuracy).c_str());
+  out << line;
+  for (const auto& a : ev.attacks) {
+    const AttackMetrics& m = a.metrics;
+    std::snprintf(line, sizeof(line), "%-22s %-16s %9lld %10s %9s %10s %11s %8.1f\n", m.id.c_str(),
+                  detail::budget_text(a).c_str(), static_cast<long long>(a.attacked),
+                  percent(m.robust_accuracy).c_str(), percent(m.success_rate, 1).c_str(),
+                  number(m.median_l2).c_str(), number(m.median_linf).c_str(), a.seconds);
+    out << line;
+  }
+  for (const auto& b : ev.budgets) {
+    std::snprintf(line, sizeof(line), "%-22s %-16s %9s %10s\n", "worst case", b.key.c_str(), "",
+                  percent(b.robust_accuracy).c_str());
+    out << line;
+  }
+  for (const auto& g : ev.gates) {
+    std::snprintf(line, sizeof(line), "gate %-34s %10s %-14s %s\n", g.gate.name.c_str(),
+                  percent(g.value).c_str(), g.threshold.c_str(), g.passed ? "pass" : "FAIL");
+    out << line;
+  }
+  for (const auto& c : ev.sanity) {
+    if (!c.flagged) continue;
+    out << "sanity " << detail::sanity_verdict(c, ev.strict) << " " << c.id << ": " << c.message
+        << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace rampart::eval

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "datasets/dataset.h"
+#include "eval/eval_config.h"
+#include "eval/evaluation.h"
+#include "models/model.h"
+
+namespace rampart::eval {
+
+/// How `rampart eval` runs, beyond the config.
+struct EvalOptions {
+  bool quiet = false;   ///< no progress bars or info lines
+  bool strict = false;  ///< flagged sanity checks fail the run (exit 1)
+};
+
+/// An evaluation and, when `report.save_adversarial` is on, the adversarial inputs per attack
+/// id (float32 [N, C, H, W] on the CPU, the clean input where a point was not attacked).
+struct EvalOutput {
+  Evaluation evaluation;
+  std::map<std::string, at::Tensor> adversarial;
+};
+
+/// Evaluates `model` on `data` as the config says: clean accuracy, the sanity probe, every
+/// attack (only clean-correct points are attacked; with `cascade`, an attack attacks only the
+/// points still robust to the earlier attacks at its budget), metrics, worst case per budget,
+/// example images and gates. The model runs in eval mode without parameter gradients and is
+/// restored afterwards. `provenance` is copied into the result (the run fills in timing).
+///
+/// Example:
+///   auto out = eval::evaluate(config, model, data, {}, provenance);
+///   std::cout << out.evaluation.clean_accuracy;
+EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datasets::Dataset& data,
+                    const EvalOptions& options, const Provenance& provenance);
+
+/// `rampart eval`: loads the model (through the intake) and the data the config names,
+/// evaluates, and writes the report directory. Returns the evaluation (exit_code() says 0/1).
+Evaluation run_eval(const EvalConfig& config, const EvalOptions& options);
+
+}  // namespace rampart::eval

@@ -1,0 +1,37 @@
+#include "models/load_model.h"
+
+#include "core/error.h"
+#include "models/checkpoint.h"
+#include "models/safetensors.h"
+#include "models/torchscript_loader.h"
+
+namespace rampart::models {
+
+LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
+  LoadedModel out;
+  if (!spec.path.empty()) {
+    LoadedTorchScript loaded = load_torchscript(spec.path, spec.intake, device);
+    out.model = std::make_shared<TorchScriptModel>(loaded.module, spec.path);
+    out.path = loaded.file.path;
+    out.sha256 = loaded.file.sha256;
+    out.bytes = static_cast<int64_t>(loaded.file.bytes.size());
+    return out;
+  }
+  if (spec.checkpoint.empty()) {
+    throw ConfigError("model.checkpoint: built-in architecture '" + spec.arch +
+                      "' needs a safetensors checkpoint to be evaluated");
+  }
+  const security::ModelFile file = security::read_model_file(spec.checkpoint, spec.intake);
+  const SafetensorsFile weights = parse_safetensors(file.bytes, spec.checkpoint);
+  std::shared_ptr<Classifier> classifier = make_classifier(spec);
+  load_weights(*classifier, weights, spec.checkpoint);
+  classifier->to(device);
+  classifier->eval();
+  out.model = std::make_shared<ClassifierModel>(classifier);
+  out.path = file.path;
+  out.sha256 = file.sha256;
+  out.bytes = static_cast<int64_t>(file.bytes.size());
+  return out;
+}
+
+}  // namespace rampart::models
