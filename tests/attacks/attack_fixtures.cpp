@@ -29,10 +29,10 @@ at::Tensor predicted_labels(models::Classifier& net, const at::Tensor& x) {
   return net.forward(x).argmax(1);
 }
 
-std::shared_ptr<models::SmallCNN> trained_fmnist_cnn() {
+std::string trained_fmnist_checkpoint() {
   if (!std::filesystem::exists(kFmnist + "train-images-idx3-ubyte.gz")) {
     skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");
-    return nullptr;
+    return "";
   }
   const std::string dir = std::string(RAMPART_BINARY_DIR) + "/test-fixtures/fmnist_small_cnn";
   const std::string checkpoint = dir + "/checkpoint.safetensors";
@@ -54,6 +54,12 @@ std::shared_ptr<models::SmallCNN> trained_fmnist_cnn() {
   }
   ::flock(lock, LOCK_UN);
   ::close(lock);
+  return checkpoint;
+}
+
+std::shared_ptr<models::SmallCNN> trained_fmnist_cnn() {
+  const std::string checkpoint = trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return nullptr;
   auto model = std::make_shared<models::SmallCNN>(models::InputSpec{}, 10);
   models::load_weights(*model, models::read_checkpoint(checkpoint, {}), checkpoint);
   model->eval();

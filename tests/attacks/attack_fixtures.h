@@ -22,6 +22,9 @@ at::Tensor predicted_labels(models::Classifier& net, const at::Tensor& x);
 /// rules of support/fixtures.h) when Fashion-MNIST is not installed.
 std::shared_ptr<models::SmallCNN> trained_fmnist_cnn();
 
+/// The safetensors checkpoint behind trained_fmnist_cnn() ("" when skipped, as above).
+std::string trained_fmnist_checkpoint();
+
 /// The first `n` Fashion-MNIST test points.
 datasets::Dataset fmnist_test(int64_t n);
 

@@ -45,9 +45,10 @@ TEST_CASE("the subcommand frame, --version and --help", "[cli]") {
   CHECK(run_process({rampart_binary()}).exit_code == 2);
   CHECK(run_process({rampart_binary(), "frobnicate"}).exit_code == 2);
   CHECK(run_process({rampart_binary(), "train"}).exit_code == 2);
-  auto eval = run_process({rampart_binary(), "eval", "x.yaml"});
-  CHECK(eval.exit_code == 2);
-  CHECK(eval.output.find("'rampart eval' is not available") != std::string::npos);
+  CHECK(run_process({rampart_binary(), "eval"}).exit_code == 2);
+  auto scan = run_process({rampart_binary(), "scan", "x.pt"});
+  CHECK(scan.exit_code == 2);
+  CHECK(scan.output.find("'rampart scan' is not available") != std::string::npos);
 }
 
 TEST_CASE("config errors exit 2 naming file:line:column and the key", "[cli]") {

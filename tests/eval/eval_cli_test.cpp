@@ -1,0 +1,135 @@
+// rampart eval on the command line: config errors (exit 2), gates (exit 0 / 1) and junit.xml.
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "attacks/attack_fixtures.h"
+#include "eval_test_util.h"
+
+using namespace rampart;
+using nlohmann::json;
+
+namespace {
+
+const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+
+// A valid config, one key per line so that errors have predictable positions.
+const std::string kConfig =
+    "seed: 0\n"                                                        // 1
+    "model:\n"                                                         // 2
+    "  arch: small_cnn\n"                                              // 3
+    "  checkpoint: CKPT\n"                                             // 4
+    "data:\n"                                                          // 5
+    "  format: idx\n"                                                  // 6
+    "  images: " + kFmnist + "t10k-images-idx3-ubyte.gz\n"             // 7
+    "  labels: " + kFmnist + "t10k-labels-idx1-ubyte.gz\n"             // 8
+    "  limit: 100\n"                                                   // 9
+    "  batch_size: 50\n"                                               // 10
+    "attacks:\n"                                                       // 11
+    "  - {name: fgsm, norm: linf, eps: 0.05}\n"                        // 12
+    "  - {name: pgd, norm: linf, eps: 0.05, steps: 3}\n"               // 13
+    "report:\n"                                                        // 14
+    "  dir: DIR/report\n"                                              // 15
+    "  examples: 2\n"                                                  // 16
+    "sanity: {points: 32}\n"                                           // 17
+    "gates:\n"                                                         // 18
+    "  clean_accuracy: {min: 0.5}\n"                                   // 19
+    "  robust_accuracy: {fgsm-linf-0.05: {min: 0.0}, worst: {max: 1.0}}\n";  // 20
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto pos = text.find(from);
+  REQUIRE(pos != std::string::npos);
+  return text.replace(pos, from.size(), to);
+}
+
+// junit.xml read by Python's XML parser (an independent reader): "<tests> <failures>
+// <failure elements>", or the parser's error.
+std::string junit_counts(const std::string& path) {
+  const auto result = test::run_process(
+      {"/usr/bin/python3", "-c",
+       "import sys, xml.etree.ElementTree as E\n"
+       "r = E.parse(sys.argv[1]).getroot()\n"
+       "print(r.get('tests'), r.get('failures'), len(r.findall('.//failure')))",
+       path});
+  return result.output;
+}
+
+}  // namespace
+
+TEST_CASE("eval config errors exit 2 with file:line:column and the key", "[eval][cli]") {
+  const std::string dir = test::make_temp_dir("eval-config-errors");
+  const std::string config = replaced(kConfig, "CKPT", dir + "/none.safetensors");
+  const std::string file = dir + "/eval.yaml";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {config + "bogus: 1\n", ":21:1: bogus: unknown key 'bogus'"},
+      {replaced(config, "eps: 0.05}", "eps: -0.1}"), ":12:35: attacks[0].eps: eps must be >= 0"},
+      {replaced(config, "steps: 3", "steps: 0"), ":13:47: attacks[1].steps: must be >= 1, got 0"},
+      {replaced(config,
+                "  - {name: fgsm, norm: linf, eps: 0.05}\n"
+                "  - {name: pgd, norm: linf, eps: 0.05, steps: 3}\n",
+                "  []\n"),
+       ":12:3: attacks: list at least one attack"},
+      {replaced(config, "name: fgsm", "name: deepfool"), ":12:12: attacks[0].name: unknown value 'deepfool'"},
+      {replaced(config, "fgsm, norm: linf", "fgsm, norm: l7"), ":12:24: attacks[0].norm: unknown value 'l7'"},
+      {replaced(config, "limit: 100", "limit: many"), ":9:10: data.limit: expected an integer"},
+      {replaced(config, "  examples: 2\n", "  formats: [json, pdf]\n"),
+       ":16:12: report.formats: unknown format 'pdf'"},
+      {replaced(config, "fgsm-linf-0.05: {min", "pgd-linf-0.3: {min"),
+       ":20:21: gates.robust_accuracy.pgd-linf-0.3: unknown key 'pgd-linf-0.3'"},
+      {replaced(config, "  checkpoint: " + dir + "/none.safetensors\n", ""), ":3:3: model: built-in architecture"},
+      {replaced(config, "{points: 32}", "{points: 0}"), ":17:18: sanity.points: must be >= 1"},
+      {replaced(config, "{min: 0.5}", "{min: 1.5}"), ":19:25: gates.clean_accuracy.min: must be <= 1, got 1.5"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    test::write_bytes(file, yaml);
+    const auto result = test::run_eval(file);
+    INFO(yaml);
+    INFO(result.output);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Catch::Contains(file + expected));
+    CHECK(result.output.find("rampart: error: ") == 0);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir + "/report"));
+}
+
+TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report is written",
+          "[eval][cli][gates]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-gates");
+  const std::string config = replaced(kConfig, "CKPT", checkpoint);
+
+  const auto pass = test::run_eval(test::write_eval_config(dir, config));
+  INFO(pass.output);
+  CHECK(pass.exit_code == 0);
+  CHECK_THAT(pass.output, Catch::Contains("gate clean_accuracy"));
+  CHECK(junit_counts(dir + "/report/junit.xml") == "8 0 0\n");
+
+  // Two of three gates fail: clean accuracy cannot reach 99.9%, worst case is above 0.
+  std::string failing = replaced(config, "{min: 0.5}", "{min: 0.999}");
+  failing = replaced(failing, "worst: {max: 1.0}", "worst: {max: 0.0}");
+  std::filesystem::remove_all(dir + "/report");
+  const auto fail = test::run_eval(test::write_eval_config(dir, failing), {"--out", dir + "/r2"});
+  INFO(fail.output);
+  CHECK(fail.exit_code == 1);
+  CHECK_THAT(fail.output, Catch::Contains("2 of 3 gates failed"));
+  const auto gate_line = fail.output.find("gate clean_accuracy");
+  REQUIRE(gate_line != std::string::npos);
+  const std::string line = fail.output.substr(gate_line, fail.output.find('\n', gate_line) - gate_line);
+  CHECK_THAT(line, Catch::Contains(">= 0.999") && Catch::EndsWith("FAIL"));
+  for (const char* name : {"report.json", "report.md", "junit.xml", "report.html"}) {
+    INFO(name);
+    CHECK(std::filesystem::exists(dir + "/r2/" + name));
+  }
+  CHECK_FALSE(std::filesystem::exists(dir + "/report"));  // --out replaced report.dir
+  CHECK(junit_counts(dir + "/r2/junit.xml") == "8 2 2\n");
+  const json report = test::read_json(dir + "/r2/report.json");
+  CHECK(report["gates"]["failed"] == 2);
+  CHECK(report["exit_code"] == 1);
+  CHECK(report["gates"]["results"][0]["passed"] == false);
+  CHECK(report["gates"]["results"][1]["passed"] == true);
+  CHECK_THAT(test::read_json(dir + "/r2/report.json")["gates"]["results"][0]["threshold"]
+                 .get<std::string>(),
+             Catch::Equals(">= 0.999"));
+  // The sanity checks ride along as passing testcases; --strict would turn flags into failures.
+  CHECK_THAT(core::read_file(dir + "/r2/report.md"), Catch::Contains("| clean_accuracy |"));
+}

@@ -1,0 +1,198 @@
+// `rampart eval` end to end on a trained model and real Fashion-MNIST points: every number in
+// report.json is recomputed independently from the saved adversarial examples.
+#include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
+
+#include "attacks/attack_fixtures.h"
+#include "attacks/attack_ops.h"
+#include "datasets/npy.h"
+#include "eval_test_util.h"
+
+using namespace rampart;
+using nlohmann::json;
+
+namespace {
+
+const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+
+std::string eval_yaml(const std::string& checkpoint, int64_t limit, const std::string& attacks,
+                      bool cascade) {
+  return "seed: 1\nthreads: 0\n"
+         "model: {arch: small_cnn, checkpoint: " + checkpoint + "}\n"
+         "data: {format: idx, images: " + kFmnist + "t10k-images-idx3-ubyte.gz, labels: " +
+         kFmnist + "t10k-labels-idx1-ubyte.gz, limit: " + std::to_string(limit) +
+         ", batch_size: 64}\n"
+         "attacks:\n" + attacks +
+         "cascade: " + (cascade ? "true" : "false") + "\n"
+         "report: {dir: DIR/report, save_adversarial: true, examples: 4}\n"
+         "sanity: {points: 64}\n"
+         "gates: {clean_accuracy: {min: 0.5}}\n";
+}
+
+at::Tensor predict(models::Model& model, const at::Tensor& x) {
+  at::NoGradGuard no_grad;
+  return model.forward(x).argmax(1);
+}
+
+double mean_of(const at::Tensor& flags) { return flags.to(at::kDouble).mean().item<double>(); }
+
+// Mean and median (mean of the middle two for an even count), as the report defines them.
+std::pair<double, double> mean_median(const at::Tensor& values) {
+  if (values.numel() == 0) return {0, 0};
+  const at::Tensor s = std::get<0>(values.to(at::kDouble).sort());
+  const int64_t n = s.numel();
+  const double median = n % 2 ? s[n / 2].item<double>()
+                              : 0.5 * (s[n / 2 - 1].item<double>() + s[n / 2].item<double>());
+  return {s.mean().item<double>(), median};
+}
+
+}  // namespace
+
+TEST_CASE("rampart eval: report.json agrees with an independent recomputation",
+          "[eval][end_to_end]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-e2e");
+  const int64_t n = 200;
+  const auto config = test::write_eval_config(
+      dir, eval_yaml(checkpoint, n,
+                     "  - {name: fgsm, norm: linf, eps: [0.05, 0.1]}\n"
+                     "  - {name: pgd, norm: linf, eps: 0.1, steps: 10}\n"
+                     "  - {name: pgd, norm: l2, eps: 1.0, steps: 10}\n"
+                     "  - {name: cw, steps: 20, binary_search_steps: 3, initial_const: 0.1, "
+                     "lr: 0.05}\n",
+                     /*cascade=*/true));
+  const auto result = test::run_eval(config);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const json report = test::read_json(dir + "/report/report.json");
+  REQUIRE(report["schema_version"] == 1);
+
+  auto net = test::trained_fmnist_cnn();
+  models::ClassifierModel model(net);
+  const datasets::Dataset data = test::fmnist_test(n);
+  const at::Tensor clean_correct = predict(model, data.images).eq(data.labels);
+  CHECK(report["data"]["points"] == n);
+  CHECK(report["clean"]["accuracy"].get<double>() == Approx(mean_of(clean_correct)));
+  CHECK(report["clean"]["correct"] == clean_correct.sum().item<int64_t>());
+
+  std::map<std::string, at::Tensor> still_robust;  // budget -> cumulative robust flags
+  std::map<std::string, at::Tensor> robust_of;     // attack id -> robust flags
+  int64_t checked = 0;
+  for (const json& a : report["attacks"]) {
+    const std::string id = a["id"];
+    INFO(id);
+    const at::Tensor adv = datasets::read_npy(dir + "/report/adv/" + id + ".npy");
+    REQUIRE(adv.sizes() == data.images.sizes());
+    REQUIRE(adv.scalar_type() == at::kFloat);
+    CHECK(adv.min().item<double>() >= 0.0);
+    CHECK(adv.max().item<double>() <= 1.0);
+    const at::Tensor delta = (adv - data.images).flatten(1);
+    const at::Tensor l2 = delta.norm(2, 1), linf = delta.abs().amax(1);
+    const bool bounded = a["bounded"];
+    const std::string budget = bounded ? a["norm"].get<std::string>() + "-" +
+                                             attacks::detail::format_eps(a["eps"].get<double>())
+                                       : "";
+    // The points this attack ran on: clean-correct, minus (cascade) those already fooled.
+    const at::Tensor attacked =
+        bounded && still_robust.count(budget) ? still_robust[budget] : clean_correct;
+    CHECK(a["attacked"] == attacked.sum().item<int64_t>());
+    // Points not attacked are saved unchanged.
+    CHECK(delta.index({attacked.logical_not()}).abs().max().item<double>() == 0.0);
+    if (bounded) {
+      const double eps = a["eps"];
+      const at::Tensor norms = a["norm"] == "linf" ? linf : l2;
+      CHECK(norms.max().item<double>() <= eps * (1 + 1e-5) + 1e-6);
+    }
+    const at::Tensor fooled = attacked.logical_and(predict(model, adv).ne(data.labels));
+    const at::Tensor robust = attacked.logical_and(fooled.logical_not());
+    // CW ends on the decision boundary, where another batch composition can flip a point.
+    const double slack = (id == "cw-l2" ? 3.0 : 1.0) / static_cast<double>(n);
+    CHECK(a["robust_accuracy"].get<double>() == Approx(mean_of(robust)).margin(slack));
+    CHECK(a["success_rate"].get<double>() ==
+          Approx(fooled.sum().item<double>() / clean_correct.sum().item<double>())
+              .margin(slack * static_cast<double>(n) / clean_correct.sum().item<double>()));
+    if (id != "cw-l2") {
+      CHECK(a["successes"] == fooled.sum().item<int64_t>());
+      const auto [mean_l2, median_l2] = mean_median(l2.masked_select(fooled));
+      const auto [mean_linf, median_linf] = mean_median(linf.masked_select(fooled));
+      CHECK(a["l2"]["mean"].get<double>() == Approx(mean_l2).epsilon(1e-4));
+      CHECK(a["l2"]["median"].get<double>() == Approx(median_l2).epsilon(1e-4));
+      CHECK(a["linf"]["mean"].get<double>() == Approx(mean_linf).epsilon(1e-4));
+      CHECK(a["linf"]["median"].get<double>() == Approx(median_linf).epsilon(1e-4));
+    } else {
+      CHECK(a["successes"].get<double>() == Approx(fooled.sum().item<double>()).margin(3));
+      CHECK(a["l2"]["mean"].get<double>() ==
+            Approx(mean_median(l2.masked_select(fooled)).first).epsilon(0.02));
+    }
+    // Per-class robust accuracy adds up to the total.
+    double weighted = 0;
+    for (std::size_t c = 0; c < 10; ++c) {
+      weighted += a["per_class_robust_accuracy"][c].get<double>() *
+                  report["data"]["class_counts"][c].get<double>();
+    }
+    CHECK(weighted / n == Approx(a["robust_accuracy"].get<double>()).margin(1e-9));
+    if (bounded) still_robust[budget] = robust;
+    robust_of[id] = robust;
+    ++checked;
+  }
+  CHECK(checked == 5);
+
+  // Worst case per budget: per point, robust under every attack of that budget.
+  REQUIRE(report["budgets"].size() == 3);
+  for (const json& b : report["budgets"]) {
+    INFO(b["key"]);
+    at::Tensor all = clean_correct.clone();
+    for (const json& id : b["attacks"]) all.logical_and_(robust_of.at(id.get<std::string>()));
+    CHECK(b["robust_accuracy"].get<double>() == Approx(mean_of(all)).margin(1.0 / n));
+  }
+  const json& linf01 = report["budgets"][1];
+  CHECK(linf01["key"] == "linf-0.1");
+  CHECK(linf01["attacks"] == json({"fgsm-linf-0.1", "pgd-linf-0.1"}));
+  CHECK(report["attacks"][2]["after"] == json({"fgsm-linf-0.1"}));
+  CHECK(report["worst_robust_accuracy"].get<double>() <= linf01["robust_accuracy"].get<double>());
+  // The trained, undefended CNN: PGD at 0.1 breaks almost every point.
+  CHECK(linf01["robust_accuracy"].get<double>() < 0.15);
+  CHECK(report["sanity"]["flagged"] == 0);
+  CHECK(report["exit_code"] == 0);
+  CHECK(report["provenance"]["model"]["sha256"].get<std::string>().size() == 64);
+  CHECK(report["provenance"]["data"]["files"].size() == 2);
+}
+
+TEST_CASE("without cascade every attack runs on all clean-correct points and the worst case is "
+          "the per-point minimum",
+          "[eval][end_to_end]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-independent");
+  const int64_t n = 120;
+  const auto config = test::write_eval_config(
+      dir, eval_yaml(checkpoint, n,
+                     "  - {name: pgd, norm: linf, eps: 0.03, steps: 5}\n"
+                     "  - {name: fgsm, norm: linf, eps: 0.03}\n",
+                     /*cascade=*/false));
+  const auto result = test::run_eval(config);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const json report = test::read_json(dir + "/report/report.json");
+  auto net = test::trained_fmnist_cnn();
+  models::ClassifierModel model(net);
+  const datasets::Dataset data = test::fmnist_test(n);
+  const at::Tensor clean_correct = predict(model, data.images).eq(data.labels);
+  at::Tensor worst = clean_correct.clone();
+  for (const json& a : report["attacks"]) {
+    CHECK(a["attacked"] == clean_correct.sum().item<int64_t>());
+    CHECK(a["after"].empty());
+    const at::Tensor adv = datasets::read_npy(dir + "/report/adv/" + a["id"].get<std::string>() +
+                                              ".npy");
+    const at::Tensor robust = clean_correct.logical_and(predict(model, adv).eq(data.labels));
+    CHECK(a["robust_accuracy"].get<double>() == Approx(mean_of(robust)).margin(1.0 / n));
+    worst.logical_and_(robust);
+  }
+  CHECK(report["budgets"][0]["robust_accuracy"].get<double>() ==
+        Approx(mean_of(worst)).margin(1.0 / n));
+  CHECK(report["budgets"][0]["robust_accuracy"].get<double>() <=
+        std::min(report["attacks"][0]["robust_accuracy"].get<double>(),
+                 report["attacks"][1]["robust_accuracy"].get<double>()));
+}

@@ -1,0 +1,141 @@
+// The report files: report.html renders in a real browser (headless Chromium) without network
+// access, and docs/report-schema.md documents every report.json field.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#ifdef RAMPART_HAVE_OPENCV
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
+#include "attacks/attack_fixtures.h"
+#include "eval_test_util.h"
+#include "support/fixtures.h"
+
+using namespace rampart;
+using nlohmann::json;
+
+namespace {
+
+const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+
+// A small real report (trained CNN, 100 Fashion-MNIST points, FGSM at two eps, PGD, CW) in
+// DIR/report; "" when the fixture is missing.
+std::string make_report(const std::string& dir) {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return "";
+  const auto config = test::write_eval_config(
+      dir, "model: {arch: small_cnn, checkpoint: " + checkpoint + "}\n"
+           "data: {format: idx, images: " + kFmnist + "t10k-images-idx3-ubyte.gz, labels: " +
+           kFmnist + "t10k-labels-idx1-ubyte.gz, limit: 100, batch_size: 100}\n"
+           "attacks:\n"
+           "  - {name: fgsm, eps: [0.03, 0.1]}\n"
+           "  - {name: pgd, eps: 0.1, steps: 5}\n"
+           "  - {name: cw, steps: 10, binary_search_steps: 2, initial_const: 0.1, lr: 0.05}\n"
+           "report: {dir: DIR/report, examples: 6}\n"
+           "sanity: {points: 32}\n"
+           "gates: {clean_accuracy: {min: 0.5}, robust_accuracy: {worst: {max: 0.9}}}\n");
+  const auto result = test::run_eval(config);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  return dir + "/report";
+}
+
+std::string chromium() {
+  for (const char* path : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
+    if (std::filesystem::exists(path)) return path;
+  }
+  return "";
+}
+
+// Every field path of a JSON value: objects as `a.b`, array elements as `a[]`.
+void field_paths(const json& value, const std::string& prefix, std::set<std::string>& out) {
+  if (value.is_object()) {
+    for (const auto& [key, child] : value.items()) {
+      const std::string path = prefix.empty() ? key : prefix + "." + key;
+      out.insert(path);
+      field_paths(child, path, out);
+    }
+  } else if (value.is_array()) {
+    for (const auto& child : value) {
+      if (child.is_object() || child.is_array()) field_paths(child, prefix + "[]", out);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("report.html is self-contained and renders in headless Chromium", "[eval][html]") {
+  const std::string dir = test::make_temp_dir("eval-html");
+  const std::string report = make_report(dir);
+  if (report.empty()) return;
+  const std::string html = core::read_file(report + "/report.html");
+  // No network requests and no external files: no scripts, links, remote or relative sources.
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("<link") == std::string::npos);
+  CHECK(html.find("url(") == std::string::npos);
+  int images = 0;
+  for (const std::string attribute : {" src=\"", " href=\""}) {
+    for (auto pos = html.find(attribute); pos != std::string::npos;
+         pos = html.find(attribute, pos + 1)) {
+      const std::string value = html.substr(pos + attribute.size(), 40);
+      INFO(value);
+      CHECK(value.rfind("data:image/png;base64,", 0) == 0);
+      ++images;
+    }
+  }
+  CHECK(images == 4);  // one example grid per attack
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("Per-class accuracy") != std::string::npos);
+
+  const std::string browser = chromium();
+  if (browser.empty()) {
+    test::skip_without_fixture("chromium (Debian package chromium) for the HTML screenshot");
+    return;
+  }
+  const std::string shot = dir + "/screenshot.png";
+  const auto result = test::run_process(
+      {browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+       "--no-first-run", "--hide-scrollbars", "--user-data-dir=" + dir + "/chromium",
+       "--window-size=1200,1600", "--screenshot=" + shot, "file://" + report + "/report.html"});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  REQUIRE(std::filesystem::exists(shot));
+#ifdef RAMPART_HAVE_OPENCV
+  const cv::Mat image = cv::imread(shot, cv::IMREAD_COLOR);
+  REQUIRE_FALSE(image.empty());
+  CHECK(image.cols == 1200);
+  CHECK(image.rows == 1600);
+  // Non-trivial: a white page with dark text, coloured badges and bars, and the chart.
+  cv::Mat gray;
+  cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
+  const double dark = cv::countNonZero(gray < 128) / static_cast<double>(gray.total());
+  const double white = cv::countNonZero(gray > 245) / static_cast<double>(gray.total());
+  CHECK(dark > 0.01);
+  CHECK(white > 0.5);
+  std::vector<cv::Mat> channels;
+  cv::split(image, channels);
+  cv::Mat spread = cv::max(cv::max(channels[0], channels[1]), channels[2]) -
+                   cv::min(cv::min(channels[0], channels[1]), channels[2]);
+  CHECK(cv::countNonZero(spread > 60) > 2000);  // coloured pixels: badges, bars, chart lines
+#else
+  CHECK(std::filesystem::file_size(shot) > 20000);
+#endif
+}
+
+TEST_CASE("docs/report-schema.md documents every report.json field", "[eval][schema]") {
+  const std::string dir = test::make_temp_dir("eval-schema");
+  const std::string report = make_report(dir);
+  if (report.empty()) return;
+  std::set<std::string> paths;
+  field_paths(test::read_json(report + "/report.json"), "", paths);
+  CHECK(paths.size() > 60);
+  const std::string doc = core::read_file(std::string(RAMPART_SOURCE_DIR) + "/docs/report-schema.md");
+  for (const auto& path : paths) {
+    INFO(path);
+    CHECK(doc.find("`" + path + "`") != std::string::npos);
+  }
+}
