@@ -23,8 +23,9 @@ struct EvalCommand {
 /// (or, with --strict, a sanity check was flagged).
 int run_eval(const EvalCommand& command);
 
-/// `rampart quickstart [--out DIR] [--set KEY=VALUE]...`: trains the small CNN on
-/// Fashion-MNIST and prints its test accuracy and where the checkpoint went.
+/// `rampart quickstart [--out DIR] [--set KEY=VALUE]...`: trains (or reuses) the small CNN on
+/// Fashion-MNIST, evaluates FGSM, PGD and CW on 1000 test images, writes DIR/report and prints
+/// the summary and the path of report.html. `--set eval.KEY=VALUE` overrides the eval config.
 int run_quickstart(const std::string& out_dir, const std::vector<std::string>& overrides);
 
 }  // namespace rampart::cli

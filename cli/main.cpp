@@ -40,9 +40,14 @@ int main(int argc, char** argv) {
   std::string out_dir = "runs/quickstart";
   std::vector<std::string> overrides;
   auto* quickstart = app.add_subcommand(
-      "quickstart", "Train the small CNN on Fashion-MNIST and print its test accuracy");
-  quickstart->add_option("--out", out_dir, "Folder for the checkpoint")->capture_default_str();
-  quickstart->add_option("--set", overrides, "Override a config key: KEY=VALUE");
+      "quickstart",
+      "The demo: train (or reuse) a small CNN on Fashion-MNIST, attack it with FGSM, PGD and CW, "
+      "write the robustness report");
+  quickstart->add_option("--out", out_dir, "Folder for the checkpoint and the report")
+      ->capture_default_str();
+  quickstart->add_option("--set", overrides,
+                         "Override a train config key (KEY=VALUE) or an eval config key "
+                         "(eval.KEY=VALUE)");
 
   std::string config_path;
   bool resume = false;

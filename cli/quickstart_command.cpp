@@ -1,33 +1,69 @@
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/quickstart_config.h"
 #include "core/config_node.h"
+#include "eval/eval_config.h"
+#include "eval/reports.h"
+#include "eval/runner.h"
 #include "training/trainer.h"
 
 namespace rampart::cli {
+namespace {
+
+// `--set eval.KEY=VALUE` overrides the eval config; every other `--set` the train config.
+void split_overrides(const std::vector<std::string>& overrides, std::vector<std::string>& train,
+                     std::vector<std::string>& eval) {
+  for (const auto& o : overrides) {
+    if (o.rfind("eval.", 0) == 0) {
+      eval.push_back(o.substr(5));
+    } else {
+      train.push_back(o);
+    }
+  }
+}
+
+}  // namespace
 
 int run_quickstart(const std::string& out_dir, const std::vector<std::string>& overrides) {
-  std::vector<std::string> all_overrides{"train.output=" + out_dir};
-  all_overrides.insert(all_overrides.end(), overrides.begin(), overrides.end());
-  const auto config = training::parse_train_config(
-      core::parse_config(kQuickstartConfig, "configs/quickstart.yaml (built in)", all_overrides));
-  std::printf("rampart quickstart: training a small CNN on Fashion-MNIST (%lld epochs)\n",
-              static_cast<long long>(config.epochs));
+  std::vector<std::string> train_overrides{"train.output=" + out_dir};
+  std::vector<std::string> eval_overrides{
+      "model.checkpoint=" + out_dir + "/checkpoint.safetensors", "report.dir=" + out_dir + "/report"};
+  split_overrides(overrides, train_overrides, eval_overrides);
+  const auto train_config = training::parse_train_config(core::parse_config(
+      kQuickstartConfig, "configs/quickstart.yaml (built in)", train_overrides));
+  const auto eval_config = eval::parse_eval_config(core::parse_config(
+      kQuickstartEvalConfig, "configs/quickstart_eval.yaml (built in)", eval_overrides));
+
+  // 1. Train the small CNN, or reuse (resume) the one a previous quickstart left in out_dir.
+  training::TrainOptions train_options;
+  train_options.resume = std::filesystem::exists(out_dir + "/checkpoint.safetensors");
+  std::printf("rampart quickstart 1/2: %s a small CNN on Fashion-MNIST (%lld epochs) in %s\n",
+              train_options.resume ? "reusing" : "training",
+              static_cast<long long>(train_config.epochs), out_dir.c_str());
   std::fflush(stdout);
-  const training::TrainResult result = training::train(config, {});
-  std::printf("\n");
-  if (result.validation_accuracy) {
-    std::printf("Fashion-MNIST test accuracy: %.2f%% (%lld images)\n",
-                *result.validation_accuracy * 100.0,
-                static_cast<long long>(result.validation_size));
+  const training::TrainResult trained = training::train(train_config, train_options);
+  if (trained.validation_accuracy) {
+    std::printf("Fashion-MNIST test accuracy: %.2f%% (%lld images), training %.2f minutes\n",
+                *trained.validation_accuracy * 100.0,
+                static_cast<long long>(trained.validation_size), trained.seconds / 60.0);
   }
-  std::printf("training time: %.2f minutes\n", result.seconds / 60.0);
-  std::printf("checkpoint (safetensors): %s\n", result.checkpoint.c_str());
-  if (!result.torchscript.empty()) {
-    std::printf("TorchScript export:       %s\n", result.torchscript.c_str());
+
+  // 2. Attack it and write the robustness report.
+  std::printf("\nrampart quickstart 2/2: FGSM, PGD and Carlini-Wagner on %lld test images\n",
+              static_cast<long long>(eval_config.data.limit));
+  std::fflush(stdout);
+  const eval::Evaluation evaluation = eval::run_eval(eval_config, {});
+  std::printf("\n%s\n", eval::terminal_summary(evaluation).c_str());
+  std::printf("checkpoint (safetensors): %s\n", trained.checkpoint.c_str());
+  if (!trained.torchscript.empty()) {
+    std::printf("TorchScript export:       %s\n", trained.torchscript.c_str());
   }
-  return 0;
+  std::printf("report:                   %s/report.html\n", eval_config.report.dir.c_str());
+  std::printf("total time:               %.2f minutes\n",
+              (trained.seconds + evaluation.seconds) / 60.0);
+  return evaluation.exit_code();
 }
 
 }  // namespace rampart::cli

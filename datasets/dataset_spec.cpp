@@ -13,7 +13,7 @@ namespace {}  // namespace
 
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   node.expect_keys({"format", "images", "labels", "files", "root", "layout", "num_samples", "seed",
-                    "sample_seed", "noise", "limit", "batch_size", "shuffle"});
+                    "sample_seed", "noise", "limit", "batch_size", "shuffle", "class_names"});
   DatasetSpec spec;
   spec.key = node.path();
   spec.format = node.get_choice("format", {"idx", "cifar10", "npy", "image_folder", "synthetic"});
@@ -49,6 +49,7 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   spec.limit = node.get_int("limit", 0, 0);
   spec.batch_size = node.get_int("batch_size", 128, 1, 1 << 20);
   spec.shuffle = node.get_bool("shuffle", true);
+  if (node.has("class_names")) spec.class_names = node.get_string_list("class_names");
   return spec;
 }
 
@@ -89,6 +90,13 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
   if (sample.vec() != input_shape) {
     throw DataError(data.source + ": points have shape " + core::shape_text(sample) +
                     " but model.input.shape is " + core::shape_text(input_shape));
+  }
+  if (!spec.class_names.empty()) {
+    if (static_cast<int64_t>(spec.class_names.size()) != num_classes) {
+      throw ConfigError(spec.key + ".class_names: " + std::to_string(spec.class_names.size()) +
+                        " names for " + std::to_string(num_classes) + " classes");
+    }
+    data.class_names = spec.class_names;
   }
   return data.take(spec.limit);
 }

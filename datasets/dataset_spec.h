@@ -27,6 +27,7 @@ struct DatasetSpec {
   int64_t limit = 0;               ///< first N points; 0 = all
   int64_t batch_size = 128;
   bool shuffle = true;  ///< training data only
+  std::vector<std::string> class_names;  ///< optional, one per class (reports)
   std::string key;      ///< config path, for messages
 };
 
@@ -34,7 +35,7 @@ struct DatasetSpec {
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Parses a data section (keys: format, images, labels, files, root, layout, num_samples,
-/// seed, sample_seed, noise, limit, batch_size, shuffle). Format-specific keys are required per
+/// seed, sample_seed, noise, limit, batch_size, shuffle, class_names). Format-specific keys are required per
 /// format.
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
 

@@ -76,6 +76,13 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   }
   if (!root.has("data")) root.fail("missing required key 'data'");
   config.data = datasets::parse_dataset_spec(root.child("data"));
+  if (!config.data.class_names.empty() &&
+      static_cast<int64_t>(config.data.class_names.size()) != config.model.num_classes) {
+    root.child("data").fail_at("class_names",
+                               "lists " + std::to_string(config.data.class_names.size()) +
+                                   " names but model.num_classes is " +
+                                   std::to_string(config.model.num_classes));
+  }
   AttackContext context;
   context.clip_min = config.model.input.range_min;
   context.clip_max = config.model.input.range_max;

@@ -26,6 +26,7 @@ table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px soli
 th{background:#f4f4f4}td.l,th.l{text-align:left}tr.worst td{font-weight:bold;background:#fafafa}
 .bar{display:inline-block;height:10px;background:#1f77b4;vertical-align:middle;margin-right:6px}
 .muted{color:#666;font-size:12px}ul.checks{padding-left:18px}ul.checks li{margin:4px 0}
+.charts{display:flex;flex-wrap:wrap;gap:12px}
 code{background:#f4f4f4;padding:1px 4px;border-radius:3px}img.grid{max-width:100%;border:1px solid #ddd;margin:6px 0}
 )";
 
@@ -52,7 +53,7 @@ struct Series {
 
 // A line chart of accuracy (0-100%) against eps, as inline SVG.
 std::string svg_chart(const std::vector<Series>& series, const std::string& x_label) {
-  const double w = 560, h = 300, left = 52, right = 150, top = 16, bottom = 44;
+  const double w = 520, h = 300, left = 52, right = 130, top = 16, bottom = 44;
   double max_eps = 0;
   for (const auto& s : series)
     for (const auto& p : s.points) max_eps = std::max(max_eps, p.first);
@@ -108,6 +109,7 @@ void write_charts(std::ostringstream& html, const Evaluation& ev) {
     }
     series.back().points.emplace_back(p.eps, p.robust_accuracy);
   }
+  html << "<div class=\"charts\">\n";
   for (auto& [norm, series] : by_norm) {
     Series worst{"worst case", {{0.0, ev.clean_accuracy}}, /*dashed=*/true};
     for (const auto& b : ev.budgets) {
@@ -118,6 +120,7 @@ void write_charts(std::ostringstream& html, const Evaluation& ev) {
     html << "<div>" << svg_chart(series, (norm == "linf" ? "Linf" : "L2") + std::string(" eps"))
          << "</div>\n";
   }
+  html << "</div>\n";
   if (by_norm.empty()) html << "<p class=\"muted\">No bounded attack was configured.</p>\n";
 }
 

@@ -11,6 +11,7 @@ packages=(
   libssl-dev zlib1g-dev catch2 libbenchmark-dev
   dataset-fashion-mnist   # the default data: Fashion-MNIST under /usr/share/datasets
   python3-torch           # tests only: TorchScript fixtures saved from Python, as users bring them
+  chromium fonts-dejavu-core  # tests only: renders report.html headless and checks the screenshot
 )
 
 missing=()

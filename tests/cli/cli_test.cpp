@@ -164,23 +164,40 @@ TEST_CASE("resume with a pinned starting checkpoint, and a refused optimizer swi
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("quickstart trains on Fashion-MNIST and says where the checkpoint went",
+TEST_CASE("quickstart trains on Fashion-MNIST, attacks the model and writes the report",
           "[cli][quickstart]") {
   if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
     rampart::test::skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");
     return;
   }
   const std::string dir = rampart::test::make_temp_dir("cli-quickstart");
-  // A shortened run: 2048 training points, 1000 test points, one epoch.
-  auto result =
-      run_process({rampart_binary(), "quickstart", "--out", dir + "/qs", "--set", "data.limit=2048",
-                   "--set", "validation.limit=1000", "--set", "train.epochs=1"});
+  // A shortened run: 2048 training points, one epoch; 200 test points, short attacks.
+  const std::vector<std::string> shortened{
+      rampart_binary(), "quickstart", "--out", dir + "/qs", "--set", "data.limit=2048", "--set",
+      "validation.limit=1000", "--set", "train.epochs=1", "--set",
+      "eval.attacks=[{name: fgsm, eps: [0.05, 0.1]}, {name: pgd, eps: 0.1, steps: 5}, "
+      "{name: cw, steps: 10, binary_search_steps: 2}]",
+      "--set", "eval.data.limit=200", "--set", "eval.gates={clean_accuracy: {min: 0.3}}"};
+  auto result = run_process(shortened);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
+  CHECK(result.output.find("1/2: training a small CNN") != std::string::npos);
   CHECK(result.output.find("Fashion-MNIST test accuracy: ") != std::string::npos);
   CHECK(result.output.find("(1000 images)") != std::string::npos);
   CHECK(result.output.find(dir + "/qs/checkpoint.safetensors") != std::string::npos);
+  CHECK(result.output.find("cw-l2") != std::string::npos);
+  CHECK(result.output.find("report:                   " + dir + "/qs/report/report.html") !=
+        std::string::npos);
   CHECK(std::filesystem::exists(dir + "/qs/checkpoint.safetensors"));
   CHECK(std::filesystem::exists(dir + "/qs/model.pt"));
+  for (const char* name : {"report.json", "report.md", "junit.xml", "report.html"}) {
+    CHECK(std::filesystem::exists(dir + "/qs/report/" + name));
+  }
+  // A second run reuses the trained model instead of training again.
+  auto again = run_process(shortened);
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
+  CHECK(again.output.find("1/2: reusing a small CNN") != std::string::npos);
+  CHECK(again.output.find("epoch 1/1") == std::string::npos);
   std::filesystem::remove_all(dir);
 }

@@ -2,22 +2,32 @@
 #include <filesystem>
 
 #include "core/config_node.h"
+#include "eval/eval_config.h"
 #include "training/train_config.h"
 
 using namespace rampart;
 
 TEST_CASE("every config in configs/ loads and validates", "[configs]") {
-  int count = 0;
+  int train_configs = 0, eval_configs = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator(std::string(RAMPART_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
     INFO(entry.path().string());
     const auto root = core::load_config(entry.path().string());
-    REQUIRE(root.has("train"));  // every config so far is a train config
-    const auto config = training::parse_train_config(root);
-    CHECK(config.epochs >= 1);
-    CHECK_FALSE(config.output.empty());
-    ++count;
+    // A config is a train config (train:) or an eval config (attacks:), never both.
+    REQUIRE(root.has("train") != root.has("attacks"));
+    if (root.has("train")) {
+      const auto config = training::parse_train_config(root);
+      CHECK(config.epochs >= 1);
+      CHECK_FALSE(config.output.empty());
+      ++train_configs;
+    } else {
+      const auto config = eval::parse_eval_config(root);
+      CHECK_FALSE(config.attacks.empty());
+      CHECK_FALSE(config.report.dir.empty());
+      ++eval_configs;
+    }
   }
-  CHECK(count >= 3);
+  CHECK(train_configs >= 3);
+  CHECK(eval_configs >= 2);
 }
