@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
     if (*eval) return rampart::cli::run_eval(eval_args);
     if (*scan) {
       return fail(ExitCode::kUsage, std::string("'rampart scan' is not available in rampart ") +
-                                        rampart::kVersion + "; it arrives with the model-intake work");
+                                        rampart::kVersion +
+                                        "; it arrives with the model-intake work");
     }
   } catch (const rampart::Error& e) {
     return fail(e.code(), e.what());

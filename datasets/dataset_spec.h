@@ -26,17 +26,17 @@ struct DatasetSpec {
   double noise = 0.2;              ///< synthetic: pixel noise std
   int64_t limit = 0;               ///< first N points; 0 = all
   int64_t batch_size = 128;
-  bool shuffle = true;  ///< training data only
+  bool shuffle = true;                   ///< training data only
   std::vector<std::string> class_names;  ///< optional, one per class (reports)
-  std::string key;      ///< config path, for messages
+  std::string key;                       ///< config path, for messages
 };
 
 /// Default Fashion-MNIST location (Debian package `dataset-fashion-mnist`).
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Parses a data section (keys: format, images, labels, files, root, layout, num_samples,
-/// seed, sample_seed, noise, limit, batch_size, shuffle, class_names). Format-specific keys are required per
-/// format.
+/// seed, sample_seed, noise, limit, batch_size, shuffle, class_names). Format-specific keys are
+/// required per format.
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
 
 /// Reads the data set a spec names, with the model's class count and input shape

@@ -9,8 +9,8 @@
 
 namespace rampart::eval {
 
-AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model,
-                     const at::Tensor& images, const at::Tensor& labels, const at::Tensor& mask,
+AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const at::Tensor& images,
+                     const at::Tensor& labels, const at::Tensor& mask,
                      const AttackRunSettings& settings) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t n = images.size(0);
@@ -50,8 +50,8 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model,
     const at::Tensor adv = r.adversarial.detach().cpu().to(at::kFloat);
     if (settings.keep_adversarial) run.adversarial.index_copy_(0, idx, adv);
     if (examples_kept < settings.examples) {
-      const at::Tensor hits = success.nonzero().flatten().slice(0, 0, settings.examples -
-                                                                          examples_kept);
+      const at::Tensor hits =
+          success.nonzero().flatten().slice(0, 0, settings.examples - examples_kept);
       example_indices.push_back(idx.index_select(0, hits));
       example_images.push_back(adv.index_select(0, hits));
       examples_kept += hits.numel();
@@ -64,8 +64,8 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model,
   if (progress) {
     progress->finish("fooled " + std::to_string(fooled) + " of " + std::to_string(count));
   }
-  run.example_indices = example_indices.empty() ? at::zeros({0}, at::kLong)
-                                                : at::cat(example_indices);
+  run.example_indices =
+      example_indices.empty() ? at::zeros({0}, at::kLong) : at::cat(example_indices);
   if (!example_images.empty()) run.example_adversarial = at::cat(example_images);
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return run;

@@ -20,9 +20,9 @@ struct AttackRunSettings {
 
 /// One attack's per-point results over the whole data set.
 struct AttackRun {
-  AttackOutcome outcome;   ///< robust is set by the caller (it depends on the cascade)
-  int64_t attacked = 0;    ///< points attacked
-  at::Tensor adversarial;  ///< float [N, ...] (clean where not attacked), when kept
+  AttackOutcome outcome;           ///< robust is set by the caller (it depends on the cascade)
+  int64_t attacked = 0;            ///< points attacked
+  at::Tensor adversarial;          ///< float [N, ...] (clean where not attacked), when kept
   at::Tensor example_indices;      ///< int64 [K]: successful points, in data order
   at::Tensor example_adversarial;  ///< float [K, ...]
 };
@@ -30,8 +30,8 @@ struct AttackRun {
 /// Runs `attack` on the points where `mask` (bool [N]) holds, in batches on `settings.device`,
 /// with a progress bar on stderr. `images` and `labels` are the whole data set on the CPU.
 /// success, l2 and linf are false/0 where a point was not attacked.
-AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model,
-                     const at::Tensor& images, const at::Tensor& labels, const at::Tensor& mask,
+AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const at::Tensor& images,
+                     const at::Tensor& labels, const at::Tensor& mask,
                      const AttackRunSettings& settings);
 
 }  // namespace rampart::eval

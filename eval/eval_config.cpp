@@ -22,8 +22,8 @@ ReportSpec parse_report_spec(const core::ConfigNode& root) {
     const std::vector<std::string> known{"json", "markdown", "junit", "html"};
     for (const auto& format : spec.formats) {
       if (std::find(known.begin(), known.end(), format) == known.end()) {
-        report->fail_at("formats", "unknown format '" + format +
-                                       "' (expected json, markdown, junit or html)");
+        report->fail_at("formats",
+                        "unknown format '" + format + "' (expected json, markdown, junit or html)");
       }
     }
     if (spec.formats.empty()) report->fail_at("formats", "list at least one format");
@@ -78,10 +78,10 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   config.data = datasets::parse_dataset_spec(root.child("data"));
   if (!config.data.class_names.empty() &&
       static_cast<int64_t>(config.data.class_names.size()) != config.model.num_classes) {
-    root.child("data").fail_at("class_names",
-                               "lists " + std::to_string(config.data.class_names.size()) +
-                                   " names but model.num_classes is " +
-                                   std::to_string(config.model.num_classes));
+    root.child("data").fail_at("class_names", "lists " +
+                                                  std::to_string(config.data.class_names.size()) +
+                                                  " names but model.num_classes is " +
+                                                  std::to_string(config.model.num_classes));
   }
   AttackContext context;
   context.clip_min = config.model.input.range_min;

@@ -25,7 +25,7 @@ struct SanitySpec {
   int64_t points = 256;             ///< clean-correct points probed
   double zero_gradient_max = 0.05;  ///< flag when more points than this have all-zero gradients
   double large_eps_max_accuracy = 0.02;  ///< PGD at a huge Linf budget must get this low
-  double tolerance = 0.01;  ///< slack for "should not rise with eps" and "PGD >= FGSM"
+  double tolerance = 0.01;               ///< slack for "should not rise with eps" and "PGD >= FGSM"
 };
 
 /// An evaluation config (`rampart eval CONFIG`), validated against one schema:

@@ -9,7 +9,8 @@ int64_t Evaluation::gates_failed() const {
 }
 
 int64_t Evaluation::sanity_flagged() const {
-  return std::count_if(sanity.begin(), sanity.end(), [](const SanityCheck& c) { return c.flagged; });
+  return std::count_if(sanity.begin(), sanity.end(),
+                       [](const SanityCheck& c) { return c.flagged; });
 }
 
 int Evaluation::exit_code() const {

@@ -36,7 +36,7 @@ struct AttackReport {
   attacks::Norm norm = attacks::Norm::kLinf;
   double eps = 0;
   bool bounded = true;
-  int64_t attacked = 0;  ///< points this attack ran on
+  int64_t attacked = 0;            ///< points this attack ran on
   std::vector<std::string> after;  ///< cascade: earlier attacks at the same budget
   double seconds = 0;
   int64_t forward_samples = 0, backward_samples = 0;

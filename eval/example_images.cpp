@@ -22,8 +22,7 @@ std::string example_images_unavailable() {
 ExampleGrid render_example_grid(const std::string& attack_id, const at::Tensor&, const at::Tensor&,
                                 const std::vector<std::string>&, const std::vector<std::string>&,
                                 double, double) {
-  throw std::logic_error("render_example_grid(" + attack_id + "): " +
-                         example_images_unavailable());
+  throw std::logic_error("render_example_grid(" + attack_id + "): " + example_images_unavailable());
 }
 
 #else
@@ -31,9 +30,9 @@ ExampleGrid render_example_grid(const std::string& attack_id, const at::Tensor&,
 namespace {
 
 constexpr int kTile = 96;       // about the drawn size of the longer image side, in pixels
-constexpr int kGap = 10;       // between columns
-constexpr int kCaption = 18;   // text line under each tile
-constexpr int kRowLabel = 112; // left margin with the row names
+constexpr int kGap = 10;        // between columns
+constexpr int kCaption = 18;    // text line under each tile
+constexpr int kRowLabel = 112;  // left margin with the row names
 constexpr int kTitle = 30;
 
 const cv::Scalar kInk(40, 40, 40);
@@ -78,8 +77,8 @@ std::string example_images_unavailable() { return ""; }
 ExampleGrid render_example_grid(const std::string& attack_id, const at::Tensor& clean,
                                 const at::Tensor& adversarial,
                                 const std::vector<std::string>& true_labels,
-                                const std::vector<std::string>& predicted_labels,
-                                double clip_min, double clip_max) {
+                                const std::vector<std::string>& predicted_labels, double clip_min,
+                                double clip_max) {
   const int k = static_cast<int>(clean.size(0));
   const at::Tensor delta = adversarial.to(at::kFloat) - clean.to(at::kFloat);
   const cv::Mat probe = to_tile(clean[0], clip_min, clip_max);

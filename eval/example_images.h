@@ -19,7 +19,7 @@ std::string example_images_unavailable();
 ExampleGrid render_example_grid(const std::string& attack_id, const at::Tensor& clean,
                                 const at::Tensor& adversarial,
                                 const std::vector<std::string>& true_labels,
-                                const std::vector<std::string>& predicted_labels,
-                                double clip_min, double clip_max);
+                                const std::vector<std::string>& predicted_labels, double clip_min,
+                                double clip_max);
 
 }  // namespace rampart::eval

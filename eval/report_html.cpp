@@ -69,8 +69,8 @@ std::string svg_chart(const std::vector<Series>& series, const std::string& x_la
         << py(acc) << "\" stroke=\"#e5e5e5\"/>";
     svg << "<text x=\"" << left - 6 << "\" y=\"" << py(acc) + 4 << "\" text-anchor=\"end\">"
         << i * 20 << "%</text>";
-    svg << "<text x=\"" << px(eps) << "\" y=\"" << h - bottom + 16
-        << "\" text-anchor=\"middle\">" << number(eps, 3) << "</text>";
+    svg << "<text x=\"" << px(eps) << "\" y=\"" << h - bottom + 16 << "\" text-anchor=\"middle\">"
+        << number(eps, 3) << "</text>";
   }
   svg << "<line x1=\"" << left << "\" x2=\"" << left << "\" y1=\"" << top << "\" y2=\""
       << h - bottom << "\" stroke=\"#888\"/><line x1=\"" << left << "\" x2=\"" << w - right
@@ -86,9 +86,9 @@ std::string svg_chart(const std::vector<Series>& series, const std::string& x_la
     svg << "<polyline fill=\"none\" stroke=\"" << color << dash << "\" stroke-width=\"2\" points=\""
         << path.str() << "\"/>";
     for (const auto& [eps, acc] : series[s].points) {
-      svg << "<circle cx=\"" << px(eps) << "\" cy=\"" << py(acc) << "\" r=\"3.5\" fill=\""
-          << color << "\"><title>" << escape_markup(series[s].name) << " eps " << number(eps)
-          << ": " << percent(acc) << "</title></circle>";
+      svg << "<circle cx=\"" << px(eps) << "\" cy=\"" << py(acc) << "\" r=\"3.5\" fill=\"" << color
+          << "\"><title>" << escape_markup(series[s].name) << " eps " << number(eps) << ": "
+          << percent(acc) << "</title></circle>";
     }
     const double y = top + 14 + 18.0 * static_cast<double>(s);
     svg << "<rect x=\"" << w - right + 12 << "\" y=\"" << y - 9 << "\" width=\"14\" height=\"4\" "
@@ -142,8 +142,8 @@ void write_summary(std::ostringstream& html, const Evaluation& ev) {
          << bar(m.robust_accuracy) << "</td><td>" << percent(m.success_rate) << "</td><td>"
          << number(m.mean_l2) << "</td><td>" << number(m.median_l2) << "</td><td>"
          << number(m.mean_linf) << "</td><td>" << number(m.median_linf) << "</td><td>"
-         << a.forward_samples << " / " << a.backward_samples << "</td><td>"
-         << number(a.seconds, 3) << "</td></tr>\n";
+         << a.forward_samples << " / " << a.backward_samples << "</td><td>" << number(a.seconds, 3)
+         << "</td></tr>\n";
   }
   for (const auto& b : ev.budgets) {
     html << "<tr class=\"worst\"><td class=\"l\">worst case</td><td class=\"l\">" << b.key
@@ -165,9 +165,7 @@ void write_per_class(std::ostringstream& html, const Evaluation& ev) {
   html << "</tr>\n";
   for (int64_t c = 0; c < ev.num_classes; ++c) {
     const auto i = static_cast<std::size_t>(c);
-    auto cell = [](double f) {
-      return "<td style=\"" + heat(f) + "\">" + percent(f, 1) + "</td>";
-    };
+    auto cell = [](double f) { return "<td style=\"" + heat(f) + "\">" + percent(f, 1) + "</td>"; };
     html << "<tr><td class=\"l\">" << escape_markup(ev.class_names[i]) << "</td><td>"
          << ev.class_counts[i] << "</td>" << cell(ev.per_class_clean_accuracy[i]);
     for (const auto& b : ev.budgets) html << cell(b.per_class_robust_accuracy[i]);
@@ -184,18 +182,17 @@ void write_checks(std::ostringstream& html, const Evaluation& ev) {
     for (const auto& g : ev.gates) {
       html << "<tr><td class=\"l\">" << escape_markup(g.gate.name) << "</td><td>"
            << percent(g.value) << "</td><td class=\"l\">" << escape_markup(g.threshold)
-           << "</td><td class=\"l\"><span class=\"badge " << (g.passed ? "pass" : "fail")
-           << "\">" << (g.passed ? "pass" : "FAIL") << "</span></td></tr>\n";
+           << "</td><td class=\"l\"><span class=\"badge " << (g.passed ? "pass" : "fail") << "\">"
+           << (g.passed ? "pass" : "FAIL") << "</span></td></tr>\n";
     }
     html << "</table>\n";
   }
   html << "<h2>Sanity checks against gradient masking</h2>\n<ul class=\"checks\">\n";
   for (const auto& c : ev.sanity) {
     const std::string verdict = detail::sanity_verdict(c, ev.strict);
-    html << "<li><span class=\"badge "
-         << (c.flagged ? (ev.strict ? "fail" : "warn") : "pass") << "\">" << verdict
-         << "</span> <code>" << escape_markup(c.id) << "</code> " << escape_markup(c.message)
-         << "</li>\n";
+    html << "<li><span class=\"badge " << (c.flagged ? (ev.strict ? "fail" : "warn") : "pass")
+         << "\">" << verdict << "</span> <code>" << escape_markup(c.id) << "</code> "
+         << escape_markup(c.message) << "</li>\n";
   }
   html << "</ul>\n";
 }

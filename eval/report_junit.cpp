@@ -16,8 +16,8 @@ std::string report_junit(const Evaluation& ev) {
   x << "  <testsuite name=\"rampart.gates\" tests=\"" << ev.gates.size() << "\" failures=\""
     << gate_failures << "\" errors=\"0\" time=\"" << ev.seconds << "\">\n";
   for (const auto& g : ev.gates) {
-    const std::string text = g.gate.name + " = " + detail::number(g.value, 6) + ", required " +
-                             g.threshold;
+    const std::string text =
+        g.gate.name + " = " + detail::number(g.value, 6) + ", required " + g.threshold;
     x << "    <testcase classname=\"rampart.gates\" name=\"" << escape_markup(g.gate.name) << "\">";
     if (!g.passed) {
       x << "\n      <failure message=\"" << escape_markup(text) << "\" type=\"gate\">"

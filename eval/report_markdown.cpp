@@ -51,8 +51,7 @@ std::string report_markdown(const Evaluation& ev) {
   md << "\n<sub>rampart " << ev.provenance.rampart_version << ", libtorch "
      << ev.provenance.libtorch_version << ", " << ev.provenance.device << ", "
      << ev.provenance.threads << " threads, seed " << ev.provenance.seed << ", config sha256 `"
-     << ev.provenance.config_sha256.substr(0, 12) << "`, " << number(ev.seconds, 3)
-     << " s</sub>\n";
+     << ev.provenance.config_sha256.substr(0, 12) << "`, " << number(ev.seconds, 3) << " s</sub>\n";
   return md.str();
 }
 

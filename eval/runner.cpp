@@ -137,7 +137,8 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
   ev.num_classes = data.num_classes;
   ev.class_names = class_names(data);
   const at::Tensor counts = at::bincount(data.labels, {}, data.num_classes);
-  for (int64_t c = 0; c < data.num_classes; ++c) ev.class_counts.push_back(counts[c].item<int64_t>());
+  for (int64_t c = 0; c < data.num_classes; ++c)
+    ev.class_counts.push_back(counts[c].item<int64_t>());
   ev.examples_unavailable = config.report.examples > 0 ? example_images_unavailable() : "";
 
   const at::Tensor clean_pred = predict(model, data.images, config.data.batch_size, device);
@@ -150,8 +151,8 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
                  ev.clean_correct, ev.num_points);
   }
 
-  ev.sanity = probe_checks(
-      probe_input(config, model, data, clean_correct, modes_as_loaded, device), config.sanity);
+  ev.sanity = probe_checks(probe_input(config, model, data, clean_correct, modes_as_loaded, device),
+                           config.sanity);
 
   AttackRunSettings settings;
   settings.batch_size = config.data.batch_size;
@@ -159,7 +160,7 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
   settings.keep_adversarial = config.report.save_adversarial;
   settings.examples = ev.examples_unavailable.empty() ? config.report.examples : 0;
   settings.quiet = options.quiet;
-  std::map<std::string, at::Tensor> still_robust;  // budget -> bool [N] (cascade)
+  std::map<std::string, at::Tensor> still_robust;           // budget -> bool [N] (cascade)
   std::map<std::string, std::vector<std::string>> earlier;  // budget -> attack ids run so far
   std::vector<AttackOutcome> outcomes;
   for (const auto& attack : config.attacks) {

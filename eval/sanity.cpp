@@ -123,8 +123,7 @@ SanityCheck large_eps_check(const ProbeInput& in, double max_accuracy) {
 
 SanityCheck pgd_vs_fgsm_check(const ProbeInput& in, double tolerance) {
   const double eps = in.reference_linf_eps;
-  const attacks::FGSM fgsm(
-      attacks::FGSMOptions(eps).clip_min(in.clip_min).clip_max(in.clip_max));
+  const attacks::FGSM fgsm(attacks::FGSMOptions(eps).clip_min(in.clip_min).clip_max(in.clip_max));
   const attacks::PGD pgd(attacks::PGDOptions(eps)
                              .steps(20)
                              .step_size(2.5 * eps / 20)
@@ -162,16 +161,13 @@ std::vector<SanityCheck> eps_monotonic_checks(const std::vector<CurvePoint>& poi
         worst_rise = rise;
         where = " from eps " + attacks::detail::format_eps(curve[i - 1].first) + " (" +
                 percent(curve[i - 1].second) + ") to eps " +
-                attacks::detail::format_eps(curve[i].first) + " (" + percent(curve[i].second) +
-                ")";
+                attacks::detail::format_eps(curve[i].first) + " (" + percent(curve[i].second) + ")";
       }
     }
-    SanityCheck check{"eps_monotonic:" + family, worst_rise > tolerance, worst_rise, tolerance,
-                      ""};
-    check.message = worst_rise > tolerance
-                        ? family + " robust accuracy rises with eps" + where +
-                              ": a larger budget can only help the attacker"
-                        : family + " robust accuracy does not rise with eps";
+    SanityCheck check{"eps_monotonic:" + family, worst_rise > tolerance, worst_rise, tolerance, ""};
+    check.message = worst_rise > tolerance ? family + " robust accuracy rises with eps" + where +
+                                                 ": a larger budget can only help the attacker"
+                                           : family + " robust accuracy does not rise with eps";
     out.push_back(std::move(check));
   }
   return out;

@@ -14,8 +14,8 @@ namespace rampart::eval {
 /// Evaluating Adversarial Robustness", section 5; Athalye et al. 2018). A flagged check is a
 /// warning in every report and a failure (exit 1) under `--strict`.
 struct SanityCheck {
-  std::string id;       ///< eps_monotonic, pgd_vs_fgsm, large_eps, deterministic, eval_mode,
-                        ///< zero_gradients
+  std::string id;  ///< eps_monotonic, pgd_vs_fgsm, large_eps, deterministic, eval_mode,
+                   ///< zero_gradients
   bool flagged = false;
   double value = 0;      ///< the measured quantity (see `message`)
   double threshold = 0;  ///< the value beyond which the check is flagged

@@ -173,11 +173,23 @@ TEST_CASE("quickstart trains on Fashion-MNIST, attacks the model and writes the 
   const std::string dir = rampart::test::make_temp_dir("cli-quickstart");
   // A shortened run: 2048 training points, one epoch; 200 test points, short attacks.
   const std::vector<std::string> shortened{
-      rampart_binary(), "quickstart", "--out", dir + "/qs", "--set", "data.limit=2048", "--set",
-      "validation.limit=1000", "--set", "train.epochs=1", "--set",
+      rampart_binary(),
+      "quickstart",
+      "--out",
+      dir + "/qs",
+      "--set",
+      "data.limit=2048",
+      "--set",
+      "validation.limit=1000",
+      "--set",
+      "train.epochs=1",
+      "--set",
       "eval.attacks=[{name: fgsm, eps: [0.05, 0.1]}, {name: pgd, eps: 0.1, steps: 5}, "
       "{name: cw, steps: 10, binary_search_steps: 2}]",
-      "--set", "eval.data.limit=200", "--set", "eval.gates={clean_accuracy: {min: 0.3}}"};
+      "--set",
+      "eval.data.limit=200",
+      "--set",
+      "eval.gates={clean_accuracy: {min: 0.3}}"};
   auto result = run_process(shortened);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);

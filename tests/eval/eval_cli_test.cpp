@@ -13,6 +13,7 @@ namespace {
 const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
 
 // A valid config, one key per line so that errors have predictable positions.
+// clang-format off
 const std::string kConfig =
     "seed: 0\n"                                                        // 1
     "model:\n"                                                         // 2
@@ -34,6 +35,7 @@ const std::string kConfig =
     "gates:\n"                                                         // 18
     "  clean_accuracy: {min: 0.5}\n"                                   // 19
     "  robust_accuracy: {fgsm-linf-0.05: {min: 0.0}, worst: {max: 1.0}}\n";  // 20
+// clang-format on
 
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
   const auto pos = text.find(from);
@@ -44,12 +46,12 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 // junit.xml read by Python's XML parser (an independent reader): "<tests> <failures>
 // <failure elements>", or the parser's error.
 std::string junit_counts(const std::string& path) {
-  const auto result = test::run_process(
-      {"/usr/bin/python3", "-c",
-       "import sys, xml.etree.ElementTree as E\n"
-       "r = E.parse(sys.argv[1]).getroot()\n"
-       "print(r.get('tests'), r.get('failures'), len(r.findall('.//failure')))",
-       path});
+  const auto result =
+      test::run_process({"/usr/bin/python3", "-c",
+                         "import sys, xml.etree.ElementTree as E\n"
+                         "r = E.parse(sys.argv[1]).getroot()\n"
+                         "print(r.get('tests'), r.get('failures'), len(r.findall('.//failure')))",
+                         path});
   return result.output;
 }
 
@@ -68,16 +70,20 @@ TEST_CASE("eval config errors exit 2 with file:line:column and the key", "[eval]
                 "  - {name: pgd, norm: linf, eps: 0.05, steps: 3}\n",
                 "  []\n"),
        ":12:3: attacks: list at least one attack"},
-      {replaced(config, "name: fgsm", "name: deepfool"), ":12:12: attacks[0].name: unknown value 'deepfool'"},
-      {replaced(config, "fgsm, norm: linf", "fgsm, norm: l7"), ":12:24: attacks[0].norm: unknown value 'l7'"},
+      {replaced(config, "name: fgsm", "name: deepfool"),
+       ":12:12: attacks[0].name: unknown value 'deepfool'"},
+      {replaced(config, "fgsm, norm: linf", "fgsm, norm: l7"),
+       ":12:24: attacks[0].norm: unknown value 'l7'"},
       {replaced(config, "limit: 100", "limit: many"), ":9:10: data.limit: expected an integer"},
       {replaced(config, "  examples: 2\n", "  formats: [json, pdf]\n"),
        ":16:12: report.formats: unknown format 'pdf'"},
       {replaced(config, "fgsm-linf-0.05: {min", "pgd-linf-0.3: {min"),
        ":20:21: gates.robust_accuracy.pgd-linf-0.3: unknown key 'pgd-linf-0.3'"},
-      {replaced(config, "  checkpoint: " + dir + "/none.safetensors\n", ""), ":3:3: model: built-in architecture"},
+      {replaced(config, "  checkpoint: " + dir + "/none.safetensors\n", ""),
+       ":3:3: model: built-in architecture"},
       {replaced(config, "{points: 32}", "{points: 0}"), ":17:18: sanity.points: must be >= 1"},
-      {replaced(config, "{min: 0.5}", "{min: 1.5}"), ":19:25: gates.clean_accuracy.min: must be <= 1, got 1.5"},
+      {replaced(config, "{min: 0.5}", "{min: 1.5}"),
+       ":19:25: gates.clean_accuracy.min: must be <= 1, got 1.5"},
   };
   for (const auto& [yaml, expected] : cases) {
     test::write_bytes(file, yaml);
@@ -114,7 +120,8 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
   CHECK_THAT(fail.output, Catch::Contains("2 of 3 gates failed"));
   const auto gate_line = fail.output.find("gate clean_accuracy");
   REQUIRE(gate_line != std::string::npos);
-  const std::string line = fail.output.substr(gate_line, fail.output.find('\n', gate_line) - gate_line);
+  const std::string line =
+      fail.output.substr(gate_line, fail.output.find('\n', gate_line) - gate_line);
   CHECK_THAT(line, Catch::Contains(">= 0.999") && Catch::EndsWith("FAIL"));
   for (const char* name : {"report.json", "report.md", "junit.xml", "report.html"}) {
     INFO(name);

@@ -19,12 +19,16 @@ const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
 std::string eval_yaml(const std::string& checkpoint, int64_t limit, const std::string& attacks,
                       bool cascade) {
   return "seed: 1\nthreads: 0\n"
-         "model: {arch: small_cnn, checkpoint: " + checkpoint + "}\n"
-         "data: {format: idx, images: " + kFmnist + "t10k-images-idx3-ubyte.gz, labels: " +
-         kFmnist + "t10k-labels-idx1-ubyte.gz, limit: " + std::to_string(limit) +
+         "model: {arch: small_cnn, checkpoint: " +
+         checkpoint +
+         "}\n"
+         "data: {format: idx, images: " +
+         kFmnist + "t10k-images-idx3-ubyte.gz, labels: " + kFmnist +
+         "t10k-labels-idx1-ubyte.gz, limit: " + std::to_string(limit) +
          ", batch_size: 64}\n"
-         "attacks:\n" + attacks +
-         "cascade: " + (cascade ? "true" : "false") + "\n"
+         "attacks:\n" +
+         attacks + "cascade: " + (cascade ? "true" : "false") +
+         "\n"
          "report: {dir: DIR/report, save_adversarial: true, examples: 4}\n"
          "sanity: {points: 64}\n"
          "gates: {clean_accuracy: {min: 0.5}}\n";
@@ -160,18 +164,19 @@ TEST_CASE("rampart eval: report.json agrees with an independent recomputation",
   CHECK(report["provenance"]["data"]["files"].size() == 2);
 }
 
-TEST_CASE("without cascade every attack runs on all clean-correct points and the worst case is "
-          "the per-point minimum",
-          "[eval][end_to_end]") {
+TEST_CASE(
+    "without cascade every attack runs on all clean-correct points and the worst case is "
+    "the per-point minimum",
+    "[eval][end_to_end]") {
   const std::string checkpoint = test::trained_fmnist_checkpoint();
   if (checkpoint.empty()) return;
   const std::string dir = test::make_temp_dir("eval-independent");
   const int64_t n = 120;
-  const auto config = test::write_eval_config(
-      dir, eval_yaml(checkpoint, n,
-                     "  - {name: pgd, norm: linf, eps: 0.03, steps: 5}\n"
-                     "  - {name: fgsm, norm: linf, eps: 0.03}\n",
-                     /*cascade=*/false));
+  const auto config =
+      test::write_eval_config(dir, eval_yaml(checkpoint, n,
+                                             "  - {name: pgd, norm: linf, eps: 0.03, steps: 5}\n"
+                                             "  - {name: fgsm, norm: linf, eps: 0.03}\n",
+                                             /*cascade=*/false));
   const auto result = test::run_eval(config);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
@@ -184,8 +189,8 @@ TEST_CASE("without cascade every attack runs on all clean-correct points and the
   for (const json& a : report["attacks"]) {
     CHECK(a["attacked"] == clean_correct.sum().item<int64_t>());
     CHECK(a["after"].empty());
-    const at::Tensor adv = datasets::read_npy(dir + "/report/adv/" + a["id"].get<std::string>() +
-                                              ".npy");
+    const at::Tensor adv =
+        datasets::read_npy(dir + "/report/adv/" + a["id"].get<std::string>() + ".npy");
     const at::Tensor robust = clean_correct.logical_and(predict(model, adv).eq(data.labels));
     CHECK(a["robust_accuracy"].get<double>() == Approx(mean_of(robust)).margin(1.0 / n));
     worst.logical_and_(robust);

@@ -28,16 +28,18 @@ std::string make_report(const std::string& dir) {
   const std::string checkpoint = test::trained_fmnist_checkpoint();
   if (checkpoint.empty()) return "";
   const auto config = test::write_eval_config(
-      dir, "model: {arch: small_cnn, checkpoint: " + checkpoint + "}\n"
-           "data: {format: idx, images: " + kFmnist + "t10k-images-idx3-ubyte.gz, labels: " +
-           kFmnist + "t10k-labels-idx1-ubyte.gz, limit: 100, batch_size: 100}\n"
-           "attacks:\n"
-           "  - {name: fgsm, eps: [0.03, 0.1]}\n"
-           "  - {name: pgd, eps: 0.1, steps: 5}\n"
-           "  - {name: cw, steps: 10, binary_search_steps: 2, initial_const: 0.1, lr: 0.05}\n"
-           "report: {dir: DIR/report, examples: 6}\n"
-           "sanity: {points: 32}\n"
-           "gates: {clean_accuracy: {min: 0.5}, robust_accuracy: {worst: {max: 0.9}}}\n");
+      dir, "model: {arch: small_cnn, checkpoint: " + checkpoint +
+               "}\n"
+               "data: {format: idx, images: " +
+               kFmnist + "t10k-images-idx3-ubyte.gz, labels: " + kFmnist +
+               "t10k-labels-idx1-ubyte.gz, limit: 100, batch_size: 100}\n"
+               "attacks:\n"
+               "  - {name: fgsm, eps: [0.03, 0.1]}\n"
+               "  - {name: pgd, eps: 0.1, steps: 5}\n"
+               "  - {name: cw, steps: 10, binary_search_steps: 2, initial_const: 0.1, lr: 0.05}\n"
+               "report: {dir: DIR/report, examples: 6}\n"
+               "sanity: {points: 32}\n"
+               "gates: {clean_accuracy: {min: 0.5}, robust_accuracy: {worst: {max: 0.9}}}\n");
   const auto result = test::run_eval(config);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
@@ -133,7 +135,8 @@ TEST_CASE("docs/report-schema.md documents every report.json field", "[eval][sch
   std::set<std::string> paths;
   field_paths(test::read_json(report + "/report.json"), "", paths);
   CHECK(paths.size() > 60);
-  const std::string doc = core::read_file(std::string(RAMPART_SOURCE_DIR) + "/docs/report-schema.md");
+  const std::string doc =
+      core::read_file(std::string(RAMPART_SOURCE_DIR) + "/docs/report-schema.md");
   for (const auto& path : paths) {
     INFO(path);
     CHECK(doc.find("`" + path + "`") != std::string::npos);

@@ -31,15 +31,15 @@ class NoisyModel : public models::ClassifierModel {
 };
 
 eval::EvalConfig sanity_config() {
-  return eval::parse_eval_config(core::parse_config(
-      "model: {arch: small_cnn, checkpoint: unused.safetensors}\n"
-      "data: {format: idx, images: a, labels: b, batch_size: 100}\n"
-      "attacks:\n"
-      "  - {name: fgsm, eps: [0.03, 0.1]}\n"
-      "  - {name: pgd, eps: 0.1, steps: 10}\n"
-      "report: {examples: 0}\n"
-      "sanity: {points: 100}\n",
-      "sanity.yaml"));
+  return eval::parse_eval_config(
+      core::parse_config("model: {arch: small_cnn, checkpoint: unused.safetensors}\n"
+                         "data: {format: idx, images: a, labels: b, batch_size: 100}\n"
+                         "attacks:\n"
+                         "  - {name: fgsm, eps: [0.03, 0.1]}\n"
+                         "  - {name: pgd, eps: 0.1, steps: 10}\n"
+                         "report: {examples: 0}\n"
+                         "sanity: {points: 100}\n",
+                         "sanity.yaml"));
 }
 
 eval::Evaluation evaluate(models::Model& model, bool strict = false) {
@@ -83,7 +83,7 @@ TEST_CASE("a saturated-softmax model is flagged for vanishing gradients and the 
   CHECK_FALSE(f["eval_mode"]);
   // The masking inflates robust accuracy: PGD at 0.1 leaves most points "robust".
   CHECK(ev.attacks[2].metrics.robust_accuracy > 0.5);
-  CHECK(ev.exit_code() == 0);  // warnings only...
+  CHECK(ev.exit_code() == 0);                                // warnings only...
   CHECK(evaluate(model, /*strict=*/true).exit_code() == 1);  // ...failures under --strict
 }
 
@@ -112,12 +112,9 @@ TEST_CASE("a model handed over in training mode is reported and evaluated in eva
 }
 
 TEST_CASE("robust accuracy rising with eps is flagged per attack family", "[eval][sanity]") {
-  const std::vector<eval::CurvePoint> curve{{"pgd-linf", 0.1, 0.20},
-                                            {"pgd-linf", 0.03, 0.50},
-                                            {"pgd-linf", 0.2, 0.25},
-                                            {"fgsm-linf", 0.1, 0.30},
-                                            {"fgsm-linf", 0.2, 0.305},
-                                            {"fgsm-l2", 1.0, 0.4}};
+  const std::vector<eval::CurvePoint> curve{{"pgd-linf", 0.1, 0.20},   {"pgd-linf", 0.03, 0.50},
+                                            {"pgd-linf", 0.2, 0.25},   {"fgsm-linf", 0.1, 0.30},
+                                            {"fgsm-linf", 0.2, 0.305}, {"fgsm-l2", 1.0, 0.4}};
   const auto checks = eval::eps_monotonic_checks(curve, 0.01);
   REQUIRE(checks.size() == 2);  // fgsm-l2 has one eps only
   CHECK(checks[0].id == "eps_monotonic:fgsm-linf");
