@@ -25,7 +25,9 @@ at::Tensor TorchScriptModel::forward(const at::Tensor& x) {
   return out.toTensor();
 }
 
-bool TorchScriptModel::is_training() const { return module_.is_training(); }
+bool TorchScriptModel::is_training() const {
+  return module_.hasattr("training") && module_.is_training();
+}
 void TorchScriptModel::set_training(bool training) { module_.train(training); }
 
 std::vector<at::Tensor> TorchScriptModel::parameters() {
@@ -50,7 +52,8 @@ void ClassifierModel::set_module_modes(const std::vector<bool>& modes) {
 
 std::vector<bool> TorchScriptModel::module_modes() const {
   std::vector<bool> out;
-  for (const auto& m : module_.modules()) out.push_back(m.is_training());
+  // A module without a `training` attribute (hand-built TorchScript) has no mode to switch.
+  for (const auto& m : module_.modules()) out.push_back(m.hasattr("training") && m.is_training());
   return out;
 }
 

@@ -12,6 +12,9 @@ namespace {
 // qualified name in the saved archive.
 void mirror_into(const torch::nn::Module& source, torch::jit::Module& target,
                  const std::string& qualified) {
+  // Modules scripted in Python carry a `training` flag; without it libtorch reports every
+  // module as training and train()/eval() do nothing. Exports are saved in eval mode.
+  target.register_attribute("training", c10::BoolType::get(), false);
   for (const auto& p : source.named_parameters(/*recurse=*/false)) {
     target.register_parameter(p.key(), p.value().detach().clone(), /*is_buffer=*/false);
   }

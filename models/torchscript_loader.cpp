@@ -27,8 +27,7 @@ LoadedTorchScript load_torchscript(const std::string& path, const security::Inta
   } catch (const std::exception& e) {  // torch::jit::ErrorReport and friends: bad code inside
     reject(path, e.what());
   }
-  out.module.eval();
-  return out;
+  return out;  // train/eval mode as saved: the evaluation reports a model left in training mode
 }
 
 }  // namespace rampart::models

@@ -17,7 +17,9 @@ struct LoadedTorchScript {
 /// THE way Rampart loads a TorchScript file: the model intake reads it once (size limit,
 /// SHA-256, pin), then libtorch deserializes that same buffer. Every TorchScript load in the
 /// codebase goes through here, so the security work hardens one place. Malformed archives are
-/// ModelRejected (exit 3) with libtorch's first line, never a stack dump.
+/// ModelRejected (exit 3) with libtorch's first line, never a stack dump. The module keeps the
+/// train/eval mode it was saved in (call `.eval()` before running it outside an attack; attacks
+/// and `rampart eval` switch to eval mode themselves and report a model saved in training mode).
 ///
 /// Example:
 ///   auto loaded = models::load_torchscript("model.pt", intake, at::kCPU);

@@ -1,9 +1,12 @@
 // rampart eval on the command line: config errors (exit 2), gates (exit 0 / 1) and junit.xml.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <set>
 
 #include "attacks/attack_fixtures.h"
 #include "eval_test_util.h"
+#include "models/torchscript_export.h"
+#include "support/fixtures.h"
 
 using namespace rampart;
 using nlohmann::json;
@@ -139,4 +142,63 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
              Catch::Equals(">= 0.999"));
   // The sanity checks ride along as passing testcases; --strict would turn flags into failures.
   CHECK_THAT(core::read_file(dir + "/r2/report.md"), Catch::Contains("| clean_accuracy |"));
+}
+
+TEST_CASE(
+    "strict mode fails Python TorchScript models that mask gradients or were saved in "
+    "training mode",
+    "[eval][cli][sanity][python]") {
+  const std::string python = test::python_with_torch();
+  if (python.empty() &&
+      test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
+    return;
+  }
+  auto net = test::trained_fmnist_cnn();
+  if (!net) return;
+  const std::string dir = test::make_temp_dir("eval-strict");
+  models::export_torchscript(*net, dir + "/cnn.pt");
+  // What users bring: the trained CNN wrapped in Python, once with logits scaled by 1e4 (a
+  // saturated softmax: zero gradients, "robust" to every gradient attack), once with dropout
+  // and saved without calling .eval().
+  test::write_bytes(dir + "/wrap.py",
+                    "import sys, torch\n"
+                    "class Saturated(torch.nn.Module):\n"
+                    "    def __init__(self, m):\n"
+                    "        super().__init__()\n"
+                    "        self.m = m\n"
+                    "    def forward(self, x):\n"
+                    "        return self.m(x) * 10000.0\n"
+                    "class WithDropout(torch.nn.Module):\n"
+                    "    def __init__(self, m):\n"
+                    "        super().__init__()\n"
+                    "        self.m = m\n"
+                    "        self.drop = torch.nn.Dropout(0.5)\n"
+                    "    def forward(self, x):\n"
+                    "        return self.m(self.drop(x))\n"
+                    "inner = torch.jit.load(sys.argv[1])\n"
+                    "torch.jit.script(Saturated(inner).eval()).save(sys.argv[2])\n"
+                    "torch.jit.script(WithDropout(inner)).save(sys.argv[3])\n");
+  const auto made = test::run_process(
+      {python, dir + "/wrap.py", dir + "/cnn.pt", dir + "/saturated.pt", dir + "/dropout.pt"});
+  INFO(made.output);
+  REQUIRE(made.exit_code == 0);
+  std::string config =
+      replaced(kConfig, "  arch: small_cnn\n  checkpoint: CKPT\n", "  path: MODEL\n");
+  config = replaced(config, "gates:\n", "gates_unused:\n");
+  config = config.substr(0, config.find("gates_unused:"));
+  const auto flagged = [&](const std::string& model) {
+    test::write_eval_config(dir, replaced(config, "MODEL", model));
+    const auto result = test::run_eval(dir + "/eval.yaml", {"--strict"});
+    INFO(result.output);
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.output, Catch::Contains("sanity check(s) flagged under --strict"));
+    std::set<std::string> ids;
+    const json report = test::read_json(dir + "/report/report.json");
+    for (const auto& c : report["sanity"]["checks"]) {
+      if (c["flagged"].get<bool>()) ids.insert(c["id"].get<std::string>());
+    }
+    return ids;
+  };
+  CHECK(flagged(dir + "/saturated.pt") == std::set<std::string>{"zero_gradients", "large_eps"});
+  CHECK(flagged(dir + "/dropout.pt") == std::set<std::string>{"eval_mode"});
 }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "models/model.h"
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
 #include "models/torchscript_export.h"
@@ -47,6 +48,11 @@ TEST_CASE("built-in models export to TorchScript that computes the same logits",
   const at::Tensor x = torch::rand({3, 1, 28, 28});
   CHECK(torch::allclose(run(loaded_cnn.module, x), cnn.forward(x), 1e-5, 1e-6));
   CHECK(loaded_cnn.file.sha256.size() == 64);
+  // Saved in eval mode with a real `training` flag on every module, so train()/eval() work.
+  models::TorchScriptModel as_model(loaded_cnn.module);
+  for (bool mode : as_model.module_modes()) CHECK_FALSE(mode);
+  loaded_cnn.module.train(true);
+  for (bool mode : as_model.module_modes()) CHECK(mode);
 
   auto loaded_resnet = models::load_torchscript(dir + "/resnet.pt", {});
   const at::Tensor y = torch::rand({2, 3, 32, 32});
@@ -72,6 +78,7 @@ TEST_CASE("Python's torch.jit.load reads an exported model and agrees", "[torchs
   auto result = test::run_process({python, "-c",
                                    "import sys, torch\n"
                                    "m = torch.jit.load(sys.argv[1])\n"
+                                   "assert not any(s.training for s in m.modules())\n"
                                    "x = torch.linspace(0, 1, 2 * 784).reshape(2, 1, 28, 28)\n"
                                    "print(' '.join(repr(v) for v in m(x).flatten().tolist()))\n",
                                    dir + "/cnn.pt"});
