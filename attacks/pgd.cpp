@@ -9,6 +9,8 @@
 
 #include "attacks/attack_ops.h"
 #include "core/error.h"
+#include "kernels/l2_step.h"
+#include "kernels/linf_step.h"
 
 namespace rampart::attacks {
 namespace {
@@ -21,12 +23,21 @@ struct RunResult {
   at::Tensor success;
 };
 
+// The fused projected step, in place on x_adv (a tensor of its own, never an alias of x).
+void step_(at::Tensor& x_adv, const at::Tensor& x, const at::Tensor& grad, const PGDOptions& o) {
+  if (o.norm() == Norm::kLinf) {
+    kernels::linf_step_(x_adv, x, grad, o.step_size(), o.eps(), o.clip_min(), o.clip_max());
+  } else {
+    kernels::l2_step_(x_adv, x, grad, o.step_size(), o.eps(), o.clip_min(), o.clip_max());
+  }
+}
+
 RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
                    const PGDOptions& o, at::Generator& generator, int64_t& forwards,
                    int64_t& backwards) {
   const double lo = o.clip_min(), hi = o.clip_max();
   at::Tensor x_adv =
-      o.random_init() ? detail::random_start(x, o.norm(), o.eps(), lo, hi, generator) : x;
+      o.random_init() ? detail::random_start(x, o.norm(), o.eps(), lo, hi, generator) : x.clone();
   RunResult out{at::empty_like(x),
                 at::full({x.size(0)}, -std::numeric_limits<double>::infinity(), x.options()),
                 at::zeros({x.size(0)}, x.options().dtype(at::kBool))};
@@ -51,14 +62,11 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
         xa = xa.index_select(0, keep);
         ya = ya.index_select(0, keep);
         x_adv = x_adv.index_select(0, keep);
-        const at::Tensor grad = step.grad.index_select(0, keep);
-        x_adv = detail::project(x_adv + o.step_size() * detail::ascent_direction(grad, o.norm()),
-                                xa, o.norm(), o.eps(), lo, hi);
+        step_(x_adv, xa, step.grad.index_select(0, keep), o);
         continue;
       }
     }
-    x_adv = detail::project(x_adv + o.step_size() * detail::ascent_direction(step.grad, o.norm()),
-                            xa, o.norm(), o.eps(), lo, hi);
+    step_(x_adv, xa, step.grad, o);
   }
   // The last iterate of the samples still active: one forward for its verdict and objective.
   c10::NoGradGuard no_grad;
@@ -97,8 +105,8 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
     const at::Tensor pending = fooled.logical_not().nonzero().squeeze(1);
     if (pending.numel() == 0) break;
     const at::Tensor xs = x.detach().index_select(0, pending);
-    const RunResult run =
-        run_once(model, xs, labels.index_select(0, pending), options, generator, forwards, backwards);
+    const RunResult run = run_once(model, xs, labels.index_select(0, pending), options, generator,
+                                   forwards, backwards);
     c10::NoGradGuard no_grad;
     // Take a run's example when it fools the model, or when it beats the best objective so far.
     const at::Tensor take =

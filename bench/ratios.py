@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Prints the attack-overhead table of docs/performance.md from Google Benchmark JSON.
+
+    build/bench/bench_models  --benchmark_format=json > models.json
+    build/bench/bench_attacks --benchmark_format=json > attacks.json
+    python3 bench/ratios.py models.json attacks.json
+"""
+import json
+import sys
+
+
+def load(paths):
+    times = {}
+    for path in paths:
+        with open(path) as f:
+            for b in json.load(f)["benchmarks"]:
+                unit = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+                times[b["name"].replace("/real_time", "")] = b["real_time"] * unit  # ms
+    return times
+
+
+def main():
+    t = load(sys.argv[1:])
+    rows = []
+    for arch, name, batch in ((0, "small CNN", 256), (1, "PreAct-ResNet-18", 128)):
+        fb = t.get(f"BM_InputGradient/arch:{arch}/batch:{batch}")
+        fwd = t.get(f"BM_Forward/arch:{arch}/batch:{batch}")
+        pgd = t.get(f"BM_PGD20/arch:{arch}/batch:{batch}")
+        if fb and fwd and pgd:
+            floor = 20 * fb + fwd
+            rows.append((f"PGD-20 per step / fwd+bwd, {name} b{batch}",
+                         f"{pgd / 20:.2f} ms / {fb:.2f} ms", f"{pgd / floor:.3f}x (floor 20 fwd+bwd + 1 fwd)"))
+        cw = t.get(f"BM_CW10/arch:{arch}/batch:{batch}")
+        if fb and cw:
+            rows.append((f"CW iteration / fwd+bwd, {name} b{batch}",
+                         f"{cw / 10:.2f} ms / {fb:.2f} ms", f"{cw / 10 / fb:.3f}x"))
+    for op in ("Linf", "L2"):
+        for batch, dim in ((256, 784), (128, 3072), (64, 150528)):
+            key = f"BM_{op}Update/batch:{batch}/dim:{dim}/fused:"
+            aten, fused = t.get(key + "0"), t.get(key + "1")
+            if aten and fused:
+                rows.append((f"{op} update [{batch}, {dim}], ATen / fused",
+                             f"{aten * 1e3:.0f} us / {fused * 1e3:.0f} us", f"{aten / fused:.2f}x faster"))
+    width = max(len(r[0]) for r in rows)
+    print(f"| {'measure'.ljust(width)} | times | ratio |")
+    print(f"| {'-' * width} | --- | --- |")
+    for r in rows:
+        print(f"| {r[0].ljust(width)} | {r[1]} | {r[2]} |")
+
+
+if __name__ == "__main__":
+    main()

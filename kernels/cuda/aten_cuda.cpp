@@ -1,0 +1,37 @@
+#include "kernels/cuda/aten_cuda.h"
+
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include "kernels/cuda/step_kernels.cuh"
+
+namespace rampart::kernels::cuda {
+namespace {
+
+void check_launch(cudaError_t status, const char* op) {
+  TORCH_CHECK(status == cudaSuccess, op,
+              ": CUDA kernel launch failed: ", cudaGetErrorString(status));
+}
+
+}  // namespace
+
+void linf_step_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& g, float alpha,
+                    float eps, float lo, float hi) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  check_launch(
+      launch_linf_step(out.data_ptr<float>(), x.data_ptr<float>(), g.data_ptr<float>(), out.numel(),
+                       alpha, eps, lo, hi, at::cuda::getCurrentCUDAStream().stream()),
+      "linf_step_");
+}
+
+void l2_step_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& g, float alpha, float eps,
+                  float lo, float hi) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  const int64_t samples = out.size(0);
+  check_launch(launch_l2_step(out.data_ptr<float>(), x.data_ptr<float>(), g.data_ptr<float>(),
+                              samples, samples == 0 ? 0 : out.numel() / samples, alpha, eps, lo, hi,
+                              at::cuda::getCurrentCUDAStream().stream()),
+               "l2_step_");
+}
+
+}  // namespace rampart::kernels::cuda

@@ -1,0 +1,23 @@
+#pragma once
+
+// CUDA twins of the fused attack updates: raw-pointer launchers on a caller-given stream, so
+// this file compiles with nvcc on any machine (no libtorch). Each returns the launch status
+// (cudaGetLastError) for the caller to check.
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace rampart::kernels::cuda {
+
+/// The Linf step of kernels/linf_step.h on contiguous float32 arrays of `n` elements.
+cudaError_t launch_linf_step(float* x_adv, const float* x, const float* g, int64_t n,
+                             float alpha, float eps, float lo, float hi, cudaStream_t stream);
+
+/// The L2 step of kernels/l2_step.h on `samples` contiguous rows of `dim` float32 elements:
+/// one block per sample, block-wide reductions for the two norms.
+cudaError_t launch_l2_step(float* x_adv, const float* x, const float* g, int64_t samples,
+                           int64_t dim, float alpha, float eps, float lo, float hi,
+                           cudaStream_t stream);
+
+}  // namespace rampart::kernels::cuda
