@@ -1,7 +1,9 @@
 // What an attack costs against its floor. PGD-k costs k forward+backward passes (input
 // gradient) plus one forward for the final verdict; everything beyond is overhead. The fused
 // projected updates are compared with the equivalent ATen op sequences.
-//   build/bench/bench_attacks --benchmark_format=json | python3 bench/ratios.py
+//   build/bench/bench_attacks --benchmark_repetitions=3 --benchmark_enable_random_interleaving
+//       --benchmark_report_aggregates_only=true --benchmark_format=json > attacks.json
+//   python3 bench/ratios.py attacks.json
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -28,6 +30,33 @@ at::Tensor input_for(const models::Classifier& model, int64_t batch) {
   auto shape = model.input().shape;
   shape.insert(shape.begin(), batch);
   return torch::rand(shape);
+}
+
+// state.range(0): 0 = small_cnn, 1 = preact_resnet18; state.range(1): batch size.
+void BM_InputGradient(benchmark::State& state) {
+  core::set_threads(0);
+  auto model = make(state.range(0));
+  model->eval();
+  for (auto& p : model->parameters()) p.set_requires_grad(false);
+  const at::Tensor x0 = input_for(*model, state.range(1));
+  const at::Tensor y = torch::randint(0, 10, {state.range(1)});
+  for (auto _ : state) {
+    at::Tensor x = x0.detach().requires_grad_(true);
+    at::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+    at::Tensor g = torch::autograd::grad({loss}, {x})[0];
+    benchmark::DoNotOptimize(g.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(1));
+}
+
+void BM_Forward(benchmark::State& state) {
+  core::set_threads(0);
+  auto model = make(state.range(0));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = input_for(*model, state.range(1));
+  for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).data_ptr());
+  state.SetItemsProcessed(state.iterations() * state.range(1));
 }
 
 // PGD-20, Linf eps 8/255, no early stop (every step runs on the whole batch): state.range(0)
@@ -88,6 +117,18 @@ void BM_Update(benchmark::State& state) {
 
 }  // namespace
 
+BENCHMARK(BM_InputGradient)
+    ->ArgNames({"arch", "batch"})
+    ->Args({0, 256})
+    ->Args({1, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Forward)
+    ->ArgNames({"arch", "batch"})
+    ->Args({0, 256})
+    ->Args({1, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_PGD20)
     ->ArgNames({"arch", "batch"})
     ->Args({0, 256})

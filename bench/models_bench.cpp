@@ -1,7 +1,7 @@
-// The cost floor every attack is measured against: one forward + backward pass of a built-in
-// model on a batch, with the input gradient (what an attack step needs) and without parameter
-// gradients. Also plain inference and one training step for reference.
-//   build/bench/bench_models --benchmark_counters_tabular=true
+// One training step of a built-in model (SGD with momentum), for reference. The attack floor
+// (forward + backward with the input gradient) lives in attacks_bench.cpp, beside the attacks
+// it is compared with, so that ratios come from one run.
+//   build/bench/bench_models
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -25,33 +25,6 @@ at::Tensor input_for(const Classifier& model, int64_t batch) {
   return torch::rand(shape);
 }
 
-// state.range(0): 0 = small_cnn, 1 = preact_resnet18; state.range(1): batch size.
-void BM_InputGradient(benchmark::State& state) {
-  rampart::core::set_threads(0);
-  auto model = make(state.range(0));
-  model->eval();
-  for (auto& p : model->parameters()) p.set_requires_grad(false);
-  const at::Tensor x0 = input_for(*model, state.range(1));
-  const at::Tensor y = torch::randint(0, 10, {state.range(1)});
-  for (auto _ : state) {
-    at::Tensor x = x0.detach().requires_grad_(true);
-    at::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
-    at::Tensor g = torch::autograd::grad({loss}, {x})[0];
-    benchmark::DoNotOptimize(g.data_ptr());
-  }
-  state.SetItemsProcessed(state.iterations() * state.range(1));
-}
-
-void BM_Forward(benchmark::State& state) {
-  rampart::core::set_threads(0);
-  auto model = make(state.range(0));
-  model->eval();
-  torch::NoGradGuard no_grad;
-  const at::Tensor x = input_for(*model, state.range(1));
-  for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).data_ptr());
-  state.SetItemsProcessed(state.iterations() * state.range(1));
-}
-
 void BM_TrainStep(benchmark::State& state) {
   rampart::core::set_threads(0);
   auto model = make(state.range(0));
@@ -69,18 +42,6 @@ void BM_TrainStep(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_InputGradient)
-    ->ArgNames({"arch", "batch"})
-    ->Args({0, 256})
-    ->Args({1, 128})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_Forward)
-    ->ArgNames({"arch", "batch"})
-    ->Args({0, 256})
-    ->Args({1, 128})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
 BENCHMARK(BM_TrainStep)
     ->ArgNames({"arch", "batch"})
     ->Args({0, 128})

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Prints the attack-overhead table of docs/performance.md from Google Benchmark JSON.
 
-    build/bench/bench_models  --benchmark_format=json > models.json
-    build/bench/bench_attacks --benchmark_format=json > attacks.json
-    python3 bench/ratios.py models.json attacks.json
+    build/bench/bench_attacks --benchmark_repetitions=3 --benchmark_enable_random_interleaving \
+        --benchmark_report_aggregates_only=true --benchmark_format=json > attacks.json
+    python3 bench/ratios.py attacks.json
+
+Every ratio divides two benchmarks of the same run (medians of the repetitions).
 """
 import json
 import sys
@@ -14,8 +16,12 @@ def load(paths):
     for path in paths:
         with open(path) as f:
             for b in json.load(f)["benchmarks"]:
+                # With --benchmark_repetitions, use the median of the repetitions.
+                if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+                    continue
                 unit = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
-                times[b["name"].replace("/real_time", "")] = b["real_time"] * unit  # ms
+                name = b.get("run_name", b["name"]).replace("/real_time", "")
+                times[name] = b["real_time"] * unit  # ms
     return times
 
 
