@@ -10,6 +10,7 @@
 
 #include "attacks/attack_ops.h"
 #include "core/error.h"
+#include "kernels/cw_step.h"
 
 namespace rampart::attacks {
 namespace detail {
@@ -63,11 +64,11 @@ struct Search {
 at::Tensor optimize_for_constant(models::Model& model, const at::Tensor& x, const at::Tensor& w0,
                                  const at::Tensor& labels, const at::Tensor& c, const CWOptions& o,
                                  Search& search) {
-  constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
   const int64_t n = x.size(0);
   const int64_t check_every = std::max<int64_t>(1, o.steps() / 10);
-  at::Tensor w = w0.clone();
-  at::Tensor m = at::zeros_like(w), v = at::zeros_like(w);
+  kernels::CWState state{w0.clone(), at::zeros_like(w0), at::zeros_like(w0), search.best,
+                         search.best_l2};
+  const at::Tensor& w = state.w;
   at::Tensor succeeded = at::zeros({n}, x.options().dtype(at::kBool));
   // Abort-early is per sample, so a sample's result does not depend on the rest of the batch:
   // a sample whose loss has not fallen by 0.01% since the last check stops moving.
@@ -85,30 +86,21 @@ at::Tensor optimize_for_constant(models::Model& model, const at::Tensor& x, cons
     search.forwards += n;
     search.backwards += n;
     c10::NoGradGuard no_grad;
-    // Track the iterate just evaluated: fooled with the kappa margin, and closer than before.
-    const at::Tensor x_adv = terms.x_adv.detach();
-    const at::Tensor l2 = detail::per_sample_l2(x_adv - x);
+    // The iterate just evaluated counts when fooled with the kappa margin.
     const at::Tensor hit = detail::is_success(terms.logits.detach(), labels, o.targeted())
                                .logical_and(terms.margin.detach().le(-o.kappa()));
-    const at::Tensor improved = hit.logical_and(l2.lt(search.best_l2));
-    search.best_l2 = at::where(improved, l2, search.best_l2);
-    search.best = at::where(detail::per_sample(improved, x), x_adv, search.best);
     succeeded.logical_or_(hit);
+    bool stop = false;
     if (o.abort_early() && i % check_every == 0) {
       const at::Tensor loss = terms.loss.detach();
       moving.logical_and_(loss.le(previous * 0.9999));
       previous = loss;
-      if (!moving.any().item<bool>()) break;  // host sync once every steps/10 iterations
+      stop = !moving.any().item<bool>();  // host sync once every steps/10 iterations
     }
-    // Adam step on w, for the samples still moving.
-    const double t = static_cast<double>(i + 1);
-    const at::Tensor keep = detail::per_sample(moving, w);
-    m = at::where(keep, m * kBeta1 + grad * (1 - kBeta1), m);
-    v = at::where(keep, v * kBeta2 + grad * grad * (1 - kBeta2), v);
-    w = at::where(keep,
-                  w - o.lr() * (m / (1 - std::pow(kBeta1, t))) /
-                          ((v / (1 - std::pow(kBeta2, t))).sqrt() + kAdamEps),
-                  w);
+    // Fused: best-example tracking, then Adam on w for the samples still moving (none when
+    // stopping, so the last iterate is still tracked).
+    kernels::cw_step_(state, grad, terms.x_adv.detach(), x, hit, moving, o.lr(), i + 1);
+    if (stop) break;
   }
   return succeeded;
 }

@@ -10,6 +10,7 @@
 #include "attacks/cw.h"
 #include "attacks/pgd.h"
 #include "core/runtime.h"
+#include "kernels/cw_step.h"
 #include "kernels/l2_step.h"
 #include "kernels/linf_step.h"
 #include "models/model.h"
@@ -115,8 +116,35 @@ void BM_Update(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * x.numel() * 4 * 4);  // 3 reads + 1 write
 }
 
+// One CW update (best tracking + masked Adam) on [range(0), range(1)]: fused (range(2) = 1) or
+// the ATen sequence.
+void BM_CWUpdate(benchmark::State& state) {
+  core::set_threads(0);
+  const int64_t n = state.range(0), d = state.range(1);
+  kernels::CWState s{torch::randn({n, d}), torch::zeros({n, d}), torch::zeros({n, d}),
+                     torch::rand({n, d}), torch::full({n}, 1e10)};
+  const at::Tensor x = torch::rand({n, d}), grad = torch::randn({n, d});
+  const at::Tensor x_adv = (x + 0.01 * torch::randn({n, d})).clamp(0, 1);
+  const at::Tensor hit = torch::rand({n}).lt(0.5), moving = torch::rand({n}).lt(0.9);
+  const bool fused = state.range(2) == 1;
+  int64_t t = 0;
+  for (auto _ : state) {
+    ++t;
+    fused ? kernels::cw_step_(s, grad, x_adv, x, hit, moving, 0.01, t)
+          : kernels::cw_step_reference(s, grad, x_adv, x, hit, moving, 0.01, t);
+    benchmark::DoNotOptimize(s.w.data_ptr());
+  }
+}
+
 }  // namespace
 
+BENCHMARK(BM_CWUpdate)
+    ->ArgNames({"batch", "dim", "fused"})
+    ->ArgsProduct({{256}, {784}, {0, 1}})
+    ->ArgsProduct({{128}, {3072}, {0, 1}})
+    ->ArgsProduct({{64}, {150528}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 BENCHMARK(BM_InputGradient)
     ->ArgNames({"arch", "batch"})
     ->Args({0, 256})

@@ -40,7 +40,7 @@ def main():
         if fb and cw:
             rows.append((f"CW iteration / fwd+bwd, {name} b{batch}",
                          f"{cw / 10:.2f} ms / {fb:.2f} ms", f"{cw / 10 / fb:.3f}x"))
-    for op in ("Linf", "L2"):
+    for op in ("Linf", "L2", "CW"):
         for batch, dim in ((256, 784), (128, 3072), (64, 150528)):
             key = f"BM_{op}Update/batch:{batch}/dim:{dim}/fused:"
             aten, fused = t.get(key + "0"), t.get(key + "1")

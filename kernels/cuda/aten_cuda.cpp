@@ -34,4 +34,19 @@ void l2_step_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& g, flo
                "l2_step_");
 }
 
+void cw_step_cuda(at::Tensor& w, at::Tensor& m, at::Tensor& v, at::Tensor& best,
+                  at::Tensor& best_l2, const at::Tensor& grad, const at::Tensor& x_adv,
+                  const at::Tensor& x, const at::Tensor& hit, const at::Tensor& moving, float lr,
+                  float bias1, float bias2) {
+  const c10::cuda::CUDAGuard guard(w.device());
+  const int64_t samples = w.size(0);
+  check_launch(
+      launch_cw_step(w.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(),
+                     best.data_ptr<float>(), best_l2.data_ptr<float>(), grad.data_ptr<float>(),
+                     x_adv.data_ptr<float>(), x.data_ptr<float>(), hit.data_ptr<bool>(),
+                     moving.data_ptr<bool>(), samples, samples == 0 ? 0 : w.numel() / samples, lr,
+                     bias1, bias2, at::cuda::getCurrentCUDAStream().stream()),
+      "cw_step_");
+}
+
 }  // namespace rampart::kernels::cuda

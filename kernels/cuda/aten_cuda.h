@@ -14,4 +14,10 @@ void linf_step_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& g, f
 void l2_step_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& g, float alpha, float eps,
                   float lo, float hi);
 
+/// w, m, v, best [N, ...] and best_l2 [N] float32 updated in place; hit, moving bool [N].
+void cw_step_cuda(at::Tensor& w, at::Tensor& m, at::Tensor& v, at::Tensor& best,
+                  at::Tensor& best_l2, const at::Tensor& grad, const at::Tensor& x_adv,
+                  const at::Tensor& x, const at::Tensor& hit, const at::Tensor& moving, float lr,
+                  float bias1, float bias2);
+
 }  // namespace rampart::kernels::cuda

@@ -1,28 +1,10 @@
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/step_kernels.cuh"
 
 namespace rampart::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-// Sum of `value` over the block; every thread gets the result.
-__device__ float block_sum(float value, float* shared) {
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_down_sync(0xffffffffu, value, offset);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) shared[warp] = value;
-  __syncthreads();
-  value = threadIdx.x < blockDim.x / 32 ? shared[lane] : 0.0f;
-  if (warp == 0) {
-    for (int offset = 16; offset > 0; offset /= 2) {
-      value += __shfl_down_sync(0xffffffffu, value, offset);
-    }
-    if (lane == 0) shared[0] = value;
-  }
-  __syncthreads();
-  const float total = shared[0];
-  __syncthreads();
-  return total;
-}
 
 __global__ void l2_step_kernel(float* __restrict__ x_adv, const float* __restrict__ x,
                                const float* __restrict__ g, int64_t dim, float alpha, float eps,

@@ -20,4 +20,13 @@ cudaError_t launch_l2_step(float* x_adv, const float* x, const float* g, int64_t
                            int64_t dim, float alpha, float eps, float lo, float hi,
                            cudaStream_t stream);
 
+/// One Carlini-Wagner iteration of kernels/cw_step.h on `samples` contiguous rows of `dim`
+/// float32 elements (w, m, v, best updated in place; best_l2, hit, moving per sample): one
+/// block per sample, the L2 distance by a block reduction. bias1 = 1 - 0.9^t, bias2 =
+/// 1 - 0.999^t.
+cudaError_t launch_cw_step(float* w, float* m, float* v, float* best, float* best_l2,
+                           const float* grad, const float* x_adv, const float* x, const bool* hit,
+                           const bool* moving, int64_t samples, int64_t dim, float lr,
+                           float bias1, float bias2, cudaStream_t stream);
+
 }  // namespace rampart::kernels::cuda

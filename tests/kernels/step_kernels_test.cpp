@@ -4,7 +4,9 @@
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
+#include <limits>
 
+#include "kernels/cw_step.h"
 #include "kernels/l2_step.h"
 #include "kernels/linf_step.h"
 
@@ -95,6 +97,60 @@ TEST_CASE("l2_step_ matches the ATen sequence and stays in the ball and the box"
   CHECK(adv[1].sub(0.5).norm().item<double>() == Approx(0.2).epsilon(1e-6));  // step alpha
 }
 
+namespace {
+
+kernels::CWState random_cw_state(const std::vector<int64_t>& shape, at::Generator& gen) {
+  const int64_t n = shape[0];
+  kernels::CWState s{at::randn(shape, gen, at::kFloat), at::randn(shape, gen, at::kFloat) * 0.1,
+                     at::rand(shape, gen, at::kFloat) * 0.01, at::rand(shape, gen, at::kFloat),
+                     at::rand({n}, gen, at::kFloat) * 3};
+  s.best_l2[0] = std::numeric_limits<float>::infinity();  // no example yet
+  return s;
+}
+
+kernels::CWState clone(const kernels::CWState& s) {
+  return {s.w.clone(), s.m.clone(), s.v.clone(), s.best.clone(), s.best_l2.clone()};
+}
+
+}  // namespace
+
+TEST_CASE("cw_step_ equals the ATen sequence: tracking and masked Adam", "[kernels]") {
+  for (const auto& shape : kShapes) {
+    INFO(at::IntArrayRef(shape));
+    at::Generator gen = at::detail::createCPUGenerator(5);
+    const kernels::CWState start = random_cw_state(shape, gen);
+    const at::Tensor x = at::rand(shape, gen, at::kFloat);
+    const at::Tensor x_adv = (x + at::randn(shape, gen, at::kFloat) * 0.05).clamp(0, 1);
+    const at::Tensor grad = at::randn(shape, gen, at::kFloat);
+    const int64_t n = shape[0];
+    const at::Tensor hit = at::rand({n}, gen, at::kFloat).lt(0.6);
+    at::Tensor moving = at::rand({n}, gen, at::kFloat).lt(0.7);
+    moving[0] = true;
+    hit[0] = true;
+    for (int64_t t : {1, 7}) {
+      INFO("t = " << t);
+      kernels::CWState fused = clone(start), ref = clone(start);
+      kernels::cw_step_(fused, grad, x_adv, x, hit, moving, 0.01, t);
+      kernels::cw_step_reference(ref, grad, x_adv, x, hit, moving, 0.01, t);
+      CHECK(at::allclose(fused.w, ref.w, 1e-6, 1e-7));
+      CHECK(at::equal(fused.m, ref.m));
+      CHECK(at::equal(fused.v, ref.v));
+      CHECK(at::allclose(fused.best_l2, ref.best_l2, 1e-6, 0));
+      CHECK(at::equal(fused.best, ref.best));
+      // Samples not moving keep w, m, v; samples not hit keep their best.
+      const at::Tensor still = moving.logical_not();
+      CHECK(at::equal(fused.w.index({still}), start.w.index({still})));
+      CHECK(at::equal(fused.m.index({still}), start.m.index({still})));
+      const at::Tensor missed = hit.logical_not();
+      CHECK(at::equal(fused.best_l2.index({missed}), start.best_l2.index({missed})));
+      // The first sample had no example: it now has x_adv at its exact distance.
+      CHECK(at::equal(fused.best[0], x_adv[0]));
+      CHECK(fused.best_l2[0].item<float>() ==
+            Approx((x_adv[0] - x[0]).norm().item<float>()).epsilon(1e-6));
+    }
+  }
+}
+
 TEST_CASE("step_kernels_cuda: the CUDA twins agree with the CPU twins", "[kernels][cuda]") {
   if (!at::hasCUDA()) {
     WARN("skipped: no CUDA device in this build or machine (the CUDA twin runs on a GPU host)");
@@ -113,5 +169,19 @@ TEST_CASE("step_kernels_cuda: the CUDA twins agree with the CPU twins", "[kernel
     kernels::l2_step_(gpu_l2, c.x.cuda(), c.grad.cuda(), 0.2, 0.5, 0, 1);
     CHECK(at::equal(gpu_linf.cpu(), cpu_linf));             // tolerance: exact (same float ops)
     CHECK(at::allclose(gpu_l2.cpu(), cpu_l2, 1e-5, 1e-6));  // tolerance: reduction order
+
+    at::Generator gen = at::detail::createCPUGenerator(6);
+    const kernels::CWState start = random_cw_state(shape, gen);
+    const at::Tensor hit = at::rand({shape[0]}, gen, at::kFloat).lt(0.6);
+    const at::Tensor moving = at::rand({shape[0]}, gen, at::kFloat).lt(0.7);
+    kernels::CWState on_cpu = clone(start);
+    kernels::CWState on_gpu{start.w.cuda(), start.m.cuda(), start.v.cuda(), start.best.cuda(),
+                            start.best_l2.cuda()};
+    kernels::cw_step_(on_cpu, c.grad, c.x_adv, c.x, hit, moving, 0.01, 3);
+    kernels::cw_step_(on_gpu, c.grad.cuda(), c.x_adv.cuda(), c.x.cuda(), hit.cuda(), moving.cuda(),
+                      0.01, 3);
+    CHECK(at::allclose(on_gpu.w.cpu(), on_cpu.w, 1e-5, 1e-6));  // tolerance: sqrt/div ulps
+    CHECK(at::allclose(on_gpu.best_l2.cpu(), on_cpu.best_l2, 1e-5, 0));
+    CHECK(at::equal(on_gpu.best.cpu(), on_cpu.best));
   }
 }
