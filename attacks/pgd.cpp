@@ -44,16 +44,24 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
   // Positions (into x) of the samples still attacked, and their slices.
   at::Tensor active = at::arange(x.size(0), x.options().dtype(at::kLong));
   at::Tensor xa = x, ya = labels;
+  const int64_t every =
+      o.early_stop_every() > 0 ? o.early_stop_every() : (x.is_cuda() ? int64_t{4} : int64_t{1});
+  // Fooled since the last checkpoint: frozen in place (device-side), removed at the checkpoint.
+  at::Tensor frozen = at::zeros({x.size(0)}, x.options().dtype(at::kBool));
   for (int64_t t = 0; t < o.steps(); ++t) {
     const auto step = detail::input_gradient(model, x_adv, ya, o.loss(), o.targeted());
     forwards += x_adv.size(0);
     backwards += x_adv.size(0);
     c10::NoGradGuard no_grad;
-    if (o.early_stop()) {
-      const at::Tensor fooled = detail::is_success(step.logits, ya, o.targeted());
-      const at::Tensor keep = fooled.logical_not().nonzero().squeeze(1);  // the one host sync
+    if (!o.early_stop()) {
+      step_(x_adv, xa, step.grad, o);
+      continue;
+    }
+    frozen.logical_or_(detail::is_success(step.logits, ya, o.targeted()));
+    if ((t + 1) % every == 0 || every == 1) {
+      const at::Tensor keep = frozen.logical_not().nonzero().squeeze(1);  // the host sync
       if (keep.size(0) < active.size(0)) {
-        const at::Tensor done_rows = fooled.nonzero().squeeze(1);
+        const at::Tensor done_rows = frozen.nonzero().squeeze(1);
         const at::Tensor done = active.index_select(0, done_rows);
         out.adversarial.index_copy_(0, done, x_adv.index_select(0, done_rows));
         out.success.index_fill_(0, done, true);
@@ -63,10 +71,17 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
         ya = ya.index_select(0, keep);
         x_adv = x_adv.index_select(0, keep);
         step_(x_adv, xa, step.grad.index_select(0, keep), o);
+        frozen = at::zeros({active.numel()}, frozen.options());
         continue;
       }
     }
-    step_(x_adv, xa, step.grad, o);
+    if (every == 1) {
+      step_(x_adv, xa, step.grad, o);
+    } else {  // frozen samples keep their iterate bit for bit
+      const at::Tensor before = x_adv.clone();
+      step_(x_adv, xa, step.grad, o);
+      x_adv = at::where(detail::per_sample(frozen, x_adv), before, x_adv);
+    }
   }
   // The last iterate of the samples still active: one forward for its verdict and objective.
   c10::NoGradGuard no_grad;
@@ -85,6 +100,7 @@ void validate(const PGDOptions& o) {
   if (o.steps() < 1) throw ConfigError("pgd: steps must be >= 1");
   if (!(o.step_size() > 0)) throw ConfigError("pgd: step_size must be > 0");
   if (o.restarts() < 1) throw ConfigError("pgd: restarts must be >= 1");
+  if (o.early_stop_every() < 0) throw ConfigError("pgd: early_stop_every must be >= 0");
   if (!(o.clip_min() < o.clip_max())) throw ConfigError("pgd: box needs min < max");
 }
 

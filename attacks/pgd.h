@@ -24,6 +24,11 @@ struct PGDOptions {
   TORCH_ARG(int64_t, restarts) = 1;
   /// Stop attacking a sample once it is fooled; it leaves the forward/backward batch.
   TORCH_ARG(bool, early_stop) = false;
+  /// Early-stop checkpoint cadence. A fooled sample is frozen on the device at once (no host
+  /// sync); every `early_stop_every` steps the frozen samples leave the batch, at one host sync
+  /// per checkpoint. 0 = automatic: every step on CPU (a sync is free there), every 4 steps on
+  /// CUDA (the launch queue stays full). Results do not depend on it.
+  TORCH_ARG(int64_t, early_stop_every) = 0;
   TORCH_ARG(Loss, loss) = Loss::kCrossEntropy;
   TORCH_ARG(bool, targeted) = false;
   TORCH_ARG(uint64_t, seed) = 0;
@@ -31,7 +36,8 @@ struct PGDOptions {
   TORCH_ARG(double, clip_max) = 1.0;
 };
 
-/// Throws ConfigError for eps < 0, steps < 1, step_size <= 0, restarts < 1 or an empty box.
+/// Throws ConfigError for eps < 0, steps < 1, step_size <= 0, restarts < 1,
+/// early_stop_every < 0 or an empty box.
 void validate(const PGDOptions& options);
 
 /// PGD. Each step, with g the gradient of the objective at x_t:

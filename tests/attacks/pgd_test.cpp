@@ -105,3 +105,31 @@ TEST_CASE("random starts are uniform in the ball and reproducible under a seed",
   CHECK(deltas.abs().mean().item<double>() ==
         Approx(0.05).margin(0.002));  // uniform on [-eps, eps]
 }
+
+TEST_CASE("early-stop checkpoints every k steps give the per-sample results of every step",
+          "[pgd]") {
+  auto net = test::random_cnn(11);
+  models::ClassifierModel model(net);
+  torch::manual_seed(12);
+  const at::Tensor x = torch::rand({48, 1, 28, 28});
+  const at::Tensor y = test::predicted_labels(*net, x);
+  for (Norm norm : {Norm::kLinf, Norm::kL2}) {
+    INFO(attacks::to_string(norm));
+    const auto base = PGDOptions(norm == Norm::kLinf ? 0.05 : 1.0)
+                          .norm(norm)
+                          .steps(10)
+                          .step_size(norm == Norm::kLinf ? 0.01 : 0.2)
+                          .early_stop(true)
+                          .seed(3);
+    const auto each = attacks::pgd(model, x, y, PGDOptions(base).early_stop_every(1));
+    const auto third = attacks::pgd(model, x, y, PGDOptions(base).early_stop_every(3));
+    CHECK((each.adversarial - third.adversarial).abs().max().item<double>() <= 1e-4);
+    CHECK(at::equal(each.success, third.success));
+    CHECK(each.success.any().item<bool>());
+    // Frozen samples ride along until the next checkpoint: more work, never less.
+    CHECK(third.forward_samples >= each.forward_samples);
+    CHECK(third.forward_samples <= 48 * 11);
+  }
+  CHECK_THROWS_WITH(attacks::pgd(model, x, y, PGDOptions(0.1).early_stop_every(-1)),
+                    Catch::Contains("early_stop_every must be >= 0"));
+}
