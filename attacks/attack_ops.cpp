@@ -1,7 +1,6 @@
 #include "attacks/attack_ops.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -101,22 +100,6 @@ at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, doub
     delta = delta * per_sample(scale, delta);
   }
   return (x + delta).clamp(lo, hi);
-}
-
-at::Tensor random_start(const at::Tensor& x, Norm norm, double eps, double lo, double hi,
-                        at::Generator& generator) {
-  const auto cpu = at::TensorOptions().dtype(x.scalar_type()).device(at::kCPU);
-  at::Tensor delta;
-  if (norm == Norm::kLinf) {
-    delta = at::empty(x.sizes(), cpu).uniform_(-eps, eps, generator);
-  } else {
-    const int64_t n = x.size(0);
-    const double d = static_cast<double>(x.numel() / std::max<int64_t>(n, 1));
-    at::Tensor direction = normalize_l2(at::empty(x.sizes(), cpu).normal_(0.0, 1.0, generator));
-    at::Tensor radius = at::empty({n}, cpu).uniform_(0.0, 1.0, generator).pow(1.0 / d) * eps;
-    delta = direction * per_sample(radius, direction);
-  }
-  return (x + delta.to(x.device())).clamp(lo, hi);
 }
 
 AttackResult make_result(const at::Tensor& x, const at::Tensor& adversarial,

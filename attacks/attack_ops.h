@@ -1,12 +1,11 @@
 #pragma once
 
-#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include "attacks/attack.h"
 
-/// Building blocks shared by the attacks (the readable CPU reference; fused kernels that must
-/// match these come later).
+/// Building blocks shared by the attacks (readable ATen; the per-step updates and random starts
+/// are fused ops in kernels/).
 namespace rampart::attacks::detail {
 
 /// Throws ConfigError / std::invalid_argument for unusable inputs: x not float [N, ...] inside
@@ -52,11 +51,6 @@ at::Tensor ascent_direction(const at::Tensor& g, Norm norm);
 at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, double eps, double lo,
                    double hi);
 
-/// A point drawn uniformly from the eps-ball around `x` (Linf: uniform in the cube; L2:
-/// uniform in the ball, radius eps * U^(1/d) along a Gaussian direction), clipped to the box.
-/// Drawn on the CPU from `generator` so results do not depend on the device.
-at::Tensor random_start(const at::Tensor& x, Norm norm, double eps, double lo, double hi,
-                        at::Generator& generator);
 
 /// The result for a finished batch: the norms of adversarial - x, with the success flags the
 /// attack measured on exactly these examples.

@@ -1,16 +1,19 @@
 #include "attacks/pgd.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 
 #include <limits>
 
 #include "attacks/attack_ops.h"
+#include "attacks/pgd_step.h"
+#ifdef RAMPART_WITH_CUDA
+#include "attacks/pgd_cuda_graph.h"
+#endif
 #include "core/error.h"
-#include "kernels/l2_step.h"
-#include "kernels/linf_step.h"
+#include "kernels/random_start.h"
+#include "kernels/success_mask.h"
 
 namespace rampart::attacks {
 namespace {
@@ -23,21 +26,30 @@ struct RunResult {
   at::Tensor success;
 };
 
-// The fused projected step, in place on x_adv (a tensor of its own, never an alias of x).
-void step_(at::Tensor& x_adv, const at::Tensor& x, const at::Tensor& grad, const PGDOptions& o) {
+// The Philox key of restart r's random start: splitmix64 of (seed, r), so restarts and seeds
+// draw unrelated streams.
+uint64_t restart_key(uint64_t seed, int64_t restart) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(restart + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+at::Tensor start_point(const at::Tensor& x, const PGDOptions& o, int64_t restart) {
+  if (!o.random_init()) return x.clone();
+  at::Tensor start = at::empty_like(x, at::MemoryFormat::Contiguous);
+  const uint64_t key = restart_key(o.seed(), restart);
   if (o.norm() == Norm::kLinf) {
-    kernels::linf_step_(x_adv, x, grad, o.step_size(), o.eps(), o.clip_min(), o.clip_max());
+    kernels::linf_random_start(start, x, o.eps(), o.clip_min(), o.clip_max(), key);
   } else {
-    kernels::l2_step_(x_adv, x, grad, o.step_size(), o.eps(), o.clip_min(), o.clip_max());
+    kernels::l2_random_start(start, x, o.eps(), o.clip_min(), o.clip_max(), key);
   }
+  return start;
 }
 
 RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
-                   const PGDOptions& o, at::Generator& generator, int64_t& forwards,
-                   int64_t& backwards) {
-  const double lo = o.clip_min(), hi = o.clip_max();
-  at::Tensor x_adv =
-      o.random_init() ? detail::random_start(x, o.norm(), o.eps(), lo, hi, generator) : x.clone();
+                   const PGDOptions& o, int64_t restart, int64_t& forwards, int64_t& backwards) {
+  at::Tensor x_adv = start_point(x, o, restart);
   RunResult out{at::empty_like(x),
                 at::full({x.size(0)}, -std::numeric_limits<double>::infinity(), x.options()),
                 at::zeros({x.size(0)}, x.options().dtype(at::kBool))};
@@ -48,16 +60,24 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
       o.early_stop_every() > 0 ? o.early_stop_every() : (x.is_cuda() ? int64_t{4} : int64_t{1});
   // Fooled since the last checkpoint: frozen in place (device-side), removed at the checkpoint.
   at::Tensor frozen = at::zeros({x.size(0)}, x.options().dtype(at::kBool));
-  for (int64_t t = 0; t < o.steps(); ++t) {
+  int64_t t = 0;
+#ifdef RAMPART_WITH_CUDA
+  if (x.is_cuda() && o.cuda_graphs()) {
+    t = detail::pgd_steps_cuda_graph(model, x_adv, x, labels, frozen, o, every);
+    forwards += t * x.size(0);
+    backwards += t * x.size(0);
+  }
+#endif
+  for (; t < o.steps(); ++t) {
     const auto step = detail::input_gradient(model, x_adv, ya, o.loss(), o.targeted());
     forwards += x_adv.size(0);
     backwards += x_adv.size(0);
     c10::NoGradGuard no_grad;
     if (!o.early_stop()) {
-      step_(x_adv, xa, step.grad, o);
+      detail::pgd_update_(x_adv, xa, step.grad, o);
       continue;
     }
-    frozen.logical_or_(detail::is_success(step.logits, ya, o.targeted()));
+    kernels::update_fooled_(frozen, step.logits, ya, o.targeted());
     if ((t + 1) % every == 0 || every == 1) {
       const at::Tensor keep = frozen.logical_not().nonzero().squeeze(1);  // the host sync
       if (keep.size(0) < active.size(0)) {
@@ -70,17 +90,15 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
         xa = xa.index_select(0, keep);
         ya = ya.index_select(0, keep);
         x_adv = x_adv.index_select(0, keep);
-        step_(x_adv, xa, step.grad.index_select(0, keep), o);
+        detail::pgd_update_(x_adv, xa, step.grad.index_select(0, keep), o);
         frozen = at::zeros({active.numel()}, frozen.options());
         continue;
       }
     }
     if (every == 1) {
-      step_(x_adv, xa, step.grad, o);
-    } else {  // frozen samples keep their iterate bit for bit
-      const at::Tensor before = x_adv.clone();
-      step_(x_adv, xa, step.grad, o);
-      x_adv = at::where(detail::per_sample(frozen, x_adv), before, x_adv);
+      detail::pgd_update_(x_adv, xa, step.grad, o);
+    } else {
+      detail::pgd_masked_update_(x_adv, xa, step.grad, frozen, o);
     }
   }
   // The last iterate of the samples still active: one forward for its verdict and objective.
@@ -109,7 +127,6 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
   validate(options);
   detail::check_batch(x, labels, options.clip_min(), options.clip_max(), "pgd");
   models::AttackModeGuard guard(model);
-  at::Generator generator = at::detail::createCPUGenerator(options.seed());
   int64_t forwards = 0, backwards = 0;
 
   const int64_t n = x.size(0);
@@ -121,8 +138,8 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
     const at::Tensor pending = fooled.logical_not().nonzero().squeeze(1);
     if (pending.numel() == 0) break;
     const at::Tensor xs = x.detach().index_select(0, pending);
-    const RunResult run = run_once(model, xs, labels.index_select(0, pending), options, generator,
-                                   forwards, backwards);
+    const RunResult run =
+        run_once(model, xs, labels.index_select(0, pending), options, r, forwards, backwards);
     c10::NoGradGuard no_grad;
     // Take a run's example when it fools the model, or when it beats the best objective so far.
     const at::Tensor take =

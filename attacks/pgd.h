@@ -29,6 +29,11 @@ struct PGDOptions {
   /// per checkpoint. 0 = automatic: every step on CPU (a sync is free there), every 4 steps on
   /// CUDA (the launch queue stays full). Results do not depend on it.
   TORCH_ARG(int64_t, early_stop_every) = 0;
+  /// On CUDA, capture one step (forward, backward, fused update) as a CUDA graph per batch and
+  /// replay it for the remaining steps; the batch keeps its shape (fooled samples stay frozen,
+  /// the early-stop checkpoints only end the loop once all are fooled). A model that cannot be
+  /// captured falls back to eager steps with the reason logged. No effect on CPU.
+  TORCH_ARG(bool, cuda_graphs) = true;
   TORCH_ARG(Loss, loss) = Loss::kCrossEntropy;
   TORCH_ARG(bool, targeted) = false;
   TORCH_ARG(uint64_t, seed) = 0;

@@ -28,14 +28,19 @@ def load(paths):
 def main():
     t = load(sys.argv[1:])
     rows = []
-    for arch, name, batch in ((0, "small CNN", 256), (1, "PreAct-ResNet-18", 128)):
+    for arch, name, batch in ((0, "small CNN", 256), (1, "PreAct-ResNet-18", 128),
+                              (1, "PreAct-ResNet-18", 512)):
         fb = t.get(f"BM_InputGradient/arch:{arch}/batch:{batch}")
         fwd = t.get(f"BM_Forward/arch:{arch}/batch:{batch}")
-        pgd = t.get(f"BM_PGD20/arch:{arch}/batch:{batch}")
+        eager = t.get(f"BM_PGD20/arch:{arch}/batch:{batch}/graphs:0")
+        pgd = t.get(f"BM_PGD20/arch:{arch}/batch:{batch}/graphs:1")
         if fb and fwd and pgd:
             floor = 20 * fb + fwd
             rows.append((f"PGD-20 per step / fwd+bwd, {name} b{batch}",
                          f"{pgd / 20:.2f} ms / {fb:.2f} ms", f"{pgd / floor:.3f}x (floor 20 fwd+bwd + 1 fwd)"))
+        if eager and pgd:
+            rows.append((f"PGD-20 eager / CUDA-graph replay, {name} b{batch}",
+                         f"{eager / 20:.2f} ms / {pgd / 20:.2f} ms per step", f"{eager / pgd:.2f}x faster"))
         cw = t.get(f"BM_CW10/arch:{arch}/batch:{batch}")
         if fb and cw:
             rows.append((f"CW iteration / fwd+bwd, {name} b{batch}",
@@ -46,6 +51,14 @@ def main():
             aten, fused = t.get(key + "0"), t.get(key + "1")
             if aten and fused:
                 rows.append((f"{op} update [{batch}, {dim}], ATen / fused",
+                             f"{aten * 1e3:.0f} us / {fused * 1e3:.0f} us", f"{aten / fused:.2f}x faster"))
+    for ball in ("Linf", "L2"):
+        for batch, dim in ((256, 784), (64, 150528)):
+            key = f"BM_RandomStart/batch:{batch}/dim:{dim}/fused:"
+            tail = f"/ball:{0 if ball == 'Linf' else 1}"
+            aten, fused = t.get(key + "0" + tail), t.get(key + "1" + tail)
+            if aten and fused:
+                rows.append((f"{ball} random start [{batch}, {dim}], ATen / fused",
                              f"{aten * 1e3:.0f} us / {fused * 1e3:.0f} us", f"{aten / fused:.2f}x faster"))
     width = max(len(r[0]) for r in rows)
     print(f"| {'measure'.ljust(width)} | times | ratio |")

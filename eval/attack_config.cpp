@@ -47,7 +47,7 @@ void add_fgsm(const core::ConfigNode& entry, const AttackContext& context,
 void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
              std::vector<ConfiguredAttack>& out) {
   entry.expect_keys({"name", "norm", "eps", "loss", "steps", "step_size", "random_init", "restarts",
-                     "early_stop", "early_stop_every"});
+                     "early_stop", "early_stop_every", "cuda_graphs"});
   const auto norm = parse_norm(entry);
   const auto loss = parse_loss(entry);
   const int64_t steps = entry.get_int("steps", 10, 1, 1000000);
@@ -55,6 +55,7 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
   const bool random_init = entry.get_bool("random_init", true);
   const bool early_stop = entry.get_bool("early_stop", true);
   const int64_t early_stop_every = entry.get_int("early_stop_every", 0, 0, 1000000);
+  const bool cuda_graphs = entry.get_bool("cuda_graphs", true);
   for (double eps : parse_eps(entry)) {
     const double step_size =
         entry.get_double("step_size", 2.5 * eps / static_cast<double>(steps), 1e-12);
@@ -67,6 +68,7 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
                                                      .restarts(restarts)
                                                      .early_stop(early_stop)
                                                      .early_stop_every(early_stop_every)
+                                                     .cuda_graphs(cuda_graphs)
                                                      .seed(context.seed)
                                                      .clip_min(context.clip_min)
                                                      .clip_max(context.clip_max));

@@ -36,7 +36,7 @@ struct ConfiguredAttack {
 /// Keys: name (fgsm | pgd | cw); fgsm and pgd: norm (linf | l2), eps (a number or a list),
 /// loss (ce | margin); pgd: steps (10), step_size (2.5 * eps / steps, Madry et al.),
 /// random_init (true), restarts (1), early_stop (true: the evaluation default),
-/// early_stop_every (0 = auto); cw: steps,
+/// early_stop_every (0 = auto), cuda_graphs (true); cw: steps,
 /// binary_search_steps, initial_const, lr, kappa, abort_early. An empty list, an unknown name,
 /// norm or key, eps < 0, steps < 1 and duplicate attack ids are ConfigErrors naming
 /// file:line:column and the key path.

@@ -10,8 +10,8 @@ __global__ void cw_step_kernel(float* __restrict__ w, float* __restrict__ m, flo
                                float* __restrict__ best, float* __restrict__ best_l2,
                                const float* __restrict__ grad, const float* __restrict__ x_adv,
                                const float* __restrict__ x, const bool* __restrict__ hit,
-                               const bool* __restrict__ moving, int64_t dim, float lr,
-                               float bias1, float bias2) {
+                               const bool* __restrict__ moving, int64_t dim, float lr, float bias1,
+                               float bias2) {
   __shared__ float shared[kThreads / 32];
   const int64_t s = blockIdx.x;
   const int64_t base = s * dim;
@@ -46,8 +46,8 @@ __global__ void cw_step_kernel(float* __restrict__ w, float* __restrict__ m, flo
 
 cudaError_t launch_cw_step(float* w, float* m, float* v, float* best, float* best_l2,
                            const float* grad, const float* x_adv, const float* x, const bool* hit,
-                           const bool* moving, int64_t samples, int64_t dim, float lr,
-                           float bias1, float bias2, cudaStream_t stream) {
+                           const bool* moving, int64_t samples, int64_t dim, float lr, float bias1,
+                           float bias2, cudaStream_t stream) {
   if (samples == 0) return cudaSuccess;
   cw_step_kernel<<<static_cast<unsigned>(samples), kThreads, 0, stream>>>(
       w, m, v, best, best_l2, grad, x_adv, x, hit, moving, dim, lr, bias1, bias2);

@@ -21,13 +21,13 @@ __global__ void linf_step_kernel(float* __restrict__ x_adv, const float* __restr
 
 }  // namespace
 
-cudaError_t launch_linf_step(float* x_adv, const float* x, const float* g, int64_t n,
-                             float alpha, float eps, float lo, float hi, cudaStream_t stream) {
+cudaError_t launch_linf_step(float* x_adv, const float* x, const float* g, int64_t n, float alpha,
+                             float eps, float lo, float hi, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   constexpr int kThreads = 256;
   const int64_t blocks = std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 8);
   linf_step_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(x_adv, x, g, n, alpha,
-                                                                          eps, lo, hi);
+                                                                           eps, lo, hi);
   return cudaGetLastError();
 }
 

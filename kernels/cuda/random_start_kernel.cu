@@ -1,0 +1,87 @@
+#include <curand_kernel.h>
+
+#include <algorithm>
+
+#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/step_kernels.cuh"
+#include "kernels/noise.h"
+
+namespace rampart::kernels::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+// Block `index` of the Philox stream keyed by `seed`: the first four words of curand's Philox
+// state initialised at that subsequence.
+__device__ inline void philox_block(uint64_t seed, uint64_t index, uint32_t (&block)[4]) {
+  curandStatePhilox4_32_10_t state;
+  curand_init(seed, index, 0, &state);
+  const uint4 words = curand4(&state);
+  block[0] = words.x;
+  block[1] = words.y;
+  block[2] = words.z;
+  block[3] = words.w;
+}
+
+__global__ void linf_random_start_kernel(float* __restrict__ out, const float* __restrict__ x,
+                                         int64_t n, float eps, float lo, float hi, uint64_t seed) {
+  const int64_t blocks = (n + 3) / 4;
+  const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  for (int64_t b = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; b < blocks;
+       b += stride) {
+    uint32_t block[4];
+    philox_block(seed, static_cast<uint64_t>(b), block);
+    for (int k = 0; k < 4 && 4 * b + k < n; ++k) {
+      const int64_t i = 4 * b + k;
+      const float delta = eps * (2.0f * noise::uniform(block[k]) - 1.0f);
+      out[i] = fminf(fmaxf(x[i] + delta, lo), hi);
+    }
+  }
+}
+
+__global__ void l2_random_start_kernel(float* __restrict__ out, const float* __restrict__ x,
+                                       int64_t dim, float eps, float lo, float hi, uint64_t seed) {
+  __shared__ float shared[kThreads / 32];
+  const int64_t sample = blockIdx.x;
+  const int64_t base = sample * dim;
+  float squares = 0.0f;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
+    const int64_t e = base + i;
+    uint32_t block[4];
+    philox_block(seed, static_cast<uint64_t>(e / 4), block);
+    const float z = noise::normal_of_block(block, static_cast<int>(e % 4));
+    out[e] = z;
+    squares += z * z;
+  }
+  const float norm = sqrtf(block_sum(squares, shared));
+  uint32_t block[4];
+  philox_block(seed, noise::kRadiusSubsequence + static_cast<uint64_t>(sample), block);
+  const float radius = powf(noise::uniform(block[0]), 1.0f / static_cast<float>(dim));
+  const float scale = eps * radius / fmaxf(norm, 1e-12f);
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
+    out[base + i] = fminf(fmaxf(x[base + i] + scale * out[base + i], lo), hi);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_linf_random_start(float* out, const float* x, int64_t n, float eps, float lo,
+                                     float hi, uint64_t seed, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  const int64_t groups = (n + 3) / 4;
+  const int64_t blocks = std::min<int64_t>((groups + kThreads - 1) / kThreads, 65535 * 8);
+  linf_random_start_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(out, x, n, eps,
+                                                                                   lo, hi, seed);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_l2_random_start(float* out, const float* x, int64_t samples, int64_t dim,
+                                   float eps, float lo, float hi, uint64_t seed,
+                                   cudaStream_t stream) {
+  if (samples == 0) return cudaSuccess;
+  l2_random_start_kernel<<<static_cast<unsigned>(samples), kThreads, 0, stream>>>(out, x, dim, eps,
+                                                                                  lo, hi, seed);
+  return cudaGetLastError();
+}
+
+}  // namespace rampart::kernels::cuda
