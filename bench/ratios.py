@@ -25,6 +25,10 @@ def load(paths):
     return times
 
 
+def speed(aten, fused):
+    return f"{aten / fused:.2f}x faster" if aten >= fused else f"{fused / aten:.2f}x slower"
+
+
 def main():
     t = load(sys.argv[1:])
     rows = []
@@ -51,7 +55,7 @@ def main():
             aten, fused = t.get(key + "0"), t.get(key + "1")
             if aten and fused:
                 rows.append((f"{op} update [{batch}, {dim}], ATen / fused",
-                             f"{aten * 1e3:.0f} us / {fused * 1e3:.0f} us", f"{aten / fused:.2f}x faster"))
+                             f"{aten * 1e3:.0f} us / {fused * 1e3:.0f} us", speed(aten, fused)))
     for ball in ("Linf", "L2"):
         for batch, dim in ((256, 784), (64, 150528)):
             key = f"BM_RandomStart/batch:{batch}/dim:{dim}/fused:"
@@ -59,7 +63,7 @@ def main():
             aten, fused = t.get(key + "0" + tail), t.get(key + "1" + tail)
             if aten and fused:
                 rows.append((f"{ball} random start [{batch}, {dim}], ATen / fused",
-                             f"{aten * 1e3:.0f} us / {fused * 1e3:.0f} us", f"{aten / fused:.2f}x faster"))
+                             f"{aten * 1e3:.0f} us / {fused * 1e3:.0f} us", speed(aten, fused)))
     width = max(len(r[0]) for r in rows)
     print(f"| {'measure'.ljust(width)} | times | ratio |")
     print(f"| {'-' * width} | --- | --- |")

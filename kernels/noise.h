@@ -31,6 +31,16 @@ RAMPART_HOST_DEVICE inline float normal(uint32_t first, uint32_t second, bool od
   return radius * (odd ? sinf(angle) : cosf(angle));
 }
 
+/// Both normals of a pair of words: out[0] the cosine branch, out[1] the sine branch (what
+/// normal() returns for the even and the odd element).
+inline void normal_pair(uint32_t first, uint32_t second, float* out) {
+  const float u1 = static_cast<float>((first >> 8) + 1u) * 5.9604644775390625e-8f;
+  const float angle = 6.2831853071795865f * uniform(second);
+  const float radius = sqrtf(-2.0f * logf(u1));
+  out[0] = radius * cosf(angle);
+  out[1] = radius * sinf(angle);
+}
+
 /// Word `k` (0..3) of a 4-word block chooses the pair (k & 2, (k & 2) + 1) for normals.
 RAMPART_HOST_DEVICE inline float normal_of_block(const uint32_t (&block)[4], int k) {
   const int pair = k & 2;

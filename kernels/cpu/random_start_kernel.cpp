@@ -42,11 +42,18 @@ void l2_random_start(float* out, const float* x, int64_t samples, int64_t dim, f
       float* z = out + s * dim;
       const float* xs = x + s * dim;
       double squares = 0;
-      for (int64_t i = 0; i < dim; ++i) {
-        const int64_t e = s * dim + i;
-        if (i == 0 || e % 4 == 0) philox_block(seed, static_cast<uint64_t>(e / 4), block);
-        z[i] = noise::normal_of_block(block, static_cast<int>(e % 4));
-        squares += static_cast<double>(z[i]) * z[i];
+      // The sample's elements by Philox block: four normals (two Box-Muller pairs) per block.
+      const int64_t first = s * dim, last = first + dim;
+      for (int64_t b = first / 4; 4 * b < last; ++b) {
+        philox_block(seed, static_cast<uint64_t>(b), block);
+        float normals[4];
+        noise::normal_pair(block[0], block[1], normals);
+        noise::normal_pair(block[2], block[3], normals + 2);
+        for (int64_t e = std::max(4 * b, first); e < std::min(4 * b + 4, last); ++e) {
+          const float v = normals[e - 4 * b];
+          z[e - first] = v;
+          squares += static_cast<double>(v) * v;
+        }
       }
       philox_block(seed, noise::kRadiusSubsequence + static_cast<uint64_t>(s), block);
       const float radius = std::pow(noise::uniform(block[0]), 1.0f / static_cast<float>(dim));
