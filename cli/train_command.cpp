@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "core/config_node.h"
+#include "defenses/defended_training.h"
 #include "training/trainer.h"
 
 namespace rampart::cli {
@@ -19,6 +20,14 @@ void print_train_result(const training::TrainResult& result) {
   }
   std::printf("time:                %.2f minutes\n", result.seconds / 60.0);
   std::printf("checkpoint:          %s\n", result.checkpoint.c_str());
+  if (result.robust_accuracy) {
+    std::printf("robust accuracy:     %.2f%% (last epoch)\n", *result.robust_accuracy * 100.0);
+  }
+  if (result.best_robust_accuracy) {
+    std::printf("most robust epoch:   %lld, %.2f%%, kept in %s\n",
+                static_cast<long long>(result.best_epoch), *result.best_robust_accuracy * 100.0,
+                result.best_checkpoint.c_str());
+  }
   if (!result.torchscript.empty()) {
     std::printf("torchscript:         %s\n", result.torchscript.c_str());
   }
@@ -28,10 +37,13 @@ void print_train_result(const training::TrainResult& result) {
 
 int run_train(const std::string& config_path, const std::vector<std::string>& overrides,
               bool resume) {
-  const auto config = training::parse_train_config(core::load_config(config_path, overrides));
+  const core::ConfigNode root = core::load_config(config_path, overrides);
+  const auto config = training::parse_train_config(root);
+  const auto defense = defenses::parse_defense_spec(root, config.model.input.range_min,
+                                                    config.model.input.range_max);
   training::TrainOptions options;
   options.resume = resume;
-  print_train_result(training::train(config, options));
+  print_train_result(defenses::train_with_defense(config, defense, options));
   return 0;
 }
 

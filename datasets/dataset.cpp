@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace rampart::datasets {
@@ -13,6 +15,15 @@ Dataset Dataset::take(int64_t limit) const {
   if (limit <= 0 || limit >= size()) return out;
   out.images = images.slice(/*dim=*/0, 0, limit);
   out.labels = labels.slice(/*dim=*/0, 0, limit);
+  return out;
+}
+
+Dataset Dataset::skip(int64_t offset) const {
+  Dataset out = *this;
+  if (offset <= 0) return out;
+  const int64_t from = std::min(offset, size());
+  out.images = images.slice(/*dim=*/0, from, size());
+  out.labels = labels.slice(/*dim=*/0, from, size());
   return out;
 }
 

@@ -34,6 +34,12 @@ struct Dataset {
   /// Example:
   ///   Dataset few = data.take(256);
   Dataset take(int64_t limit) const;
+
+  /// The points from `offset` on (sharing storage); an offset at least `size()` gives none.
+  ///
+  /// Example:
+  ///   Dataset held_out = train.skip(55000);  // the last 5000 of Fashion-MNIST's 60000
+  Dataset skip(int64_t offset) const;
 };
 
 /// Checks that `labels` (an integer tensor) lies in [0, num_classes). Throws DataError naming

@@ -13,7 +13,8 @@ namespace {}  // namespace
 
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   node.expect_keys({"format", "images", "labels", "files", "root", "layout", "num_samples", "seed",
-                    "sample_seed", "noise", "limit", "batch_size", "shuffle", "class_names"});
+                    "sample_seed", "noise", "offset", "limit", "batch_size", "shuffle",
+                    "class_names"});
   DatasetSpec spec;
   spec.key = node.path();
   spec.format = node.get_choice("format", {"idx", "cifar10", "npy", "image_folder", "synthetic"});
@@ -46,6 +47,7 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
       node.fail("key '" + key + "' does not apply to format '" + spec.format + "'");
     }
   }
+  spec.offset = node.get_int("offset", 0, 0);
   spec.limit = node.get_int("limit", 0, 0);
   spec.batch_size = node.get_int("batch_size", 128, 1, 1 << 20);
   spec.shuffle = node.get_bool("shuffle", true);
@@ -98,7 +100,11 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
     }
     data.class_names = spec.class_names;
   }
-  return data.take(spec.limit);
+  if (spec.offset >= data.size() && spec.offset > 0) {
+    throw ConfigError(spec.key + ".offset: " + std::to_string(spec.offset) + " skips all " +
+                      std::to_string(data.size()) + " points of " + data.source);
+  }
+  return data.skip(spec.offset).take(spec.limit);
 }
 
 std::vector<std::string> dataset_files(const DatasetSpec& spec) {

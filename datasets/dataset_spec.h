@@ -24,6 +24,7 @@ struct DatasetSpec {
   uint64_t synthetic_seed = 0;     ///< synthetic: the task (class prototypes)
   uint64_t sample_seed = 0;        ///< synthetic: which points are drawn
   double noise = 0.2;              ///< synthetic: pixel noise std
+  int64_t offset = 0;              ///< skip the first N points (then `limit` applies)
   int64_t limit = 0;               ///< first N points; 0 = all
   int64_t batch_size = 128;
   bool shuffle = true;                   ///< training data only
@@ -35,13 +36,13 @@ struct DatasetSpec {
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Parses a data section (keys: format, images, labels, files, root, layout, num_samples,
-/// seed, sample_seed, noise, limit, batch_size, shuffle, class_names). Format-specific keys are
-/// required per format.
+/// seed, sample_seed, noise, offset, limit, batch_size, shuffle, class_names). Format-specific keys
+/// are required per format.
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
 
 /// Reads the data set a spec names, with the model's class count and input shape
 /// ([C, H, W]); points whose shape differs from `input_shape` are a DataError naming the
-/// source. Applies `limit`.
+/// source. Applies `offset`, then `limit`.
 Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
                      const std::vector<int64_t>& input_shape);
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "core/error.h"
 #include "core/progress.h"
@@ -24,12 +25,27 @@ std::string percent(double fraction) {
   return buf;
 }
 
-// Restores weights and optimizer state; returns the number of completed epochs.
-// Restores weights and optimizer state; returns the number of completed epochs. The run's own
+// Where a resumed run stands: completed epochs and the best robust epoch so far.
+struct Restored {
+  int64_t epochs = 0;
+  std::optional<double> best_robust_accuracy;
+  int64_t best_epoch = 0;
+};
+
+// A count of at most 9 digits, or nullopt.
+std::optional<int64_t> parse_count(const std::string& text) {
+  if (text.empty() || text.size() > 9 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoll(text);
+}
+
+// Restores weights and optimizer state and reads where the run stands. The run's own
 // checkpoint is read under the size limit but not the `model.sha256` pin, which is for the
 // model the config names.
-int64_t restore(const std::string& path, models::Classifier& model,
-                torch::optim::Optimizer& optimizer, const TrainConfig& config) {
+Restored restore(const std::string& path, models::Classifier& model,
+                 torch::optim::Optimizer& optimizer, const TrainConfig& config) {
   security::IntakeOptions intake = config.model.intake;
   intake.sha256.clear();
   const models::SafetensorsFile file = models::read_checkpoint(path, intake);
@@ -41,9 +57,23 @@ int64_t restore(const std::string& path, models::Classifier& model,
     return it->second;
   };
   const std::string epochs = meta("epochs_completed");
-  if (epochs.empty() || epochs.size() > 9 ||
-      epochs.find_first_not_of("0123456789") != std::string::npos) {
+  Restored restored;
+  if (auto count = parse_count(epochs)) {
+    restored.epochs = *count;
+  } else {
     throw ModelRejected(path + ": epochs_completed metadata '" + epochs + "' is not a count");
+  }
+  const auto best = file.metadata.find("best_robust_accuracy");
+  const auto best_epoch = file.metadata.find("best_epoch");
+  if (best != file.metadata.end() && best_epoch != file.metadata.end()) {
+    const auto epoch = parse_count(best_epoch->second);
+    char* end = nullptr;
+    const double value = std::strtod(best->second.c_str(), &end);
+    if (!epoch || end == best->second.c_str() || *end != '\0' || !(value >= 0 && value <= 1)) {
+      throw ModelRejected(path + ": best_robust_accuracy/best_epoch metadata is malformed");
+    }
+    restored.best_robust_accuracy = value;
+    restored.best_epoch = *epoch;
   }
   if (meta("optimizer") != config.optimizer.name) {
     throw ModelRejected(path + ": checkpoint holds " + meta("optimizer") +
@@ -58,10 +88,27 @@ int64_t restore(const std::string& path, models::Classifier& model,
         "will not match an uninterrupted one",
         path);
   }
-  return std::stoll(epochs);
+  return restored;
+}
+
+std::string format_score(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
 }
 
 }  // namespace
+
+uint64_t batch_seed(uint64_t seed, int64_t epoch, int64_t step) {
+  uint64_t z = seed;
+  for (uint64_t part : {static_cast<uint64_t>(epoch), static_cast<uint64_t>(step)}) {
+    z += 0x9E3779B97F4A7C15ull * (part + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+  }
+  return z;
+}
 
 double accuracy(models::Classifier& model, const datasets::Dataset& data, int64_t batch_size,
                 const c10::Device& device) {
@@ -94,6 +141,11 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   if (config.validation) {
     validation = datasets::load_dataset(*config.validation, config.model.num_classes, input_shape);
   }
+  if (options.robust_validation && !validation) {
+    throw ConfigError(
+        "validation: missing; this training keeps its most robust epoch, which needs a "
+        "'validation' split");
+  }
   datasets::Batcher batcher(train_data, config.data.batch_size, config.data.shuffle, config.seed);
 
   TrainResult result;
@@ -109,10 +161,14 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   auto optimizer = make_optimizer(config.optimizer, model);
   result.checkpoint = (std::filesystem::path(config.output) / "checkpoint.safetensors").string();
 
+  result.best_checkpoint = (std::filesystem::path(config.output) / "best.safetensors").string();
   int64_t first_epoch = 0;
   std::error_code ec;
   if (options.resume && std::filesystem::exists(result.checkpoint, ec)) {
-    first_epoch = restore(result.checkpoint, model, *optimizer, config);
+    const Restored restored = restore(result.checkpoint, model, *optimizer, config);
+    first_epoch = restored.epochs;
+    result.best_robust_accuracy = restored.best_robust_accuracy;
+    result.best_epoch = restored.best_epoch;
     spdlog::info("resuming from {} after epoch {}", result.checkpoint, first_epoch);
   } else if (options.resume) {
     spdlog::info("no checkpoint at {}; starting from epoch 1", result.checkpoint);
@@ -142,8 +198,16 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
       at::Tensor x = batch.images.to(device);
       at::Tensor y = batch.labels.to(device);
       optimizer->zero_grad();
-      at::Tensor logits = model.forward(x);
-      at::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      at::Tensor logits, loss;
+      if (options.objective) {
+        BatchObjective objective =
+            options.objective(model, x, y, batch_seed(config.seed, epoch, step));
+        logits = objective.logits;
+        loss = objective.loss;
+      } else {
+        logits = model.forward(x);
+        loss = torch::nn::functional::cross_entropy(logits, y);
+      }
       loss.backward();
       optimizer->step();
       {
@@ -164,17 +228,38 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
           accuracy(model, *validation, config.validation->batch_size, device);
       summary += " val_acc " + percent(*result.validation_accuracy);
     }
+    std::map<std::string, std::string> metadata{{"epochs_completed", std::to_string(epoch + 1)},
+                                                {"optimizer", config.optimizer.name},
+                                                {"seed", std::to_string(config.seed)},
+                                                {"config_sha256", config.config_hash}};
+    if (options.robust_validation) {
+      result.robust_accuracy = options.robust_validation(model, *validation);
+      summary += " robust_acc " + percent(*result.robust_accuracy);
+      if (!result.best_robust_accuracy || *result.robust_accuracy > *result.best_robust_accuracy) {
+        result.best_robust_accuracy = result.robust_accuracy;
+        result.best_epoch = epoch + 1;
+        summary += " (best)";
+        models::save_checkpoint(result.best_checkpoint, model, {}, metadata);  // weights only
+      }
+      metadata["best_robust_accuracy"] = format_score(*result.best_robust_accuracy);
+      metadata["best_epoch"] = std::to_string(result.best_epoch);
+    }
     progress.finish(summary);
-    models::save_checkpoint(result.checkpoint, model, optimizer_state(*optimizer, model),
-                            {{"epochs_completed", std::to_string(epoch + 1)},
-                             {"optimizer", config.optimizer.name},
-                             {"seed", std::to_string(config.seed)},
-                             {"config_sha256", config.config_hash}});
+    models::save_checkpoint(result.checkpoint, model, optimizer_state(*optimizer, model), metadata);
     ++result.epochs_run;
   }
   if (result.epochs_run == 0 && validation) {
     result.validation_accuracy =
         accuracy(model, *validation, config.validation->batch_size, device);
+  }
+  if (result.best_epoch > 0) {
+    // The most robust epoch is the model this run delivers.
+    security::IntakeOptions intake = config.model.intake;
+    intake.sha256.clear();
+    models::load_weights(model, models::read_checkpoint(result.best_checkpoint, intake),
+                         result.best_checkpoint);
+    spdlog::info("keeping epoch {} (robust accuracy {}) from {}", result.best_epoch,
+                 percent(*result.best_robust_accuracy), result.best_checkpoint);
   }
   if (config.export_torchscript) {
     result.torchscript = (std::filesystem::path(config.output) / "model.pt").string();

@@ -22,6 +22,20 @@ struct TrainResult {
   double seconds = 0.0;                       ///< wall time of this call
   std::string checkpoint;                     ///< path of the checkpoint written
   std::string torchscript;                    ///< path of the TorchScript export, if any
+  /// With a robust validation hook: the last epoch's score and the best epoch (1-based), whose
+  /// weights are in `best_checkpoint` and in the TorchScript export.
+  std::optional<double> robust_accuracy;
+  std::optional<double> best_robust_accuracy;
+  int64_t best_epoch = 0;
+  std::string best_checkpoint;
+};
+
+/// What a custom training objective returns for one batch: the loss to minimize and the logits
+/// on which the running training accuracy is counted (clean or adversarial: the objective's
+/// choice).
+struct BatchObjective {
+  at::Tensor loss;
+  at::Tensor logits;
 };
 
 /// Hooks for callers and tests.
@@ -29,6 +43,18 @@ struct TrainOptions {
   bool resume = false;  ///< continue from `<output>/checkpoint.safetensors` when it exists
   /// Called after each optimizer step with (epoch, step), both 0-based.
   std::function<void(int64_t, int64_t)> on_step;
+  /// Replaces cross-entropy on the clean batch (adversarial training, distillation). Called
+  /// with the model in train mode, the batch on the device, and a seed that is a pure function
+  /// of (config seed, epoch, step), so a resumed run draws the same random starts.
+  std::function<BatchObjective(models::Classifier& model, const at::Tensor& x, const at::Tensor& y,
+                               uint64_t batch_seed)>
+      objective;
+  /// After each epoch, a robustness score of the model on the validation data (higher is
+  /// better; e.g. PGD robust accuracy). The epoch with the best score is kept in
+  /// `<output>/best.safetensors` and becomes the TorchScript export: robust overfitting makes
+  /// the last epoch a poor choice. Needs validation data.
+  std::function<double(models::Classifier& model, const datasets::Dataset& validation)>
+      robust_validation;
 };
 
 /// Standard (non-adversarial) training of a built-in model: seeded initialisation, seeded
@@ -42,6 +68,9 @@ struct TrainOptions {
 ///   auto config = training::parse_train_config(core::load_config("train.yaml"));
 ///   auto result = training::train(config, {});
 TrainResult train(const TrainConfig& config, const TrainOptions& options);
+
+/// The seed of batch `step` of `epoch` under the config seed (splitmix64 of the three).
+uint64_t batch_seed(uint64_t seed, int64_t epoch, int64_t step);
 
 /// Top-1 accuracy of `model` on `data` in eval mode, no gradients, in batches.
 double accuracy(models::Classifier& model, const datasets::Dataset& data, int64_t batch_size,

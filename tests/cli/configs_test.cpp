@@ -2,13 +2,14 @@
 #include <filesystem>
 
 #include "core/config_node.h"
+#include "defenses/defense_config.h"
 #include "eval/eval_config.h"
 #include "training/train_config.h"
 
 using namespace rampart;
 
 TEST_CASE("every config in configs/ loads and validates", "[configs]") {
-  int train_configs = 0, eval_configs = 0;
+  int train_configs = 0, eval_configs = 0, defense_configs = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator(std::string(RAMPART_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
@@ -20,6 +21,9 @@ TEST_CASE("every config in configs/ loads and validates", "[configs]") {
       const auto config = training::parse_train_config(root);
       CHECK(config.epochs >= 1);
       CHECK_FALSE(config.output.empty());
+      const auto defense = defenses::parse_defense_spec(root, config.model.input.range_min,
+                                                        config.model.input.range_max);
+      defense_configs += defense.adversarial.has_value();
       ++train_configs;
     } else {
       const auto config = eval::parse_eval_config(root);
@@ -30,4 +34,5 @@ TEST_CASE("every config in configs/ loads and validates", "[configs]") {
   }
   CHECK(train_configs >= 3);
   CHECK(eval_configs >= 2);
+  CHECK(defense_configs >= 3);  // pgd_at, fgsm_rs, trades
 }

@@ -45,6 +45,27 @@ TEST_CASE("load_dataset checks the points against the model's input shape", "[da
   CHECK(data.labels.max().item<int64_t>() < 4);
   auto again = datasets::load_dataset(spec, 4, {1, 12, 12});
   CHECK(at::equal(data.images, again.images));
+  // offset skips points before limit takes: points 12..16 of the same 20, exactly.
+  auto all = datasets::load_dataset(
+      datasets::parse_dataset_spec(
+          core::parse_config("s: {format: synthetic, num_samples: 20}\n", "s.yaml").child("s")),
+      4, {1, 12, 12});
+  auto window = datasets::load_dataset(
+      datasets::parse_dataset_spec(
+          core::parse_config("s: {format: synthetic, num_samples: 20, offset: 12, limit: 5}\n",
+                             "s.yaml")
+              .child("s")),
+      4, {1, 12, 12});
+  CHECK(window.size() == 5);
+  CHECK(at::equal(window.images, all.images.slice(0, 12, 17)));
+  CHECK(at::equal(window.labels, all.labels.slice(0, 12, 17)));
+  CHECK_THROWS_WITH(
+      datasets::load_dataset(
+          datasets::parse_dataset_spec(
+              core::parse_config("s: {format: synthetic, num_samples: 20, offset: 20}\n", "s.yaml")
+                  .child("s")),
+          4, {1, 12, 12}),
+      Catch::Contains("s.offset: 20 skips all 20 points"));
   auto idx = datasets::parse_dataset_spec(
       core::parse_config(
           "i: {format: idx, images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz, "

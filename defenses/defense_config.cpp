@@ -1,0 +1,47 @@
+#include "defenses/defense_config.h"
+
+#include <string>
+#include <vector>
+
+namespace rampart::defenses {
+
+DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, double box_max) {
+  DefenseSpec spec;
+  const auto node = root.optional_child("defense");
+  if (!node) return spec;
+  const std::string method =
+      node->get_choice("method", {"pgd_at", "fgsm_rs", "trades", "none"}, std::nullopt);
+  if (method == "none") {
+    node->expect_keys({"method"});
+    return spec;
+  }
+  std::vector<std::string> keys{"method", "eps", "step_size", "validation"};
+  if (method == "pgd_at") keys.insert(keys.end(), {"steps", "random_init", "clean_weight"});
+  if (method == "trades") keys.insert(keys.end(), {"steps", "beta"});
+  node->expect_keys(keys);
+  const AdversarialMethod kind = method == "pgd_at"    ? AdversarialMethod::kPgdAt
+                                 : method == "fgsm_rs" ? AdversarialMethod::kFgsmRs
+                                                       : AdversarialMethod::kTrades;
+  AdversarialTrainingOptions options(kind, node->get_double("eps", std::nullopt, 0.0));
+  options.steps(node->get_int("steps", 10, 1, 100000))
+      .step_size(node->get_double("step_size", 0.0, 0.0))
+      .random_init(node->get_bool("random_init", true))
+      .clean_weight(node->get_double("clean_weight", 0.0, 0.0, 1.0))
+      .beta(node->get_double("beta", 6.0, 0.0))
+      .clip_min(box_min)
+      .clip_max(box_max);
+  spec.adversarial = options;
+  if (const auto validation = node->optional_child("validation")) {
+    validation->expect_keys({"steps", "points"});
+    spec.validation_steps = validation->get_int("steps", 10, 1, 100000);
+    spec.validation_points = validation->get_int("points", 1000, 0);
+  }
+  if (!root.has("validation")) {
+    node->fail(
+        "adversarial training keeps its most robust epoch, which needs a 'validation' "
+        "split at the top level of the config");
+  }
+  return spec;
+}
+
+}  // namespace rampart::defenses

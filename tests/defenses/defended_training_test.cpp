@@ -1,0 +1,122 @@
+// `defense:` configs (validation with file:line:column) and the defended training loop: the
+// most robust epoch is the one kept, exported and remembered across --resume.
+#include "defenses/defended_training.h"
+
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "core/config_node.h"
+#include "core/error.h"
+#include "models/checkpoint.h"
+#include "models/small_cnn.h"
+#include "support/test_support.h"
+
+using namespace rampart;
+
+namespace {
+
+std::string job(const std::string& output, const std::string& defense, int64_t epochs = 2) {
+  return "seed: 7\n"
+         "device: cpu\n"
+         "threads: 2\n"
+         "model: {arch: small_cnn, num_classes: 4, input: {shape: [1, 16, 16]}}\n"
+         "data: {format: synthetic, num_samples: 512, seed: 1, sample_seed: 1, batch_size: 32}\n"
+         "validation: {format: synthetic, num_samples: 128, seed: 1, sample_seed: 2, "
+         "batch_size: 128}\n"
+         "train: {epochs: " +
+         std::to_string(epochs) +
+         ", optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, output: " + output + "}\n" + defense;
+}
+
+std::string error_of(const std::string& yaml) {
+  try {
+    const auto root = core::parse_config(yaml, "train.yaml");
+    defenses::parse_defense_spec(root, 0.0, 1.0);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("defense configs: each method's keys, ranges and the validation split", "[defenses]") {
+  const auto spec = defenses::parse_defense_spec(
+      core::parse_config(job("o", "defense: {method: trades, eps: 0.1, steps: 4, beta: 3}\n"),
+                         "train.yaml"),
+      0.0, 1.0);
+  REQUIRE(spec.adversarial);
+  CHECK(spec.adversarial->method() == defenses::AdversarialMethod::kTrades);
+  CHECK(spec.adversarial->beta() == 3.0);
+  CHECK(spec.adversarial->steps() == 4);
+  CHECK_FALSE(defenses::parse_defense_spec(
+                  core::parse_config(job("o", "defense: {method: none}\n"), "train.yaml"), 0.0, 1.0)
+                  .adversarial);
+  // One error each, located at the offending key (the defense block is line 8).
+  CHECK_THAT(error_of(job("o", "defense: {method: pgd_at, eps: 0.1, beta: 6}\n")),
+             Catch::StartsWith("train.yaml:8:37: defense.beta: unknown key 'beta'"));
+  CHECK_THAT(error_of(job("o", "defense: {method: fgsm_rs, eps: 0.1, steps: 3}\n")),
+             Catch::StartsWith("train.yaml:8:38: defense.steps: unknown key 'steps'"));
+  CHECK_THAT(error_of(job("o", "defense: {method: pgd_at}\n")),
+             Catch::StartsWith("train.yaml:8:10: defense: missing required key 'eps'"));
+  CHECK_THAT(error_of(job("o", "defense: {method: pgd_at, eps: -0.1}\n")),
+             Catch::StartsWith("train.yaml:8:32: defense.eps: must be >= 0"));
+  CHECK_THAT(error_of(job("o", "defense: {method: pgd_at, eps: 0.1, clean_weight: 1.5}\n")),
+             Catch::Contains("clean_weight"));
+  CHECK_THAT(error_of(job("o", "defense: {method: madry, eps: 0.1}\n")),
+             Catch::StartsWith("train.yaml:8:19: defense.method: unknown value 'madry'"));
+  CHECK_THAT(error_of(job("o", "defense: {method: trades, eps: 0.1, validation: {stepz: 3}}\n")),
+             Catch::Contains("stepz"));
+  std::string no_validation = job("o", "defense: {method: pgd_at, eps: 0.1}\n");
+  no_validation.erase(no_validation.find("validation:"),
+                      no_validation.find("train:") - no_validation.find("validation:"));
+  CHECK_THAT(error_of(no_validation), Catch::Contains("needs a 'validation' split"));
+}
+
+TEST_CASE("the most robust epoch is kept, exported and remembered across resume", "[defenses]") {
+  const std::string out = test::make_temp_dir("defended_best");
+  const auto root = core::parse_config(job(out, "", 3), "train.yaml");
+  const auto config = training::parse_train_config(root);
+  // A scripted score: epoch 2 is the most robust. Its weights are recorded to compare.
+  const std::vector<double> scores{0.30, 0.55, 0.40};
+  std::vector<at::Tensor> weights;
+  training::TrainOptions options;
+  options.robust_validation = [&](models::Classifier& model, const datasets::Dataset&) {
+    weights.push_back(model.parameters()[0].detach().clone());
+    return scores[weights.size() - 1];
+  };
+  const training::TrainResult result = training::train(config, options);
+  CHECK(result.best_epoch == 2);
+  CHECK(*result.best_robust_accuracy == Approx(0.55));
+  CHECK(*result.robust_accuracy == Approx(0.40));
+  // The returned (and exported) model holds epoch 2's weights, as does best.safetensors.
+  CHECK(at::equal(result.model->parameters()[0], weights[1]));
+  auto fresh = std::make_shared<models::SmallCNN>(config.model.input, 4);
+  models::load_weights(*fresh, models::read_checkpoint(result.best_checkpoint, {}),
+                       result.best_checkpoint);
+  CHECK(at::equal(fresh->parameters()[0], weights[1]));
+  // Resume after the run: nothing to train, the best epoch is remembered.
+  options.resume = true;
+  const training::TrainResult again = training::train(config, options);
+  CHECK(again.epochs_run == 0);
+  CHECK(again.best_epoch == 2);
+  CHECK(*again.best_robust_accuracy == Approx(0.55));
+}
+
+TEST_CASE("rampart train's defended loop trains fgsm_rs and scores each epoch", "[defenses]") {
+  const std::string out = test::make_temp_dir("defended_fgsm_rs");
+  const auto root = core::parse_config(
+      job(out, "defense: {method: fgsm_rs, eps: 0.1, validation: {steps: 5, points: 0}}\n"),
+      "train.yaml");
+  const auto config = training::parse_train_config(root);
+  const auto defense = defenses::parse_defense_spec(root, 0.0, 1.0);
+  const training::TrainResult result = defenses::train_with_defense(config, defense, {});
+  REQUIRE(result.robust_accuracy);
+  CHECK(*result.robust_accuracy >= 0.0);
+  CHECK(*result.robust_accuracy <= *result.validation_accuracy + 1e-9);  // robust <= clean
+  CHECK(result.best_epoch >= 1);
+  CHECK(std::filesystem::exists(result.best_checkpoint));
+  CHECK(std::filesystem::exists(result.torchscript));
+}
