@@ -2,9 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <memory>
 
+#include "defenses/distillation.h"
 #include "defenses/robust_validation.h"
+#include "models/checkpoint.h"
+#include "models/model_spec.h"
 #include "models/model.h"
 
 namespace rampart::defenses {
@@ -16,11 +20,53 @@ models::ClassifierModel borrowed(models::Classifier& model) {
       std::shared_ptr<models::Classifier>(&model, [](models::Classifier*) {}));
 }
 
+// The teacher of defensive distillation: loaded from its checkpoint, or trained at the
+// temperature under <output>/teacher (resumable like any run).
+std::shared_ptr<models::Classifier> distillation_teacher(const training::TrainConfig& config,
+                                                         const DistillationSpec& spec,
+                                                         const training::TrainOptions& options) {
+  if (!spec.teacher.empty()) {
+    auto teacher = models::make_classifier(config.model);
+    security::IntakeOptions intake = config.model.intake;
+    intake.sha256.clear();  // model.sha256 pins the model's own starting weights
+    models::load_weights(*teacher, models::read_checkpoint(spec.teacher, intake), spec.teacher);
+    teacher->to(c10::Device(config.device));
+    return teacher;
+  }
+  training::TrainConfig teacher_config = config;
+  teacher_config.output = (std::filesystem::path(config.output) / "teacher").string();
+  teacher_config.export_torchscript = false;
+  training::TrainOptions teacher_options;
+  teacher_options.resume = options.resume;
+  const double temperature = spec.temperature;
+  teacher_options.objective = [temperature](models::Classifier& model, const at::Tensor& x,
+                                            const at::Tensor& y, uint64_t) {
+    return temperature_cross_entropy(model, x, y, temperature);
+  };
+  spdlog::info("distillation: training the teacher at temperature {}", temperature);
+  return training::train(teacher_config, teacher_options).model;
+}
+
+training::TrainResult distill(const training::TrainConfig& config, const DistillationSpec& spec,
+                              training::TrainOptions options) {
+  std::shared_ptr<models::Classifier> teacher = distillation_teacher(config, spec, options);
+  const double temperature = spec.temperature;
+  options.objective = [teacher, temperature](models::Classifier& model, const at::Tensor& x,
+                                             const at::Tensor&, uint64_t) {
+    return distillation_loss(model, *teacher, x, temperature);
+  };
+  spdlog::info("distillation: training the student at temperature {} on the teacher's soft "
+               "labels; it is deployed at temperature 1",
+               temperature);
+  return training::train(config, options);
+}
+
 }  // namespace
 
 training::TrainResult train_with_defense(const training::TrainConfig& config,
                                          const DefenseSpec& defense,
                                          training::TrainOptions options) {
+  if (defense.distillation) return distill(config, *defense.distillation, options);
   if (!defense.adversarial) return training::train(config, options);
   const AdversarialTrainingOptions adversarial = *defense.adversarial;
   validate(adversarial);

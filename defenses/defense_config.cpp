@@ -10,9 +10,21 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
   const auto node = root.optional_child("defense");
   if (!node) return spec;
   const std::string method =
-      node->get_choice("method", {"pgd_at", "fgsm_rs", "trades", "none"}, std::nullopt);
+      node->get_choice("method", {"pgd_at", "fgsm_rs", "trades", "distillation", "none"},
+                       std::nullopt);
   if (method == "none") {
     node->expect_keys({"method"});
+    return spec;
+  }
+  if (method == "distillation") {
+    node->expect_keys({"method", "temperature", "teacher"});
+    DistillationSpec distillation;
+    distillation.temperature = node->get_double("temperature", 100.0, 1e-6, 1e6);
+    if (node->has("teacher")) {
+      distillation.teacher = node->get_string("teacher");
+      if (distillation.teacher.empty()) node->fail_at("teacher", "must name a checkpoint file");
+    }
+    spec.distillation = distillation;
     return spec;
   }
   std::vector<std::string> keys{"method", "eps", "step_size", "validation"};

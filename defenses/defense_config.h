@@ -1,27 +1,41 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "core/config_node.h"
 #include "defenses/adversarial_training.h"
 
 namespace rampart::defenses {
 
+// clang-format off
 /// The `defense:` section of a train config.
 ///
 /// Example (YAML):
 ///   defense:
-///     method: pgd_at          # pgd_at | fgsm_rs | trades | none
+///     method: pgd_at          # pgd_at | fgsm_rs | trades | distillation | none
 ///     eps: 0.1
 ///     steps: 10               # pgd_at, trades
-///     step_size: 0.025        # 0 or absent: 2.5 * eps / steps (pgd_at, trades), 1.25 * eps
-///     (fgsm_rs) random_init: true       # pgd_at clean_weight: 0.0       # pgd_at beta: 6.0 #
-///     trades validation: {steps: 10, points: 1000}   # per-epoch PGD robust accuracy, best epoch
-///     kept
+///     step_size: 0.025        # 0 or absent: 2.5 * eps / steps; fgsm_rs: 1.25 * eps
+///     random_init: true       # pgd_at
+///     clean_weight: 0.0       # pgd_at
+///     beta: 6.0               # trades
+///     validation: {steps: 10, points: 1000}   # per-epoch PGD score; the best epoch is kept
+///
+///   defense: {method: distillation, temperature: 100, teacher: runs/t/checkpoint.safetensors}
+// clang-format on
+struct DistillationSpec {
+  double temperature = 100.0;
+  /// A safetensors checkpoint of the config's architecture; empty: train the teacher first
+  /// (same data and schedule, at the temperature) under `<train.output>/teacher`.
+  std::string teacher;
+};
+
 struct DefenseSpec {
   std::optional<AdversarialTrainingOptions> adversarial;  ///< absent: standard training
-  int64_t validation_steps = 10;                          ///< PGD steps of the per-epoch score
-  int64_t validation_points = 1000;                       ///< 0 = the whole validation split
+  std::optional<DistillationSpec> distillation;
+  int64_t validation_steps = 10;     ///< PGD steps of the per-epoch score
+  int64_t validation_points = 1000;  ///< 0 = the whole validation split
 };
 
 /// Reads the optional `defense` child of a train config's root (absent or `method: none`:

@@ -31,7 +31,7 @@ std::vector<double> parse_eps(const core::ConfigNode& entry) {
 
 void add_fgsm(const core::ConfigNode& entry, const AttackContext& context,
               std::vector<ConfiguredAttack>& out) {
-  entry.expect_keys({"name", "norm", "eps", "loss"});
+  entry.expect_keys({"name", "norm", "eps", "loss", "tag"});
   const auto norm = parse_norm(entry);
   const auto loss = parse_loss(entry);
   for (double eps : parse_eps(entry)) {
@@ -46,7 +46,7 @@ void add_fgsm(const core::ConfigNode& entry, const AttackContext& context,
 
 void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
              std::vector<ConfiguredAttack>& out) {
-  entry.expect_keys({"name", "norm", "eps", "loss", "steps", "step_size", "random_init", "restarts",
+  entry.expect_keys({"name", "norm", "eps", "loss", "tag", "steps", "step_size", "random_init", "restarts",
                      "early_stop", "early_stop_every", "cuda_graphs"});
   const auto norm = parse_norm(entry);
   const auto loss = parse_loss(entry);
@@ -78,7 +78,7 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
 
 void add_cw(const core::ConfigNode& entry, const AttackContext& context,
             std::vector<ConfiguredAttack>& out) {
-  entry.expect_keys({"name", "norm", "steps", "binary_search_steps", "initial_const", "lr", "kappa",
+  entry.expect_keys({"name", "norm", "tag", "steps", "binary_search_steps", "initial_const", "lr", "kappa",
                      "abort_early"});
   if (entry.has("norm") && entry.get_string("norm") != "l2") {
     entry.fail_at("norm", "cw is an L2 attack; norm must be l2");
@@ -112,9 +112,18 @@ std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
     if (name == "fgsm") add_fgsm(entry, context, out);
     if (name == "pgd") add_pgd(entry, context, out);
     if (name == "cw") add_cw(entry, context, out);
+    const std::string tag = entry.has("tag") ? entry.get_string("tag") : "";
+    if (entry.has("tag") &&
+        (tag.empty() || tag.size() > 32 ||
+         tag.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") !=
+             std::string::npos)) {
+      entry.fail_at("tag", "must be 1 to 32 letters, digits, '_' or '.', got '" + tag + "'");
+    }
     for (std::size_t i = before; i < out.size(); ++i) {
-      if (!ids.insert(out[i].attack->id()).second) {
-        entry.fail("attack id '" + out[i].attack->id() + "' is configured twice");
+      out[i].id = out[i].attack->id() + (tag.empty() ? "" : "-" + tag);
+      out[i].family = name + (tag.empty() ? "" : "_" + tag);
+      if (!ids.insert(out[i].id).second) {
+        entry.fail("attack id '" + out[i].id + "' is configured twice (a `tag` tells them apart)");
       }
     }
   }

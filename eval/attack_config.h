@@ -24,6 +24,11 @@ struct ConfiguredAttack {
   double eps = 0;       ///< 0 for cw (unbounded)
   bool bounded = true;  ///< false for cw: it minimises the perturbation instead
   bool iterative = false;
+  /// The report id: the attack's id (pgd-linf-0.1), with "-<tag>" when the entry has a `tag`
+  /// (pgd-linf-0.1-50x2), so one attack can be configured twice with other settings.
+  std::string id;
+  /// The robustness curve this attack belongs to (eps monotonicity): name, or name_tag.
+  std::string family;
 };
 
 /// Reads the `attacks:` list of an eval config into attacks, one per (entry, eps):
@@ -37,6 +42,7 @@ struct ConfiguredAttack {
 /// loss (ce | margin); pgd: steps (10), step_size (2.5 * eps / steps, Madry et al.),
 /// random_init (true), restarts (1), early_stop (true: the evaluation default),
 /// early_stop_every (0 = auto), cuda_graphs (true); cw: steps,
+/// tag (any attack: a suffix of its id, letters, digits, '_' and '.'), 
 /// binary_search_steps, initial_const, lr, kappa, abort_early. An empty list, an unknown name,
 /// norm or key, eps < 0, steps < 1 and duplicate attack ids are ConfigErrors naming
 /// file:line:column and the key path.

@@ -20,7 +20,7 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const
 
   AttackRun run;
   AttackOutcome& o = run.outcome;
-  o.id = attack.attack->id();
+  o.id = attack.id;
   o.norm = attack.norm;
   o.eps = attack.eps;
   o.bounded = attack.bounded;

@@ -92,7 +92,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   config.report = parse_report_spec(root);
   config.sanity = parse_sanity_spec(root);
   std::vector<std::string> ids;
-  for (const auto& a : config.attacks) ids.push_back(a.attack->id());
+  for (const auto& a : config.attacks) ids.push_back(a.id);
   config.gates = parse_gates(root, ids, budget_keys(config.attacks));
   try {
     config.device = core::resolve_device(device, "device");

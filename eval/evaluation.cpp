@@ -21,7 +21,8 @@ std::vector<CurvePoint> robustness_curve(const Evaluation& evaluation) {
   std::vector<CurvePoint> points;
   for (const auto& a : evaluation.attacks) {
     if (!a.bounded) continue;
-    points.push_back({a.name + "-" + attacks::to_string(a.norm), a.eps, a.metrics.robust_accuracy});
+    const std::string& family = a.family.empty() ? a.name : a.family;
+    points.push_back({family + "-" + attacks::to_string(a.norm), a.eps, a.metrics.robust_accuracy});
   }
   std::stable_sort(points.begin(), points.end(), [](const CurvePoint& x, const CurvePoint& y) {
     return x.family != y.family ? x.family < y.family : x.eps < y.eps;

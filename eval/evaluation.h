@@ -32,7 +32,8 @@ struct Provenance {
 /// One configured attack's results.
 struct AttackReport {
   AttackMetrics metrics;
-  std::string name;  ///< fgsm | pgd | cw
+  std::string name;    ///< fgsm | pgd | cw
+  std::string family;  ///< name, or name_tag: one robustness curve
   attacks::Norm norm = attacks::Norm::kLinf;
   double eps = 0;
   bool bounded = true;

@@ -176,6 +176,7 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
     AttackReport report;
     report.metrics = attack_metrics(run.outcome, clean_correct, data.labels, ev.num_classes);
     report.name = attack.name;
+    report.family = attack.family;
     report.norm = attack.norm;
     report.eps = attack.eps;
     report.bounded = attack.bounded;

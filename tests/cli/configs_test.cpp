@@ -23,7 +23,7 @@ TEST_CASE("every config in configs/ loads and validates", "[configs]") {
       CHECK_FALSE(config.output.empty());
       const auto defense = defenses::parse_defense_spec(root, config.model.input.range_min,
                                                         config.model.input.range_max);
-      defense_configs += defense.adversarial.has_value();
+      defense_configs += defense.adversarial.has_value() || defense.distillation.has_value();
       ++train_configs;
     } else {
       const auto config = eval::parse_eval_config(root);
@@ -34,5 +34,5 @@ TEST_CASE("every config in configs/ loads and validates", "[configs]") {
   }
   CHECK(train_configs >= 3);
   CHECK(eval_configs >= 2);
-  CHECK(defense_configs >= 3);  // pgd_at, fgsm_rs, trades
+  CHECK(defense_configs >= 4);  // pgd_at, fgsm_rs, trades, distillation
 }

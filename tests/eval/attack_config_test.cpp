@@ -15,7 +15,7 @@ namespace {
 std::vector<std::string> ids_of(const std::string& yaml) {
   std::vector<std::string> out;
   for (const auto& a : eval::parse_attacks(core::parse_config(yaml, "a.yaml"), {}))
-    out.push_back(a.attack->id());
+    out.push_back(a.id);
   return out;
 }
 
@@ -36,6 +36,25 @@ TEST_CASE("attack lists expand over eps into ids as DESIGN.md names them", "[eva
                "  - {name: pgd, norm: l2, eps: 1.5, steps: 20, step_size: 0.1, restarts: 2}\n"
                "  - {name: cw, steps: 10}\n") ==
         std::vector<std::string>{"fgsm-linf-0.05", "fgsm-linf-0.1", "pgd-l2-1.5", "cw-l2"});
+}
+
+TEST_CASE("a tag lets one attack run twice under its own id and curve", "[eval][config]") {
+  const auto attacks = eval::parse_attacks(
+      core::parse_config("attacks:\n"
+                         "  - {name: pgd, eps: [0.05, 0.1], steps: 20}\n"
+                         "  - {name: pgd, eps: 0.1, steps: 50, restarts: 2, tag: 50x2}\n",
+                         "a.yaml"),
+      {});
+  REQUIRE(attacks.size() == 3);
+  CHECK(attacks[1].id == "pgd-linf-0.1");
+  CHECK(attacks[2].id == "pgd-linf-0.1-50x2");
+  CHECK(attacks[2].attack->id() == "pgd-linf-0.1");  // the attack itself is the same kind
+  CHECK(attacks[1].family == "pgd");
+  CHECK(attacks[2].family == "pgd_50x2");
+  CHECK_THAT(error_of("attacks:\n  - {name: pgd, eps: 0.1}\n  - {name: pgd, eps: 0.1, steps: 5}\n"),
+             Catch::Contains("a.yaml:3:5") && Catch::Contains("configured twice"));
+  CHECK_THAT(error_of("attacks:\n  - {name: cw, tag: 'a b'}\n"),
+             Catch::StartsWith("a.yaml:2:21: attacks[0].tag: must be 1 to 32 letters"));
 }
 
 TEST_CASE("attack config errors name file:line:column and the key", "[eval][config]") {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Trains the defenses of docs/defenses.md on Fashion-MNIST, evaluates each with
+# configs/fmnist_defense_eval.yaml and prints the table (tools/defense_table.py).
+#   tools/defense_runs.sh                       # every row (about 80 minutes on 2 cores)
+#   ROWS="fgsm_rs trades" tools/defense_runs.sh # some rows
+#   TRAIN=0 tools/defense_runs.sh               # evaluate the models already trained
+# Training logs and reports go to reports/defenses/<row>/, models to runs/fmnist_<row>/.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+rampart=${RAMPART:-build/rampart}
+out=reports/defenses
+rows=${ROWS:-standard pgd_at fgsm_rs trades trades_beta1 distillation}
+
+train_row() {
+  local row=$1
+  case $row in
+    standard) set -- configs/quickstart.yaml --set train.output=runs/fmnist_standard ;;
+    trades_beta1) set -- configs/fmnist_trades.yaml --set defense.beta=1.0 \
+                        --set train.output=runs/fmnist_trades_beta1 ;;
+    *) set -- "configs/fmnist_${row}.yaml" ;;
+  esac
+  echo "== train ${row}: rampart train $*"
+  "$rampart" train "$@" > "$out/$row/train.log" 2>&1
+  grep -a -E "^(epoch [0-9]+/[0-9]+: .* in |time:|validation|robust|most robust)" "$out/$row/train.log" || true
+}
+
+for row in $rows; do
+  mkdir -p "$out/$row"
+  if [ "${TRAIN:-1}" = 1 ]; then train_row "$row"; fi
+  echo "== eval ${row}"
+  "$rampart" eval configs/fmnist_defense_eval.yaml --set "model.path=runs/fmnist_${row}/model.pt" \
+      --out "$out/$row" -q > "$out/$row/eval.log" 2>&1 || [ $? -eq 1 ]
+done
+# shellcheck disable=SC2086
+python3 tools/defense_table.py "$out" $rows
