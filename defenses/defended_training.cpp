@@ -24,7 +24,8 @@ models::ClassifierModel borrowed(models::Classifier& model) {
 // temperature under <output>/teacher (resumable like any run).
 std::shared_ptr<models::Classifier> distillation_teacher(const training::TrainConfig& config,
                                                          const DistillationSpec& spec,
-                                                         const training::TrainOptions& options) {
+                                                         const training::TrainOptions& options,
+                                                         double& seconds) {
   if (!spec.teacher.empty()) {
     auto teacher = models::make_classifier(config.model);
     security::IntakeOptions intake = config.model.intake;
@@ -44,12 +45,16 @@ std::shared_ptr<models::Classifier> distillation_teacher(const training::TrainCo
     return temperature_cross_entropy(model, x, y, temperature);
   };
   spdlog::info("distillation: training the teacher at temperature {}", temperature);
-  return training::train(teacher_config, teacher_options).model;
+  const training::TrainResult teacher = training::train(teacher_config, teacher_options);
+  seconds = teacher.seconds;
+  return teacher.model;
 }
 
 training::TrainResult distill(const training::TrainConfig& config, const DistillationSpec& spec,
                               training::TrainOptions options) {
-  std::shared_ptr<models::Classifier> teacher = distillation_teacher(config, spec, options);
+  double teacher_seconds = 0;
+  std::shared_ptr<models::Classifier> teacher =
+      distillation_teacher(config, spec, options, teacher_seconds);
   const double temperature = spec.temperature;
   options.objective = [teacher, temperature](models::Classifier& model, const at::Tensor& x,
                                              const at::Tensor&, uint64_t) {
@@ -58,7 +63,9 @@ training::TrainResult distill(const training::TrainConfig& config, const Distill
   spdlog::info("distillation: training the student at temperature {} on the teacher's soft "
                "labels; it is deployed at temperature 1",
                temperature);
-  return training::train(config, options);
+  training::TrainResult result = training::train(config, options);
+  result.seconds += teacher_seconds;  // the run's wall time includes the teacher's training
+  return result;
 }
 
 }  // namespace
