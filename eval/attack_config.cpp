@@ -40,7 +40,7 @@ void add_fgsm(const core::ConfigNode& entry, const AttackContext& context,
                                                       .loss(loss)
                                                       .clip_min(context.clip_min)
                                                       .clip_max(context.clip_max));
-    out.push_back({attack, "fgsm", norm, eps, /*bounded=*/true, /*iterative=*/false});
+    out.push_back({attack, "fgsm", norm, eps, /*bounded=*/true, /*iterative=*/false, "", "", false});
   }
 }
 
@@ -72,7 +72,7 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
                                                      .seed(context.seed)
                                                      .clip_min(context.clip_min)
                                                      .clip_max(context.clip_max));
-    out.push_back({attack, "pgd", norm, eps, /*bounded=*/true, /*iterative=*/true});
+    out.push_back({attack, "pgd", norm, eps, /*bounded=*/true, /*iterative=*/true, "", "", false});
   }
 }
 
@@ -93,7 +93,7 @@ void add_cw(const core::ConfigNode& entry, const AttackContext& context,
       .clip_min(context.clip_min)
       .clip_max(context.clip_max);
   out.push_back({std::make_shared<attacks::CW>(options), "cw", attacks::Norm::kL2, 0.0,
-                 /*bounded=*/false, /*iterative=*/true});
+                 /*bounded=*/false, /*iterative=*/true, "", "", false});
 }
 
 }  // namespace
@@ -126,6 +126,19 @@ std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
         entry.fail("attack id '" + out[i].id + "' is configured twice (a `tag` tells them apart)");
       }
     }
+  }
+  return out;
+}
+
+std::vector<ConfiguredAttack> with_bpda_twins(const std::vector<ConfiguredAttack>& attacks) {
+  std::vector<ConfiguredAttack> out;
+  for (const auto& a : attacks) {
+    out.push_back(a);
+    ConfiguredAttack twin = a;
+    twin.bpda = true;
+    twin.id += "-bpda";
+    twin.family += "_bpda";
+    out.push_back(std::move(twin));
   }
   return out;
 }

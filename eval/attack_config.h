@@ -29,6 +29,8 @@ struct ConfiguredAttack {
   std::string id;
   /// The robustness curve this attack belongs to (eps monotonicity): name, or name_tag.
   std::string family;
+  /// Run against the model's straight-through view (BPDA through its input transforms).
+  bool bpda = false;
 };
 
 /// Reads the `attacks:` list of an eval config into attacks, one per (entry, eps):
@@ -48,5 +50,10 @@ struct ConfiguredAttack {
 /// file:line:column and the key path.
 std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
                                             const AttackContext& context);
+
+/// Each attack followed by its BPDA twin (id and family suffixed "-bpda" / "_bpda"), for a
+/// model behind input transforms: the report then shows robust accuracy both when the attack
+/// differentiates through the transforms as they are and when it passes straight through them.
+std::vector<ConfiguredAttack> with_bpda_twins(const std::vector<ConfiguredAttack>& attacks);
 
 }  // namespace rampart::eval

@@ -4,10 +4,19 @@
 
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 
 #include "core/progress.h"
 
 namespace rampart::eval {
+namespace {
+
+at::Tensor predicted_wrong(models::Model& model, const at::Tensor& x, const at::Tensor& labels) {
+  at::NoGradGuard no_grad;
+  return model.predict(x).ne(labels);
+}
+
+}  // namespace
 
 AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const at::Tensor& images,
                      const at::Tensor& labels, const at::Tensor& mask,
@@ -30,6 +39,13 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const
   run.attacked = count;
   if (settings.keep_adversarial) run.adversarial = images.to(at::kFloat).clone();
 
+  // A BPDA twin attacks the straight-through view; every adversarial example is judged by the
+  // model itself, as is every one against a model that does not predict by argmax (a vote).
+  models::Model* view = attack.bpda ? model.straight_through() : &model;
+  if (!view) throw std::logic_error(attack.id + ": the model has no straight-through view");
+  models::Model& target = *view;
+  const bool judge_by_prediction = attack.bpda || !model.predicts_by_argmax();
+
   std::optional<core::Progress> progress;
   if (!settings.quiet) progress.emplace(o.id, batches, "img");
   int64_t fooled = 0;
@@ -40,8 +56,10 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const
         indices.slice(0, b * settings.batch_size, std::min(count, (b + 1) * settings.batch_size));
     const at::Tensor x = images.index_select(0, idx).to(settings.device);
     const at::Tensor y = labels.index_select(0, idx).to(settings.device);
-    attacks::AttackResult r = attack.attack->run(model, x, y);
-    const at::Tensor success = r.success.cpu();
+    attacks::AttackResult r = attack.attack->run(target, x, y);
+    const at::Tensor success = judge_by_prediction
+                                   ? predicted_wrong(model, r.adversarial.detach(), y).cpu()
+                                   : r.success.cpu();
     o.success.index_put_({idx}, success);
     o.l2.index_put_({idx}, r.l2.cpu().to(at::kFloat));
     o.linf.index_put_({idx}, r.linf.cpu().to(at::kFloat));

@@ -88,6 +88,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   context.clip_max = config.model.input.range_max;
   context.seed = config.seed;
   config.attacks = parse_attacks(root, context);
+  if (!config.model.transforms.empty()) config.attacks = with_bpda_twins(config.attacks);
   config.cascade = root.get_bool("cascade", true);
   config.report = parse_report_spec(root);
   config.sanity = parse_sanity_spec(root);

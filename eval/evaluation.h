@@ -23,6 +23,11 @@ struct Provenance {
   std::string config_file, config_sha256;
   std::string model_path, model_sha256, model_description;
   int64_t model_bytes = 0;
+  struct ModelFile {
+    std::string path, sha256;
+    int64_t bytes = 0;
+  };
+  std::vector<ModelFile> model_files;  ///< every file the model was read from (ensemble members)
   std::string data_source;
   std::vector<std::pair<std::string, std::string>> data_files;  ///< path, SHA-256
   std::string started_at;                                       ///< UTC, ISO 8601
@@ -37,6 +42,7 @@ struct AttackReport {
   attacks::Norm norm = attacks::Norm::kLinf;
   double eps = 0;
   bool bounded = true;
+  bool bpda = false;               ///< run through the transforms' straight-through view
   int64_t attacked = 0;            ///< points this attack ran on
   std::vector<std::string> after;  ///< cascade: earlier attacks at the same budget
   double seconds = 0;

@@ -11,6 +11,10 @@ json provenance_json(const Evaluation& ev) {
   const Provenance& p = ev.provenance;
   json files = json::array();
   for (const auto& [path, sha] : p.data_files) files.push_back({{"path", path}, {"sha256", sha}});
+  json model_files = json::array();
+  for (const auto& f : p.model_files) {
+    model_files.push_back({{"path", f.path}, {"sha256", f.sha256}, {"bytes", f.bytes}});
+  }
   return {{"rampart_version", p.rampart_version},
           {"libtorch_version", p.libtorch_version},
           {"device", p.device},
@@ -21,7 +25,8 @@ json provenance_json(const Evaluation& ev) {
            {{"path", p.model_path},
             {"sha256", p.model_sha256},
             {"bytes", p.model_bytes},
-            {"description", p.model_description}}},
+            {"description", p.model_description},
+            {"files", model_files}}},
           {"data", {{"source", p.data_source}, {"files", files}}},
           {"started_at", p.started_at},
           {"hostname", p.hostname},
@@ -35,6 +40,7 @@ json attack_json(const AttackReport& a) {
           {"norm", attacks::to_string(a.norm)},
           {"eps", a.bounded ? json(a.eps) : json(nullptr)},
           {"bounded", a.bounded},
+          {"bpda", a.bpda},
           {"attacked", a.attacked},
           {"after", a.after},
           {"robust_accuracy", m.robust_accuracy},

@@ -14,7 +14,7 @@
 #include "eval/attack_runner.h"
 #include "eval/example_images.h"
 #include "eval/report_writer.h"
-#include "models/load_model.h"
+#include "defenses/defended_model.h"
 #include "security/model_intake.h"
 
 namespace rampart::eval {
@@ -31,7 +31,7 @@ at::Tensor predict(models::Model& model, const at::Tensor& images, int64_t batch
   std::vector<at::Tensor> parts;
   for (int64_t start = 0; start < images.size(0); start += batch_size) {
     const at::Tensor x = images.slice(0, start, start + batch_size).to(device);
-    parts.push_back(model.forward(x).argmax(1).cpu());
+    parts.push_back(model.predict(x).cpu());
   }
   return parts.empty() ? at::zeros({0}, at::kLong) : at::cat(parts);
 }
@@ -180,6 +180,7 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
     report.norm = attack.norm;
     report.eps = attack.eps;
     report.bounded = attack.bounded;
+    report.bpda = attack.bpda;
     report.attacked = run.attacked;
     if (config.cascade && attack.bounded) report.after = earlier[key];
     if (attack.bounded) earlier[key].push_back(run.outcome.id);
@@ -218,11 +219,13 @@ Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) == 0) provenance.hostname = host;
 
-  const models::LoadedModel loaded = models::load_model(config.model, c10::Device(config.device));
+  const models::LoadedModel loaded =
+      defenses::load_defended_model(config.model, c10::Device(config.device));
   provenance.model_path = loaded.path;
   provenance.model_sha256 = loaded.sha256;
   provenance.model_bytes = loaded.bytes;
   provenance.model_description = loaded.model->describe();
+  for (const auto& f : loaded.files) provenance.model_files.push_back({f.path, f.sha256, f.bytes});
   const datasets::Dataset data =
       datasets::load_dataset(config.data, config.model.num_classes, config.model.input.shape);
   provenance.data_source = data.source;

@@ -15,6 +15,7 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
     out.path = loaded.file.path;
     out.sha256 = loaded.file.sha256;
     out.bytes = static_cast<int64_t>(loaded.file.bytes.size());
+    out.files.push_back({out.path, out.sha256, out.bytes});
     return out;
   }
   if (spec.checkpoint.empty()) {
@@ -31,6 +32,7 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
   out.path = file.path;
   out.sha256 = file.sha256;
   out.bytes = static_cast<int64_t>(file.bytes.size());
+  out.files.push_back({out.path, out.sha256, out.bytes});
   return out;
 }
 

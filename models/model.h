@@ -33,6 +33,16 @@ class Model {
   /// frozen batch norm) is restored exactly. The default treats the model as one module.
   virtual std::vector<bool> module_modes() const { return {is_training()}; }
   virtual void set_module_modes(const std::vector<bool>& modes) { set_training(modes.at(0)); }
+  /// The predicted class of each sample, int64 [N]. The default is argmax(forward); a majority
+  /// vote ensemble predicts by its vote while attacks climb its averaged logits.
+  virtual at::Tensor predict(const at::Tensor& x) { return forward(x).argmax(1); }
+  /// False when predict() is not argmax(forward) (the harness then judges every adversarial
+  /// example by predict(), not by the logits the attack saw).
+  virtual bool predicts_by_argmax() const { return true; }
+  /// The same function with every non-differentiable part passing its gradient straight
+  /// through (BPDA, Athalye et al. 2018), or nullptr when the model has no such part. The view
+  /// shares the model's weights and lives as long as the model.
+  virtual Model* straight_through() { return nullptr; }
 };
 
 /// A built-in classifier as a Model.

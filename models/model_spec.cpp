@@ -11,21 +11,57 @@ const std::vector<std::string>& builtin_archs() {
   return kArchs;
 }
 
-ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
-  model.expect_keys({"arch", "path", "checkpoint", "sha256", "num_classes", "input"});
+namespace {
+
+void parse_input(const core::ConfigNode& model, ModelSpec& spec) {
+  if (spec.arch == "preact_resnet18") spec.input.shape = {3, 32, 32};
+  auto input = model.optional_child("input");
+  if (!input) return;
+  input->expect_keys({"shape", "range"});
+  if (input->has("shape")) {
+    spec.input.shape = input->get_int_list("shape", 1);
+    if (spec.input.shape.size() != 3) input->fail_at("shape", "must be [C, H, W]");
+  }
+  if (input->has("range")) {
+    const auto range = input->get_double_list("range");
+    if (range.size() != 2 || !(range[0] < range[1])) {
+      input->fail("range must be [min, max] with min < max");
+    }
+    spec.input.range_min = range[0];
+    spec.input.range_max = range[1];
+  }
+}
+
+void check_input_fits_arch(const core::ConfigNode& model, const ModelSpec& spec) {
+  const std::string why = spec.arch == "small_cnn" ? SmallCNN::input_problem(spec.input)
+                          : spec.arch == "preact_resnet18"
+                              ? PreActResNet18::input_problem(spec.input)
+                              : std::string();
+  if (why.empty()) return;
+  const auto input = model.optional_child("input");
+  if (input) input->fail_at("shape", why);
+  model.fail(why);
+}
+
+std::string parse_pin(const core::ConfigNode& model) {
+  std::string pin = model.get_string("sha256", "");
+  if (pin.empty()) return pin;
+  bool hex = pin.size() == 64;
+  for (char ch : pin) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
+  if (!hex) model.fail_at("sha256", "must be 64 hexadecimal digits");
+  for (auto& ch : pin) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return pin;
+}
+
+// One model: a built-in architecture or a TorchScript file. `inherited` is the enclosing
+// ensemble, whose input and class count a member takes.
+ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
+                       const ModelSpec* inherited) {
   ModelSpec spec;
   if (model.has("arch")) spec.arch = model.get_choice("arch", builtin_archs());
   spec.path = model.get_string("path", "");
   spec.checkpoint = model.get_string("checkpoint", "");
-  spec.num_classes = model.get_int("num_classes", 10, 2, 100000);
-  spec.intake.sha256 = model.get_string("sha256", "");
-  if (!spec.intake.sha256.empty()) {
-    bool hex = spec.intake.sha256.size() == 64;
-    for (char ch : spec.intake.sha256) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
-    if (!hex) model.fail("sha256 must be 64 hexadecimal digits");
-    for (auto& ch : spec.intake.sha256)
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  }
+  spec.intake.sha256 = parse_pin(model);
   if (require_arch && spec.arch.empty()) {
     model.fail("missing required key 'arch' (one of: small_cnn, preact_resnet18)");
   }
@@ -34,35 +70,109 @@ ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
         "give either 'arch' (built-in, optional 'checkpoint') or 'path' (TorchScript), not both");
   }
   if (spec.arch.empty() && spec.path.empty()) {
-    model.fail("needs 'arch' (a built-in model) or 'path' (a TorchScript file)");
+    model.fail(inherited ? "an ensemble member needs 'arch' (with 'checkpoint') or 'path'"
+                         : "needs 'arch' (a built-in model), 'path' (a TorchScript file) or "
+                           "'ensemble'");
   }
-  if (spec.arch == "preact_resnet18") spec.input.shape = {3, 32, 32};
-  if (auto input = model.optional_child("input")) {
-    input->expect_keys({"shape", "range"});
-    if (input->has("shape")) {
-      spec.input.shape = input->get_int_list("shape", 1);
-      if (spec.input.shape.size() != 3) input->fail_at("shape", "must be [C, H, W]");
-    }
-    if (input->has("range")) {
-      const auto range = input->get_double_list("range");
-      if (range.size() != 2 || !(range[0] < range[1])) {
-        input->fail("range must be [min, max] with min < max");
-      }
-      spec.input.range_min = range[0];
-      spec.input.range_max = range[1];
-    }
+  if (inherited) {
+    spec.num_classes = inherited->num_classes;
+    spec.input = inherited->input;
+  } else {
+    spec.num_classes = model.get_int("num_classes", 10, 2, 100000);
+    parse_input(model, spec);
   }
-  const std::string why = spec.arch == "small_cnn" ? SmallCNN::input_problem(spec.input)
-                          : spec.arch == "preact_resnet18"
-                              ? PreActResNet18::input_problem(spec.input)
-                              : std::string();
-  if (!why.empty()) {
-    const auto input = model.optional_child("input");
-    if (input) input->fail_at("shape", why);
-    model.fail(why);
-  }
+  check_input_fits_arch(model, spec);
   if (!spec.intake.sha256.empty() && spec.path.empty() && spec.checkpoint.empty()) {
     model.fail_at("sha256", "pins the file named by 'path' or 'checkpoint', and neither is set");
+  }
+  return spec;
+}
+
+void parse_ensemble(const core::ConfigNode& model, ModelSpec& spec) {
+  for (const char* key : {"arch", "path", "checkpoint", "sha256"}) {
+    if (model.has(key)) {
+      model.fail_at(key, std::string("'") + key +
+                             "' belongs to each ensemble member, not next to 'ensemble'");
+    }
+  }
+  const core::ConfigNode ensemble = model.child("ensemble");
+  ensemble.expect_keys({"combine", "members"});
+  const std::string combine =
+      ensemble.get_choice("combine", {"logits", "probabilities", "vote"}, "logits");
+  spec.combine = combine == "vote"            ? Combine::kVote
+                 : combine == "probabilities" ? Combine::kProbabilities
+                                              : Combine::kLogits;
+  if (!ensemble.has("members")) ensemble.fail("missing required key 'members'");
+  for (const auto& member : ensemble.list("members")) {
+    if (!member.is_map()) member.fail("an ensemble member is a mapping (arch/checkpoint or path)");
+    member.expect_keys({"arch", "path", "checkpoint", "sha256"});
+    spec.members.push_back(parse_single(member, /*require_arch=*/false, &spec));
+    if (!spec.members.back().arch.empty() && spec.members.back().checkpoint.empty()) {
+      member.fail("built-in architecture '" + spec.members.back().arch +
+                  "' needs 'checkpoint' (its trained weights) to be an ensemble member");
+    }
+  }
+  if (spec.members.size() < 2) ensemble.fail_at("members", "an ensemble needs at least 2 members");
+}
+
+}  // namespace
+
+TransformSpec parse_transform_spec(const core::ConfigNode& node) {
+  if (!node.is_map()) node.fail("a transform is a mapping such as {name: jpeg, quality: 75}");
+  TransformSpec t;
+  if (!node.has("name")) node.fail("missing required key 'name' (bit_depth, median or jpeg)");
+  t.name = node.get_choice("name", {"bit_depth", "median", "jpeg"});
+  if (t.name == "bit_depth") {
+    node.expect_keys({"name", "bits"});
+    t.bits = node.get_int("bits", 4, 1, 8);
+  } else if (t.name == "median") {
+    node.expect_keys({"name", "size"});
+    t.size = node.get_int("size", 2, 2, 15);
+  } else {
+    node.expect_keys({"name", "quality"});
+    t.quality = node.get_int("quality", 75, 1, 100);
+  }
+  return t;
+}
+
+std::string describe(const TransformSpec& t) {
+  if (t.name == "bit_depth") return "bit_depth(bits=" + std::to_string(t.bits) + ")";
+  if (t.name == "median") return "median(size=" + std::to_string(t.size) + ")";
+  return "jpeg(quality=" + std::to_string(t.quality) + ")";
+}
+
+std::string to_string(Combine combine) {
+  switch (combine) {
+    case Combine::kLogits:
+      return "logits";
+    case Combine::kProbabilities:
+      return "probabilities";
+    case Combine::kVote:
+      return "vote";
+  }
+  return "logits";
+}
+
+ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
+  if (!model.is_map()) model.fail("'model' is a mapping (arch/checkpoint, path or ensemble)");
+  model.expect_keys({"arch", "path", "checkpoint", "sha256", "num_classes", "input", "ensemble",
+                     "transforms"});
+  ModelSpec spec;
+  if (model.has("ensemble")) {
+    if (require_arch) model.fail_at("ensemble", "'rampart train' trains one built-in model");
+    spec.num_classes = model.get_int("num_classes", 10, 2, 100000);
+    parse_input(model, spec);
+    parse_ensemble(model, spec);
+  } else {
+    spec = parse_single(model, require_arch, nullptr);
+  }
+  if (model.has("transforms")) {
+    if (require_arch) {
+      model.fail_at("transforms", "input transforms are for evaluation, not for 'rampart train'");
+    }
+    for (const auto& item : model.list("transforms")) {
+      spec.transforms.push_back(parse_transform_spec(item));
+    }
   }
   return spec;
 }

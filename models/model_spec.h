@@ -9,8 +9,21 @@
 
 namespace rampart::models {
 
+/// One input transform of a `model.transforms` list (or a detector's squeezer), applied to the
+/// input before the model sees it: bit_depth (bits), median (size), jpeg (quality).
+struct TransformSpec {
+  std::string name;  ///< bit_depth | median | jpeg
+  int64_t bits = 0;
+  int64_t size = 0;
+  int64_t quality = 0;
+};
+
+/// How an ensemble combines its members.
+enum class Combine { kLogits, kProbabilities, kVote };
+
 /// The `model:` section of a config: a built-in architecture (optionally with a safetensors
-/// checkpoint) or a TorchScript file.
+/// checkpoint), a TorchScript file, or an ensemble of such models, optionally behind input
+/// transforms.
 struct ModelSpec {
   std::string arch;        ///< small_cnn | preact_resnet18; empty when `path` is TorchScript
   std::string path;        ///< TorchScript file
@@ -18,13 +31,37 @@ struct ModelSpec {
   int64_t num_classes = 10;
   InputSpec input;
   security::IntakeOptions intake;  ///< sha256 pin and size limit for the model file
+  std::vector<ModelSpec> members;  ///< an ensemble's members (then arch and path are empty)
+  Combine combine = Combine::kLogits;
+  std::vector<TransformSpec> transforms;  ///< applied in order before the model
+  bool is_ensemble() const { return !members.empty(); }
 };
+
+/// Parses one transform entry ({name: jpeg, quality: 75}).
+TransformSpec parse_transform_spec(const core::ConfigNode& node);
+
+/// "jpeg(quality=75)", "bit_depth(bits=4)", "median(size=3)".
+std::string describe(const TransformSpec& transform);
+
+std::string to_string(Combine combine);
 
 /// The built-in architecture names.
 const std::vector<std::string>& builtin_archs();
 
-/// Parses `model:` (keys: arch, path, checkpoint, sha256, num_classes, input{shape, range}).
-/// `require_arch` is set by `rampart train`, which can only train built-in models.
+/// Parses `model:` (keys: arch, path, checkpoint, sha256, num_classes, input{shape, range},
+/// ensemble{combine, members}, transforms). `require_arch` is set by `rampart train`, which can
+/// only train one built-in model.
+///
+// clang-format off
+///   model:
+///     ensemble:
+///       combine: logits      # logits | probabilities | vote
+///       members: [{arch: small_cnn, checkpoint: a.safetensors}, {path: b.pt, sha256: ...}]
+///     transforms: [{name: jpeg, quality: 75}]    # bit_depth{bits}, median{size}, jpeg{quality}
+///     input: {shape: [1, 28, 28], range: [0, 1]}
+// clang-format on
+///
+/// Members take the ensemble's input and num_classes; they may not set their own.
 ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch);
 
 /// A freshly initialised built-in classifier (weights from libtorch's seeded generator).

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+#include "models/model_spec.h"
+
+namespace rampart::defenses {
+
+/// Quantises every value of the box [lo, hi] to 2^bits levels (Xu et al. 2018). Its autograd
+/// gradient is zero almost everywhere (round), which is why it is attacked through BPDA.
+at::Tensor reduce_bit_depth(const at::Tensor& x, int64_t bits, double lo, double hi);
+
+/// Median of each size x size window per channel, edges padded by replication; for an even
+/// size the window reaches one pixel further up and left (scipy's median_filter) and the lower
+/// of the two middle values is taken. Autograd passes the gradient to the selected pixel only.
+at::Tensor median_smooth(const at::Tensor& x, int64_t size);
+
+/// Encodes every image [N, C, H, W] (C = 1 or 3, RGB) in the box [lo, hi] as a JPEG of the
+/// given quality with OpenCV and decodes it again. Computed outside autograd: the result has no
+/// gradient. Throws ConfigError in a build without OpenCV.
+at::Tensor jpeg_reencode(const at::Tensor& x, int64_t quality, double lo, double hi);
+
+/// Whether this build can run the JPEG transform.
+bool jpeg_available();
+
+/// One configured transform over the input box [lo, hi].
+class InputTransform {
+ public:
+  InputTransform(models::TransformSpec spec, double lo, double hi);
+  /// The transform with its own gradient: bit depth and JPEG give a zero gradient (what an
+  /// attacker who differentiates naively gets), median its selection gradient.
+  at::Tensor apply(const at::Tensor& x) const;
+  /// The transform's value with an identity backward (BPDA's straight-through estimator).
+  at::Tensor apply_straight_through(const at::Tensor& x) const;
+  std::string describe() const { return models::describe(spec_); }
+  const models::TransformSpec& spec() const { return spec_; }
+
+ private:
+  at::Tensor value(const at::Tensor& x) const;
+
+  models::TransformSpec spec_;
+  double lo_;
+  double hi_;
+};
+
+}  // namespace rampart::defenses
