@@ -38,6 +38,7 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const
   o.linf = at::zeros({n}, at::kFloat);
   run.attacked = count;
   if (settings.keep_adversarial) run.adversarial = images.to(at::kFloat).clone();
+  if (settings.detector) run.detected = at::zeros({n}, at::kBool);
 
   // A BPDA twin attacks the straight-through view; every adversarial example is judged by the
   // model itself, as is every one against a model that does not predict by argmax (a vote).
@@ -65,6 +66,10 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const
     o.linf.index_put_({idx}, r.linf.cpu().to(at::kFloat));
     o.forward_samples += r.forward_samples;
     o.backward_samples += r.backward_samples;
+    if (settings.detector) {
+      run.detected.index_put_({idx}, settings.detector->flag(model, r.adversarial.detach(),
+                                                              settings.batch_size, settings.device));
+    }
     const at::Tensor adv = r.adversarial.detach().cpu().to(at::kFloat);
     if (settings.keep_adversarial) run.adversarial.index_copy_(0, idx, adv);
     if (examples_kept < settings.examples) {

@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include "defenses/feature_squeezing.h"
 #include "eval/attack_config.h"
 #include "eval/metrics.h"
 #include "models/model.h"
@@ -16,6 +17,8 @@ struct AttackRunSettings {
   bool keep_adversarial = false;  ///< return every adversarial input (for adv/<id>.npy)
   int64_t examples = 0;           ///< successful examples kept for the report's image grid
   bool quiet = false;             ///< no progress display
+  /// When set, every adversarial example is scored by the detector (AttackRun::detected).
+  const defenses::FeatureSqueezingDetector* detector = nullptr;
 };
 
 /// One attack's per-point results over the whole data set.
@@ -25,6 +28,7 @@ struct AttackRun {
   at::Tensor adversarial;          ///< float [N, ...] (clean where not attacked), when kept
   at::Tensor example_indices;      ///< int64 [K]: successful points, in data order
   at::Tensor example_adversarial;  ///< float [K, ...]
+  at::Tensor detected;             ///< bool [N]: flagged by the detector (false if not attacked)
 };
 
 /// Runs `attack` on the points where `mask` (bool [N]) holds, in batches on `settings.device`,

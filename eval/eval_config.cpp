@@ -46,6 +46,33 @@ SanitySpec parse_sanity_spec(const core::ConfigNode& root) {
   return spec;
 }
 
+std::optional<DetectorSpec> parse_detector_spec(const core::ConfigNode& root) {
+  const auto node = root.optional_child("detector");
+  if (!node) return std::nullopt;
+  node->expect_keys({"name", "squeezers", "fpr", "calibration"});
+  node->get_choice("name", {"feature_squeezing"}, "feature_squeezing");
+  DetectorSpec spec;
+  if (node->has("squeezers")) {
+    for (const auto& item : node->list("squeezers")) {
+      spec.squeezers.push_back(models::parse_transform_spec(item));
+    }
+    if (spec.squeezers.empty()) node->fail_at("squeezers", "list at least one squeezer");
+  } else {
+    models::TransformSpec bits, median;
+    bits.name = "bit_depth";
+    bits.bits = 1;
+    median.name = "median";
+    median.size = 2;
+    spec.squeezers = {bits, median};
+  }
+  spec.fpr = node->get_double("fpr", spec.fpr, 0, 0.5);
+  if (!node->has("calibration")) {
+    node->fail("missing required key 'calibration' (clean held-out data, same keys as 'data')");
+  }
+  spec.calibration = datasets::parse_dataset_spec(node->child("calibration"));
+  return spec;
+}
+
 }  // namespace
 
 std::vector<std::string> budget_keys(const std::vector<ConfiguredAttack>& attacks) {
@@ -61,7 +88,7 @@ std::vector<std::string> budget_keys(const std::vector<ConfiguredAttack>& attack
 EvalConfig parse_eval_config(const core::ConfigNode& root) {
   if (!root.is_map()) root.fail("an eval config is a mapping with model, data and attacks");
   root.expect_keys({"seed", "device", "threads", "model", "data", "attacks", "cascade", "report",
-                    "sanity", "gates"});
+                    "sanity", "gates", "detector"});
   EvalConfig config;
   config.source = root.file();
   config.seed = static_cast<uint64_t>(root.get_int("seed", 0, 0));
@@ -92,6 +119,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   config.cascade = root.get_bool("cascade", true);
   config.report = parse_report_spec(root);
   config.sanity = parse_sanity_spec(root);
+  config.detector = parse_detector_spec(root);
   std::vector<std::string> ids;
   for (const auto& a : config.attacks) ids.push_back(a.id);
   config.gates = parse_gates(root, ids, budget_keys(config.attacks));

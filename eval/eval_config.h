@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,13 @@ struct SanitySpec {
   double tolerance = 0.01;               ///< slack for "should not rise with eps" and "PGD >= FGSM"
 };
 
+/// The `detector:` section: a feature-squeezing detector calibrated on clean held-out data.
+struct DetectorSpec {
+  std::vector<models::TransformSpec> squeezers;  ///< default: bit_depth 1, median 2 (Xu et al.)
+  double fpr = 0.05;
+  datasets::DatasetSpec calibration;
+};
+
 /// An evaluation config (`rampart eval CONFIG`), validated against one schema:
 ///
 ///   seed: 0
@@ -40,6 +48,7 @@ struct SanitySpec {
 ///   report: {dir: reports/x, formats: [json, markdown, junit, html], save_adversarial: false}
 ///   sanity: {points: 256, zero_gradient_max: 0.05, large_eps_max_accuracy: 0.02}
 ///   gates: {clean_accuracy: {min: 0.85}, robust_accuracy: {worst: {min: 0.6}}}
+///   detector: {name: feature_squeezing, squeezers: [...], fpr: 0.05, calibration: {data...}}
 ///
 /// Every error is a ConfigError naming file:line:column and the key path.
 struct EvalConfig {
@@ -53,6 +62,7 @@ struct EvalConfig {
   ReportSpec report;
   SanitySpec sanity;
   std::vector<Gate> gates;
+  std::optional<DetectorSpec> detector;
   std::string source;       ///< the config file ("--" for text)
   std::string config_hash;  ///< SHA-256 of the effective config (overrides applied)
 };

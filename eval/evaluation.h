@@ -67,6 +67,31 @@ struct ExampleGrid {
   int64_t count = 0;
 };
 
+/// How the detector did against one attack. The attacks were not adapted to the detector.
+struct AttackDetection {
+  std::string attack_id;
+  int64_t successful = 0;           ///< adversarial examples that fooled the model
+  int64_t detected_successful = 0;  ///< ... of which the detector flagged
+  double detection_rate = 0;        ///< detected_successful / successful (0 when none)
+  /// Points correct under attack or whose successful adversarial example was flagged, over all
+  /// evaluated points: robust accuracy when a flagged input counts as stopped.
+  double robust_or_detected = 0;
+};
+
+/// The `detector:` section's results (feature squeezing).
+struct DetectionReport {
+  std::string description;  ///< "feature squeezing: bit_depth(bits=1), median(size=2)"
+  double target_fpr = 0;
+  double threshold = 0;
+  std::string calibration_source;
+  int64_t calibration_points = 0;
+  double calibration_fpr = 0;  ///< flagged share of the calibration points (<= target_fpr)
+  /// Flagged share of the evaluated clean points: the false-positive rate on data the
+  /// threshold never saw.
+  double fpr = 0;
+  std::vector<AttackDetection> attacks;
+};
+
 /// A finished evaluation: everything the report writers render.
 struct Evaluation {
   Provenance provenance;
@@ -81,6 +106,7 @@ struct Evaluation {
   std::vector<BudgetReport> budgets;
   std::optional<double> worst_robust_accuracy;  ///< lowest over budgets; none without any
   std::vector<SanityCheck> sanity;
+  std::optional<DetectionReport> detection;
   bool strict = false;
   std::vector<GateResult> gates;
   std::vector<ExampleGrid> examples;

@@ -197,6 +197,24 @@ void write_checks(std::ostringstream& html, const Evaluation& ev) {
   html << "</ul>\n";
 }
 
+void write_detection(std::ostringstream& html, const Evaluation& ev) {
+  if (!ev.detection) return;
+  const DetectionReport& d = *ev.detection;
+  html << "<h2>Detector</h2>\n<p>" << escape_markup(d.description) << ": threshold "
+       << number(d.threshold) << ", calibrated on " << d.calibration_points
+       << " clean points for " << percent(d.target_fpr) << " false positives ("
+       << percent(d.calibration_fpr) << " there); " << percent(d.fpr)
+       << " of the evaluated clean points flagged. The attacks did not target the detector.</p>\n"
+       << "<table><tr><th class=\"l\">attack</th><th>fooled</th><th>detected</th>"
+          "<th>detection rate</th><th>robust or detected</th></tr>\n";
+  for (const auto& a : d.attacks) {
+    html << "<tr><td class=\"l\">" << escape_markup(a.attack_id) << "</td><td>" << a.successful
+         << "</td><td>" << a.detected_successful << "</td><td>" << percent(a.detection_rate)
+         << "</td><td>" << percent(a.robust_or_detected) << "</td></tr>\n";
+  }
+  html << "</table>\n";
+}
+
 void write_examples(std::ostringstream& html, const Evaluation& ev) {
   html << "<h2>Examples</h2>\n";
   if (!ev.examples_unavailable.empty()) {
@@ -259,6 +277,7 @@ std::string report_html(const Evaluation& ev) {
   html << ".</p>\n<h2>Summary</h2>\n";
   write_summary(html, ev);
   write_checks(html, ev);
+  write_detection(html, ev);
   html << "<h2>Robust accuracy against eps</h2>\n";
   write_charts(html, ev);
   html << "<h2>Per-class accuracy</h2>\n";

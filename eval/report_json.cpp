@@ -65,6 +65,27 @@ json curves_json(const Evaluation& ev) {
   return curves;
 }
 
+json detection_json(const Evaluation& ev) {
+  if (!ev.detection) return nullptr;
+  const DetectionReport& d = *ev.detection;
+  json attacks = json::array();
+  for (const auto& a : d.attacks) {
+    attacks.push_back({{"attack", a.attack_id},
+                       {"successful", a.successful},
+                       {"detected_successful", a.detected_successful},
+                       {"detection_rate", a.detection_rate},
+                       {"robust_or_detected", a.robust_or_detected}});
+  }
+  return {{"description", d.description},
+          {"target_fpr", d.target_fpr},
+          {"threshold", d.threshold},
+          {"calibration", {{"source", d.calibration_source}, {"points", d.calibration_points},
+                           {"fpr", d.calibration_fpr}}},
+          {"fpr", d.fpr},
+          {"adaptive", false},
+          {"attacks", attacks}};
+}
+
 json gates_json(const Evaluation& ev) {
   json results = json::array();
   for (const auto& g : ev.gates) {
@@ -128,6 +149,7 @@ nlohmann::json report_json(const Evaluation& ev) {
           {"curves", curves_json(ev)},
           {"sanity", sanity_json(ev)},
           {"gates", gates_json(ev)},
+          {"detection", detection_json(ev)},
           {"examples", examples},
           {"examples_unavailable", ev.examples_unavailable},
           {"exit_code", ev.exit_code()}};

@@ -42,6 +42,20 @@ std::string report_markdown(const Evaluation& ev) {
          << (g.passed ? "pass" : "**FAIL**") << " |\n";
     }
   }
+  if (ev.detection) {
+    const DetectionReport& d = *ev.detection;
+    md << "\n## Detector: " << d.description << "\n\n"
+       << "Threshold " << number(d.threshold) << ", calibrated on " << d.calibration_points
+       << " clean points for " << percent(d.target_fpr) << " false positives (" << percent(d.calibration_fpr)
+       << " there); " << percent(d.fpr)
+       << " of the evaluated clean points flagged. The attacks did not target the detector.\n\n"
+       << "| attack | fooled | detected | detection rate | robust or detected |\n"
+       << "|---|---:|---:|---:|---:|\n";
+    for (const auto& a : d.attacks) {
+      md << "| " << a.attack_id << " | " << a.successful << " | " << a.detected_successful << " | "
+         << percent(a.detection_rate) << " | " << percent(a.robust_or_detected) << " |\n";
+    }
+  }
   md << "\n## Sanity checks (" << ev.sanity_flagged() << " flagged"
      << (ev.strict ? ", --strict" : "") << ")\n\n";
   for (const auto& c : ev.sanity) {
@@ -81,6 +95,13 @@ std::string terminal_summary(const Evaluation& ev) {
     std::snprintf(line, sizeof(line), "gate %-34s %10s %-14s %s\n", g.gate.name.c_str(),
                   percent(g.value).c_str(), g.threshold.c_str(), g.passed ? "pass" : "FAIL");
     out << line;
+  }
+  if (ev.detection) {
+    out << "detector: " << percent(ev.detection->fpr) << " false positives on clean points";
+    for (const auto& a : ev.detection->attacks) {
+      out << "; " << a.attack_id << " " << percent(a.detection_rate) << " detected";
+    }
+    out << "\n";
   }
   for (const auto& c : ev.sanity) {
     if (!c.flagged) continue;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <optional>
 
 #include "core/runtime.h"
 #include "core/version.h"
@@ -112,6 +113,57 @@ void add_budgets(Evaluation& ev, const std::vector<AttackOutcome>& outcomes,
   }
 }
 
+// Calibrates the detector on the held-out clean data and measures its false-positive rate on
+// the evaluated clean points.
+std::optional<defenses::FeatureSqueezingDetector> make_detector(const EvalConfig& config,
+                                                                models::Model& model,
+                                                                const datasets::Dataset& data,
+                                                                Evaluation& ev, bool quiet) {
+  if (!config.detector) return std::nullopt;
+  const DetectorSpec& spec = *config.detector;
+  std::vector<defenses::InputTransform> squeezers;
+  for (const auto& s : spec.squeezers) {
+    squeezers.emplace_back(s, config.model.input.range_min, config.model.input.range_max);
+  }
+  defenses::FeatureSqueezingDetector detector(std::move(squeezers));
+  const datasets::Dataset calibration =
+      datasets::load_dataset(spec.calibration, config.model.num_classes, config.model.input.shape);
+  const c10::Device device(config.device);
+  const at::Tensor scores =
+      detector.score(model, calibration.images, config.data.batch_size, device);
+  detector.set_threshold(defenses::threshold_for_fpr(scores, spec.fpr));
+  DetectionReport report;
+  report.description = detector.describe();
+  report.target_fpr = spec.fpr;
+  report.threshold = detector.threshold();
+  report.calibration_source = calibration.source;
+  report.calibration_points = calibration.size();
+  report.calibration_fpr = fraction(scores.gt(detector.threshold()));
+  report.fpr = fraction(detector.flag(model, data.images, config.data.batch_size, device));
+  if (!quiet) {
+    spdlog::info("detector {}: threshold {:.4g} for {:.1f}% false positives on {} calibration "
+                 "points; {:.1f}% of the evaluated clean points flagged",
+                 report.description, report.threshold, spec.fpr * 100.0,
+                 report.calibration_points, report.fpr * 100.0);
+  }
+  ev.detection = report;
+  return detector;
+}
+
+AttackDetection attack_detection(const AttackRun& run, const at::Tensor& clean_correct) {
+  AttackDetection d;
+  d.attack_id = run.outcome.id;
+  const at::Tensor fooled = run.outcome.success;
+  d.successful = fooled.sum().item<int64_t>();
+  d.detected_successful = fooled.logical_and(run.detected).sum().item<int64_t>();
+  d.detection_rate = d.successful == 0 ? 0.0
+                                       : static_cast<double>(d.detected_successful) /
+                                             static_cast<double>(d.successful);
+  d.robust_or_detected = fraction(
+      run.outcome.robust.logical_or(clean_correct.logical_and(fooled).logical_and(run.detected)));
+  return d;
+}
+
 std::map<std::string, double> gate_values(const Evaluation& ev) {
   std::map<std::string, double> values{{"clean", ev.clean_accuracy}};
   for (const auto& a : ev.attacks) values[a.metrics.id] = a.metrics.robust_accuracy;
@@ -154,7 +206,11 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
   ev.sanity = probe_checks(probe_input(config, model, data, clean_correct, modes_as_loaded, device),
                            config.sanity);
 
+  const std::optional<defenses::FeatureSqueezingDetector> detector =
+      make_detector(config, model, data, ev, options.quiet);
+
   AttackRunSettings settings;
+  settings.detector = detector ? &*detector : nullptr;
   settings.batch_size = config.data.batch_size;
   settings.device = device;
   settings.keep_adversarial = config.report.save_adversarial;
@@ -188,6 +244,7 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
     report.forward_samples = run.outcome.forward_samples;
     report.backward_samples = run.outcome.backward_samples;
     ev.attacks.push_back(report);
+    if (detector) ev.detection->attacks.push_back(attack_detection(run, clean_correct));
     add_examples(ev, run, model, data, config, device);
     if (run.adversarial.defined()) out.adversarial[run.outcome.id] = run.adversarial;
     outcomes.push_back(std::move(run.outcome));

@@ -1,0 +1,142 @@
+// `rampart eval` on defended models: an ensemble is one model wherever a model is, a model
+// behind JPEG gets BPDA twins that expose its masking, and the detector reports its measured
+// false-positive rate and a detection rate per attack.
+#include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
+
+#include "attacks/attack_fixtures.h"
+#include "defenses/input_transforms.h"
+#include "eval_test_util.h"
+
+using namespace rampart;
+using nlohmann::json;
+
+namespace {
+
+const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+
+std::string data_yaml(int64_t offset, int64_t limit) {
+  return "{format: idx, images: " + kFmnist + "t10k-images-idx3-ubyte.gz, labels: " + kFmnist +
+         "t10k-labels-idx1-ubyte.gz, offset: " + std::to_string(offset) +
+         ", limit: " + std::to_string(limit) + ", batch_size: 100}";
+}
+
+std::string yaml(const std::string& model, const std::string& extra) {
+  return "seed: 1\nmodel: " + model + "\ndata: " + data_yaml(0, 200) +
+         "\n"
+         "attacks:\n"
+         "  - {name: fgsm, eps: 0.1}\n"
+         "  - {name: pgd, eps: 0.1, steps: 10}\n"
+         "cascade: false\n"
+         "report: {dir: DIR/report, formats: [json, markdown, html], examples: 0}\n"
+         "sanity: {points: 32}\n" +
+         extra;
+}
+
+const json& attack(const json& report, const std::string& id) {
+  for (const auto& a : report["attacks"]) {
+    if (a["id"] == id) return a;
+  }
+  FAIL("no attack " << id << " in the report");
+  static const json none;
+  return none;
+}
+
+}  // namespace
+
+TEST_CASE("rampart eval: an ensemble of three copies is the model itself",
+          "[eval][defenses][ensemble]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string single_dir = test::make_temp_dir("eval-single");
+  const std::string member = "{arch: small_cnn, checkpoint: " + checkpoint + "}";
+  auto single = test::run_eval(test::write_eval_config(single_dir, yaml(member, "")));
+  REQUIRE(single.exit_code == 0);
+  for (const std::string combine : {"logits", "probabilities", "vote"}) {
+    INFO(combine);
+    const std::string dir = test::make_temp_dir("eval-ensemble");
+    const std::string model = "{ensemble: {combine: " + combine + ", members: [" + member + ", " +
+                              member + ", " + member + "]}}";
+    auto result = test::run_eval(test::write_eval_config(dir, yaml(model, "")));
+    INFO(result.output);
+    REQUIRE(result.exit_code == 0);
+    const json report = test::read_json(dir + "/report/report.json");
+    const json expected = test::read_json(single_dir + "/report/report.json");
+    CHECK(report["clean"]["accuracy"] == expected["clean"]["accuracy"]);
+    CHECK(report["provenance"]["model"]["files"].size() == 3);
+    const std::string description = report["provenance"]["model"]["description"];
+    CHECK(description.find("ensemble of 3") != std::string::npos);
+    CHECK((description.find("averaged-logits surrogate") != std::string::npos) ==
+          (combine == "vote"));
+    // Identical members: the same attack finds the same points (FGSM is deterministic).
+    CHECK(attack(report, "fgsm-linf-0.1")["robust_accuracy"].get<double>() ==
+          Approx(attack(expected, "fgsm-linf-0.1")["robust_accuracy"].get<double>()).margin(0.011));
+  }
+}
+
+TEST_CASE("rampart eval: BPDA lowers robust accuracy behind JPEG and bit depth",
+          "[eval][defenses][transforms]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  std::vector<std::string> transforms{"{name: bit_depth, bits: 2}"};
+  if (defenses::jpeg_available()) transforms.push_back("{name: jpeg, quality: 50}");
+  for (const auto& transform : transforms) {
+    INFO(transform);
+    const std::string dir = test::make_temp_dir("eval-transform");
+    const std::string model =
+        "{arch: small_cnn, checkpoint: " + checkpoint + ", transforms: [" + transform + "]}";
+    auto result = test::run_eval(test::write_eval_config(dir, yaml(model, "")));
+    INFO(result.output);
+    REQUIRE(result.exit_code == 0);
+    const json report = test::read_json(dir + "/report/report.json");
+    REQUIRE(report["attacks"].size() == 4);
+    const json& plain = attack(report, "pgd-linf-0.1");
+    const json& bpda = attack(report, "pgd-linf-0.1-bpda");
+    CHECK(plain["bpda"] == false);
+    CHECK(bpda["bpda"] == true);
+    const double plain_robust = plain["robust_accuracy"];
+    const double bpda_robust = bpda["robust_accuracy"];
+    INFO("PGD robust without BPDA " << plain_robust << ", with " << bpda_robust);
+    CHECK(bpda_robust < plain_robust - 0.2);
+    CHECK(report["worst_robust_accuracy"].get<double>() <= bpda_robust);
+    bool zero_gradients_flagged = false;
+    for (const auto& c : report["sanity"]["checks"]) {
+      if (c["id"] == "zero_gradients") zero_gradients_flagged = c["flagged"];
+    }
+    CHECK(zero_gradients_flagged);
+  }
+}
+
+TEST_CASE("rampart eval: the detector reports its false-positive rate and detection rates",
+          "[eval][defenses][detector]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-detector");
+  const std::string detector = "detector: {name: feature_squeezing, fpr: 0.1, calibration: " +
+                               data_yaml(5000, 500) + "}\n";
+  auto result = test::run_eval(test::write_eval_config(
+      dir, yaml("{arch: small_cnn, checkpoint: " + checkpoint + "}", detector)));
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const json report = test::read_json(dir + "/report/report.json");
+  const json& d = report["detection"];
+  REQUIRE(d.is_object());
+  CHECK(d["calibration"]["points"] == 500);
+  CHECK(d["calibration"]["fpr"].get<double>() == Approx(0.1).margin(1e-9));  // 50 of 500
+  CHECK(d["fpr"].get<double>() < 0.1 + 4 * std::sqrt(0.1 * 0.9 / 200));
+  CHECK(d["adaptive"] == false);
+  REQUIRE(d["attacks"].size() == 2);
+  for (const auto& a : d["attacks"]) {
+    const json& metrics = attack(report, a["attack"]);
+    CHECK(a["successful"] == metrics["successes"]);
+    CHECK(a["detected_successful"].get<int64_t>() <= a["successful"].get<int64_t>());
+    CHECK(a["robust_or_detected"].get<double>() >= metrics["robust_accuracy"].get<double>());
+    CHECK(a["robust_or_detected"].get<double>() <= report["clean"]["accuracy"].get<double>());
+  }
+  // Feature squeezing catches a good share of plain PGD examples on this model.
+  CHECK(d["attacks"][1]["detection_rate"].get<double>() > 0.3);
+  const std::string markdown = core::read_file(dir + "/report/report.md");
+  CHECK(markdown.find("## Detector: feature squeezing: bit_depth(bits=1), median(size=2)") !=
+        std::string::npos);
+}
