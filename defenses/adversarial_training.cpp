@@ -17,6 +17,8 @@ std::string to_string(AdversarialMethod method) {
       return "fgsm_rs";
     case AdversarialMethod::kTrades:
       return "trades";
+    case AdversarialMethod::kEnsembleAt:
+      return "ensemble_at";
   }
   return "unknown";
 }
@@ -35,7 +37,60 @@ void validate(const AdversarialTrainingOptions& o) {
 double effective_step_size(const AdversarialTrainingOptions& o) {
   if (o.step_size() > 0) return o.step_size();
   if (o.method() == AdversarialMethod::kFgsmRs) return 1.25 * o.eps();
+  if (o.method() == AdversarialMethod::kEnsembleAt && o.steps() == 1) {
+    return o.random_init() ? 1.25 * o.eps() : o.eps();
+  }
   return 2.5 * o.eps() / static_cast<double>(o.steps());
+}
+
+namespace {
+
+// PGD examples against `source` with the options' steps, step and start (fgsm_rs: one step
+// from a random start, Wong et al. 2020, Algorithm 3). The source is put in eval mode with
+// frozen parameters for the crafting only (attacks::pgd's guard).
+at::Tensor craft(models::Model& source, const at::Tensor& x, const at::Tensor& y,
+                 const AdversarialTrainingOptions& o, uint64_t seed) {
+  if (!(o.eps() > 0)) return x;
+  const bool fgsm = o.method() == AdversarialMethod::kFgsmRs;
+  const auto pgd = attacks::PGDOptions(o.eps())
+                       .steps(fgsm ? 1 : o.steps())
+                       .step_size(effective_step_size(o))
+                       .random_init(fgsm || o.random_init())
+                       .early_stop(false)
+                       .seed(seed)
+                       .clip_min(o.clip_min())
+                       .clip_max(o.clip_max());
+  return attacks::pgd(source, x, y, pgd).adversarial;
+}
+
+training::BatchObjective mixed_loss(models::Model& model, const at::Tensor& x,
+                                    const at::Tensor& x_adv, const at::Tensor& y,
+                                    double clean_weight) {
+  namespace F = torch::nn::functional;
+  const at::Tensor adversarial = model.forward(x_adv);
+  at::Tensor loss = F::cross_entropy(adversarial, y);
+  if (clean_weight > 0) {
+    loss = (1.0 - clean_weight) * loss + clean_weight * F::cross_entropy(model.forward(x), y);
+  }
+  return {loss, adversarial.detach()};
+}
+
+}  // namespace
+
+std::size_t ensemble_source(uint64_t seed, std::size_t static_count) {
+  return static_cast<std::size_t>((seed >> 17) % (static_count + 1));
+}
+
+EnsembleObjective ensemble_adversarial_objective(
+    models::Model& model, const std::vector<std::shared_ptr<models::Model>>& static_models,
+    const at::Tensor& x, const at::Tensor& y, const AdversarialTrainingOptions& o,
+    uint64_t seed) {
+  validate(o);
+  EnsembleObjective out;
+  out.source = ensemble_source(seed, static_models.size());
+  models::Model& source = out.source == 0 ? model : *static_models.at(out.source - 1);
+  out.objective = mixed_loss(model, x, craft(source, x, y, o, seed), y, o.clean_weight());
+  return out;
 }
 
 training::BatchObjective adversarial_objective(models::Model& model, const at::Tensor& x,
@@ -51,25 +106,8 @@ training::BatchObjective adversarial_objective(models::Model& model, const at::T
         F::cross_entropy(clean, y) + o.beta() * detail::kl_clean_adversarial(clean, adversarial);
     return {loss, clean.detach()};
   }
-  // pgd_at, and fgsm_rs as its one-step case: a uniform start in the ball, one sign step of
-  // 1.25 * eps, projection onto the ball and the box (Wong et al. 2020, Algorithm 3).
-  const bool fgsm = o.method() == AdversarialMethod::kFgsmRs;
-  const auto pgd = attacks::PGDOptions(o.eps())
-                       .steps(fgsm ? 1 : o.steps())
-                       .step_size(effective_step_size(o))
-                       .random_init(fgsm || o.random_init())
-                       .early_stop(false)
-                       .seed(seed)
-                       .clip_min(o.clip_min())
-                       .clip_max(o.clip_max());
-  const at::Tensor x_adv = o.eps() > 0 ? attacks::pgd(model, x, y, pgd).adversarial : x;
-  const at::Tensor adversarial = model.forward(x_adv);
-  at::Tensor loss = F::cross_entropy(adversarial, y);
-  if (o.clean_weight() > 0) {
-    loss =
-        (1.0 - o.clean_weight()) * loss + o.clean_weight() * F::cross_entropy(model.forward(x), y);
-  }
-  return {loss, adversarial.detach()};
+  // pgd_at, fgsm_rs (its one-step case) and ensemble_at without static models.
+  return mixed_loss(model, x, craft(model, x, y, o, seed), y, o.clean_weight());
 }
 
 StepResult adversarial_training_step(models::Model& model, torch::optim::Optimizer& optimizer,

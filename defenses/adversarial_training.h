@@ -3,7 +3,9 @@
 #include <torch/arg.h>
 #include <torch/optim/optimizer.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "models/model.h"
 #include "training/trainer.h"
@@ -15,9 +17,12 @@ enum class AdversarialMethod {
   kPgdAt,   ///< Madry et al. 2018: train on PGD examples
   kFgsmRs,  ///< Wong et al. 2020 ("Fast is better than free"): FGSM from a random start
   kTrades,  ///< Zhang et al. 2019: CE(clean) + beta * KL(clean || adversarial)
+  /// Tramer et al. 2018: examples crafted against the model or against static pre-trained
+  /// models, a different source per batch (see ensemble_adversarial_objective).
+  kEnsembleAt,
 };
 
-/// "pgd_at", "fgsm_rs", "trades".
+/// "pgd_at", "fgsm_rs", "trades", "ensemble_at".
 std::string to_string(AdversarialMethod method);
 
 /// Options of one adversarial training step (Linf threat model, inputs in [clip_min, clip_max]).
@@ -31,11 +36,14 @@ struct AdversarialTrainingOptions {
   TORCH_ARG(double, eps);
   /// Inner steps: pgd_at and trades (fgsm_rs takes one).
   TORCH_ARG(int64_t, steps) = 10;
-  /// 0 = the method's default: 2.5 * eps / steps (pgd_at, trades), 1.25 * eps (fgsm_rs).
+  /// 0 = the method's default: 2.5 * eps / steps (pgd_at, trades, ensemble_at), 1.25 * eps
+  /// (fgsm_rs; ensemble_at with one step and a random start), eps (one step, no random start).
   TORCH_ARG(double, step_size) = 0.0;
-  /// pgd_at: start uniformly in the eps-ball (fgsm_rs always does; trades starts within 0.001).
+  /// pgd_at, ensemble_at: start uniformly in the eps-ball (fgsm_rs always does; trades starts
+  /// within 0.001).
   TORCH_ARG(bool, random_init) = true;
-  /// pgd_at: loss = (1 - w) * CE(adversarial) + w * CE(clean); 0 trains on adversarial only.
+  /// pgd_at, ensemble_at: loss = (1 - w) * CE(adversarial) + w * CE(clean); 0 trains on
+  /// adversarial examples only.
   TORCH_ARG(double, clean_weight) = 0.0;
   /// trades: the weight of the KL term.
   TORCH_ARG(double, beta) = 6.0;
@@ -59,6 +67,24 @@ training::BatchObjective adversarial_objective(models::Model& model, const at::T
                                                const at::Tensor& y,
                                                const AdversarialTrainingOptions& options,
                                                uint64_t seed);
+
+/// Ensemble adversarial training's loss on one batch (Tramer et al. 2018): the adversarial
+/// examples (PGD with the options' steps, step size and start; one step for FGSM) are crafted
+/// against one source, drawn from `seed` uniformly among the model itself and the
+/// `static_models` (pre-trained, never updated), so that the model learns from perturbations
+/// it did not make itself; the loss is (1 - clean_weight) * CE(adversarial) + clean_weight *
+/// CE(clean) on the model. Returns the source index too (0: the model, k: static model k).
+struct EnsembleObjective {
+  training::BatchObjective objective;
+  std::size_t source = 0;
+};
+EnsembleObjective ensemble_adversarial_objective(
+    models::Model& model, const std::vector<std::shared_ptr<models::Model>>& static_models,
+    const at::Tensor& x, const at::Tensor& y, const AdversarialTrainingOptions& options,
+    uint64_t seed);
+
+/// The source of a batch's examples: 0 (the model) or 1..static_count, uniform over seeds.
+std::size_t ensemble_source(uint64_t seed, std::size_t static_count);
 
 /// What one adversarial training step did.
 struct StepResult {

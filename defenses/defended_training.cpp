@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "defenses/defended_model.h"
 #include "defenses/distillation.h"
 #include "defenses/robust_validation.h"
 #include "models/checkpoint.h"
@@ -68,6 +69,23 @@ training::TrainResult distill(const training::TrainConfig& config, const Distill
   return result;
 }
 
+// The static sources of ensemble adversarial training, each through the model intake, in
+// eval mode (they are never trained).
+std::vector<std::shared_ptr<models::Model>> load_static_models(const training::TrainConfig& config,
+                                                               const DefenseSpec& defense) {
+  std::vector<std::shared_ptr<models::Model>> out;
+  for (models::ModelSpec spec : defense.static_models) {
+    spec.input = config.model.input;
+    spec.num_classes = config.model.num_classes;
+    models::LoadedModel loaded = load_defended_model(spec, c10::Device(config.device));
+    loaded.model->set_training(false);
+    spdlog::info("ensemble_at: static model {} ({}, sha256 {})", loaded.path,
+                 loaded.model->describe(), loaded.sha256.substr(0, 12));
+    out.push_back(loaded.model);
+  }
+  return out;
+}
+
 }  // namespace
 
 training::TrainResult train_with_defense(const training::TrainConfig& config,
@@ -82,11 +100,22 @@ training::TrainResult train_with_defense(const training::TrainConfig& config,
                adversarial.method() == AdversarialMethod::kFgsmRs
                    ? std::string(", 1 step")
                    : ", " + std::to_string(adversarial.steps()) + " steps");
-  options.objective = [adversarial](models::Classifier& model, const at::Tensor& x,
-                                    const at::Tensor& y, uint64_t seed) {
-    models::ClassifierModel target = borrowed(model);
-    return adversarial_objective(target, x, y, adversarial, seed);
-  };
+  if (adversarial.method() == AdversarialMethod::kEnsembleAt) {
+    const auto static_models = load_static_models(config, defense);
+    options.objective = [adversarial, static_models](models::Classifier& model,
+                                                     const at::Tensor& x, const at::Tensor& y,
+                                                     uint64_t seed) {
+      models::ClassifierModel target = borrowed(model);
+      return ensemble_adversarial_objective(target, static_models, x, y, adversarial, seed)
+          .objective;
+    };
+  } else {
+    options.objective = [adversarial](models::Classifier& model, const at::Tensor& x,
+                                      const at::Tensor& y, uint64_t seed) {
+      models::ClassifierModel target = borrowed(model);
+      return adversarial_objective(target, x, y, adversarial, seed);
+    };
+  }
   const auto score =
       attacks::PGDOptions(adversarial.eps())
           .steps(defense.validation_steps)

@@ -10,7 +10,8 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
   const auto node = root.optional_child("defense");
   if (!node) return spec;
   const std::string method =
-      node->get_choice("method", {"pgd_at", "fgsm_rs", "trades", "distillation", "none"},
+      node->get_choice("method",
+                       {"pgd_at", "fgsm_rs", "trades", "ensemble_at", "distillation", "none"},
                        std::nullopt);
   if (method == "none") {
     node->expect_keys({"method"});
@@ -30,10 +31,14 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
   std::vector<std::string> keys{"method", "eps", "step_size", "validation"};
   if (method == "pgd_at") keys.insert(keys.end(), {"steps", "random_init", "clean_weight"});
   if (method == "trades") keys.insert(keys.end(), {"steps", "beta"});
+  if (method == "ensemble_at") {
+    keys.insert(keys.end(), {"attack", "steps", "clean_weight", "static_models"});
+  }
   node->expect_keys(keys);
-  const AdversarialMethod kind = method == "pgd_at"    ? AdversarialMethod::kPgdAt
-                                 : method == "fgsm_rs" ? AdversarialMethod::kFgsmRs
-                                                       : AdversarialMethod::kTrades;
+  const AdversarialMethod kind = method == "pgd_at"        ? AdversarialMethod::kPgdAt
+                                 : method == "fgsm_rs"     ? AdversarialMethod::kFgsmRs
+                                 : method == "ensemble_at" ? AdversarialMethod::kEnsembleAt
+                                                           : AdversarialMethod::kTrades;
   AdversarialTrainingOptions options(kind, node->get_double("eps", std::nullopt, 0.0));
   options.steps(node->get_int("steps", 10, 1, 100000))
       .step_size(node->get_double("step_size", 0.0, 0.0))
@@ -42,6 +47,28 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
       .beta(node->get_double("beta", 6.0, 0.0))
       .clip_min(box_min)
       .clip_max(box_max);
+  if (kind == AdversarialMethod::kEnsembleAt) {
+    const std::string attack = node->get_choice("attack", {"fgsm", "fgsm_rs", "pgd"}, "fgsm");
+    if (attack != "pgd" && node->has("steps")) {
+      node->fail_at("steps", "'steps' applies to attack: pgd; " + attack + " takes one step");
+    }
+    options.steps(attack == "pgd" ? options.steps() : 1)
+        .random_init(attack != "fgsm")
+        .clean_weight(node->get_double("clean_weight", 0.5, 0.0, 1.0));
+    if (!node->has("static_models")) {
+      node->fail("ensemble_at needs 'static_models': pre-trained models to craft examples on");
+    }
+    for (const auto& item : node->list("static_models")) {
+      if (!item.is_map()) item.fail("a static model is a mapping (arch/checkpoint or path)");
+      item.expect_keys({"arch", "path", "checkpoint", "sha256"});
+      spec.static_models.push_back(models::parse_model_spec(item, /*require_arch=*/false));
+      if (!spec.static_models.back().arch.empty() && spec.static_models.back().checkpoint.empty()) {
+        item.fail("a static model of architecture '" + spec.static_models.back().arch +
+                  "' needs 'checkpoint' (its pre-trained weights)");
+      }
+    }
+    if (spec.static_models.empty()) node->fail_at("static_models", "list at least one model");
+  }
   spec.adversarial = options;
   if (const auto validation = node->optional_child("validation")) {
     validation->expect_keys({"steps", "points"});

@@ -2,9 +2,11 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config_node.h"
 #include "defenses/adversarial_training.h"
+#include "models/model_spec.h"
 
 namespace rampart::defenses {
 
@@ -23,6 +25,13 @@ namespace rampart::defenses {
 ///     validation: {steps: 10, points: 1000}   # per-epoch PGD score; the best epoch is kept
 ///
 ///   defense: {method: distillation, temperature: 100, teacher: runs/t/checkpoint.safetensors}
+///
+///   defense:
+///     method: ensemble_at     # Tramer et al. 2018
+///     eps: 0.1
+///     attack: fgsm            # fgsm (one step of eps) | fgsm_rs | pgd (with steps)
+///     clean_weight: 0.5
+///     static_models: [{arch: small_cnn, checkpoint: a.safetensors, sha256: ...}, {path: b.pt}]
 // clang-format on
 struct DistillationSpec {
   double temperature = 100.0;
@@ -34,6 +43,8 @@ struct DistillationSpec {
 struct DefenseSpec {
   std::optional<AdversarialTrainingOptions> adversarial;  ///< absent: standard training
   std::optional<DistillationSpec> distillation;
+  /// ensemble_at: the pre-trained sources (they take the trained model's input and classes).
+  std::vector<models::ModelSpec> static_models;
   int64_t validation_steps = 10;     ///< PGD steps of the per-epoch score
   int64_t validation_points = 1000;  ///< 0 = the whole validation split
 };

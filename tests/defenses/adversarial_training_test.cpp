@@ -13,6 +13,7 @@
 #include "defenses/trades.h"
 #include "models/model.h"
 #include "models/small_cnn.h"
+#include "training/trainer.h"
 
 using namespace rampart;
 using defenses::AdversarialMethod;
@@ -37,8 +38,8 @@ datasets::Dataset task(int64_t n, uint64_t sample_seed) {
 // through defenses::adversarial_training_step (a user's own loop).
 std::shared_ptr<models::SmallCNN> train(const datasets::Dataset& data,
                                         std::optional<AdversarialTrainingOptions> method,
-                                        int64_t epochs) {
-  torch::manual_seed(5);
+                                        int64_t epochs, uint64_t init_seed = 5) {
+  torch::manual_seed(init_seed);
   auto net = std::make_shared<models::SmallCNN>(kInput, 4);
   models::ClassifierModel model(net);
   torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
@@ -175,4 +176,107 @@ TEST_CASE("TRADES: the KL term's exact values and an inner maximization that rai
   const double kl_random =
       defenses::detail::kl_clean_adversarial(clean, net->forward(noise)).item<double>();
   CHECK(kl_adv > 2 * kl_random);  // the ascent finds far more divergence than random corners
+}
+
+TEST_CASE("ensemble_at: each batch's examples come from the model or one static model",
+          "[defenses][ensemble_at]") {
+  // The source is uniform over seeds (the trainer's batch seeds).
+  std::vector<int64_t> counts(3, 0);
+  for (int64_t step = 0; step < 3000; ++step) {
+    ++counts.at(defenses::ensemble_source(training::batch_seed(7, 0, step), 2));
+  }
+  for (int64_t c : counts) CHECK(std::abs(c - 1000) < 4 * std::sqrt(3000 * (1 / 3.0) * (2 / 3.0)));
+
+  // The loss is exactly the mixed CE on examples crafted against the drawn source.
+  torch::manual_seed(3);
+  std::vector<std::shared_ptr<models::Model>> statics;
+  for (int i = 0; i < 2; ++i) {
+    auto net = std::make_shared<models::SmallCNN>(kInput, 4);
+    net->eval();
+    statics.push_back(std::make_shared<models::ClassifierModel>(net));
+  }
+  auto net = std::make_shared<models::SmallCNN>(kInput, 4);
+  net->eval();
+  models::ClassifierModel model(net);
+  const datasets::Dataset data = task(32, 6);
+  const auto options = AdversarialTrainingOptions(AdversarialMethod::kEnsembleAt, 0.1)
+                           .steps(1)
+                           .random_init(false)
+                           .clean_weight(0.25);
+  CHECK(defenses::effective_step_size(options) == Approx(0.1));  // plain FGSM
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    const auto out =
+        defenses::ensemble_adversarial_objective(model, statics, data.images, data.labels,
+                                                 options, seed);
+    CHECK(out.source == defenses::ensemble_source(seed, 2));
+    models::Model& source = out.source == 0 ? static_cast<models::Model&>(model)
+                                            : *statics[out.source - 1];
+    const at::Tensor x_adv =
+        attacks::pgd(source, data.images, data.labels,
+                     attacks::PGDOptions(0.1).steps(1).step_size(0.1).random_init(false)
+                         .early_stop(false))
+            .adversarial;
+    namespace F = torch::nn::functional;
+    const double expected =
+        0.75 * F::cross_entropy(net->forward(x_adv), data.labels).item<double>() +
+        0.25 * F::cross_entropy(net->forward(data.images), data.labels).item<double>();
+    CHECK(out.objective.loss.item<double>() == Approx(expected).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("ensemble_at raises accuracy on examples transferred from an unseen model",
+          "[defenses][ensemble_at]") {
+  const datasets::Dataset data = task(1024, 1), test = task(256, 2);
+  const double eps = 0.1;
+  std::vector<std::shared_ptr<models::Model>> statics;
+  for (uint64_t seed : {21, 22}) {
+    statics.push_back(std::make_shared<models::ClassifierModel>(train(data, std::nullopt, 4, seed)));
+  }
+  auto unseen = train(data, std::nullopt, 4, 23);
+  auto standard = train(data, std::nullopt, 4);
+
+  torch::manual_seed(5);
+  auto hardened = std::make_shared<models::SmallCNN>(kInput, 4);
+  models::ClassifierModel model(hardened);
+  torch::optim::SGD sgd(hardened->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  const auto options = AdversarialTrainingOptions(AdversarialMethod::kEnsembleAt, eps)
+                           .steps(1)
+                           .random_init(false)
+                           .clean_weight(0.5);
+  hardened->train();
+  std::vector<int64_t> sources(3, 0);
+  for (int64_t epoch = 0, step = 0; epoch < 4; ++epoch) {
+    for (int64_t begin = 0; begin < data.size(); begin += 32, ++step) {
+      const at::Tensor x = data.images.slice(0, begin, begin + 32);
+      const at::Tensor y = data.labels.slice(0, begin, begin + 32);
+      sgd.zero_grad();
+      const auto out = defenses::ensemble_adversarial_objective(
+          model, statics, x, y, options, training::batch_seed(1, epoch, step));
+      ++sources.at(out.source);
+      out.objective.loss.backward();
+      sgd.step();
+    }
+  }
+  hardened->eval();
+  for (int64_t c : sources) CHECK(c > 20);  // every source was used
+
+  // FGSM examples crafted on the unseen model, transferred.
+  models::ClassifierModel unseen_model(unseen);
+  const at::Tensor x_adv =
+      attacks::pgd(unseen_model, test.images, test.labels,
+                   attacks::PGDOptions(eps).steps(1).step_size(eps).random_init(false)
+                       .early_stop(false))
+          .adversarial;
+  datasets::Dataset transferred = test;
+  transferred.images = x_adv;
+  auto accuracy = [&](models::Classifier& net, const datasets::Dataset& d) {
+    return training::accuracy(net, d, 256, at::kCPU);
+  };
+  const double standard_transfer = accuracy(*standard, transferred);
+  const double hardened_transfer = accuracy(*hardened, transferred);
+  INFO("transferred FGSM: standard " << standard_transfer << ", ensemble_at " << hardened_transfer
+                                     << "; clean " << accuracy(*standard, test) << " / "
+                                     << accuracy(*hardened, test));
+  CHECK(hardened_transfer >= standard_transfer + 0.1);
+  CHECK(accuracy(*hardened, test) >= 0.8);
 }

@@ -75,6 +75,43 @@ TEST_CASE("defense configs: each method's keys, ranges and the validation split"
   CHECK_THAT(error_of(no_validation), Catch::Contains("needs a 'validation' split"));
 }
 
+TEST_CASE("defense configs: ensemble_at's attack, static models and their errors",
+          "[defenses][ensemble_at]") {
+  const auto spec = defenses::parse_defense_spec(
+      core::parse_config(job("o", "defense: {method: ensemble_at, eps: 0.1, attack: pgd, steps: 3, "
+                                  "static_models: [{arch: small_cnn, checkpoint: a.safetensors}, "
+                                  "{path: b.pt}]}\n"),
+                         "train.yaml"),
+      0.0, 1.0);
+  REQUIRE(spec.adversarial);
+  CHECK(spec.adversarial->method() == defenses::AdversarialMethod::kEnsembleAt);
+  CHECK(spec.adversarial->steps() == 3);
+  CHECK(spec.adversarial->clean_weight() == 0.5);  // Tramer et al.: half clean, half adversarial
+  REQUIRE(spec.static_models.size() == 2);
+  CHECK(spec.static_models[0].checkpoint == "a.safetensors");
+  CHECK(spec.static_models[1].path == "b.pt");
+  const auto fgsm = defenses::parse_defense_spec(
+      core::parse_config(
+          job("o", "defense: {method: ensemble_at, eps: 0.1, static_models: [{path: b.pt}]}\n"),
+          "train.yaml"),
+      0.0, 1.0);
+  CHECK(fgsm.adversarial->steps() == 1);
+  CHECK_FALSE(fgsm.adversarial->random_init());
+  CHECK(defenses::effective_step_size(*fgsm.adversarial) == Approx(0.1));
+
+  CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1}\n")),
+             Catch::StartsWith("train.yaml:8:10: defense: ensemble_at needs 'static_models'"));
+  CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1, steps: 3, "
+                               "static_models: [{path: b.pt}]}\n")),
+             Catch::StartsWith("train.yaml:8:49: defense.steps: 'steps' applies to attack: pgd"));
+  CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1, "
+                               "static_models: [{arch: small_cnn}]}\n")),
+             Catch::Contains("needs 'checkpoint'"));
+  CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1, "
+                               "static_models: [{path: b.pt, input: {shape: [1, 2, 2]}}]}\n")),
+             Catch::Contains("unknown key 'input'"));
+}
+
 TEST_CASE("the most robust epoch is kept, exported and remembered across resume", "[defenses]") {
   const std::string out = test::make_temp_dir("defended_best");
   const auto root = core::parse_config(job(out, "", 3), "train.yaml");
