@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,20 @@ int run_eval(const EvalCommand& command);
 /// Fashion-MNIST, evaluates FGSM, PGD and CW on 1000 test images, writes DIR/report and prints
 /// the summary and the path of report.html. `--set eval.KEY=VALUE` overrides the eval config.
 int run_quickstart(const std::string& out_dir, const std::vector<std::string>& overrides);
+
+/// The arguments of `rampart scan`.
+struct ScanCommand {
+  std::string model_path;
+  std::string sha256;  ///< --sha256: the expected hash (a mismatch rejects)
+  bool json = false;   ///< --json: the verdict as JSON on stdout
+  std::vector<int64_t> input;  ///< --input C,H,W: the probe also runs forward on zeros
+};
+
+/// `rampart scan MODEL [--sha256 HEX] [--input C,H,W] [--json]`: reads the model through the
+/// intake, inspects it without loading it, then (when the inspection passes) loads it, and
+/// runs it on zeros of the given shape, in the sandboxed probe; prints the verdict, every reason, the SHA-256, the archive
+/// summary, the globals its pickles name and the operators its code calls. Returns 0 when the
+/// model is accepted and 3 when it is rejected.
+int run_scan(const ScanCommand& command);
 
 }  // namespace rampart::cli

@@ -64,11 +64,17 @@ int main(int argc, char** argv) {
   eval->add_option("--out", eval_args.out_dir, "Report folder (overrides report.dir)");
   eval->add_flag("--strict", eval_args.strict, "Fail (exit 1) when a sanity check is flagged");
   eval->add_flag("-q,--quiet", eval_args.quiet, "No progress or info lines on stderr");
+  rampart::cli::ScanCommand scan_args;
   auto* scan = app.add_subcommand(
-      "scan",
-      "Inspect a model file before loading it (arrives with the model-intake work; "
-      "this build exits 2)");
-  scan->allow_extras();
+      "scan", "Inspect a model file without loading it: verdict, reasons, globals, operators");
+  scan->add_option("MODEL", scan_args.model_path, "Model file (TorchScript or safetensors)")
+      ->required();
+  scan->add_option("--sha256", scan_args.sha256, "Expected SHA-256 (hex)");
+  scan->add_option("--input", scan_args.input,
+                   "Input shape C,H,W: the sandboxed probe runs forward on zeros")
+      ->delimiter(',')
+      ->expected(3);
+  scan->add_flag("--json", scan_args.json, "Print the result as JSON");
 
   try {
     app.parse(argc, argv);
@@ -81,11 +87,7 @@ int main(int argc, char** argv) {
     if (*quickstart) return rampart::cli::run_quickstart(out_dir, overrides);
     if (*train) return rampart::cli::run_train(config_path, overrides, resume);
     if (*eval) return rampart::cli::run_eval(eval_args);
-    if (*scan) {
-      return fail(ExitCode::kUsage, std::string("'rampart scan' is not available in rampart ") +
-                                        rampart::kVersion +
-                                        "; it arrives with the model-intake work");
-    }
+    if (*scan) return rampart::cli::run_scan(scan_args);
   } catch (const rampart::Error& e) {
     return fail(e.code(), e.what());
   } catch (const c10::Error& e) {

@@ -10,7 +10,11 @@ namespace rampart::models {
 LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
   LoadedModel out;
   if (!spec.path.empty()) {
-    LoadedTorchScript loaded = load_torchscript(spec.path, spec.intake, device);
+    security::IntakeOptions intake = spec.intake;
+    intake.probe_options.input_shape = {1};
+    intake.probe_options.input_shape.insert(intake.probe_options.input_shape.end(),
+                                            spec.input.shape.begin(), spec.input.shape.end());
+    LoadedTorchScript loaded = load_torchscript(spec.path, intake, device);
     out.model = std::make_shared<TorchScriptModel>(loaded.module, spec.path);
     out.path = loaded.file.path;
     out.sha256 = loaded.file.sha256;

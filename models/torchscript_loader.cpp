@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "security/libtorch_policy.h"
 
 namespace rampart::models {
 namespace {
@@ -17,6 +18,23 @@ namespace {
 LoadedTorchScript load_torchscript(const std::string& path, const security::IntakeOptions& intake,
                                    const c10::Device& device) {
   LoadedTorchScript out{torch::jit::Module(), security::read_model_file(path, intake)};
+  const security::TorchScriptInspection inspection = security::inspect_torchscript(
+      out.file.bytes, security::libtorch_limits(), security::libtorch_registers);
+  if (!inspection.accepted()) {
+    const security::InspectionError& first = inspection.problems.front();
+    const std::size_t more = inspection.problems.size() - 1;
+    throw ModelRejected(path + ": rejected by the model intake (" + first.code() +
+                        "): " + first.what() +
+                        (more ? " (and " + std::to_string(more) +
+                                    " more problems: run 'rampart scan " + path + "')"
+                              : std::string()));
+  }
+  if (intake.probe) {
+    const security::ProbeResult probe = security::probe_model(out.file.bytes, intake.probe_options);
+    if (!probe.accepted) {
+      throw ModelRejected(path + ": rejected by the sandboxed probe: " + probe.reason);
+    }
+  }
   std::istringstream stream(out.file.bytes);
   try {
     out.module = torch::jit::load(stream, device);

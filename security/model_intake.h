@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "security/sandbox_probe.h"
+
 namespace rampart::security {
 
 /// Limits applied to every model file Rampart opens.
@@ -11,6 +13,9 @@ struct IntakeOptions {
   int64_t max_model_bytes = int64_t{2} << 30;
   /// Expected SHA-256 (lower-case hex); empty means unpinned.
   std::string sha256;
+  /// Load (and, with an input shape, run) TorchScript models in a sandboxed child first.
+  bool probe = true;
+  ProbeOptions probe_options;  ///< input_shape empty: the probe only loads the model
 };
 
 /// A model file read once into memory. Loaders deserialize from `bytes`, never from the path
@@ -25,8 +30,8 @@ struct ModelFile {
 /// ensemble members, teachers): reads the file once under the size limit, hashes it and
 /// checks the pin when one is given. Throws DataError (exit 4) when the file cannot be read
 /// and ModelRejected (exit 3) when it is too large or its hash does not match the pin.
-/// Archive, pickle and code inspection and the sandboxed probe are added here by the
-/// security work (issue 7); every caller already goes through this function.
+/// TorchScript loading adds the archive, pickle and code inspection and the sandboxed probe
+/// (models::load_torchscript).
 ///
 /// Example:
 ///   auto file = security::read_model_file("model.pt", {});

@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
-  libssl-dev zlib1g-dev catch2 libbenchmark-dev
+  libssl-dev zlib1g-dev libseccomp-dev catch2 libbenchmark-dev
   dataset-fashion-mnist   # the default data: Fashion-MNIST under /usr/share/datasets
   python3-torch           # tests only: TorchScript fixtures saved from Python, as users bring them
   chromium fonts-dejavu-core  # tests only: renders report.html headless and checks the screenshot

@@ -3,6 +3,9 @@
 
     tools/defense_table.py reports/defenses ROW [ROW...]
 
+A ROW "jpeg:bpda" is the BPDA twins of the jpeg report; a report with a detector adds a
+second table (false positives, detection rate per attack).
+
 Each ROW names reports/defenses/ROW/report.json (written by `rampart eval
 configs/fmnist_defense_eval.yaml`) and, when present, reports/defenses/ROW/train.log (the
 output of `rampart train`, whose "time:" lines give the training minutes; a distillation
@@ -33,26 +36,59 @@ def training_minutes(path):
     return f"{sum(minutes):.1f}" if minutes else "-"
 
 
+def detection_table(root, rows):
+    """The detector's table: measured false positives and detection rate per attack."""
+    lines = []
+    for row in rows:
+        path = os.path.join(root, row.split(":")[0], "report.json")
+        with open(path) as f:
+            d = json.load(f).get("detection")
+        if not d:
+            continue
+        if not lines:
+            lines.append("| detector | threshold | FPR (calibration / test) | " +
+                         " | ".join(a["attack"] for a in d["attacks"]) + " |")
+            lines.append("| --- | --- | --- | " + " | ".join("---" for _ in d["attacks"]) + " |")
+        lines.append(f"| {d['description']} | {d['threshold']:.3f} | "
+                     f"{percent(d['calibration']['fpr'])} / {percent(d['fpr'])} | " +
+                     " | ".join(f"{percent(a['detection_rate'])} of {a['successful']}"
+                                for a in d["attacks"]) + " |")
+    return lines
+
+
 def main():
     root, rows = sys.argv[1], sys.argv[2:]
     print("| defense | clean | FGSM | PGD-20 | PGD-50 x2 | PGD-50 margin | CW success (median L2) "
           "| worst case | sanity flags | training min |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
-        with open(os.path.join(root, row, "report.json")) as f:
+        # "jpeg:bpda" is the jpeg report's BPDA twins (attack ids ending in -bpda); "jpeg" alone
+        # is the attacks through the transform as it is.
+        name, _, variant = row.partition(":")
+        suffix = "-bpda" if variant == "bpda" else ""
+        with open(os.path.join(root, name, "report.json")) as f:
             r = json.load(f)
-        cells = [row, percent(r["clean"]["accuracy"])]
+        if name == "detector":
+            continue  # the same model as "standard"; its numbers are the detection table's
+        twins = any(a.get("bpda") for a in r["attacks"])
+        cells = [name + (" + BPDA" if suffix else " (no BPDA)" if twins else ""),
+                 percent(r["clean"]["accuracy"])]
         for attack_id in ("fgsm-linf-0.1", "pgd-linf-0.1", "pgd-linf-0.1-50x2",
                           "pgd-linf-0.1-margin"):
-            a = attack(r, attack_id)
+            a = attack(r, attack_id + suffix)
             cells.append(percent(a["robust_accuracy"]) if a else "-")
-        cw = attack(r, "cw-l2")
+        cw = attack(r, "cw-l2" + suffix)
         cells.append(f"{percent(cw['success_rate'])} ({cw['l2']['median']:.2f})" if cw else "-")
-        cells.append(percent(r["worst_robust_accuracy"]))
+        # The report's worst case is over every attack at the budget, BPDA twins included.
+        cells.append("-" if twins and not suffix else percent(r["worst_robust_accuracy"]))
         flagged = [c["id"] for c in r["sanity"]["checks"] if c["flagged"]]
         cells.append(", ".join(flagged) if flagged else "none")
         cells.append(training_minutes(os.path.join(root, row, "train.log")))
         print("| " + " | ".join(cells) + " |")
+    detection = detection_table(root, rows)
+    if detection:
+        print()
+        print("\n".join(detection))
 
 
 if __name__ == "__main__":

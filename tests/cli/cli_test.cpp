@@ -46,9 +46,10 @@ TEST_CASE("the subcommand frame, --version and --help", "[cli]") {
   CHECK(run_process({rampart_binary(), "frobnicate"}).exit_code == 2);
   CHECK(run_process({rampart_binary(), "train"}).exit_code == 2);
   CHECK(run_process({rampart_binary(), "eval"}).exit_code == 2);
-  auto scan = run_process({rampart_binary(), "scan", "x.pt"});
-  CHECK(scan.exit_code == 2);
-  CHECK(scan.output.find("'rampart scan' is not available") != std::string::npos);
+  CHECK(run_process({rampart_binary(), "scan"}).exit_code == 2);
+  auto scan = run_process({rampart_binary(), "scan", "/nonexistent/x.pt"});
+  CHECK(scan.exit_code == 4);
+  CHECK(scan.output.find("/nonexistent/x.pt: model file not found") != std::string::npos);
 }
 
 TEST_CASE("config errors exit 2 naming file:line:column and the key", "[cli]") {

@@ -39,7 +39,10 @@ std::string make_report(const std::string& dir) {
                "  - {name: cw, steps: 10, binary_search_steps: 2, initial_const: 0.1, lr: 0.05}\n"
                "report: {dir: DIR/report, examples: 6}\n"
                "sanity: {points: 32}\n"
-               "gates: {clean_accuracy: {min: 0.5}, robust_accuracy: {worst: {max: 0.9}}}\n");
+               "gates: {clean_accuracy: {min: 0.5}, robust_accuracy: {worst: {max: 0.9}}}\n"
+               "detector: {fpr: 0.1, calibration: {format: idx, images: " +
+               kFmnist + "t10k-images-idx3-ubyte.gz, labels: " + kFmnist +
+               "t10k-labels-idx1-ubyte.gz, offset: 5000, limit: 100}}\n");
   const auto result = test::run_eval(config);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
@@ -78,6 +81,7 @@ TEST_CASE("report.html is self-contained and renders in headless Chromium", "[ev
   // No network requests and no external files: no scripts, links, remote or relative sources.
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find("<link") == std::string::npos);
+  CHECK(html.find("<h2>Detector</h2>") != std::string::npos);
   CHECK(html.find("url(") == std::string::npos);
   int images = 0;
   for (const std::string attribute : {" src=\"", " href=\""}) {

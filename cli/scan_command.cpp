@@ -1,0 +1,141 @@
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "models/safetensors.h"
+#include "security/libtorch_policy.h"
+#include "security/model_intake.h"
+#include "security/sandbox_probe.h"
+
+namespace rampart::cli {
+namespace {
+
+using nlohmann::json;
+
+bool looks_like_safetensors(const std::string& bytes) {
+  return bytes.size() >= 9 && bytes[8] == '{';
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+int run_scan(const ScanCommand& command) {
+  security::IntakeOptions intake;
+  intake.sha256 = command.sha256;
+  json report{{"path", command.model_path}};
+  json reasons = json::array();
+  security::ModelFile file;
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  Clock::time_point t = Clock::now();
+  json seconds;
+  try {
+    file = security::read_model_file(command.model_path, intake);
+    seconds["read_and_hash"] = since(t);
+  } catch (const ModelRejected& e) {
+    reasons.push_back({{"code", "intake"}, {"message", e.what()}});
+  }
+  security::TorchScriptInspection inspection;
+  if (reasons.empty()) {
+    report["sha256"] = file.sha256;
+    report["bytes"] = file.bytes.size();
+    if (looks_like_safetensors(file.bytes) && !security::looks_like_zip(file.bytes)) {
+      report["format"] = "safetensors";
+      try {
+        const auto weights = models::parse_safetensors(file.bytes, command.model_path);
+        report["tensors"] = weights.tensors.size();
+      } catch (const Error& e) {
+        reasons.push_back({{"code", "bad_safetensors"}, {"message", e.what()}});
+      }
+    } else {
+      report["format"] = "torchscript";
+      t = Clock::now();
+      inspection = security::inspect_torchscript(file.bytes, security::libtorch_limits(),
+                                                 security::libtorch_registers);
+      seconds["inspection"] = since(t);
+      for (const auto& p : inspection.problems) {
+        reasons.push_back({{"code", p.code()}, {"message", p.what()}});
+      }
+      report["archive"] = {{"prefix", inspection.prefix},
+                           {"records", inspection.records},
+                           {"bytes", inspection.bytes},
+                           {"version", inspection.version}};
+      report["pickles"] = inspection.pickles;
+      report["globals"] = inspection.globals;
+      report["operators"] = inspection.operators;
+      report["storages"] = inspection.storages;
+      report["tensors"] = inspection.tensors;
+      if (inspection.accepted()) {
+        security::ProbeOptions probe_options;
+        if (!command.input.empty()) {
+          probe_options.input_shape = {1};
+          probe_options.input_shape.insert(probe_options.input_shape.end(),
+                                           command.input.begin(), command.input.end());
+        }
+        t = Clock::now();
+        const security::ProbeResult probe = security::probe_model(file.bytes, probe_options);
+        seconds["probe"] = since(t);
+        report["probe"] = {{"accepted", probe.accepted},
+                           {"reason", probe.reason},
+                           {"input_shape", probe_options.input_shape},
+                           {"output_shape", probe.output_shape},
+                           {"load_seconds", probe.load_seconds},
+                           {"forward_seconds", probe.forward_seconds}};
+        if (!probe.accepted) reasons.push_back({{"code", "probe"}, {"message", probe.reason}});
+      }
+    }
+  }
+  const bool accepted = reasons.empty();
+  report["verdict"] = accepted ? "accepted" : "rejected";
+  report["reasons"] = reasons;
+  report["seconds"] = seconds;
+  if (command.json) {
+    std::printf("%s\n", report.dump(2).c_str());
+  } else {
+    std::printf("model:     %s\n", command.model_path.c_str());
+    std::printf("verdict:   %s\n", accepted ? "ACCEPTED" : "REJECTED");
+    if (report.contains("sha256")) {
+      std::printf("sha256:    %s\nbytes:     %s\nformat:    %s\n",
+                  report["sha256"].get<std::string>().c_str(), report["bytes"].dump().c_str(),
+                  report["format"].get<std::string>().c_str());
+    }
+    if (report.contains("archive")) {
+      std::printf("archive:   '%s/', %lld records, %llu bytes, version %llu\n",
+                  inspection.prefix.c_str(), static_cast<long long>(inspection.records),
+                  static_cast<unsigned long long>(inspection.bytes),
+                  static_cast<unsigned long long>(inspection.version));
+      std::printf("pickles:   %s\n", joined(inspection.pickles).c_str());
+      std::printf("globals:   %s\n", joined(inspection.globals).c_str());
+      std::printf("operators: %s\n", joined(inspection.operators).c_str());
+      std::printf("tensors:   %lld in %lld storages\n", static_cast<long long>(inspection.tensors),
+                  static_cast<long long>(inspection.storages));
+    }
+    if (report.contains("probe") && report["probe"]["accepted"].get<bool>()) {
+      std::printf("probe:     loaded in %.3f s%s\n", report["probe"]["load_seconds"].get<double>(),
+                  command.input.empty()
+                      ? ""
+                      : (", forward on zeros " + report["probe"]["output_shape"].dump() + " in " +
+                         std::to_string(report["probe"]["forward_seconds"].get<double>()) + " s")
+                            .c_str());
+    }
+    for (const auto& r : reasons) {
+      std::printf("reason:    %s: %s\n", r["code"].get<std::string>().c_str(),
+                  r["message"].get<std::string>().c_str());
+    }
+  }
+  std::fflush(stdout);
+  return accepted ? 0 : static_cast<int>(ExitCode::kModelRejected);
+}
+
+}  // namespace rampart::cli

@@ -1,0 +1,235 @@
+#include "security/torchscript_inspection.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace rampart::security {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool identifier_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+// Operators called in TorchScript's printed code: `torch.<op>(` is aten::<op> and
+// `ops.<namespace>.<op>(` is <namespace>::<op>.
+std::set<std::string> operators_in(const std::string& code) {
+  std::set<std::string> out;
+  auto read_identifier = [&](std::size_t at, std::size_t& end) {
+    end = at;
+    while (end < code.size() && identifier_char(code[end])) ++end;
+    return code.substr(at, end - at);
+  };
+  for (std::size_t at = 0; at < code.size(); ++at) {
+    if (at > 0 && (identifier_char(code[at - 1]) || code[at - 1] == '.')) continue;
+    std::size_t end = 0;
+    if (code.compare(at, 6, "torch.") == 0) {
+      const std::string op = read_identifier(at + 6, end);
+      if (!op.empty() && op != "ops" && end < code.size() && code[end] == '(') {
+        out.insert("aten::" + op);
+      }
+    } else if (code.compare(at, 4, "ops.") == 0) {
+      const std::string ns = read_identifier(at + 4, end);
+      if (ns.empty() || end >= code.size() || code[end] != '.') continue;
+      const std::string op = read_identifier(end + 1, end);
+      if (!op.empty() && end < code.size() && code[end] == '(') out.insert(ns + "::" + op);
+    }
+  }
+  return out;
+}
+
+uint64_t parse_version(const std::string& text) {
+  std::string digits = text;
+  while (!digits.empty() && (digits.back() == '\n' || digits.back() == '\r')) digits.pop_back();
+  if (digits.empty() || digits.size() > 18 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    throw InspectionError("unsupported_version",
+                          "the version record is not a number: '" + text.substr(0, 32) + "'");
+  }
+  return std::stoull(digits);
+}
+
+// a * b, or false when it overflows int64.
+bool multiply(int64_t a, int64_t b, int64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
+bool add(int64_t a, int64_t b, int64_t& out) { return !__builtin_add_overflow(a, b, &out); }
+
+void check_tensors(const std::string& record, const PickleSummary& pickle, const Archive& archive,
+                   const TorchScriptLimits& limits) {
+  std::map<std::string, StorageRef> storages;
+  for (const auto& s : pickle.storages) {
+    const bool simple_key = !s.key.empty() && s.key.size() <= 64 &&
+                            std::all_of(s.key.begin(), s.key.end(), identifier_char);
+    if (!simple_key) throw InspectionError("bad_storage", record + ": storage key '" + s.key + "'");
+    const ArchiveEntry* data = archive.find("data/" + s.key);
+    if (!data) {
+      throw InspectionError("bad_storage", record + ": storage '" + s.key +
+                                               "' has no record data/" + s.key);
+    }
+    int64_t bytes = 0;
+    if (s.numel > limits.max_tensor_numel || !multiply(s.numel, s.itemsize, bytes) ||
+        static_cast<uint64_t>(bytes) > data->size) {
+      throw InspectionError("bad_storage", record + ": storage '" + s.key + "' declares " +
+                                               std::to_string(s.numel) + " " + s.type +
+                                               " elements but its record holds " +
+                                               std::to_string(data->size) + " bytes");
+    }
+    storages[s.key] = s;
+  }
+  for (const auto& t : pickle.tensors) {
+    const auto it = storages.find(t.storage_key);
+    if (it == storages.end()) {
+      throw InspectionError("bad_storage", record + ": a tensor uses an undeclared storage");
+    }
+    if (static_cast<int64_t>(t.sizes.size()) > limits.max_tensor_rank) {
+      throw InspectionError("tensor_too_large", record + ": a tensor of rank " +
+                                                    std::to_string(t.sizes.size()) +
+                                                    " exceeds the limit of " +
+                                                    std::to_string(limits.max_tensor_rank));
+    }
+    int64_t numel = 1, extent = t.offset;
+    bool ok = t.offset >= 0;
+    for (std::size_t i = 0; i < t.sizes.size() && ok; ++i) {
+      ok = t.sizes[i] >= 0 && t.strides[i] >= 0 && multiply(numel, t.sizes[i], numel);
+      int64_t reach = 0;
+      if (ok && t.sizes[i] > 0) ok = multiply(t.sizes[i] - 1, t.strides[i], reach) && add(extent, reach, extent);
+    }
+    if (!ok || numel > limits.max_tensor_numel) {
+      throw InspectionError("tensor_too_large", record + ": a tensor declares more than " +
+                                                    std::to_string(limits.max_tensor_numel) +
+                                                    " elements or an overflowing shape");
+    }
+    if (numel > 0 && extent >= it->second.numel) {
+      throw InspectionError("bad_storage", record + ": a tensor reaches element " +
+                                               std::to_string(extent) + " of storage '" +
+                                               t.storage_key + "', which holds " +
+                                               std::to_string(it->second.numel));
+    }
+  }
+}
+
+}  // namespace
+
+std::string torchscript_global_policy(
+    const std::string& module, const std::string& name,
+    const std::function<bool(const std::string&, const std::string&)>& has_class) {
+  static const std::set<std::string> kRebuild{"_rebuild_tensor_v2", "_rebuild_tensor",
+                                              "_rebuild_qtensor", "_rebuild_sparse_tensor",
+                                              "_rebuild_parameter"};
+  if (module == "torch._utils" && kRebuild.count(name)) return "";
+  if (module == "torch" && (storage_itemsize(name) > 0 || name == "device")) return "";
+  if (module == "collections" && name == "OrderedDict") return "";
+  if (module == "torch.jit._pickle") return "";
+  if (module == "__torch__" || module.compare(0, 10, "__torch__.") == 0) {
+    return has_class(module, name) ? "" : "the archive's code defines no such class";
+  }
+  static const std::set<std::string> kDangerous{
+      "os",      "posix",   "nt",       "subprocess", "builtins", "__builtin__", "runpy",
+      "importlib", "sys",   "shutil",   "socket",     "pickle",   "marshal",     "ctypes",
+      "webbrowser", "pty",  "code",     "codeop",     "types",    "operator",    "functools",
+      "commands", "platform", "signal", "multiprocessing", "asyncio", "pdb",     "timeit"};
+  const std::string root = module.substr(0, module.find('.'));
+  if (kDangerous.count(root)) return "it can run code or reach the system";
+  return "libtorch's unpickler does not need it";
+}
+
+TorchScriptInspection inspect_torchscript(std::string_view bytes, const TorchScriptLimits& limits,
+                                          const OperatorRegistry& registered) {
+  TorchScriptInspection out;
+  Archive archive;
+  try {
+    if (!looks_like_zip(bytes) && !bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x80) {
+      throw InspectionError("not_an_archive",
+                            "a bare pickle, not a TorchScript zip archive (legacy torch.save "
+                            "files execute code when Python loads them)");
+    }
+    archive = inspect_archive(bytes, limits.archive);
+  } catch (const InspectionError& e) {
+    out.problems.push_back(e);
+    return out;
+  }
+  out.prefix = archive.prefix;
+  out.records = static_cast<int64_t>(archive.entries.size());
+  out.bytes = archive.total_bytes;
+
+  std::map<std::string, std::string> code;  // relative name -> text
+  for (const auto& e : archive.entries) {
+    const std::string relative = e.name.substr(archive.prefix.size() + 1);
+    if (relative.compare(0, 5, "code/") == 0 && ends_with(relative, ".py")) {
+      code[relative] = read_entry(bytes, e);
+    }
+  }
+  try {
+    const ArchiveEntry* version = archive.find("version");
+    if (!version) version = archive.find(".data/version");
+    if (!version) throw InspectionError("missing_record", "the archive has no version record");
+    out.version = parse_version(read_entry(bytes, *version).substr(0, 64));
+    if (out.version < limits.min_version || out.version > limits.max_version) {
+      throw InspectionError("unsupported_version",
+                            "format version " + std::to_string(out.version) +
+                                " is outside what this libtorch reads (" +
+                                std::to_string(limits.min_version) + " to " +
+                                std::to_string(limits.max_version) + ")");
+    }
+    if (!archive.find("data.pkl")) {
+      throw InspectionError("missing_record", "the archive has no data.pkl record");
+    }
+  } catch (const InspectionError& e) {
+    out.problems.push_back(e);
+  }
+
+  auto has_class = [&](const std::string& module, const std::string& name) {
+    std::string path = "code/" + module + ".py";
+    std::replace(path.begin() + 5, path.end() - 3, '.', '/');
+    const auto it = code.find(path);
+    if (it == code.end()) return false;
+    for (const std::string& form : {"class " + name + "(", "class " + name + ":"}) {
+      const std::size_t at = it->second.find(form);
+      if (at != std::string::npos && (at == 0 || it->second[at - 1] == '\n')) return true;
+    }
+    return false;
+  };
+  const GlobalPolicy policy = [&](const std::string& module, const std::string& name) {
+    return torchscript_global_policy(module, name, has_class);
+  };
+  std::set<std::string> globals;
+  for (const auto& e : archive.entries) {
+    if (!ends_with(e.name, ".pkl") && !ends_with(e.name, ".debug_pkl")) continue;
+    const std::string relative = e.name.substr(archive.prefix.size() + 1);
+    out.pickles.push_back(relative);
+    try {
+      const PickleSummary pickle = inspect_pickle(read_entry(bytes, e), relative, policy);
+      for (const auto& g : pickle.globals) {
+        if (globals.insert(g).second) out.globals.push_back(g);
+      }
+      check_tensors(relative, pickle, archive, limits);
+      out.storages += static_cast<int64_t>(pickle.storages.size());
+      out.tensors += static_cast<int64_t>(pickle.tensors.size());
+    } catch (const InspectionError& e2) {
+      out.problems.push_back(e2);
+    }
+  }
+
+  std::set<std::string> operators;
+  for (const auto& [name, text] : code) {
+    const auto found = operators_in(text);
+    operators.insert(found.begin(), found.end());
+  }
+  out.operators.assign(operators.begin(), operators.end());
+  for (const auto& op : out.operators) {
+    if (std::find(limits.denied_operators.begin(), limits.denied_operators.end(), op) !=
+        limits.denied_operators.end()) {
+      out.problems.emplace_back("denied_operator",
+                                "the code calls " + op + ", which is denied (side effects)");
+    } else if (registered && !registered(op)) {
+      out.problems.emplace_back("unknown_operator",
+                                "the code calls " + op + ", which this libtorch does not register");
+    }
+  }
+  return out;
+}
+
+}  // namespace rampart::security

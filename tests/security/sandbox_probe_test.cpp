@@ -1,0 +1,124 @@
+// The sandboxed probe: a model whose forward allocates far past the memory limit and one whose
+// forward never ends pass the static inspection (their code is legal TorchScript) and are
+// rejected by the probe, within its time limit, while Rampart's process stays unharmed.
+#include "security/sandbox_probe.h"
+
+#include <torch/script.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <sstream>
+
+#include "core/error.h"
+#include "models/small_cnn.h"
+#include "models/torchscript_loader.h"
+#include "security/libtorch_policy.h"
+#include "support/test_support.h"
+
+using namespace rampart;
+
+namespace {
+
+std::string scripted(const std::string& forward) {
+  torch::jit::Module module("__torch__.Probed");
+  module.register_attribute("training", c10::BoolType::get(), false);
+  module.define(forward);
+  std::ostringstream out;
+  module.save(out);
+  return out.str();
+}
+
+const char* kMemoryHog = R"(
+def forward(self, x: Tensor) -> Tensor:
+    big = torch.ones([2147483648])
+    return x + torch.sum(big)
+)";
+
+const char* kNeverEnds = R"(
+def forward(self, x: Tensor) -> Tensor:
+    i = 0
+    while i >= 0:
+        x = x + 1.0
+        i = i + 1
+    return x
+)";
+
+security::ProbeOptions options(double wall_seconds) {
+  security::ProbeOptions o;
+  o.input_shape = {1, 1, 28, 28};
+  o.memory_bytes = int64_t{1} << 30;
+  o.wall_seconds = wall_seconds;
+  o.cpu_seconds = 30;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("probe: a valid model loads and runs; its output shape comes back",
+          "[security][probe]") {
+  torch::manual_seed(0);
+  models::SmallCNN net(models::InputSpec{{1, 28, 28}, 0, 1}, 10);
+  std::ostringstream out;
+  net.to_torchscript().save(out);
+  const auto result = security::probe_model(out.str(), options(30));
+  INFO(result.reason);
+  REQUIRE(result.accepted);
+  CHECK(result.output_shape == std::vector<int64_t>{1, 10});
+  CHECK(result.finite);
+  CHECK(result.load_seconds > 0);
+  CHECK(result.forward_seconds > 0);
+  // A wrong input shape fails the forward pass: rejected, with libtorch's reason.
+  auto wrong = options(30);
+  wrong.input_shape = {1, 3, 5, 5};
+  const auto bad = security::probe_model(out.str(), wrong);
+  CHECK_FALSE(bad.accepted);
+  CHECK(bad.reason.find("the forward pass failed") == 0);
+}
+
+TEST_CASE("probe: a forward pass allocating 8 GiB under a 1 GiB limit is rejected",
+          "[security][probe]") {
+  const std::string model = scripted(kMemoryHog);
+  const auto inspection = security::inspect_torchscript(model, security::libtorch_limits(),
+                                                        security::libtorch_registers);
+  CHECK(inspection.accepted());  // legal code: only running it shows the problem
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = security::probe_model(model, options(30));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(result.reason);
+  CHECK_FALSE(result.accepted);
+  CHECK(result.reason.find("the model ran out of its memory limit (1024 MiB)") == 0);
+  CHECK(seconds < 30);
+}
+
+TEST_CASE("probe: a forward pass that never ends is killed at the wall-clock limit",
+          "[security][probe]") {
+  const std::string model = scripted(kNeverEnds);
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = security::probe_model(model, options(3));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(result.reason);
+  CHECK_FALSE(result.accepted);
+  CHECK(result.reason.find("the probe did not finish within 3 s") == 0);
+  CHECK(seconds < 6);
+}
+
+TEST_CASE("probe: rampart scan and the loader reject what the probe rejects",
+          "[security][probe]") {
+  const std::string dir = test::make_temp_dir("probe-cli");
+  test::write_bytes(dir + "/hog.pt", scripted(kMemoryHog));
+  const auto scan = test::run_process(
+      {test::rampart_binary(), "scan", dir + "/hog.pt", "--input", "1,28,28"});
+  INFO(scan.output);
+  CHECK(scan.exit_code == 3);
+  CHECK(scan.output.find("reason:    probe:") != std::string::npos);
+  security::IntakeOptions intake;
+  intake.probe_options = options(30);
+  try {
+    models::load_torchscript(dir + "/hog.pt", intake);
+    FAIL("the memory hog was loaded");
+  } catch (const ModelRejected& e) {
+    CHECK(std::string(e.what()).find("rejected by the sandboxed probe") != std::string::npos);
+  }
+}
