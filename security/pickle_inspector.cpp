@@ -1,5 +1,6 @@
 #include "security/pickle_inspector.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -18,9 +19,14 @@ struct Value {
   int64_t number = 0;
   bool big = false;  // an integer that does not fit 64 bits
   std::string text;  // string value; "module.name" for a global
-  std::shared_ptr<std::vector<Value>> items;  // tuple and list items; call arguments
+  std::shared_ptr<std::vector<Value>> items;  // tuple items; call arguments
   std::string callee;                         // kCall: the global called
+  int depth = 0;  // nesting of tuples and calls (bounded: destruction recurses)
+  bool long_string = false;  // a string longer than kMaxName, cut
 };
+
+constexpr int kMaxDepth = 512;
+constexpr std::size_t kMaxName = 128;
 
 Value make(Value::Kind kind) {
   Value v;
@@ -28,8 +34,12 @@ Value make(Value::Kind kind) {
   return v;
 }
 
+// A tuple (or a list's placeholder): tuples are immutable and built from values that exist
+// already, so they form no cycles. Lists, dicts and sets record no items, since mutation
+// (APPEND, SETITEM) could make a container hold itself.
 Value make_sequence(Value::Kind kind, std::vector<Value> items) {
   Value v = make(kind);
+  for (const auto& item : items) v.depth = std::max(v.depth, item.depth + 1);
   v.items = std::make_shared<std::vector<Value>>(std::move(items));
   return v;
 }
@@ -95,15 +105,22 @@ class Machine {
     stack_.resize(at);
     return items;
   }
-  void push(Value v) { stack_.push_back(std::move(v)); }
+  void push(Value v) {
+    if (v.depth > kMaxDepth) fail("nests values deeper than " + std::to_string(kMaxDepth));
+    if (stack_.size() > 1000000) fail("grows its stack past a million values");
+    stack_.push_back(std::move(v));
+  }
   void push_int(int64_t n) {
     Value v = make(Value::kInt);
     v.number = n;
     push(std::move(v));
   }
+  // Strings are kept up to kMaxName bytes (module, class and storage names are short); a
+  // longer one is marked so that it can never name a global.
   void push_string(std::string_view s) {
     Value v = make(Value::kString);
-    v.text = std::string(s.substr(0, 4096));
+    v.text = std::string(s.substr(0, kMaxName));
+    v.long_string = s.size() > kMaxName;
     push(std::move(v));
   }
   void push_long(std::string_view data) {
@@ -120,7 +137,7 @@ class Machine {
     push(std::move(v));
   }
   void memo_put(uint64_t index) {
-    if (memo_.size() > 10000000) fail("memoizes too many values");
+    if (memo_.size() >= 1000000) fail("memoizes more than a million values");
     memo_[index] = top();
   }
   void memo_get(uint64_t index) {
@@ -130,6 +147,7 @@ class Machine {
   }
   void global(const std::string& module, const std::string& name) {
     if (module.empty() || name.empty()) fail("GLOBAL with an empty module or name");
+    if (module.size() >= kMaxName || name.size() >= kMaxName) fail("GLOBAL with a huge name");
     const std::string qualified = module + "." + name;
     if (seen_globals_.insert(qualified).second) out_.globals.push_back(qualified);
     const std::string why = policy_(module, name);
@@ -189,6 +207,7 @@ void Machine::call(const Value& callee, std::vector<Value> args) {
   }
   Value v = make(Value::kCall);
   v.callee = callee.text;
+  for (const auto& a : args) v.depth = std::max(v.depth, a.depth + 1);
   v.items = std::make_shared<std::vector<Value>>(std::move(args));
   push(std::move(v));
 }
@@ -274,12 +293,10 @@ void Machine::step(unsigned char op) {
     case 'X':  // BINUNICODE
       push_string(take(le(4)));
       break;
-    case 'a': {  // APPEND
-      Value item = pop();
-      Value& list = top();
-      if (list.items) list.items->push_back(std::move(item));
+    case 'a':  // APPEND
+      pop();
+      top();
       break;
-    }
     case 'b':  // BUILD: the state goes into the object on the stack
       pop();
       top();
@@ -297,12 +314,10 @@ void Machine::step(unsigned char op) {
     case '}':  // EMPTY_DICT
       push(make(Value::kOther));
       break;
-    case 'e': {  // APPENDS
-      std::vector<Value> items = pop_mark();
-      Value& list = top();
-      if (list.items) list.items->insert(list.items->end(), items.begin(), items.end());
+    case 'e':  // APPENDS
+      pop_mark();
+      top();
       break;
-    }
     case 'g': {  // GET
       const std::string s = line();
       try {
@@ -330,10 +345,11 @@ void Machine::step(unsigned char op) {
       memo_get(le(4));
       break;
     case 'l':  // LIST
-      push(make_sequence(Value::kList, pop_mark()));
+      pop_mark();
+      push(make(Value::kList));
       break;
     case ']':  // EMPTY_LIST
-      push(make_sequence(Value::kList, {}));
+      push(make(Value::kList));
       break;
     case 'o': {  // OBJ: class and arguments since the mark
       std::vector<Value> items = pop_mark();
@@ -458,7 +474,8 @@ void Machine::step(unsigned char op) {
     case 0x93: {  // STACK_GLOBAL: module and name are strings on the stack
       Value name = pop();
       Value module = pop();
-      if (module.kind != Value::kString || name.kind != Value::kString) {
+      if (module.kind != Value::kString || name.kind != Value::kString || module.long_string ||
+          name.long_string) {
         fail("STACK_GLOBAL whose module and name are not strings");
       }
       global(module.text, name.text);

@@ -283,6 +283,11 @@ Archive inspect_archive(std::string_view bytes, const ArchiveLimits& limits) {
     if (e.method == 0 && e.compressed_size != e.size) {
       reject("header_mismatch", "stored entry '" + e.name + "' has different sizes");
     }
+    if (e.method == 8 && e.size > static_cast<uint64_t>(limits.max_deflated_entry_bytes)) {
+      reject("entry_too_large", "deflated entry '" + e.name + "' declares " +
+                                    std::to_string(e.size) + " bytes, more than the limit of " +
+                                    std::to_string(limits.max_deflated_entry_bytes));
+    }
     if (e.size > static_cast<uint64_t>(limits.max_entry_bytes)) {
       reject("entry_too_large", "entry '" + e.name + "' declares " + std::to_string(e.size) +
                                     " bytes, more than the limit of " +

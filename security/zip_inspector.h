@@ -14,6 +14,8 @@ struct ArchiveLimits {
   int64_t max_entries = 65536;
   int64_t max_entry_bytes = int64_t{4} << 30;  ///< one record, uncompressed
   int64_t max_total_bytes = int64_t{8} << 30;  ///< all records, uncompressed
+  /// A deflated record (code, debug info) may inflate to at most this many bytes.
+  int64_t max_deflated_entry_bytes = int64_t{64} << 20;
   /// PyTorch deflates only its code records (`code/`, `*.debug_pkl`); these may be deflated
   /// (inflated into a buffer of the declared size, no more). Any other compressed record is
   /// rejected unless this is set.

@@ -12,6 +12,7 @@ packages=(
   dataset-fashion-mnist   # the default data: Fashion-MNIST under /usr/share/datasets
   python3-torch           # tests only: TorchScript fixtures saved from Python, as users bring them
   chromium fonts-dejavu-core  # tests only: renders report.html headless and checks the screenshot
+  clang libclang-rt-14-dev  # tests only: the libFuzzer targets (tools/fuzz.sh)
 )
 
 missing=()
