@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rampart=${RAMPART:-build/rampart}
 out=reports/defenses
-rows=${ROWS:-standard pgd_at fgsm_rs trades trades_beta1 distillation standard_s1 standard_s2 \
+rows=${ROWS:-standard pgd_at fgsm_rs_fast fgsm_rs fgsm_rs_3ep trades trades_beta1 distillation standard_s1 standard_s2 \
   ensemble3 ensemble_at jpeg median detector}
 
 train_row() {
@@ -18,6 +18,12 @@ train_row() {
     standard) set -- configs/quickstart.yaml --set train.output=runs/fmnist_standard ;;
     trades_beta1) set -- configs/fmnist_trades.yaml --set defense.beta=1.0 \
                         --set train.output=runs/fmnist_trades_beta1 ;;
+    fgsm_rs_fast) set -- configs/fmnist_fgsm_rs.yaml --set train.output=runs/fmnist_fgsm_rs_fast ;;
+    fgsm_rs|fgsm_rs_3ep) # the earlier recipe: lr 0.05, no warm-up, 5 (or 3) epochs
+      set -- configs/fmnist_fgsm_rs.yaml --set train.optimizer.lr=0.05 \
+          --set train.schedule.warmup_epochs=0 --set defense.validation.points=1000 \
+          --set "train.epochs=$([ "$row" = fgsm_rs ] && echo 5 || echo 3)" \
+          --set "train.output=runs/fmnist_${row}" ;;
     standard_s1|standard_s2) set -- configs/quickstart.yaml --set "seed=${row#standard_s}" \
                         --set "train.output=runs/fmnist_${row}" ;;
     ensemble3|jpeg|median|detector) return 0 ;;  # evaluations of the standard models
