@@ -99,14 +99,18 @@ at::Tensor InputTransform::value(const at::Tensor& x) const {
 }
 
 at::Tensor InputTransform::apply(const at::Tensor& x) const {
-  at::Tensor out = value(x);
-  // JPEG runs outside autograd; tie it to the input with a zero gradient so that an attacker
-  // differentiating through it gets what the function offers: nothing.
-  if (x.requires_grad() && !out.requires_grad()) out = out + x * 0.0;
-  return out;
+  at::Tensor out;
+  {
+    at::NoGradGuard no_grad;
+    out = value(x.detach());
+  }
+  // Tie the result to the input with a zero gradient, so that an attacker differentiating
+  // through the deployed preprocessing gets what it offers: nothing.
+  return x.requires_grad() ? out + x * 0.0 : out;
 }
 
-at::Tensor InputTransform::apply_straight_through(const at::Tensor& x) const {
+at::Tensor InputTransform::apply_bpda(const at::Tensor& x) const {
+  if (spec_.name == "median") return median_smooth(x, spec_.size);
   at::Tensor out;
   {
     at::NoGradGuard no_grad;

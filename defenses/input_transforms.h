@@ -9,7 +9,7 @@
 namespace rampart::defenses {
 
 /// Quantises every value of the box [lo, hi] to 2^bits levels (Xu et al. 2018). Its autograd
-/// gradient is zero almost everywhere (round), which is why it is attacked through BPDA.
+/// gradient is zero almost everywhere (round).
 at::Tensor reduce_bit_depth(const at::Tensor& x, int64_t bits, double lo, double hi);
 
 /// Median of each size x size window per channel, edges padded by replication; for an even
@@ -25,15 +25,19 @@ at::Tensor jpeg_reencode(const at::Tensor& x, int64_t quality, double lo, double
 /// Whether this build can run the JPEG transform.
 bool jpeg_available();
 
-/// One configured transform over the input box [lo, hi].
+/// One configured transform over the input box [lo, hi], with the two gradients an attacker
+/// can take through it.
 class InputTransform {
  public:
   InputTransform(models::TransformSpec spec, double lo, double hi);
-  /// The transform with its own gradient: bit depth and JPEG give a zero gradient (what an
-  /// attacker who differentiates naively gets), median its selection gradient.
+  /// The transform as deployed: preprocessing outside the model's graph, so a gradient attack
+  /// gets a zero gradient through it (what a naive attacker sees).
   at::Tensor apply(const at::Tensor& x) const;
-  /// The transform's value with an identity backward (BPDA's straight-through estimator).
-  at::Tensor apply_straight_through(const at::Tensor& x) const;
+  /// The same value with BPDA's backward (Athalye et al. 2018): the gradient of a
+  /// differentiable approximation. Identity for bit depth and JPEG, which stay close to their
+  /// input; the median's own subgradient for median smoothing, which autograd differentiates
+  /// exactly almost everywhere (a better approximation than the identity).
+  at::Tensor apply_bpda(const at::Tensor& x) const;
   std::string describe() const { return models::describe(spec_); }
   const models::TransformSpec& spec() const { return spec_; }
 

@@ -15,7 +15,7 @@ TransformedModel::TransformedModel(std::shared_ptr<models::Model> inner,
 at::Tensor TransformedModel::transform(const at::Tensor& x) const {
   at::Tensor out = x;
   for (const auto& t : transforms_) {
-    out = is_straight_through_ ? t.apply_straight_through(out) : t.apply(out);
+    out = is_straight_through_ ? t.apply_bpda(out) : t.apply(out);
   }
   return out;
 }

@@ -10,9 +10,10 @@
 namespace rampart::defenses {
 
 /// A model behind input transforms (bit depth, median, JPEG): forward(x) = inner(T_k(...T_1(x))).
-/// Attacking it differentiates through the transforms as they are (zero gradient for bit depth
-/// and JPEG), which is how such defenses look robust; straight_through() is the same function
-/// with BPDA (identity backward through every transform), the adaptive attack that exposes it.
+/// The transforms act as deployed preprocessing, outside the graph: an attack on this model
+/// gets a zero gradient through them, which is how such defenses look robust.
+/// straight_through() is the same function with BPDA's backward through every transform
+/// (identity, or the median's own subgradient): the adaptive attack that exposes them.
 ///
 /// Example:
 ///   defenses::TransformedModel defended(model, {defenses::InputTransform({"jpeg", 0, 0, 75}, 0, 1)});

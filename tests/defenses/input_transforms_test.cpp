@@ -103,7 +103,7 @@ TEST_CASE("jpeg: re-encoding keeps smooth images close, lower quality loses more
                      2 * defenses::jpeg_reencode(x, 75, 0, 1) - 1, 0, 1e-5));
 }
 
-TEST_CASE("transforms: no gradient as they are, identity gradient through BPDA",
+TEST_CASE("transforms: no gradient as deployed; BPDA: identity, or the median's own gradient",
           "[defenses][transforms]") {
   std::vector<std::string> names{"bit_depth", "median"};
   if (defenses::jpeg_available()) names.push_back("jpeg");
@@ -116,15 +116,19 @@ TEST_CASE("transforms: no gradient as they are, identity gradient through BPDA",
     const at::Tensor x = x0.clone().requires_grad_(true);
     const at::Tensor plain = t.apply(x);
     const at::Tensor plain_grad = torch::autograd::grad({(plain * w).sum()}, {x})[0];
-    const at::Tensor through = t.apply_straight_through(x);
-    const at::Tensor through_grad = torch::autograd::grad({(through * w).sum()}, {x})[0];
-    CHECK(at::allclose(plain, through, 0, 1e-6));  // the same function value
-    CHECK(at::equal(through_grad, w));             // BPDA: identity backward
+    const at::Tensor bpda = t.apply_bpda(x);
+    const at::Tensor bpda_grad = torch::autograd::grad({(bpda * w).sum()}, {x})[0];
+    CHECK(at::allclose(plain, bpda, 0, 1e-6));              // the same function value
+    CHECK(plain_grad.abs().max().item<double>() == 0.0);    // nothing for a naive attacker
     if (name == "median") {
-      CHECK(plain_grad.abs().sum().item<double>() > 0);  // sparse selection gradient
-      CHECK(plain_grad.ne(0).sum().item<int64_t>() < x0.numel());
+      // the median's subgradient: each output's unit of gradient goes to its selected pixel
+      const at::Tensor xm = x0.clone().requires_grad_(true);
+      const at::Tensor exact =
+          torch::autograd::grad({(defenses::median_smooth(xm, 2) * w).sum()}, {xm})[0];
+      CHECK(at::equal(bpda_grad, exact));
+      CHECK(bpda_grad.ne(0).sum().item<int64_t>() < x0.numel());
     } else {
-      CHECK(plain_grad.abs().max().item<double>() == 0.0);  // nothing for the attacker
+      CHECK(at::equal(bpda_grad, w));  // identity backward
     }
   }
 }
@@ -148,14 +152,17 @@ TEST_CASE("transformed model: forward is the model on the transformed input; BPD
   REQUIRE(view != nullptr);
   CHECK(view->straight_through() == view);
   CHECK(view->describe().find("[BPDA]") != std::string::npos);
-  // BPDA's gradient is the inner model's gradient at the transformed point.
+  // BPDA's gradient: identity through the bit depth, the median's own through the median,
+  // then the inner model's, at the transformed point.
   const at::Tensor w = at::randn({3, 10});
   const at::Tensor x = x0.clone().requires_grad_(true);
   const at::Tensor bpda_grad = torch::autograd::grad({(view->forward(x) * w).sum()}, {x})[0];
-  const at::Tensor t = model.transform(x0).detach().requires_grad_(true);
-  const at::Tensor inner_grad = torch::autograd::grad({(inner->forward(t) * w).sum()}, {t})[0];
-  CHECK(at::allclose(bpda_grad, inner_grad, 1e-5, 1e-7));
-  // The plain model's gradient through 2-bit rounding is zero.
+  const at::Tensor u = defenses::reduce_bit_depth(x0, 2, 0, 1).detach().requires_grad_(true);
+  const at::Tensor expected =
+      torch::autograd::grad({(inner->forward(defenses::median_smooth(u, 3)) * w).sum()}, {u})[0];
+  CHECK(at::allclose(bpda_grad, expected, 1e-5, 1e-7));
+  CHECK(bpda_grad.abs().sum().item<double>() > 0);
+  // The plain model's gradient through the deployed transforms is zero.
   const at::Tensor x2 = x0.clone().requires_grad_(true);
   const at::Tensor plain_grad = torch::autograd::grad({(model.forward(x2) * w).sum()}, {x2})[0];
   CHECK(plain_grad.abs().max().item<double>() == 0.0);

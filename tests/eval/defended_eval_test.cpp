@@ -75,11 +75,11 @@ TEST_CASE("rampart eval: an ensemble of three copies is the model itself",
   }
 }
 
-TEST_CASE("rampart eval: BPDA lowers robust accuracy behind JPEG and bit depth",
+TEST_CASE("rampart eval: BPDA lowers robust accuracy behind JPEG, median and bit depth",
           "[eval][defenses][transforms]") {
   const std::string checkpoint = test::trained_fmnist_checkpoint();
   if (checkpoint.empty()) return;
-  std::vector<std::string> transforms{"{name: bit_depth, bits: 2}"};
+  std::vector<std::string> transforms{"{name: bit_depth, bits: 2}", "{name: median, size: 2}"};
   if (defenses::jpeg_available()) transforms.push_back("{name: jpeg, quality: 50}");
   for (const auto& transform : transforms) {
     INFO(transform);

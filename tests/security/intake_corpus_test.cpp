@@ -34,14 +34,6 @@ std::string le(uint64_t value, int width) {
 std::string unicode(const std::string& s) { return "X" + le(s.size(), 4) + s; }
 std::string short_unicode(const std::string& s) { return "\x8c" + le(s.size(), 1) + s; }
 
-std::string exported_small_cnn() {
-  torch::manual_seed(0);
-  models::SmallCNN net(models::InputSpec{{1, 28, 28}, 0, 1}, 10);
-  std::ostringstream out;
-  net.to_torchscript().save(out);
-  return out.str();
-}
-
 // One corpus file: its bytes and the reason code it must be rejected with.
 struct Malicious {
   std::string bytes;
@@ -114,14 +106,14 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
   c["storage_shorter_than_declared"] = {
       with([&](auto& r) { find(r, "data/0").data.resize(find(r, "data/0").data.size() / 2); }),
       "bad_storage"};
-  c["storage_record_missing"] = {with([&](auto& r) {
-                                   r.erase(std::remove_if(r.begin(), r.end(),
-                                                          [&](const ZipRecord& x) {
-                                                            return x.name == prefix + "/data/0";
-                                                          }),
-                                           r.end());
-                                 }),
-                                 "bad_storage"};
+  auto without = [&](const std::string& relative) {
+    return with([&](auto& r) {
+      r.erase(std::remove_if(r.begin(), r.end(),
+                             [&](const ZipRecord& x) { return x.name == prefix + "/" + relative; }),
+              r.end());
+    });
+  };
+  c["storage_record_missing"] = {without("data/0"), "bad_storage"};
   const std::string big = le(1u << 20, 4);
   c["tensor_2_pow_40_elements"] = {
       with_pickle("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n((" + unicode("storage") +
@@ -169,36 +161,24 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
   c["empty_file"] = {"", "not_an_archive"};
   c["unknown_version"] = {with([&](auto& r) { find(r, "version").data = "99\n"; }),
                           "unsupported_version"};
-  c["missing_data_pkl"] = {with([&](auto& r) {
-                             r.erase(std::remove_if(r.begin(), r.end(),
-                                                    [&](const ZipRecord& x) {
-                                                      return x.name == prefix + "/data.pkl";
-                                                    }),
-                                     r.end());
-                           }),
-                           "missing_record"};
+  c["missing_data_pkl"] = {without("data.pkl"), "missing_record"};
   // Code that calls operators with side effects, or ones this libtorch does not have.
-  c["denied_operator_from_file"] = {
-      with([&](auto& r) {
-        for (auto& x : r) {
-          if (x.name.find("/code/") != std::string::npos && x.name.size() > 3 &&
-              x.name.compare(x.name.size() - 3, 3, ".py") == 0) {
-            x.data += "\ndef leak(self) -> Tensor:\n  return torch.from_file(\"/etc/shadow\")\n";
-            break;
-          }
+  auto with_code = [&](const std::string& extra) {
+    return with([&](auto& r) {
+      for (auto& x : r) {
+        if (x.name.find("/code/") != std::string::npos && x.name.size() > 3 &&
+            x.name.compare(x.name.size() - 3, 3, ".py") == 0) {
+          x.data += extra;
+          break;
         }
-      }),
+      }
+    });
+  };
+  c["denied_operator_from_file"] = {
+      with_code("\ndef leak(self) -> Tensor:\n  return torch.from_file(\"/etc/shadow\")\n"),
       "denied_operator"};
   c["unknown_operator"] = {
-      with([&](auto& r) {
-        for (auto& x : r) {
-          if (x.name.find("/code/") != std::string::npos && x.name.size() > 3 &&
-              x.name.compare(x.name.size() - 3, 3, ".py") == 0) {
-            x.data += "\ndef odd(self) -> Tensor:\n  return torch.rampart_no_such_op()\n";
-            break;
-          }
-        }
-      }),
+      with_code("\ndef odd(self) -> Tensor:\n  return torch.rampart_no_such_op()\n"),
       "unknown_operator"};
   return c;
 }
@@ -217,7 +197,7 @@ TEST_CASE("model intake: every file of the malicious corpus is rejected with its
   namespace fs = std::filesystem;
   const std::string dir = test::make_temp_dir("intake-corpus");
   const std::string canary = dir + "/CANARY";
-  const std::string valid = exported_small_cnn();
+  const std::string valid = test::small_cnn_archive();
   const auto files = corpus(valid, canary);
   REQUIRE(files.size() >= 30);
   fs::create_directories(dir + "/corpus");
@@ -259,7 +239,7 @@ TEST_CASE("model intake: the corpus payloads are live (Python would run them)",
   namespace fs = std::filesystem;
   const std::string dir = test::make_temp_dir("intake-live");
   const std::string canary = dir + "/CANARY";
-  const auto files = corpus(exported_small_cnn(), canary);
+  const auto files = corpus(test::small_cnn_archive(), canary);
   // The os.system pickle, unpickled by Python in a child process, creates the canary: the
   // corpus is not a set of harmless look-alikes.
   test::write_bytes(dir + "/payload.pkl", files.at("plain_pickle_named_pt").bytes);
@@ -272,7 +252,7 @@ TEST_CASE("model intake: the corpus payloads are live (Python would run them)",
 
 TEST_CASE("model intake: valid models are accepted", "[security][intake]") {
   const std::string dir = test::make_temp_dir("intake-valid");
-  std::vector<std::pair<std::string, std::string>> models{{"small_cnn", exported_small_cnn()}};
+  std::vector<std::pair<std::string, std::string>> models{{"small_cnn", test::small_cnn_archive()}};
   {
     torch::manual_seed(1);
     models::PreActResNet18 net(models::InputSpec{{3, 32, 32}, 0, 1}, 10);

@@ -60,11 +60,9 @@ TEST_CASE("pickle: GLOBAL, INST and STACK_GLOBAL are resolved, through the memo 
 }
 
 TEST_CASE("pickle: storages and tensors of a real TorchScript data.pkl", "[security][pickle]") {
+  const std::string bytes = test::small_cnn_archive();
   torch::manual_seed(0);
-  models::SmallCNN net(models::InputSpec{{1, 28, 28}, 0, 1}, 10);
-  std::ostringstream out;
-  net.to_torchscript().save(out);
-  const std::string bytes = out.str();
+  models::SmallCNN net(models::InputSpec{{1, 28, 28}, 0, 1}, 10);  // the same weights' shapes
   const security::Archive archive = security::inspect_archive(bytes);
   const security::ArchiveEntry* data = archive.find("data.pkl");
   REQUIRE(data != nullptr);
@@ -89,11 +87,7 @@ TEST_CASE("pickle: storages and tensors of a real TorchScript data.pkl", "[secur
 }
 
 TEST_CASE("zip: libtorch's archives pass; each structural defect is named", "[security][zip]") {
-  torch::manual_seed(0);
-  models::SmallCNN net(models::InputSpec{{1, 28, 28}, 0, 1}, 10);
-  std::ostringstream out;
-  net.to_torchscript().save(out);
-  const std::string bytes = out.str();
+  const std::string bytes = test::small_cnn_archive();
   const security::Archive archive = security::inspect_archive(bytes);
   CHECK_FALSE(archive.prefix.empty());
   CHECK(archive.find("version") != nullptr);

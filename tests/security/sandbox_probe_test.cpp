@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "models/small_cnn.h"
 #include "models/torchscript_loader.h"
 #include "security/libtorch_policy.h"
 #include "support/test_support.h"
+#include "zip_builder.h"
 
 using namespace rampart;
 
@@ -56,11 +56,8 @@ security::ProbeOptions options(double wall_seconds) {
 
 TEST_CASE("probe: a valid model loads and runs; its output shape comes back",
           "[security][probe]") {
-  torch::manual_seed(0);
-  models::SmallCNN net(models::InputSpec{{1, 28, 28}, 0, 1}, 10);
-  std::ostringstream out;
-  net.to_torchscript().save(out);
-  const auto result = security::probe_model(out.str(), options(30));
+  const std::string model = test::small_cnn_archive();
+  const auto result = security::probe_model(model, options(30));
   INFO(result.reason);
   REQUIRE(result.accepted);
   CHECK(result.output_shape == std::vector<int64_t>{1, 10});
@@ -70,7 +67,7 @@ TEST_CASE("probe: a valid model loads and runs; its output shape comes back",
   // A wrong input shape fails the forward pass: rejected, with libtorch's reason.
   auto wrong = options(30);
   wrong.input_shape = {1, 3, 5, 5};
-  const auto bad = security::probe_model(out.str(), wrong);
+  const auto bad = security::probe_model(model, wrong);
   CHECK_FALSE(bad.accepted);
   CHECK(bad.reason.find("the forward pass failed") == 0);
 }

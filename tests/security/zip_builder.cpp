@@ -2,7 +2,10 @@
 
 #include <zlib.h>
 
+#include <sstream>
 #include <stdexcept>
+
+#include "models/small_cnn.h"
 
 #include "security/zip_inspector.h"
 
@@ -90,6 +93,14 @@ std::string build_zip(const std::vector<ZipRecord>& records) {
   put(out, directory_offset, 4);
   put(out, 0, 2);
   return out;
+}
+
+std::string small_cnn_archive() {
+  torch::manual_seed(0);
+  models::SmallCNN net(models::InputSpec{{1, 28, 28}, 0, 1}, 10);
+  std::ostringstream out;
+  net.to_torchscript().save(out);
+  return out.str();
 }
 
 std::vector<ZipRecord> read_zip(const std::string& bytes) {

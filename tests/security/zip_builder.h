@@ -24,6 +24,9 @@ struct ZipRecord {
 /// minus its alignment padding: local header + data per record, central directory, end record.
 std::string build_zip(const std::vector<ZipRecord>& records);
 
+/// A TorchScript archive as libtorch writes it: the small CNN (seed 0) exported by Rampart.
+std::string small_cnn_archive();
+
 /// The records of a zip archive as (name, uncompressed bytes), read with Rampart's inspector.
 std::vector<ZipRecord> read_zip(const std::string& bytes);
 
