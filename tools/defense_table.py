@@ -78,7 +78,8 @@ def main():
             a = attack(r, attack_id + suffix)
             cells.append(percent(a["robust_accuracy"]) if a else "-")
         cw = attack(r, "cw-l2" + suffix)
-        cells.append(f"{percent(cw['success_rate'])} ({cw['l2']['median']:.2f})" if cw else "-")
+        cells.append(f"{percent(cw['robust_accuracy'])} ({percent(cw['success_rate'])}, "
+                     f"{cw['l2']['median']:.2f})" if cw else "-")
         # The report's worst case is over every attack at the budget, BPDA twins included.
         cells.append("-" if twins and not suffix else percent(r["worst_robust_accuracy"]))
         flagged = [c["id"] for c in r["sanity"]["checks"] if c["flagged"]]
