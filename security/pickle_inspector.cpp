@@ -34,11 +34,11 @@ Value make(Value::Kind kind) {
   return v;
 }
 
-// A tuple (or a list's placeholder): tuples are immutable and built from values that exist
-// already, so they form no cycles. Lists, dicts and sets record no items, since mutation
-// (APPEND, SETITEM) could make a container hold itself.
-Value make_sequence(Value::Kind kind, std::vector<Value> items) {
-  Value v = make(kind);
+// A tuple: immutable and built from values that exist already, so tuples form no cycles.
+// Lists, dicts and sets record no items, since mutation (APPEND, SETITEM) could make a
+// container hold itself.
+Value make_tuple(std::vector<Value> items) {
+  Value v = make(Value::kTuple);
   for (const auto& item : items) v.depth = std::max(v.depth, item.depth + 1);
   v.items = std::make_shared<std::vector<Value>>(std::move(items));
   return v;
@@ -382,10 +382,10 @@ void Machine::step(unsigned char op) {
       top();
       break;
     case 't':  // TUPLE
-      push(make_sequence(Value::kTuple, pop_mark()));
+      push(make_tuple(pop_mark()));
       break;
     case ')':  // EMPTY_TUPLE
-      push(make_sequence(Value::kTuple, {}));
+      push(make_tuple({}));
       break;
     case 'u':  // SETITEMS
       pop_mark();
@@ -413,17 +413,17 @@ void Machine::step(unsigned char op) {
       fail("extension codes (copyreg registry) can name any global and are refused");
     case 0x85: {  // TUPLE1
       Value a = pop();
-      push(make_sequence(Value::kTuple, {a}));
+      push(make_tuple({a}));
       break;
     }
     case 0x86: {  // TUPLE2
       Value b = pop(), a = pop();
-      push(make_sequence(Value::kTuple, {a, b}));
+      push(make_tuple({a, b}));
       break;
     }
     case 0x87: {  // TUPLE3
       Value c = pop(), b = pop(), a = pop();
-      push(make_sequence(Value::kTuple, {a, b, c}));
+      push(make_tuple({a, b, c}));
       break;
     }
     case 0x88:  // NEWTRUE
