@@ -35,6 +35,7 @@ struct ScanCommand {
   std::string sha256;  ///< --sha256: the expected hash (a mismatch rejects)
   bool json = false;   ///< --json: the verdict as JSON on stdout
   std::vector<int64_t> input;  ///< --input C,H,W: the probe also runs forward on zeros
+  std::string signature, public_key;  ///< --signature FILE --public-key PEM (Ed25519)
 };
 
 /// `rampart scan MODEL [--sha256 HEX] [--input C,H,W] [--json]`: reads the model through the

@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
                    "Input shape C,H,W: the sandboxed probe runs forward on zeros")
       ->delimiter(',')
       ->expected(3);
+  scan->add_option("--signature", scan_args.signature, "Ed25519 detached signature file");
+  scan->add_option("--public-key", scan_args.public_key, "The signer's Ed25519 public key (PEM)");
   scan->add_flag("--json", scan_args.json, "Print the result as JSON");
 
   try {

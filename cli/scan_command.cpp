@@ -31,6 +31,8 @@ std::string joined(const std::vector<std::string>& items) {
 int run_scan(const ScanCommand& command) {
   security::IntakeOptions intake;
   intake.sha256 = command.sha256;
+  intake.signature = command.signature;
+  intake.public_key = command.public_key;
   json report{{"path", command.model_path}};
   json reasons = json::array();
   security::ModelFile file;

@@ -60,7 +60,7 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
     }
     for (const auto& item : node->list("static_models")) {
       if (!item.is_map()) item.fail("a static model is a mapping (arch/checkpoint or path)");
-      item.expect_keys({"arch", "path", "checkpoint", "sha256"});
+      item.expect_keys({"arch", "path", "checkpoint", "sha256", "signature", "public_key"});
       spec.static_models.push_back(models::parse_model_spec(item, /*require_arch=*/false));
       if (!spec.static_models.back().arch.empty() && spec.static_models.back().checkpoint.empty()) {
         item.fail("a static model of architecture '" + spec.static_models.back().arch +

@@ -62,6 +62,12 @@ ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
   spec.path = model.get_string("path", "");
   spec.checkpoint = model.get_string("checkpoint", "");
   spec.intake.sha256 = parse_pin(model);
+  spec.intake.signature = model.get_string("signature", "");
+  spec.intake.public_key = model.get_string("public_key", "");
+  if (spec.intake.signature.empty() != spec.intake.public_key.empty()) {
+    model.fail_at(spec.intake.signature.empty() ? "public_key" : "signature",
+                  "an Ed25519 signature needs both 'signature' and 'public_key'");
+  }
   if (require_arch && spec.arch.empty()) {
     model.fail("missing required key 'arch' (one of: small_cnn, preact_resnet18)");
   }
@@ -89,7 +95,7 @@ ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
 }
 
 void parse_ensemble(const core::ConfigNode& model, ModelSpec& spec) {
-  for (const char* key : {"arch", "path", "checkpoint", "sha256"}) {
+  for (const char* key : {"arch", "path", "checkpoint", "sha256", "signature", "public_key"}) {
     if (model.has(key)) {
       model.fail_at(key, std::string("'") + key +
                              "' belongs to each ensemble member, not next to 'ensemble'");
@@ -105,7 +111,7 @@ void parse_ensemble(const core::ConfigNode& model, ModelSpec& spec) {
   if (!ensemble.has("members")) ensemble.fail("missing required key 'members'");
   for (const auto& member : ensemble.list("members")) {
     if (!member.is_map()) member.fail("an ensemble member is a mapping (arch/checkpoint or path)");
-    member.expect_keys({"arch", "path", "checkpoint", "sha256"});
+    member.expect_keys({"arch", "path", "checkpoint", "sha256", "signature", "public_key"});
     spec.members.push_back(parse_single(member, /*require_arch=*/false, &spec));
     if (!spec.members.back().arch.empty() && spec.members.back().checkpoint.empty()) {
       member.fail("built-in architecture '" + spec.members.back().arch +
@@ -155,8 +161,8 @@ std::string to_string(Combine combine) {
 
 ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
   if (!model.is_map()) model.fail("'model' is a mapping (arch/checkpoint, path or ensemble)");
-  model.expect_keys({"arch", "path", "checkpoint", "sha256", "num_classes", "input", "ensemble",
-                     "transforms"});
+  model.expect_keys({"arch", "path", "checkpoint", "sha256", "signature", "public_key",
+                     "num_classes", "input", "ensemble", "transforms"});
   ModelSpec spec;
   if (model.has("ensemble")) {
     if (require_arch) model.fail_at("ensemble", "'rampart train' trains one built-in model");

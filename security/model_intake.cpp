@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "security/signature.h"
 
 namespace rampart::security {
 namespace {
@@ -87,6 +88,9 @@ ModelFile read_model_file(const std::string& path, const IntakeOptions& options)
   if (!options.sha256.empty() && options.sha256 != file.sha256) {
     throw ModelRejected(path + ": SHA-256 is " + file.sha256 + " but the config pins " +
                         options.sha256);
+  }
+  if (!options.signature.empty() || !options.public_key.empty()) {
+    verify_ed25519(file.bytes, options.signature, options.public_key, path);
   }
   return file;
 }

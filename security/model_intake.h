@@ -13,6 +13,10 @@ struct IntakeOptions {
   int64_t max_model_bytes = int64_t{2} << 30;
   /// Expected SHA-256 (lower-case hex); empty means unpinned.
   std::string sha256;
+  /// An Ed25519 detached signature over the file and the signer's PEM public key; both or
+  /// neither (security::verify_ed25519).
+  std::string signature;
+  std::string public_key;
   /// Load (and, with an input shape, run) TorchScript models in a sandboxed child first.
   bool probe = true;
   ProbeOptions probe_options;  ///< input_shape empty: the probe only loads the model
@@ -27,8 +31,8 @@ struct ModelFile {
 };
 
 /// The single entry point for model files (TorchScript archives, safetensors checkpoints,
-/// ensemble members, teachers): reads the file once under the size limit, hashes it and
-/// checks the pin when one is given. Throws DataError (exit 4) when the file cannot be read
+/// ensemble members, teachers): reads the file once under the size limit, hashes it, checks
+/// the pin when one is given and the Ed25519 signature when one is given. Throws DataError (exit 4) when the file cannot be read
 /// and ModelRejected (exit 3) when it is too large or its hash does not match the pin.
 /// TorchScript loading adds the archive, pickle and code inspection and the sandboxed probe
 /// (models::load_torchscript).

@@ -52,7 +52,9 @@ TEST_CASE("model specs are built from config and validated", "[models]") {
       "bad: {arch: vgg}\n"
       "both: {arch: small_cnn, path: m.pt}\n"
       "pin: {path: m.pt, sha256: xyz}\n"
-      "noarch: {path: m.pt}\n",
+      "noarch: {path: m.pt}\n"
+      "half_signed: {path: m.pt, signature: m.pt.sig}\n"
+      "signed: {path: m.pt, signature: m.pt.sig, public_key: k.pem}\n",
       "m.yaml");
   auto spec = models::parse_model_spec(root.child("model"), true);
   CHECK(spec.input.shape == std::vector<int64_t>{3, 32, 32});
@@ -65,4 +67,10 @@ TEST_CASE("model specs are built from config and validated", "[models]") {
                     Catch::Contains("64 hexadecimal digits"));
   CHECK_THROWS_WITH(models::parse_model_spec(root.child("noarch"), true),
                     Catch::Contains("missing required key 'arch'"));
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("half_signed"), false),
+                    Catch::Contains("m.yaml:6:38: half_signed.signature: an Ed25519 signature "
+                                    "needs both 'signature' and 'public_key'"));
+  const auto signed_spec = models::parse_model_spec(root.child("signed"), false);
+  CHECK(signed_spec.intake.signature == "m.pt.sig");
+  CHECK(signed_spec.intake.public_key == "k.pem");
 }

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <string>
+
+namespace rampart::security {
+
+/// Checks an Ed25519 detached signature over `bytes` (the model file as the intake read it):
+/// `signature_path` holds the 64-byte raw signature (`openssl pkeyutl -sign -rawin`), and
+/// `public_key_path` the signer's public key as PEM (`openssl pkey -pubout`). Throws
+/// ModelRejected naming `model_path` when the signature does not verify, and DataError when
+/// the key or signature file cannot be read or parsed.
+///
+/// Example (the keys and signature made with the openssl command line, docs/security.md):
+///   security::verify_ed25519(file.bytes, "model.pt.sig", "signer.pub.pem", "model.pt");
+void verify_ed25519(const std::string& bytes, const std::string& signature_path,
+                    const std::string& public_key_path, const std::string& model_path);
+
+}  // namespace rampart::security
