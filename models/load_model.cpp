@@ -15,6 +15,17 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
     intake.probe_options.input_shape.insert(intake.probe_options.input_shape.end(),
                                             spec.input.shape.begin(), spec.input.shape.end());
     LoadedTorchScript loaded = load_torchscript(spec.path, intake, device);
+    const std::vector<int64_t> expected{1, spec.num_classes};
+    if (loaded.probe.accepted && loaded.probe.output_shape != expected) {
+      std::string shape;
+      for (int64_t d : loaded.probe.output_shape)
+        shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+      throw ModelRejected(
+          spec.path + ": on one input of shape [1, " + std::to_string(spec.input.shape[0]) + ", " +
+          std::to_string(spec.input.shape[1]) + ", " + std::to_string(spec.input.shape[2]) +
+          "] the model returns [" + shape + "], not [1, " + std::to_string(spec.num_classes) +
+          "] (model.num_classes)");
+    }
     out.model = std::make_shared<TorchScriptModel>(loaded.module, spec.path);
     out.path = loaded.file.path;
     out.sha256 = loaded.file.sha256;

@@ -17,7 +17,7 @@ namespace {
 
 LoadedTorchScript load_torchscript(const std::string& path, const security::IntakeOptions& intake,
                                    const c10::Device& device) {
-  LoadedTorchScript out{torch::jit::Module(), security::read_model_file(path, intake)};
+  LoadedTorchScript out{torch::jit::Module(), security::read_model_file(path, intake), {}};
   const security::TorchScriptInspection inspection = security::inspect_torchscript(
       out.file.bytes, security::libtorch_limits(), security::libtorch_registers);
   if (!inspection.accepted()) {
@@ -30,9 +30,9 @@ LoadedTorchScript load_torchscript(const std::string& path, const security::Inta
                               : std::string()));
   }
   if (intake.probe) {
-    const security::ProbeResult probe = security::probe_model(out.file.bytes, intake.probe_options);
-    if (!probe.accepted) {
-      throw ModelRejected(path + ": rejected by the sandboxed probe: " + probe.reason);
+    out.probe = security::probe_model(out.file.bytes, intake.probe_options);
+    if (!out.probe.accepted) {
+      throw ModelRejected(path + ": rejected by the sandboxed probe: " + out.probe.reason);
     }
   }
   std::istringstream stream(out.file.bytes);

@@ -12,6 +12,7 @@ namespace rampart::models {
 struct LoadedTorchScript {
   torch::jit::Module module;
   security::ModelFile file;  ///< bytes, path and SHA-256 as read by the intake
+  security::ProbeResult probe;  ///< what the sandboxed probe saw (when it ran)
 };
 
 /// THE way Rampart loads a TorchScript file: the model intake reads it once (size limit,

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "models/load_model.h"
 #include "models/torchscript_loader.h"
 #include "security/libtorch_policy.h"
 #include "support/test_support.h"
@@ -118,4 +119,18 @@ TEST_CASE("probe: rampart scan and the loader reject what the probe rejects",
   } catch (const ModelRejected& e) {
     CHECK(std::string(e.what()).find("rejected by the sandboxed probe") != std::string::npos);
   }
+}
+
+TEST_CASE("probe: a model whose output does not fit model.num_classes is rejected before use",
+          "[security][probe]") {
+  const std::string dir = test::make_temp_dir("probe-shape");
+  test::write_bytes(dir + "/model.pt", test::small_cnn_archive());  // 10 classes
+  models::ModelSpec spec;
+  spec.path = dir + "/model.pt";
+  spec.num_classes = 10;
+  CHECK_NOTHROW(models::load_model(spec, c10::Device(c10::kCPU)));
+  spec.num_classes = 5;
+  CHECK_THROWS_WITH(models::load_model(spec, c10::Device(c10::kCPU)),
+                    Catch::Contains("model.pt: on one input of shape [1, 1, 28, 28] the model "
+                                    "returns [1, 10], not [1, 5] (model.num_classes)"));
 }
