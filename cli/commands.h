@@ -7,6 +7,7 @@
 namespace rampart::cli {
 
 /// `rampart train CONFIG [--set KEY=VALUE]... [--resume]`; returns the exit code.
+/// (`--allow-unpinned` reaches here as the override security.allow_unpinned=true.)
 int run_train(const std::string& config_path, const std::vector<std::string>& overrides,
               bool resume);
 
@@ -36,10 +37,12 @@ struct ScanCommand {
   bool json = false;   ///< --json: the verdict as JSON on stdout
   std::vector<int64_t> input;  ///< --input C,H,W: the probe also runs forward on zeros
   std::string signature, public_key;  ///< --signature FILE --public-key PEM (Ed25519)
+  std::string allowlist;              ///< --allowlist FILE: pinned hashes (sha256sum format)
 };
 
-/// `rampart scan MODEL [--sha256 HEX] [--input C,H,W] [--json]`: reads the model through the
-/// intake, inspects it without loading it, then (when the inspection passes) loads it, and
+/// `rampart scan MODEL [--sha256 HEX] [--allowlist FILE] [--signature SIG --public-key PEM]
+/// [--input C,H,W] [--json]`: reads the model through the intake (an unpinned file is reported
+/// as such, not rejected; a pin or signature that does not hold rejects), inspects it without loading it, then (when the inspection passes) loads it, and
 /// runs it on zeros of the given shape, in the sandboxed probe; prints the verdict, every reason, the SHA-256, the archive
 /// summary, the globals its pickles name and the operators its code calls. Returns 0 when the
 /// model is accepted and 3 when it is rejected.

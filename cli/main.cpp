@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
   train->add_option("CONFIG", config_path, "Train config (YAML)")->required();
   train->add_option("--set", overrides, "Override a config key: KEY=VALUE (dotted path)");
   train->add_flag("--resume", resume, "Continue from the last checkpoint in train.output");
+  bool train_unpinned = false;
+  train->add_flag("--allow-unpinned", train_unpinned,
+                  "Accept model files that no pin, allowlist or signature vouches for "
+                  "(security.allow_unpinned)");
 
   rampart::cli::EvalCommand eval_args;
   auto* eval = app.add_subcommand(
@@ -64,6 +68,10 @@ int main(int argc, char** argv) {
   eval->add_option("--out", eval_args.out_dir, "Report folder (overrides report.dir)");
   eval->add_flag("--strict", eval_args.strict, "Fail (exit 1) when a sanity check is flagged");
   eval->add_flag("-q,--quiet", eval_args.quiet, "No progress or info lines on stderr");
+  bool eval_unpinned = false;
+  eval->add_flag("--allow-unpinned", eval_unpinned,
+                 "Accept model files that no pin, allowlist or signature vouches for "
+                 "(security.allow_unpinned); the report records them as unpinned");
   rampart::cli::ScanCommand scan_args;
   auto* scan = app.add_subcommand(
       "scan", "Inspect a model file without loading it: verdict, reasons, globals, operators");
@@ -76,6 +84,8 @@ int main(int argc, char** argv) {
       ->expected(3);
   scan->add_option("--signature", scan_args.signature, "Ed25519 detached signature file");
   scan->add_option("--public-key", scan_args.public_key, "The signer's Ed25519 public key (PEM)");
+  scan->add_option("--allowlist", scan_args.allowlist,
+                   "File of pinned SHA-256 hashes (sha256sum format)");
   scan->add_flag("--json", scan_args.json, "Print the result as JSON");
 
   try {
@@ -85,6 +95,9 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
   }
   rampart::core::init_logging(verbose);
+  // --allow-unpinned is security.allow_unpinned: true, set on the command line.
+  if (train_unpinned) overrides.push_back("security.allow_unpinned=true");
+  if (eval_unpinned) eval_args.overrides.push_back("security.allow_unpinned=true");
   try {
     if (*quickstart) return rampart::cli::run_quickstart(out_dir, overrides);
     if (*train) return rampart::cli::run_train(config_path, overrides, resume);

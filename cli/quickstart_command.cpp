@@ -33,7 +33,7 @@ int run_quickstart(const std::string& out_dir, const std::vector<std::string>& o
   split_overrides(overrides, train_overrides, eval_overrides);
   const auto train_config = training::parse_train_config(
       core::parse_config(kQuickstartConfig, "configs/quickstart.yaml (built in)", train_overrides));
-  const auto eval_config = eval::parse_eval_config(core::parse_config(
+  auto eval_config = eval::parse_eval_config(core::parse_config(
       kQuickstartEvalConfig, "configs/quickstart_eval.yaml (built in)", eval_overrides));
 
   // 1. Train the small CNN, or reuse (resume) the one a previous quickstart left in out_dir.
@@ -50,15 +50,18 @@ int run_quickstart(const std::string& out_dir, const std::vector<std::string>& o
                 static_cast<long long>(trained.validation_size), trained.seconds / 60.0);
   }
 
-  // 2. Attack it and write the robustness report.
+  // 2. Attack it and write the robustness report, pinned to the checkpoint just trained.
+  eval_config.model.intake.sha256 = trained.checkpoint_sha256;
   std::printf("\nrampart quickstart 2/2: FGSM, PGD and Carlini-Wagner on %lld test images\n",
               static_cast<long long>(eval_config.data.limit));
   std::fflush(stdout);
   const eval::Evaluation evaluation = eval::run_eval(eval_config, {});
   std::printf("\n%s\n", eval::terminal_summary(evaluation).c_str());
   std::printf("checkpoint (safetensors): %s\n", trained.checkpoint.c_str());
+  std::printf("  sha256:                 %s\n", trained.checkpoint_sha256.c_str());
   if (!trained.torchscript.empty()) {
     std::printf("TorchScript export:       %s\n", trained.torchscript.c_str());
+    std::printf("  sha256:                 %s\n", trained.torchscript_sha256.c_str());
   }
   std::printf("report:                   %s/report.html\n", eval_config.report.dir.c_str());
   std::printf("total time:               %.2f minutes\n",

@@ -33,6 +33,13 @@ int run_scan(const ScanCommand& command) {
   intake.sha256 = command.sha256;
   intake.signature = command.signature;
   intake.public_key = command.public_key;
+  // scan inspects files nobody vouches for yet: it reports whether one is pinned, and rejects
+  // only a pin or a signature that does not hold.
+  intake.policy.allow_unpinned = true;
+  if (!command.allowlist.empty()) {
+    intake.policy.allowlist =
+        std::make_shared<const security::Allowlist>(security::read_allowlist(command.allowlist));
+  }
   json report{{"path", command.model_path}};
   json reasons = json::array();
   security::ModelFile file;
@@ -52,6 +59,8 @@ int run_scan(const ScanCommand& command) {
   if (reasons.empty()) {
     report["sha256"] = file.sha256;
     report["bytes"] = file.bytes.size();
+    report["pinned"] = file.pinned();
+    report["verified_by"] = file.verified_by;
     if (looks_like_safetensors(file.bytes) && !security::looks_like_zip(file.bytes)) {
       report["format"] = "safetensors";
       try {
@@ -111,6 +120,11 @@ int run_scan(const ScanCommand& command) {
       std::printf("sha256:    %s\nbytes:     %s\nformat:    %s\n",
                   report["sha256"].get<std::string>().c_str(), report["bytes"].dump().c_str(),
                   report["format"].get<std::string>().c_str());
+    }
+    if (report.contains("pinned")) {
+      std::printf("integrity: %s\n",
+                  file.pinned() ? ("pinned (" + joined(file.verified_by) + ")").c_str()
+                                : "unpinned (no --sha256, --allowlist entry or --signature)");
     }
     if (report.contains("archive")) {
       std::printf("archive:   '%s/', %lld records, %llu bytes, version %llu\n",

@@ -20,6 +20,9 @@ void print_train_result(const training::TrainResult& result) {
   }
   std::printf("time:                %.2f minutes\n", result.seconds / 60.0);
   std::printf("checkpoint:          %s\n", result.checkpoint.c_str());
+  if (!result.checkpoint_sha256.empty()) {
+    std::printf("  sha256:            %s\n", result.checkpoint_sha256.c_str());
+  }
   if (result.robust_accuracy) {
     std::printf("robust accuracy:     %.2f%% (last epoch)\n", *result.robust_accuracy * 100.0);
   }
@@ -30,6 +33,7 @@ void print_train_result(const training::TrainResult& result) {
   }
   if (!result.torchscript.empty()) {
     std::printf("torchscript:         %s\n", result.torchscript.c_str());
+    std::printf("  sha256:            %s\n", result.torchscript_sha256.c_str());
   }
 }
 

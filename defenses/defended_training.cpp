@@ -29,9 +29,8 @@ std::shared_ptr<models::Classifier> distillation_teacher(const training::TrainCo
                                                          double& seconds) {
   if (!spec.teacher.empty()) {
     auto teacher = models::make_classifier(config.model);
-    security::IntakeOptions intake = config.model.intake;
-    intake.sha256.clear();  // model.sha256 pins the model's own starting weights
-    models::load_weights(*teacher, models::read_checkpoint(spec.teacher, intake), spec.teacher);
+    models::load_weights(*teacher, models::read_checkpoint(spec.teacher, spec.teacher_intake),
+                         spec.teacher);
     teacher->to(c10::Device(config.device));
     return teacher;
   }

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "security/security_config.h"
+
 namespace rampart::defenses {
 
 DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, double box_max) {
@@ -18,12 +20,16 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
     return spec;
   }
   if (method == "distillation") {
-    node->expect_keys({"method", "temperature", "teacher"});
+    node->expect_keys({"method", "temperature", "teacher", "teacher_sha256"});
     DistillationSpec distillation;
     distillation.temperature = node->get_double("temperature", 100.0, 1e-6, 1e6);
     if (node->has("teacher")) {
       distillation.teacher = node->get_string("teacher");
       if (distillation.teacher.empty()) node->fail_at("teacher", "must name a checkpoint file");
+      distillation.teacher_intake.sha256 = models::parse_sha256(*node, "teacher_sha256");
+      distillation.teacher_intake.policy = security::parse_security_config(root);
+    } else if (node->has("teacher_sha256")) {
+      node->fail_at("teacher_sha256", "pins the file named by 'teacher', and 'teacher' is not set");
     }
     spec.distillation = distillation;
     return spec;
@@ -58,10 +64,12 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
     if (!node->has("static_models")) {
       node->fail("ensemble_at needs 'static_models': pre-trained models to craft examples on");
     }
+    const security::IntakePolicy policy = security::parse_security_config(root);
     for (const auto& item : node->list("static_models")) {
       if (!item.is_map()) item.fail("a static model is a mapping (arch/checkpoint or path)");
       item.expect_keys({"arch", "path", "checkpoint", "sha256", "signature", "public_key"});
       spec.static_models.push_back(models::parse_model_spec(item, /*require_arch=*/false));
+      models::set_intake_policy(spec.static_models.back(), policy);
       if (!spec.static_models.back().arch.empty() && spec.static_models.back().checkpoint.empty()) {
         item.fail("a static model of architecture '" + spec.static_models.back().arch +
                   "' needs 'checkpoint' (its pre-trained weights)");

@@ -24,7 +24,7 @@ namespace rampart::defenses {
 ///     beta: 6.0               # trades
 ///     validation: {steps: 10, points: 1000}   # per-epoch PGD score; the best epoch is kept
 ///
-///   defense: {method: distillation, temperature: 100, teacher: runs/t/checkpoint.safetensors}
+///   defense: {method: distillation, temperature: 100, teacher: t.safetensors, teacher_sha256: ...}
 ///
 ///   defense:
 ///     method: ensemble_at     # Tramer et al. 2018
@@ -38,6 +38,8 @@ struct DistillationSpec {
   /// A safetensors checkpoint of the config's architecture; empty: train the teacher first
   /// (same data and schedule, at the temperature) under `<train.output>/teacher`.
   std::string teacher;
+  /// The teacher's pin (`teacher_sha256`) and the config's `security:` policy.
+  security::IntakeOptions teacher_intake;
 };
 
 struct DefenseSpec {

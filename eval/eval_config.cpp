@@ -6,6 +6,7 @@
 #include "core/runtime.h"
 #include "eval/metrics.h"
 #include "security/model_intake.h"
+#include "security/security_config.h"
 
 namespace rampart::eval {
 namespace {
@@ -88,7 +89,7 @@ std::vector<std::string> budget_keys(const std::vector<ConfiguredAttack>& attack
 EvalConfig parse_eval_config(const core::ConfigNode& root) {
   if (!root.is_map()) root.fail("an eval config is a mapping with model, data and attacks");
   root.expect_keys({"seed", "device", "threads", "model", "data", "attacks", "cascade", "report",
-                    "sanity", "gates", "detector"});
+                    "sanity", "gates", "detector", "security"});
   EvalConfig config;
   config.source = root.file();
   config.seed = static_cast<uint64_t>(root.get_int("seed", 0, 0));
@@ -97,6 +98,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   if (!root.has("model")) root.fail("missing required key 'model'");
   const core::ConfigNode model = root.child("model");
   config.model = models::parse_model_spec(model, /*require_arch=*/false);
+  models::set_intake_policy(config.model, security::parse_security_config(root));
   if (!config.model.arch.empty() && config.model.checkpoint.empty()) {
     model.fail("built-in architecture '" + config.model.arch +
                "' needs 'checkpoint' (its trained safetensors weights) to be evaluated");

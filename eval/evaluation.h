@@ -26,8 +26,18 @@ struct Provenance {
   struct ModelFile {
     std::string path, sha256;
     int64_t bytes = 0;
+    /// "sha256_pin", "allowlist", "signature"; empty: accepted unpinned (allow_unpinned).
+    std::vector<std::string> verified_by;
   };
   std::vector<ModelFile> model_files;  ///< every file the model was read from (ensemble members)
+  /// The model files that nothing vouched for (accepted under security.allow_unpinned).
+  std::vector<std::string> unpinned_model_files() const {
+    std::vector<std::string> paths;
+    for (const auto& f : model_files) {
+      if (f.verified_by.empty()) paths.push_back(f.path);
+    }
+    return paths;
+  }
   std::string data_source;
   std::vector<std::pair<std::string, std::string>> data_files;  ///< path, SHA-256
   std::string started_at;                                       ///< UTC, ISO 8601

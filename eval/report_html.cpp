@@ -238,8 +238,15 @@ void write_provenance(std::ostringstream& html, const Evaluation& ev) {
       {"config", p.config_file + " (sha256 " + p.config_sha256 + ")"},
       {"model", p.model_path + " (" + p.model_description + ", " + std::to_string(p.model_bytes) +
                     " bytes)"},
-      {"model sha256", p.model_sha256},
-      {"data", p.data_source}};
+      {"model sha256", p.model_sha256}};
+  for (const auto& f : p.model_files) {
+    std::string how;
+    for (const auto& v : f.verified_by) how += (how.empty() ? "" : ", ") + v;
+    rows.emplace_back("integrity", f.path + ": " +
+                                       (how.empty() ? "UNPINNED (security.allow_unpinned)"
+                                                    : "pinned (" + how + ")"));
+  }
+  rows.emplace_back("data", p.data_source);
   for (const auto& [path, sha] : p.data_files) rows.emplace_back("data file", path + " " + sha);
   rows.emplace_back("started", p.started_at + " on " + p.hostname);
   rows.emplace_back("duration", number(ev.seconds, 4) + " s");
@@ -266,6 +273,9 @@ std::string report_html(const Evaluation& ev) {
   if (ev.sanity_flagged() > 0) {
     html << " <span class=\"badge warn\">" << ev.sanity_flagged() << " sanity warning"
          << (ev.sanity_flagged() > 1 ? "s" : "") << "</span>";
+  }
+  if (!ev.provenance.unpinned_model_files().empty()) {
+    html << " <span class=\"badge warn\">unpinned model</span>";
   }
   html << "</h1>\n<p class=\"muted\">Model <code>" << escape_markup(ev.provenance.model_path)
        << "</code> on " << ev.num_points << " points of "

@@ -13,7 +13,11 @@ json provenance_json(const Evaluation& ev) {
   for (const auto& [path, sha] : p.data_files) files.push_back({{"path", path}, {"sha256", sha}});
   json model_files = json::array();
   for (const auto& f : p.model_files) {
-    model_files.push_back({{"path", f.path}, {"sha256", f.sha256}, {"bytes", f.bytes}});
+    model_files.push_back({{"path", f.path},
+                           {"sha256", f.sha256},
+                           {"bytes", f.bytes},
+                           {"pinned", !f.verified_by.empty()},
+                           {"verified_by", f.verified_by}});
   }
   return {{"rampart_version", p.rampart_version},
           {"libtorch_version", p.libtorch_version},
@@ -26,6 +30,7 @@ json provenance_json(const Evaluation& ev) {
             {"sha256", p.model_sha256},
             {"bytes", p.model_bytes},
             {"description", p.model_description},
+            {"pinned", p.unpinned_model_files().empty()},
             {"files", model_files}}},
           {"data", {{"source", p.data_source}, {"files", files}}},
           {"started_at", p.started_at},

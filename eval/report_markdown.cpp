@@ -15,6 +15,11 @@ std::string report_markdown(const Evaluation& ev) {
   md << "Model `" << ev.provenance.model_path << "` (" << ev.provenance.model_description
      << ", sha256 `" << ev.provenance.model_sha256.substr(0, 12) << "`) on " << ev.num_points
      << " points of " << ev.provenance.data_source << ".\n\n";
+  for (const auto& path : ev.provenance.unpinned_model_files()) {
+    md << "> **Unpinned model file** `" << path
+       << "`: no SHA-256 pin, allowlist entry or signature vouched for it; it was accepted "
+          "under `security.allow_unpinned`.\n\n";
+  }
   md << "| attack | budget | attacked | robust accuracy | success rate | median L2 | median Linf "
         "| seconds |\n";
   md << "|---|---|---:|---:|---:|---:|---:|---:|\n";
@@ -95,6 +100,9 @@ std::string terminal_summary(const Evaluation& ev) {
     std::snprintf(line, sizeof(line), "gate %-34s %10s %-14s %s\n", g.gate.name.c_str(),
                   percent(g.value).c_str(), g.threshold.c_str(), g.passed ? "pass" : "FAIL");
     out << line;
+  }
+  for (const auto& path : ev.provenance.unpinned_model_files()) {
+    out << "unpinned model file: " << path << " (accepted under security.allow_unpinned)\n";
   }
   if (ev.detection) {
     out << "detector: " << percent(ev.detection->fpr) << " false positives on clean points";

@@ -282,7 +282,13 @@ Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
   provenance.model_sha256 = loaded.sha256;
   provenance.model_bytes = loaded.bytes;
   provenance.model_description = loaded.model->describe();
-  for (const auto& f : loaded.files) provenance.model_files.push_back({f.path, f.sha256, f.bytes});
+  for (const auto& f : loaded.files) {
+    provenance.model_files.push_back({f.path, f.sha256, f.bytes, f.verified_by});
+    if (f.verified_by.empty()) {
+      spdlog::warn("{}: model file accepted unpinned (security.allow_unpinned); the report says so",
+                   f.path);
+    }
+  }
   const datasets::Dataset data =
       datasets::load_dataset(config.data, config.model.num_classes, config.model.input.shape);
   provenance.data_source = data.source;

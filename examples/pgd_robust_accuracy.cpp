@@ -1,6 +1,8 @@
 // Loads a TorchScript model, runs PGD-20 at eps 0.1 on 1000 Fashion-MNIST test points and
-// prints the robust accuracy.   pgd_robust_accuracy [MODEL.pt]
+// prints the robust accuracy.   pgd_robust_accuracy MODEL.pt SHA256
+// (the SHA-256 pins the file: `rampart train` prints it, `sha256sum` computes it)
 #include <rampart/attacks/pgd.h>
+#include <rampart/core/error.h>
 #include <rampart/datasets/idx_reader.h>
 #include <rampart/models/model.h>
 #include <rampart/models/torchscript_loader.h>
@@ -10,7 +12,19 @@
 using namespace rampart;
 
 int main(int argc, char** argv) {
-  auto loaded = models::load_torchscript(argc > 1 ? argv[1] : "runs/quickstart/model.pt", {});
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: pgd_robust_accuracy MODEL.pt SHA256\n");
+    return 2;
+  }
+  security::IntakeOptions intake;  // the model file is untrusted until its hash matches
+  intake.sha256 = argv[2];
+  models::LoadedTorchScript loaded;
+  try {
+    loaded = models::load_torchscript(argv[1], intake);
+  } catch (const rampart::Error& e) {  // rejected by the intake (exit 3), unreadable (4), ...
+    std::fprintf(stderr, "%s\n", e.what());
+    return static_cast<int>(e.code());
+  }
   models::TorchScriptModel model(loaded.module);
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
   auto test =

@@ -11,8 +11,8 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
   LoadedModel out;
   if (!spec.path.empty()) {
     security::IntakeOptions intake = spec.intake;
-    intake.probe_options.input_shape = {1};
-    intake.probe_options.input_shape.insert(intake.probe_options.input_shape.end(),
+    intake.policy.probe_options.input_shape = {1};
+    intake.policy.probe_options.input_shape.insert(intake.policy.probe_options.input_shape.end(),
                                             spec.input.shape.begin(), spec.input.shape.end());
     LoadedTorchScript loaded = load_torchscript(spec.path, intake, device);
     const std::vector<int64_t> expected{1, spec.num_classes};
@@ -30,7 +30,7 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
     out.path = loaded.file.path;
     out.sha256 = loaded.file.sha256;
     out.bytes = static_cast<int64_t>(loaded.file.bytes.size());
-    out.files.push_back({out.path, out.sha256, out.bytes});
+    out.files.push_back({out.path, out.sha256, out.bytes, loaded.file.verified_by});
     return out;
   }
   if (spec.checkpoint.empty()) {
@@ -47,7 +47,7 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
   out.path = file.path;
   out.sha256 = file.sha256;
   out.bytes = static_cast<int64_t>(file.bytes.size());
-  out.files.push_back({out.path, out.sha256, out.bytes});
+  out.files.push_back({out.path, out.sha256, out.bytes, file.verified_by});
   return out;
 }
 

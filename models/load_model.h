@@ -16,6 +16,8 @@ struct ModelFileRecord {
   std::string path;
   std::string sha256;  ///< of the bytes that were deserialized
   int64_t bytes = 0;
+  /// What vouched for it (security::ModelFile::verified_by); empty: accepted unpinned.
+  std::vector<std::string> verified_by;
 };
 
 /// A model ready for evaluation and the file(s) it was read from (for provenance).

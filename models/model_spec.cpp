@@ -43,16 +43,6 @@ void check_input_fits_arch(const core::ConfigNode& model, const ModelSpec& spec)
   model.fail(why);
 }
 
-std::string parse_pin(const core::ConfigNode& model) {
-  std::string pin = model.get_string("sha256", "");
-  if (pin.empty()) return pin;
-  bool hex = pin.size() == 64;
-  for (char ch : pin) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
-  if (!hex) model.fail_at("sha256", "must be 64 hexadecimal digits");
-  for (auto& ch : pin) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return pin;
-}
-
 // One model: a built-in architecture or a TorchScript file. `inherited` is the enclosing
 // ensemble, whose input and class count a member takes.
 ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
@@ -61,7 +51,7 @@ ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
   if (model.has("arch")) spec.arch = model.get_choice("arch", builtin_archs());
   spec.path = model.get_string("path", "");
   spec.checkpoint = model.get_string("checkpoint", "");
-  spec.intake.sha256 = parse_pin(model);
+  spec.intake.sha256 = parse_sha256(model, "sha256");
   spec.intake.signature = model.get_string("signature", "");
   spec.intake.public_key = model.get_string("public_key", "");
   if (spec.intake.signature.empty() != spec.intake.public_key.empty()) {
@@ -157,6 +147,21 @@ std::string to_string(Combine combine) {
       return "vote";
   }
   return "logits";
+}
+
+std::string parse_sha256(const core::ConfigNode& node, const std::string& key) {
+  std::string pin = node.get_string(key, "");
+  if (pin.empty()) return pin;
+  bool hex = pin.size() == 64;
+  for (char ch : pin) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
+  if (!hex) node.fail_at(key, "must be 64 hexadecimal digits");
+  for (auto& ch : pin) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return pin;
+}
+
+void set_intake_policy(ModelSpec& spec, const security::IntakePolicy& policy) {
+  spec.intake.policy = policy;
+  for (auto& member : spec.members) set_intake_policy(member, policy);
 }
 
 ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {

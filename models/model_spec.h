@@ -30,7 +30,7 @@ struct ModelSpec {
   std::string checkpoint;  ///< safetensors weights for `arch`
   int64_t num_classes = 10;
   InputSpec input;
-  security::IntakeOptions intake;  ///< sha256 pin and size limit for the model file
+  security::IntakeOptions intake;  ///< the file's pin or signature, and the intake policy
   std::vector<ModelSpec> members;  ///< an ensemble's members (then arch and path are empty)
   Combine combine = Combine::kLogits;
   std::vector<TransformSpec> transforms;  ///< applied in order before the model
@@ -63,6 +63,13 @@ const std::vector<std::string>& builtin_archs();
 ///
 /// Members take the ensemble's input and num_classes; they may not set their own.
 ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch);
+
+/// Reads a SHA-256 pin at `key` (64 hex digits; returned lower-case; absent: empty).
+std::string parse_sha256(const core::ConfigNode& node, const std::string& key);
+
+/// Gives `spec` and its ensemble members the config's `security:` policy
+/// (security::parse_security_config); their own pins and signatures stay.
+void set_intake_policy(ModelSpec& spec, const security::IntakePolicy& policy);
 
 /// A freshly initialised built-in classifier (weights from libtorch's seeded generator).
 std::shared_ptr<Classifier> make_classifier(const ModelSpec& spec);

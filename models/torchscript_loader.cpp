@@ -18,8 +18,12 @@ namespace {
 LoadedTorchScript load_torchscript(const std::string& path, const security::IntakeOptions& intake,
                                    const c10::Device& device) {
   LoadedTorchScript out{torch::jit::Module(), security::read_model_file(path, intake), {}};
-  const security::TorchScriptInspection inspection = security::inspect_torchscript(
-      out.file.bytes, security::libtorch_limits(), security::libtorch_registers);
+  security::TorchScriptLimits limits = security::libtorch_limits();
+  limits.denied_operators.insert(limits.denied_operators.end(),
+                                 intake.policy.denied_operators.begin(),
+                                 intake.policy.denied_operators.end());
+  const security::TorchScriptInspection inspection =
+      security::inspect_torchscript(out.file.bytes, limits, security::libtorch_registers);
   if (!inspection.accepted()) {
     const security::InspectionError& first = inspection.problems.front();
     const std::size_t more = inspection.problems.size() - 1;
@@ -29,8 +33,8 @@ LoadedTorchScript load_torchscript(const std::string& path, const security::Inta
                                     " more problems: run 'rampart scan " + path + "')"
                               : std::string()));
   }
-  if (intake.probe) {
-    out.probe = security::probe_model(out.file.bytes, intake.probe_options);
+  if (intake.policy.probe) {
+    out.probe = security::probe_model(out.file.bytes, intake.policy.probe_options);
     if (!out.probe.accepted) {
       throw ModelRejected(path + ": rejected by the sandboxed probe: " + out.probe.reason);
     }

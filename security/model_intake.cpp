@@ -71,7 +71,7 @@ ModelFile read_model_file(const std::string& path, const IntakeOptions& options)
   if (!in) throw DataError(path + ": cannot open the model file");
   // Read through the open stream up to one byte past the limit, so a file that grows or a
   // size that lies cannot make us read more than the limit.
-  const auto limit = static_cast<std::size_t>(options.max_model_bytes);
+  const auto limit = static_cast<std::size_t>(options.policy.max_model_bytes);
   ModelFile file;
   file.path = path;
   std::vector<char> chunk(1 << 20);
@@ -80,17 +80,32 @@ ModelFile read_model_file(const std::string& path, const IntakeOptions& options)
     file.bytes.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
     if (file.bytes.size() > limit) {
       throw ModelRejected(path + ": model file is larger than security.max_model_bytes (" +
-                          std::to_string(options.max_model_bytes) + " bytes)");
+                          std::to_string(options.policy.max_model_bytes) + " bytes)");
     }
   }
   if (in.bad()) throw DataError(path + ": read failed");
   file.sha256 = sha256_hex(file.bytes);
-  if (!options.sha256.empty() && options.sha256 != file.sha256) {
-    throw ModelRejected(path + ": SHA-256 is " + file.sha256 + " but the config pins " +
-                        options.sha256);
+  if (!options.sha256.empty()) {
+    if (options.sha256 != file.sha256) {
+      throw ModelRejected(path + ": SHA-256 is " + file.sha256 + " but the config pins " +
+                          options.sha256);
+    }
+    file.verified_by.push_back("sha256_pin");
+  } else if (options.policy.allowlist && options.policy.allowlist->contains(file.sha256)) {
+    file.verified_by.push_back("allowlist");
   }
   if (!options.signature.empty() || !options.public_key.empty()) {
     verify_ed25519(file.bytes, options.signature, options.public_key, path);
+    file.verified_by.push_back("signature");
+  }
+  if (options.own_output) file.verified_by.push_back("own_output");
+  if (!file.pinned() && !options.policy.allow_unpinned) {
+    const std::string listed =
+        options.policy.allowlist ? ", add it to " + options.policy.allowlist->file : "";
+    throw ModelRejected(path + ": model file is not pinned (its SHA-256 is " + file.sha256 +
+                        "); pin it with 'sha256: " + file.sha256 + "'" + listed +
+                        ", sign it, or accept it unpinned with security.allow_unpinned: true "
+                        "(--allow-unpinned)");
   }
   return file;
 }

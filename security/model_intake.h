@@ -1,25 +1,44 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "security/allowlist.h"
 #include "security/sandbox_probe.h"
 
 namespace rampart::security {
 
-/// Limits applied to every model file Rampart opens.
-struct IntakeOptions {
+/// What every model file must pass, whatever names it: the `security:` section of a config
+/// (security::parse_intake_policy).
+struct IntakePolicy {
   /// Files larger than this are refused before they are read (`security.max_model_bytes`).
   int64_t max_model_bytes = int64_t{2} << 30;
-  /// Expected SHA-256 (lower-case hex); empty means unpinned.
+  /// Accept a file that no pin, allowlist entry or signature vouches for
+  /// (`security.allow_unpinned`, `--allow-unpinned`); the report then records it as unpinned.
+  bool allow_unpinned = false;
+  std::shared_ptr<const Allowlist> allowlist;  ///< `security.allowlist`; null: none
+  /// Load (and, with an input shape, run) TorchScript models in a sandboxed child first.
+  bool probe = true;
+  ProbeOptions probe_options;  ///< input_shape empty: the probe only loads the model
+  /// Operators refused on top of the built-in deny-list (`security.deny_operators`).
+  std::vector<std::string> denied_operators;
+};
+
+/// How one model file is checked: its own pin and signature, and the policy.
+struct IntakeOptions {
+  /// Expected SHA-256 (lower-case hex); empty: the allowlist or a signature must vouch for the
+  /// file, or the policy must allow unpinned files.
   std::string sha256;
   /// An Ed25519 detached signature over the file and the signer's PEM public key; both or
   /// neither (security::verify_ed25519).
   std::string signature;
   std::string public_key;
-  /// Load (and, with an input shape, run) TorchScript models in a sandboxed child first.
-  bool probe = true;
-  ProbeOptions probe_options;  ///< input_shape empty: the probe only loads the model
+  /// The file was written by this training run under its `train.output` (the checkpoint a
+  /// resume continues from, the kept epoch, a teacher it trained): it needs no pin.
+  bool own_output = false;
+  IntakePolicy policy;
 };
 
 /// A model file read once into memory. Loaders deserialize from `bytes`, never from the path
@@ -28,17 +47,25 @@ struct ModelFile {
   std::string path;
   std::string bytes;
   std::string sha256;  ///< lower-case hex of `bytes`
+  /// What vouched for the file: "sha256_pin", "allowlist", "signature", "own_output"; empty:
+  /// nothing did, and the policy allowed it unpinned.
+  std::vector<std::string> verified_by;
+  bool pinned() const { return !verified_by.empty(); }
 };
 
 /// The single entry point for model files (TorchScript archives, safetensors checkpoints,
 /// ensemble members, teachers): reads the file once under the size limit, hashes it, checks
-/// the pin when one is given and the Ed25519 signature when one is given. Throws DataError (exit 4) when the file cannot be read
-/// and ModelRejected (exit 3) when it is too large or its hash does not match the pin.
+/// the pin (or the allowlist) and the Ed25519 signature when one is given. Throws DataError
+/// (exit 4) when the file cannot be read, and ModelRejected (exit 3) when it is too large, its
+/// hash does not match the pin, its signature does not verify, or nothing vouches for it and
+/// the policy does not allow unpinned files.
 /// TorchScript loading adds the archive, pickle and code inspection and the sandboxed probe
 /// (models::load_torchscript).
 ///
 /// Example:
-///   auto file = security::read_model_file("model.pt", {});
+///   security::IntakeOptions intake;
+///   intake.sha256 = "9f2c...";  // or intake.policy.allow_unpinned = true
+///   auto file = security::read_model_file("model.pt", intake);
 ///   std::cout << file.sha256;
 ModelFile read_model_file(const std::string& path, const IntakeOptions& options);
 

@@ -3,9 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <poll.h>
-#include <seccomp.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <torch/script.h>
 #include <unistd.h>
@@ -14,8 +12,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <sstream>
+
+#include "security/process_sandbox.h"
 
 namespace rampart::security {
 namespace {
@@ -34,31 +33,6 @@ struct Header {
   char message[256] = {};
 };
 
-int64_t current_address_space() {
-  std::ifstream statm("/proc/self/statm");
-  int64_t pages = 0;
-  statm >> pages;
-  return pages * sysconf(_SC_PAGESIZE);
-}
-
-void limit(int resource, rlim_t value) {
-  struct rlimit r{value, value};
-  setrlimit(resource, &r);
-}
-
-bool install_seccomp() {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (!ctx) return false;
-  bool ok = true;
-  for (int call : {SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(socket), SCMP_SYS(connect),
-                   SCMP_SYS(ptrace)}) {
-    ok = ok && seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, call, 0) == 0;
-  }
-  ok = ok && seccomp_load(ctx) == 0;
-  seccomp_release(ctx);
-  return ok;
-}
-
 void write_all(int fd, const void* data, std::size_t size) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
@@ -70,16 +44,10 @@ void write_all(int fd, const void* data, std::size_t size) {
 }
 
 [[noreturn]] void child(const std::string& bytes, const ProbeOptions& o, int fd) {
-  limit(RLIMIT_CORE, 0);
-  limit(RLIMIT_FSIZE, 0);
-  limit(RLIMIT_NOFILE, 64);
-  limit(RLIMIT_CPU, static_cast<rlim_t>(o.cpu_seconds));
-  limit(RLIMIT_AS, static_cast<rlim_t>(current_address_space() + o.memory_bytes));
-  signal(SIGXFSZ, SIG_DFL);
   Header h;
-  if (!install_seccomp()) {
+  if (!confine_process({o.memory_bytes, o.cpu_seconds, 64})) {
     h.status = 1;
-    std::snprintf(h.message, sizeof(h.message), "the seccomp filter could not be installed");
+    std::snprintf(h.message, sizeof(h.message), "the sandbox (limits, seccomp) could not be set up");
     write_all(fd, &h, sizeof(h));
     _exit(3);
   }

@@ -3,18 +3,20 @@
 #include "core/error.h"
 #include "core/runtime.h"
 #include "security/model_intake.h"
+#include "security/security_config.h"
 
 namespace rampart::training {
 
 TrainConfig parse_train_config(const core::ConfigNode& root) {
   // `defense` is read by defenses::parse_defense_spec.
   root.expect_keys(
-      {"seed", "device", "threads", "model", "data", "validation", "train", "defense"});
+      {"seed", "device", "threads", "model", "data", "validation", "train", "defense", "security"});
   TrainConfig config;
   config.seed = static_cast<uint64_t>(root.get_int("seed", 0, 0));
   const std::string device = root.get_choice("device", {"cpu", "cuda", "auto"}, "auto");
   config.threads = root.get_int("threads", 0, 0, 1024);
   config.model = models::parse_model_spec(root.child("model"), /*require_arch=*/true);
+  models::set_intake_policy(config.model, security::parse_security_config(root));
   config.data = datasets::parse_dataset_spec(root.child("data"));
   if (auto validation = root.optional_child("validation")) {
     config.validation = datasets::parse_dataset_spec(*validation);

@@ -14,6 +14,7 @@
 #include "datasets/batcher.h"
 #include "models/checkpoint.h"
 #include "models/torchscript_export.h"
+#include "security/model_intake.h"
 #include "training/lr_schedule.h"
 
 namespace rampart::training {
@@ -41,14 +42,20 @@ std::optional<int64_t> parse_count(const std::string& text) {
   return std::stoll(text);
 }
 
+// How a checkpoint this run wrote under train.output is read back.
+security::IntakeOptions own_output(const TrainConfig& config) {
+  security::IntakeOptions intake;
+  intake.policy = config.model.intake.policy;
+  intake.own_output = true;
+  return intake;
+}
+
 // Restores weights and optimizer state and reads where the run stands. The run's own
-// checkpoint is read under the size limit but not the `model.sha256` pin, which is for the
-// model the config names.
+// checkpoint goes through the intake as this run's output: the `model.sha256` pin is for the
+// starting weights the config names.
 Restored restore(const std::string& path, models::Classifier& model,
                  torch::optim::Optimizer& optimizer, const TrainConfig& config) {
-  security::IntakeOptions intake = config.model.intake;
-  intake.sha256.clear();
-  const models::SafetensorsFile file = models::read_checkpoint(path, intake);
+  const models::SafetensorsFile file = models::read_checkpoint(path, own_output(config));
   auto meta = [&](const std::string& key) {
     auto it = file.metadata.find(key);
     if (it == file.metadata.end()) {
@@ -254,9 +261,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   }
   if (result.best_epoch > 0) {
     // The most robust epoch is the model this run delivers.
-    security::IntakeOptions intake = config.model.intake;
-    intake.sha256.clear();
-    models::load_weights(model, models::read_checkpoint(result.best_checkpoint, intake),
+    models::load_weights(model, models::read_checkpoint(result.best_checkpoint, own_output(config)),
                          result.best_checkpoint);
     spdlog::info("keeping epoch {} (robust accuracy {}) from {}", result.best_epoch,
                  percent(*result.best_robust_accuracy), result.best_checkpoint);
@@ -266,6 +271,10 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     model.to(at::kCPU);
     models::export_torchscript(model, result.torchscript);
     model.to(device);
+    result.torchscript_sha256 = security::sha256_file(result.torchscript);
+  }
+  if (std::filesystem::exists(result.checkpoint)) {
+    result.checkpoint_sha256 = security::sha256_file(result.checkpoint);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

@@ -22,6 +22,8 @@ struct TrainResult {
   double seconds = 0.0;                       ///< wall time of this call
   std::string checkpoint;                     ///< path of the checkpoint written
   std::string torchscript;                    ///< path of the TorchScript export, if any
+  /// SHA-256 of the checkpoint and of the export as written: the pins for later evaluation.
+  std::string checkpoint_sha256, torchscript_sha256;
   /// With a robust validation hook: the last epoch's score and the best epoch (1-based), whose
   /// weights are in `best_checkpoint` and in the TorchScript export.
   std::optional<double> robust_accuracy;

@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
     const training::TrainResult result = training::train(config, {});
 
     auto reloaded = models::make_classifier(config.model);
-    models::load_weights(*reloaded, models::read_checkpoint(result.checkpoint, {}),
+    security::IntakeOptions pinned;  // read back only the bytes training wrote
+    pinned.sha256 = result.checkpoint_sha256;
+    models::load_weights(*reloaded, models::read_checkpoint(result.checkpoint, pinned),
                          result.checkpoint);
     const auto test = datasets::make_synthetic(datasets::SyntheticOptions()
                                                    .num_samples(256)

@@ -11,6 +11,7 @@
 #include "models/checkpoint.h"
 #include "support/fixtures.h"
 #include "training/trainer.h"
+#include "support/intake_options.h"
 
 namespace rampart::test {
 namespace {
@@ -61,7 +62,7 @@ std::shared_ptr<models::SmallCNN> trained_fmnist_cnn() {
   const std::string checkpoint = trained_fmnist_checkpoint();
   if (checkpoint.empty()) return nullptr;
   auto model = std::make_shared<models::SmallCNN>(models::InputSpec{}, 10);
-  models::load_weights(*model, models::read_checkpoint(checkpoint, {}), checkpoint);
+  models::load_weights(*model, models::read_checkpoint(checkpoint, test::unpinned()), checkpoint);
   model->eval();
   return model;
 }

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "security/model_intake.h"
 #include "support/fixtures.h"
 #include "support/test_support.h"
@@ -116,9 +118,15 @@ TEST_CASE("a malformed checkpoint exits 3, a good run exits 0 and resumes", "[cl
   const std::string dir = rampart::test::make_temp_dir("cli-model");
   write_bytes(dir + "/bad.safetensors", std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10));
   const std::string config = config_with(dir, kValidConfig);
-  auto rejected = train(config, {"--set", "model.checkpoint=" + dir + "/bad.safetensors"});
+  auto rejected = train(config, {"--set", "model.checkpoint=" + dir + "/bad.safetensors",
+                                  "--allow-unpinned"});
   CHECK(rejected.exit_code == 3);
   CHECK(rejected.output.find(dir + "/bad.safetensors") != std::string::npos);
+  CHECK(rejected.output.find("not pinned") == std::string::npos);  // rejected as malformed
+  auto unpinned = train(config, {"--set", "model.checkpoint=" + dir + "/bad.safetensors"});
+  CHECK(unpinned.exit_code == 3);
+  CHECK(unpinned.output.find(dir + "/bad.safetensors: model file is not pinned") !=
+        std::string::npos);
 
   auto ok = train(config);
   INFO(ok.output);
@@ -206,6 +214,14 @@ TEST_CASE("quickstart trains on Fashion-MNIST, attacks the model and writes the 
   for (const char* name : {"report.json", "report.md", "junit.xml", "report.html"}) {
     CHECK(std::filesystem::exists(dir + "/qs/report/" + name));
   }
+  // The evaluation is pinned to the checkpoint the training wrote, and prints its hash.
+  const std::string hash =
+      rampart::security::sha256_file(dir + "/qs/checkpoint.safetensors");
+  CHECK(result.output.find("sha256:                 " + hash) != std::string::npos);
+  const auto report =
+      nlohmann::json::parse(rampart::core::read_file(dir + "/qs/report/report.json"));
+  CHECK(report["provenance"]["model"]["files"][0]["verified_by"] ==
+        nlohmann::json{"sha256_pin"});
   // A second run reuses the trained model instead of training again.
   auto again = run_process(shortened);
   INFO(again.output);

@@ -12,6 +12,7 @@
 #include "models/checkpoint.h"
 #include "models/small_cnn.h"
 #include "support/test_support.h"
+#include "support/intake_options.h"
 
 using namespace rampart;
 
@@ -131,7 +132,7 @@ TEST_CASE("the most robust epoch is kept, exported and remembered across resume"
   // The returned (and exported) model holds epoch 2's weights, as does best.safetensors.
   CHECK(at::equal(result.model->parameters()[0], weights[1]));
   auto fresh = std::make_shared<models::SmallCNN>(config.model.input, 4);
-  models::load_weights(*fresh, models::read_checkpoint(result.best_checkpoint, {}),
+  models::load_weights(*fresh, models::read_checkpoint(result.best_checkpoint, test::unpinned()),
                        result.best_checkpoint);
   CHECK(at::equal(fresh->parameters()[0], weights[1]));
   // Resume after the run: nothing to train, the best epoch is remembered.

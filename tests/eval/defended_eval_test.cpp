@@ -8,6 +8,7 @@
 #include "attacks/attack_fixtures.h"
 #include "defenses/input_transforms.h"
 #include "eval_test_util.h"
+#include "security/model_intake.h"
 
 using namespace rampart;
 using nlohmann::json;
@@ -50,7 +51,8 @@ TEST_CASE("rampart eval: an ensemble of three copies is the model itself",
   const std::string checkpoint = test::trained_fmnist_checkpoint();
   if (checkpoint.empty()) return;
   const std::string single_dir = test::make_temp_dir("eval-single");
-  const std::string member = "{arch: small_cnn, checkpoint: " + checkpoint + "}";
+  const std::string member = "{arch: small_cnn, checkpoint: " + checkpoint +
+                             ", sha256: " + security::sha256_file(checkpoint) + "}";
   auto single = test::run_eval(test::write_eval_config(single_dir, yaml(member, "")));
   REQUIRE(single.exit_code == 0);
   for (const std::string combine : {"logits", "probabilities", "vote"}) {
@@ -84,8 +86,9 @@ TEST_CASE("rampart eval: BPDA lowers robust accuracy behind JPEG, median and bit
   for (const auto& transform : transforms) {
     INFO(transform);
     const std::string dir = test::make_temp_dir("eval-transform");
-    const std::string model =
-        "{arch: small_cnn, checkpoint: " + checkpoint + ", transforms: [" + transform + "]}";
+    const std::string model = "{arch: small_cnn, checkpoint: " + checkpoint + ", sha256: " +
+                              security::sha256_file(checkpoint) + ", transforms: [" + transform +
+                              "]}";
     auto result = test::run_eval(test::write_eval_config(dir, yaml(model, "")));
     INFO(result.output);
     REQUIRE(result.exit_code == 0);
@@ -116,7 +119,9 @@ TEST_CASE("rampart eval: the detector reports its false-positive rate and detect
   const std::string detector = "detector: {name: feature_squeezing, fpr: 0.1, calibration: " +
                                data_yaml(5000, 500) + "}\n";
   auto result = test::run_eval(test::write_eval_config(
-      dir, yaml("{arch: small_cnn, checkpoint: " + checkpoint + "}", detector)));
+      dir, yaml("{arch: small_cnn, checkpoint: " + checkpoint +
+                    ", sha256: " + security::sha256_file(checkpoint) + "}",
+                detector)));
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   const json report = test::read_json(dir + "/report/report.json");

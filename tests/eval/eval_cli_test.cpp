@@ -6,6 +6,7 @@
 #include "attacks/attack_fixtures.h"
 #include "eval_test_util.h"
 #include "models/torchscript_export.h"
+#include "security/model_intake.h"
 #include "support/fixtures.h"
 
 using namespace rampart;
@@ -106,8 +107,9 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
   if (checkpoint.empty()) return;
   const std::string dir = test::make_temp_dir("eval-gates");
   const std::string config = replaced(kConfig, "CKPT", checkpoint);
+  const std::vector<std::string> pin{"--set", "model.sha256=" + security::sha256_file(checkpoint)};
 
-  const auto pass = test::run_eval(test::write_eval_config(dir, config));
+  const auto pass = test::run_eval(test::write_eval_config(dir, config), pin);
   INFO(pass.output);
   CHECK(pass.exit_code == 0);
   CHECK_THAT(pass.output, Catch::Contains("gate clean_accuracy"));
@@ -117,7 +119,9 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
   std::string failing = replaced(config, "{min: 0.5}", "{min: 0.999}");
   failing = replaced(failing, "worst: {max: 1.0}", "worst: {max: 0.0}");
   std::filesystem::remove_all(dir + "/report");
-  const auto fail = test::run_eval(test::write_eval_config(dir, failing), {"--out", dir + "/r2"});
+  auto fail_args = pin;
+  fail_args.insert(fail_args.end(), {"--out", dir + "/r2"});
+  const auto fail = test::run_eval(test::write_eval_config(dir, failing), fail_args);
   INFO(fail.output);
   CHECK(fail.exit_code == 1);
   CHECK_THAT(fail.output, Catch::Contains("2 of 3 gates failed"));
@@ -142,6 +146,63 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
              Catch::Equals(">= 0.999"));
   // The sanity checks ride along as passing testcases; --strict would turn flags into failures.
   CHECK_THAT(core::read_file(dir + "/r2/report.md"), Catch::Contains("| clean_accuracy |"));
+}
+
+TEST_CASE("an unpinned model exits 3 before any work unless allowed, and the reports say so",
+          "[eval][cli][security]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-unpinned");
+  const std::string hash = security::sha256_file(checkpoint);
+  const std::string config = test::write_eval_config(dir, replaced(kConfig, "CKPT", checkpoint));
+
+  const auto refused = test::run_eval(config);
+  INFO(refused.output);
+  CHECK(refused.exit_code == 3);
+  CHECK_THAT(refused.output, Catch::Contains(checkpoint + ": model file is not pinned (its "
+                                                          "SHA-256 is " + hash + ")") &&
+                                 Catch::Contains("--allow-unpinned"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/report"));
+
+  const auto allowed = test::run_eval(config, {"--allow-unpinned"});
+  INFO(allowed.output);
+  REQUIRE(allowed.exit_code == 0);
+  CHECK_THAT(allowed.output,
+             Catch::Contains("unpinned model file: " + checkpoint + " (accepted under "
+                                                                    "security.allow_unpinned)"));
+  json report = test::read_json(dir + "/report/report.json");
+  CHECK(report["provenance"]["model"]["pinned"] == false);
+  CHECK(report["provenance"]["model"]["files"][0]["pinned"] == false);
+  CHECK(report["provenance"]["model"]["files"][0]["verified_by"].empty());
+  CHECK_THAT(core::read_file(dir + "/report/report.md"),
+             Catch::Contains("**Unpinned model file** `" + checkpoint + "`"));
+  CHECK_THAT(core::read_file(dir + "/report/report.html"),
+             Catch::Contains("unpinned model") && Catch::Contains("UNPINNED"));
+
+  // An allowlist in sha256sum's format vouches for the file by its hash.
+  test::write_bytes(dir + "/pins", "# models we trained\n" + hash + "  " + checkpoint + "\n");
+  const auto listed = test::run_eval(config, {"--set", "security.allowlist=" + dir + "/pins"});
+  INFO(listed.output);
+  REQUIRE(listed.exit_code == 0);
+  report = test::read_json(dir + "/report/report.json");
+  CHECK(report["provenance"]["model"]["pinned"] == true);
+  CHECK(report["provenance"]["model"]["files"][0]["verified_by"] == json{"allowlist"});
+  CHECK_THAT(core::read_file(dir + "/report/report.md"), !Catch::Contains("Unpinned"));
+
+  // A pin that does not match rejects even when the allowlist lists the file.
+  const auto wrong = test::run_eval(config, {"--set", "security.allowlist=" + dir + "/pins",
+                                             "--set", "model.sha256=" + std::string(64, 'a')});
+  CHECK(wrong.exit_code == 3);
+  CHECK_THAT(wrong.output, Catch::Contains("but the config pins " + std::string(64, 'a')));
+  // A malformed allowlist is a config error naming its line; a missing one an I/O error.
+  test::write_bytes(dir + "/bad-pins", hash + "  ok\nnot-a-hash model.pt\n");
+  const auto malformed = test::run_eval(config, {"--set", "security.allowlist=" + dir + "/bad-pins"});
+  CHECK(malformed.exit_code == 2);
+  CHECK_THAT(malformed.output, Catch::Contains(dir + "/bad-pins:2: not a SHA-256 line"));
+  const auto missing = test::run_eval(config, {"--set", "security.allowlist=" + dir + "/none"});
+  CHECK(missing.exit_code == 4);
+  CHECK_THAT(missing.output, Catch::Contains(dir + "/none: cannot open the allowlist"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE(
@@ -188,7 +249,7 @@ TEST_CASE(
   config = config.substr(0, config.find("gates_unused:"));
   const auto flagged = [&](const std::string& model) {
     test::write_eval_config(dir, replaced(config, "MODEL", model));
-    const auto result = test::run_eval(dir + "/eval.yaml", {"--strict"});
+    const auto result = test::run_eval(dir + "/eval.yaml", {"--strict", "--allow-unpinned"});
     INFO(result.output);
     CHECK(result.exit_code == 1);
     CHECK_THAT(result.output, Catch::Contains("sanity check(s) flagged under --strict"));

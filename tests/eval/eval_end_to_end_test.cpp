@@ -8,6 +8,7 @@
 #include "attacks/attack_ops.h"
 #include "datasets/npy.h"
 #include "eval_test_util.h"
+#include "security/model_intake.h"
 
 using namespace rampart;
 using nlohmann::json;
@@ -20,7 +21,7 @@ std::string eval_yaml(const std::string& checkpoint, int64_t limit, const std::s
                       bool cascade) {
   return "seed: 1\nthreads: 0\n"
          "model: {arch: small_cnn, checkpoint: " +
-         checkpoint +
+         checkpoint + ", sha256: " + security::sha256_file(checkpoint) +
          "}\n"
          "data: {format: idx, images: " +
          kFmnist + "t10k-images-idx3-ubyte.gz, labels: " + kFmnist +

@@ -14,6 +14,7 @@
 #include "attacks/attack_fixtures.h"
 #include "eval_test_util.h"
 #include "support/fixtures.h"
+#include "security/model_intake.h"
 
 using namespace rampart;
 using nlohmann::json;
@@ -29,6 +30,7 @@ std::string make_report(const std::string& dir) {
   if (checkpoint.empty()) return "";
   const auto config = test::write_eval_config(
       dir, "model: {arch: small_cnn, checkpoint: " + checkpoint +
+               ", sha256: " + security::sha256_file(checkpoint) +
                "}\n"
                "data: {format: idx, images: " +
                kFmnist + "t10k-images-idx3-ubyte.gz, labels: " + kFmnist +

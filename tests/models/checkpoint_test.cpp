@@ -10,6 +10,7 @@
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
 #include "support/test_support.h"
+#include "support/intake_options.h"
 
 using namespace rampart;
 
@@ -48,7 +49,7 @@ TEST_CASE("built-in models round-trip through safetensors bit-exactly", "[checkp
   models::save_checkpoint(dir + "/r.safetensors", saved, {}, {{"note", "x"}});
   torch::manual_seed(2);
   models::PreActResNet18 loaded(models::InputSpec{{3, 32, 32}, 0, 1}, 10);
-  auto file = models::read_checkpoint(dir + "/r.safetensors", {});
+  auto file = models::read_checkpoint(dir + "/r.safetensors", test::unpinned());
   CHECK(file.metadata.at("arch") == "preact_resnet18");
   CHECK(file.metadata.at("note") == "x");
   models::load_weights(loaded, file, dir + "/r.safetensors");
@@ -61,7 +62,7 @@ TEST_CASE("built-in models round-trip through safetensors bit-exactly", "[checkp
   models::SmallCNN cnn(models::InputSpec{}, 10);
   models::save_checkpoint(dir + "/c.safetensors", cnn);
   models::SmallCNN cnn2(models::InputSpec{}, 10);
-  models::load_weights(cnn2, models::read_checkpoint(dir + "/c.safetensors", {}), "c");
+  models::load_weights(cnn2, models::read_checkpoint(dir + "/c.safetensors", test::unpinned()), "c");
   require_identical(cnn, cnn2);
   std::filesystem::remove_all(dir);
 }
@@ -70,7 +71,7 @@ TEST_CASE("a checkpoint that does not fit the model is rejected by name", "[chec
   const std::string dir = test::make_temp_dir("ckpt-bad");
   models::SmallCNN ten(models::InputSpec{}, 10);
   models::save_checkpoint(dir + "/ten.safetensors", ten);
-  auto file = models::read_checkpoint(dir + "/ten.safetensors", {});
+  auto file = models::read_checkpoint(dir + "/ten.safetensors", test::unpinned());
 
   models::SmallCNN five(models::InputSpec{}, 5);
   CHECK_THROWS_WITH(models::load_weights(five, file, "ten.safetensors"),
@@ -86,31 +87,31 @@ TEST_CASE("a checkpoint that does not fit the model is rejected by name", "[chec
   missing.pop_back();
   models::save_safetensors(dir + "/missing.safetensors", missing, meta);
   CHECK_THROWS_WITH(
-      models::load_weights(ten, models::read_checkpoint(dir + "/missing.safetensors", {}), "m"),
+      models::load_weights(ten, models::read_checkpoint(dir + "/missing.safetensors", test::unpinned()), "m"),
       Catch::Contains("is missing"));
   auto reshaped = tensors;
   reshaped[0].second = torch::zeros({32, 1, 5, 5});
   models::save_safetensors(dir + "/shape.safetensors", reshaped, meta);
   CHECK_THROWS_WITH(
-      models::load_weights(ten, models::read_checkpoint(dir + "/shape.safetensors", {}), "s"),
+      models::load_weights(ten, models::read_checkpoint(dir + "/shape.safetensors", test::unpinned()), "s"),
       Catch::Contains("has shape [32, 1, 5, 5] but the model needs [32, 1, 3, 3]"));
   auto extra = tensors;
   extra.emplace_back("stray.weight", torch::zeros({1}));
   models::save_safetensors(dir + "/extra.safetensors", extra, meta);
   CHECK_THROWS_WITH(
-      models::load_weights(ten, models::read_checkpoint(dir + "/extra.safetensors", {}), "e"),
+      models::load_weights(ten, models::read_checkpoint(dir + "/extra.safetensors", test::unpinned()), "e"),
       Catch::Contains("unexpected tensor 'stray.weight'"));
 
   // Intake: size limit, pin, and a file that is not safetensors at all.
   security::IntakeOptions small;
-  small.max_model_bytes = 1000;
+  small.policy.max_model_bytes = 1000;
   CHECK_THROWS_AS(models::read_checkpoint(dir + "/ten.safetensors", small), ModelRejected);
   security::IntakeOptions pinned;
   pinned.sha256 = std::string(64, '0');
   CHECK_THROWS_WITH(models::read_checkpoint(dir + "/ten.safetensors", pinned),
                     Catch::Contains("but the config pins"));
   test::write_bytes(dir + "/junk.safetensors", "this is not a checkpoint");
-  CHECK_THROWS_AS(models::read_checkpoint(dir + "/junk.safetensors", {}), ModelRejected);
-  CHECK_THROWS_AS(models::read_checkpoint(dir + "/absent.safetensors", {}), DataError);
+  CHECK_THROWS_AS(models::read_checkpoint(dir + "/junk.safetensors", test::unpinned()), ModelRejected);
+  CHECK_THROWS_AS(models::read_checkpoint(dir + "/absent.safetensors", test::unpinned()), DataError);
   std::filesystem::remove_all(dir);
 }

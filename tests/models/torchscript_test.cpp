@@ -12,6 +12,7 @@
 #include "models/torchscript_loader.h"
 #include "support/fixtures.h"
 #include "support/test_support.h"
+#include "support/intake_options.h"
 
 using namespace rampart;
 
@@ -44,7 +45,7 @@ TEST_CASE("built-in models export to TorchScript that computes the same logits",
   models::export_torchscript(cnn, dir + "/cnn.pt");
   models::export_torchscript(resnet, dir + "/resnet.pt");
 
-  auto loaded_cnn = models::load_torchscript(dir + "/cnn.pt", {});
+  auto loaded_cnn = models::load_torchscript(dir + "/cnn.pt", test::unpinned());
   const at::Tensor x = torch::rand({3, 1, 28, 28});
   CHECK(torch::allclose(run(loaded_cnn.module, x), cnn.forward(x), 1e-5, 1e-6));
   CHECK(loaded_cnn.file.sha256.size() == 64);
@@ -54,7 +55,7 @@ TEST_CASE("built-in models export to TorchScript that computes the same logits",
   loaded_cnn.module.train(true);
   for (bool mode : as_model.module_modes()) CHECK(mode);
 
-  auto loaded_resnet = models::load_torchscript(dir + "/resnet.pt", {});
+  auto loaded_resnet = models::load_torchscript(dir + "/resnet.pt", test::unpinned());
   const at::Tensor y = torch::rand({2, 3, 32, 32});
   CHECK(torch::allclose(run(loaded_resnet.module, y), resnet.forward(y), 1e-4, 1e-5));
   // Same state_dict names as the C++ module.
@@ -120,7 +121,7 @@ TEST_CASE("a TorchScript model saved from Python loads through the intake",
   REQUIRE(result.exit_code == 0);
   const auto expected = parse_numbers(result.output);
   REQUIRE(expected.size() == 10);
-  auto loaded = models::load_torchscript(dir + "/user.pt", {});
+  auto loaded = models::load_torchscript(dir + "/user.pt", test::unpinned());
   const at::Tensor logits = run(loaded.module, torch::linspace(0, 1, 784).reshape({1, 1, 28, 28}));
   for (int i = 0; i < 10; ++i)
     CHECK(logits.view(-1)[i].item<double>() == Approx(expected[i]).margin(1e-5));
@@ -134,9 +135,9 @@ TEST_CASE("a TorchScript model saved from Python loads through the intake",
 TEST_CASE("broken TorchScript files are rejected with one clear line", "[torchscript]") {
   const std::string dir = test::make_temp_dir("ts-bad");
   test::write_bytes(dir + "/garbage.pt", std::string(4096, '\x7f'));
-  CHECK_THROWS_AS(models::load_torchscript(dir + "/garbage.pt", {}), ModelRejected);
+  CHECK_THROWS_AS(models::load_torchscript(dir + "/garbage.pt", test::unpinned()), ModelRejected);
   try {
-    models::load_torchscript(dir + "/garbage.pt", {});
+    models::load_torchscript(dir + "/garbage.pt", test::unpinned());
   } catch (const ModelRejected& e) {
     const std::string msg = e.what();
     CHECK(msg == dir + "/garbage.pt: rejected by the model intake (not_an_archive): does not "
@@ -151,11 +152,11 @@ TEST_CASE("broken TorchScript files are rejected with one clear line", "[torchsc
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
   test::write_bytes(dir + "/truncated.pt", bytes.substr(0, bytes.size() / 2));
-  CHECK_THROWS_AS(models::load_torchscript(dir + "/truncated.pt", {}), ModelRejected);
+  CHECK_THROWS_AS(models::load_torchscript(dir + "/truncated.pt", test::unpinned()), ModelRejected);
   security::IntakeOptions tiny;
-  tiny.max_model_bytes = 1024;
+  tiny.policy.max_model_bytes = 1024;
   CHECK_THROWS_WITH(models::load_torchscript(dir + "/ok.pt", tiny),
                     Catch::Contains("larger than security.max_model_bytes"));
-  CHECK_THROWS_AS(models::load_torchscript(dir + "/none.pt", {}), DataError);
+  CHECK_THROWS_AS(models::load_torchscript(dir + "/none.pt", test::unpinned()), DataError);
   std::filesystem::remove_all(dir);
 }

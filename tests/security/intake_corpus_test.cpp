@@ -17,6 +17,7 @@
 #include "security/libtorch_policy.h"
 #include "support/test_support.h"
 #include "zip_builder.h"
+#include "support/intake_options.h"
 
 using namespace rampart;
 using test::ZipRecord;
@@ -227,7 +228,7 @@ TEST_CASE("model intake: every file of the malicious corpus is rejected with its
   // Loading through the intake rejects before libtorch deserializes anything.
   for (const auto& name : {"global_os_system", "inst_subprocess_popen", "tensor_2_pow_40_elements"}) {
     INFO(name);
-    CHECK_THROWS_AS(models::load_torchscript(dir + "/corpus/" + name + ".pt", {}), ModelRejected);
+    CHECK_THROWS_AS(models::load_torchscript(dir + "/corpus/" + name + ".pt", test::unpinned()), ModelRejected);
   }
   CHECK_FALSE(fs::exists(canary));  // no payload ran
 }
@@ -304,6 +305,6 @@ TEST_CASE("model intake: valid models are accepted", "[security][intake]") {
     INFO(scan.output);
     CHECK(scan.exit_code == 0);
     CHECK(scan.output.find("verdict:   ACCEPTED") != std::string::npos);
-    CHECK_NOTHROW(models::load_torchscript(path, {}));
+    CHECK_NOTHROW(models::load_torchscript(path, test::unpinned()));
   }
 }

@@ -112,7 +112,8 @@ TEST_CASE("probe: rampart scan and the loader reject what the probe rejects",
   CHECK(scan.exit_code == 3);
   CHECK(scan.output.find("reason:    probe:") != std::string::npos);
   security::IntakeOptions intake;
-  intake.probe_options = options(30);
+  intake.policy.allow_unpinned = true;
+  intake.policy.probe_options = options(30);
   try {
     models::load_torchscript(dir + "/hog.pt", intake);
     FAIL("the memory hog was loaded");
@@ -127,6 +128,7 @@ TEST_CASE("probe: a model whose output does not fit model.num_classes is rejecte
   test::write_bytes(dir + "/model.pt", test::small_cnn_archive());  // 10 classes
   models::ModelSpec spec;
   spec.path = dir + "/model.pt";
+  spec.intake.sha256 = security::sha256_hex(test::small_cnn_archive());
   spec.num_classes = 10;
   CHECK_NOTHROW(models::load_model(spec, c10::Device(c10::kCPU)));
   spec.num_classes = 5;
