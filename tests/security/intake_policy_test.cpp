@@ -1,0 +1,189 @@
+// Integrity and policy of the model intake: pins, the allowlist file, signatures, unpinned
+// files (rejected unless the policy allows them), the `security:` config section, and the
+// operator deny-list it extends.
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "core/config_node.h"
+#include "core/error.h"
+#include "models/model_spec.h"
+#include "models/torchscript_loader.h"
+#include "security/allowlist.h"
+#include "security/libtorch_policy.h"
+#include "security/model_intake.h"
+#include "security/security_config.h"
+#include "security/torchscript_inspection.h"
+#include "support/test_support.h"
+#include "zip_builder.h"
+
+using namespace rampart;
+
+namespace {
+
+std::string what_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("allowlist: sha256sum's format, comments, and one error per bad line",
+          "[security][allowlist]") {
+  const std::string dir = test::make_temp_dir("allowlist");
+  const std::string a(64, 'a'), b = std::string(63, 'B') + "0";
+  test::write_bytes(dir + "/pins",
+                    "# pinned models\n\n" + a + "  models/a.pt\n" + b + " *b.pt\r\n  " +
+                        std::string(64, 'c') + "\n");
+  const security::Allowlist list = security::read_allowlist(dir + "/pins");
+  CHECK(list.sha256.size() == 3);
+  CHECK(list.contains(a));
+  CHECK(list.contains(std::string(63, 'b') + "0"));  // matched lower-case
+  CHECK_FALSE(list.contains(std::string(64, 'd')));
+
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {a + "\n" + std::string(63, 'a') + "  short.pt\n", ":2: not a SHA-256 line"},
+      {std::string(65, 'a') + "\n", ":1: not a SHA-256 line"},
+      {std::string(63, 'a') + "g  x.pt\n", ":1: not a SHA-256 line"},
+      {"sha256:" + a + "\n", ":1: not a SHA-256 line"}};
+  for (const auto& [text, error] : bad) {
+    INFO(text);
+    test::write_bytes(dir + "/bad", text);
+    CHECK_THROWS_AS(security::read_allowlist(dir + "/bad"), ConfigError);
+    CHECK_THAT(what_of([&] { security::read_allowlist(dir + "/bad"); }),
+               Catch::StartsWith(dir + "/bad" + error));
+  }
+  CHECK_THROWS_AS(security::read_allowlist(dir + "/absent"), DataError);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("intake: a file is accepted when a pin, the allowlist or its own run vouches for it",
+          "[security][pin]") {
+  const std::string dir = test::make_temp_dir("intake-pin");
+  test::write_bytes(dir + "/m.bin", "model bytes");
+  const std::string path = dir + "/m.bin";
+  const std::string hash = security::sha256_hex("model bytes");
+
+  // Unpinned by default: rejected, and the message gives the hash and the three ways out.
+  security::IntakeOptions none;
+  CHECK_THROWS_AS(security::read_model_file(path, none), ModelRejected);
+  CHECK(what_of([&] { security::read_model_file(path, none); }) ==
+        path + ": model file is not pinned (its SHA-256 is " + hash + "); pin it with 'sha256: " +
+            hash +
+            "', sign it, or accept it unpinned with security.allow_unpinned: true "
+            "(--allow-unpinned)");
+
+  security::IntakeOptions allowed;
+  allowed.policy.allow_unpinned = true;
+  const auto unpinned = security::read_model_file(path, allowed);
+  CHECK_FALSE(unpinned.pinned());
+  CHECK(unpinned.sha256 == hash);
+
+  security::IntakeOptions pinned;
+  pinned.sha256 = hash;
+  CHECK(security::read_model_file(path, pinned).verified_by ==
+        std::vector<std::string>{"sha256_pin"});
+
+  auto list = std::make_shared<security::Allowlist>();
+  list->file = dir + "/pins";
+  list->sha256.insert(hash);
+  security::IntakeOptions listed;
+  listed.policy.allowlist = list;
+  CHECK(security::read_model_file(path, listed).verified_by ==
+        std::vector<std::string>{"allowlist"});
+  // The config's own pin wins over the allowlist: a mismatch rejects.
+  listed.sha256 = std::string(64, '0');
+  CHECK_THAT(what_of([&] { security::read_model_file(path, listed); }),
+             Catch::Contains("but the config pins " + std::string(64, '0')));
+  // An allowlist that does not list the file: the message names it.
+  security::IntakeOptions other_list;
+  other_list.policy.allowlist =
+      std::make_shared<security::Allowlist>(security::Allowlist{dir + "/pins", {}});
+  CHECK_THAT(what_of([&] { security::read_model_file(path, other_list); }),
+             Catch::Contains(", add it to " + dir + "/pins,"));
+
+  security::IntakeOptions own;
+  own.own_output = true;
+  CHECK(security::read_model_file(path, own).verified_by ==
+        std::vector<std::string>{"own_output"});
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("security config: every key, its range, and the defaults", "[security][config]") {
+  const std::string dir = test::make_temp_dir("security-config");
+  const std::string hash(64, 'e');
+  test::write_bytes(dir + "/pins", hash + "  m.pt\n");
+  const auto policy = security::parse_security_config(core::parse_config(
+      "security:\n"
+      "  allow_unpinned: true\n"
+      "  allowlist: " +
+          dir +
+          "/pins\n"
+          "  max_model_bytes: 1048576\n"
+          "  probe: {memory_mib: 512, cpu_seconds: 5, timeout_seconds: 2.5}\n"
+          "  deny_operators: [aten::relu, prim::RaiseException]\n",
+      "eval.yaml"));
+  CHECK(policy.allow_unpinned);
+  REQUIRE(policy.allowlist);
+  CHECK(policy.allowlist->contains(hash));
+  CHECK(policy.max_model_bytes == 1048576);
+  CHECK(policy.probe_options.memory_bytes == int64_t{512} << 20);
+  CHECK(policy.probe_options.cpu_seconds == 5);
+  CHECK(policy.probe_options.wall_seconds == 2.5);
+  CHECK(policy.denied_operators == std::vector<std::string>{"aten::relu", "prim::RaiseException"});
+
+  const auto defaults = security::parse_security_config(core::parse_config("seed: 0\n", "e.yaml"));
+  CHECK_FALSE(defaults.allow_unpinned);
+  CHECK_FALSE(defaults.allowlist);
+  CHECK(defaults.max_model_bytes == int64_t{2} << 30);
+
+  auto error_of = [](const std::string& yaml) {
+    return what_of([&] { security::parse_security_config(core::parse_config(yaml, "e.yaml")); });
+  };
+  CHECK_THAT(error_of("security: {allow_unpined: true}\n"),
+             Catch::StartsWith("e.yaml:1:12: security.allow_unpined: unknown key"));
+  CHECK_THAT(error_of("security: {allow_unpinned: maybe}\n"), Catch::Contains("allow_unpinned"));
+  CHECK_THAT(error_of("security: {max_model_bytes: 10}\n"),
+             Catch::Contains("security.max_model_bytes: must be >= 1024"));
+  CHECK_THAT(error_of("security: {probe: {memory_mb: 10}}\n"),
+             Catch::Contains("security.probe.memory_mb: unknown key"));
+  CHECK_THAT(error_of("security: {deny_operators: [from_file]}\n"),
+             Catch::Contains("'from_file' is not an operator name such as aten::from_file"));
+  CHECK_THAT(error_of("security: {allowlist: " + dir + "/none}\n"),
+             Catch::Contains(dir + "/none: cannot open the allowlist"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("security config reaches every model of an eval config, and a denied operator rejects",
+          "[security][config]") {
+  const std::string dir = test::make_temp_dir("security-ops");
+  test::write_bytes(dir + "/model.pt", test::small_cnn_archive());
+  const auto inspection = security::inspect_torchscript(
+      test::small_cnn_archive(), security::libtorch_limits(), security::libtorch_registers);
+  REQUIRE(inspection.accepted());
+  REQUIRE_FALSE(inspection.operators.empty());
+  const std::string used = inspection.operators.front();
+
+  const auto root = core::parse_config(
+      "model: {ensemble: {members: [{path: " + dir + "/model.pt}, {path: " + dir +
+          "/model.pt}]}}\n"
+          "security: {allow_unpinned: true, max_model_bytes: 4096, deny_operators: [" +
+          used + "]}\n",
+      "eval.yaml");
+  models::ModelSpec spec = models::parse_model_spec(root.child("model"), false);
+  models::set_intake_policy(spec, security::parse_security_config(root));
+  for (const auto& member : spec.members) {
+    CHECK(member.intake.policy.allow_unpinned);
+    CHECK(member.intake.policy.max_model_bytes == 4096);
+  }
+  security::IntakeOptions intake = spec.members[0].intake;
+  intake.policy.max_model_bytes = int64_t{1} << 30;
+  CHECK_THAT(what_of([&] { models::load_torchscript(dir + "/model.pt", intake); }),
+             Catch::Contains("rejected by the model intake") && Catch::Contains(used));
+  intake.policy.denied_operators.clear();
+  CHECK_NOTHROW(models::load_torchscript(dir + "/model.pt", intake));
+  std::filesystem::remove_all(dir);
+}
