@@ -11,8 +11,10 @@
 #include "core/error.h"
 #include "models/checkpoint.h"
 #include "models/small_cnn.h"
-#include "support/test_support.h"
+#include "security/model_intake.h"
 #include "support/intake_options.h"
+#include "support/test_support.h"
+#include "training/train_config.h"
 
 using namespace rampart;
 
@@ -157,4 +159,38 @@ TEST_CASE("rampart train's defended loop trains fgsm_rs and scores each epoch", 
   CHECK(result.best_epoch >= 1);
   CHECK(std::filesystem::exists(result.best_checkpoint));
   CHECK(std::filesystem::exists(result.torchscript));
+}
+
+TEST_CASE("a distillation teacher and ensemble_at's static models must be pinned",
+          "[defenses][security]") {
+  const std::string dir = test::make_temp_dir("defended_pins");
+  const auto first = core::parse_config(job(dir + "/out", ""), "train.yaml");
+  auto source = models::make_classifier(training::parse_train_config(first).model);
+  models::save_checkpoint(dir + "/t.safetensors", *source);
+  const std::string teacher = dir + "/t.safetensors";
+  const std::string hash = security::sha256_file(teacher);
+  auto run = [&](const std::string& defense) {
+    const auto root = core::parse_config(job(dir + "/out", defense, 1), "train.yaml");
+    std::filesystem::remove_all(dir + "/out");
+    return defenses::train_with_defense(training::parse_train_config(root),
+                                        defenses::parse_defense_spec(root, 0.0, 1.0), {});
+  };
+  const std::string unpinned = teacher + ": model file is not pinned";
+  CHECK_THROWS_WITH(run("defense: {method: distillation, teacher: " + teacher + "}\n"),
+                    Catch::Contains(unpinned));
+  CHECK_NOTHROW(run("defense: {method: distillation, teacher: " + teacher +
+                    ", teacher_sha256: " + hash + "}\n"));
+  CHECK_THROWS_WITH(run("defense: {method: distillation, teacher: " + teacher +
+                        ", teacher_sha256: " + std::string(64, 'f') + "}\n"),
+                    Catch::Contains("but the config pins"));
+  CHECK_THAT(error_of(job("o", "defense: {method: distillation, teacher_sha256: " + hash + "}\n")),
+             Catch::Contains("pins the file named by 'teacher'"));
+
+  const std::string ensemble_at =
+      "defense: {method: ensemble_at, eps: 0.1, validation: {steps: 2, points: 32}, "
+      "static_models: [{arch: small_cnn, checkpoint: " + teacher + "}]}\n";
+  CHECK_THROWS_WITH(run(ensemble_at), Catch::Contains(unpinned));
+  test::write_bytes(dir + "/pins", hash + "  t.safetensors\n");
+  CHECK_NOTHROW(run(ensemble_at + "security: {allowlist: " + dir + "/pins}\n"));
+  std::filesystem::remove_all(dir);
 }
