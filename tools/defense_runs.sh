@@ -5,10 +5,14 @@
 #   ROWS="fgsm_rs trades" tools/defense_runs.sh # some rows
 #   TRAIN=0 tools/defense_runs.sh               # evaluate the models already trained
 # Training logs and reports go to reports/defenses/<row>/, models to runs/fmnist_<row>/.
+# The hashes of the trained models go to runs/pinned.sha256, the allowlist every train and eval
+# here uses, so each model file read back is pinned to what training wrote.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rampart=${RAMPART:-build/rampart}
 out=reports/defenses
+pins=runs/pinned.sha256
+mkdir -p runs && touch "$pins"
 rows=${ROWS:-standard pgd_at fgsm_rs_fast fgsm_rs fgsm_rs_3ep trades trades_beta1 distillation standard_s1 standard_s2 \
   ensemble3 ensemble_at jpeg median detector}
 
@@ -30,7 +34,10 @@ train_row() {
     *) set -- "configs/fmnist_${row}.yaml" ;;
   esac
   echo "== train ${row}: rampart train $*"
-  "$rampart" train "$@" > "$out/$row/train.log" 2>&1
+  "$rampart" train "$@" --set "security.allowlist=$pins" > "$out/$row/train.log" 2>&1
+  local dir
+  dir=$(grep -a -m1 "^checkpoint:" "$out/$row/train.log" | awk '{print $2}' | xargs dirname)
+  sha256sum "$dir"/*.safetensors "$dir"/*.pt 2> /dev/null >> "$pins" || true
   grep -a -E "^(epoch [0-9]+/[0-9]+: .* in |time:|validation|robust|most robust)" "$out/$row/train.log" || true
 }
 
@@ -44,7 +51,7 @@ for row in $rows; do
     *) set -- configs/fmnist_defense_eval.yaml --set "model.path=runs/fmnist_${row}/model.pt" ;;
   esac
   echo "== eval ${row}: rampart eval $*"
-  "$rampart" eval "$@" --out "$out/$row" -q > "$out/$row/eval.log" 2>&1 || [ $? -eq 1 ]
+  "$rampart" eval "$@" --set "security.allowlist=$pins" --out "$out/$row" -q > "$out/$row/eval.log" 2>&1 || [ $? -eq 1 ]
 done
 table_rows=()
 for row in $rows; do

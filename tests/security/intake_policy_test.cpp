@@ -35,9 +35,8 @@ TEST_CASE("allowlist: sha256sum's format, comments, and one error per bad line",
           "[security][allowlist]") {
   const std::string dir = test::make_temp_dir("allowlist");
   const std::string a(64, 'a'), b = std::string(63, 'B') + "0";
-  test::write_bytes(dir + "/pins",
-                    "# pinned models\n\n" + a + "  models/a.pt\n" + b + " *b.pt\r\n  " +
-                        std::string(64, 'c') + "\n");
+  test::write_bytes(dir + "/pins", "# pinned models\n\n" + a + "  models/a.pt\n" + b +
+                                       " *b.pt\r\n  " + std::string(64, 'c') + "\n");
   const security::Allowlist list = security::read_allowlist(dir + "/pins");
   CHECK(list.sha256.size() == 3);
   CHECK(list.contains(a));
@@ -71,8 +70,8 @@ TEST_CASE("intake: a file is accepted when a pin, the allowlist or its own run v
   security::IntakeOptions none;
   CHECK_THROWS_AS(security::read_model_file(path, none), ModelRejected);
   CHECK(what_of([&] { security::read_model_file(path, none); }) ==
-        path + ": model file is not pinned (its SHA-256 is " + hash + "); pin it with 'sha256: " +
-            hash +
+        path + ": model file is not pinned (its SHA-256 is " + hash +
+            "); pin it with 'sha256: " + hash +
             "', sign it, or accept it unpinned with security.allow_unpinned: true "
             "(--allow-unpinned)");
 
@@ -107,8 +106,7 @@ TEST_CASE("intake: a file is accepted when a pin, the allowlist or its own run v
 
   security::IntakeOptions own;
   own.own_output = true;
-  CHECK(security::read_model_file(path, own).verified_by ==
-        std::vector<std::string>{"own_output"});
+  CHECK(security::read_model_file(path, own).verified_by == std::vector<std::string>{"own_output"});
   std::filesystem::remove_all(dir);
 }
 
@@ -116,16 +114,16 @@ TEST_CASE("security config: every key, its range, and the defaults", "[security]
   const std::string dir = test::make_temp_dir("security-config");
   const std::string hash(64, 'e');
   test::write_bytes(dir + "/pins", hash + "  m.pt\n");
-  const auto policy = security::parse_security_config(core::parse_config(
-      "security:\n"
-      "  allow_unpinned: true\n"
-      "  allowlist: " +
-          dir +
-          "/pins\n"
-          "  max_model_bytes: 1048576\n"
-          "  probe: {memory_mib: 512, cpu_seconds: 5, timeout_seconds: 2.5}\n"
-          "  deny_operators: [aten::relu, prim::RaiseException]\n",
-      "eval.yaml"));
+  const auto policy = security::parse_security_config(
+      core::parse_config("security:\n"
+                         "  allow_unpinned: true\n"
+                         "  allowlist: " +
+                             dir +
+                             "/pins\n"
+                             "  max_model_bytes: 1048576\n"
+                             "  probe: {memory_mib: 512, cpu_seconds: 5, timeout_seconds: 2.5}\n"
+                             "  deny_operators: [aten::relu, prim::RaiseException]\n",
+                         "eval.yaml"));
   CHECK(policy.allow_unpinned);
   REQUIRE(policy.allowlist);
   CHECK(policy.allowlist->contains(hash));
@@ -185,5 +183,29 @@ TEST_CASE("security config reaches every model of an eval config, and a denied o
              Catch::Contains("rejected by the model intake") && Catch::Contains(used));
   intake.policy.denied_operators.clear();
   CHECK_NOTHROW(models::load_torchscript(dir + "/model.pt", intake));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("scan reports whether a file is pinned and rejects only a pin that does not hold",
+          "[security][scan]") {
+  const std::string dir = test::make_temp_dir("scan-pin");
+  const std::string model = dir + "/model.pt";
+  test::write_bytes(model, test::small_cnn_archive());
+  const std::string hash = security::sha256_hex(test::small_cnn_archive());
+  const auto plain = test::run_process({test::rampart_binary(), "scan", model});
+  INFO(plain.output);
+  CHECK(plain.exit_code == 0);
+  CHECK_THAT(plain.output, Catch::Contains("integrity: unpinned"));
+  test::write_bytes(dir + "/pins", hash + "  model.pt\n");
+  const auto listed = test::run_process(
+      {test::rampart_binary(), "scan", model, "--allowlist", dir + "/pins", "--json"});
+  INFO(listed.output);
+  CHECK(listed.exit_code == 0);
+  CHECK_THAT(listed.output, Catch::Contains("\"pinned\": true") &&
+                                Catch::Contains("\"verified_by\": [\n    \"allowlist\"\n  ]"));
+  const auto wrong =
+      test::run_process({test::rampart_binary(), "scan", model, "--sha256", std::string(64, '1')});
+  CHECK(wrong.exit_code == 3);
+  CHECK_THAT(wrong.output, Catch::Contains("but the config pins"));
   std::filesystem::remove_all(dir);
 }
