@@ -33,19 +33,20 @@ int run_quickstart(const std::string& out_dir, const std::vector<std::string>& o
 /// The arguments of `rampart scan`.
 struct ScanCommand {
   std::string model_path;
-  std::string sha256;  ///< --sha256: the expected hash (a mismatch rejects)
-  bool json = false;   ///< --json: the verdict as JSON on stdout
-  std::vector<int64_t> input;  ///< --input C,H,W: the probe also runs forward on zeros
+  std::string sha256;                 ///< --sha256: the expected hash (a mismatch rejects)
+  bool json = false;                  ///< --json: the verdict as JSON on stdout
+  std::vector<int64_t> input;         ///< --input C,H,W: the probe also runs forward on zeros
   std::string signature, public_key;  ///< --signature FILE --public-key PEM (Ed25519)
   std::string allowlist;              ///< --allowlist FILE: pinned hashes (sha256sum format)
 };
 
 /// `rampart scan MODEL [--sha256 HEX] [--allowlist FILE] [--signature SIG --public-key PEM]
 /// [--input C,H,W] [--json]`: reads the model through the intake (an unpinned file is reported
-/// as such, not rejected; a pin or signature that does not hold rejects), inspects it without loading it, then (when the inspection passes) loads it, and
-/// runs it on zeros of the given shape, in the sandboxed probe; prints the verdict, every reason, the SHA-256, the archive
-/// summary, the globals its pickles name and the operators its code calls. Returns 0 when the
-/// model is accepted and 3 when it is rejected.
+/// as such, not rejected; a pin or signature that does not hold rejects), inspects it without
+/// loading it, then (when the inspection passes) loads it, and runs it on zeros of the given shape,
+/// in the sandboxed probe; prints the verdict, every reason, the SHA-256, the archive summary, the
+/// globals its pickles name and the operators its code calls. Returns 0 when the model is accepted
+/// and 3 when it is rejected.
 int run_scan(const ScanCommand& command);
 
 }  // namespace rampart::cli

@@ -1,7 +1,6 @@
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.h"
@@ -91,8 +90,8 @@ int run_scan(const ScanCommand& command) {
         security::ProbeOptions probe_options;
         if (!command.input.empty()) {
           probe_options.input_shape = {1};
-          probe_options.input_shape.insert(probe_options.input_shape.end(),
-                                           command.input.begin(), command.input.end());
+          probe_options.input_shape.insert(probe_options.input_shape.end(), command.input.begin(),
+                                           command.input.end());
         }
         t = Clock::now();
         const security::ProbeResult probe = security::probe_model(file.bytes, probe_options);

@@ -9,8 +9,8 @@
 #include "defenses/distillation.h"
 #include "defenses/robust_validation.h"
 #include "models/checkpoint.h"
-#include "models/model_spec.h"
 #include "models/model.h"
+#include "models/model_spec.h"
 
 namespace rampart::defenses {
 namespace {
@@ -60,9 +60,10 @@ training::TrainResult distill(const training::TrainConfig& config, const Distill
                                              const at::Tensor&, uint64_t) {
     return distillation_loss(model, *teacher, x, temperature);
   };
-  spdlog::info("distillation: training the student at temperature {} on the teacher's soft "
-               "labels; it is deployed at temperature 1",
-               temperature);
+  spdlog::info(
+      "distillation: training the student at temperature {} on the teacher's soft "
+      "labels; it is deployed at temperature 1",
+      temperature);
   training::TrainResult result = training::train(config, options);
   result.seconds += teacher_seconds;  // the run's wall time includes the teacher's training
   return result;
@@ -101,9 +102,8 @@ training::TrainResult train_with_defense(const training::TrainConfig& config,
                    : ", " + std::to_string(adversarial.steps()) + " steps");
   if (adversarial.method() == AdversarialMethod::kEnsembleAt) {
     const auto static_models = load_static_models(config, defense);
-    options.objective = [adversarial, static_models](models::Classifier& model,
-                                                     const at::Tensor& x, const at::Tensor& y,
-                                                     uint64_t seed) {
+    options.objective = [adversarial, static_models](models::Classifier& model, const at::Tensor& x,
+                                                     const at::Tensor& y, uint64_t seed) {
       models::ClassifierModel target = borrowed(model);
       return ensemble_adversarial_objective(target, static_models, x, y, adversarial, seed)
           .objective;

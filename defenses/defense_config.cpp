@@ -11,10 +11,9 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
   DefenseSpec spec;
   const auto node = root.optional_child("defense");
   if (!node) return spec;
-  const std::string method =
-      node->get_choice("method",
-                       {"pgd_at", "fgsm_rs", "trades", "ensemble_at", "distillation", "none"},
-                       std::nullopt);
+  const std::string method = node->get_choice(
+      "method", {"pgd_at", "fgsm_rs", "trades", "ensemble_at", "distillation", "none"},
+      std::nullopt);
   if (method == "none") {
     node->expect_keys({"method"});
     return spec;

@@ -201,9 +201,9 @@ void write_detection(std::ostringstream& html, const Evaluation& ev) {
   if (!ev.detection) return;
   const DetectionReport& d = *ev.detection;
   html << "<h2>Detector</h2>\n<p>" << escape_markup(d.description) << ": threshold "
-       << number(d.threshold) << ", calibrated on " << d.calibration_points
-       << " clean points for " << percent(d.target_fpr) << " false positives ("
-       << percent(d.calibration_fpr) << " there); " << percent(d.fpr)
+       << number(d.threshold) << ", calibrated on " << d.calibration_points << " clean points for "
+       << percent(d.target_fpr) << " false positives (" << percent(d.calibration_fpr) << " there); "
+       << percent(d.fpr)
        << " of the evaluated clean points flagged. The attacks did not target the detector.</p>\n"
        << "<table><tr><th class=\"l\">attack</th><th>fooled</th><th>detected</th>"
           "<th>detection rate</th><th>robust or detected</th></tr>\n";

@@ -84,8 +84,10 @@ json detection_json(const Evaluation& ev) {
   return {{"description", d.description},
           {"target_fpr", d.target_fpr},
           {"threshold", d.threshold},
-          {"calibration", {{"source", d.calibration_source}, {"points", d.calibration_points},
-                           {"fpr", d.calibration_fpr}}},
+          {"calibration",
+           {{"source", d.calibration_source},
+            {"points", d.calibration_points},
+            {"fpr", d.calibration_fpr}}},
           {"fpr", d.fpr},
           {"adaptive", false},
           {"attacks", attacks}};

@@ -51,8 +51,8 @@ std::string report_markdown(const Evaluation& ev) {
     const DetectionReport& d = *ev.detection;
     md << "\n## Detector: " << d.description << "\n\n"
        << "Threshold " << number(d.threshold) << ", calibrated on " << d.calibration_points
-       << " clean points for " << percent(d.target_fpr) << " false positives (" << percent(d.calibration_fpr)
-       << " there); " << percent(d.fpr)
+       << " clean points for " << percent(d.target_fpr) << " false positives ("
+       << percent(d.calibration_fpr) << " there); " << percent(d.fpr)
        << " of the evaluated clean points flagged. The attacks did not target the detector.\n\n"
        << "| attack | fooled | detected | detection rate | robust or detected |\n"
        << "|---|---:|---:|---:|---:|\n";

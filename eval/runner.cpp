@@ -12,10 +12,10 @@
 #include "core/runtime.h"
 #include "core/version.h"
 #include "datasets/dataset_spec.h"
+#include "defenses/defended_model.h"
 #include "eval/attack_runner.h"
 #include "eval/example_images.h"
 #include "eval/report_writer.h"
-#include "defenses/defended_model.h"
 #include "security/model_intake.h"
 
 namespace rampart::eval {
@@ -141,10 +141,11 @@ std::optional<defenses::FeatureSqueezingDetector> make_detector(const EvalConfig
   report.calibration_fpr = fraction(scores.gt(detector.threshold()));
   report.fpr = fraction(detector.flag(model, data.images, config.data.batch_size, device));
   if (!quiet) {
-    spdlog::info("detector {}: threshold {:.4g} for {:.1f}% false positives on {} calibration "
-                 "points; {:.1f}% of the evaluated clean points flagged",
-                 report.description, report.threshold, spec.fpr * 100.0,
-                 report.calibration_points, report.fpr * 100.0);
+    spdlog::info(
+        "detector {}: threshold {:.4g} for {:.1f}% false positives on {} calibration "
+        "points; {:.1f}% of the evaluated clean points flagged",
+        report.description, report.threshold, spec.fpr * 100.0, report.calibration_points,
+        report.fpr * 100.0);
   }
   ev.detection = report;
   return detector;

@@ -13,7 +13,8 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
     security::IntakeOptions intake = spec.intake;
     intake.policy.probe_options.input_shape = {1};
     intake.policy.probe_options.input_shape.insert(intake.policy.probe_options.input_shape.end(),
-                                            spec.input.shape.begin(), spec.input.shape.end());
+                                                   spec.input.shape.begin(),
+                                                   spec.input.shape.end());
     LoadedTorchScript loaded = load_torchscript(spec.path, intake, device);
     const std::vector<int64_t> expected{1, spec.num_classes};
     if (loaded.probe.accepted && loaded.probe.output_shape != expected) {

@@ -30,8 +30,8 @@ struct LoadedModel {
 };
 
 /// Loads one model that a `model:` section names (ensembles and transforms are built by
-/// defenses::load_defended_model on top of this), through the model intake (one read, size limit, pin):
-/// a TorchScript file (`path`) or a built-in architecture with its safetensors `checkpoint`.
+/// defenses::load_defended_model on top of this), through the model intake (one read, size limit,
+/// pin): a TorchScript file (`path`) or a built-in architecture with its safetensors `checkpoint`.
 /// A built-in architecture without a checkpoint is a ConfigError (random weights say nothing
 /// about robustness). The model is moved to `device`; its train/eval mode is left as stored.
 ///

@@ -27,11 +27,10 @@ LoadedTorchScript load_torchscript(const std::string& path, const security::Inta
   if (!inspection.accepted()) {
     const security::InspectionError& first = inspection.problems.front();
     const std::size_t more = inspection.problems.size() - 1;
-    throw ModelRejected(path + ": rejected by the model intake (" + first.code() +
-                        "): " + first.what() +
-                        (more ? " (and " + std::to_string(more) +
-                                    " more problems: run 'rampart scan " + path + "')"
-                              : std::string()));
+    throw ModelRejected(
+        path + ": rejected by the model intake (" + first.code() + "): " + first.what() +
+        (more ? " (and " + std::to_string(more) + " more problems: run 'rampart scan " + path + "')"
+              : std::string()));
   }
   if (intake.policy.probe) {
     out.probe = security::probe_model(out.file.bytes, intake.policy.probe_options);

@@ -20,7 +20,7 @@ int64_t current_address_space() {
 // Sets soft and hard limit to `value`, or to the hard limit already in force when that is lower
 // (a process may lower its limits, never raise them).
 bool limit(int resource, rlim_t value) {
-  struct rlimit r{};
+  struct rlimit r {};
   if (getrlimit(resource, &r) != 0) return false;
   if (r.rlim_max != RLIM_INFINITY && r.rlim_max < value) value = r.rlim_max;
   r.rlim_cur = r.rlim_max = value;

@@ -47,7 +47,8 @@ void write_all(int fd, const void* data, std::size_t size) {
   Header h;
   if (!confine_process({o.memory_bytes, o.cpu_seconds, 64})) {
     h.status = 1;
-    std::snprintf(h.message, sizeof(h.message), "the sandbox (limits, seccomp) could not be set up");
+    std::snprintf(h.message, sizeof(h.message),
+                  "the sandbox (limits, seccomp) could not be set up");
     write_all(fd, &h, sizeof(h));
     _exit(3);
   }
@@ -143,7 +144,9 @@ ProbeResult probe_model(const std::string& bytes, const ProbeOptions& options) {
       timed_out = true;
       break;
     }
-    struct pollfd p{fds[0], POLLIN, 0};
+    struct pollfd p {
+      fds[0], POLLIN, 0
+    };
     const int ready = poll(&p, 1, static_cast<int>(std::ceil(left * 1000)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
@@ -182,8 +185,8 @@ ProbeResult probe_model(const std::string& bytes, const ProbeOptions& options) {
     return result;
   }
   if (h.status == 1 || h.status == 2) {
-    result.reason = std::string(h.status == 1 ? "loading" : "the forward pass") + " failed: " +
-                    h.message;
+    result.reason =
+        std::string(h.status == 1 ? "loading" : "the forward pass") + " failed: " + h.message;
     return result;
   }
   if (h.status == 3) {

@@ -24,8 +24,7 @@ IntakePolicy parse_security_config(const core::ConfigNode& root) {
   const auto node = root.optional_child("security");
   if (!node) return policy;
   if (!node->is_map()) node->fail("'security' is a mapping (allow_unpinned, allowlist, ...)");
-  node->expect_keys(
-      {"allow_unpinned", "allowlist", "max_model_bytes", "probe", "deny_operators"});
+  node->expect_keys({"allow_unpinned", "allowlist", "max_model_bytes", "probe", "deny_operators"});
   policy.allow_unpinned = node->get_bool("allow_unpinned", false);
   if (node->has("allowlist")) {
     const std::string file = node->get_string("allowlist");
@@ -45,8 +44,8 @@ IntakePolicy parse_security_config(const core::ConfigNode& root) {
     policy.denied_operators = node->get_string_list("deny_operators");
     for (const auto& name : policy.denied_operators) {
       if (!is_operator_name(name)) {
-        node->fail_at("deny_operators", "'" + name +
-                                            "' is not an operator name such as aten::from_file");
+        node->fail_at("deny_operators",
+                      "'" + name + "' is not an operator name such as aten::from_file");
       }
     }
   }

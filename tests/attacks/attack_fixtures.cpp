@@ -10,8 +10,8 @@
 #include "datasets/idx_reader.h"
 #include "models/checkpoint.h"
 #include "support/fixtures.h"
-#include "training/trainer.h"
 #include "support/intake_options.h"
+#include "training/trainer.h"
 
 namespace rampart::test {
 namespace {

@@ -118,8 +118,8 @@ TEST_CASE("a malformed checkpoint exits 3, a good run exits 0 and resumes", "[cl
   const std::string dir = rampart::test::make_temp_dir("cli-model");
   write_bytes(dir + "/bad.safetensors", std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10));
   const std::string config = config_with(dir, kValidConfig);
-  auto rejected = train(config, {"--set", "model.checkpoint=" + dir + "/bad.safetensors",
-                                  "--allow-unpinned"});
+  auto rejected =
+      train(config, {"--set", "model.checkpoint=" + dir + "/bad.safetensors", "--allow-unpinned"});
   CHECK(rejected.exit_code == 3);
   CHECK(rejected.output.find(dir + "/bad.safetensors") != std::string::npos);
   CHECK(rejected.output.find("not pinned") == std::string::npos);  // rejected as malformed
@@ -215,13 +215,11 @@ TEST_CASE("quickstart trains on Fashion-MNIST, attacks the model and writes the 
     CHECK(std::filesystem::exists(dir + "/qs/report/" + name));
   }
   // The evaluation is pinned to the checkpoint the training wrote, and prints its hash.
-  const std::string hash =
-      rampart::security::sha256_file(dir + "/qs/checkpoint.safetensors");
+  const std::string hash = rampart::security::sha256_file(dir + "/qs/checkpoint.safetensors");
   CHECK(result.output.find("sha256:                 " + hash) != std::string::npos);
   const auto report =
       nlohmann::json::parse(rampart::core::read_file(dir + "/qs/report/report.json"));
-  CHECK(report["provenance"]["model"]["files"][0]["verified_by"] ==
-        nlohmann::json{"sha256_pin"});
+  CHECK(report["provenance"]["model"]["files"][0]["verified_by"] == nlohmann::json{"sha256_pin"});
   // A second run reuses the trained model instead of training again.
   auto again = run_process(shortened);
   INFO(again.output);

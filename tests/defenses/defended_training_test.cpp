@@ -81,9 +81,10 @@ TEST_CASE("defense configs: each method's keys, ranges and the validation split"
 TEST_CASE("defense configs: ensemble_at's attack, static models and their errors",
           "[defenses][ensemble_at]") {
   const auto spec = defenses::parse_defense_spec(
-      core::parse_config(job("o", "defense: {method: ensemble_at, eps: 0.1, attack: pgd, steps: 3, "
-                                  "static_models: [{arch: small_cnn, checkpoint: a.safetensors}, "
-                                  "{path: b.pt}]}\n"),
+      core::parse_config(job("o",
+                             "defense: {method: ensemble_at, eps: 0.1, attack: pgd, steps: 3, "
+                             "static_models: [{arch: small_cnn, checkpoint: a.safetensors}, "
+                             "{path: b.pt}]}\n"),
                          "train.yaml"),
       0.0, 1.0);
   REQUIRE(spec.adversarial);
@@ -104,14 +105,17 @@ TEST_CASE("defense configs: ensemble_at's attack, static models and their errors
 
   CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1}\n")),
              Catch::StartsWith("train.yaml:8:10: defense: ensemble_at needs 'static_models'"));
-  CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1, steps: 3, "
-                               "static_models: [{path: b.pt}]}\n")),
+  CHECK_THAT(error_of(job("o",
+                          "defense: {method: ensemble_at, eps: 0.1, steps: 3, "
+                          "static_models: [{path: b.pt}]}\n")),
              Catch::StartsWith("train.yaml:8:49: defense.steps: 'steps' applies to attack: pgd"));
-  CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1, "
-                               "static_models: [{arch: small_cnn}]}\n")),
+  CHECK_THAT(error_of(job("o",
+                          "defense: {method: ensemble_at, eps: 0.1, "
+                          "static_models: [{arch: small_cnn}]}\n")),
              Catch::Contains("needs 'checkpoint'"));
-  CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1, "
-                               "static_models: [{path: b.pt, input: {shape: [1, 2, 2]}}]}\n")),
+  CHECK_THAT(error_of(job("o",
+                          "defense: {method: ensemble_at, eps: 0.1, "
+                          "static_models: [{path: b.pt, input: {shape: [1, 2, 2]}}]}\n")),
              Catch::Contains("unknown key 'input'"));
 }
 
@@ -188,7 +192,8 @@ TEST_CASE("a distillation teacher and ensemble_at's static models must be pinned
 
   const std::string ensemble_at =
       "defense: {method: ensemble_at, eps: 0.1, validation: {steps: 2, points: 32}, "
-      "static_models: [{arch: small_cnn, checkpoint: " + teacher + "}]}\n";
+      "static_models: [{arch: small_cnn, checkpoint: " +
+      teacher + "}]}\n";
   CHECK_THROWS_WITH(run(ensemble_at), Catch::Contains(unpinned));
   test::write_bytes(dir + "/pins", hash + "  t.safetensors\n");
   CHECK_NOTHROW(run(ensemble_at + "security: {allowlist: " + dir + "/pins}\n"));

@@ -86,9 +86,9 @@ TEST_CASE("rampart eval: BPDA lowers robust accuracy behind JPEG, median and bit
   for (const auto& transform : transforms) {
     INFO(transform);
     const std::string dir = test::make_temp_dir("eval-transform");
-    const std::string model = "{arch: small_cnn, checkpoint: " + checkpoint + ", sha256: " +
-                              security::sha256_file(checkpoint) + ", transforms: [" + transform +
-                              "]}";
+    const std::string model = "{arch: small_cnn, checkpoint: " + checkpoint +
+                              ", sha256: " + security::sha256_file(checkpoint) + ", transforms: [" +
+                              transform + "]}";
     auto result = test::run_eval(test::write_eval_config(dir, yaml(model, "")));
     INFO(result.output);
     REQUIRE(result.exit_code == 0);
@@ -116,12 +116,12 @@ TEST_CASE("rampart eval: the detector reports its false-positive rate and detect
   const std::string checkpoint = test::trained_fmnist_checkpoint();
   if (checkpoint.empty()) return;
   const std::string dir = test::make_temp_dir("eval-detector");
-  const std::string detector = "detector: {name: feature_squeezing, fpr: 0.1, calibration: " +
-                               data_yaml(5000, 500) + "}\n";
-  auto result = test::run_eval(test::write_eval_config(
-      dir, yaml("{arch: small_cnn, checkpoint: " + checkpoint +
-                    ", sha256: " + security::sha256_file(checkpoint) + "}",
-                detector)));
+  const std::string detector =
+      "detector: {name: feature_squeezing, fpr: 0.1, calibration: " + data_yaml(5000, 500) + "}\n";
+  auto result = test::run_eval(
+      test::write_eval_config(dir, yaml("{arch: small_cnn, checkpoint: " + checkpoint +
+                                            ", sha256: " + security::sha256_file(checkpoint) + "}",
+                                        detector)));
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   const json report = test::read_json(dir + "/report/report.json");

@@ -159,17 +159,19 @@ TEST_CASE("an unpinned model exits 3 before any work unless allowed, and the rep
   const auto refused = test::run_eval(config);
   INFO(refused.output);
   CHECK(refused.exit_code == 3);
-  CHECK_THAT(refused.output, Catch::Contains(checkpoint + ": model file is not pinned (its "
-                                                          "SHA-256 is " + hash + ")") &&
+  CHECK_THAT(refused.output, Catch::Contains(checkpoint +
+                                             ": model file is not pinned (its "
+                                             "SHA-256 is " +
+                                             hash + ")") &&
                                  Catch::Contains("--allow-unpinned"));
   CHECK_FALSE(std::filesystem::exists(dir + "/report"));
 
   const auto allowed = test::run_eval(config, {"--allow-unpinned"});
   INFO(allowed.output);
   REQUIRE(allowed.exit_code == 0);
-  CHECK_THAT(allowed.output,
-             Catch::Contains("unpinned model file: " + checkpoint + " (accepted under "
-                                                                    "security.allow_unpinned)"));
+  CHECK_THAT(allowed.output, Catch::Contains("unpinned model file: " + checkpoint +
+                                             " (accepted under "
+                                             "security.allow_unpinned)"));
   json report = test::read_json(dir + "/report/report.json");
   CHECK(report["provenance"]["model"]["pinned"] == false);
   CHECK(report["provenance"]["model"]["files"][0]["pinned"] == false);
@@ -196,7 +198,8 @@ TEST_CASE("an unpinned model exits 3 before any work unless allowed, and the rep
   CHECK_THAT(wrong.output, Catch::Contains("but the config pins " + std::string(64, 'a')));
   // A malformed allowlist is a config error naming its line; a missing one an I/O error.
   test::write_bytes(dir + "/bad-pins", hash + "  ok\nnot-a-hash model.pt\n");
-  const auto malformed = test::run_eval(config, {"--set", "security.allowlist=" + dir + "/bad-pins"});
+  const auto malformed =
+      test::run_eval(config, {"--set", "security.allowlist=" + dir + "/bad-pins"});
   CHECK(malformed.exit_code == 2);
   CHECK_THAT(malformed.output, Catch::Contains(dir + "/bad-pins:2: not a SHA-256 line"));
   const auto missing = test::run_eval(config, {"--set", "security.allowlist=" + dir + "/none"});

@@ -13,8 +13,8 @@
 
 #include "attacks/attack_fixtures.h"
 #include "eval_test_util.h"
-#include "support/fixtures.h"
 #include "security/model_intake.h"
+#include "support/fixtures.h"
 
 using namespace rampart;
 using nlohmann::json;

@@ -9,8 +9,8 @@
 #include "core/error.h"
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
-#include "support/test_support.h"
 #include "support/intake_options.h"
+#include "support/test_support.h"
 
 using namespace rampart;
 
@@ -62,7 +62,8 @@ TEST_CASE("built-in models round-trip through safetensors bit-exactly", "[checkp
   models::SmallCNN cnn(models::InputSpec{}, 10);
   models::save_checkpoint(dir + "/c.safetensors", cnn);
   models::SmallCNN cnn2(models::InputSpec{}, 10);
-  models::load_weights(cnn2, models::read_checkpoint(dir + "/c.safetensors", test::unpinned()), "c");
+  models::load_weights(cnn2, models::read_checkpoint(dir + "/c.safetensors", test::unpinned()),
+                       "c");
   require_identical(cnn, cnn2);
   std::filesystem::remove_all(dir);
 }
@@ -87,19 +88,22 @@ TEST_CASE("a checkpoint that does not fit the model is rejected by name", "[chec
   missing.pop_back();
   models::save_safetensors(dir + "/missing.safetensors", missing, meta);
   CHECK_THROWS_WITH(
-      models::load_weights(ten, models::read_checkpoint(dir + "/missing.safetensors", test::unpinned()), "m"),
+      models::load_weights(
+          ten, models::read_checkpoint(dir + "/missing.safetensors", test::unpinned()), "m"),
       Catch::Contains("is missing"));
   auto reshaped = tensors;
   reshaped[0].second = torch::zeros({32, 1, 5, 5});
   models::save_safetensors(dir + "/shape.safetensors", reshaped, meta);
   CHECK_THROWS_WITH(
-      models::load_weights(ten, models::read_checkpoint(dir + "/shape.safetensors", test::unpinned()), "s"),
+      models::load_weights(
+          ten, models::read_checkpoint(dir + "/shape.safetensors", test::unpinned()), "s"),
       Catch::Contains("has shape [32, 1, 5, 5] but the model needs [32, 1, 3, 3]"));
   auto extra = tensors;
   extra.emplace_back("stray.weight", torch::zeros({1}));
   models::save_safetensors(dir + "/extra.safetensors", extra, meta);
   CHECK_THROWS_WITH(
-      models::load_weights(ten, models::read_checkpoint(dir + "/extra.safetensors", test::unpinned()), "e"),
+      models::load_weights(
+          ten, models::read_checkpoint(dir + "/extra.safetensors", test::unpinned()), "e"),
       Catch::Contains("unexpected tensor 'stray.weight'"));
 
   // Intake: size limit, pin, and a file that is not safetensors at all.
@@ -111,7 +115,9 @@ TEST_CASE("a checkpoint that does not fit the model is rejected by name", "[chec
   CHECK_THROWS_WITH(models::read_checkpoint(dir + "/ten.safetensors", pinned),
                     Catch::Contains("but the config pins"));
   test::write_bytes(dir + "/junk.safetensors", "this is not a checkpoint");
-  CHECK_THROWS_AS(models::read_checkpoint(dir + "/junk.safetensors", test::unpinned()), ModelRejected);
-  CHECK_THROWS_AS(models::read_checkpoint(dir + "/absent.safetensors", test::unpinned()), DataError);
+  CHECK_THROWS_AS(models::read_checkpoint(dir + "/junk.safetensors", test::unpinned()),
+                  ModelRejected);
+  CHECK_THROWS_AS(models::read_checkpoint(dir + "/absent.safetensors", test::unpinned()),
+                  DataError);
   std::filesystem::remove_all(dir);
 }

@@ -11,8 +11,8 @@
 #include "models/torchscript_export.h"
 #include "models/torchscript_loader.h"
 #include "support/fixtures.h"
-#include "support/test_support.h"
 #include "support/intake_options.h"
+#include "support/test_support.h"
 
 using namespace rampart;
 
@@ -140,8 +140,9 @@ TEST_CASE("broken TorchScript files are rejected with one clear line", "[torchsc
     models::load_torchscript(dir + "/garbage.pt", test::unpinned());
   } catch (const ModelRejected& e) {
     const std::string msg = e.what();
-    CHECK(msg == dir + "/garbage.pt: rejected by the model intake (not_an_archive): does not "
-                       "start with a zip header");
+    CHECK(msg == dir +
+                     "/garbage.pt: rejected by the model intake (not_an_archive): does not "
+                     "start with a zip header");
     CHECK(msg.find('\n') == std::string::npos);
   }
   models::SmallCNN cnn(models::InputSpec{}, 10);

@@ -15,9 +15,9 @@
 #include "models/small_cnn.h"
 #include "models/torchscript_loader.h"
 #include "security/libtorch_policy.h"
+#include "support/intake_options.h"
 #include "support/test_support.h"
 #include "zip_builder.h"
-#include "support/intake_options.h"
 
 using namespace rampart;
 using test::ZipRecord;
@@ -72,35 +72,50 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
   };
 
   // Pickles that run code when Python unpickles them.
-  const std::string os_system = "\x80\x02" "cos\nsystem\n" + unicode(touch) + "\x85R.";
+  const std::string os_system =
+      "\x80\x02"
+      "cos\nsystem\n" +
+      unicode(touch) + "\x85R.";
   c["global_os_system"] = {with_pickle(os_system), "forbidden_global"};
-  c["global_posix_system"] = {with_pickle("\x80\x02" "cposix\nsystem\n" + unicode(touch) + "\x85R."),
+  c["global_posix_system"] = {with_pickle("\x80\x02"
+                                          "cposix\nsystem\n" +
+                                          unicode(touch) + "\x85R."),
                               "forbidden_global"};
   c["stack_global_eval_via_memo"] = {
       with_pickle("\x80\x04" + short_unicode("builtins") + "\x94" + short_unicode("eval") +
-                  BYTES("\x94" "00h\x00h\x01\x93") +
+                  BYTES("\x94"
+                        "00h\x00h\x01\x93") +
                   short_unicode("__import__('os').system('" + touch + "')") + "\x85R."),
       "forbidden_global"};
   c["inst_subprocess_popen"] = {
       with_pickle("((S'touch'\nS'" + canary + "'\nlisubprocess\nPopen\n."), "forbidden_global"};
-  c["global_runpy"] = {with_pickle("\x80\x02" "crunpy\n_run_code\n" + unicode("x") + "\x85R."),
+  c["global_runpy"] = {with_pickle("\x80\x02"
+                                   "crunpy\n_run_code\n" +
+                                   unicode("x") + "\x85R."),
                        "forbidden_global"};
-  c["global_webbrowser"] = {
-      with_pickle("\x80\x02" "cwebbrowser\nopen\n" + unicode("http://x") + "\x85R."),
-      "forbidden_global"};
-  c["global_getattr"] = {with_pickle("\x80\x02" "cbuiltins\ngetattr\n)R."), "forbidden_global"};
-  c["class_not_in_code"] = {with_pickle("\x80\x02" "c__torch__\nEvil\n)\x81."), "forbidden_global"};
+  c["global_webbrowser"] = {with_pickle("\x80\x02"
+                                        "cwebbrowser\nopen\n" +
+                                        unicode("http://x") + "\x85R."),
+                            "forbidden_global"};
+  c["global_getattr"] = {with_pickle("\x80\x02"
+                                     "cbuiltins\ngetattr\n)R."),
+                         "forbidden_global"};
+  c["class_not_in_code"] = {with_pickle("\x80\x02"
+                                        "c__torch__\nEvil\n)\x81."),
+                            "forbidden_global"};
   // An allowed global called with arguments that make no sense.
-  c["reduce_rebuild_bad_args"] = {
-      with_pickle("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n(" + unicode("not a storage") +
-                  BYTES("K\x00)))tR.")),
-      "bad_pickle"};
+  c["reduce_rebuild_bad_args"] = {with_pickle("\x80\x02"
+                                              "ctorch._utils\n_rebuild_tensor_v2\n(" +
+                                              unicode("not a storage") + BYTES("K\x00)))tR.")),
+                                  "bad_pickle"};
   // Malformed pickles.
   c["pickle_ext1"] = {with_pickle("\x80\x02\x82\x01)R."), "bad_pickle"};
   c["pickle_out_of_band_buffer"] = {with_pickle("\x80\x05\x97."), "bad_pickle"};
   c["pickle_bytes_after_stop"] = {with_pickle("\x80\x02N.junk"), "bad_pickle"};
   c["pickle_unknown_opcode"] = {with_pickle("\x80\x02\xff."), "bad_pickle"};
-  c["pickle_truncated"] = {with_pickle(BYTES("\x80\x02X\xff\x00\x00\x00" "abc")), "bad_pickle"};
+  c["pickle_truncated"] = {with_pickle(BYTES("\x80\x02X\xff\x00\x00\x00"
+                                             "abc")),
+                           "bad_pickle"};
   c["pickle_get_unset_memo"] = {with_pickle("\x80\x02h\x07."), "bad_pickle"};
   c["plain_pickle_named_pt"] = {os_system, "not_an_archive"};
   // Storages and tensors that lie about their size.
@@ -117,10 +132,12 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
   c["storage_record_missing"] = {without("data/0"), "bad_storage"};
   const std::string big = le(1u << 20, 4);
   c["tensor_2_pow_40_elements"] = {
-      with_pickle("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n((" + unicode("storage") +
-                  "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
+      with_pickle("\x80\x02"
+                  "ctorch._utils\n_rebuild_tensor_v2\n((" +
+                  unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
                   BYTES("K\x02tQK\x00(J") + big + "J" + big + "t(J" + big +
-                  "K\x01t\x89" "ccollections\nOrderedDict\n)RtR."),
+                  "K\x01t\x89"
+                  "ccollections\nOrderedDict\n)RtR."),
       "tensor_too_large"};
   // Archive structure.
   c["nested_zip"] = {with([&](auto& r) {
@@ -133,27 +150,36 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
                                             d.declared_size = uint64_t{10} << 30;
                                           }),
                                           "compressed_entry"};
-  c["code_record_declaring_10GiB"] = {with([&](auto& r) {
-                                        r.push_back({prefix + "/code/bomb.py", std::string(4096, ' ')});
-                                        r.back().deflate = true;
-                                        r.back().declared_size = uint64_t{10} << 30;
-                                      }),
-                                      "entry_too_large"};
+  c["code_record_declaring_10GiB"] = {
+      with([&](auto& r) {
+        r.push_back({prefix + "/code/bomb.py", std::string(4096, ' ')});
+        r.back().deflate = true;
+        r.back().declared_size = uint64_t{10} << 30;
+      }),
+      "entry_too_large"};
   c["local_central_name_mismatch"] = {
       with([&](auto& r) { find(r, "data.pkl").local_name = prefix + "/data.pkX"; }),
       "header_mismatch"};
   c["flag_bit_mismatch"] = {with([&](auto& r) { find(r, "data.pkl").local_flags = 0x0002; }),
                             "header_mismatch"};
   c["bad_crc"] = {with([&](auto& r) { find(r, "data/0").bad_crc = true; }), "bad_crc"};
-  c["dotdot_name"] = {with([&](auto& r) { r.push_back({prefix + "/../../etc/cron.d/x", "x"}); }),
+  c["dotdot_name"] = {with([&](auto& r) {
+                        r.push_back({prefix + "/../../etc/cron.d/x", "x"});
+                      }),
                       "path_traversal"};
-  c["absolute_name"] = {with([&](auto& r) { r.push_back({"/etc/passwd", "x"}); }),
+  c["absolute_name"] = {with([&](auto& r) {
+                          r.push_back({"/etc/passwd", "x"});
+                        }),
                         "path_traversal"};
-  c["backslash_name"] = {with([&](auto& r) { r.push_back({prefix + "/..\\evil", "x"}); }),
+  c["backslash_name"] = {with([&](auto& r) {
+                           r.push_back({prefix + "/..\\evil", "x"});
+                         }),
                          "path_traversal"};
   c["duplicate_names"] = {with([&](auto& r) { r.push_back(find(r, "data.pkl")); }),
                           "duplicate_name"};
-  c["two_prefixes"] = {with([&](auto& r) { r.push_back({"other/data.pkl", "x"}); }),
+  c["two_prefixes"] = {with([&](auto& r) {
+                         r.push_back({"other/data.pkl", "x"});
+                       }),
                        "several_prefixes"};
   c["encrypted_entry"] = {with([&](auto& r) { find(r, "data.pkl").flags |= 0x0001; }),
                           "encrypted_entry"};
@@ -216,8 +242,8 @@ TEST_CASE("model intake: every file of the malicious corpus is rejected with its
   // `rampart scan` says the same, with exit 3, for every file.
   for (const auto& [name, file] : files) {
     INFO(name);
-    const auto result =
-        test::run_process({test::rampart_binary(), "scan", "--json", dir + "/corpus/" + name + ".pt"});
+    const auto result = test::run_process(
+        {test::rampart_binary(), "scan", "--json", dir + "/corpus/" + name + ".pt"});
     REQUIRE(result.exit_code == 3);
     const auto json = nlohmann::json::parse(result.output.substr(result.output.find('{')));
     CHECK(json["verdict"] == "rejected");
@@ -226,9 +252,11 @@ TEST_CASE("model intake: every file of the malicious corpus is rejected with its
     CHECK(found);
   }
   // Loading through the intake rejects before libtorch deserializes anything.
-  for (const auto& name : {"global_os_system", "inst_subprocess_popen", "tensor_2_pow_40_elements"}) {
+  for (const auto& name :
+       {"global_os_system", "inst_subprocess_popen", "tensor_2_pow_40_elements"}) {
     INFO(name);
-    CHECK_THROWS_AS(models::load_torchscript(dir + "/corpus/" + name + ".pt", test::unpinned()), ModelRejected);
+    CHECK_THROWS_AS(models::load_torchscript(dir + "/corpus/" + name + ".pt", test::unpinned()),
+                    ModelRejected);
   }
   CHECK_FALSE(fs::exists(canary));  // no payload ran
 }
@@ -264,22 +292,23 @@ TEST_CASE("model intake: valid models are accepted", "[security][intake]") {
   const std::string python = test::python_with_torch();
   if (!python.empty()) {
     const std::string script = dir + "/save.py";
-    test::write_bytes(script,
-                      "import sys, torch\n"
-                      "class Net(torch.nn.Module):\n"
-                      "    def __init__(self):\n"
-                      "        super().__init__()\n"
-                      "        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)\n"
-                      "        self.bn = torch.nn.BatchNorm2d(4)\n"
-                      "        self.drop = torch.nn.Dropout(0.1)\n"
-                      "        self.fc = torch.nn.Linear(4 * 14 * 14, 10)\n"
-                      "    def forward(self, x):\n"
-                      "        x = torch.nn.functional.max_pool2d(torch.relu(self.bn(self.conv(x))), 2)\n"
-                      "        return self.fc(self.drop(torch.flatten(x, 1)))\n"
-                      "net = Net().eval()\n"
-                      "torch.jit.save(torch.jit.script(net), sys.argv[1] + '/scripted.pt')\n"
-                      "torch.jit.save(torch.jit.trace(net, torch.rand(2, 1, 28, 28)), "
-                      "sys.argv[1] + '/traced.pt')\n");
+    test::write_bytes(
+        script,
+        "import sys, torch\n"
+        "class Net(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)\n"
+        "        self.bn = torch.nn.BatchNorm2d(4)\n"
+        "        self.drop = torch.nn.Dropout(0.1)\n"
+        "        self.fc = torch.nn.Linear(4 * 14 * 14, 10)\n"
+        "    def forward(self, x):\n"
+        "        x = torch.nn.functional.max_pool2d(torch.relu(self.bn(self.conv(x))), 2)\n"
+        "        return self.fc(self.drop(torch.flatten(x, 1)))\n"
+        "net = Net().eval()\n"
+        "torch.jit.save(torch.jit.script(net), sys.argv[1] + '/scripted.pt')\n"
+        "torch.jit.save(torch.jit.trace(net, torch.rand(2, 1, 28, 28)), "
+        "sys.argv[1] + '/traced.pt')\n");
     const auto result = test::run_process({python, script, dir});
     INFO(result.output);
     REQUIRE(result.exit_code == 0);

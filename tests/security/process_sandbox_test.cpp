@@ -79,12 +79,12 @@ TEST_CASE("sandbox: execve, execveat, socket, connect and ptrace kill the child 
   close(fds[1]);
   CHECK(conn.signaled);
   CHECK(conn.signal == SIGSYS);
-  const Outcome trace = confined([] { return ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == 0 ? 15 : 16; });
+  const Outcome trace =
+      confined([] { return ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == 0 ? 15 : 16; });
   CHECK(trace.signaled);
   CHECK(trace.signal == SIGSYS);
   const Outcome at = confined([] {
-    return static_cast<int>(syscall(SYS_execveat, AT_FDCWD, "/bin/true", nullptr, nullptr, 0)) ==
-                   0
+    return static_cast<int>(syscall(SYS_execveat, AT_FDCWD, "/bin/true", nullptr, nullptr, 0)) == 0
                ? 17
                : 18;
   });

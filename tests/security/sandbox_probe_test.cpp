@@ -55,8 +55,7 @@ security::ProbeOptions options(double wall_seconds) {
 
 }  // namespace
 
-TEST_CASE("probe: a valid model loads and runs; its output shape comes back",
-          "[security][probe]") {
+TEST_CASE("probe: a valid model loads and runs; its output shape comes back", "[security][probe]") {
   const std::string model = test::small_cnn_archive();
   const auto result = security::probe_model(model, options(30));
   INFO(result.reason);
@@ -102,12 +101,11 @@ TEST_CASE("probe: a forward pass that never ends is killed at the wall-clock lim
   CHECK(seconds < 6);
 }
 
-TEST_CASE("probe: rampart scan and the loader reject what the probe rejects",
-          "[security][probe]") {
+TEST_CASE("probe: rampart scan and the loader reject what the probe rejects", "[security][probe]") {
   const std::string dir = test::make_temp_dir("probe-cli");
   test::write_bytes(dir + "/hog.pt", scripted(kMemoryHog));
-  const auto scan = test::run_process(
-      {test::rampart_binary(), "scan", dir + "/hog.pt", "--input", "1,28,28"});
+  const auto scan =
+      test::run_process({test::rampart_binary(), "scan", dir + "/hog.pt", "--input", "1,28,28"});
   INFO(scan.output);
   CHECK(scan.exit_code == 3);
   CHECK(scan.output.find("reason:    probe:") != std::string::npos);
