@@ -140,6 +140,11 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   const int threads = core::set_threads(config.threads);
   const c10::Device device(config.device);
   core::seed_everything(config.seed);
+  // The intake comes first: a rejected starting checkpoint stops the run before any work.
+  std::optional<models::SafetensorsFile> start_weights;
+  if (!config.model.checkpoint.empty()) {
+    start_weights = models::read_checkpoint(config.model.checkpoint, config.model.intake);
+  }
 
   const auto& input_shape = config.model.input.shape;
   datasets::Dataset train_data =
@@ -159,11 +164,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   result.validation_size = validation ? validation->size() : 0;
   result.model = models::make_classifier(config.model);
   models::Classifier& model = *result.model;
-  if (!config.model.checkpoint.empty()) {
-    models::load_weights(model,
-                         models::read_checkpoint(config.model.checkpoint, config.model.intake),
-                         config.model.checkpoint);
-  }
+  if (start_weights) models::load_weights(model, *start_weights, config.model.checkpoint);
   model.to(device);
   auto optimizer = make_optimizer(config.optimizer, model);
   result.checkpoint = (std::filesystem::path(config.output) / "checkpoint.safetensors").string();
