@@ -11,6 +11,7 @@
 #include "eval/gates.h"
 #include "eval/metrics.h"
 #include "eval/sanity.h"
+#include "models/load_model.h"
 
 namespace rampart::eval {
 
@@ -23,13 +24,9 @@ struct Provenance {
   std::string config_file, config_sha256;
   std::string model_path, model_sha256, model_description;
   int64_t model_bytes = 0;
-  struct ModelFile {
-    std::string path, sha256;
-    int64_t bytes = 0;
-    /// "sha256_pin", "allowlist", "signature"; empty: accepted unpinned (allow_unpinned).
-    std::vector<std::string> verified_by;
-  };
-  std::vector<ModelFile> model_files;  ///< every file the model was read from (ensemble members)
+  /// Every file the model was read from (ensemble members), with what vouched for it and what
+  /// the sandboxed probe saw.
+  std::vector<models::ModelFileRecord> model_files;
   /// The model files that nothing vouched for (accepted under security.allow_unpinned).
   std::vector<std::string> unpinned_model_files() const {
     std::vector<std::string> paths;

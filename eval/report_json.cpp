@@ -17,7 +17,11 @@ json provenance_json(const Evaluation& ev) {
                            {"sha256", f.sha256},
                            {"bytes", f.bytes},
                            {"pinned", !f.verified_by.empty()},
-                           {"verified_by", f.verified_by}});
+                           {"verified_by", f.verified_by},
+                           {"probe", f.probe ? json{{"output_shape", f.probe->output_shape},
+                                                    {"load_seconds", f.probe->load_seconds},
+                                                    {"forward_seconds", f.probe->forward_seconds}}
+                                             : json(nullptr)}});
   }
   return {{"rampart_version", p.rampart_version},
           {"libtorch_version", p.libtorch_version},

@@ -284,7 +284,7 @@ Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
   provenance.model_bytes = loaded.bytes;
   provenance.model_description = loaded.model->describe();
   for (const auto& f : loaded.files) {
-    provenance.model_files.push_back({f.path, f.sha256, f.bytes, f.verified_by});
+    provenance.model_files.push_back(f);
     if (f.verified_by.empty()) {
       spdlog::warn("{}: model file accepted unpinned (security.allow_unpinned); the report says so",
                    f.path);

@@ -31,7 +31,8 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
     out.path = loaded.file.path;
     out.sha256 = loaded.file.sha256;
     out.bytes = static_cast<int64_t>(loaded.file.bytes.size());
-    out.files.push_back({out.path, out.sha256, out.bytes, loaded.file.verified_by});
+    out.files.push_back({out.path, out.sha256, out.bytes, loaded.file.verified_by,
+                         spec.intake.policy.probe ? std::optional(loaded.probe) : std::nullopt});
     return out;
   }
   if (spec.checkpoint.empty()) {
@@ -48,7 +49,7 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
   out.path = file.path;
   out.sha256 = file.sha256;
   out.bytes = static_cast<int64_t>(file.bytes.size());
-  out.files.push_back({out.path, out.sha256, out.bytes, file.verified_by});
+  out.files.push_back({out.path, out.sha256, out.bytes, file.verified_by, std::nullopt});
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <c10/core/Device.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct ModelFileRecord {
   int64_t bytes = 0;
   /// What vouched for it (security::ModelFile::verified_by); empty: accepted unpinned.
   std::vector<std::string> verified_by;
+  /// What the sandboxed probe saw (TorchScript files; a checkpoint is data and is not run).
+  std::optional<security::ProbeResult> probe;
 };
 
 /// A model ready for evaluation and the file(s) it was read from (for provenance).

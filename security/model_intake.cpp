@@ -87,7 +87,7 @@ ModelFile read_model_file(const std::string& path, const IntakeOptions& options)
   file.sha256 = sha256_hex(file.bytes);
   if (!options.sha256.empty()) {
     if (options.sha256 != file.sha256) {
-      throw ModelRejected(path + ": SHA-256 is " + file.sha256 + " but the config pins " +
+      throw ModelRejected(path + ": SHA-256 is " + file.sha256 + " but the pin is " +
                           options.sha256);
     }
     file.verified_by.push_back("sha256_pin");

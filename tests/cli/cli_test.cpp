@@ -163,7 +163,7 @@ TEST_CASE("resume with a pinned starting checkpoint, and a refused optimizer swi
   wrong_pin[3] = "model.sha256=" + std::string(64, 'a');
   auto rejected = train(config, wrong_pin);
   CHECK(rejected.exit_code == 3);
-  CHECK(rejected.output.find("but the config pins") != std::string::npos);
+  CHECK(rejected.output.find("but the pin is") != std::string::npos);
 
   more.insert(more.end(), {"--set", "train.optimizer={name: adam}", "--set", "train.epochs=3"});
   auto switched = train(config, more);

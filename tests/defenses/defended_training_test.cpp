@@ -186,7 +186,7 @@ TEST_CASE("a distillation teacher and ensemble_at's static models must be pinned
                     ", teacher_sha256: " + hash + "}\n"));
   CHECK_THROWS_WITH(run("defense: {method: distillation, teacher: " + teacher +
                         ", teacher_sha256: " + std::string(64, 'f') + "}\n"),
-                    Catch::Contains("but the config pins"));
+                    Catch::Contains("but the pin is"));
   CHECK_THAT(error_of(job("o", "defense: {method: distillation, teacher_sha256: " + hash + "}\n")),
              Catch::Contains("pins the file named by 'teacher'"));
 

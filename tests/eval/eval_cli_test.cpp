@@ -174,6 +174,7 @@ TEST_CASE("an unpinned model exits 3 before any work unless allowed, and the rep
                                              "security.allow_unpinned)"));
   json report = test::read_json(dir + "/report/report.json");
   CHECK(report["provenance"]["model"]["pinned"] == false);
+  CHECK(report["provenance"]["model"]["files"][0]["probe"].is_null());  // a checkpoint
   CHECK(report["provenance"]["model"]["files"][0]["pinned"] == false);
   CHECK(report["provenance"]["model"]["files"][0]["verified_by"].empty());
   CHECK_THAT(core::read_file(dir + "/report/report.md"),
@@ -195,7 +196,7 @@ TEST_CASE("an unpinned model exits 3 before any work unless allowed, and the rep
   const auto wrong = test::run_eval(config, {"--set", "security.allowlist=" + dir + "/pins",
                                              "--set", "model.sha256=" + std::string(64, 'a')});
   CHECK(wrong.exit_code == 3);
-  CHECK_THAT(wrong.output, Catch::Contains("but the config pins " + std::string(64, 'a')));
+  CHECK_THAT(wrong.output, Catch::Contains("but the pin is " + std::string(64, 'a')));
   // A malformed allowlist is a config error naming its line; a missing one an I/O error.
   test::write_bytes(dir + "/bad-pins", hash + "  ok\nnot-a-hash model.pt\n");
   const auto malformed =
@@ -258,6 +259,10 @@ TEST_CASE(
     CHECK_THAT(result.output, Catch::Contains("sanity check(s) flagged under --strict"));
     std::set<std::string> ids;
     const json report = test::read_json(dir + "/report/report.json");
+    // The TorchScript file passed the sandboxed probe, and the report says what it saw.
+    const json& probe = report["provenance"]["model"]["files"][0]["probe"];
+    CHECK(probe["output_shape"] == json{1, 10});
+    CHECK(probe["load_seconds"].get<double>() > 0);
     for (const auto& c : report["sanity"]["checks"]) {
       if (c["flagged"].get<bool>()) ids.insert(c["id"].get<std::string>());
     }

@@ -113,7 +113,7 @@ TEST_CASE("a checkpoint that does not fit the model is rejected by name", "[chec
   security::IntakeOptions pinned;
   pinned.sha256 = std::string(64, '0');
   CHECK_THROWS_WITH(models::read_checkpoint(dir + "/ten.safetensors", pinned),
-                    Catch::Contains("but the config pins"));
+                    Catch::Contains("but the pin is"));
   test::write_bytes(dir + "/junk.safetensors", "this is not a checkpoint");
   CHECK_THROWS_AS(models::read_checkpoint(dir + "/junk.safetensors", test::unpinned()),
                   ModelRejected);

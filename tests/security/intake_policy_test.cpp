@@ -96,7 +96,7 @@ TEST_CASE("intake: a file is accepted when a pin, the allowlist or its own run v
   // The config's own pin wins over the allowlist: a mismatch rejects.
   listed.sha256 = std::string(64, '0');
   CHECK_THAT(what_of([&] { security::read_model_file(path, listed); }),
-             Catch::Contains("but the config pins " + std::string(64, '0')));
+             Catch::Contains("but the pin is " + std::string(64, '0')));
   // An allowlist that does not list the file: the message names it.
   security::IntakeOptions other_list;
   other_list.policy.allowlist =
@@ -206,6 +206,6 @@ TEST_CASE("scan reports whether a file is pinned and rejects only a pin that doe
   const auto wrong =
       test::run_process({test::rampart_binary(), "scan", model, "--sha256", std::string(64, '1')});
   CHECK(wrong.exit_code == 3);
-  CHECK_THAT(wrong.output, Catch::Contains("but the config pins"));
+  CHECK_THAT(wrong.output, Catch::Contains("but the pin is"));
   std::filesystem::remove_all(dir);
 }
