@@ -15,7 +15,8 @@ void print_train_result(const training::TrainResult& result) {
                 result.train_accuracy * 100.0);
   }
   if (result.validation_accuracy) {
-    std::printf("validation accuracy: %.2f%% (%lld points)\n", *result.validation_accuracy * 100.0,
+    std::printf("validation accuracy: %.2f%% (%lld points, last epoch)\n",
+                *result.validation_accuracy * 100.0,
                 static_cast<long long>(result.validation_size));
   }
   std::printf("time:                %.2f minutes\n", result.seconds / 60.0);
@@ -27,8 +28,9 @@ void print_train_result(const training::TrainResult& result) {
     std::printf("robust accuracy:     %.2f%% (last epoch)\n", *result.robust_accuracy * 100.0);
   }
   if (result.best_robust_accuracy) {
-    std::printf("most robust epoch:   %lld, %.2f%%, kept in %s\n",
+    std::printf("most robust epoch:   %lld, robust %.2f%%, clean %.2f%%, kept in %s\n",
                 static_cast<long long>(result.best_epoch), *result.best_robust_accuracy * 100.0,
+                result.kept_validation_accuracy.value_or(0.0) * 100.0,
                 result.best_checkpoint.c_str());
   }
   if (!result.torchscript.empty()) {

@@ -266,6 +266,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                          result.best_checkpoint);
     spdlog::info("keeping epoch {} (robust accuracy {}) from {}", result.best_epoch,
                  percent(*result.best_robust_accuracy), result.best_checkpoint);
+    result.kept_validation_accuracy =
+        accuracy(model, *validation, config.validation->batch_size, device);
   }
   if (config.export_torchscript) {
     result.torchscript = (std::filesystem::path(config.output) / "model.pt").string();

@@ -30,6 +30,8 @@ struct TrainResult {
   std::optional<double> best_robust_accuracy;
   int64_t best_epoch = 0;
   std::string best_checkpoint;
+  /// The kept epoch's clean validation accuracy (`validation_accuracy` is the last epoch's).
+  std::optional<double> kept_validation_accuracy;
 };
 
 /// What a custom training objective returns for one batch: the loss to minimize and the logits

@@ -9,6 +9,7 @@
 
 #include "core/config_node.h"
 #include "core/error.h"
+#include "datasets/dataset_spec.h"
 #include "models/checkpoint.h"
 #include "models/small_cnn.h"
 #include "security/model_intake.h"
@@ -141,6 +142,12 @@ TEST_CASE("the most robust epoch is kept, exported and remembered across resume"
   models::load_weights(*fresh, models::read_checkpoint(result.best_checkpoint, test::unpinned()),
                        result.best_checkpoint);
   CHECK(at::equal(fresh->parameters()[0], weights[1]));
+  // The kept epoch's clean accuracy is measured on the kept weights, not the last epoch's.
+  REQUIRE(result.kept_validation_accuracy);
+  REQUIRE(config.validation);
+  const auto validation = datasets::load_dataset(*config.validation, 4, config.model.input.shape);
+  CHECK(*result.kept_validation_accuracy ==
+        training::accuracy(*fresh, validation, 128, c10::Device(c10::kCPU)));
   // Resume after the run: nothing to train, the best epoch is remembered.
   options.resume = true;
   const training::TrainResult again = training::train(config, options);
