@@ -22,9 +22,9 @@ NamedTensors state_tensors(const torch::nn::Module& module) {
   return out;
 }
 
-void save_checkpoint(const std::string& path, const Classifier& model,
-                     const NamedTensors& extra_tensors,
-                     const std::map<std::string, std::string>& extra_metadata) {
+std::string save_checkpoint(const std::string& path, const Classifier& model,
+                            const NamedTensors& extra_tensors,
+                            const std::map<std::string, std::string>& extra_metadata) {
   NamedTensors tensors = state_tensors(model);
   for (const auto& t : extra_tensors) tensors.push_back(t);
   std::map<std::string, std::string> metadata = extra_metadata;
@@ -33,7 +33,7 @@ void save_checkpoint(const std::string& path, const Classifier& model,
   metadata["arch"] = model.arch();
   metadata["num_classes"] = std::to_string(model.num_classes());
   metadata["input_shape"] = shape_text(model.input().shape);
-  save_safetensors(path, tensors, metadata);
+  return save_safetensors(path, tensors, metadata);
 }
 
 SafetensorsFile read_checkpoint(const std::string& path, const security::IntakeOptions& intake) {

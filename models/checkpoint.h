@@ -19,13 +19,13 @@ NamedTensors state_tensors(const torch::nn::Module& module);
 /// Writes a built-in model as a safetensors checkpoint, atomically. The metadata records the
 /// architecture, class count and input shape (so a mismatched load is refused) plus `extra`
 /// metadata; `extra_tensors` (e.g. optimizer state, names prefixed `optimizer.`) are stored
-/// beside the weights.
+/// beside the weights. Returns the SHA-256 (hex) of the bytes written.
 ///
 /// Example:
 ///   models::save_checkpoint("runs/cnn/checkpoint.safetensors", *net);
-void save_checkpoint(const std::string& path, const Classifier& model,
-                     const NamedTensors& extra_tensors = {},
-                     const std::map<std::string, std::string>& extra_metadata = {});
+std::string save_checkpoint(const std::string& path, const Classifier& model,
+                            const NamedTensors& extra_tensors = {},
+                            const std::map<std::string, std::string>& extra_metadata = {});
 
 /// Reads a checkpoint through the model intake (one read, size limit, pin) and validates it as
 /// safetensors. Throws ModelRejected (exit 3) or DataError (exit 4).

@@ -4,6 +4,7 @@
 
 #include "core/atomic_file.h"
 #include "models/classifier.h"
+#include "security/model_intake.h"
 
 namespace rampart::models {
 namespace {
@@ -39,12 +40,13 @@ torch::jit::Module mirror_as_torchscript(const torch::nn::Module& module,
   return out;
 }
 
-void export_torchscript(const Classifier& model, const std::string& path) {
+std::string export_torchscript(const Classifier& model, const std::string& path) {
   torch::jit::Module m = model.to_torchscript();
   m.eval();
   std::ostringstream bytes;
   m.save(bytes);
   core::write_file_atomic(path, bytes.str());
+  return security::sha256_hex(bytes.str());
 }
 
 }  // namespace rampart::models

@@ -13,8 +13,9 @@ namespace rampart::models {
 torch::jit::Module mirror_as_torchscript(const torch::nn::Module& module,
                                          const std::string& class_name);
 
-/// Writes a built-in model as a TorchScript archive (atomically) that `torch.jit.load` reads.
+/// Writes a built-in model as a TorchScript archive (atomically) that `torch.jit.load` reads;
+/// returns the SHA-256 (hex) of the bytes written.
 class Classifier;
-void export_torchscript(const Classifier& model, const std::string& path);
+std::string export_torchscript(const Classifier& model, const std::string& path);
 
 }  // namespace rampart::models

@@ -11,7 +11,7 @@ namespace rampart::models {
 /// A TorchScript model and the file it came from.
 struct LoadedTorchScript {
   torch::jit::Module module;
-  security::ModelFile file;  ///< bytes, path and SHA-256 as read by the intake
+  security::ModelFile file;     ///< bytes, path and SHA-256 as read by the intake
   security::ProbeResult probe;  ///< what the sandboxed probe saw (when it ran)
 };
 

@@ -31,6 +31,7 @@ struct Restored {
   int64_t epochs = 0;
   std::optional<double> best_robust_accuracy;
   int64_t best_epoch = 0;
+  std::string sha256;  ///< of the checkpoint bytes the run resumed from
 };
 
 // A count of at most 9 digits, or nullopt.
@@ -55,7 +56,8 @@ security::IntakeOptions own_output(const TrainConfig& config) {
 // starting weights the config names.
 Restored restore(const std::string& path, models::Classifier& model,
                  torch::optim::Optimizer& optimizer, const TrainConfig& config) {
-  const models::SafetensorsFile file = models::read_checkpoint(path, own_output(config));
+  const security::ModelFile raw = security::read_model_file(path, own_output(config));
+  const models::SafetensorsFile file = models::parse_safetensors(raw.bytes, path);
   auto meta = [&](const std::string& key) {
     auto it = file.metadata.find(key);
     if (it == file.metadata.end()) {
@@ -65,6 +67,7 @@ Restored restore(const std::string& path, models::Classifier& model,
   };
   const std::string epochs = meta("epochs_completed");
   Restored restored;
+  restored.sha256 = raw.sha256;
   if (auto count = parse_count(epochs)) {
     restored.epochs = *count;
   } else {
@@ -177,6 +180,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     first_epoch = restored.epochs;
     result.best_robust_accuracy = restored.best_robust_accuracy;
     result.best_epoch = restored.best_epoch;
+    result.checkpoint_sha256 = restored.sha256;  // replaced when an epoch is saved
     spdlog::info("resuming from {} after epoch {}", result.checkpoint, first_epoch);
   } else if (options.resume) {
     spdlog::info("no checkpoint at {}; starting from epoch 1", result.checkpoint);
@@ -253,7 +257,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
       metadata["best_epoch"] = std::to_string(result.best_epoch);
     }
     progress.finish(summary);
-    models::save_checkpoint(result.checkpoint, model, optimizer_state(*optimizer, model), metadata);
+    result.checkpoint_sha256 = models::save_checkpoint(
+        result.checkpoint, model, optimizer_state(*optimizer, model), metadata);
     ++result.epochs_run;
   }
   if (result.epochs_run == 0 && validation) {
@@ -272,12 +277,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   if (config.export_torchscript) {
     result.torchscript = (std::filesystem::path(config.output) / "model.pt").string();
     model.to(at::kCPU);
-    models::export_torchscript(model, result.torchscript);
+    result.torchscript_sha256 = models::export_torchscript(model, result.torchscript);
     model.to(device);
-    result.torchscript_sha256 = security::sha256_file(result.torchscript);
-  }
-  if (std::filesystem::exists(result.checkpoint)) {
-    result.checkpoint_sha256 = security::sha256_file(result.checkpoint);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

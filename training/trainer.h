@@ -22,7 +22,8 @@ struct TrainResult {
   double seconds = 0.0;                       ///< wall time of this call
   std::string checkpoint;                     ///< path of the checkpoint written
   std::string torchscript;                    ///< path of the TorchScript export, if any
-  /// SHA-256 of the checkpoint and of the export as written: the pins for later evaluation.
+  /// SHA-256 of the checkpoint and the export: of the bytes serialized (a resumed run that
+  /// trained no epoch: of the checkpoint bytes it read), the pins for a later evaluation.
   std::string checkpoint_sha256, torchscript_sha256;
   /// With a robust validation hook: the last epoch's score and the best epoch (1-based), whose
   /// weights are in `best_checkpoint` and in the TorchScript export.

@@ -153,6 +153,10 @@ TEST_CASE("the most robust epoch is kept, exported and remembered across resume"
   const training::TrainResult again = training::train(config, options);
   CHECK(again.epochs_run == 0);
   CHECK(again.best_epoch == 2);
+  // The hashes it prints are those of the bytes on disk (the pins for a later evaluation).
+  CHECK(result.checkpoint_sha256 == security::sha256_file(result.checkpoint));
+  CHECK(again.checkpoint_sha256 == result.checkpoint_sha256);
+  CHECK(again.torchscript_sha256 == security::sha256_file(again.torchscript));
   CHECK(*again.best_robust_accuracy == Approx(0.55));
 }
 
