@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/shape_text.h"
 #include "core/version.h"
@@ -33,7 +34,9 @@ std::string save_checkpoint(const std::string& path, const Classifier& model,
   metadata["arch"] = model.arch();
   metadata["num_classes"] = std::to_string(model.num_classes());
   metadata["input_shape"] = shape_text(model.input().shape);
-  return save_safetensors(path, tensors, metadata);
+  const std::string bytes = serialize_safetensors(tensors, metadata);
+  core::write_file_atomic(path, bytes);
+  return security::sha256_hex(bytes);
 }
 
 SafetensorsFile read_checkpoint(const std::string& path, const security::IntakeOptions& intake) {

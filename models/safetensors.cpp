@@ -14,7 +14,6 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/shape_text.h"
-#include "security/model_intake.h"
 
 namespace rampart::models {
 namespace {
@@ -466,12 +465,10 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& fil
   return result;
 }
 
-std::string save_safetensors(const std::string& path,
-                             const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-                             const std::map<std::string, std::string>& metadata) {
-  const std::string bytes = serialize_safetensors(tensors, metadata);
-  core::write_file_atomic(path, bytes);
-  return security::sha256_hex(bytes);
+void save_safetensors(const std::string& path,
+                      const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  core::write_file_atomic(path, serialize_safetensors(tensors, metadata));
 }
 
 }  // namespace rampart::models

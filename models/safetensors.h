@@ -60,14 +60,13 @@ std::string serialize_safetensors(const std::vector<std::pair<std::string, at::T
 ///   SafetensorsFile f = parse_safetensors(bytes, "model.safetensors");
 SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& file_name);
 
-/// serialize_safetensors() written to `path` atomically (core::write_file_atomic); returns the
-/// SHA-256 (hex) of the bytes written, the pin for reading them back. Throws
+/// serialize_safetensors() written to `path` atomically (core::write_file_atomic). Throws
 /// std::invalid_argument as serialize_safetensors() does, DataError when writing fails.
 ///
 /// Example:
 ///   save_safetensors("runs/a/checkpoint.safetensors", {{"fc.weight", w}}, {{"epoch", "3"}});
-std::string save_safetensors(const std::string& path,
-                             const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-                             const std::map<std::string, std::string>& metadata = {});
+void save_safetensors(const std::string& path,
+                      const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace rampart::models
