@@ -17,11 +17,11 @@ struct Value {
   enum Kind { kOther, kNone, kInt, kString, kGlobal, kTuple, kList, kMark, kStorage, kCall };
   Kind kind = kOther;
   int64_t number = 0;
-  bool big = false;  // an integer that does not fit 64 bits
-  std::string text;  // string value; "module.name" for a global
+  bool big = false;                           // an integer that does not fit 64 bits
+  std::string text;                           // string value; "module.name" for a global
   std::shared_ptr<std::vector<Value>> items;  // tuple items; call arguments
   std::string callee;                         // kCall: the global called
-  int depth = 0;  // nesting of tuples and calls (bounded: destruction recurses)
+  int depth = 0;             // nesting of tuples and calls (bounded: destruction recurses)
   bool long_string = false;  // a string longer than kMaxName, cut
 };
 
@@ -84,6 +84,17 @@ class Machine {
     pos_ = end + 1;
     return s;
   }
+  // The decimal memo index of a protocol-0 GET or PUT.
+  uint64_t memo_index_line(const char* opcode) {
+    const std::string s = line();
+    try {
+      return std::stoull(s);
+    } catch (const std::invalid_argument&) {
+      fail(std::string(opcode) + " argument is not a number");
+    } catch (const std::out_of_range&) {
+      fail(std::string(opcode) + " argument is out of range");
+    }
+  }
   Value pop() {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) {
       fail("pops an empty stack");
@@ -129,7 +140,8 @@ class Machine {
       v.big = true;
     } else if (!data.empty()) {
       uint64_t u = 0;
-      for (std::size_t i = data.size(); i-- > 0;) u = (u << 8) | static_cast<unsigned char>(data[i]);
+      for (std::size_t i = data.size(); i-- > 0;)
+        u = (u << 8) | static_cast<unsigned char>(data[i]);
       const int shift = static_cast<int>(64 - 8 * data.size());
       v.number = shift == 0 ? static_cast<int64_t>(u)
                             : static_cast<int64_t>(u << shift) >> shift;  // sign-extend
@@ -318,17 +330,9 @@ void Machine::step(unsigned char op) {
       pop_mark();
       top();
       break;
-    case 'g': {  // GET
-      const std::string s = line();
-      try {
-        memo_get(std::stoull(s));
-      } catch (const std::invalid_argument&) {
-        fail("GET argument is not a number");
-      } catch (const std::out_of_range&) {
-        fail("GET argument is out of range");
-      }
+    case 'g':  // GET
+      memo_get(memo_index_line("GET"));
       break;
-    }
     case 'h':  // BINGET
       memo_get(le(1));
       break;
@@ -359,17 +363,9 @@ void Machine::step(unsigned char op) {
       call(cls, std::move(items));
       break;
     }
-    case 'p': {  // PUT
-      const std::string s = line();
-      try {
-        memo_put(std::stoull(s));
-      } catch (const std::invalid_argument&) {
-        fail("PUT argument is not a number");
-      } catch (const std::out_of_range&) {
-        fail("PUT argument is out of range");
-      }
+    case 'p':  // PUT
+      memo_put(memo_index_line("PUT"));
       break;
-    }
     case 'q':  // BINPUT
       memo_put(le(1));
       break;
@@ -465,7 +461,7 @@ void Machine::step(unsigned char op) {
       push(make(Value::kOther));
       break;
     case 0x92: {  // NEWOBJ_EX
-      pop();  // kwargs
+      pop();      // kwargs
       Value args = pop();
       Value cls = pop();
       call(cls, args.items ? *args.items : std::vector<Value>{});
@@ -520,12 +516,12 @@ PickleSummary Machine::run() {
 
 int64_t storage_itemsize(const std::string& type) {
   static const std::map<std::string, int64_t> kSizes{
-      {"FloatStorage", 4},        {"DoubleStorage", 8},   {"HalfStorage", 2},
-      {"BFloat16Storage", 2},     {"LongStorage", 8},     {"IntStorage", 4},
-      {"ShortStorage", 2},        {"CharStorage", 1},     {"ByteStorage", 1},
-      {"BoolStorage", 1},         {"ComplexFloatStorage", 8}, {"ComplexDoubleStorage", 16},
-      {"QInt8Storage", 1},        {"QUInt8Storage", 1},   {"QInt32Storage", 4},
-      {"QUInt4x2Storage", 1},     {"QUInt2x4Storage", 1}};
+      {"FloatStorage", 4},    {"DoubleStorage", 8},       {"HalfStorage", 2},
+      {"BFloat16Storage", 2}, {"LongStorage", 8},         {"IntStorage", 4},
+      {"ShortStorage", 2},    {"CharStorage", 1},         {"ByteStorage", 1},
+      {"BoolStorage", 1},     {"ComplexFloatStorage", 8}, {"ComplexDoubleStorage", 16},
+      {"QInt8Storage", 1},    {"QUInt8Storage", 1},       {"QInt32Storage", 4},
+      {"QUInt4x2Storage", 1}, {"QUInt2x4Storage", 1}};
   const auto it = kSizes.find(type);
   return it == kSizes.end() ? 0 : it->second;
 }

@@ -53,6 +53,15 @@ security::ProbeOptions options(double wall_seconds) {
   return o;
 }
 
+// probe_model, and how long it took in `seconds`.
+security::ProbeResult timed_probe(const std::string& model, const security::ProbeOptions& o,
+                                  double& seconds) {
+  const auto start = std::chrono::steady_clock::now();
+  security::ProbeResult result = security::probe_model(model, o);
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
 }  // namespace
 
 TEST_CASE("probe: a valid model loads and runs; its output shape comes back", "[security][probe]") {
@@ -78,10 +87,8 @@ TEST_CASE("probe: a forward pass allocating 8 GiB under a 1 GiB limit is rejecte
   const auto inspection = security::inspect_torchscript(model, security::libtorch_limits(),
                                                         security::libtorch_registers);
   CHECK(inspection.accepted());  // legal code: only running it shows the problem
-  const auto start = std::chrono::steady_clock::now();
-  const auto result = security::probe_model(model, options(30));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = 0;
+  const auto result = timed_probe(model, options(30), seconds);
   INFO(result.reason);
   CHECK_FALSE(result.accepted);
   CHECK(result.reason.find("the model ran out of its memory limit (1024 MiB)") == 0);
@@ -91,10 +98,8 @@ TEST_CASE("probe: a forward pass allocating 8 GiB under a 1 GiB limit is rejecte
 TEST_CASE("probe: a forward pass that never ends is killed at the wall-clock limit",
           "[security][probe]") {
   const std::string model = scripted(kNeverEnds);
-  const auto start = std::chrono::steady_clock::now();
-  const auto result = security::probe_model(model, options(3));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = 0;
+  const auto result = timed_probe(model, options(3), seconds);
   INFO(result.reason);
   CHECK_FALSE(result.accepted);
   CHECK(result.reason.find("the probe did not finish within 3 s") == 0);
