@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/logging.h"
+#include "security/model_warnings.h"
 #include "core/version.h"
 
 namespace {
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
   }
   rampart::core::init_logging(verbose);
+  rampart::security::route_libtorch_warnings_to_log();
   // --allow-unpinned is security.allow_unpinned: true, set on the command line.
   if (train_unpinned) overrides.push_back("security.allow_unpinned=true");
   if (eval_unpinned) eval_args.overrides.push_back("security.allow_unpinned=true");

@@ -15,14 +15,26 @@ namespace {
 
 using nlohmann::json;
 
-bool looks_like_safetensors(const std::string& bytes) {
-  return bytes.size() >= 9 && bytes[8] == '{';
-}
-
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
   return out.empty() ? "none" : out;
+}
+
+// What the verdict rests on, in words a script can match.
+json checked_list(const json& report, bool is_code, bool ran) {
+  json out = json::array();
+  if (report.contains("sha256")) out.push_back("read_and_hashed");
+  if (report.contains("pinned") && report["pinned"].get<bool>()) out.push_back("pinned");
+  if (!report.contains("format")) return out;
+  if (!is_code) {
+    out.push_back("safetensors_parsed");
+    return out;
+  }
+  out.push_back("archive_and_pickles_inspected");
+  if (report.contains("operators")) out.push_back("graph_judged");
+  if (ran) out.push_back("behaviour_checked");
+  return out;
 }
 
 }  // namespace
@@ -55,12 +67,14 @@ int run_scan(const ScanCommand& command) {
     reasons.push_back({{"code", "intake"}, {"message", e.what()}});
   }
   security::TorchScriptInspection inspection;
+  bool ran = false;  // a TorchScript model that passed the behavioural checks
+  bool is_code = false;
   if (reasons.empty()) {
     report["sha256"] = file.sha256;
     report["bytes"] = file.bytes.size();
     report["pinned"] = file.pinned();
     report["verified_by"] = file.verified_by;
-    if (looks_like_safetensors(file.bytes) && !security::looks_like_zip(file.bytes)) {
+    if (file.format == security::ModelFormat::kSafetensors) {
       report["format"] = "safetensors";
       try {
         const auto weights = models::parse_safetensors(file.bytes, command.model_path);
@@ -70,9 +84,9 @@ int run_scan(const ScanCommand& command) {
       }
     } else {
       report["format"] = "torchscript";
+      is_code = true;
       t = Clock::now();
-      inspection = security::inspect_torchscript(file.bytes, security::libtorch_limits(),
-                                                 security::libtorch_registers);
+      inspection = security::inspect_torchscript(file.bytes, security::libtorch_limits());
       seconds["inspection"] = since(t);
       for (const auto& p : inspection.problems) {
         reasons.push_back({{"code", p.code()}, {"message", p.what()}});
@@ -83,7 +97,6 @@ int run_scan(const ScanCommand& command) {
                            {"version", inspection.version}};
       report["pickles"] = inspection.pickles;
       report["globals"] = inspection.globals;
-      report["operators"] = inspection.operators;
       report["storages"] = inspection.storages;
       report["tensors"] = inspection.tensors;
       if (inspection.accepted()) {
@@ -96,9 +109,14 @@ int run_scan(const ScanCommand& command) {
         t = Clock::now();
         const security::ProbeResult probe = security::probe_model(file.bytes, probe_options);
         seconds["probe"] = since(t);
+        ran = probe.ran;
+        report["operators"] = probe.operators;
         report["probe"] = {{"accepted", probe.accepted},
+                           {"ran", probe.ran},
                            {"reason", probe.reason},
-                           {"input_shape", probe_options.input_shape},
+                           {"not_run_reason", probe.not_run_reason},
+                           {"input_shape", probe.input_shape},
+                           {"input_inferred", probe.input_inferred},
                            {"output_shape", probe.output_shape},
                            {"load_seconds", probe.load_seconds},
                            {"forward_seconds", probe.forward_seconds}};
@@ -107,14 +125,23 @@ int run_scan(const ScanCommand& command) {
     }
   }
   const bool accepted = reasons.empty();
-  report["verdict"] = accepted ? "accepted" : "rejected";
+  // A program that was never run is not "accepted": its forward pass is unchecked.
+  const bool not_run = accepted && is_code && !ran;
+  const char* verdict = !accepted ? "rejected" : not_run ? "loaded_not_run" : "accepted";
+  report["verdict"] = verdict;
+  report["checked"] = checked_list(report, is_code, ran);
   report["reasons"] = reasons;
   report["seconds"] = seconds;
   if (command.json) {
-    std::printf("%s\n", report.dump(2).c_str());
+    // Names in a hostile archive need not be UTF-8: replaced, never an exception.
+    std::printf("%s\n", report.dump(2, ' ', false, json::error_handler_t::replace).c_str());
   } else {
     std::printf("model:     %s\n", command.model_path.c_str());
-    std::printf("verdict:   %s\n", accepted ? "ACCEPTED" : "REJECTED");
+    std::printf("verdict:   %s\n",
+                !accepted ? "REJECTED"
+                : not_run ? "LOADED, NOT RUN (graph judged; no input shape given or inferred: "
+                            "pass --input C,H,W to run the behavioural checks)"
+                          : "ACCEPTED");
     if (report.contains("sha256")) {
       std::printf("sha256:    %s\nbytes:     %s\nformat:    %s\n",
                   report["sha256"].get<std::string>().c_str(), report["bytes"].dump().c_str(),
@@ -132,17 +159,22 @@ int run_scan(const ScanCommand& command) {
                   static_cast<unsigned long long>(inspection.version));
       std::printf("pickles:   %s\n", joined(inspection.pickles).c_str());
       std::printf("globals:   %s\n", joined(inspection.globals).c_str());
-      std::printf("operators: %s\n", joined(inspection.operators).c_str());
       std::printf("tensors:   %lld in %lld storages\n", static_cast<long long>(inspection.tensors),
                   static_cast<long long>(inspection.storages));
     }
+    if (report.contains("operators")) {
+      std::printf("operators: %s\n",
+                  joined(report["operators"].get<std::vector<std::string>>()).c_str());
+    }
     if (report.contains("probe") && report["probe"]["accepted"].get<bool>()) {
-      std::printf("probe:     loaded in %.3f s%s\n", report["probe"]["load_seconds"].get<double>(),
-                  command.input.empty()
-                      ? ""
-                      : (", forward on zeros " + report["probe"]["output_shape"].dump() + " in " +
-                         std::to_string(report["probe"]["forward_seconds"].get<double>()) + " s")
-                            .c_str());
+      const json& p = report["probe"];
+      std::printf("probe:     loaded in %.3f s%s\n", p["load_seconds"].get<double>(),
+                  !ran ? (", not run: " + p["not_run_reason"].get<std::string>()).c_str()
+                       : (", behavioural checks passed on input " + p["input_shape"].dump() +
+                          (p["input_inferred"].get<bool>() ? " (inferred from the graph)" : "") +
+                          ", output " + p["output_shape"].dump() + ", in " +
+                          std::to_string(p["forward_seconds"].get<double>()) + " s")
+                             .c_str());
     }
     for (const auto& r : reasons) {
       std::printf("reason:    %s: %s\n", r["code"].get<std::string>().c_str(),
@@ -150,7 +182,8 @@ int run_scan(const ScanCommand& command) {
     }
   }
   std::fflush(stdout);
-  return accepted ? 0 : static_cast<int>(ExitCode::kModelRejected);
+  if (!accepted) return static_cast<int>(ExitCode::kModelRejected);
+  return not_run ? static_cast<int>(ExitCode::kLoadedNotRun) : 0;
 }
 
 }  // namespace rampart::cli

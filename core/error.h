@@ -13,6 +13,9 @@ enum class ExitCode : int {
   kModelRejected = 3,  ///< a model file was rejected by intake checks
   kDataError = 4,      ///< data or I/O error
   kInternal = 5,       ///< internal error
+  /// `rampart scan` only: the model loaded and its graph passed, but it was never run (no
+  /// input shape given or inferred), so its forward pass is unchecked.
+  kLoadedNotRun = 6,
 };
 
 /// An error a user can cause. Carries the exit code the CLI returns; `what()` is one clear

@@ -46,11 +46,18 @@ def main():
         z.writestr(zipfile.ZipInfo("m/code/__torch__.py"), "class M(Module):\n  pass\n",
                    compress_type=zipfile.ZIP_DEFLATED)
     write(f"{out}/fuzz_zip/archive.zip", buffer.getvalue())
+    write(f"{out}/fuzz_model_format/archive.zip", buffer.getvalue())
+    write(f"{out}/fuzz_model_format/flatbuffer.ptl", b"\x18\x00\x00\x00PTMF" + bytes(16))
 
     header = json.dumps({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
                          "__metadata__": {"arch": "x"}}).encode()
     write(f"{out}/fuzz_safetensors/w.safetensors",
           struct.pack("<Q", len(header)) + header + struct.pack("<4f", 1, 2, 3, 4))
+
+    write(f"{out}/fuzz_model_format/w.safetensors",
+          struct.pack("<Q", len(header)) + header + struct.pack("<4f", 1, 2, 3, 4))
+    write(f"{out}/fuzz_operator_list/ops.txt",
+          b"aten::conv2d\naten::relu_\nprim::Constant\nprim::Print\nquantized::linear\n")
 
     images = struct.pack(">IIII", 0x803, 2, 2, 2) + bytes(range(8))
     labels = struct.pack(">II", 0x801, 2) + bytes([1, 2])

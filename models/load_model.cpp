@@ -32,7 +32,7 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
     out.sha256 = loaded.file.sha256;
     out.bytes = static_cast<int64_t>(loaded.file.bytes.size());
     out.files.push_back({out.path, out.sha256, out.bytes, loaded.file.verified_by,
-                         spec.intake.policy.probe ? std::optional(loaded.probe) : std::nullopt});
+                         std::optional(loaded.probe)});
     return out;
   }
   if (spec.checkpoint.empty()) {

@@ -18,12 +18,12 @@ namespace {
 LoadedTorchScript load_torchscript(const std::string& path, const security::IntakeOptions& intake,
                                    const c10::Device& device) {
   LoadedTorchScript out{torch::jit::Module(), security::read_model_file(path, intake), {}};
-  security::TorchScriptLimits limits = security::libtorch_limits();
-  limits.denied_operators.insert(limits.denied_operators.end(),
-                                 intake.policy.denied_operators.begin(),
-                                 intake.policy.denied_operators.end());
+  if (out.file.format == security::ModelFormat::kSafetensors) {
+    throw ModelRejected(path + ": is a safetensors checkpoint, not a TorchScript archive (name "
+                               "it as model.checkpoint with model.arch)");
+  }
   const security::TorchScriptInspection inspection =
-      security::inspect_torchscript(out.file.bytes, limits, security::libtorch_registers);
+      security::inspect_torchscript(out.file.bytes, security::libtorch_limits());
   if (!inspection.accepted()) {
     const security::InspectionError& first = inspection.problems.front();
     const std::size_t more = inspection.problems.size() - 1;
@@ -32,11 +32,12 @@ LoadedTorchScript load_torchscript(const std::string& path, const security::Inta
         (more ? " (and " + std::to_string(more) + " more problems: run 'rampart scan " + path + "')"
               : std::string()));
   }
-  if (intake.policy.probe) {
-    out.probe = security::probe_model(out.file.bytes, intake.policy.probe_options);
-    if (!out.probe.accepted) {
-      throw ModelRejected(path + ": rejected by the sandboxed probe: " + out.probe.reason);
-    }
+  // Always: the probe is where the compiled graph is judged, so no load skips it.
+  security::ProbeOptions probe = intake.policy.probe_options;
+  probe.denied_operators = intake.policy.denied_operators;
+  out.probe = security::probe_model(out.file.bytes, probe);
+  if (!out.probe.accepted) {
+    throw ModelRejected(path + ": rejected by the sandboxed probe: " + out.probe.reason);
   }
   std::istringstream stream(out.file.bytes);
   try {

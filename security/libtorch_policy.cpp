@@ -1,30 +1,17 @@
 #include "security/libtorch_policy.h"
 
 #include <caffe2/serialize/versions.h>
-#include <torch/csrc/jit/runtime/operator.h>
-
-#include <mutex>
-#include <unordered_set>
+#include <torch/custom_class.h>
 
 namespace rampart::security {
-
-bool libtorch_registers(const std::string& op) {
-  static std::once_flag once;
-  static std::unordered_set<std::string> names;
-  std::call_once(once, [] {
-    for (const auto& registered : torch::jit::getAllOperators()) {
-      names.insert(registered->schema().name());
-    }
-  });
-  if (names.count(op)) return true;
-  const std::string aten = "aten::";
-  return op.compare(0, aten.size(), aten) == 0 && names.count("prim::" + op.substr(aten.size()));
-}
 
 TorchScriptLimits libtorch_limits() {
   TorchScriptLimits limits;
   limits.min_version = caffe2::serialize::kMinSupportedFileFormatVersion;
   limits.max_version = caffe2::serialize::kMaxSupportedFileFormatVersion;
+  limits.custom_class_registered = [](const std::string& name) {
+    return torch::getCustomClass(name) != nullptr;
+  };
   return limits;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "security/inspection_error.h"
 #include "security/signature.h"
 
 namespace rampart::security {
@@ -106,6 +107,11 @@ ModelFile read_model_file(const std::string& path, const IntakeOptions& options)
                         "); pin it with 'sha256: " + file.sha256 + "'" + listed +
                         ", sign it, or accept it unpinned with security.allow_unpinned: true "
                         "(--allow-unpinned)");
+  }
+  try {
+    file.format = decide_model_format(file.bytes);
+  } catch (const InspectionError& e) {
+    throw ModelRejected(path + ": rejected by the model intake (" + e.code() + "): " + e.what());
   }
   return file;
 }

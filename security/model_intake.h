@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "security/allowlist.h"
+#include "security/model_format.h"
 #include "security/sandbox_probe.h"
 
 namespace rampart::security {
@@ -19,10 +20,10 @@ struct IntakePolicy {
   /// (`security.allow_unpinned`, `--allow-unpinned`); the report then records it as unpinned.
   bool allow_unpinned = false;
   std::shared_ptr<const Allowlist> allowlist;  ///< `security.allowlist`; null: none
-  /// Load (and, with an input shape, run) TorchScript models in a sandboxed child first.
-  bool probe = true;
-  ProbeOptions probe_options;  ///< input_shape empty: the probe only loads the model
-  /// Operators refused on top of the built-in deny-list (`security.deny_operators`).
+  /// The sandboxed probe every TorchScript model passes first (security::probe_model); its
+  /// input_shape empty: inferred from the graph where it can be, else loaded and judged only.
+  ProbeOptions probe_options;
+  /// Operators refused on top of the built-in policy (`security.deny_operators`).
   std::vector<std::string> denied_operators;
 };
 
@@ -47,6 +48,7 @@ struct ModelFile {
   std::string path;
   std::string bytes;
   std::string sha256;  ///< lower-case hex of `bytes`
+  ModelFormat format = ModelFormat::kUnknown;  ///< decided once (security::decide_model_format)
   /// What vouched for the file: "sha256_pin", "allowlist", "signature", "own_output"; empty:
   /// nothing did, and the policy allowed it unpinned.
   std::vector<std::string> verified_by;
@@ -55,10 +57,11 @@ struct ModelFile {
 
 /// The single entry point for model files (TorchScript archives, safetensors checkpoints,
 /// ensemble members, teachers): reads the file once under the size limit, hashes it, checks
-/// the pin (or the allowlist) and the Ed25519 signature when one is given. Throws DataError
-/// (exit 4) when the file cannot be read, and ModelRejected (exit 3) when it is too large, its
-/// hash does not match the pin, its signature does not verify, or nothing vouches for it and
-/// the policy does not allow unpinned files.
+/// the pin (or the allowlist) and the Ed25519 signature when one is given, and decides the
+/// format once. Throws DataError (exit 4) when the file cannot be read, and ModelRejected
+/// (exit 3) when it is too large, its hash does not match the pin, its signature does not
+/// verify, nothing vouches for it and the policy does not allow unpinned files, or its format
+/// is ambiguous (a polyglot, a FlatBuffer module).
 /// TorchScript loading adds the archive, pickle and code inspection and the sandboxed probe
 /// (models::load_torchscript).
 ///

@@ -15,33 +15,6 @@ bool identifier_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
 }
 
-// Operators called in TorchScript's printed code: `torch.<op>(` is aten::<op> and
-// `ops.<namespace>.<op>(` is <namespace>::<op>.
-std::set<std::string> operators_in(const std::string& code) {
-  std::set<std::string> out;
-  auto read_identifier = [&](std::size_t at, std::size_t& end) {
-    end = at;
-    while (end < code.size() && identifier_char(code[end])) ++end;
-    return code.substr(at, end - at);
-  };
-  for (std::size_t at = 0; at < code.size(); ++at) {
-    if (at > 0 && (identifier_char(code[at - 1]) || code[at - 1] == '.')) continue;
-    std::size_t end = 0;
-    if (code.compare(at, 6, "torch.") == 0) {
-      const std::string op = read_identifier(at + 6, end);
-      if (!op.empty() && op != "ops" && end < code.size() && code[end] == '(') {
-        out.insert("aten::" + op);
-      }
-    } else if (code.compare(at, 4, "ops.") == 0) {
-      const std::string ns = read_identifier(at + 4, end);
-      if (ns.empty() || end >= code.size() || code[end] != '.') continue;
-      const std::string op = read_identifier(end + 1, end);
-      if (!op.empty() && end < code.size() && code[end] == '(') out.insert(ns + "::" + op);
-    }
-  }
-  return out;
-}
-
 uint64_t parse_version(const std::string& text) {
   std::string digits = text;
   while (!digits.empty() && (digits.back() == '\n' || digits.back() == '\r')) digits.pop_back();
@@ -59,15 +32,28 @@ bool add(int64_t a, int64_t b, int64_t& out) { return !__builtin_add_overflow(a,
 
 void check_tensors(const std::string& record, const PickleSummary& pickle, const Archive& archive,
                    const TorchScriptLimits& limits) {
+  // libtorch reads constants.pkl's storages from constants/ (frozen modules keep their
+  // tensors there) and every other pickle's from data/.
+  const std::string folder = record == "constants.pkl" ? "constants/" : "data/";
   std::map<std::string, StorageRef> storages;
   for (const auto& s : pickle.storages) {
     const bool simple_key = !s.key.empty() && s.key.size() <= 64 &&
                             std::all_of(s.key.begin(), s.key.end(), identifier_char);
     if (!simple_key) throw InspectionError("bad_storage", record + ": storage key '" + s.key + "'");
-    const ArchiveEntry* data = archive.find("data/" + s.key);
+    const ArchiveEntry* data = archive.find(folder + s.key);
     if (!data) {
-      throw InspectionError("bad_storage", record + ": storage '" + s.key +
-                                               "' has no record data/" + s.key);
+      throw InspectionError("bad_storage", record + ": storage '" + s.key + "' has no record " +
+                                               folder + s.key);
+    }
+    // libtorch builds a storage once, from its first declaration: a second one with another
+    // type or size would be checked against bytes libtorch never reads that way.
+    if (const auto seen = storages.find(s.key); seen != storages.end()) {
+      if (seen->second.type != s.type || seen->second.numel != s.numel) {
+        throw InspectionError("bad_storage", record + ": storage '" + s.key +
+                                                 "' is declared twice, as " + seen->second.type +
+                                                 " and " + s.type);
+      }
+      continue;
     }
     int64_t bytes = 0;
     if (s.numel > limits.max_tensor_numel || !multiply(s.numel, s.itemsize, bytes) ||
@@ -97,10 +83,16 @@ void check_tensors(const std::string& record, const PickleSummary& pickle, const
       int64_t reach = 0;
       if (ok && t.sizes[i] > 0) ok = multiply(t.sizes[i] - 1, t.strides[i], reach) && add(extent, reach, extent);
     }
-    if (!ok || numel > limits.max_tensor_numel) {
+    int64_t tensor_bytes = 0;
+    ok = ok && multiply(numel, it->second.itemsize, tensor_bytes);
+    // Bytes, not elements: a stride-0 view of 2^34 elements costs nothing in the file and
+    // 2^34 x itemsize bytes as soon as anything makes it contiguous.
+    if (!ok || numel > limits.max_tensor_numel || tensor_bytes > limits.max_tensor_bytes) {
       throw InspectionError("tensor_too_large", record + ": a tensor declares more than " +
                                                     std::to_string(limits.max_tensor_numel) +
-                                                    " elements or an overflowing shape");
+                                                    " elements or " +
+                                                    std::to_string(limits.max_tensor_bytes) +
+                                                    " bytes, or an overflowing shape");
     }
     if (numel > 0 && extent >= it->second.numel) {
       throw InspectionError("bad_storage", record + ": a tensor reaches element " +
@@ -115,14 +107,28 @@ void check_tensors(const std::string& record, const PickleSummary& pickle, const
 
 std::string torchscript_global_policy(
     const std::string& module, const std::string& name,
-    const std::function<bool(const std::string&, const std::string&)>& has_class) {
+    const std::function<bool(const std::string&, const std::string&)>& has_class,
+    const TorchScriptLimits& limits) {
   static const std::set<std::string> kRebuild{"_rebuild_tensor_v2", "_rebuild_tensor",
                                               "_rebuild_qtensor", "_rebuild_sparse_tensor",
                                               "_rebuild_parameter"};
   if (module == "torch._utils" && kRebuild.count(name)) return "";
   if (module == "torch" && (storage_itemsize(name) > 0 || name == "device")) return "";
+  // Plain values that quantized tensors and packed weights pickle: dtypes and schemes.
+  static const std::set<std::string> kTorchValues{
+      "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
+      "per_channel_symmetric", "per_channel_affine_float_qparams", "qint8", "quint8", "qint32",
+      "quint4x2", "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int8",
+      "uint8", "int16", "short", "int32", "int", "int64", "long", "bool", "complex64",
+      "complex128"};
+  if (module == "torch" && kTorchValues.count(name)) return "";
   if (module == "collections" && name == "OrderedDict") return "";
   if (module == "torch.jit._pickle") return "";
+  if (module == "__torch__.torch.classes.quantized") {
+    return limits.custom_class_registered && limits.custom_class_registered(module + "." + name)
+               ? ""
+               : "libtorch registers no such quantized class";
+  }
   if (module == "__torch__" || module.compare(0, 10, "__torch__.") == 0) {
     return has_class(module, name) ? "" : "the archive's code defines no such class";
   }
@@ -136,8 +142,8 @@ std::string torchscript_global_policy(
   return "libtorch's unpickler does not need it";
 }
 
-TorchScriptInspection inspect_torchscript(std::string_view bytes, const TorchScriptLimits& limits,
-                                          const OperatorRegistry& registered) {
+TorchScriptInspection inspect_torchscript(std::string_view bytes,
+                                          const TorchScriptLimits& limits) {
   TorchScriptInspection out;
   Archive archive;
   try {
@@ -193,7 +199,7 @@ TorchScriptInspection inspect_torchscript(std::string_view bytes, const TorchScr
     return false;
   };
   const GlobalPolicy policy = [&](const std::string& module, const std::string& name) {
-    return torchscript_global_policy(module, name, has_class);
+    return torchscript_global_policy(module, name, has_class, limits);
   };
   std::set<std::string> globals;
   for (const auto& e : archive.entries) {
@@ -213,22 +219,6 @@ TorchScriptInspection inspect_torchscript(std::string_view bytes, const TorchScr
     }
   }
 
-  std::set<std::string> operators;
-  for (const auto& [name, text] : code) {
-    const auto found = operators_in(text);
-    operators.insert(found.begin(), found.end());
-  }
-  out.operators.assign(operators.begin(), operators.end());
-  for (const auto& op : out.operators) {
-    if (std::find(limits.denied_operators.begin(), limits.denied_operators.end(), op) !=
-        limits.denied_operators.end()) {
-      out.problems.emplace_back("denied_operator",
-                                "the code calls " + op + ", which is denied (side effects)");
-    } else if (registered && !registered(op)) {
-      out.problems.emplace_back("unknown_operator",
-                                "the code calls " + op + ", which this libtorch does not register");
-    }
-  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace rampart::security {
@@ -65,19 +66,20 @@ struct Directory {
 
 Directory find_directory(const Reader& r) {
   if (r.size() < 22) reject("not_an_archive", "too short to be a zip archive");
-  // The end record is the last 22 bytes plus a comment of at most 65535 bytes, and the
-  // comment must run exactly to the end of the file.
-  const uint64_t lowest = r.size() >= 22 + 65535 ? r.size() - 22 - 65535 : 0;
-  uint64_t eocd = UINT64_MAX;
-  for (uint64_t at = r.size() - 22 + 1; at-- > lowest;) {
-    if (r.u32(at) == kEndOfDirectory && at + 22 + r.u16(at + 20) == r.size()) {
-      eocd = at;
-      break;
+  // torch.jit.save writes no archive comment, so the end record is exactly the last 22 bytes.
+  // A comment is where a second archive, a signature or a polyglot's other half would hide.
+  const uint64_t eocd = r.size() - 22;
+  if (r.u32(eocd) != kEndOfDirectory) {
+    const uint64_t lowest = r.size() >= 22 + 65535 ? r.size() - 22 - 65535 : 0;
+    for (uint64_t at = eocd; at-- > lowest;) {
+      if (r.u32(at) == kEndOfDirectory && at + 22 + r.u16(at + 20) == r.size()) {
+        reject("archive_comment", "the archive carries a comment of " +
+                                      std::to_string(r.u16(at + 20)) + " bytes");
+      }
     }
+    reject("not_an_archive", "no zip end-of-central-directory record in the last 22 bytes");
   }
-  if (eocd == UINT64_MAX) {
-    reject("not_an_archive", "no zip end-of-central-directory record ends the file");
-  }
+  if (r.u16(eocd + 20) != 0) reject("archive_comment", "the archive carries a comment");
   if (r.u16(eocd + 4) != 0 || r.u16(eocd + 6) != 0 || r.u16(eocd + 8) != r.u16(eocd + 10)) {
     reject("bad_directory", "multi-disk archives are not model files");
   }
@@ -207,11 +209,8 @@ bool looks_like_zip(std::string_view bytes) {
 }
 
 const ArchiveEntry* Archive::find(const std::string& relative) const {
-  const std::string name = prefix + "/" + relative;
-  for (const auto& e : entries) {
-    if (e.name == name) return &e;
-  }
-  return nullptr;
+  const auto it = index.find(prefix + "/" + relative);
+  return it == index.end() ? nullptr : &entries[it->second];
 }
 
 std::string read_entry(std::string_view bytes, const ArchiveEntry& entry) {
@@ -231,7 +230,7 @@ Archive inspect_archive(std::string_view bytes, const ArchiveLimits& limits) {
                                    std::to_string(limits.max_entries));
   }
   Archive archive;
-  std::set<std::string> names;
+  std::set<std::string> names, folded_names;
   struct Span {
     uint64_t begin, end;
     std::string name;
@@ -271,6 +270,14 @@ Archive inspect_archive(std::string_view bytes, const ArchiveLimits& limits) {
     }
     if (!names.insert(e.name).second) {
       reject("duplicate_name", "entry '" + e.name + "' appears twice");
+    }
+    // libtorch's zip reader looks names up ignoring case: two names equal up to case would let
+    // the scanner and libtorch read different records.
+    std::string folded = e.name;
+    std::transform(folded.begin(), folded.end(), folded.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!folded_names.insert(folded).second) {
+      reject("duplicate_name", "entry '" + e.name + "' differs from another only in case");
     }
     if (e.flags & (kFlagEncrypted | kFlagStrongEncryption)) {
       reject("encrypted_entry", "entry '" + e.name + "' is encrypted");
@@ -356,6 +363,21 @@ Archive inspect_archive(std::string_view bytes, const ArchiveLimits& limits) {
                                         "' share bytes");
     }
   }
+  // As torch.jit.save writes it, the records tile the file from byte 0 to the directory: no
+  // prefix (libtorch's reader accepts one), no gap, no hidden bytes between them.
+  uint64_t expected = 0;
+  for (const Span& span : spans) {
+    if (span.begin != expected) {
+      reject("hidden_bytes", std::to_string(span.begin - expected) + " bytes before entry '" +
+                                 span.name + "' belong to no record");
+    }
+    expected = span.end;
+  }
+  if (expected != dir.offset) {
+    reject("hidden_bytes", std::to_string(dir.offset - expected) +
+                               " bytes before the central directory belong to no record");
+  }
+  for (std::size_t i = 0; i < archive.entries.size(); ++i) archive.index[archive.entries[i].name] = i;
   for (const auto& e : archive.entries) {
     const std::string content = e.method == 8 ? read_entry(bytes, e) : std::string();
     const std::string_view data =

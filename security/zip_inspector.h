@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "security/inspection_error.h"
@@ -38,13 +39,16 @@ struct Archive {
   std::string prefix;  ///< the one top-level directory ("model" for "model/data.pkl")
   std::vector<ArchiveEntry> entries;
   uint64_t total_bytes = 0;  ///< sum of the uncompressed sizes
+  std::unordered_map<std::string, std::size_t> index;  ///< full name -> position in `entries`
 
   /// The entry named `prefix/relative`, or nullptr.
   const ArchiveEntry* find(const std::string& relative) const;
 };
 
-/// Inspects a zip archive held in memory, strictly: the end-of-central-directory record (and
-/// its zip64 form) is consistent and ends the file; every central entry has a clean relative
+/// Inspects a zip archive held in memory, strictly, as torch.jit.save writes one: the
+/// end-of-central-directory record (and its zip64 form) is consistent, is the last 22 bytes (no
+/// comment), and the records tile the file from byte 0 to the directory (no prefix, no gaps);
+/// no two names are equal up to case (libtorch looks names up ignoring case); every central entry has a clean relative
 /// name (no "..", no absolute path, no backslash, no NUL or control character, no empty
 /// component) under one common prefix directory; no name repeats; each local header agrees
 /// with its central entry (name, flags, method, CRC and sizes, or its data descriptor); the

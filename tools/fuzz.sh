@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${FUZZ_SECONDS:-30}
-targets=${FUZZ_TARGETS:-fuzz_zip fuzz_pickle fuzz_safetensors fuzz_idx fuzz_npy}
+targets=${FUZZ_TARGETS:-fuzz_zip fuzz_model_format fuzz_operator_list fuzz_pickle fuzz_safetensors fuzz_idx fuzz_npy}
 mkdir -p build-fuzz
 if [ ! -f build-fuzz/build.ninja ]; then
   CXX=${FUZZ_CXX:-clang++} cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

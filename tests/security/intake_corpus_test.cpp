@@ -189,24 +189,7 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
   c["unknown_version"] = {with([&](auto& r) { find(r, "version").data = "99\n"; }),
                           "unsupported_version"};
   c["missing_data_pkl"] = {without("data.pkl"), "missing_record"};
-  // Code that calls operators with side effects, or ones this libtorch does not have.
-  auto with_code = [&](const std::string& extra) {
-    return with([&](auto& r) {
-      for (auto& x : r) {
-        if (x.name.find("/code/") != std::string::npos && x.name.size() > 3 &&
-            x.name.compare(x.name.size() - 3, 3, ".py") == 0) {
-          x.data += extra;
-          break;
-        }
-      }
-    });
-  };
-  c["denied_operator_from_file"] = {
-      with_code("\ndef leak(self) -> Tensor:\n  return torch.from_file(\"/etc/shadow\")\n"),
-      "denied_operator"};
-  c["unknown_operator"] = {
-      with_code("\ndef odd(self) -> Tensor:\n  return torch.rampart_no_such_op()\n"),
-      "unknown_operator"};
+  // Operators are judged on the compiled graph by the probe (graph_allowlist_test.cpp).
   return c;
 }
 
@@ -231,8 +214,7 @@ TEST_CASE("model intake: every file of the malicious corpus is rejected with its
   for (const auto& [name, file] : files) {
     INFO(name);
     test::write_bytes(dir + "/corpus/" + name + ".pt", file.bytes);
-    const auto inspection = security::inspect_torchscript(file.bytes, security::libtorch_limits(),
-                                                          security::libtorch_registers);
+    const auto inspection = security::inspect_torchscript(file.bytes, security::libtorch_limits());
     REQUIRE_FALSE(inspection.accepted());
     std::string codes;
     for (const auto& p : inspection.problems) codes += p.code() + ": " + p.what() + "\n";
@@ -320,14 +302,12 @@ TEST_CASE("model intake: valid models are accepted", "[security][intake]") {
   }
   for (const auto& [name, bytes] : models) {
     INFO(name);
-    const auto inspection = security::inspect_torchscript(bytes, security::libtorch_limits(),
-                                                          security::libtorch_registers);
+    const auto inspection = security::inspect_torchscript(bytes, security::libtorch_limits());
     std::string codes;
     for (const auto& p : inspection.problems) codes += p.code() + ": " + p.what() + "\n";
     INFO(codes);
     CHECK(inspection.accepted());
     CHECK(inspection.tensors > 0);
-    CHECK_FALSE(inspection.operators.empty());
     const std::string path = dir + "/" + name + ".pt";
     test::write_bytes(path, bytes);
     const auto scan = test::run_process({test::rampart_binary(), "scan", path});

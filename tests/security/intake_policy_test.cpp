@@ -1,6 +1,7 @@
 // Integrity and policy of the model intake: pins, the allowlist file, signatures, unpinned
 // files (rejected unless the policy allows them), the `security:` config section, and the
 // operator deny-list it extends.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -10,6 +11,7 @@
 #include "models/torchscript_loader.h"
 #include "security/allowlist.h"
 #include "security/libtorch_policy.h"
+#include "security/sandbox_probe.h"
 #include "security/model_intake.h"
 #include "security/security_config.h"
 #include "security/torchscript_inspection.h"
@@ -159,11 +161,12 @@ TEST_CASE("security config reaches every model of an eval config, and a denied o
           "[security][config]") {
   const std::string dir = test::make_temp_dir("security-ops");
   test::write_bytes(dir + "/model.pt", test::small_cnn_archive());
-  const auto inspection = security::inspect_torchscript(
-      test::small_cnn_archive(), security::libtorch_limits(), security::libtorch_registers);
-  REQUIRE(inspection.accepted());
-  REQUIRE_FALSE(inspection.operators.empty());
-  const std::string used = inspection.operators.front();
+  security::ProbeOptions probe;
+  probe.input_shape = {1, 1, 28, 28};
+  const auto judged = security::probe_model(test::small_cnn_archive(), probe);
+  REQUIRE(judged.accepted);
+  const std::string used = "aten::conv2d";  // small_cnn's graph has it
+  REQUIRE(std::count(judged.operators.begin(), judged.operators.end(), used) == 1);
 
   const auto root = core::parse_config(
       "model: {ensemble: {members: [{path: " + dir + "/model.pt}, {path: " + dir +
@@ -180,7 +183,8 @@ TEST_CASE("security config reaches every model of an eval config, and a denied o
   security::IntakeOptions intake = spec.members[0].intake;
   intake.policy.max_model_bytes = int64_t{1} << 30;
   CHECK_THAT(what_of([&] { models::load_torchscript(dir + "/model.pt", intake); }),
-             Catch::Contains("rejected by the model intake") && Catch::Contains(used));
+             Catch::Contains("rejected by the sandboxed probe: the model's graph calls " + used +
+                             ", which is refused: denied by security.deny_operators"));
   intake.policy.denied_operators.clear();
   CHECK_NOTHROW(models::load_torchscript(dir + "/model.pt", intake));
   std::filesystem::remove_all(dir);

@@ -1,12 +1,15 @@
-// The sandbox the probe runs models in, exercised directly: in a forked, confined child each
-// forbidden system call kills the process with SIGSYS, writing a file raises SIGXFSZ, the
-// descriptor and memory limits hold, and allowed work (computing, writing to a pipe) goes on.
+// The sandbox the probe runs models in, exercised directly: in a forked, confined child no path
+// can be opened (EACCES), each forbidden system call kills the process with SIGSYS, writing a
+// kept file raises SIGXFSZ, inherited descriptors are closed, the file system is unchanged (a
+// watched directory hashes the same), the descriptor and memory limits hold, and allowed work
+// (computing, threads, writing to the pipe) goes on.
 #include "security/process_sandbox.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -16,7 +19,9 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <cstring>
 #include <functional>
+#include <thread>
 
 #include "support/test_support.h"
 
@@ -70,11 +75,15 @@ TEST_CASE("sandbox: execve, execveat, socket, connect and ptrace kill the child 
   // connect on a descriptor made before the filter (a socketpair would need socket too).
   int fds[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-  const Outcome conn = confined([&] {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    return connect(fds[0], reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 ? 13 : 14;
-  });
+  security::SandboxLimits keep_socket;
+  keep_socket.keep_descriptors = {fds[0]};
+  const Outcome conn = confined(
+      [&] {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        return connect(fds[0], reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 ? 13 : 14;
+      },
+      keep_socket);
   close(fds[0]);
   close(fds[1]);
   CHECK(conn.signaled);
@@ -93,51 +102,130 @@ TEST_CASE("sandbox: execve, execveat, socket, connect and ptrace kill the child 
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("sandbox: no file writes, a descriptor cap and a memory cap, while computing goes on",
+TEST_CASE("sandbox: no path can be opened, nothing in the file system changes, limits hold",
           "[security][sandbox]") {
-  const std::string dir = test::make_temp_dir("sandbox-limits");
-  const std::string file = dir + "/written";
-  const Outcome write_file = confined([&] {
-    const int fd = open(file.c_str(), O_WRONLY | O_CREAT, 0600);
-    if (fd < 0) return 20;
-    return write(fd, "x", 1) == 1 ? 21 : 22;
+  const std::string dir = test::make_temp_dir("sandbox-fs");
+  const std::string secret = dir + "/secret", victim = dir + "/victim";
+  test::write_bytes(secret, "the secret");
+  test::write_bytes(victim, "keep me");
+  const std::string before = test::directory_snapshot(dir);
+
+  // Opening any path fails with EACCES: no creation, no truncation, no reading.
+  const Outcome create = confined([&] {
+    return open((dir + "/created").c_str(), O_WRONLY | O_CREAT, 0600) < 0 && errno == EACCES ? 20
+                                                                                              : 21;
   });
+  CHECK(create.exit_code == 20);
+  const Outcome trunc_open = confined([&] {
+    return open(victim.c_str(), O_WRONLY | O_TRUNC) < 0 && errno == EACCES ? 22 : 23;
+  });
+  CHECK(trunc_open.exit_code == 22);
+  const Outcome read_secret = confined([&] {
+    return open(secret.c_str(), O_RDONLY) < 0 && errno == EACCES ? 24 : 25;
+  });
+  CHECK(read_secret.exit_code == 24);
+  // Calls that change the file system by path kill the process.
+  for (const auto& [name, call] : std::vector<std::pair<std::string, std::function<int()>>>{
+           {"truncate", [&] { return truncate(victim.c_str(), 0); }},
+           {"unlink", [&] { return unlink(victim.c_str()); }},
+           {"rename", [&] { return rename(victim.c_str(), (dir + "/moved").c_str()); }},
+           {"mkdir", [&] { return mkdir((dir + "/sub").c_str(), 0700); }},
+           {"symlink", [&] { return symlink(secret.c_str(), (dir + "/link").c_str()); }},
+           {"chmod", [&] { return chmod(victim.c_str(), 0777); }}}) {
+    INFO(name);
+    const Outcome out = confined([&] { return call() == 0 ? 26 : 27; });
+    CHECK(out.signaled);
+    CHECK(out.signal == SIGSYS);
+  }
+
+  // A descriptor the child keeps: writing raises SIGXFSZ, ftruncate and a shared mapping of
+  // the file are refused, so the file keeps its bytes.
+  const int kept = open(victim.c_str(), O_RDWR);
+  REQUIRE(kept >= 0);
+  security::SandboxLimits keep;
+  keep.keep_descriptors = {kept};
+  const Outcome write_file = confined([&] { return write(kept, "x", 1) == 1 ? 30 : 31; }, keep);
   CHECK(write_file.signaled);
   CHECK(write_file.signal == SIGXFSZ);
-  CHECK(std::filesystem::file_size(file) == 0);  // created (open is allowed), nothing written
-
-  const Outcome descriptors = confined(
-      [] {
-        for (int i = 0; i < 100; ++i) {
-          if (open("/dev/null", O_RDONLY) < 0) return errno == EMFILE ? 30 : 31;
+  const Outcome ftrunc = confined([&] { return ftruncate(kept, 0) == 0 ? 32 : 33; }, keep);
+  CHECK(ftrunc.signaled);
+  CHECK(ftrunc.signal == SIGSYS);
+  const Outcome shared = confined(
+      [&] {
+        void* p = mmap(nullptr, 7, PROT_READ | PROT_WRITE, MAP_SHARED, kept, 0);
+        if (p != MAP_FAILED) {
+          std::memcpy(p, "changed", 7);
+          return 34;
         }
-        return 32;
+        return errno == EACCES ? 35 : 36;
       },
-      {int64_t{1} << 30, 10, 16});
-  CHECK(descriptors.exit_code == 30);
+      keep);
+  CHECK(shared.exit_code == 35);
+  // A descriptor it does not keep is closed before anything untrusted runs.
+  const Outcome inherited = confined([&] { return fcntl(kept, F_GETFD) < 0 && errno == EBADF ? 37 : 38; });
+  CHECK(inherited.exit_code == 37);
+  close(kept);
+  CHECK(test::directory_snapshot(dir) == before);  // nothing created, truncated or rewritten
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("sandbox: no new process, no signal to another, descriptor and memory caps, while "
+          "computing goes on",
+          "[security][sandbox]") {
+  const Outcome forked = confined([] {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    return pid > 0 ? 40 : 41;
+  });
+  CHECK(forked.signaled);
+  CHECK(forked.signal == SIGSYS);
+  const Outcome signal_parent = confined([] { return kill(getppid(), 0) == 0 ? 42 : 43; });
+  CHECK(signal_parent.signaled);
+  CHECK(signal_parent.signal == SIGSYS);
+  const Outcome signal_group = confined([] { return kill(0, 0) == 0 ? 44 : 45; });
+  CHECK(signal_group.signaled);
+  CHECK(signal_group.signal == SIGSYS);
+  const Outcome own_signal = confined([] { return kill(getpid(), 0) == 0 ? 46 : 47; });
+  CHECK(own_signal.exit_code == 46);
+
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  security::SandboxLimits few{int64_t{1} << 30, 10, 16, {fds[1]}};
+  const Outcome descriptors = confined(
+      [&] {
+        for (int i = 0; i < 100; ++i) {
+          if (dup(fds[1]) < 0) return errno == EMFILE ? 50 : 51;
+        }
+        return 52;
+      },
+      few);
+  CHECK(descriptors.exit_code == 50);
 
   const Outcome memory = confined(
       [] {
         void* p = mmap(nullptr, std::size_t{2} << 30, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        return p == MAP_FAILED ? 40 : 41;  // 2 GiB more than allowed: refused
+        return p == MAP_FAILED ? 60 : 61;  // 2 GiB more than allowed: refused
       },
-      {int64_t{256} << 20, 10, 64});
-  CHECK(memory.exit_code == 40);
+      {int64_t{256} << 20, 10, 64, {}});
+  CHECK(memory.exit_code == 60);
 
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  const Outcome work = confined([&] {
-    double sum = 0;
-    for (int i = 1; i <= 1000000; ++i) sum += 1.0 / i;
-    const char answer = sum > 14 ? 'y' : 'n';
-    return write(fds[1], &answer, 1) == 1 ? 0 : 50;
-  });
+  security::SandboxLimits with_pipe;
+  with_pipe.keep_descriptors = {fds[1]};
+  const Outcome work = confined(
+      [&] {
+        double sum = 0;
+        for (int i = 1; i <= 1000000; ++i) sum += 1.0 / i;
+        std::thread helper([&] { sum += 1; });  // threads are allowed
+        helper.join();
+        const char answer = sum > 14 ? 'y' : 'n';
+        return write(fds[1], &answer, 1) == 1 ? 0 : 70;
+      },
+      with_pipe);
   CHECK(work.exit_code == 0);
   char answer = 0;
   CHECK(read(fds[0], &answer, 1) == 1);
   CHECK(answer == 'y');
   close(fds[0]);
   close(fds[1]);
-  std::filesystem::remove_all(dir);
 }

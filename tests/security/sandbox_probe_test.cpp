@@ -84,8 +84,7 @@ TEST_CASE("probe: a valid model loads and runs; its output shape comes back", "[
 TEST_CASE("probe: a forward pass allocating 8 GiB under a 1 GiB limit is rejected",
           "[security][probe]") {
   const std::string model = scripted(kMemoryHog);
-  const auto inspection = security::inspect_torchscript(model, security::libtorch_limits(),
-                                                        security::libtorch_registers);
+  const auto inspection = security::inspect_torchscript(model, security::libtorch_limits());
   CHECK(inspection.accepted());  // legal code: only running it shows the problem
   double seconds = 0;
   const auto result = timed_probe(model, options(30), seconds);

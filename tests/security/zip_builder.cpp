@@ -116,4 +116,26 @@ std::vector<ZipRecord> read_zip(const std::string& bytes) {
   return out;
 }
 
+std::string with_prefix(const std::string& prefix, const std::string& zip) {
+  auto u16 = [](const std::string& b, std::size_t at) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(b[at])) |
+           static_cast<uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8;
+  };
+  auto u32 = [&](const std::string& b, std::size_t at) { return u16(b, at) | u16(b, at + 2) << 16; };
+  auto put32 = [](std::string& b, std::size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));
+  };
+  std::string out = zip;
+  const auto shift = static_cast<uint32_t>(prefix.size());
+  const std::size_t eocd = out.size() - 22;
+  const uint32_t entries = u16(out, eocd + 10), directory = u32(out, eocd + 16);
+  std::size_t at = directory;
+  for (uint32_t i = 0; i < entries; ++i) {
+    put32(out, at + 42, u32(out, at + 42) + shift);
+    at += 46 + u16(out, at + 28) + u16(out, at + 30) + u16(out, at + 32);
+  }
+  put32(out, eocd + 16, directory + shift);
+  return prefix + out;
+}
+
 }  // namespace rampart::test

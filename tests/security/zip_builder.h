@@ -24,6 +24,11 @@ struct ZipRecord {
 /// minus its alignment padding: local header + data per record, central directory, end record.
 std::string build_zip(const std::vector<ZipRecord>& records);
 
+/// `zip` (no zip64, no comment) placed after `prefix`, with every offset in its central directory
+/// and end record moved by the prefix's length: a consistent archive that does not start at
+/// byte 0, as self-extracting archives and polyglots are built.
+std::string with_prefix(const std::string& prefix, const std::string& zip);
+
 /// A TorchScript archive as libtorch writes it: the small CNN (seed 0) exported by Rampart.
 std::string small_cnn_archive();
 

@@ -5,7 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -20,6 +23,27 @@ std::string make_temp_dir(const std::string& prefix) {
       (std::filesystem::temp_directory_path() / ("rampart-" + prefix + "-XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   return pattern;
+}
+
+std::string directory_snapshot(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> entries;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const fs::file_status st = e.symlink_status();
+    std::string line = fs::relative(e.path(), dir).string() + " type " +
+                       std::to_string(static_cast<int>(st.type())) + " perms " +
+                       std::to_string(static_cast<int>(st.permissions()));
+    if (st.type() == fs::file_type::regular) {
+      std::ifstream in(e.path(), std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+      line += " size " + std::to_string(bytes.size()) + " bytes " + bytes;
+    }
+    entries.push_back(line);
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string out;
+  for (const auto& line : entries) out += line + "\n";
+  return out;
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {

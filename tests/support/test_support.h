@@ -23,6 +23,11 @@ ProcessResult run_process(const std::vector<std::string>& args);
 /// The built `rampart` executable.
 std::string rampart_binary();
 
+/// Everything below `dir` that a hostile model could change, as one string: each entry's
+/// relative path, type, permissions, size and bytes, in sorted order. Two equal snapshots mean
+/// nothing was created, removed, renamed, truncated, rewritten or re-permissioned.
+std::string directory_snapshot(const std::string& dir);
+
 /// A python3 that can `import torch` (Debian's python3-torch), or "" when there is none.
 std::string python_with_torch();
 
