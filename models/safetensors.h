@@ -21,6 +21,8 @@ namespace rampart::models {
 
 /// Largest header the reader accepts, the limit of the reference implementation.
 constexpr std::uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;
+/// The most tensors a header may list (large language models have a few thousand).
+constexpr std::size_t kSafetensorsMaxTensors = 1 << 17;
 
 /// A parsed safetensors file. The tensors are owned, contiguous CPU tensors (copies, never
 /// views into the parsed bytes), listed in buffer order: sorted by their data offsets.

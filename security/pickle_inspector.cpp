@@ -46,8 +46,9 @@ Value make_tuple(std::vector<Value> items) {
 
 class Machine {
  public:
-  Machine(std::string_view bytes, std::string record, const GlobalPolicy& policy)
-      : bytes_(bytes), record_(std::move(record)), policy_(policy) {}
+  Machine(std::string_view bytes, std::string record, const GlobalPolicy& policy,
+          std::chrono::steady_clock::time_point deadline)
+      : bytes_(bytes), record_(std::move(record)), policy_(policy), deadline_(deadline) {}
 
   PickleSummary run();
 
@@ -57,10 +58,12 @@ class Machine {
   std::string_view bytes_;
   std::string record_;
   const GlobalPolicy& policy_;
+  std::chrono::steady_clock::time_point deadline_;
   std::vector<Value> stack_;
   std::vector<std::size_t> marks_;
   std::map<uint64_t, Value> memo_;
   std::set<std::string> seen_globals_;
+  std::map<std::string, std::string> policy_answers_;
   PickleSummary out_;
 
   [[noreturn]] void fail(const std::string& what) const { bad(record_, op_at_, what); }
@@ -162,7 +165,12 @@ class Machine {
     if (module.size() >= kMaxName || name.size() >= kMaxName) fail("GLOBAL with a huge name");
     const std::string qualified = module + "." + name;
     if (seen_globals_.insert(qualified).second) out_.globals.push_back(qualified);
-    const std::string why = policy_(module, name);
+    // One answer per distinct global: the policy may search the archive's code.
+    auto cached = policy_answers_.find(qualified);
+    if (cached == policy_answers_.end()) {
+      cached = policy_answers_.emplace(qualified, policy_(module, name)).first;
+    }
+    const std::string& why = cached->second;
     if (!why.empty()) {
       throw InspectionError("forbidden_global",
                             record_ + ": global '" + qualified + "' is not allowed: " + why);
@@ -171,7 +179,14 @@ class Machine {
     v.text = qualified;
     push(std::move(v));
   }
-  void call(const Value& callee, std::vector<Value> args);
+  // `args_depth`: the nesting of the argument tuple, known when it was built; recomputing it
+  // here would cost a pass over the arguments per call.
+  void call(const Value& callee, std::shared_ptr<std::vector<Value>> args, int args_depth);
+  void call(const Value& callee, std::vector<Value> args) {
+    int depth = 0;
+    for (const auto& a : args) depth = std::max(depth, a.depth + 1);
+    call(callee, std::make_shared<std::vector<Value>>(std::move(args)), depth);
+  }
   void persistent_id(const Value& pid);
   void step(unsigned char op);
 };
@@ -201,8 +216,20 @@ void Machine::persistent_id(const Value& pid) {
   push(std::move(storage));
 }
 
-void Machine::call(const Value& callee, std::vector<Value> args) {
-  if (callee.kind == Value::kGlobal && callee.text == "torch._utils._rebuild_tensor_v2") {
+void Machine::call(const Value& callee, std::shared_ptr<std::vector<Value>> shared_args,
+                   int args_depth) {
+  // libtorch's unpickler keeps every global it meets in a table and pushes the global's index:
+  // a REDUCE on a plain integer calls that table entry. Only a named global may be called.
+  if (callee.kind != Value::kGlobal) {
+    fail("calls a value that is not a global (libtorch would call the global with that index)");
+  }
+  if (!shared_args) shared_args = std::make_shared<std::vector<Value>>();
+  const std::vector<Value>& args = *shared_args;
+  // Every rebuild function whose first four arguments are (storage, offset, size, stride).
+  static const std::set<std::string> kRebuilds{"torch._utils._rebuild_tensor_v2",
+                                               "torch._utils._rebuild_tensor",
+                                               "torch._utils._rebuild_qtensor"};
+  if (kRebuilds.count(callee.text)) {
     bool ok = args.size() >= 4 && args[0].kind == Value::kStorage &&
               args[2].kind == Value::kTuple && args[3].kind == Value::kTuple;
     TensorRef t;
@@ -213,14 +240,16 @@ void Machine::call(const Value& callee, std::vector<Value> args) {
       for (const auto& s : *args[3].items) t.strides.push_back(as_int(s, ok));
     }
     if (!ok || t.sizes.size() != t.strides.size()) {
-      fail("_rebuild_tensor_v2 called with malformed arguments");
+      fail(callee.text.substr(callee.text.rfind('.') + 1) + " called with malformed arguments");
     }
     out_.tensors.push_back(std::move(t));
   }
+  // The arguments are shared, not copied: a pickle that calls with one large memoized tuple
+  // a million times costs a million steps, not a million copies.
   Value v = make(Value::kCall);
   v.callee = callee.text;
-  for (const auto& a : args) v.depth = std::max(v.depth, a.depth + 1);
-  v.items = std::make_shared<std::vector<Value>>(std::move(args));
+  v.depth = args_depth + 1;
+  v.items = std::move(shared_args);
   push(std::move(v));
 }
 
@@ -282,7 +311,7 @@ void Machine::step(unsigned char op) {
     case 'R': {  // REDUCE
       Value args = pop();
       Value callee = pop();
-      call(callee, args.items ? *args.items : std::vector<Value>{});
+      call(callee, args.items, args.depth);
       break;
     }
     case 'S': {  // STRING: a quoted repr
@@ -400,7 +429,7 @@ void Machine::step(unsigned char op) {
     case 0x81: {  // NEWOBJ
       Value args = pop();
       Value cls = pop();
-      call(cls, args.items ? *args.items : std::vector<Value>{});
+      call(cls, args.items, args.depth);
       break;
     }
     case 0x82:  // EXT1
@@ -464,7 +493,7 @@ void Machine::step(unsigned char op) {
       pop();      // kwargs
       Value args = pop();
       Value cls = pop();
-      call(cls, args.items ? *args.items : std::vector<Value>{});
+      call(cls, args.items, args.depth);
       break;
     }
     case 0x93: {  // STACK_GLOBAL: module and name are strings on the stack
@@ -503,7 +532,11 @@ PickleSummary Machine::run() {
     }
     op_at_ = pos_;
     const auto op = static_cast<unsigned char>(bytes_[pos_++]);
-    ++out_.opcodes;
+    if ((++out_.opcodes & 0xffff) == 0 && std::chrono::steady_clock::now() > deadline_) {
+      throw InspectionError("inspection_budget",
+                            record_ + ": the inspection ran past its time budget at opcode " +
+                                std::to_string(out_.opcodes));
+    }
     if (op == '.') break;
     step(op);
   }
@@ -527,8 +560,9 @@ int64_t storage_itemsize(const std::string& type) {
 }
 
 PickleSummary inspect_pickle(std::string_view bytes, const std::string& record,
-                             const GlobalPolicy& policy) {
-  return Machine(bytes, record, policy).run();
+                             const GlobalPolicy& policy,
+                             std::chrono::steady_clock::time_point deadline) {
+  return Machine(bytes, record, policy, deadline).run();
 }
 
 }  // namespace rampart::security

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -45,8 +46,10 @@ using GlobalPolicy = std::function<std::string(const std::string& module, const 
 /// caller's checks. Throws InspectionError: bad_pickle (malformed, truncated, unknown opcode,
 /// an unresolvable STACK_GLOBAL, extension codes, out-of-band buffers, bytes after STOP) or
 /// forbidden_global (naming the global). `record` names the pickle in messages.
-PickleSummary inspect_pickle(std::string_view bytes, const std::string& record,
-                             const GlobalPolicy& policy);
+/// `deadline`: past it, the inspection stops with InspectionError("inspection_budget").
+PickleSummary inspect_pickle(
+    std::string_view bytes, const std::string& record, const GlobalPolicy& policy,
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
 /// Bytes per element of a storage type name ("FloatStorage" -> 4), 0 when unknown.
 int64_t storage_itemsize(const std::string& type);

@@ -1,6 +1,7 @@
 #include "security/torchscript_inspection.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -109,10 +110,14 @@ std::string torchscript_global_policy(
     const std::string& module, const std::string& name,
     const std::function<bool(const std::string&, const std::string&)>& has_class,
     const TorchScriptLimits& limits) {
+  // Rebuild functions whose (storage, offset, size, stride) the pickle inspection reads and
+  // check_tensors bounds; _rebuild_parameter wraps a tensor rebuilt by one of them.
   static const std::set<std::string> kRebuild{"_rebuild_tensor_v2", "_rebuild_tensor",
-                                              "_rebuild_qtensor", "_rebuild_sparse_tensor",
-                                              "_rebuild_parameter"};
+                                              "_rebuild_qtensor", "_rebuild_parameter"};
   if (module == "torch._utils" && kRebuild.count(name)) return "";
+  if (module == "torch._utils" && name.rfind("_rebuild_sparse", 0) == 0) {
+    return "sparse tensors are refused (their indices are not checked against their sizes)";
+  }
   if (module == "torch" && (storage_itemsize(name) > 0 || name == "device")) return "";
   // Plain values that quantized tensors and packed weights pickle: dtypes and schemes.
   static const std::set<std::string> kTorchValues{
@@ -145,6 +150,10 @@ std::string torchscript_global_policy(
 TorchScriptInspection inspect_torchscript(std::string_view bytes,
                                           const TorchScriptLimits& limits) {
   TorchScriptInspection out;
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(limits.max_seconds));
   Archive archive;
   try {
     if (!looks_like_zip(bytes) && !bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x80) {
@@ -187,16 +196,26 @@ TorchScriptInspection inspect_torchscript(std::string_view bytes,
     out.problems.push_back(e);
   }
 
+  // Every class each code record defines ("code/__torch__/a.py" + "Net"), read once: a pickle
+  // naming a million globals must not search the code a million times.
+  std::set<std::pair<std::string, std::string>> classes;
+  for (const auto& [path, text] : code) {
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t end = std::min(text.find('\n', at), text.size());
+      if (text.compare(at, 6, "class ") == 0) {
+        std::size_t name_end = at + 6;
+        while (name_end < end && identifier_char(text[name_end])) ++name_end;
+        if (name_end < end && (text[name_end] == '(' || text[name_end] == ':')) {
+          classes.emplace(path, text.substr(at + 6, name_end - at - 6));
+        }
+      }
+      at = end + 1;
+    }
+  }
   auto has_class = [&](const std::string& module, const std::string& name) {
     std::string path = "code/" + module + ".py";
     std::replace(path.begin() + 5, path.end() - 3, '.', '/');
-    const auto it = code.find(path);
-    if (it == code.end()) return false;
-    for (const std::string& form : {"class " + name + "(", "class " + name + ":"}) {
-      const std::size_t at = it->second.find(form);
-      if (at != std::string::npos && (at == 0 || it->second[at - 1] == '\n')) return true;
-    }
-    return false;
+    return classes.count({path, name}) > 0;
   };
   const GlobalPolicy policy = [&](const std::string& module, const std::string& name) {
     return torchscript_global_policy(module, name, has_class, limits);
@@ -207,7 +226,8 @@ TorchScriptInspection inspect_torchscript(std::string_view bytes,
     const std::string relative = e.name.substr(archive.prefix.size() + 1);
     out.pickles.push_back(relative);
     try {
-      const PickleSummary pickle = inspect_pickle(read_entry(bytes, e), relative, policy);
+      const PickleSummary pickle =
+          inspect_pickle(read_entry(bytes, e), relative, policy, deadline);
       for (const auto& g : pickle.globals) {
         if (globals.insert(g).second) out.globals.push_back(g);
       }

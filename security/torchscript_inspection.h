@@ -18,6 +18,9 @@ struct TorchScriptLimits {
   int64_t max_tensor_numel = int64_t{1} << 34;
   /// A tensor's elements times its item size, whatever its strides (stride-0 views included).
   int64_t max_tensor_bytes = int64_t{4} << 30;
+  /// Wall-clock budget of the whole inspection; past it the file is rejected
+  /// ("inspection_budget"). Every step is linear, so only a huge file comes near it.
+  double max_seconds = 30.0;
   /// Whether libtorch registers a C++ custom class ("__torch__.torch.classes.quantized.
   /// LinearPackedParamsBase"): quantized models pickle their packed weights as one. Null: none.
   std::function<bool(const std::string& qualified_name)> custom_class_registered;
