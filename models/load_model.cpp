@@ -15,6 +15,8 @@ LoadedModel load_model(const ModelSpec& spec, const c10::Device& device) {
     intake.policy.probe_options.input_shape.insert(intake.policy.probe_options.input_shape.end(),
                                                    spec.input.shape.begin(),
                                                    spec.input.shape.end());
+    intake.policy.probe_options.range_low = spec.input.range_min;  // the behavioural checks'
+    intake.policy.probe_options.range_high = spec.input.range_max;  // noise, in input units
     LoadedTorchScript loaded = load_torchscript(spec.path, intake, device);
     const std::vector<int64_t> expected{1, spec.num_classes};
     if (loaded.probe.accepted && loaded.probe.output_shape != expected) {
