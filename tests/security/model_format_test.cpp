@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "hostile_models.h"
@@ -120,5 +121,22 @@ TEST_CASE("model format: every file libtorch reads differently from the scanner 
       CHECK_THAT(e.what(), Catch::Contains(file.second));
     }
   }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("scan --json: names that are not UTF-8 are reported, not an internal error",
+          "[security][format]") {
+  auto records = test::read_zip(test::small_cnn_archive());
+  const std::string prefix = records.front().name.substr(0, records.front().name.find('/'));
+  // A pickle record: its name is listed in the report.
+  records.emplace_back(prefix + "/extra/\xff\xfe-latin1-\xe9.pkl", "\x80\x02N.");
+  const std::string dir = test::make_temp_dir("format-utf8");
+  test::write_bytes(dir + "/model.pt", test::build_zip(records));
+  const auto scan =
+      test::run_process({test::rampart_binary(), "scan", "--json", dir + "/model.pt"});
+  INFO(scan.output);
+  CHECK((scan.exit_code == 0 || scan.exit_code == 3));  // never 5
+  const auto json = nlohmann::json::parse(scan.output.substr(scan.output.find('{')));
+  CHECK(json.contains("verdict"));
   std::filesystem::remove_all(dir);
 }
