@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -92,6 +93,14 @@ void set_message(Header& h, const std::string& text) {
 
 [[noreturn]] void run_child(const std::string& bytes, const ProbeOptions& o, int fd) {
   Header h;
+  // The pipe must not be 0, 1 or 2 (a parent started with those closed hands them out): those
+  // go to /dev/null, and a model's prints must never reach the pipe.
+  if (fd <= 2) {
+    const int moved = fcntl(fd, F_DUPFD, 3);
+    if (moved < 0) _exit(kInternalExit);
+    close(fd);
+    fd = moved;
+  }
   // Before confinement, while /proc, /sys and /dev can still be read: the parent's thread pool
   // does not survive fork, and making the new one initialises cpuinfo (/proc/cpuinfo).
   at::set_num_threads(1);

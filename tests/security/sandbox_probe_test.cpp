@@ -5,6 +5,9 @@
 
 #include <torch/script.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <sstream>
@@ -137,4 +140,28 @@ TEST_CASE("probe: a model whose output does not fit model.num_classes is rejecte
   CHECK_THROWS_WITH(models::load_model(spec, c10::Device(c10::kCPU)),
                     Catch::Contains("model.pt: on one input of shape [1, 1, 28, 28] the model "
                                     "returns [1, 10], not [1, 5] (model.num_classes)"));
+}
+
+TEST_CASE("probe: a caller started with 1 and 2 closed still gets a clean answer",
+          "[security][probe]") {
+  // pipe() then hands out 1 and 2: the child's end of the pipe would be its stderr, where
+  // libtorch prints a model's warnings. The child moves the pipe off the standard descriptors
+  // and points those at /dev/null, so the warning cannot reach (or forge) the answer.
+  const std::string model = scripted(R"(
+def forward(self, x: Tensor) -> Tensor:
+    torch.warn("a warning the model prints on every forward")
+    return x.reshape([x.size(0), 784])[:, :10]
+)");
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(1);
+    close(2);
+    const auto result = security::probe_model(model, options(30));
+    _exit(result.accepted && result.output_shape == std::vector<int64_t>{1, 10} ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
