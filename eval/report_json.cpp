@@ -18,7 +18,10 @@ json provenance_json(const Evaluation& ev) {
                            {"bytes", f.bytes},
                            {"pinned", !f.verified_by.empty()},
                            {"verified_by", f.verified_by},
-                           {"probe", f.probe ? json{{"output_shape", f.probe->output_shape},
+                           {"probe", f.probe ? json{{"ran", f.probe->ran},
+                                                    {"input_shape", f.probe->input_shape},
+                                                    {"output_shape", f.probe->output_shape},
+                                                    {"operators", f.probe->operators},
                                                     {"load_seconds", f.probe->load_seconds},
                                                     {"forward_seconds", f.probe->forward_seconds}}
                                              : json(nullptr)}});

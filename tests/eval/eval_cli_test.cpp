@@ -1,4 +1,5 @@
 // rampart eval on the command line: config errors (exit 2), gates (exit 0 / 1) and junit.xml.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
@@ -262,7 +263,13 @@ TEST_CASE(
     // The TorchScript file passed the sandboxed probe, and the report says what it saw.
     const json& probe = report["provenance"]["model"]["files"][0]["probe"];
     CHECK(probe["output_shape"] == json{1, 10});
+    CHECK(probe["input_shape"] == json{1, 1, 28, 28});
+    CHECK(probe["ran"] == true);
     CHECK(probe["load_seconds"].get<double>() > 0);
+    // The operators of the compiled graph, as the allowlist judged them.
+    const auto ops = probe["operators"].get<std::vector<std::string>>();
+    CHECK(std::find(ops.begin(), ops.end(), "prim::GetAttr") != ops.end());
+    CHECK(std::find(ops.begin(), ops.end(), "prim::Print") == ops.end());
     for (const auto& c : report["sanity"]["checks"]) {
       if (c["flagged"].get<bool>()) ids.insert(c["id"].get<std::string>());
     }
