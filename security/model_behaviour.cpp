@@ -7,14 +7,10 @@
 
 #include <cmath>
 
+#include "core/shape_text.h"
+
 namespace rampart::security {
 namespace {
-
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
-  return out + "]";
-}
 
 // The logits of one forward pass, or the reason they are not acceptable logits for `batch`.
 at::Tensor logits(torch::jit::Module& module, const at::Tensor& x, std::string& problem) {
@@ -27,7 +23,7 @@ at::Tensor logits(torch::jit::Module& module, const at::Tensor& x, std::string& 
   if (!t.is_floating_point() || t.dim() != 2 || t.size(0) != x.size(0)) {
     problem = "on a batch of " + std::to_string(x.size(0)) + " the output is " +
               std::string(t.scalar_type() == at::kFloat ? "" : "a non-float32 ") +
-              shape_text(t.sizes()) + ", not [" + std::to_string(x.size(0)) + ", classes] logits";
+              core::shape_text(t.sizes()) + ", not [" + std::to_string(x.size(0)) + ", classes] logits";
     return {};
   }
   if (!at::isfinite(t).all().item<bool>()) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "core/shape_text.h"
 #include "security/graph_operators.h"
 #include "security/model_behaviour.h"
 #include "security/operator_allowlist.h"
@@ -72,12 +73,6 @@ std::string last_line(const std::exception& e) {
   while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
   const std::size_t at = what.rfind('\n');
   return at == std::string::npos ? what : what.substr(at + 1);
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
 }
 
 void set_message(Header& h, const std::string& text) {
@@ -155,7 +150,7 @@ void set_message(Header& h, const std::string& text) {
         problem = "the forward pass failed: " + cause;
       }
       if (h.input_inferred && !problem.empty()) {  // a guess that did not fit
-        tried += (tried.empty() ? "" : "; ") + shape_text(shape) + ": " + problem.substr(0, 120);
+        tried += (tried.empty() ? "" : "; ") + core::shape_text(shape) + ": " + problem.substr(0, 120);
         continue;
       }
       h.input_rank = static_cast<int32_t>(shape.size());
