@@ -17,4 +17,15 @@ namespace rampart::defenses {
 ///   at::Tensor classes = loaded.model->predict(x);
 models::LoadedModel load_defended_model(const models::ModelSpec& spec, const c10::Device& device);
 
+/// The first half of load_defended_model: every file of the section (each ensemble member)
+/// read and checked by the intake, none deserialized (models::admit_model).
+models::AdmittedModel admit_defended_model(const models::ModelSpec& spec);
+
+/// The second half: the model built from `files` (AdmittedModel::files, in member order),
+/// members combined and transforms applied. Reads no file; a sandboxed evaluation worker calls
+/// it after confinement. Throws ModelRejected when `files` does not match the section.
+std::shared_ptr<models::Model> build_defended_model(const models::ModelSpec& spec,
+                                                    const std::vector<security::ModelFile>& files,
+                                                    const c10::Device& device);
+
 }  // namespace rampart::defenses

@@ -130,7 +130,8 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   } catch (const ConfigError&) {
     root.fail_at("device", "'cuda' requested but no CUDA device is available to this build");
   }
-  config.config_hash = security::sha256_hex(root.dump());
+  config.effective_yaml = root.dump();
+  config.config_hash = security::sha256_hex(config.effective_yaml);
   return config;
 }
 

@@ -65,6 +65,9 @@ struct EvalConfig {
   std::optional<DetectorSpec> detector;
   std::string source;       ///< the config file ("--" for text)
   std::string config_hash;  ///< SHA-256 of the effective config (overrides applied)
+  /// The effective config as YAML (what config_hash hashes): a sandboxed evaluation worker
+  /// parses it again rather than receiving the parsed structures.
+  std::string effective_yaml;
 };
 
 EvalConfig parse_eval_config(const core::ConfigNode& root);

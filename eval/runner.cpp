@@ -16,25 +16,15 @@
 #include "eval/attack_runner.h"
 #include "eval/example_images.h"
 #include "eval/report_writer.h"
+#include "eval/sandboxed_eval.h"
 #include "security/model_intake.h"
+#include "eval/measurement.h"
 
 namespace rampart::eval {
 namespace {
 
 double fraction(const at::Tensor& flags) {
   return flags.numel() == 0 ? 0.0 : flags.to(at::kDouble).mean().item<double>();
-}
-
-// Predicted classes of `images` (CPU) in batches, as int64 [N] on the CPU.
-at::Tensor predict(models::Model& model, const at::Tensor& images, int64_t batch_size,
-                   const c10::Device& device) {
-  at::NoGradGuard no_grad;
-  std::vector<at::Tensor> parts;
-  for (int64_t start = 0; start < images.size(0); start += batch_size) {
-    const at::Tensor x = images.slice(0, start, start + batch_size).to(device);
-    parts.push_back(model.predict(x).cpu());
-  }
-  return parts.empty() ? at::zeros({0}, at::kLong) : at::cat(parts);
 }
 
 std::vector<std::string> class_names(const datasets::Dataset& data) {
@@ -44,42 +34,15 @@ std::vector<std::string> class_names(const datasets::Dataset& data) {
   return names;
 }
 
-ProbeInput probe_input(const EvalConfig& config, models::Model& model,
-                       const datasets::Dataset& data, const at::Tensor& clean_correct,
-                       std::vector<bool> modes, const c10::Device& device) {
-  ProbeInput in;
-  in.model = &model;
-  const at::Tensor idx = clean_correct.nonzero().flatten().slice(0, 0, config.sanity.points);
-  in.x = data.images.index_select(0, idx).to(device);
-  in.labels = data.labels.index_select(0, idx).to(device);
-  in.modes_as_loaded = std::move(modes);
-  in.clip_min = config.model.input.range_min;
-  in.clip_max = config.model.input.range_max;
-  in.batch_size = config.data.batch_size;
-  in.seed = config.seed;
-  in.reference_linf_eps = 0;
-  for (const auto& a : config.attacks) {
-    if (a.bounded && a.norm == attacks::Norm::kLinf && a.eps > 0 &&
-        (in.reference_linf_eps == 0 || a.eps < in.reference_linf_eps)) {
-      in.reference_linf_eps = a.eps;
-    }
-  }
-  if (in.reference_linf_eps == 0) in.reference_linf_eps = 0.03 * (in.clip_max - in.clip_min);
-  return in;
-}
-
-void add_examples(Evaluation& ev, const AttackRun& run, models::Model& model,
-                  const datasets::Dataset& data, const EvalConfig& config,
-                  const c10::Device& device) {
+void add_examples(Evaluation& ev, const AttackRun& run, const at::Tensor& predictions,
+                  const datasets::Dataset& data, const EvalConfig& config) {
   if (!ev.examples_unavailable.empty() || run.example_indices.numel() == 0) return;
   const at::Tensor clean = data.images.index_select(0, run.example_indices);
   const at::Tensor labels = data.labels.index_select(0, run.example_indices);
-  const at::Tensor adv_pred =
-      predict(model, run.example_adversarial, config.data.batch_size, device);
   std::vector<std::string> truth, predicted;
   for (int64_t i = 0; i < labels.numel(); ++i) {
     truth.push_back(ev.class_names.at(labels[i].item<int64_t>()));
-    predicted.push_back(ev.class_names.at(adv_pred[i].item<int64_t>()));
+    predicted.push_back(ev.class_names.at(predictions[i].item<int64_t>()));
   }
   ev.examples.push_back(render_example_grid(run.outcome.id, clean, run.example_adversarial, truth,
                                             predicted, config.model.input.range_min,
@@ -113,42 +76,24 @@ void add_budgets(Evaluation& ev, const std::vector<AttackOutcome>& outcomes,
   }
 }
 
-// Calibrates the detector on the held-out clean data and measures its false-positive rate on
-// the evaluated clean points.
-std::optional<defenses::FeatureSqueezingDetector> make_detector(const EvalConfig& config,
-                                                                models::Model& model,
-                                                                const datasets::Dataset& data,
-                                                                Evaluation& ev, bool quiet) {
-  if (!config.detector) return std::nullopt;
-  const DetectorSpec& spec = *config.detector;
-  std::vector<defenses::InputTransform> squeezers;
-  for (const auto& s : spec.squeezers) {
-    squeezers.emplace_back(s, config.model.input.range_min, config.model.input.range_max);
-  }
-  defenses::FeatureSqueezingDetector detector(std::move(squeezers));
-  const datasets::Dataset calibration =
-      datasets::load_dataset(spec.calibration, config.model.num_classes, config.model.input.shape);
-  const c10::Device device(config.device);
-  const at::Tensor scores =
-      detector.score(model, calibration.images, config.data.batch_size, device);
-  detector.set_threshold(defenses::threshold_for_fpr(scores, spec.fpr));
+DetectionReport detection_report(const EvalConfig& config, const DetectorMeasurement& m,
+                                 const std::string& calibration_source, bool quiet) {
   DetectionReport report;
-  report.description = detector.describe();
-  report.target_fpr = spec.fpr;
-  report.threshold = detector.threshold();
-  report.calibration_source = calibration.source;
-  report.calibration_points = calibration.size();
-  report.calibration_fpr = fraction(scores.gt(detector.threshold()));
-  report.fpr = fraction(detector.flag(model, data.images, config.data.batch_size, device));
+  report.description = m.description;
+  report.target_fpr = config.detector->fpr;
+  report.threshold = m.threshold;
+  report.calibration_source = calibration_source;
+  report.calibration_points = m.calibration_points;
+  report.calibration_fpr = m.calibration_fpr;
+  report.fpr = fraction(m.clean_flagged);
   if (!quiet) {
     spdlog::info(
         "detector {}: threshold {:.4g} for {:.1f}% false positives on {} calibration "
         "points; {:.1f}% of the evaluated clean points flagged",
-        report.description, report.threshold, spec.fpr * 100.0, report.calibration_points,
-        report.fpr * 100.0);
+        report.description, report.threshold, report.target_fpr * 100.0,
+        report.calibration_points, report.fpr * 100.0);
   }
-  ev.detection = report;
-  return detector;
+  return report;
 }
 
 AttackDetection attack_detection(const AttackRun& run, const at::Tensor& clean_correct) {
@@ -174,16 +119,13 @@ std::map<std::string, double> gate_values(const Evaluation& ev) {
 
 }  // namespace
 
-EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datasets::Dataset& data,
-                    const EvalOptions& options, const Provenance& provenance) {
-  const auto start = std::chrono::steady_clock::now();
-  const c10::Device device(config.device);
-  const std::vector<bool> modes_as_loaded = model.module_modes();
-  models::AttackModeGuard guard(model);
-
+EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
+                     Measurements measured, const EvalOptions& options,
+                     const Provenance& provenance, const std::string& calibration_source) {
   EvalOutput out;
   Evaluation& ev = out.evaluation;
   ev.provenance = provenance;
+  ev.provenance.model_description = measured.model_description;
   ev.strict = options.strict;
   ev.cascade = config.cascade;
   ev.num_points = data.size();
@@ -194,41 +136,24 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
     ev.class_counts.push_back(counts[c].item<int64_t>());
   ev.examples_unavailable = config.report.examples > 0 ? example_images_unavailable() : "";
 
-  const at::Tensor clean_pred = predict(model, data.images, config.data.batch_size, device);
-  const at::Tensor clean_correct = clean_pred.eq(data.labels);
+  const at::Tensor clean_correct = measured.clean_predictions.eq(data.labels);
   ev.clean_accuracy = fraction(clean_correct);
   ev.clean_correct = clean_correct.sum().item<int64_t>();
   ev.per_class_clean_accuracy = per_class_accuracy(clean_correct, data.labels, ev.num_classes);
-  if (!options.quiet) {
-    spdlog::info("clean accuracy {:.2f}% ({} of {} points)", ev.clean_accuracy * 100.0,
-                 ev.clean_correct, ev.num_points);
+  ev.sanity = std::move(measured.probe);
+  if (measured.detector) {
+    ev.detection =
+        detection_report(config, *measured.detector, calibration_source, options.quiet);
   }
 
-  ev.sanity = probe_checks(probe_input(config, model, data, clean_correct, modes_as_loaded, device),
-                           config.sanity);
-
-  const std::optional<defenses::FeatureSqueezingDetector> detector =
-      make_detector(config, model, data, ev, options.quiet);
-
-  AttackRunSettings settings;
-  settings.detector = detector ? &*detector : nullptr;
-  settings.batch_size = config.data.batch_size;
-  settings.device = device;
-  settings.keep_adversarial = config.report.save_adversarial;
-  settings.examples = ev.examples_unavailable.empty() ? config.report.examples : 0;
-  settings.quiet = options.quiet;
-  std::map<std::string, at::Tensor> still_robust;           // budget -> bool [N] (cascade)
+  CascadeMasks masks(config.cascade, clean_correct);
   std::map<std::string, std::vector<std::string>> earlier;  // budget -> attack ids run so far
   std::vector<AttackOutcome> outcomes;
-  for (const auto& attack : config.attacks) {
+  for (std::size_t i = 0; i < config.attacks.size(); ++i) {
+    const ConfiguredAttack& attack = config.attacks[i];
+    AttackRun& run = measured.attacks.at(i);
     const std::string key = attack.bounded ? budget_key(attack.norm, attack.eps) : "";
-    at::Tensor mask = clean_correct;
-    if (config.cascade && attack.bounded) {
-      mask = still_robust.emplace(key, clean_correct).first->second;
-    }
-    AttackRun run = run_attack(attack, model, data.images, data.labels, mask, settings);
-    run.outcome.robust = mask.logical_and(run.outcome.success.logical_not());
-    if (config.cascade && attack.bounded) still_robust[key] = run.outcome.robust;
+    run.outcome.robust = masks.record(attack, run.outcome.success);
 
     AttackReport report;
     report.metrics = attack_metrics(run.outcome, clean_correct, data.labels, ev.num_classes);
@@ -245,8 +170,8 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
     report.forward_samples = run.outcome.forward_samples;
     report.backward_samples = run.outcome.backward_samples;
     ev.attacks.push_back(report);
-    if (detector) ev.detection->attacks.push_back(attack_detection(run, clean_correct));
-    add_examples(ev, run, model, data, config, device);
+    if (ev.detection) ev.detection->attacks.push_back(attack_detection(run, clean_correct));
+    add_examples(ev, run, measured.example_predictions.at(i), data, config);
     if (run.adversarial.defined()) out.adversarial[run.outcome.id] = run.adversarial;
     outcomes.push_back(std::move(run.outcome));
   }
@@ -254,8 +179,28 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
   const auto curve_checks = eps_monotonic_checks(robustness_curve(ev), config.sanity.tolerance);
   ev.sanity.insert(ev.sanity.begin(), curve_checks.begin(), curve_checks.end());
   ev.gates = check_gates(config.gates, gate_values(ev));
-  ev.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
+}
+
+EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datasets::Dataset& data,
+                    const EvalOptions& options, const Provenance& provenance,
+                    const datasets::Dataset* calibration) {
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<datasets::Dataset> loaded_calibration;
+  if (config.detector && calibration == nullptr) {
+    loaded_calibration = load_calibration(config);
+    calibration = &*loaded_calibration;
+  }
+  EvalOutput out = summarise(config, data, measure(config, model, data, calibration, options.quiet),
+                             options, provenance, calibration ? calibration->source : "");
+  out.evaluation.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+datasets::Dataset load_calibration(const EvalConfig& config) {
+  return datasets::load_dataset(config.detector->calibration, config.model.num_classes,
+                                config.model.input.shape);
 }
 
 Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
@@ -265,7 +210,6 @@ Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
   provenance.device = config.device;
   provenance.threads = core::set_threads(config.threads);
   provenance.seed = config.seed;
-  core::seed_everything(config.seed);
   provenance.config_file = config.source;
   provenance.config_sha256 = config.config_hash;
   const std::time_t now = std::time(nullptr);
@@ -277,13 +221,12 @@ Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) == 0) provenance.hostname = host;
 
-  const models::LoadedModel loaded =
-      defenses::load_defended_model(config.model, c10::Device(config.device));
-  provenance.model_path = loaded.path;
-  provenance.model_sha256 = loaded.sha256;
-  provenance.model_bytes = loaded.bytes;
-  provenance.model_description = loaded.model->describe();
-  for (const auto& f : loaded.files) {
+  // Every model file is read and checked here; none is deserialized in this process.
+  const models::AdmittedModel admitted = defenses::admit_defended_model(config.model);
+  provenance.model_path = admitted.path;
+  provenance.model_sha256 = admitted.sha256;
+  provenance.model_bytes = admitted.bytes;
+  for (const auto& f : admitted.records) {
     provenance.model_files.push_back(f);
     if (f.verified_by.empty()) {
       spdlog::warn("{}: model file accepted unpinned (security.allow_unpinned); the report says so",
@@ -296,12 +239,30 @@ Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
   for (const auto& file : datasets::dataset_files(config.data)) {
     provenance.data_files.emplace_back(file, security::sha256_file(file));
   }
+  std::optional<datasets::Dataset> calibration;
+  if (config.detector) calibration = load_calibration(config);
+  const bool sandboxed = admitted.runs_code();
   if (!options.quiet) {
-    spdlog::info("model {} ({}), data {} ({} points), {} attacks, {} threads on {}",
-                 provenance.model_path, provenance.model_description, data.source, data.size(),
-                 config.attacks.size(), provenance.threads, config.device);
+    spdlog::info("model {}, data {} ({} points), {} attacks, {} threads on {}{}",
+                 provenance.model_path, data.source, data.size(), config.attacks.size(),
+                 provenance.threads, config.device,
+                 sandboxed ? "; the model runs in a sandboxed worker" : "");
   }
-  EvalOutput out = evaluate(config, *loaded.model, data, options, provenance);
+  const auto start = std::chrono::steady_clock::now();
+  Measurements measured;
+  if (sandboxed) {
+    measured = measure_in_sandbox(config, admitted, data, calibration ? &*calibration : nullptr,
+                                  options);
+  } else {
+    const std::shared_ptr<models::Model> model = defenses::build_defended_model(
+        config.model, admitted.files, c10::Device(config.device));
+    core::seed_everything(config.seed);
+    measured = measure(config, *model, data, calibration ? &*calibration : nullptr, options.quiet);
+  }
+  EvalOutput out = summarise(config, data, std::move(measured), options, provenance,
+                             calibration ? calibration->source : "");
+  out.evaluation.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   write_reports(config.report, out);
   return out.evaluation;
 }

@@ -6,6 +6,7 @@
 #include "datasets/dataset.h"
 #include "eval/eval_config.h"
 #include "eval/evaluation.h"
+#include "eval/measurement.h"
 #include "models/model.h"
 
 namespace rampart::eval {
@@ -32,11 +33,27 @@ struct EvalOutput {
 /// Example:
 ///   auto out = eval::evaluate(config, model, data, {}, provenance);
 ///   std::cout << out.evaluation.clean_accuracy;
+/// The detector (when configured) is calibrated on `calibration`, or on the data its config
+/// names when that is null. The model runs in this process: for a model you trust (run_eval
+/// runs a TorchScript model only in a sandboxed worker).
 EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datasets::Dataset& data,
-                    const EvalOptions& options, const Provenance& provenance);
+                    const EvalOptions& options, const Provenance& provenance,
+                    const datasets::Dataset* calibration = nullptr);
 
-/// `rampart eval`: loads the model (through the intake) and the data the config names,
-/// evaluates, and writes the report directory. Returns the evaluation (exit_code() says 0/1).
+/// The half of an evaluation that needs no model: turns what eval::measure produced into the
+/// evaluation (clean accuracy, cascade, metrics, worst case per budget, detection, example
+/// images, sanity checks, gates). `calibration_source` names the detector's calibration data.
+EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
+                     Measurements measured, const EvalOptions& options,
+                     const Provenance& provenance, const std::string& calibration_source);
+
+/// The detector's calibration data as the config names it.
+datasets::Dataset load_calibration(const EvalConfig& config);
+
+/// `rampart eval`: reads and checks the model files (through the intake) and the data the
+/// config names, evaluates, and writes the report directory. A model with a TorchScript file
+/// (code) is run only inside a confined worker process (eval::measure_in_sandbox); a built-in
+/// architecture with its safetensors weights runs here. Returns the evaluation (exit_code() says 0/1).
 Evaluation run_eval(const EvalConfig& config, const EvalOptions& options);
 
 }  // namespace rampart::eval

@@ -9,6 +9,7 @@
 
 #include "models/model.h"
 #include "models/model_spec.h"
+#include "security/model_intake.h"
 
 namespace rampart::models {
 
@@ -31,6 +32,31 @@ struct LoadedModel {
   int64_t bytes = 0;
   std::vector<ModelFileRecord> files;  ///< every file read, in order
 };
+
+/// A model's files read and checked by the intake, none of them deserialized in this process
+/// yet: what a sandboxed evaluation worker receives (the bytes) and what provenance records.
+struct AdmittedModel {
+  std::vector<security::ModelFile> files;  ///< one per model (ensemble members in order)
+  std::vector<ModelFileRecord> records;    ///< the same files, for provenance
+  std::string path;                        ///< as LoadedModel::path
+  std::string sha256;                      ///< as LoadedModel::sha256
+  int64_t bytes = 0;
+  /// Whether any file is a TorchScript archive: a program, which Rampart runs only in a
+  /// confined worker (eval::measure_in_sandbox); safetensors checkpoints are data.
+  bool runs_code() const;
+};
+
+/// Reads and checks the one file of a non-ensemble `model:` section: a TorchScript archive
+/// through models::admit_torchscript (intake, inspection, sandboxed probe, output shape
+/// [1, num_classes]), or a safetensors checkpoint through the intake. Nothing is run here.
+/// A built-in architecture without a checkpoint is a ConfigError.
+AdmittedModel admit_model(const ModelSpec& spec);
+
+/// Builds the model of a non-ensemble `model:` section from its admitted file's bytes, on
+/// `device`: TorchScript is deserialized (its code runs), a checkpoint's weights are copied into
+/// the built-in architecture.
+std::shared_ptr<Model> build_model(const ModelSpec& spec, const security::ModelFile& file,
+                                   const c10::Device& device);
 
 /// Loads one model that a `model:` section names (ensembles and transforms are built by
 /// defenses::load_defended_model on top of this), through the model intake (one read, size limit,

@@ -15,9 +15,9 @@ namespace {
 
 }  // namespace
 
-LoadedTorchScript load_torchscript(const std::string& path, const security::IntakeOptions& intake,
-                                   const c10::Device& device) {
-  LoadedTorchScript out{torch::jit::Module(), security::read_model_file(path, intake), {}};
+AdmittedTorchScript admit_torchscript(const std::string& path,
+                                      const security::IntakeOptions& intake) {
+  AdmittedTorchScript out{security::read_model_file(path, intake), {}};
   if (out.file.format == security::ModelFormat::kSafetensors) {
     throw ModelRejected(path + ": is a safetensors checkpoint, not a TorchScript archive (name "
                                "it as model.checkpoint with model.arch)");
@@ -39,17 +39,29 @@ LoadedTorchScript load_torchscript(const std::string& path, const security::Inta
   if (!out.probe.accepted) {
     throw ModelRejected(path + ": rejected by the sandboxed probe: " + out.probe.reason);
   }
-  std::istringstream stream(out.file.bytes);
+  return out;
+}
+
+torch::jit::Module deserialize_torchscript(const security::ModelFile& file,
+                                          const c10::Device& device) {
+  std::istringstream stream(file.bytes);
   try {
-    out.module = torch::jit::load(stream, device);
+    return torch::jit::load(stream, device);
   } catch (const c10::Error& e) {
-    reject(path, e.what_without_backtrace());
+    reject(file.path, e.what_without_backtrace());
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {  // torch::jit::ErrorReport and friends: bad code inside
-    reject(path, e.what());
+    reject(file.path, e.what());
   }
-  return out;  // train/eval mode as saved: the evaluation reports a model left in training mode
+}
+
+LoadedTorchScript load_torchscript(const std::string& path, const security::IntakeOptions& intake,
+                                   const c10::Device& device) {
+  AdmittedTorchScript admitted = admit_torchscript(path, intake);
+  torch::jit::Module module = deserialize_torchscript(admitted.file, device);
+  // train/eval mode as saved: the evaluation reports a model left in training mode
+  return {std::move(module), std::move(admitted.file), std::move(admitted.probe)};
 }
 
 }  // namespace rampart::models

@@ -8,6 +8,26 @@
 
 namespace rampart::models {
 
+/// A TorchScript file that passed the intake, the static inspection and the sandboxed probe.
+/// Nothing of it has run in this process: its bytes wait to be deserialized, here
+/// (deserialize_torchscript) or in a sandboxed evaluation worker.
+struct AdmittedTorchScript {
+  security::ModelFile file;     ///< bytes, path and SHA-256 as read by the intake
+  security::ProbeResult probe;  ///< what the sandboxed probe saw
+};
+
+/// Reads `path` once through the model intake, inspects the archive (zip, pickles, records)
+/// and runs the sandboxed probe (graph allowlist, behavioural checks). Throws ModelRejected
+/// (exit 3) naming the file and the first problem, DataError (exit 4) when it cannot be read.
+AdmittedTorchScript admit_torchscript(const std::string& path,
+                                      const security::IntakeOptions& intake);
+
+/// Deserializes an admitted file's bytes (never the path again): libtorch runs the archive's
+/// code (`__setstate__`) here, so call it in this process only for a model you trust, or
+/// inside a confined process. Errors are ModelRejected with libtorch's first line.
+torch::jit::Module deserialize_torchscript(const security::ModelFile& file,
+                                          const c10::Device& device);
+
 /// A TorchScript model and the file it came from.
 struct LoadedTorchScript {
   torch::jit::Module module;

@@ -11,6 +11,18 @@
 
 namespace rampart::security {
 
+/// Limits of the confined worker that runs a whole evaluation of an untrusted (TorchScript)
+/// model (`security.sandbox`; eval::measure_in_sandbox).
+struct WorkerLimits {
+  /// Address space the worker may add once confined (RLIMIT_AS); beyond it an allocation fails
+  /// and the evaluation stops with exit 3 (`memory_mib`).
+  int64_t memory_bytes = int64_t{16} << 30;
+  /// The longest the worker may go without finishing a model call, one forward of a batch (and
+  /// the backward pass that follows it); a model that takes longer is killed and the evaluation
+  /// stops with exit 3 (`call_seconds`). Loading the model counts as a call.
+  double call_seconds = 300.0;
+};
+
 /// What every model file must pass, whatever names it: the `security:` section of a config
 /// (security::parse_intake_policy).
 struct IntakePolicy {
@@ -25,6 +37,7 @@ struct IntakePolicy {
   ProbeOptions probe_options;
   /// Operators refused on top of the built-in policy (`security.deny_operators`).
   std::vector<std::string> denied_operators;
+  WorkerLimits worker;  ///< `security.sandbox`
 };
 
 /// How one model file is checked: its own pin and signature, and the policy.

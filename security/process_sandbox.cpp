@@ -145,7 +145,7 @@ bool confine_process(const SandboxLimits& limits) {
   bool ok = close_descriptors(limits.keep_descriptors) && limit(RLIMIT_CORE, 0) &&
             limit(RLIMIT_FSIZE, 0) &&
             limit(RLIMIT_NOFILE, static_cast<rlim_t>(limits.open_files)) &&
-            limit(RLIMIT_CPU, static_cast<rlim_t>(limits.cpu_seconds)) &&
+            limit(RLIMIT_CPU, limits.cpu_seconds > 0 ? static_cast<rlim_t>(limits.cpu_seconds) : RLIM_INFINITY) &&
             limit(RLIMIT_AS, static_cast<rlim_t>(current_address_space() + limits.memory_bytes));
   signal(SIGXFSZ, SIG_DFL);
   return ok && restrict_with_landlock() && install_seccomp();

@@ -9,7 +9,7 @@ namespace rampart::security {
 struct SandboxLimits {
   /// Address space the process may add to what it has now (RLIMIT_AS = current + this).
   int64_t memory_bytes = int64_t{4} << 30;
-  int64_t cpu_seconds = 60;  ///< RLIMIT_CPU: SIGXCPU, then SIGKILL
+  int64_t cpu_seconds = 60;  ///< RLIMIT_CPU: SIGXCPU, then SIGKILL; 0: no limit
   int64_t open_files = 64;   ///< RLIMIT_NOFILE
   /// Descriptors the child keeps (its pipe back to the parent). Every other descriptor it
   /// inherited is closed, and 0, 1 and 2 read from and write to /dev/null: what the model

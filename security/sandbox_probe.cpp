@@ -4,7 +4,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <torch/script.h>
@@ -12,7 +11,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -21,6 +19,7 @@
 #include "security/model_behaviour.h"
 #include "security/operator_allowlist.h"
 #include "security/process_sandbox.h"
+#include "security/worker_process.h"
 
 namespace rampart::security {
 namespace {
@@ -192,54 +191,6 @@ void set_message(Header& h, const std::string& text) {
   _exit(kInternalExit);
 }
 
-std::string signal_reason(int sig) {
-  switch (sig) {
-    case SIGSYS:
-      return "the model made a forbidden system call (exec, network, file-system change, a new "
-             "process or a signal to another)";
-    case SIGXCPU:
-      return "the model used more than its CPU-time limit";
-    case SIGXFSZ:
-      return "the model tried to write a file";
-    case SIGKILL:
-      return "the probe was killed (time or memory limit)";
-    case SIGSEGV:
-    case SIGBUS:
-      return "the probe crashed (signal " + std::to_string(sig) + ") while loading or running it";
-    case SIGABRT:
-      return "the probe aborted (out of memory or a failed check in libtorch)";
-    default:
-      return "the probe died from signal " + std::to_string(sig);
-  }
-}
-
-// Reads exactly `size` bytes before `deadline`; false on timeout (`timed_out`) or end of pipe.
-bool read_until(int fd, char* out, std::size_t size,
-                std::chrono::steady_clock::time_point deadline, bool& timed_out) {
-  std::size_t got = 0;
-  while (got < size) {
-    const double left =
-        std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      return false;
-    }
-    struct pollfd p {
-      fd, POLLIN, 0
-    };
-    const int ready = poll(&p, 1, static_cast<int>(std::ceil(left * 1000)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      timed_out = true;
-      return false;
-    }
-    const ssize_t n = read(fd, out + got, size - got);
-    if (n <= 0) return false;  // the child closed the pipe: exited or died
-    got += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string escape_untrusted(const std::string& text) {
@@ -276,11 +227,11 @@ ProbeResult probe_model(const std::string& bytes, const ProbeOptions& options) {
   close(fds[1]);
   Header h;
   bool timed_out = false;
-  bool complete = read_until(fds[0], reinterpret_cast<char*>(&h), sizeof(h), deadline, timed_out);
+  bool complete = read_exactly(fds[0], reinterpret_cast<char*>(&h), sizeof(h), deadline, timed_out);
   std::string operators;
   if (complete && h.magic == kMagic && h.operator_bytes <= kMaxOperatorBytes) {
     operators.resize(h.operator_bytes);
-    complete = read_until(fds[0], operators.data(), operators.size(), deadline, timed_out);
+    complete = read_exactly(fds[0], operators.data(), operators.size(), deadline, timed_out);
   }
   close(fds[0]);
   if (timed_out) kill(pid, SIGKILL);
@@ -295,7 +246,7 @@ ProbeResult probe_model(const std::string& bytes, const ProbeOptions& options) {
     return result;
   }
   if (WIFSIGNALED(status)) {
-    result.reason = signal_reason(WTERMSIG(status));
+    result.reason = termination_reason(status, "the probe");
     return result;
   }
   const auto malformed = [&] {

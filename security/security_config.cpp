@@ -24,7 +24,8 @@ IntakePolicy parse_security_config(const core::ConfigNode& root) {
   const auto node = root.optional_child("security");
   if (!node) return policy;
   if (!node->is_map()) node->fail("'security' is a mapping (allow_unpinned, allowlist, ...)");
-  node->expect_keys({"allow_unpinned", "allowlist", "max_model_bytes", "probe", "deny_operators"});
+  node->expect_keys({"allow_unpinned", "allowlist", "max_model_bytes", "probe", "deny_operators",
+                     "sandbox"});
   policy.allow_unpinned = node->get_bool("allow_unpinned", false);
   if (node->has("allowlist")) {
     const std::string file = node->get_string("allowlist");
@@ -39,6 +40,12 @@ IntakePolicy parse_security_config(const core::ConfigNode& root) {
     o.memory_bytes = probe->get_int("memory_mib", o.memory_bytes >> 20, 64, 1 << 20) << 20;
     o.cpu_seconds = probe->get_int("cpu_seconds", o.cpu_seconds, 1, 86400);
     o.wall_seconds = probe->get_double("timeout_seconds", o.wall_seconds, 0.1, 86400);
+  }
+  if (const auto sandbox = node->optional_child("sandbox")) {
+    sandbox->expect_keys({"memory_mib", "call_seconds"});
+    WorkerLimits& w = policy.worker;
+    w.memory_bytes = sandbox->get_int("memory_mib", w.memory_bytes >> 20, 64, 1 << 24) << 20;
+    w.call_seconds = sandbox->get_double("call_seconds", w.call_seconds, 0.1, 86400 * 7);
   }
   if (node->has("deny_operators")) {
     policy.denied_operators = node->get_string_list("deny_operators");

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "eval/attack_runner.h"
+#include "eval/eval_config.h"
+#include "eval/sanity.h"
+#include "models/model.h"
+
+namespace rampart::eval {
+
+/// The feature-squeezing detector as calibrated on the held-out clean data.
+struct DetectorMeasurement {
+  std::string description;     ///< FeatureSqueezingDetector::describe()
+  double threshold = 0;
+  int64_t calibration_points = 0;
+  double calibration_fpr = 0;  ///< flagged share of the calibration points
+  at::Tensor clean_flagged;    ///< bool [N]: evaluated clean points the detector flags
+};
+
+/// Everything an evaluation needs from running the model, and nothing computed from it: the
+/// half of `rampart eval` that executes model code. For an untrusted (TorchScript) model it is
+/// made inside a confined worker (eval::measure_in_sandbox) and checked field by field when it
+/// comes back; Rampart's own process turns it into the report (eval::summarise).
+struct Measurements {
+  std::string model_description;  ///< Model::describe()
+  at::Tensor clean_predictions;   ///< int64 [N]
+  std::vector<SanityCheck> probe;  ///< eval::probe_checks on the clean-correct points
+  std::optional<DetectorMeasurement> detector;
+  /// One per configured attack, in order. Each run's outcome.robust is left undefined: the
+  /// summary derives it from the clean predictions, the cascade and outcome.success.
+  std::vector<AttackRun> attacks;
+  std::vector<at::Tensor> example_predictions;  ///< int64 [K] per attack: predict(examples)
+};
+
+/// Which points each attack runs on: the clean-correct ones, and with `cascade` only those
+/// still robust to the earlier attacks of the same budget. measure() and summarise() walk the
+/// attacks through the same masks.
+class CascadeMasks {
+ public:
+  CascadeMasks(bool cascade, at::Tensor clean_correct);
+  /// bool [N]: the points `attack` runs on.
+  at::Tensor mask(const ConfiguredAttack& attack) const;
+  /// Records the points `attack` fooled (bool [N]); returns the robust ones (mask and not fooled).
+  at::Tensor record(const ConfiguredAttack& attack, const at::Tensor& success);
+
+ private:
+  bool cascade_;
+  at::Tensor clean_correct_;
+  std::map<std::string, at::Tensor> still_robust_;  ///< budget key -> bool [N]
+};
+
+/// Runs the model as the config says: clean predictions, the sanity probe, the detector's
+/// calibration (on `calibration`, present exactly when the config has a detector), every
+/// attack and the predictions on the example images. `data` is on the CPU. The model runs in
+/// eval mode without parameter gradients and is restored afterwards.
+Measurements measure(const EvalConfig& config, models::Model& model, const datasets::Dataset& data,
+                     const datasets::Dataset* calibration, bool quiet);
+
+}  // namespace rampart::eval
