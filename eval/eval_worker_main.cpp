@@ -16,6 +16,7 @@
 #include "eval/measurement.h"
 #include "eval/worker_frames.h"
 #include "eval/worker_protocol.h"
+#include "security/model_behaviour.h"
 #include "security/process_sandbox.h"
 #include "security/sealed_memory.h"
 #include "security/worker_process.h"
@@ -84,6 +85,29 @@ bool out_of_memory(const std::string& cause) {
          cause.find("bad_alloc") != std::string::npos;
 }
 
+// Point 5 of the intake: the behavioural checks again, on the first points of the data being
+// evaluated (the probe only had zeros and noise), in eval mode as the attacks will run it.
+void check_real_batch(models::Model& model, const EvalConfig& config,
+                      const datasets::Dataset& data) {
+  const int64_t count = std::min<int64_t>(8, data.size());
+  if (count == 0) return;
+  models::AttackModeGuard guard(model);
+  const at::Tensor batch = data.images.narrow(0, 0, count).to(c10::Device(config.device));
+  std::string problem = security::check_behaviour_on(
+      [&model](const at::Tensor& x) { return model.forward(x); }, batch);
+  if (problem.empty()) {
+    at::NoGradGuard no_grad;
+    const int64_t classes = model.forward(batch).size(1);
+    if (classes != config.model.num_classes) {
+      problem = "the model returns " + std::to_string(classes) + " logits, not " +
+                std::to_string(config.model.num_classes) + " (model.num_classes)";
+    }
+  }
+  if (!problem.empty()) {
+    fail("behaviour", "the behavioural checks on a batch of the evaluated data failed: " + problem);
+  }
+}
+
 [[noreturn]] void run() {
   std::optional<WorkerJob> job;
   {
@@ -117,6 +141,7 @@ bool out_of_memory(const std::string& cause) {
   security::write_frame(kWorkerOutput, kWorkerHeartbeat, "");
   HeartbeatModel watched(*model);
   try {
+    check_real_batch(watched, config, job->data);
     core::seed_everything(config.seed);
     const Measurements measured =
         measure(config, watched, job->data, job->calibration ? &*job->calibration : nullptr,

@@ -24,6 +24,9 @@ struct Provenance {
   std::string config_file, config_sha256;
   std::string model_path, model_sha256, model_description;
   int64_t model_bytes = 0;
+  /// The model ran in a confined worker process (eval::measure_in_sandbox): it contains code
+  /// (TorchScript). False: a built-in architecture with its weights, run in Rampart's process.
+  bool model_sandboxed = false;
   /// Every file the model was read from (ensemble members), with what vouched for it and what
   /// the sandboxed probe saw.
   std::vector<models::ModelFileRecord> model_files;

@@ -37,6 +37,7 @@ json provenance_json(const Evaluation& ev) {
             {"sha256", p.model_sha256},
             {"bytes", p.model_bytes},
             {"description", p.model_description},
+            {"sandboxed", p.model_sandboxed},
             {"pinned", p.unpinned_model_files().empty()},
             {"files", model_files}}},
           {"data", {{"source", p.data_source}, {"files", files}}},

@@ -242,6 +242,7 @@ Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
   std::optional<datasets::Dataset> calibration;
   if (config.detector) calibration = load_calibration(config);
   const bool sandboxed = admitted.runs_code();
+  provenance.model_sandboxed = sandboxed;
   if (!options.quiet) {
     spdlog::info("model {}, data {} ({} points), {} attacks, {} threads on {}{}",
                  provenance.model_path, data.source, data.size(), config.attacks.size(),

@@ -13,13 +13,12 @@ namespace rampart::security {
 namespace {
 
 // The logits of one forward pass, or the reason they are not acceptable logits for `batch`.
-at::Tensor logits(torch::jit::Module& module, const at::Tensor& x, std::string& problem) {
-  const c10::IValue out = module.forward({x});
-  if (!out.isTensor()) {
+at::Tensor logits(const ForwardFunction& forward, const at::Tensor& x, std::string& problem) {
+  at::Tensor t = forward(x);
+  if (!t.defined()) {
     problem = "forward does not return one tensor";
     return {};
   }
-  at::Tensor t = out.toTensor();
   if (!t.is_floating_point() || t.dim() != 2 || t.size(0) != x.size(0)) {
     problem = "on a batch of " + std::to_string(x.size(0)) + " the output is " +
               std::string(t.scalar_type() == at::kFloat ? "" : "a non-float32 ") +
@@ -99,43 +98,51 @@ std::vector<std::vector<int64_t>> candidate_input_shapes(const torch::jit::Modul
   return out;
 }
 
-std::string check_behaviour(torch::jit::Module& module, const std::vector<int64_t>& input_shape,
-                            double low, double high, std::vector<int64_t>& output_shape) {
+std::string check_behaviour_on(const ForwardFunction& forward, const at::Tensor& batch) {
   std::string problem;
-  std::vector<int64_t> shape = input_shape;
+  at::Tensor first;
   {
     at::NoGradGuard no_grad;
-    shape[0] = 1;
-    const at::Tensor zero = logits(module, at::zeros(shape), problem);
+    first = logits(forward, batch, problem);
     if (!problem.empty()) return problem;
-    output_shape.assign(zero.sizes().begin(), zero.sizes().end());
-  }
-  shape[0] = 4;
-  at::Generator generator = at::detail::createCPUGenerator(20240601);
-  const at::Tensor noise = at::rand(shape, generator) * (high - low) + low;
-  at::Tensor batch;
-  {
-    at::NoGradGuard no_grad;
-    batch = logits(module, noise, problem);
+    const at::Tensor again = logits(forward, batch, problem);
     if (!problem.empty()) return problem;
-    const at::Tensor again = logits(module, noise, problem);
-    if (!problem.empty()) return problem;
-    if (!same(batch, again)) return "two forward passes on the same input differ";
-    for (int64_t i = 0; i < noise.size(0); ++i) {
-      const at::Tensor row = logits(module, noise.narrow(0, i, 1).clone(), problem);
+    if (!same(first, again)) return "two forward passes on the same input differ";
+    for (int64_t i = 0; i < batch.size(0); ++i) {
+      const at::Tensor row = logits(forward, batch.narrow(0, i, 1).clone(), problem);
       if (!problem.empty()) return problem;
-      if (!same_row(row, batch.narrow(0, i, 1), batch)) {
+      if (!same_row(row, first.narrow(0, i, 1), first)) {
         return "row " + std::to_string(i) +
                " of a batch differs from the same input run alone (the output depends on the "
                "batch around it)";
       }
     }
   }
-  const at::Tensor x = noise.clone().requires_grad_(true);
-  const at::Tensor with_grad = logits(module, x, problem);
+  const at::Tensor x = batch.clone().requires_grad_(true);
+  const at::Tensor with_grad = logits(forward, x, problem);
   if (!problem.empty()) return problem + " (with gradients enabled)";
-  if (!same(with_grad, batch)) return "the output changes when gradients are enabled";
+  if (!same(with_grad, first)) return "the output changes when gradients are enabled";
   return "";
+}
+
+std::string check_behaviour(torch::jit::Module& module, const std::vector<int64_t>& input_shape,
+                            double low, double high, std::vector<int64_t>& output_shape) {
+  const ForwardFunction forward = [&module](const at::Tensor& x) {
+    const c10::IValue out = module.forward({x});
+    return out.isTensor() ? out.toTensor() : at::Tensor();
+  };
+  std::string problem;
+  std::vector<int64_t> shape = input_shape;
+  {
+    at::NoGradGuard no_grad;
+    shape[0] = 1;
+    const at::Tensor zero = logits(forward, at::zeros(shape), problem);
+    if (!problem.empty()) return problem;
+    output_shape.assign(zero.sizes().begin(), zero.sizes().end());
+  }
+  shape[0] = 4;
+  at::Generator generator = at::detail::createCPUGenerator(20240601);
+  return check_behaviour_on(forward, at::rand(shape, generator) * (high - low) + low);
 }
 
 }  // namespace rampart::security

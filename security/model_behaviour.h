@@ -3,6 +3,7 @@
 #include <torch/csrc/jit/api/module.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,16 @@ namespace rampart::security {
 /// [1, 1, s, s] or [1, 3, s, s] where I is s*s or 3*s*s. Empty when neither is found (packed
 /// quantized weights, recurrent input layers).
 std::vector<std::vector<int64_t>> candidate_input_shapes(const torch::jit::Module& module);
+
+/// One forward pass of a model: the logits, or an undefined tensor when it returns something
+/// else.
+using ForwardFunction = std::function<at::Tensor(const at::Tensor&)>;
+
+/// The batch part of check_behaviour, on a batch the caller gives (the data being evaluated, on
+/// the model's device): the output is finite floating-point [B, K], the same on a repeated
+/// pass, row by row the same as each row run alone (up to 5% of the logits' scale), and the same
+/// with gradients enabled. "" when all hold, else what failed.
+std::string check_behaviour_on(const ForwardFunction& forward, const at::Tensor& batch);
 
 /// The behavioural checks on an untrusted module in eval mode, run inside the sandbox: forward
 /// passes on zeros (batch 1) and on uniform noise in [low, high] from a fixed seed (batch 4,
