@@ -139,6 +139,25 @@ bool install_seccomp() {
 
 }  // namespace
 
+AddressSpaceCap::AddressSpaceCap(int64_t extra_bytes) {
+  struct rlimit r {};
+  if (getrlimit(RLIMIT_AS, &r) != 0) return;
+  previous_ = r.rlim_cur;
+  rlim_t value = static_cast<rlim_t>(current_address_space() + extra_bytes);
+  if (r.rlim_max != RLIM_INFINITY && r.rlim_max < value) value = r.rlim_max;
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < value) return;  // already tighter
+  r.rlim_cur = value;
+  set_ = setrlimit(RLIMIT_AS, &r) == 0;
+}
+
+AddressSpaceCap::~AddressSpaceCap() {
+  if (!set_) return;
+  struct rlimit r {};
+  if (getrlimit(RLIMIT_AS, &r) != 0) return;
+  r.rlim_cur = static_cast<rlim_t>(previous_);
+  setrlimit(RLIMIT_AS, &r);
+}
+
 bool landlock_available() { return landlock_abi() >= 1; }
 
 bool confine_process(const SandboxLimits& limits) {

@@ -38,6 +38,22 @@ struct SandboxLimits {
 ///   if (fork() == 0) { if (!security::confine_process(limits)) _exit(3); run_untrusted(); }
 bool confine_process(const SandboxLimits& limits);
 
+/// For its lifetime, the calling process may map at most `extra_bytes` more address space
+/// than it has now (the soft RLIMIT_AS; never above the hard limit): an allocation beyond it
+/// fails (std::bad_alloc) instead of exhausting the machine. The previous soft limit is restored
+/// afterwards. Process-wide: meant for a single-threaded phase such as the static inspection.
+class AddressSpaceCap {
+ public:
+  explicit AddressSpaceCap(int64_t extra_bytes);
+  ~AddressSpaceCap();
+  AddressSpaceCap(const AddressSpaceCap&) = delete;
+  AddressSpaceCap& operator=(const AddressSpaceCap&) = delete;
+
+ private:
+  bool set_ = false;
+  unsigned long previous_ = 0;
+};
+
 /// Whether this kernel enforces Landlock (then confine_process adds it), for reports and tests.
 bool landlock_available();
 

@@ -1,5 +1,7 @@
 #include "security/torchscript_inspection.h"
 
+#include "security/process_sandbox.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -147,8 +149,9 @@ std::string torchscript_global_policy(
   return "libtorch's unpickler does not need it";
 }
 
-TorchScriptInspection inspect_torchscript(std::string_view bytes,
-                                          const TorchScriptLimits& limits) {
+namespace {
+
+TorchScriptInspection inspect_unbounded(std::string_view bytes, const TorchScriptLimits& limits) {
   TorchScriptInspection out;
   const auto deadline =
       std::chrono::steady_clock::now() +
@@ -240,6 +243,23 @@ TorchScriptInspection inspect_torchscript(std::string_view bytes,
   }
 
   return out;
+}
+
+}  // namespace
+
+TorchScriptInspection inspect_torchscript(std::string_view bytes,
+                                          const TorchScriptLimits& limits) {
+  try {
+    const AddressSpaceCap cap(limits.max_memory_bytes);
+    return inspect_unbounded(bytes, limits);
+  } catch (const std::bad_alloc&) {
+    TorchScriptInspection out;
+    out.problems.emplace_back("inspection_budget",
+                              "the inspection needed more than its " +
+                                  std::to_string(limits.max_memory_bytes >> 20) +
+                                  " MiB of memory");
+    return out;
+  }
 }
 
 }  // namespace rampart::security

@@ -21,6 +21,11 @@ struct TorchScriptLimits {
   /// Wall-clock budget of the whole inspection; past it the file is rejected
   /// ("inspection_budget"). Every step is linear, so only a huge file comes near it.
   double max_seconds = 30.0;
+  /// Address space the inspection may add to the process (security::AddressSpaceCap); an
+  /// allocation beyond it rejects the file ("inspection_budget"). The file's bytes are already
+  /// in memory; the inspection copies code records, inflated records (64 MiB each at most) and
+  /// pickle state.
+  int64_t max_memory_bytes = int64_t{2} << 30;
   /// Whether libtorch registers a C++ custom class ("__torch__.torch.classes.quantized.
   /// LinearPackedParamsBase"): quantized models pickle their packed weights as one. Null: none.
   std::function<bool(const std::string& qualified_name)> custom_class_registered;

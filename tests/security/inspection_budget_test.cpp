@@ -87,6 +87,29 @@ TEST_CASE("budget: the inspection's wall clock is a budget; exceeding it rejects
   CHECK(security::inspect_torchscript(archive, security::libtorch_limits()).accepted());
 }
 
+TEST_CASE("budget: the inspection's memory is a budget; exceeding it rejects",
+          "[security][budget]") {
+  // A 64 MiB code record, which the inspection copies, against a 16 MiB budget.
+  const auto archive = test::build_zip({{"m/version", "3\n"},
+                                        {"m/code/__torch__.py", std::string(64 << 20, '#')},
+                                        {"m/data.pkl", pickle("")}});
+  auto limits = security::libtorch_limits();
+  limits.max_memory_bytes = 16 << 20;
+  const auto start = std::chrono::steady_clock::now();
+  const auto inspection = security::inspect_torchscript(archive, limits);
+  REQUIRE_FALSE(inspection.accepted());
+  CHECK(inspection.problems.front().code() == "inspection_budget");
+  CHECK_THAT(inspection.problems.front().what(), Catch::Contains("more than its 16 MiB"));
+  CHECK(seconds_since(start) < 5.0);
+  // The cap is lifted afterwards (this would throw std::bad_alloc under it), and the default
+  // budget takes the same file.
+  std::string large(256 << 20, 'x');
+  CHECK(large.size() == 256u << 20);
+  const auto again = security::inspect_torchscript(archive, security::libtorch_limits());
+  INFO((again.problems.empty() ? "" : again.problems.front().what()));
+  CHECK(again.accepted());
+}
+
 std::string pickle_refusal(const std::string& bytes) {
   try {
     security::inspect_pickle(bytes, "p.pkl", allow_all);

@@ -333,3 +333,51 @@ TEST_CASE("model intake: valid models are accepted", "[security][intake]") {
     CHECK_NOTHROW(models::load_torchscript(path, test::unpinned()));
   }
 }
+
+TEST_CASE("model intake: what libtorch itself does with each corpus file, unconfined",
+          "[security][intake][python]") {
+  const std::string python = test::python_with_torch();
+  if (python.empty() &&
+      test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
+    return;
+  }
+  const std::string dir = test::make_temp_dir("intake-libtorch");
+  const std::string canary = dir + "/CANARY";
+  const auto files = corpus(test::small_cnn_archive(), canary);
+  for (const auto& [name, file] : files) test::write_bytes(dir + "/" + name + ".pt", file.bytes);
+  // Each file loaded by libtorch (torch.jit.load, the reader `rampart eval` would use without
+  // the intake) in a forked child: "loads", "refuses" (a Python exception), or the signal.
+  test::write_bytes(dir + "/load_all.py",
+                    "import os, sys, json, torch\n"
+                    "out = {}\n"
+                    "for name in sorted(sys.argv[2:]):\n"
+                    "    pid = os.fork()\n"
+                    "    if pid == 0:\n"
+                    "        try:\n"
+                    "            torch.jit.load(os.path.join(sys.argv[1], name + '.pt'))\n"
+                    "            os._exit(0)\n"
+                    "        except BaseException:\n"
+                    "            os._exit(3)\n"
+                    "    _, status = os.waitpid(pid, 0)\n"
+                    "    if os.WIFSIGNALED(status):\n"
+                    "        out[name] = 'signal %d' % os.WTERMSIG(status)\n"
+                    "    else:\n"
+                    "        out[name] = 'loads' if os.WEXITSTATUS(status) == 0 else 'refuses'\n"
+                    "print(json.dumps(out))\n");
+  std::vector<std::string> args{python, dir + "/load_all.py", dir};
+  for (const auto& [name, file] : files) args.push_back(name);
+  const auto result = test::run_process(args);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const auto outcome = nlohmann::json::parse(result.output.substr(result.output.rfind('{')));
+  std::map<std::string, int> count;
+  for (const auto& [name, what] : outcome.items()) {
+    INFO(name << ": " << what.get<std::string>());
+    count[what.get<std::string>()]++;
+  }
+  for (const auto& [what, n] : count) UNSCRIPTED_INFO(what << ": " << n);
+  CHECK(outcome.size() == files.size());
+  std::string table;
+  for (const auto& [name, what] : outcome.items()) table += name + " " + what.get<std::string>() + "\n";
+  WARN(table);
+}
