@@ -69,6 +69,13 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
       item.expect_keys({"arch", "path", "checkpoint", "sha256", "signature", "public_key"});
       spec.static_models.push_back(models::parse_model_spec(item, /*require_arch=*/false));
       models::set_intake_policy(spec.static_models.back(), policy);
+      if (!spec.static_models.back().path.empty()) {
+        item.fail_at("path",
+                     "a TorchScript file is code, and ensemble_at would run it inside the "
+                     "training process (only 'rampart eval' runs such models, sandboxed); give "
+                     "the static model as 'arch' with its safetensors 'checkpoint' ('rampart "
+                     "train' writes checkpoint.safetensors next to model.pt)");
+      }
       if (!spec.static_models.back().arch.empty() && spec.static_models.back().checkpoint.empty()) {
         item.fail("a static model of architecture '" + spec.static_models.back().arch +
                   "' needs 'checkpoint' (its pre-trained weights)");

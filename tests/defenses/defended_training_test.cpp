@@ -85,7 +85,7 @@ TEST_CASE("defense configs: ensemble_at's attack, static models and their errors
       core::parse_config(job("o",
                              "defense: {method: ensemble_at, eps: 0.1, attack: pgd, steps: 3, "
                              "static_models: [{arch: small_cnn, checkpoint: a.safetensors}, "
-                             "{path: b.pt}]}\n"),
+                             "{arch: small_cnn, checkpoint: b.safetensors}]}\n"),
                          "train.yaml"),
       0.0, 1.0);
   REQUIRE(spec.adversarial);
@@ -94,16 +94,21 @@ TEST_CASE("defense configs: ensemble_at's attack, static models and their errors
   CHECK(spec.adversarial->clean_weight() == 0.5);  // Tramer et al.: half clean, half adversarial
   REQUIRE(spec.static_models.size() == 2);
   CHECK(spec.static_models[0].checkpoint == "a.safetensors");
-  CHECK(spec.static_models[1].path == "b.pt");
+  CHECK(spec.static_models[1].checkpoint == "b.safetensors");
   const auto fgsm = defenses::parse_defense_spec(
-      core::parse_config(
-          job("o", "defense: {method: ensemble_at, eps: 0.1, static_models: [{path: b.pt}]}\n"),
-          "train.yaml"),
+      core::parse_config(job("o",
+                             "defense: {method: ensemble_at, eps: 0.1, static_models: [{arch: "
+                             "small_cnn, checkpoint: b.safetensors}]}\n"),
+                         "train.yaml"),
       0.0, 1.0);
   CHECK(fgsm.adversarial->steps() == 1);
   CHECK_FALSE(fgsm.adversarial->random_init());
   CHECK(defenses::effective_step_size(*fgsm.adversarial) == Approx(0.1));
 
+  // A TorchScript static model would run in the training process: refused, naming the key.
+  CHECK_THAT(error_of(job("o",
+                          "defense: {method: ensemble_at, eps: 0.1, static_models: [{path: b.pt}]}\n")),
+             Catch::Contains("static_models[0].path: a TorchScript file is code"));
   CHECK_THAT(error_of(job("o", "defense: {method: ensemble_at, eps: 0.1}\n")),
              Catch::StartsWith("train.yaml:8:10: defense: ensemble_at needs 'static_models'"));
   CHECK_THAT(error_of(job("o",
