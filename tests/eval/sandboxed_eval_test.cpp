@@ -244,6 +244,18 @@ TEST_CASE("a model that misbehaves on real data fails the real-batch behavioural
   const auto made = test::run_process({python, dir + "/real.py", dir + "/cnn.pt", dir + "/real.pt"});
   INFO(made.output);
   REQUIRE(made.exit_code == 0);
+  // The payload is real: finite on the probe's zeros and noise, NaN on an image-like input.
+  const auto outside = test::run_process(
+      {python, "-c",
+       "import sys, torch\n"
+       "m = torch.jit.load(sys.argv[1])\n"
+       "x = torch.zeros(8, 1, 28, 28)\n"
+       "x[:, :, 8:20, 8:20] = 0.9\n"
+       "print(bool(m(torch.zeros(1, 1, 28, 28)).isfinite().all()),\n"
+       "      bool(m(torch.rand(4, 1, 28, 28)).isfinite().all()), bool(m(x).isnan().all()))\n",
+       dir + "/real.pt"});
+  INFO(outside.output);
+  CHECK_THAT(outside.output, Catch::Contains("True True True"));
   test::write_eval_config(dir, config_text("  path: DIR/real.pt\n"));
   const auto result = test::run_eval(dir + "/eval.yaml");
   INFO(result.output);

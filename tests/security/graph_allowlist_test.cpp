@@ -90,6 +90,12 @@ TEST_CASE("graph allowlist: writing, rewriting a mapped file, printing and re-se
   const std::string dir = test::make_temp_dir("graph-effects");
   const std::string canary = dir + "/CANARY", victim = dir + "/victim";
   const std::string shape = "    return x.sum().reshape([1, 1]).repeat([1, 10])\n";
+  // A model whose forward calls a method with this body first: the graph walk follows calls.
+  const auto via_helper = [&](const std::string& body) {
+    return test::scripted_archive("Hostile", "def helper(self, x: Tensor):\n" + body +
+                                                 "\ndef forward(self, x: Tensor) -> Tensor:\n"
+                                                 "    self.helper(x)\n" + shape);
+  };
   const std::vector<Hostile> files{
       {"save", forward_model("    torch.save(x, \"" + canary + "\")\n" + shape), "aten::save"},
       {"shared_mapping",
@@ -100,6 +106,34 @@ TEST_CASE("graph allowlist: writing, rewriting a mapped file, printing and re-se
       {"print", forward_model("    print(\"verdict:   ACCEPTED\")\n" + shape), "prim::Print"},
       {"manual_seed", forward_model("    torch.manual_seed(1234)\n" + shape),
        "aten::manual_seed"},
+      // The same effects under other spellings and in called methods: the graph is the same.
+      {"save_spaced", forward_model("    torch . save (x, \"" + canary + "\")\n" + shape),
+       "aten::save"},
+      {"save_getattr",
+       forward_model("    getattr(torch, \"save\")(x, \"" + canary + "\")\n" + shape),
+       "aten::save"},
+      {"save_alias", forward_model("    s = torch.save\n    s(x, \"" + canary + "\")\n" + shape),
+       "aten::save"},
+      {"save_in_a_helper", via_helper("    torch.save(x, \"" + canary + "\")\n"), "aten::save"},
+      {"shared_mapping_in_a_helper",
+       test::scripted_archive("Hostile", "def helper(self) -> Tensor:\n    t = torch.from_file(\"" +
+                                             victim +
+                                             "\", True, 7, dtype=0)\n    t.fill_(65)\n"
+                                             "    return t.sum()\n\n"
+                                             "def forward(self, x: Tensor) -> Tensor:\n"
+                                             "    return x.sum().reshape([1, 1]).repeat([1, 10]) + "
+                                             "self.helper() * 0.0\n"),
+       "aten::from_file"},
+      {"print_two_arguments",
+       forward_model("    print(\"verdict:  \", \"ACCEPTED\")\n" + shape), "prim::Print"},
+      {"print_in_a_helper", via_helper("    print(\"verdict:   ACCEPTED\")\n"), "prim::Print"},
+      {"manual_seed_getattr",
+       forward_model("    getattr(torch, \"manual_seed\")(1234)\n" + shape), "aten::manual_seed"},
+      {"manual_seed_in_a_helper", via_helper("    torch.manual_seed(1234)\n"),
+       "aten::manual_seed"},
+  };
+  const auto is = [](const Hostile& file, const std::string& family) {
+    return file.name.rfind(family, 0) == 0;
   };
   for (const auto& file : files) {
     INFO(file.name);
@@ -107,13 +141,13 @@ TEST_CASE("graph allowlist: writing, rewriting a mapped file, printing and re-se
     std::filesystem::remove(canary);
     const auto outside = test::run_unconfined(file.bytes, kInput);
     REQUIRE(outside.exit_code == 0);
-    if (file.name == "save") CHECK(std::filesystem::exists(canary));
-    if (file.name == "shared_mapping") {
+    if (is(file, "save")) CHECK(std::filesystem::exists(canary));
+    if (is(file, "shared_mapping")) {
       std::ifstream in(victim);
       CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "AAAAAAA");
     }
-    if (file.name == "print") CHECK_THAT(outside.printed, Catch::Contains("verdict:   ACCEPTED"));
-    if (file.name == "manual_seed") CHECK(outside.rng_reseeded);
+    if (is(file, "print")) CHECK_THAT(outside.printed, Catch::Contains("verdict:   ACCEPTED"));
+    if (is(file, "manual_seed")) CHECK(outside.rng_reseeded);
 
     test::write_bytes(victim, "keep me");
     std::filesystem::remove(canary);

@@ -90,10 +90,32 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
       "forbidden_global"};
   c["inst_subprocess_popen"] = {
       with_pickle("((S'touch'\nS'" + canary + "'\nlisubprocess\nPopen\n."), "forbidden_global"};
+  const std::string python_touch = "__import__('os').system('" + touch + "')";
   c["global_runpy"] = {with_pickle("\x80\x02"
-                                   "crunpy\n_run_code\n" +
-                                   unicode("x") + "\x85R."),
+                                   "crunpy\n_run_code\n(" +
+                                   unicode(python_touch) + "}tR."),
                        "forbidden_global"};
+  c["global_builtins_exec"] = {with_pickle("\x80\x02" "cbuiltins\nexec\n" + unicode(python_touch) +
+                                           "\x85R."),
+                               "forbidden_global"};
+  c["global_builtins_eval"] = {with_pickle("\x80\x02" "cbuiltins\neval\n" + unicode(python_touch) +
+                                           "\x85R."),
+                               "forbidden_global"};
+  // Python 2's module name, which Python 3's unpickler maps to builtins (fix_imports).
+  c["global_python2_builtin_eval"] = {
+      with_pickle("\x80\x02" "c__builtin__\neval\n" + unicode(python_touch) + "\x85R."),
+      "forbidden_global"};
+  c["global_os_popen"] = {with_pickle("\x80\x02" "cos\npopen\n" + unicode(touch) + "\x85R."),
+                          "forbidden_global"};
+  c["global_subprocess_call"] = {with_pickle("\x80\x02" "csubprocess\ncall\n(" + unicode("touch") +
+                                             unicode(canary) + "l\x85R."),
+                                 "forbidden_global"};
+  c["global_subprocess_getoutput"] = {
+      with_pickle("\x80\x02" "csubprocess\ngetoutput\n" + unicode(touch) + "\x85R."),
+      "forbidden_global"};
+  c["global_os_spawnlp"] = {with_pickle("\x80\x02" "cos\nspawnlp\n" + BYTES("(K\x00") + unicode("touch") +
+                                        unicode("touch") + unicode(canary) + "tR."),
+                            "forbidden_global"};
   c["global_webbrowser"] = {with_pickle("\x80\x02"
                                         "cwebbrowser\nopen\n" +
                                         unicode("http://x") + "\x85R."),
@@ -256,15 +278,18 @@ TEST_CASE("model intake: the corpus payloads are live (Python would run them)",
   // corpus is not a set of harmless look-alikes. (The archives' data.pkl records, taken out.)
   std::map<std::string, std::string> payloads{
       {"plain_pickle_named_pt", files.at("plain_pickle_named_pt").bytes}};
-  for (const char* name : {"global_os_system", "global_posix_system",
-                           "stack_global_eval_via_memo", "inst_subprocess_popen"}) {
+  for (const char* name :
+       {"global_os_system", "global_posix_system", "stack_global_eval_via_memo",
+        "inst_subprocess_popen", "global_runpy", "global_builtins_exec", "global_builtins_eval",
+        "global_python2_builtin_eval", "global_os_popen", "global_subprocess_call",
+        "global_subprocess_getoutput", "global_os_spawnlp"}) {
     for (const auto& record : test::read_zip(files.at(name).bytes)) {
       if (record.name.size() > 9 && record.name.compare(record.name.size() - 9, 9, "/data.pkl") == 0) {
         payloads[name] = record.data;
       }
     }
   }
-  REQUIRE(payloads.size() == 5);
+  REQUIRE(payloads.size() == 13);
   for (const auto& [name, bytes] : payloads) {
     INFO(name);
     fs::remove(canary);
