@@ -116,7 +116,10 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
 void validate(const PGDOptions& o) {
   if (!(o.eps() >= 0)) throw ConfigError("pgd: eps must be >= 0");
   if (o.steps() < 1) throw ConfigError("pgd: steps must be >= 1");
-  if (!(o.step_size() > 0)) throw ConfigError("pgd: step_size must be > 0");
+  // eps 0 is a budget like any other (robust accuracy = clean accuracy); its default step is 0.
+  if (!(o.step_size() > 0) && !(o.eps() == 0 && o.step_size() == 0)) {
+    throw ConfigError("pgd: step_size must be > 0");
+  }
   if (o.restarts() < 1) throw ConfigError("pgd: restarts must be >= 1");
   if (o.early_stop_every() < 0) throw ConfigError("pgd: early_stop_every must be >= 0");
   if (!(o.clip_min() < o.clip_max())) throw ConfigError("pgd: box needs min < max");

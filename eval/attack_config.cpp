@@ -57,8 +57,10 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
   const int64_t early_stop_every = entry.get_int("early_stop_every", 0, 0, 1000000);
   const bool cuda_graphs = entry.get_bool("cuda_graphs", true);
   for (double eps : parse_eps(entry)) {
+    // eps 0 keeps its default step of 0 (the clean input); a step given explicitly must be > 0.
     const double step_size =
-        entry.get_double("step_size", 2.5 * eps / static_cast<double>(steps), 1e-12);
+        entry.has("step_size") ? entry.get_double("step_size", std::nullopt, 1e-12)
+                               : 2.5 * eps / static_cast<double>(steps);
     auto attack = std::make_shared<attacks::PGD>(attacks::PGDOptions(eps)
                                                      .norm(norm)
                                                      .loss(loss)

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "attacks/pgd.h"
+#include "models/model.h"
 #include "core/config_node.h"
 #include "core/error.h"
 
@@ -98,4 +99,46 @@ TEST_CASE("PGD's default step size is 2.5 * eps / steps and early stop is on", "
   CHECK(pgd->options().early_stop());
   CHECK_FALSE(pgd->options().random_init());
   CHECK(pgd->options().steps() == 10);
+}
+
+// Issue 15, item 6: eps 0 failed with an unlocated "pgd: step_size must be > 0".
+TEST_CASE("eps 0 is a budget like any other: the clean input, for every norm and attack",
+          "[eval][config]") {
+  const auto attacks = eval::parse_attacks(
+      core::parse_config("attacks:\n"
+                         "  - {name: fgsm, norm: linf, eps: [0.0, 0.1]}\n"
+                         "  - {name: pgd, norm: linf, eps: [0.0, 0.1], steps: 5}\n"
+                         "  - {name: pgd, norm: l2, eps: [0, 1.0], steps: 5, restarts: 2}\n",
+                         "a.yaml"),
+      {});
+  REQUIRE(attacks.size() == 6);
+  CHECK(attacks[2].id == "pgd-linf-0");
+  // A linear model: every eps-0 "adversarial" example is the input itself, and fooled exactly
+  // where the clean input is misclassified.
+  class Linear : public models::Model {
+   public:
+    Linear() : w_(at::randn({28 * 28, 10}, at::TensorOptions().dtype(at::kFloat))) {}
+    at::Tensor forward(const at::Tensor& x) override { return x.flatten(1).matmul(w_); }
+    bool is_training() const override { return false; }
+    void set_training(bool) override {}
+    std::vector<at::Tensor> parameters() override { return {w_}; }
+    std::string describe() const override { return "linear"; }
+
+   private:
+    at::Tensor w_;
+  } model;
+  at::manual_seed(0);
+  const at::Tensor x = at::rand({16, 1, 28, 28});
+  const at::Tensor y = at::randint(0, 10, {16}, at::TensorOptions().dtype(at::kLong));
+  const at::Tensor wrong = model.forward(x).argmax(1).ne(y);
+  for (const std::size_t i : {std::size_t{0}, std::size_t{2}, std::size_t{4}}) {
+    INFO(attacks[i].id);
+    const attacks::AttackResult r = attacks[i].attack->run(model, x, y);
+    CHECK(r.adversarial.equal(x));
+    CHECK(r.success.equal(wrong));
+    CHECK(r.linf.max().item<double>() == 0.0);
+  }
+  // An explicit step size of 0 with a positive eps is still an error, located.
+  CHECK_THAT(error_of("attacks:\n  - {name: pgd, eps: 0.1, step_size: 0}\n"),
+             Catch::Contains("a.yaml:2:") && Catch::Contains("step_size"));
 }
