@@ -1,12 +1,12 @@
 #include "defenses/trades.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include "kernels/linf_step.h"
-#include "kernels/random_start.h"
 
 namespace rampart::defenses::detail {
 
@@ -26,8 +26,13 @@ at::Tensor trades_example(models::Model& model, const at::Tensor& x,
     clean = model.forward(x).detach();
   }
   const double lo = o.clip_min(), hi = o.clip_max();
-  at::Tensor x_adv = at::empty_like(x, at::MemoryFormat::Contiguous);
-  kernels::linf_random_start(x_adv, x, std::min(0.001, o.eps()), lo, hi, seed);
+  // The reference's start (yaodongyu/TRADES, trades.py): x + 0.001 * randn, neither projected
+  // nor clipped before the first step. Drawn on the CPU from the batch's seed, so a CPU and a
+  // CUDA run start alike (one copy per batch, not per step).
+  at::Generator generator = at::detail::createCPUGenerator(seed);
+  at::Tensor x_adv =
+      (x + 0.001 * at::randn(x.sizes(), generator, x.options().device(at::kCPU)).to(x.device()))
+          .contiguous();
   const double alpha = effective_step_size(o);
   for (int64_t t = 0; t < o.steps(); ++t) {
     at::Tensor grad;

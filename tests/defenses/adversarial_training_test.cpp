@@ -283,3 +283,36 @@ TEST_CASE("ensemble_at raises accuracy on examples transferred from an unseen mo
   CHECK(hardened_transfer >= standard_transfer + 0.1);
   CHECK(accuracy(*hardened, test) >= 0.8);
 }
+
+// Issue 15, item 7: the reference (yaodongyu/TRADES, trades.py) starts the inner maximization at
+// x + 0.001 * randn, unclipped; Rampart drew uniformly within 0.001 and clipped to the box.
+TEST_CASE("TRADES: the inner start is x + 0.001 * randn, unclipped, as in the reference code",
+          "[defenses]") {
+  // A linear model that records what it is run on.
+  class Recording : public models::Model {
+   public:
+    at::Tensor forward(const at::Tensor& x) override {
+      inputs.push_back(x.detach().clone());
+      return x.flatten(1).matmul(w_);
+    }
+    bool is_training() const override { return false; }
+    void set_training(bool) override {}
+    std::vector<at::Tensor> parameters() override { return {w_}; }
+    std::string describe() const override { return "recording"; }
+    std::vector<at::Tensor> inputs;
+
+   private:
+    at::Tensor w_ = torch::randn({28 * 28, 10});
+  } model;
+  const at::Tensor x = torch::zeros({16, 1, 28, 28});  // on the box's lower edge
+  const auto options = AdversarialTrainingOptions(AdversarialMethod::kTrades, 0.1).steps(1);
+  const at::Tensor x_adv = defenses::detail::trades_example(model, x, options, 7);
+  REQUIRE(model.inputs.size() == 2);  // the clean forward, then the one at the start
+  const at::Tensor start = model.inputs[1] - x;
+  CHECK(start.lt(0).to(at::kDouble).mean().item<double>() > 0.45);  // unclipped: half below 0
+  CHECK(start.std().item<double>() == Approx(0.001).epsilon(0.05));  // Gaussian, sigma 0.001
+  CHECK(start.abs().max().item<double>() > 0.003);  // beyond the uniform start's reach
+  // The returned example is inside the box and the ball.
+  CHECK(x_adv.min().item<double>() >= 0.0);
+  CHECK(x_adv.max().item<double>() <= 0.1 + 1e-6);
+}
