@@ -10,6 +10,7 @@
 #include "core/error.h"
 
 using namespace rampart;
+using attacks::Loss;
 using attacks::Norm;
 
 namespace {
@@ -71,7 +72,11 @@ TEST_CASE("every attack respects its budget and the box, and reports honestly", 
       // A mixed mode (root training, conv1 frozen in eval) must come back exactly.
       net->train();
       net->modules()[1]->eval();
-      const auto r = c.attack->run(model, x, y);
+      // A targeted attack aims at a class other than the prediction: with the prediction as
+      // its target it would "succeed" at step 0, whatever its step direction.
+      const bool targeted = c.name.find("targeted") != std::string::npos;
+      const at::Tensor labels = targeted ? (y + 1).remainder(10) : y;
+      const auto r = c.attack->run(model, x, labels);
       CHECK(net->is_training());
       CHECK_FALSE(net->modules()[1]->is_training());
       CHECK(net->modules()[2]->is_training());
@@ -92,12 +97,41 @@ TEST_CASE("every attack respects its budget and the box, and reports honestly", 
       net->eval();
       torch::NoGradGuard no_grad;
       const at::Tensor predicted = net->forward(r.adversarial).argmax(1);
-      const bool targeted = c.name.find("targeted") != std::string::npos;
-      CHECK(at::equal(r.success, targeted ? predicted.eq(y) : predicted.ne(y)));
+      CHECK(at::equal(r.success, targeted ? predicted.eq(labels) : predicted.ne(y)));
       CHECK(r.forward_samples >= x.size(0));
       CHECK(r.backward_samples >= 1);
     }
   }
+}
+
+TEST_CASE("targeted attacks move toward a target that is not the prediction", "[attacks]") {
+  auto net = test::random_cnn(5);
+  models::ClassifierModel model(net);
+  torch::manual_seed(6);
+  const at::Tensor x = torch::rand({16, 1, 28, 28});
+  const at::Tensor target = (test::predicted_labels(*net, x) + 3).remainder(10);
+  // The target's margin over the best other class: an attack stepping the wrong way lowers it.
+  const auto target_margin = [&](const at::Tensor& inputs) {
+    torch::NoGradGuard no_grad;
+    const at::Tensor z = net->forward(inputs);
+    const at::Tensor zt = z.gather(1, target.unsqueeze(1)).squeeze(1);
+    const at::Tensor others = z.scatter(1, target.unsqueeze(1), -1e9).amax(1);
+    return (zt - others).mean().item<double>();
+  };
+  net->eval();
+  const double clean = target_margin(x);
+  const auto fgsm = attacks::fgsm(model, x, target,
+                                  attacks::FGSMOptions(0.05).loss(Loss::kMargin).targeted(true));
+  CHECK(target_margin(fgsm.adversarial) > clean);
+  const auto pgd = attacks::pgd(
+      model, x, target, attacks::PGDOptions(0.3).steps(20).step_size(0.05).targeted(true));
+  CHECK(target_margin(pgd.adversarial) > clean);
+  CHECK(pgd.success.to(at::kDouble).mean().item<double>() >= 0.5);
+  const auto cw = attacks::cw(
+      model, x, target, attacks::CWOptions().steps(100).binary_search_steps(6).lr(0.1).targeted(true));
+  CHECK(cw.success.to(at::kDouble).mean().item<double>() >= 0.9);
+  torch::NoGradGuard no_grad;
+  CHECK(at::equal(net->forward(cw.adversarial).argmax(1).eq(target), cw.success));
 }
 
 TEST_CASE("attacks run inside a caller's no-grad scope and leave it as it was", "[attacks]") {
