@@ -53,6 +53,14 @@ at::Tensor objective(const at::Tensor& logits, const at::Tensor& labels, Loss lo
   return targeted ? label_logit - other : other - label_logit;
 }
 
+at::Tensor is_fooled(models::Model& model, const at::Tensor& x, const at::Tensor& logits,
+                     const at::Tensor& labels, bool targeted) {
+  if (model.predicts_by_argmax()) return is_success(logits, labels, targeted);
+  c10::NoGradGuard no_grad;
+  const at::Tensor predicted = model.predict(x.detach());
+  return targeted ? predicted.eq(labels) : predicted.ne(labels);
+}
+
 at::Tensor is_success(const at::Tensor& logits, const at::Tensor& labels, bool targeted) {
   const at::Tensor predicted = logits.argmax(1);
   return targeted ? predicted.eq(labels) : predicted.ne(labels);

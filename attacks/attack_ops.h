@@ -24,6 +24,13 @@ at::Tensor objective(const at::Tensor& logits, const at::Tensor& labels, Loss lo
 /// bool [N]: argmax != label (untargeted) or argmax == label (targeted).
 at::Tensor is_success(const at::Tensor& logits, const at::Tensor& labels, bool targeted);
 
+/// Whether each sample of `x` fools the classifier as deployed: from `logits` (the surrogate the
+/// attack climbs, computed at `x`) when the model predicts by argmax, else by the model's own
+/// decision (Model::predict, e.g. a majority vote: one more forward pass), so that an attack's
+/// early stop, restarts and best-example tracking agree with the harness's verdict.
+at::Tensor is_fooled(models::Model& model, const at::Tensor& x, const at::Tensor& logits,
+                     const at::Tensor& labels, bool targeted);
+
 /// One forward and one backward at `x`: the logits (detached), the per-sample objective
 /// (detached) and its gradient with respect to `x`. Gradients flow to the input only.
 struct InputGradient {

@@ -87,8 +87,13 @@ at::Tensor optimize_for_constant(models::Model& model, const at::Tensor& x, cons
     search.backwards += n;
     c10::NoGradGuard no_grad;
     // The iterate just evaluated counts when fooled with the kappa margin.
-    const at::Tensor hit = detail::is_success(terms.logits.detach(), labels, o.targeted())
-                               .logical_and(terms.margin.detach().le(-o.kappa()));
+    // For a vote, "fooled" is the vote's verdict; the kappa margin (on the averaged logits the
+    // objective climbs) applies only when one is asked for.
+    const bool by_argmax = model.predicts_by_argmax();
+    at::Tensor hit = detail::is_fooled(model, terms.x_adv.detach(), terms.logits.detach(), labels,
+                                       o.targeted());
+    if (by_argmax || o.kappa() > 0) hit = hit.logical_and(terms.margin.detach().le(-o.kappa()));
+    if (!by_argmax) search.forwards += n;
     succeeded.logical_or_(hit);
     bool stop = false;
     if (o.abort_early() && i % check_every == 0) {

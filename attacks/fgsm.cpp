@@ -25,7 +25,7 @@ AttackResult fgsm(models::Model& model, const at::Tensor& x, const at::Tensor& l
       (x + options.eps() * detail::ascent_direction(step.grad, options.norm()))
           .clamp(options.clip_min(), options.clip_max());
   const at::Tensor success =
-      detail::is_success(model.forward(adversarial), labels, options.targeted());
+      detail::is_fooled(model, adversarial, model.forward(adversarial), labels, options.targeted());
   return detail::make_result(x, adversarial, success, 2 * x.size(0), x.size(0));
 }
 

@@ -77,7 +77,12 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
       detail::pgd_update_(x_adv, xa, step.grad, o);
       continue;
     }
-    kernels::update_fooled_(frozen, step.logits, ya, o.targeted());
+    if (model.predicts_by_argmax()) {
+      kernels::update_fooled_(frozen, step.logits, ya, o.targeted());
+    } else {  // a vote: fooled means the vote is, not the averaged logits the step climbs
+      frozen.logical_or_(detail::is_fooled(model, x_adv, step.logits, ya, o.targeted()));
+      forwards += x_adv.size(0);
+    }
     if ((t + 1) % every == 0 || every == 1) {
       const at::Tensor keep = frozen.logical_not().nonzero().squeeze(1);  // the host sync
       if (keep.size(0) < active.size(0)) {
@@ -107,7 +112,8 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
   forwards += x_adv.size(0);
   out.adversarial.index_copy_(0, active, x_adv);
   out.objective.index_copy_(0, active, detail::objective(logits, ya, o.loss(), o.targeted()));
-  out.success.index_copy_(0, active, detail::is_success(logits, ya, o.targeted()));
+  out.success.index_copy_(0, active, detail::is_fooled(model, x_adv, logits, ya, o.targeted()));
+  if (!model.predicts_by_argmax()) forwards += x_adv.size(0);
   return out;
 }
 

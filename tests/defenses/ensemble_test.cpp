@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "attacks/attack_fixtures.h"
+#include "attacks/cw.h"
+#include "attacks/pgd.h"
 #include "models/model.h"
 #include "models/small_cnn.h"
 
@@ -123,4 +126,57 @@ TEST_CASE("ensemble: every member's mode is saved and restored", "[defenses][ens
   CHECK(ensemble.module_modes() == modes);
   CHECK_FALSE(members[0]->is_training());
   CHECK(members[1]->is_training());
+}
+
+// Issue 15, item 1: PGD's early stop, its restarts and CW's tracking judged "fooled" by the
+// averaged logits while the harness judged the vote: a point whose averaged logits flipped but
+// whose vote did not was frozen there and then counted robust.
+TEST_CASE("a voting ensemble is attacked and judged by its vote: early stop never raises robust "
+          "accuracy, and CW fools it",
+          "[defenses][ensemble]") {
+  auto base = test::trained_fmnist_cnn();
+  if (!base) return;
+  // Three different members: the trained CNN and two copies with seeded weight noise.
+  std::vector<std::shared_ptr<models::Model>> members;
+  for (int seed = 0; seed < 3; ++seed) {
+    auto net = std::make_shared<models::SmallCNN>(models::InputSpec{}, 10);
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(100 + seed);
+    const auto from = base->parameters();
+    const auto to = net->parameters();
+    for (std::size_t i = 0; i < to.size(); ++i) {
+      to[i].copy_(from[i] + (seed == 0 ? 0.0 : 0.3) * from[i].std() * torch::randn_like(from[i]));
+    }
+    net->eval();
+    members.push_back(std::make_shared<models::ClassifierModel>(net));
+  }
+  defenses::EnsembleModel vote(members, models::Combine::kVote);
+  REQUIRE_FALSE(vote.predicts_by_argmax());
+  const datasets::Dataset data = test::clean_correct(vote, test::fmnist_test(40));
+  REQUIRE(data.size() > 25);
+  const auto robust = [&](const at::Tensor& adversarial) {
+    torch::NoGradGuard no_grad;
+    return vote.predict(adversarial).eq(data.labels).to(at::kDouble).mean().item<double>();
+  };
+  const auto pgd = [&](bool early_stop) {
+    return attacks::pgd(vote, data.images, data.labels,
+                        attacks::PGDOptions(0.03).steps(20).step_size(0.0075).early_stop(early_stop)
+                            .seed(1));
+  };
+  const auto stopped = pgd(true), full = pgd(false);
+  const double with_stop = robust(stopped.adversarial), without = robust(full.adversarial);
+  INFO("robust with early stop " << with_stop << ", without " << without);
+  CHECK(with_stop <= without);
+  CHECK(without < 0.95);  // the attack does something
+  // The attack's own verdict is the vote's.
+  torch::NoGradGuard no_grad;
+  CHECK(at::equal(stopped.success, vote.predict(stopped.adversarial).ne(data.labels)));
+  // Unbounded CW, judged by the vote, fools (almost) every point.
+  const auto cw = attacks::cw(
+      vote, data.images, data.labels,
+      attacks::CWOptions().steps(40).binary_search_steps(6).initial_const(0.1).lr(0.1));
+  const double fooled = 1.0 - robust(cw.adversarial);
+  INFO("CW fooled " << fooled);
+  CHECK(fooled >= 0.99);
+  CHECK(at::equal(cw.success, vote.predict(cw.adversarial).ne(data.labels)));
 }
