@@ -18,6 +18,7 @@
 #include "eval/worker_protocol.h"
 #include "security/model_behaviour.h"
 #include "security/process_sandbox.h"
+#include "security/sandbox_probe.h"
 #include "security/sealed_memory.h"
 #include "security/worker_process.h"
 
@@ -70,21 +71,6 @@ class HeartbeatModel : public models::Model {
   _exit(0);
 }
 
-// libtorch puts a TorchScript traceback first and the cause last.
-std::string cause_of(const std::exception& e) {
-  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
-  std::string what = c10_error ? c10_error->what_without_backtrace() : e.what();
-  while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
-  const std::size_t at = what.rfind('\n');
-  return at == std::string::npos ? what : what.substr(at + 1);
-}
-
-bool out_of_memory(const std::string& cause) {
-  return cause.find("can't allocate memory") != std::string::npos ||
-         cause.find("out of memory") != std::string::npos ||
-         cause.find("bad_alloc") != std::string::npos;
-}
-
 // Point 5 of the intake: the behavioural checks again, on the first points of the data being
 // evaluated (the probe only had zeros and noise), in eval mode as the attacks will run it.
 void check_real_batch(models::Model& model, const EvalConfig& config,
@@ -135,8 +121,8 @@ void check_real_batch(models::Model& model, const EvalConfig& config,
   try {
     model = defenses::build_defended_model(config.model, job->files, c10::Device(config.device));
   } catch (const std::exception& e) {
-    const std::string cause = cause_of(e);
-    fail(out_of_memory(cause) ? "memory" : "load", "loading the model failed: " + cause);
+    const std::string cause = security::exception_cause(e);
+    fail(security::is_out_of_memory(cause) ? "memory" : "load", "loading the model failed: " + cause);
   }
   security::write_frame(kWorkerOutput, kWorkerHeartbeat, "");
   HeartbeatModel watched(*model);
@@ -148,8 +134,8 @@ void check_real_batch(models::Model& model, const EvalConfig& config,
                 /*quiet=*/true);
     security::write_frame(kWorkerOutput, kWorkerResult, encode_measurements(measured));
   } catch (const std::exception& e) {
-    const std::string cause = cause_of(e);
-    fail(out_of_memory(cause) ? "memory" : "run", "the evaluation failed: " + cause);
+    const std::string cause = security::exception_cause(e);
+    fail(security::is_out_of_memory(cause) ? "memory" : "run", "the evaluation failed: " + cause);
   }
   _exit(0);
 }

@@ -64,16 +64,6 @@ void write_all(int fd, const void* data, std::size_t size) {
   }
 }
 
-// libtorch puts a TorchScript traceback first and the cause last; c10::Error appends a C++
-// backtrace unless asked not to.
-std::string last_line(const std::exception& e) {
-  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
-  std::string what = c10_error ? c10_error->what_without_backtrace() : e.what();
-  while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
-  const std::size_t at = what.rfind('\n');
-  return at == std::string::npos ? what : what.substr(at + 1);
-}
-
 void set_message(Header& h, const std::string& text) {
   std::snprintf(h.message, sizeof(h.message), "%s", text.c_str());
 }
@@ -141,11 +131,8 @@ void set_message(Header& h, const std::string& text) {
       } catch (const std::bad_alloc&) {
         throw;
       } catch (const std::exception& e) {
-        const std::string cause = last_line(e);
-        if (cause.find("can't allocate memory") != std::string::npos ||
-            cause.find("out of memory") != std::string::npos) {
-          throw;
-        }
+        const std::string cause = exception_cause(e);
+        if (is_out_of_memory(cause)) throw;
         problem = "the forward pass failed: " + cause;
       }
       if (h.input_inferred && !problem.empty()) {  // a guess that did not fit
@@ -170,10 +157,8 @@ void set_message(Header& h, const std::string& text) {
       h.finite = 1;
     }
   } catch (const std::exception& e) {
-    const std::string cause = last_line(e);
-    const bool memory = cause.find("can't allocate memory") != std::string::npos ||
-                        cause.find("bad_alloc") != std::string::npos ||
-                        cause.find("out of memory") != std::string::npos;
+    const std::string cause = exception_cause(e);
+    const bool memory = is_out_of_memory(cause);
     h.status = memory ? kMemory : loaded ? kForwardFailed : kLoadFailed;
     set_message(h, cause);
   } catch (...) {
@@ -192,6 +177,20 @@ void set_message(Header& h, const std::string& text) {
 }
 
 }  // namespace
+
+std::string exception_cause(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  std::string what = c10_error ? c10_error->what_without_backtrace() : e.what();
+  while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+  const std::size_t at = what.rfind('\n');
+  return at == std::string::npos ? what : what.substr(at + 1);
+}
+
+bool is_out_of_memory(const std::string& cause) {
+  return cause.find("can't allocate memory") != std::string::npos ||
+         cause.find("out of memory") != std::string::npos ||
+         cause.find("bad_alloc") != std::string::npos;
+}
 
 std::string escape_untrusted(const std::string& text) {
   std::string out;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,13 @@ struct ProbeResult {
 /// the parent. A crash, a signal, a limit, a timeout, a malformed answer, a refused operator or
 /// a failed check rejects the model, with the reason in words (model-controlled text escaped).
 ProbeResult probe_model(const std::string& bytes, const ProbeOptions& options);
+
+/// What went wrong in libtorch, in one line: the last line of the message (a TorchScript
+/// traceback comes first and the cause last), without c10's C++ backtrace.
+std::string exception_cause(const std::exception& e);
+
+/// Whether `cause` (exception_cause) reports a failed allocation: the memory limit was hit.
+bool is_out_of_memory(const std::string& cause);
 
 /// `text` with every byte outside printable ASCII written as \xNN: for strings a model
 /// controls (exception messages, names) before they reach a terminal or a report.

@@ -96,6 +96,20 @@ void check_same_numbers(const eval::Evaluation& a, const eval::Evaluation& b) {
   }
 }
 
+// A fresh directory holding the trained CNN as cnn.pt, for tests that wrap it in Python; "" (the
+// test skips, or fails under RAMPART_REQUIRE_FIXTURES) without Python's torch or the data.
+std::string python_and_trained_cnn(const std::string& python, const std::string& name) {
+  if (python.empty() &&
+      test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
+    return "";
+  }
+  auto net = test::trained_fmnist_cnn();
+  if (!net || python.empty()) return "";
+  const std::string dir = test::make_temp_dir(name);
+  models::export_torchscript(*net, dir + "/cnn.pt");
+  return dir;
+}
+
 // A Python module around the trained CNN that passes the probe (batches of 1 and 4) and turns
 // hostile on the evaluation's batches of 25: `payload` is TorchScript run when x.size(0) > 4.
 bool write_gated_model(const std::string& python, const std::string& dir, const std::string& name,
@@ -167,14 +181,8 @@ TEST_CASE("a built-in architecture with safetensors weights is data and runs in 
 TEST_CASE("a model that hangs or hogs memory mid-evaluation is stopped and named with exit 3",
           "[eval][sandbox][python]") {
   const std::string python = test::python_with_torch();
-  if (python.empty() &&
-      test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
-    return;
-  }
-  auto net = test::trained_fmnist_cnn();
-  if (!net) return;
-  const std::string dir = test::make_temp_dir("sandboxed-eval-hostile");
-  models::export_torchscript(*net, dir + "/cnn.pt");
+  const std::string dir = python_and_trained_cnn(python, "sandboxed-eval-hostile");
+  if (dir.empty()) return;
   REQUIRE(write_gated_model(python, dir, "hang",
                             "            while x.size(0) > 4:\n"
                             "                x = x + 0.0\n"));
@@ -219,14 +227,8 @@ TEST_CASE("a model that hangs or hogs memory mid-evaluation is stopped and named
 TEST_CASE("a model that misbehaves on real data fails the real-batch behavioural check",
           "[eval][sandbox][python]") {
   const std::string python = test::python_with_torch();
-  if (python.empty() &&
-      test::skip_without_fixture("no python3 with torch (Debian package python3-torch)")) {
-    return;
-  }
-  auto net = test::trained_fmnist_cnn();
-  if (!net) return;
-  const std::string dir = test::make_temp_dir("sandboxed-eval-real-batch");
-  models::export_torchscript(*net, dir + "/cnn.pt");
+  const std::string dir = python_and_trained_cnn(python, "sandboxed-eval-real-batch");
+  if (dir.empty()) return;
   // Garbage (NaN) only on inputs that look like real images: many exact zeros (the background of
   // Fashion-MNIST), which neither the probe's zeros (batch 1) nor its noise show together with
   // bright pixels.
