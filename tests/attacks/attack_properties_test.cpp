@@ -175,3 +175,25 @@ TEST_CASE("an empty batch is a valid input", "[attacks]") {
     CHECK(r.success.size(0) == 0);
   }
 }
+
+// Issue 15, item 8: restart bookkeeping. Restart 0 is the single-restart run itself (same key),
+// and later restarts attack only what is still unfooled, keeping the first success: more
+// restarts can only fool more points, and never lose one.
+TEST_CASE("PGD restarts can only add fooled points, and each kept example is within budget",
+          "[attacks]") {
+  auto net = test::random_cnn(8);
+  models::ClassifierModel model(net);
+  torch::manual_seed(9);
+  const at::Tensor x = torch::rand({32, 1, 28, 28});
+  const at::Tensor y = test::predicted_labels(*net, x);
+  const auto options = attacks::PGDOptions(0.02).steps(3).step_size(0.01).seed(5);
+  const auto once = attacks::pgd(model, x, y, attacks::PGDOptions(options).restarts(1));
+  const auto many = attacks::pgd(model, x, y, attacks::PGDOptions(options).restarts(4));
+  CHECK(once.success.logical_and(many.success.logical_not()).sum().item<int64_t>() == 0);
+  CHECK(many.success.sum().item<int64_t>() >= once.success.sum().item<int64_t>());
+  // Where the first restart already fooled a point, its example is kept unchanged.
+  const at::Tensor first = once.success.nonzero().flatten();
+  CHECK(many.adversarial.index_select(0, first).equal(once.adversarial.index_select(0, first)));
+  CHECK(many.linf.max().item<double>() <= 0.02 + 1e-6);
+  CHECK(many.forward_samples > once.forward_samples);  // the later restarts did run
+}
