@@ -37,12 +37,15 @@ struct AttackResult {
 /// box of the options) against `model`. `labels` are the true labels for an untargeted attack
 /// and the target labels for a targeted one. During the call the model is in eval mode with
 /// parameter gradients off (both restored afterwards), and the caller's autograd state is
-/// untouched. Works on the device of `x`.
+/// untouched. Works on the device of `x`. `point_ids` (int64 [N], optional) are the points'
+/// indices in the whole data set: an attack with a random start keys each point's draw by its
+/// id (kernels/random_start.h), so a point starts from the same place in any batch and points
+/// draw independent starts. Undefined means 0..N-1.
 class Attack {
  public:
   virtual ~Attack() = default;
-  virtual AttackResult run(models::Model& model, const at::Tensor& x,
-                           const at::Tensor& labels) const = 0;
+  virtual AttackResult run(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                           const at::Tensor& point_ids = {}) const = 0;
   /// `<name>-<norm>-<eps>` as in DESIGN.md (`pgd-linf-0.1`), or `cw-l2`.
   virtual std::string id() const = 0;
 };

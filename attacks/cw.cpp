@@ -36,6 +36,35 @@ CWTerms cw_terms(models::Model& model, const at::Tensor& w, const at::Tensor& x,
   return t;
 }
 
+constexpr double kNoUpperBound = 1e10;
+
+ConstantSearch start_constant_search(int64_t n, double initial_const,
+                                     const at::TensorOptions& options) {
+  return {at::full({n}, initial_const, options), at::zeros({n}, options),
+          at::full({n}, kNoUpperBound, options)};
+}
+
+void update_constants(ConstantSearch& s, const at::Tensor& succeeded) {
+  s.upper = at::where(succeeded, at::minimum(s.upper, s.c), s.upper);
+  s.lower = at::where(succeeded, s.lower, at::maximum(s.lower, s.c));
+  s.c = at::where(s.upper.lt(kNoUpperBound / 10), (s.lower + s.upper) / 2, s.c * 10);
+}
+
+at::Tensor cw_hit(models::Model& model, const at::Tensor& x_adv, const at::Tensor& logits,
+                  const at::Tensor& margin, const at::Tensor& labels, const CWOptions& o) {
+  // For a vote, "fooled" is the vote's verdict; the kappa margin (on the averaged logits the
+  // objective climbs) applies only when one is asked for.
+  const bool by_argmax = model.predicts_by_argmax();
+  at::Tensor hit = is_fooled(model, x_adv, logits, labels, o.targeted());
+  if (by_argmax) {
+    const at::Tensor guard = logits.abs().amax(1).add(1.0).mul(1e-5);
+    hit = hit.logical_and(margin.le(-guard - o.kappa()));
+  } else if (o.kappa() > 0) {
+    hit = hit.logical_and(margin.le(-o.kappa()));
+  }
+  return hit;
+}
+
 }  // namespace detail
 
 void validate(const CWOptions& o) {
@@ -48,8 +77,6 @@ void validate(const CWOptions& o) {
 }
 
 namespace {
-
-constexpr double kNoUpperBound = 1e10;
 
 // The best example found so far per sample, and the work done.
 struct Search {
@@ -87,13 +114,9 @@ at::Tensor optimize_for_constant(models::Model& model, const at::Tensor& x, cons
     search.backwards += n;
     c10::NoGradGuard no_grad;
     // The iterate just evaluated counts when fooled with the kappa margin.
-    // For a vote, "fooled" is the vote's verdict; the kappa margin (on the averaged logits the
-    // objective climbs) applies only when one is asked for.
-    const bool by_argmax = model.predicts_by_argmax();
-    at::Tensor hit = detail::is_fooled(model, terms.x_adv.detach(), terms.logits.detach(), labels,
-                                       o.targeted());
-    if (by_argmax || o.kappa() > 0) hit = hit.logical_and(terms.margin.detach().le(-o.kappa()));
-    if (!by_argmax) search.forwards += n;
+    const at::Tensor hit = detail::cw_hit(model, terms.x_adv.detach(), terms.logits.detach(),
+                                          terms.margin.detach(), labels, o);
+    if (!model.predicts_by_argmax()) search.forwards += n;
     succeeded.logical_or_(hit);
     bool stop = false;
     if (o.abort_early() && i % check_every == 0) {
@@ -120,27 +143,38 @@ AttackResult cw(models::Model& model, const at::Tensor& x_in, const at::Tensor& 
   const at::Tensor x = x_in.detach();
   const int64_t n = x.size(0);
   const at::Tensor w0 = detail::to_tanh_space(x, o.clip_min(), o.clip_max());
-  at::Tensor c = at::full({n}, o.initial_const(), x.options());
-  at::Tensor lower = at::zeros({n}, x.options());
-  at::Tensor upper = at::full({n}, kNoUpperBound, x.options());
+  detail::ConstantSearch constants = detail::start_constant_search(n, o.initial_const(), x.options());
   Search search{x.clone(), at::full({n}, std::numeric_limits<double>::infinity(), x.options())};
   for (int64_t step = 0; step < o.binary_search_steps(); ++step) {
-    const at::Tensor succeeded = optimize_for_constant(model, x, w0, labels, c, o, search);
+    const at::Tensor succeeded =
+        optimize_for_constant(model, x, w0, labels, constants.c, o, search);
     c10::NoGradGuard no_grad;
-    // Success: c is an upper bound; failure: a lower bound. Bisect once an upper bound exists,
-    // otherwise grow c tenfold.
-    upper = at::where(succeeded, at::minimum(upper, c), upper);
-    lower = at::where(succeeded, lower, at::maximum(lower, c));
-    c = at::where(upper.lt(kNoUpperBound / 10), (lower + upper) / 2, c * 10);
+    detail::update_constants(constants, succeeded);
   }
-  // A sample has a best example exactly when some iterate fooled the model (with the margin).
-  const at::Tensor success = search.best_l2.isfinite();
-  return detail::make_result(x, search.best, success, search.forwards, search.backwards);
+  // The returned examples judged again in one forward, so that the verdict is the one the
+  // saved examples reproduce; one that is no longer adversarial is returned unperturbed.
+  c10::NoGradGuard no_grad;
+  const at::Tensor logits = model.forward(search.best);
+  search.forwards += n;
+  const at::Tensor label_logit = logits.gather(1, labels.unsqueeze(1)).squeeze(1);
+  const at::Tensor other = detail::best_other_logit(logits, labels);
+  const at::Tensor margin = o.targeted() ? other - label_logit : label_logit - other;
+  const bool by_argmax = model.predicts_by_argmax();
+  const at::Tensor success =
+      search.best_l2.isfinite().logical_and(by_argmax ? detail::is_fooled(model, search.best, logits,
+                                                                          labels, o.targeted())
+                                                          .logical_and(margin.le(-o.kappa()))
+                                                      : detail::cw_hit(model, search.best, logits,
+                                                                       margin, labels, o));
+  if (!by_argmax) search.forwards += n;
+  const at::Tensor best = at::where(detail::per_sample(success, search.best), search.best, x);
+  return detail::make_result(x, best, success, search.forwards, search.backwards);
 }
 
 CW::CW(CWOptions options) : options_(std::move(options)) { validate(options_); }
 
-AttackResult CW::run(models::Model& model, const at::Tensor& x, const at::Tensor& labels) const {
+AttackResult CW::run(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                     const at::Tensor& /*point_ids: no random start*/) const {
   return cw(model, x, labels, options_);
 }
 

@@ -36,7 +36,11 @@ void validate(const CWOptions& options);
 /// CW-L2: minimise ||x' - x||_2^2 + c * f(x') over w with x' = lo + (tanh(w) + 1) / 2 * (hi - lo),
 /// f = max(z_y - max_{j!=y} z_j, -kappa) (untargeted) or max(max_{j!=t} z_j - z_t, -kappa)
 /// (targeted), with Adam and a per-sample search over c; per sample the successful example of
-/// smallest L2 is kept. Samples never fooled are returned unperturbed with success false.
+/// smallest L2 is kept. An iterate counts as successful when its margin is at most -kappa minus
+/// a numerical guard of 1e-5 * (1 + max |logit|), so that its verdict survives a forward in
+/// another batch (at kappa 0 CW ends on the decision boundary, where batching flips verdicts).
+/// The returned examples are judged again in one final forward; only those still adversarial
+/// count as successes. Samples never fooled are returned unperturbed with success false.
 AttackResult cw(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
                 const CWOptions& options);
 
@@ -44,8 +48,8 @@ AttackResult cw(models::Model& model, const at::Tensor& x, const at::Tensor& lab
 class CW : public Attack {
  public:
   explicit CW(CWOptions options);
-  AttackResult run(models::Model& model, const at::Tensor& x,
-                   const at::Tensor& labels) const override;
+  AttackResult run(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                   const at::Tensor& point_ids = {}) const override;
   std::string id() const override { return "cw-l2"; }
   const CWOptions& options() const { return options_; }
 
@@ -69,6 +73,21 @@ struct CWTerms {
 };
 CWTerms cw_terms(models::Model& model, const at::Tensor& w, const at::Tensor& x,
                  const at::Tensor& labels, const at::Tensor& c, const CWOptions& options);
+
+/// The per-sample search over CW's constant c, as Carlini & Wagner's reference (l2_attack.py):
+/// after a success c becomes an upper bound, after a failure a lower bound; with an upper bound
+/// below 1e9 the next c is (lower + upper) / 2, without one it grows tenfold.
+struct ConstantSearch {
+  at::Tensor c, lower, upper;  ///< float [N]; upper starts at 1e10 (none)
+};
+ConstantSearch start_constant_search(int64_t n, double initial_const,
+                                     const at::TensorOptions& options);
+void update_constants(ConstantSearch& search, const at::Tensor& succeeded);
+
+/// Whether each example is adversarial with the margin CW requires: fooled (the model's own
+/// decision) and, for an argmax model, margin <= -kappa - 1e-5 * (1 + max |logit|).
+at::Tensor cw_hit(models::Model& model, const at::Tensor& x_adv, const at::Tensor& logits,
+                  const at::Tensor& margin, const at::Tensor& labels, const CWOptions& options);
 
 }  // namespace detail
 }  // namespace rampart::attacks

@@ -31,7 +31,8 @@ AttackResult fgsm(models::Model& model, const at::Tensor& x, const at::Tensor& l
 
 FGSM::FGSM(FGSMOptions options) : options_(std::move(options)) { validate(options_); }
 
-AttackResult FGSM::run(models::Model& model, const at::Tensor& x, const at::Tensor& labels) const {
+AttackResult FGSM::run(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                       const at::Tensor& /*point_ids: no random start*/) const {
   return fgsm(model, x, labels, options_);
 }
 

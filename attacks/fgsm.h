@@ -33,8 +33,8 @@ AttackResult fgsm(models::Model& model, const at::Tensor& x, const at::Tensor& l
 class FGSM : public Attack {
  public:
   explicit FGSM(FGSMOptions options);
-  AttackResult run(models::Model& model, const at::Tensor& x,
-                   const at::Tensor& labels) const override;
+  AttackResult run(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                   const at::Tensor& point_ids = {}) const override;
   std::string id() const override;
   const FGSMOptions& options() const { return options_; }
 

@@ -4,7 +4,10 @@
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 
+#include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "attacks/attack_ops.h"
 #include "attacks/pgd_step.h"
@@ -12,6 +15,7 @@
 #include "attacks/pgd_cuda_graph.h"
 #endif
 #include "core/error.h"
+#include "kernels/noise.h"
 #include "kernels/random_start.h"
 #include "kernels/success_mask.h"
 
@@ -26,30 +30,38 @@ struct RunResult {
   at::Tensor success;
 };
 
-// The Philox key of restart r's random start: splitmix64 of (seed, r), so restarts and seeds
-// draw unrelated streams.
-uint64_t restart_key(uint64_t seed, int64_t restart) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(restart + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+// The Philox key of restart r's random starts: (seed, stream, eps, r) chained through
+// splitmix64's finaliser, so seeds, configured attacks, budgets and restarts draw unrelated
+// streams; each point's stream then mixes in its id (noise::point_key).
+uint64_t start_key(const PGDOptions& o, int64_t restart) {
+  uint64_t eps_bits = 0;
+  const double eps = o.eps();
+  static_assert(sizeof(eps_bits) == sizeof(eps));
+  std::memcpy(&eps_bits, &eps, sizeof(eps));
+  uint64_t key = kernels::noise::mix64(o.seed());
+  for (const uint64_t part : {o.stream(), eps_bits, static_cast<uint64_t>(restart)}) {
+    key = kernels::noise::mix64(key ^ kernels::noise::mix64(part + 0x9E3779B97F4A7C15ull));
+  }
+  return key;
 }
 
-at::Tensor start_point(const at::Tensor& x, const PGDOptions& o, int64_t restart) {
+at::Tensor start_point(const at::Tensor& x, const at::Tensor& point_ids, const PGDOptions& o,
+                       int64_t restart) {
   if (!o.random_init()) return x.clone();
   at::Tensor start = at::empty_like(x, at::MemoryFormat::Contiguous);
-  const uint64_t key = restart_key(o.seed(), restart);
+  const uint64_t key = start_key(o, restart);
   if (o.norm() == Norm::kLinf) {
-    kernels::linf_random_start(start, x, o.eps(), o.clip_min(), o.clip_max(), key);
+    kernels::linf_random_start(start, x, o.eps(), o.clip_min(), o.clip_max(), key, point_ids);
   } else {
-    kernels::l2_random_start(start, x, o.eps(), o.clip_min(), o.clip_max(), key);
+    kernels::l2_random_start(start, x, o.eps(), o.clip_min(), o.clip_max(), key, point_ids);
   }
   return start;
 }
 
 RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
-                   const PGDOptions& o, int64_t restart, int64_t& forwards, int64_t& backwards) {
-  at::Tensor x_adv = start_point(x, o, restart);
+                   const at::Tensor& point_ids, const PGDOptions& o, int64_t restart,
+                   int64_t& forwards, int64_t& backwards) {
+  at::Tensor x_adv = start_point(x, point_ids, o, restart);
   RunResult out{at::empty_like(x),
                 at::full({x.size(0)}, -std::numeric_limits<double>::infinity(), x.options()),
                 at::zeros({x.size(0)}, x.options().dtype(at::kBool))};
@@ -122,19 +134,29 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
 void validate(const PGDOptions& o) {
   if (!(o.eps() >= 0)) throw ConfigError("pgd: eps must be >= 0");
   if (o.steps() < 1) throw ConfigError("pgd: steps must be >= 1");
-  // eps 0 is a budget like any other (robust accuracy = clean accuracy); its default step is 0.
-  if (!(o.step_size() > 0) && !(o.eps() == 0 && o.step_size() == 0)) {
-    throw ConfigError("pgd: step_size must be > 0");
-  }
+  // 0 = the default 2.5 * eps / steps; eps 0 is a budget like any other (robust accuracy =
+  // clean accuracy), its default step is 0.
+  if (!(o.step_size() >= 0)) throw ConfigError("pgd: step_size must be >= 0 (0 = 2.5 * eps / steps)");
   if (o.restarts() < 1) throw ConfigError("pgd: restarts must be >= 1");
   if (o.early_stop_every() < 0) throw ConfigError("pgd: early_stop_every must be >= 0");
   if (!(o.clip_min() < o.clip_max())) throw ConfigError("pgd: box needs min < max");
 }
 
 AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
-                 const PGDOptions& options) {
-  validate(options);
+                 const PGDOptions& given, const at::Tensor& point_ids) {
+  validate(given);
+  PGDOptions options = given;
+  if (options.step_size() == 0) {
+    options.step_size(2.5 * options.eps() / static_cast<double>(options.steps()));
+  }
   detail::check_batch(x, labels, options.clip_min(), options.clip_max(), "pgd");
+  if (point_ids.defined() && (point_ids.dim() != 1 || point_ids.size(0) != x.size(0))) {
+    throw std::invalid_argument("pgd: point_ids must be [N] with N = " +
+                                std::to_string(x.size(0)));
+  }
+  const at::Tensor ids =
+      point_ids.defined() ? point_ids.to(x.device(), at::kLong)
+                          : at::arange(x.size(0), x.options().dtype(at::kLong));
   models::AttackModeGuard guard(model);
   int64_t forwards = 0, backwards = 0;
 
@@ -147,8 +169,8 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
     const at::Tensor pending = fooled.logical_not().nonzero().squeeze(1);
     if (pending.numel() == 0) break;
     const at::Tensor xs = x.detach().index_select(0, pending);
-    const RunResult run =
-        run_once(model, xs, labels.index_select(0, pending), options, r, forwards, backwards);
+    const RunResult run = run_once(model, xs, labels.index_select(0, pending),
+                                   ids.index_select(0, pending), options, r, forwards, backwards);
     c10::NoGradGuard no_grad;
     // Take a run's example when it fools the model, or when it beats the best objective so far.
     const at::Tensor take =
@@ -163,8 +185,9 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
 
 PGD::PGD(PGDOptions options) : options_(std::move(options)) { validate(options_); }
 
-AttackResult PGD::run(models::Model& model, const at::Tensor& x, const at::Tensor& labels) const {
-  return pgd(model, x, labels, options_);
+AttackResult PGD::run(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                      const at::Tensor& point_ids) const {
+  return pgd(model, x, labels, options_, point_ids);
 }
 
 std::string PGD::id() const {

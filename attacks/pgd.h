@@ -16,7 +16,9 @@ struct PGDOptions {
   TORCH_ARG(double, eps);
   TORCH_ARG(Norm, norm) = Norm::kLinf;
   TORCH_ARG(int64_t, steps) = 10;
-  TORCH_ARG(double, step_size) = 2.0 / 255;
+  /// The step alpha; 0 (the default) means 2.5 * eps / steps (Madry et al.: enough to cross
+  /// the ball and back), the evaluation harness's default too.
+  TORCH_ARG(double, step_size) = 0.0;
   /// Start uniformly inside the eps-ball (Linf cube or L2 ball) instead of at x.
   TORCH_ARG(bool, random_init) = true;
   /// Independent runs; per sample the first successful example is kept, else the one with the
@@ -37,11 +39,15 @@ struct PGDOptions {
   TORCH_ARG(Loss, loss) = Loss::kCrossEntropy;
   TORCH_ARG(bool, targeted) = false;
   TORCH_ARG(uint64_t, seed) = 0;
+  /// Which family of random starts: the harness sets a hash of the attack's id, so two
+  /// configured entries (or two eps of one entry) draw independent starts under one seed.
+  /// Restart r of a point draws from a stream keyed by (seed, stream, eps, r, the point's id).
+  TORCH_ARG(uint64_t, stream) = 0;
   TORCH_ARG(double, clip_min) = 0.0;
   TORCH_ARG(double, clip_max) = 1.0;
 };
 
-/// Throws ConfigError for eps < 0, steps < 1, step_size <= 0, restarts < 1,
+/// Throws ConfigError for eps < 0, steps < 1, step_size < 0, restarts < 1,
 /// early_stop_every < 0 or an empty box.
 void validate(const PGDOptions& options);
 
@@ -51,15 +57,17 @@ void validate(const PGDOptions& options);
 ///         onto the L2 ball.
 /// With early stop, the forward pass that yields g also checks each sample; fooled samples
 /// keep their current iterate and are removed from the batch.
+/// `point_ids` as in Attack::run: the random start of a point depends on its id, not on the
+/// batch it is in.
 AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
-                 const PGDOptions& options);
+                 const PGDOptions& options, const at::Tensor& point_ids = {});
 
 /// PGD behind the Attack interface. id(): `pgd-linf-0.1`, `pgd-l2-0.5`.
 class PGD : public Attack {
  public:
   explicit PGD(PGDOptions options);
-  AttackResult run(models::Model& model, const at::Tensor& x,
-                   const at::Tensor& labels) const override;
+  AttackResult run(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                   const at::Tensor& point_ids = {}) const override;
   std::string id() const override;
   const PGDOptions& options() const { return options_; }
 

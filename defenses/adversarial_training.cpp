@@ -5,6 +5,7 @@
 
 #include "attacks/pgd.h"
 #include "core/error.h"
+#include "defenses/current_mode_view.h"
 #include "defenses/trades.h"
 
 namespace rampart::defenses {
@@ -21,6 +22,23 @@ std::string to_string(AdversarialMethod method) {
       return "ensemble_at";
   }
   return "unknown";
+}
+
+std::string to_string(CraftMode mode) {
+  switch (mode) {
+    case CraftMode::kDefault:
+      return "default";
+    case CraftMode::kTrain:
+      return "train";
+    case CraftMode::kEval:
+      return "eval";
+  }
+  return "unknown";
+}
+
+CraftMode effective_craft_mode(const AdversarialTrainingOptions& o) {
+  if (o.craft_mode() != CraftMode::kDefault) return o.craft_mode();
+  return o.method() == AdversarialMethod::kTrades ? CraftMode::kEval : CraftMode::kTrain;
 }
 
 void validate(const AdversarialTrainingOptions& o) {
@@ -46,11 +64,16 @@ double effective_step_size(const AdversarialTrainingOptions& o) {
 namespace {
 
 // PGD examples against `source` with the options' steps, step and start (fgsm_rs: one step
-// from a random start, Wong et al. 2020, Algorithm 3). The source is put in eval mode with
-// frozen parameters for the crafting only (attacks::pgd's guard).
+// from a random start, Wong et al. 2020, Algorithm 3). The source's parameters are frozen for
+// the crafting only (attacks::pgd's guard); in train crafting mode it stays in its own mode
+// (the references' train mode: batch statistics, updated running averages), in eval mode the
+// guard switches it to eval.
 at::Tensor craft(models::Model& source, const at::Tensor& x, const at::Tensor& y,
                  const AdversarialTrainingOptions& o, uint64_t seed) {
   if (!(o.eps() > 0)) return x;
+  CurrentModeView as_it_is(source);
+  models::Model& crafted_on =
+      effective_craft_mode(o) == CraftMode::kTrain ? static_cast<models::Model&>(as_it_is) : source;
   const bool fgsm = o.method() == AdversarialMethod::kFgsmRs;
   const auto pgd = attacks::PGDOptions(o.eps())
                        .steps(fgsm ? 1 : o.steps())
@@ -60,7 +83,7 @@ at::Tensor craft(models::Model& source, const at::Tensor& x, const at::Tensor& y
                        .seed(seed)
                        .clip_min(o.clip_min())
                        .clip_max(o.clip_max());
-  return attacks::pgd(source, x, y, pgd).adversarial;
+  return attacks::pgd(crafted_on, x, y, pgd).adversarial;
 }
 
 training::BatchObjective mixed_loss(models::Model& model, const at::Tensor& x,

@@ -25,6 +25,16 @@ enum class AdversarialMethod {
 /// "pgd_at", "fgsm_rs", "trades", "ensemble_at".
 std::string to_string(AdversarialMethod method);
 
+/// The mode the model is in while its training examples are crafted.
+enum class CraftMode {
+  kDefault,  ///< the method's reference: train for pgd_at, fgsm_rs, ensemble_at; eval for trades
+  kTrain,    ///< the model's own mode (train mode in a training loop): batch statistics
+  kEval,     ///< eval mode: batch norm's running statistics, no dropout
+};
+
+/// "default", "train", "eval".
+std::string to_string(CraftMode mode);
+
 /// Options of one adversarial training step (Linf threat model, inputs in [clip_min, clip_max]).
 ///
 /// Example:
@@ -47,6 +57,10 @@ struct AdversarialTrainingOptions {
   TORCH_ARG(double, clean_weight) = 0.0;
   /// trades: the weight of the KL term.
   TORCH_ARG(double, beta) = 6.0;
+  /// The model's mode while crafting. The default follows each method's reference code:
+  /// Madry et al. (pgd_at), Wong et al. (fgsm_rs) and Tramer et al. (ensemble_at) craft in
+  /// train mode, with batch statistics; Zhang et al. (trades) in eval mode.
+  TORCH_ARG(CraftMode, craft_mode) = CraftMode::kDefault;
   TORCH_ARG(double, clip_min) = 0.0;
   TORCH_ARG(double, clip_max) = 1.0;
 };
@@ -55,11 +69,15 @@ struct AdversarialTrainingOptions {
 /// outside [0, 1], beta < 0, an empty box.
 void validate(const AdversarialTrainingOptions& options);
 
+/// The crafting mode actually used (the method's default for kDefault): kTrain or kEval.
+CraftMode effective_craft_mode(const AdversarialTrainingOptions& options);
+
 /// The step size actually used (the method's default when step_size is 0).
 double effective_step_size(const AdversarialTrainingOptions& options);
 
 /// The loss of one adversarial training step on the batch (x, y). The examples are crafted
-/// with the model in eval mode and its parameters frozen (no parameter gradients), then the
+/// with the model in the options' craft_mode and its parameters frozen (no parameter
+/// gradients), then the
 /// loss is computed in the model's own mode (train mode in a training loop), ready for
 /// backward(). `seed` draws the random starts. The logits are those of the examples trained
 /// on (adversarial; the clean ones for trades' accuracy, as its CE term is on clean points).

@@ -95,11 +95,12 @@ training::TrainResult train_with_defense(const training::TrainConfig& config,
   if (!defense.adversarial) return training::train(config, options);
   const AdversarialTrainingOptions adversarial = *defense.adversarial;
   validate(adversarial);
-  spdlog::info("adversarial training: {} at eps {} (step {}{})", to_string(adversarial.method()),
-               adversarial.eps(), effective_step_size(adversarial),
+  spdlog::info("adversarial training: {} at eps {} (step {}{}, crafted in {} mode)",
+               to_string(adversarial.method()), adversarial.eps(), effective_step_size(adversarial),
                adversarial.method() == AdversarialMethod::kFgsmRs
                    ? std::string(", 1 step")
-                   : ", " + std::to_string(adversarial.steps()) + " steps");
+                   : ", " + std::to_string(adversarial.steps()) + " steps",
+               to_string(effective_craft_mode(adversarial)));
   if (adversarial.method() == AdversarialMethod::kEnsembleAt) {
     const auto static_models = load_static_models(config, defense);
     options.objective = [adversarial, static_models](models::Classifier& model, const at::Tensor& x,

@@ -33,7 +33,7 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
     spec.distillation = distillation;
     return spec;
   }
-  std::vector<std::string> keys{"method", "eps", "step_size", "validation"};
+  std::vector<std::string> keys{"method", "eps", "step_size", "validation", "craft_mode"};
   if (method == "pgd_at") keys.insert(keys.end(), {"steps", "random_init", "clean_weight"});
   if (method == "trades") keys.insert(keys.end(), {"steps", "beta"});
   if (method == "ensemble_at") {
@@ -50,6 +50,9 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
       .random_init(node->get_bool("random_init", true))
       .clean_weight(node->get_double("clean_weight", 0.0, 0.0, 1.0))
       .beta(node->get_double("beta", 6.0, 0.0))
+      .craft_mode(!node->has("craft_mode")                                ? CraftMode::kDefault
+                  : node->get_choice("craft_mode", {"train", "eval"}) == "train" ? CraftMode::kTrain
+                                                                           : CraftMode::kEval)
       .clip_min(box_min)
       .clip_max(box_max);
   if (kind == AdversarialMethod::kEnsembleAt) {

@@ -23,13 +23,33 @@ at::Tensor reduce_bit_depth(const at::Tensor& x, int64_t bits, double lo, double
   return at::round((x - lo) * (levels / width)) * (width / levels) + lo;
 }
 
+namespace {
+
+// Source indices of positions -before .. n-1+after along an axis of length n under scipy's
+// 'reflect' mode (symmetric: the edge value repeats), periodic with period 2n.
+at::Tensor reflect_indices(int64_t n, int64_t before, int64_t after, const at::Device& device) {
+  std::vector<int64_t> out;
+  for (int64_t i = -before; i < n + after; ++i) {
+    int64_t j = ((i % (2 * n)) + 2 * n) % (2 * n);
+    out.push_back(j < n ? j : 2 * n - 1 - j);
+  }
+  return at::tensor(out, at::TensorOptions().dtype(at::kLong)).to(device);
+}
+
+}  // namespace
+
+// Reference: scipy.ndimage.median_filter(x, size, mode='reflect'), as EvadeML-Zoo's
+// median_filter_np calls it (rank size*size // 2, origin 0: the window spans offsets
+// -(size // 2) .. (size - 1) // 2).
 at::Tensor median_smooth(const at::Tensor& x, int64_t size) {
   const int64_t before = size / 2;
   const int64_t after = size - 1 - before;
-  const at::Tensor padded = at::replication_pad2d(x, {before, after, before, after});
+  const at::Tensor padded =
+      x.index_select(2, reflect_indices(x.size(2), before, after, x.device()))
+          .index_select(3, reflect_indices(x.size(3), before, after, x.device()));
   const at::Tensor windows = padded.unfold(2, size, 1).unfold(3, size, 1);
   return std::get<0>(windows.reshape({x.size(0), x.size(1), x.size(2), x.size(3), size * size})
-                         .median(-1));
+                         .kthvalue(size * size / 2 + 1, -1));
 }
 
 bool jpeg_available() {

@@ -12,9 +12,11 @@ namespace rampart::defenses {
 /// gradient is zero almost everywhere (round).
 at::Tensor reduce_bit_depth(const at::Tensor& x, int64_t bits, double lo, double hi);
 
-/// Median of each size x size window per channel, edges padded by replication; for an even
-/// size the window reaches one pixel further up and left (scipy's median_filter) and the lower
-/// of the two middle values is taken. Autograd passes the gradient to the selected pixel only.
+/// Median of each size x size window per channel as scipy.ndimage.median_filter computes it
+/// (what Xu et al.'s EvadeML-Zoo calls, mode 'reflect'): edges padded by symmetric reflection
+/// (d c b a | a b c d | d c b a); for an even size the window reaches one pixel further up and
+/// left, and the value of rank size*size // 2 (the upper of the two middle values) is taken.
+/// Autograd passes the gradient to the selected pixel only.
 at::Tensor median_smooth(const at::Tensor& x, int64_t size);
 
 /// Encodes every image [N, C, H, W] (C = 1 or 3, RGB) in the box [lo, hi] as a JPEG of the

@@ -6,6 +6,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "defenses/current_mode_view.h"
 #include "kernels/linf_step.h"
 
 namespace rampart::defenses::detail {
@@ -18,12 +19,16 @@ at::Tensor kl_clean_adversarial(const at::Tensor& clean_logits, const at::Tensor
 
 at::Tensor trades_example(models::Model& model, const at::Tensor& x,
                           const AdversarialTrainingOptions& o, uint64_t seed) {
-  models::AttackModeGuard guard(model);
+  CurrentModeView as_it_is(model);
+  models::Model& crafted_on = effective_craft_mode(o) == CraftMode::kTrain
+                                  ? static_cast<models::Model&>(as_it_is)
+                                  : model;
+  models::AttackModeGuard guard(crafted_on);
   c10::InferenceMode not_inference(false);
   at::Tensor clean;
   {
     c10::NoGradGuard no_grad;
-    clean = model.forward(x).detach();
+    clean = crafted_on.forward(x).detach();
   }
   const double lo = o.clip_min(), hi = o.clip_max();
   // The reference's start (yaodongyu/TRADES, trades.py): x + 0.001 * randn, neither projected
@@ -40,7 +45,7 @@ at::Tensor trades_example(models::Model& model, const at::Tensor& x,
       c10::AutoGradMode enable_grad(true);
       const at::Tensor leaf = x_adv.detach().requires_grad_(true);
       // Summed over the batch, so each sample's gradient is its own KL's.
-      const at::Tensor kl = kl_clean_adversarial(clean, model.forward(leaf)) * x.size(0);
+      const at::Tensor kl = kl_clean_adversarial(clean, crafted_on.forward(leaf)) * x.size(0);
       grad = torch::autograd::grad({kl}, {leaf})[0];
     }
     c10::NoGradGuard no_grad;

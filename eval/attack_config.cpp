@@ -1,5 +1,6 @@
 #include "eval/attack_config.h"
 
+#include <map>
 #include <set>
 
 #include "attacks/attack_ops.h"
@@ -18,6 +19,14 @@ attacks::Norm parse_norm(const core::ConfigNode& entry) {
 attacks::Loss parse_loss(const core::ConfigNode& entry) {
   return entry.get_choice("loss", {"ce", "margin"}, "ce") == "ce" ? attacks::Loss::kCrossEntropy
                                                                   : attacks::Loss::kMargin;
+}
+
+// The random-start stream of a configured attack: FNV-1a of its report id, so every entry and
+// every eps of a list draws its own starts (attacks::PGDOptions::stream).
+uint64_t start_stream(const std::string& id) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const unsigned char c : id) h = (h ^ c) * 0x100000001b3ull;
+  return h;
 }
 
 std::vector<double> parse_eps(const core::ConfigNode& entry) {
@@ -40,7 +49,8 @@ void add_fgsm(const core::ConfigNode& entry, const AttackContext& context,
                                                       .loss(loss)
                                                       .clip_min(context.clip_min)
                                                       .clip_max(context.clip_max));
-    out.push_back({attack, "fgsm", norm, eps, /*bounded=*/true, /*iterative=*/false, "", "", false});
+    out.push_back({attack, "fgsm", norm, eps, /*bounded=*/true, /*iterative=*/false, "", "", false,
+                   "norm=" + attacks::to_string(norm) + " loss=" + attacks::to_string(loss)});
   }
 }
 
@@ -56,7 +66,10 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
   const bool early_stop = entry.get_bool("early_stop", true);
   const int64_t early_stop_every = entry.get_int("early_stop_every", 0, 0, 1000000);
   const bool cuda_graphs = entry.get_bool("cuda_graphs", true);
+  const std::string tag = entry.has("tag") ? entry.get_string("tag") : "";
   for (double eps : parse_eps(entry)) {
+    const std::string id = "pgd-" + attacks::to_string(norm) + "-" +
+                           attacks::detail::format_eps(eps) + (tag.empty() ? "" : "-" + tag);
     // eps 0 keeps its default step of 0 (the clean input); a step given explicitly must be > 0.
     const double step_size =
         entry.has("step_size") ? entry.get_double("step_size", std::nullopt, 1e-12)
@@ -72,9 +85,16 @@ void add_pgd(const core::ConfigNode& entry, const AttackContext& context,
                                                      .early_stop_every(early_stop_every)
                                                      .cuda_graphs(cuda_graphs)
                                                      .seed(context.seed)
+                                                     .stream(start_stream(id))
                                                      .clip_min(context.clip_min)
                                                      .clip_max(context.clip_max));
-    out.push_back({attack, "pgd", norm, eps, /*bounded=*/true, /*iterative=*/true, "", "", false});
+    const std::string step =
+        entry.has("step_size") ? attacks::detail::format_eps(step_size) : "auto";
+    out.push_back({attack, "pgd", norm, eps, /*bounded=*/true, /*iterative=*/true, "", "", false,
+                   "norm=" + attacks::to_string(norm) + " loss=" + attacks::to_string(loss) +
+                       " steps=" + std::to_string(steps) + " step=" + step +
+                       " random_init=" + std::to_string(random_init) +
+                       " restarts=" + std::to_string(restarts)});
   }
 }
 
@@ -107,7 +127,9 @@ std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
   if (entries.empty()) root.fail_at("attacks", "list at least one attack");
   std::vector<ConfiguredAttack> out;
   std::set<std::string> ids;
-  for (const auto& entry : entries) {
+  std::map<std::string, std::string> family_settings;  // family-norm -> the settings of its curve
+  for (std::size_t position = 0; position < entries.size(); ++position) {
+    const core::ConfigNode& entry = entries[position];
     const std::size_t before = out.size();
     if (!entry.is_map()) entry.fail("expected a mapping such as {name: pgd, eps: 0.1}");
     const std::string name = entry.get_choice("name", {"fgsm", "pgd", "cw"});
@@ -124,6 +146,13 @@ std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
     for (std::size_t i = before; i < out.size(); ++i) {
       out[i].id = out[i].attack->id() + (tag.empty() ? "" : "-" + tag);
       out[i].family = name + (tag.empty() ? "" : "_" + tag);
+      // One curve per family and settings: PGD-100 at one eps and PGD-5 at another are not
+      // points of one robustness curve (the eps-monotonicity check would compare them).
+      const std::string curve = out[i].family + "-" + attacks::to_string(out[i].norm);
+      const auto [it, first] = family_settings.emplace(curve, out[i].settings);
+      if (!first && it->second != out[i].settings) {
+        out[i].family += "_entry" + std::to_string(position + 1);
+      }
       if (!ids.insert(out[i].id).second) {
         entry.fail("attack id '" + out[i].id + "' is configured twice (a `tag` tells them apart)");
       }

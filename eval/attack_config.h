@@ -27,10 +27,14 @@ struct ConfiguredAttack {
   /// The report id: the attack's id (pgd-linf-0.1), with "-<tag>" when the entry has a `tag`
   /// (pgd-linf-0.1-50x2), so one attack can be configured twice with other settings.
   std::string id;
-  /// The robustness curve this attack belongs to (eps monotonicity): name, or name_tag.
+  /// The robustness curve this attack belongs to (eps monotonicity): name, or name_tag; an
+  /// entry whose settings other than eps differ from an earlier entry of the same family gets
+  /// its own curve, name_entry<k> (k its 1-based position in `attacks:`).
   std::string family;
   /// Run against the model's straight-through view (BPDA through its input transforms).
   bool bpda = false;
+  /// Every setting but eps ("norm=linf loss=ce steps=20 ..."): attacks on one curve share it.
+  std::string settings;
 };
 
 /// Reads the `attacks:` list of an eval config into attacks, one per (entry, eps):

@@ -57,7 +57,7 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const
         indices.slice(0, b * settings.batch_size, std::min(count, (b + 1) * settings.batch_size));
     const at::Tensor x = images.index_select(0, idx).to(settings.device);
     const at::Tensor y = labels.index_select(0, idx).to(settings.device);
-    attacks::AttackResult r = attack.attack->run(target, x, y);
+    attacks::AttackResult r = attack.attack->run(target, x, y, idx.to(settings.device));
     const at::Tensor success = judge_by_prediction
                                    ? predicted_wrong(model, r.adversarial.detach(), y).cpu()
                                    : r.success.cpu();

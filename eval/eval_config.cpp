@@ -122,9 +122,12 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   config.report = parse_report_spec(root);
   config.sanity = parse_sanity_spec(root);
   config.detector = parse_detector_spec(root);
-  std::vector<std::string> ids;
-  for (const auto& a : config.attacks) ids.push_back(a.id);
-  config.gates = parse_gates(root, ids, budget_keys(config.attacks));
+  std::vector<std::string> ids, unbounded;
+  for (const auto& a : config.attacks) {
+    ids.push_back(a.id);
+    if (!a.bounded) unbounded.push_back(a.id);
+  }
+  config.gates = parse_gates(root, ids, budget_keys(config.attacks), unbounded);
   try {
     config.device = core::resolve_device(device, "device");
   } catch (const ConfigError&) {

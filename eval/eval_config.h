@@ -23,7 +23,7 @@ struct ReportSpec {
 
 /// The `sanity:` section: the gradient-masking checks and their thresholds.
 struct SanitySpec {
-  int64_t points = 256;             ///< clean-correct points probed
+  int64_t points = 128;             ///< clean-correct points probed
   double zero_gradient_max = 0.05;  ///< flag when more points than this have all-zero gradients
   double large_eps_max_accuracy = 0.02;  ///< PGD at a huge Linf budget must get this low
   double tolerance = 0.01;               ///< slack for "should not rise with eps" and "PGD >= FGSM"
@@ -46,7 +46,7 @@ struct DetectorSpec {
 ///   attacks: [{name: pgd, norm: linf, eps: [0.05, 0.1], steps: 20}]
 ///   cascade: true         # a later attack at a budget attacks only points still robust
 ///   report: {dir: reports/x, formats: [json, markdown, junit, html], save_adversarial: false}
-///   sanity: {points: 256, zero_gradient_max: 0.05, large_eps_max_accuracy: 0.02}
+///   sanity: {points: 128, zero_gradient_max: 0.05, large_eps_max_accuracy: 0.02}
 ///   gates: {clean_accuracy: {min: 0.85}, robust_accuracy: {worst: {min: 0.6}}}
 ///   detector: {name: feature_squeezing, squeezers: [...], fpr: 0.05, calibration: {data...}}
 ///

@@ -54,7 +54,10 @@ struct AttackReport {
   bool bounded = true;
   bool bpda = false;               ///< run through the transforms' straight-through view
   int64_t attacked = 0;            ///< points this attack ran on
-  std::vector<std::string> after;  ///< cascade: earlier attacks at the same budget
+  /// Cascade: the earlier attacks at the same budget. When non-empty this attack ran only on
+  /// the points they left robust: its robust accuracy is cumulative (the worst case over them
+  /// and it), its successes and L2/Linf statistics cover only the points it attacked.
+  std::vector<std::string> after;
   double seconds = 0;
   int64_t forward_samples = 0, backward_samples = 0;
 };
@@ -88,6 +91,13 @@ struct AttackDetection {
   double robust_or_detected = 0;
 };
 
+/// The detector at one budget: per point, correct under every attack of the budget or each
+/// successful attack's example flagged.
+struct BudgetDetection {
+  std::string key;  ///< linf-0.1
+  double robust_or_detected = 0;
+};
+
 /// The `detector:` section's results (feature squeezing).
 struct DetectionReport {
   std::string description;  ///< "feature squeezing: bit_depth(bits=1), median(size=2)"
@@ -100,6 +110,7 @@ struct DetectionReport {
   /// threshold never saw.
   double fpr = 0;
   std::vector<AttackDetection> attacks;
+  std::vector<BudgetDetection> budgets;
 };
 
 /// A finished evaluation: everything the report writers render.

@@ -14,11 +14,13 @@ std::string join(const std::vector<std::string>& items) {
   return out.empty() ? "(none)" : out;
 }
 
-Gate parse_bounds(const core::ConfigNode& node, std::string name, std::string metric) {
+// `upper`: the largest bound allowed (1 for an accuracy, none for a distance).
+Gate parse_bounds(const core::ConfigNode& node, std::string name, std::string metric,
+                  double upper = 1.0) {
   node.expect_keys({"min", "max"});
   Gate gate{std::move(name), std::move(metric), std::nullopt, std::nullopt};
-  if (node.has("min")) gate.min = node.get_double("min", std::nullopt, 0.0, 1.0);
-  if (node.has("max")) gate.max = node.get_double("max", std::nullopt, 0.0, 1.0);
+  if (node.has("min")) gate.min = node.get_double("min", std::nullopt, 0.0, upper);
+  if (node.has("max")) gate.max = node.get_double("max", std::nullopt, 0.0, upper);
   if (!gate.min && !gate.max) node.fail("a gate needs min, max or both");
   if (gate.min && gate.max && *gate.min > *gate.max) node.fail("min is greater than max");
   return gate;
@@ -40,11 +42,12 @@ std::string threshold_text(const Gate& gate) {
 
 std::vector<Gate> parse_gates(const core::ConfigNode& root,
                               const std::vector<std::string>& attack_ids,
-                              const std::vector<std::string>& budgets) {
+                              const std::vector<std::string>& budgets,
+                              const std::vector<std::string>& unbounded_ids) {
   std::vector<Gate> gates;
   const auto section = root.optional_child("gates");
   if (!section) return gates;
-  section->expect_keys({"clean_accuracy", "robust_accuracy"});
+  section->expect_keys({"clean_accuracy", "robust_accuracy", "median_l2"});
   if (const auto clean = section->optional_child("clean_accuracy")) {
     gates.push_back(parse_bounds(*clean, "clean_accuracy", "clean"));
   }
@@ -52,6 +55,15 @@ std::vector<Gate> parse_gates(const core::ConfigNode& root,
     std::vector<std::string> allowed = attack_ids;
     allowed.push_back("worst");
     for (const auto& budget : budgets) allowed.push_back("worst-" + budget);
+    for (const auto& id : unbounded_ids) {
+      if (robust->has(id)) {
+        robust->fail_at(id, "'" + id +
+                                "' is unbounded: it fools nearly every point given enough "
+                                "steps, so its robust accuracy measures where the optimiser "
+                                "gave up, not robustness; gate its perturbation size instead "
+                                "(gates: {median_l2: {" + id + ": {min: ...}}})");
+      }
+    }
     robust->expect_keys(allowed);
     if (budgets.empty() && robust->has("worst")) {
       robust->fail_at("worst", "a worst-case gate needs at least one bounded attack (fgsm or pgd)");
@@ -63,6 +75,17 @@ std::vector<Gate> parse_gates(const core::ConfigNode& root,
       if (key == "worst") metric = "worst";
       if (key.rfind("worst-", 0) == 0) metric = "worst:" + key.substr(6);
       gates.push_back(parse_bounds(*node, "robust_accuracy." + key, metric));
+    }
+  }
+  if (const auto distances = section->optional_child("median_l2")) {
+    if (unbounded_ids.empty()) {
+      distances->fail("a median_l2 gate needs an unbounded attack (cw); configure one first");
+    }
+    distances->expect_keys(unbounded_ids);
+    for (const auto& id : unbounded_ids) {
+      if (const auto node = distances->optional_child(id)) {
+        gates.push_back(parse_bounds(*node, "median_l2." + id, "median_l2:" + id, 1e300));
+      }
     }
   }
   return gates;

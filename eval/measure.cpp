@@ -1,6 +1,9 @@
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
+#include "attacks/attack_ops.h"
+#include "attacks/fgsm.h"
+#include "attacks/pgd.h"
 #include "eval/measurement.h"
 #include "eval/example_images.h"
 #include "eval/metrics.h"
@@ -24,12 +27,17 @@ double fraction(const at::Tensor& flags) {
   return flags.numel() == 0 ? 0.0 : flags.to(at::kDouble).mean().item<double>();
 }
 
+// The probe points: the first `sanity.points` clean-correct points, as indices into the data.
+at::Tensor probe_indices(const EvalConfig& config, const at::Tensor& clean_correct) {
+  return clean_correct.nonzero().flatten().slice(0, 0, config.sanity.points);
+}
+
 ProbeInput probe_input(const EvalConfig& config, models::Model& model,
                        const datasets::Dataset& data, const at::Tensor& clean_correct,
                        std::vector<bool> modes, const c10::Device& device) {
   ProbeInput in;
   in.model = &model;
-  const at::Tensor idx = clean_correct.nonzero().flatten().slice(0, 0, config.sanity.points);
+  const at::Tensor idx = probe_indices(config, clean_correct);
   in.x = data.images.index_select(0, idx).to(device);
   in.labels = data.labels.index_select(0, idx).to(device);
   in.modes_as_loaded = std::move(modes);
@@ -46,6 +54,69 @@ ProbeInput probe_input(const EvalConfig& config, models::Model& model,
   }
   if (in.reference_linf_eps == 0) in.reference_linf_eps = 0.03 * (in.clip_max - in.clip_min);
   return in;
+}
+
+// The first configured attack `name` at Linf `eps` (not a BPDA twin), or -1.
+int64_t configured_at(const EvalConfig& config, const std::string& name, double eps) {
+  for (std::size_t i = 0; i < config.attacks.size(); ++i) {
+    const ConfiguredAttack& a = config.attacks[i];
+    if (a.name == name && a.norm == attacks::Norm::kLinf && a.eps == eps && !a.bpda) {
+      return static_cast<int64_t>(i);
+    }
+  }
+  return -1;
+}
+
+// The verdicts (bool [P]) of `attack` on the probe points (bool [N] `probe`): reused from the
+// configured run where it attacked them (`ran_on`), the rest attacked now, judged as the harness
+// judges (run_attack).
+at::Tensor probe_verdicts(const ConfiguredAttack& attack, const AttackRun* run,
+                          const at::Tensor& ran_on, const at::Tensor& probe, models::Model& model,
+                          const datasets::Dataset& data, const AttackRunSettings& settings) {
+  const at::Tensor known = run ? ran_on.logical_and(probe) : at::zeros_like(probe);
+  at::Tensor fooled = run ? run->outcome.success.logical_and(known) : at::zeros_like(probe);
+  const at::Tensor missing = probe.logical_and(known.logical_not());
+  if (missing.any().item<bool>()) {
+    const AttackRun extra = run_attack(attack, model, data.images, data.labels, missing, settings);
+    fooled.logical_or_(extra.outcome.success.logical_and(missing));
+  }
+  return fooled.masked_select(probe);
+}
+
+// PGD is not weaker than FGSM at the reference eps, on the probe points. The configured FGSM and
+// PGD at that eps are reused where they ran (with the cascade, PGD ran only on FGSM's survivors,
+// so it attacks the points FGSM fooled now, stopping per point once fooled); an attack that is
+// not configured runs as FGSM or PGD-20 with early stop.
+SanityCheck pgd_vs_fgsm(const EvalConfig& config, const ProbeInput& in, models::Model& model,
+                        const datasets::Dataset& data, const at::Tensor& probe,
+                        const std::vector<AttackRun>& runs, const std::vector<at::Tensor>& ran_on) {
+  const double eps = in.reference_linf_eps;
+  AttackRunSettings settings;
+  settings.batch_size = config.data.batch_size;
+  settings.device = c10::Device(config.device);
+  settings.quiet = true;
+  const auto verdicts = [&](int64_t i, const ConfiguredAttack& fallback) {
+    if (i < 0) return probe_verdicts(fallback, nullptr, probe, probe, model, data, settings);
+    return probe_verdicts(config.attacks[i], &runs[i], ran_on[i], probe, model, data, settings);
+  };
+  const std::string tag = attacks::detail::format_eps(eps);
+  ConfiguredAttack fgsm{std::make_shared<attacks::FGSM>(
+                            attacks::FGSMOptions(eps).clip_min(in.clip_min).clip_max(in.clip_max)),
+                        "fgsm", attacks::Norm::kLinf, eps, true, false, "fgsm-linf-" + tag,
+                        "fgsm", false};
+  ConfiguredAttack pgd{std::make_shared<attacks::PGD>(attacks::PGDOptions(eps)
+                                                          .steps(20)
+                                                          .early_stop(true)
+                                                          .seed(in.seed)
+                                                          .stream(0x5a4e17ull)
+                                                          .clip_min(in.clip_min)
+                                                          .clip_max(in.clip_max)),
+                       "pgd", attacks::Norm::kLinf, eps, true, true, "PGD-20", "pgd", false};
+  const int64_t configured_pgd = configured_at(config, "pgd", eps);
+  const at::Tensor fgsm_fooled = verdicts(configured_at(config, "fgsm", eps), fgsm);
+  const at::Tensor pgd_fooled = verdicts(configured_pgd, pgd);
+  return pgd_vs_fgsm_check(fgsm_fooled, pgd_fooled, eps, config.sanity.tolerance,
+                           configured_pgd < 0 ? "PGD-20" : config.attacks[configured_pgd].id);
 }
 
 // Calibrates the detector on the held-out clean data and flags the evaluated clean points.
@@ -100,8 +171,8 @@ Measurements measure(const EvalConfig& config, models::Model& model, const datas
     spdlog::info("clean accuracy {:.2f}% ({} of {} points)", fraction(clean_correct) * 100.0,
                  clean_correct.sum().item<int64_t>(), data.size());
   }
-  out.probe = probe_checks(probe_input(config, model, data, clean_correct, modes_as_loaded, device),
-                           config.sanity);
+  const ProbeInput probe = probe_input(config, model, data, clean_correct, modes_as_loaded, device);
+  out.probe = probe_checks(probe, config.sanity);
 
   std::optional<defenses::FeatureSqueezingDetector> detector;
   if (config.detector) {
@@ -120,15 +191,22 @@ Measurements measure(const EvalConfig& config, models::Model& model, const datas
   settings.examples = example_images_unavailable().empty() ? config.report.examples : 0;
   settings.quiet = quiet;
   CascadeMasks masks(config.cascade, clean_correct);
+  std::vector<at::Tensor> ran_on;  // per attack: the points it attacked
   for (const auto& attack : config.attacks) {
-    AttackRun run =
-        run_attack(attack, model, data.images, data.labels, masks.mask(attack), settings);
+    ran_on.push_back(masks.mask(attack));
+    AttackRun run = run_attack(attack, model, data.images, data.labels, ran_on.back(), settings);
     masks.record(attack, run.outcome.success);
     out.example_predictions.push_back(
         run.example_indices.numel() == 0
             ? at::zeros({0}, at::kLong)
             : predict(model, run.example_adversarial, config.data.batch_size, device));
     out.attacks.push_back(std::move(run));
+  }
+  if (probe.x.size(0) > 0) {
+    at::Tensor probe_mask = at::zeros_like(clean_correct);
+    probe_mask.index_fill_(0, probe_indices(config, clean_correct), true);
+    out.probe.push_back(
+        pgd_vs_fgsm(config, probe, model, data, probe_mask, out.attacks, ran_on));
   }
   return out;
 }

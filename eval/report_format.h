@@ -30,6 +30,32 @@ inline std::string budget_text(const AttackReport& a) {
   return a.bounded ? norm + " eps " + attacks::detail::format_eps(a.eps) : norm + ", minimal";
 }
 
+/// The attack's id, with "(after <earlier ids>)" when the cascade ran it on their survivors.
+inline std::string attack_label(const AttackReport& a) {
+  std::string out = a.metrics.id;
+  for (std::size_t i = 0; i < a.after.size(); ++i) {
+    out += (i == 0 ? " (after " : ", ") + a.after[i];
+  }
+  return a.after.empty() ? out : out + ")";
+}
+
+/// The cascade's explanation under the summary table, or "" when no attack was cascaded.
+inline std::string cascade_note(const Evaluation& ev) {
+  bool any = false;
+  for (const auto& a : ev.attacks) any = any || !a.after.empty();
+  if (!ev.cascade || !any) return "";
+  return "Cascade: an attack marked \"after X\" ran only on the points still robust to X (the "
+         "attacked column). Its robust accuracy is cumulative, the worst case over X and it; "
+         "its success rate (of all clean-correct points) and its L2/Linf statistics count only "
+         "the points it fooled among those. Set cascade: false for every attack's standalone "
+         "numbers.";
+}
+
+/// A gate's measured value: a percentage for accuracies, a number for distances (median_l2).
+inline std::string gate_value(const GateResult& g) {
+  return g.gate.metric.rfind("median_l2:", 0) == 0 ? number(g.value) : percent(g.value);
+}
+
 /// "pass" / "FAIL" for gates; "ok" / "WARN" (or "FAIL" under --strict) for sanity checks.
 inline std::string sanity_verdict(const SanityCheck& check, bool strict) {
   return check.flagged ? (strict ? "FAIL" : "WARN") : "ok";

@@ -126,7 +126,9 @@ void write_charts(std::ostringstream& html, const Evaluation& ev) {
 
 void write_summary(std::ostringstream& html, const Evaluation& ev) {
   html << "<table><tr><th class=\"l\">attack</th><th class=\"l\">budget</th><th>attacked</th>"
-          "<th class=\"l\">robust accuracy</th><th>success rate</th><th>mean L2</th>"
+          "<th class=\"l\">robust accuracy"
+       << (ev.cascade ? " (cumulative)" : "")
+       << "</th><th>success rate</th><th>mean L2</th>"
           "<th>median L2</th><th>mean Linf</th><th>median Linf</th><th>forward / backward "
           "samples</th><th>seconds</th></tr>\n";
   auto bar = [](double f) {
@@ -137,7 +139,12 @@ void write_summary(std::ostringstream& html, const Evaluation& ev) {
        << bar(ev.clean_accuracy) << "</td><td colspan=\"7\"></td></tr>\n";
   for (const auto& a : ev.attacks) {
     const AttackMetrics& m = a.metrics;
-    html << "<tr><td class=\"l\"><code>" << escape_markup(m.id) << "</code></td><td class=\"l\">"
+    html << "<tr><td class=\"l\"><code>" << escape_markup(m.id) << "</code>"
+         << (a.after.empty() ? ""
+                             : " <span class=\"muted\">" +
+                                   escape_markup(detail::attack_label(a).substr(m.id.size() + 1)) +
+                                   "</span>")
+         << "</td><td class=\"l\">"
          << detail::budget_text(a) << "</td><td>" << a.attacked << "</td><td class=\"l\">"
          << bar(m.robust_accuracy) << "</td><td>" << percent(m.success_rate) << "</td><td>"
          << number(m.mean_l2) << "</td><td>" << number(m.median_l2) << "</td><td>"
@@ -152,9 +159,8 @@ void write_summary(std::ostringstream& html, const Evaluation& ev) {
          << " attack(s)</td></tr>\n";
   }
   html << "</table>\n";
-  if (ev.cascade) {
-    html << "<p class=\"muted\">Cascade: at each budget an attack ran only on the points still "
-            "robust to the earlier ones, so its robust accuracy includes theirs.</p>\n";
+  if (const std::string note = detail::cascade_note(ev); !note.empty()) {
+    html << "<p class=\"muted\">" << escape_markup(note) << "</p>\n";
   }
 }
 
@@ -181,7 +187,7 @@ void write_checks(std::ostringstream& html, const Evaluation& ev) {
             "<th class=\"l\">threshold</th><th class=\"l\">verdict</th></tr>\n";
     for (const auto& g : ev.gates) {
       html << "<tr><td class=\"l\">" << escape_markup(g.gate.name) << "</td><td>"
-           << percent(g.value) << "</td><td class=\"l\">" << escape_markup(g.threshold)
+           << detail::gate_value(g) << "</td><td class=\"l\">" << escape_markup(g.threshold)
            << "</td><td class=\"l\"><span class=\"badge " << (g.passed ? "pass" : "fail") << "\">"
            << (g.passed ? "pass" : "FAIL") << "</span></td></tr>\n";
     }
@@ -211,6 +217,10 @@ void write_detection(std::ostringstream& html, const Evaluation& ev) {
     html << "<tr><td class=\"l\">" << escape_markup(a.attack_id) << "</td><td>" << a.successful
          << "</td><td>" << a.detected_successful << "</td><td>" << percent(a.detection_rate)
          << "</td><td>" << percent(a.robust_or_detected) << "</td></tr>\n";
+  }
+  for (const auto& b : d.budgets) {
+    html << "<tr class=\"worst\"><td class=\"l\">worst case " << b.key
+         << "</td><td colspan=\"3\"></td><td>" << percent(b.robust_or_detected) << "</td></tr>\n";
   }
   html << "</table>\n";
 }

@@ -56,6 +56,7 @@ json attack_json(const AttackReport& a) {
           {"bpda", a.bpda},
           {"attacked", a.attacked},
           {"after", a.after},
+          {"cumulative", !a.after.empty()},
           {"robust_accuracy", m.robust_accuracy},
           {"success_rate", m.success_rate},
           {"successes", m.successes},
@@ -81,6 +82,10 @@ json curves_json(const Evaluation& ev) {
 json detection_json(const Evaluation& ev) {
   if (!ev.detection) return nullptr;
   const DetectionReport& d = *ev.detection;
+  json budgets = json::array();
+  for (const auto& b : d.budgets) {
+    budgets.push_back({{"budget", b.key}, {"robust_or_detected", b.robust_or_detected}});
+  }
   json attacks = json::array();
   for (const auto& a : d.attacks) {
     attacks.push_back({{"attack", a.attack_id},
@@ -98,7 +103,8 @@ json detection_json(const Evaluation& ev) {
             {"fpr", d.calibration_fpr}}},
           {"fpr", d.fpr},
           {"adaptive", false},
-          {"attacks", attacks}};
+          {"attacks", attacks},
+          {"budgets", budgets}};
 }
 
 json gates_json(const Evaluation& ev) {

@@ -20,13 +20,14 @@ std::string report_markdown(const Evaluation& ev) {
        << "`: no SHA-256 pin, allowlist entry or signature vouched for it; it was accepted "
           "under `security.allow_unpinned`.\n\n";
   }
-  md << "| attack | budget | attacked | robust accuracy | success rate | median L2 | median Linf "
-        "| seconds |\n";
+  md << "| attack | budget | attacked | robust accuracy" << (ev.cascade ? " (cumulative)" : "")
+     << " | success rate | median L2 | median Linf | seconds |\n";
   md << "|---|---|---:|---:|---:|---:|---:|---:|\n";
   md << "| clean | | | " << percent(ev.clean_accuracy) << " | | | | |\n";
   for (const auto& a : ev.attacks) {
     const AttackMetrics& m = a.metrics;
-    md << "| " << m.id << " | " << detail::budget_text(a) << " | " << a.attacked << " | "
+    md << "| " << detail::attack_label(a) << " | " << detail::budget_text(a) << " | " << a.attacked
+       << " | "
        << percent(m.robust_accuracy) << " | " << percent(m.success_rate) << " | "
        << number(m.median_l2) << " | " << number(m.median_linf) << " | " << number(a.seconds, 3)
        << " |\n";
@@ -35,15 +36,12 @@ std::string report_markdown(const Evaluation& ev) {
     md << "| **worst case** | " << b.key << " | | **" << percent(b.robust_accuracy)
        << "** | | | | |\n";
   }
-  if (ev.cascade) {
-    md << "\nCascade: at each budget an attack ran only on points still robust to the earlier "
-          "ones, so its robust accuracy includes theirs.\n";
-  }
+  if (const std::string note = detail::cascade_note(ev); !note.empty()) md << "\n" << note << "\n";
   if (!ev.gates.empty()) {
     md << "\n## Gates (" << ev.gates_failed() << " of " << ev.gates.size() << " failed)\n\n";
     md << "| gate | value | threshold | verdict |\n|---|---:|---|---|\n";
     for (const auto& g : ev.gates) {
-      md << "| " << g.gate.name << " | " << percent(g.value) << " | " << g.threshold << " | "
+      md << "| " << g.gate.name << " | " << detail::gate_value(g) << " | " << g.threshold << " | "
          << (g.passed ? "pass" : "**FAIL**") << " |\n";
     }
   }
@@ -59,6 +57,10 @@ std::string report_markdown(const Evaluation& ev) {
     for (const auto& a : d.attacks) {
       md << "| " << a.attack_id << " | " << a.successful << " | " << a.detected_successful << " | "
          << percent(a.detection_rate) << " | " << percent(a.robust_or_detected) << " |\n";
+    }
+    for (const auto& b : d.budgets) {
+      md << "| **worst case** " << b.key << " | | | | **" << percent(b.robust_or_detected)
+         << "** |\n";
     }
   }
   md << "\n## Sanity checks (" << ev.sanity_flagged() << " flagged"
@@ -96,9 +98,14 @@ std::string terminal_summary(const Evaluation& ev) {
                   percent(b.robust_accuracy).c_str());
     out << line;
   }
+  for (const auto& a : ev.attacks) {
+    if (a.after.empty()) continue;
+    out << "cascade: " << detail::attack_label(a) << " ran on the " << a.attacked
+        << " points still robust; its robust accuracy is cumulative\n";
+  }
   for (const auto& g : ev.gates) {
     std::snprintf(line, sizeof(line), "gate %-34s %10s %-14s %s\n", g.gate.name.c_str(),
-                  percent(g.value).c_str(), g.threshold.c_str(), g.passed ? "pass" : "FAIL");
+                  detail::gate_value(g).c_str(), g.threshold.c_str(), g.passed ? "pass" : "FAIL");
     out << line;
   }
   for (const auto& path : ev.provenance.unpinned_model_files()) {
@@ -108,6 +115,10 @@ std::string terminal_summary(const Evaluation& ev) {
     out << "detector: " << percent(ev.detection->fpr) << " false positives on clean points";
     for (const auto& a : ev.detection->attacks) {
       out << "; " << a.attack_id << " " << percent(a.detection_rate) << " detected";
+    }
+    for (const auto& b : ev.detection->budgets) {
+      out << "; worst case " << b.key << " " << percent(b.robust_or_detected)
+          << " robust or detected";
     }
     out << "\n";
   }

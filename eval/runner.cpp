@@ -112,7 +112,10 @@ AttackDetection attack_detection(const AttackRun& run, const at::Tensor& clean_c
 
 std::map<std::string, double> gate_values(const Evaluation& ev) {
   std::map<std::string, double> values{{"clean", ev.clean_accuracy}};
-  for (const auto& a : ev.attacks) values[a.metrics.id] = a.metrics.robust_accuracy;
+  for (const auto& a : ev.attacks) {
+    values[a.metrics.id] = a.metrics.robust_accuracy;
+    values["median_l2:" + a.metrics.id] = a.metrics.median_l2;
+  }
   for (const auto& b : ev.budgets) values["worst:" + b.key] = b.robust_accuracy;
   return values;
 }
@@ -148,6 +151,7 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
 
   CascadeMasks masks(config.cascade, clean_correct);
   std::map<std::string, std::vector<std::string>> earlier;  // budget -> attack ids run so far
+  std::map<std::string, at::Tensor> fooled_undetected;      // budget -> bool [N]
   std::vector<AttackOutcome> outcomes;
   for (std::size_t i = 0; i < config.attacks.size(); ++i) {
     const ConfiguredAttack& attack = config.attacks[i];
@@ -170,14 +174,32 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
     report.forward_samples = run.outcome.forward_samples;
     report.backward_samples = run.outcome.backward_samples;
     ev.attacks.push_back(report);
-    if (ev.detection) ev.detection->attacks.push_back(attack_detection(run, clean_correct));
+    if (ev.detection) {
+      ev.detection->attacks.push_back(attack_detection(run, clean_correct));
+      if (attack.bounded) {
+        const at::Tensor missed = run.outcome.success.logical_and(run.detected.logical_not());
+        auto [it, fresh] = fooled_undetected.emplace(key, missed);
+        if (!fresh) it->second = it->second.logical_or(missed);
+      }
+    }
     add_examples(ev, run, measured.example_predictions.at(i), data, config);
     if (run.adversarial.defined()) out.adversarial[run.outcome.id] = run.adversarial;
     outcomes.push_back(std::move(run.outcome));
   }
   add_budgets(ev, outcomes, data.labels);
+  if (ev.detection) {
+    for (const auto& b : ev.budgets) {
+      ev.detection->budgets.push_back(
+          {b.key, fraction(clean_correct.logical_and(fooled_undetected.at(b.key).logical_not()))});
+    }
+  }
   const auto curve_checks = eps_monotonic_checks(robustness_curve(ev), config.sanity.tolerance);
   ev.sanity.insert(ev.sanity.begin(), curve_checks.begin(), curve_checks.end());
+  if (auto range = eps_range_check(config.attacks, config.model.input.range_min,
+                                   config.model.input.range_max,
+                                   data.size() == 0 ? 0 : data.images[0].numel())) {
+    ev.sanity.insert(ev.sanity.begin(), std::move(*range));
+  }
   ev.gates = check_gates(config.gates, gate_values(ev));
   return out;
 }

@@ -121,28 +121,6 @@ SanityCheck large_eps_check(const ProbeInput& in, double max_accuracy) {
   return check;
 }
 
-SanityCheck pgd_vs_fgsm_check(const ProbeInput& in, double tolerance) {
-  const double eps = in.reference_linf_eps;
-  const attacks::FGSM fgsm(attacks::FGSMOptions(eps).clip_min(in.clip_min).clip_max(in.clip_max));
-  const attacks::PGD pgd(attacks::PGDOptions(eps)
-                             .steps(20)
-                             .step_size(2.5 * eps / 20)
-                             .seed(in.seed)
-                             .clip_min(in.clip_min)
-                             .clip_max(in.clip_max));
-  const double fgsm_accuracy = probe_robust_accuracy(in, fgsm);
-  const double pgd_accuracy = probe_robust_accuracy(in, pgd);
-  const double gap = pgd_accuracy - fgsm_accuracy;
-  SanityCheck check{"pgd_vs_fgsm", gap > tolerance, gap, tolerance, ""};
-  check.message = "at Linf eps " + attacks::detail::format_eps(eps) + " PGD-20 leaves " +
-                  percent(pgd_accuracy) + " and FGSM " + percent(fgsm_accuracy) +
-                  " of probed points correct" +
-                  (gap > tolerance ? ": the iterative attack is weaker than one step, a sign of "
-                                     "gradient masking"
-                                   : "");
-  return check;
-}
-
 }  // namespace
 
 std::vector<SanityCheck> eps_monotonic_checks(const std::vector<CurvePoint>& points,
@@ -180,8 +158,58 @@ std::vector<SanityCheck> probe_checks(const ProbeInput& input, const SanitySpec&
   out.push_back(determinism_check(input));
   out.push_back(zero_gradient_check(input, spec.zero_gradient_max));
   out.push_back(large_eps_check(input, spec.large_eps_max_accuracy));
-  out.push_back(pgd_vs_fgsm_check(input, spec.tolerance));
   return out;
+}
+
+SanityCheck pgd_vs_fgsm_check(const at::Tensor& fgsm_fooled, const at::Tensor& pgd_fooled,
+                              double eps, double tolerance, const std::string& pgd_id) {
+  const double fgsm_accuracy = 1.0 - fraction(fgsm_fooled);
+  const double pgd_accuracy = 1.0 - fraction(pgd_fooled);
+  const double gap = pgd_accuracy - fgsm_accuracy;
+  SanityCheck check{"pgd_vs_fgsm", gap > tolerance, gap, tolerance, ""};
+  check.message = "at Linf eps " + attacks::detail::format_eps(eps) + " " + pgd_id + " leaves " +
+                  percent(pgd_accuracy) + " and FGSM " + percent(fgsm_accuracy) + " of " +
+                  std::to_string(pgd_fooled.numel()) + " probed points correct" +
+                  (gap > tolerance ? ": the iterative attack is weaker than one step, a sign of "
+                                     "gradient masking"
+                                   : "");
+  return check;
+}
+
+std::optional<SanityCheck> eps_range_check(const std::vector<ConfiguredAttack>& attacks,
+                                           double clip_min, double clip_max,
+                                           int64_t input_elements) {
+  const double width = clip_max - clip_min;
+  std::string offenders;
+  double largest = 0, limit = 0, worst_ratio = 0;
+  for (const auto& a : attacks) {
+    if (!a.bounded || a.bpda) continue;
+    // Half the range (Linf), or half the box's diagonal (L2), moves any input to the box's
+    // centre: from there on the budget is no longer a small perturbation.
+    const double meaningful = a.norm == attacks::Norm::kLinf
+                                  ? 0.5 * width
+                                  : 0.5 * width * std::sqrt(static_cast<double>(input_elements));
+    if (a.eps < meaningful) continue;
+    offenders += (offenders.empty() ? "" : ", ") + a.id;
+    if (a.eps / meaningful > worst_ratio) {
+      worst_ratio = a.eps / meaningful;
+      largest = a.eps;
+      limit = meaningful;
+    }
+  }
+  if (offenders.empty()) return std::nullopt;
+  SanityCheck check{"eps_range", true, largest, limit, ""};
+  char range[96];
+  std::snprintf(range, sizeof(range), "[%g, %g]", clip_min, clip_max);
+  check.message = "eps is in input units (model.input.range " + std::string(range) + "), and " +
+                  offenders + " reach" + (offenders.find(',') == std::string::npos ? "es" : "") +
+                  " at least half the range (Linf) or half the box's diagonal (L2): such a "
+                  "budget can erase any image, so its robust accuracy says nothing" +
+                  (width <= 1.0 && largest >= 1.0 && largest <= 255.0
+                       ? " (eps " + attacks::detail::format_eps(largest) + " on a 0..255 scale is " +
+                             attacks::detail::format_eps(largest / 255.0) + " here)"
+                       : "");
+  return check;
 }
 
 }  // namespace rampart::eval

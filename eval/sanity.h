@@ -2,6 +2,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ namespace rampart::eval {
 /// warning in every report and a failure (exit 1) under `--strict`.
 struct SanityCheck {
   std::string id;  ///< eps_monotonic, pgd_vs_fgsm, large_eps, deterministic, eval_mode,
-                   ///< zero_gradients
+                   ///< zero_gradients, eps_range
   bool flagged = false;
   double value = 0;      ///< the measured quantity (see `message`)
   double threshold = 0;  ///< the value beyond which the check is flagged
@@ -48,8 +49,21 @@ struct ProbeInput {
 
 /// The model-level checks, run on the probe points: the model was in eval mode as loaded; two
 /// forward passes agree; the fraction of points whose loss gradient is exactly zero; PGD at
-/// a very large Linf budget (half the input range) drives accuracy to (almost) 0; PGD is not
-/// weaker than FGSM at the reference eps (both run independently on the probe points).
+/// a very large Linf budget (half the input range) drives accuracy to (almost) 0, each point
+/// leaving the attack once fooled.
 std::vector<SanityCheck> probe_checks(const ProbeInput& input, const SanitySpec& spec);
+
+/// PGD is not weaker than FGSM at Linf `eps`: `fgsm_fooled` and `pgd_fooled` (bool [P]) are the
+/// two attacks' verdicts on the same probe points, judged as the harness judges (the measuring
+/// side reuses the configured attacks' verdicts where they ran; eval/measure.cpp).
+SanityCheck pgd_vs_fgsm_check(const at::Tensor& fgsm_fooled, const at::Tensor& pgd_fooled,
+                              double eps, double tolerance, const std::string& pgd_id);
+
+/// Flags bounded attacks whose eps reaches half the input range (Linf) or half the box's
+/// diagonal (L2): `eps: 8` on a [0, 1] input is a unit mistake, and any budget that large can
+/// move every input to the box's centre. None when every eps is below that.
+std::optional<SanityCheck> eps_range_check(const std::vector<ConfiguredAttack>& attacks,
+                                           double clip_min, double clip_max,
+                                           int64_t input_elements);
 
 }  // namespace rampart::eval

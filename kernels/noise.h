@@ -3,8 +3,10 @@
 // Turning Philox4x32-10 words into floats, shared by the CPU twin (words from ATen's
 // at::Philox4_32) and the CUDA twin (words from curand's Philox state): both engines are the
 // standard Philox4x32-10 of Salmon et al. (2011), keyed by the 64-bit seed, with the
-// subsequence in the counter's upper half, so element e of a random start reads word e % 4 of
-// block e / 4 on either device. Plain C++ so nvcc and the host compiler both take it.
+// subsequence in the counter's upper half. Every point of a batch has its own stream, keyed by
+// point_key(key, the point's id), so element e of a point's random start reads word e % 4 of
+// block e / 4 of that stream on either device. Plain C++ so nvcc and the host compiler both take
+// it.
 
 #include <cmath>
 #include <cstdint>
@@ -13,8 +15,23 @@
 
 namespace rampart::kernels::noise {
 
-/// The subsequence (counter block) of the per-sample radius draws of an L2 start, far above
-/// any element block.
+/// splitmix64's finaliser (Steele et al. 2014): a bijection of 64-bit words whose outputs for
+/// neighbouring inputs look unrelated.
+RAMPART_HOST_DEVICE inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/// The Philox key of one point's stream: the start's key and the point's id (its index in the
+/// whole data set) mixed, so different points draw unrelated streams and one point draws the
+/// same stream in whatever batch it is.
+RAMPART_HOST_DEVICE inline uint64_t point_key(uint64_t key, int64_t point) {
+  return mix64(key + 0x9E3779B97F4A7C15ull * (static_cast<uint64_t>(point) + 1));
+}
+
+/// The subsequence (counter block) of a point's radius draw in an L2 start, far above any
+/// element block.
 constexpr uint64_t kRadiusSubsequence = uint64_t{1} << 62;
 
 /// The top 24 bits as a float in [0, 1): exact, so every device gets the same value.

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian 12 packages), configures and builds Rampart in build/.
 # Idempotent: with everything installed and nothing changed it only checks and returns.
-# Sourced by tools/quickstart.sh and tools/test.sh; usable on its own.
+#   tools/bootstrap.sh             everything: every test's packages, every target (tools/test.sh)
+#   tools/bootstrap.sh TARGET...   only what building TARGET needs (tools/quickstart.sh: rampart_cli)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+targets=("$@")
 
 packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
   libssl-dev zlib1g-dev libseccomp-dev catch2 libbenchmark-dev
   dataset-fashion-mnist   # the default data: Fashion-MNIST under /usr/share/datasets
-  python3-torch           # tests only: TorchScript fixtures saved from Python, as users bring them
-  chromium fonts-dejavu-core  # tests only: renders report.html headless and checks the screenshot
-  clang libclang-rt-14-dev  # tests only: the libFuzzer targets (tools/fuzz.sh)
 )
+if ((${#targets[@]} == 0)); then
+  packages+=(
+    python3-torch           # TorchScript fixtures saved from Python, as users bring them
+    chromium fonts-dejavu-core  # renders report.html headless and checks the screenshot
+    clang libclang-rt-14-dev  # the libFuzzer targets (tools/fuzz.sh)
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,4 +39,8 @@ fi
 if [[ ! -f build/build.ninja ]]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 fi
-cmake --build build -j"$(nproc)"
+if ((${#targets[@]})); then
+  cmake --build build -j"$(nproc)" --target "${targets[@]}"
+else
+  cmake --build build -j"$(nproc)"
+fi

@@ -14,12 +14,12 @@ void linf_step(float* x_adv, const float* x, const float* g, int64_t n, float al
 void l2_step(float* x_adv, const float* x, const float* g, int64_t samples, int64_t dim,
              float alpha, float eps, float lo, float hi);
 
-/// The random starts of kernels/random_start.h on `n` contiguous elements (Linf) or `samples`
-/// rows of `dim` elements (L2), from the Philox stream keyed by `seed`.
-void linf_random_start(float* out, const float* x, int64_t n, float eps, float lo, float hi,
-                       uint64_t seed);
-void l2_random_start(float* out, const float* x, int64_t samples, int64_t dim, float eps,
-                     float lo, float hi, uint64_t seed);
+/// The random starts of kernels/random_start.h on `samples` rows of `dim` elements; row s
+/// draws from the Philox stream keyed by noise::point_key(key, ids[s]).
+void linf_random_start(float* out, const float* x, const int64_t* ids, int64_t samples,
+                       int64_t dim, float eps, float lo, float hi, uint64_t key);
+void l2_random_start(float* out, const float* x, const int64_t* ids, int64_t samples, int64_t dim,
+                     float eps, float lo, float hi, uint64_t key);
 
 /// fooled[i] |= (argmax(logits row i) == labels[i]) == targeted, over `samples` rows of
 /// `classes` logits.

@@ -49,21 +49,24 @@ void cw_step_cuda(at::Tensor& w, at::Tensor& m, at::Tensor& v, at::Tensor& best,
       "cw_step_");
 }
 
-void linf_random_start_cuda(at::Tensor& out, const at::Tensor& x, float eps, float lo, float hi,
-                            uint64_t seed) {
-  const c10::cuda::CUDAGuard guard(out.device());
-  check_launch(
-      launch_linf_random_start(out.data_ptr<float>(), x.data_ptr<float>(), out.numel(), eps, lo, hi,
-                               seed, at::cuda::getCurrentCUDAStream().stream()),
-      "linf_random_start");
-}
-
-void l2_random_start_cuda(at::Tensor& out, const at::Tensor& x, float eps, float lo, float hi,
-                          uint64_t seed) {
+void linf_random_start_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& ids,
+                            float eps, float lo, float hi, uint64_t key) {
   const c10::cuda::CUDAGuard guard(out.device());
   const int64_t samples = out.size(0);
-  check_launch(launch_l2_random_start(out.data_ptr<float>(), x.data_ptr<float>(), samples,
-                                      samples == 0 ? 0 : out.numel() / samples, eps, lo, hi, seed,
+  check_launch(launch_linf_random_start(out.data_ptr<float>(), x.data_ptr<float>(),
+                                        ids.data_ptr<int64_t>(), samples,
+                                        samples == 0 ? 0 : out.numel() / samples, eps, lo, hi, key,
+                                        at::cuda::getCurrentCUDAStream().stream()),
+               "linf_random_start");
+}
+
+void l2_random_start_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& ids, float eps,
+                          float lo, float hi, uint64_t key) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  const int64_t samples = out.size(0);
+  check_launch(launch_l2_random_start(out.data_ptr<float>(), x.data_ptr<float>(),
+                                      ids.data_ptr<int64_t>(), samples,
+                                      samples == 0 ? 0 : out.numel() / samples, eps, lo, hi, key,
                                       at::cuda::getCurrentCUDAStream().stream()),
                "l2_random_start");
 }

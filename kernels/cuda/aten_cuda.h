@@ -20,11 +20,12 @@ void cw_step_cuda(at::Tensor& w, at::Tensor& m, at::Tensor& v, at::Tensor& best,
                   const at::Tensor& x, const at::Tensor& hit, const at::Tensor& moving, float lr,
                   float bias1, float bias2);
 
-/// out, x contiguous float32 on one device; see kernels/random_start.h.
-void linf_random_start_cuda(at::Tensor& out, const at::Tensor& x, float eps, float lo, float hi,
-                            uint64_t seed);
-void l2_random_start_cuda(at::Tensor& out, const at::Tensor& x, float eps, float lo, float hi,
-                          uint64_t seed);
+/// out, x contiguous float32 and ids contiguous int64 [N] on one device; see
+/// kernels/random_start.h.
+void linf_random_start_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& ids,
+                            float eps, float lo, float hi, uint64_t key);
+void l2_random_start_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& ids, float eps,
+                          float lo, float hi, uint64_t key);
 
 /// fooled bool [N], logits float32 [N, C], labels int64 [N], contiguous on one device.
 void update_fooled_cuda(at::Tensor& fooled, const at::Tensor& logits, const at::Tensor& labels,

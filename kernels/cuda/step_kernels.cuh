@@ -30,12 +30,14 @@ cudaError_t launch_cw_step(float* w, float* m, float* v, float* best, float* bes
                            float bias1, float bias2, cudaStream_t stream);
 
 /// The random starts of kernels/random_start.h, drawn with curand's Philox4x32-10 (the stream
-/// the CPU twin reads through ATen's engine). Linf: one thread per element; L2: one block per
-/// sample.
-cudaError_t launch_linf_random_start(float* out, const float* x, int64_t n, float eps, float lo,
-                                     float hi, uint64_t seed, cudaStream_t stream);
-cudaError_t launch_l2_random_start(float* out, const float* x, int64_t samples, int64_t dim,
-                                   float eps, float lo, float hi, uint64_t seed,
+/// the CPU twin reads through ATen's engine); row s of `samples` rows of `dim` elements draws
+/// from the stream keyed by noise::point_key(key, ids[s]) (ids on the device). Linf: one thread
+/// per block of four elements; L2: one CUDA block per row.
+cudaError_t launch_linf_random_start(float* out, const float* x, const int64_t* ids,
+                                     int64_t samples, int64_t dim, float eps, float lo, float hi,
+                                     uint64_t key, cudaStream_t stream);
+cudaError_t launch_l2_random_start(float* out, const float* x, const int64_t* ids, int64_t samples,
+                                   int64_t dim, float eps, float lo, float hi, uint64_t key,
                                    cudaStream_t stream);
 
 /// The early-stop mask update of kernels/success_mask.h: one thread per sample.

@@ -97,3 +97,85 @@ TEST_CASE("CW keeps the smallest successful perturbation and leaves failures unt
             .all()
             .item<bool>());
 }
+
+namespace {
+
+// A linear two-class classifier z = W x + b in float32. The minimal L2 perturbation that makes
+// the other class j beat the label y is (z_y - z_j) / ||w_y - w_j||, along w_j - w_y (when the
+// box does not bind). Two classes, because with more CW's max over the other logits follows the
+// nearest logit, not necessarily the nearest boundary (a local method).
+class LinearModel : public models::Model {
+ public:
+  LinearModel() {
+    torch::manual_seed(21);
+    w_ = torch::randn({2, 64}) * 0.3;
+    b_ = torch::zeros({2});
+  }
+  at::Tensor forward(const at::Tensor& x) override { return x.flatten(1).mm(w_.t()) + b_; }
+  bool is_training() const override { return false; }
+  void set_training(bool) override {}
+  std::vector<at::Tensor> parameters() override { return {w_, b_}; }
+  std::string describe() const override { return "linear"; }
+  at::Tensor minimal_l2(const at::Tensor& x, const at::Tensor& y) {
+    const at::Tensor z = forward(x);
+    at::Tensor best = at::full({x.size(0)}, std::numeric_limits<double>::infinity());
+    for (int64_t j = 0; j < 2; ++j) {
+      const at::Tensor gap = z.gather(1, y.unsqueeze(1)).squeeze(1) - z.select(1, j);
+      const at::Tensor dist = gap / (w_.index_select(0, y) - w_[j]).norm(2, 1);
+      best = at::where(y.eq(j), best, at::minimum(best, dist));
+    }
+    return best;
+  }
+
+ private:
+  at::Tensor w_, b_;
+};
+
+}  // namespace
+
+// Issue 15, item 8: the gradient test compared autograd with finite differences of the same
+// function, so a wrong margin sign passed. On a linear model the answer is known in closed form.
+TEST_CASE("CW on a linear model finds the closed-form minimal L2 perturbation within 2%",
+          "[cw]") {
+  LinearModel model;
+  torch::manual_seed(22);
+  // Points near the centre of the box, so the box does not bind at these distances.
+  const at::Tensor x = 0.5 + 0.02 * torch::randn({16, 1, 8, 8});
+  const at::Tensor y = model.forward(x).argmax(1);
+  const at::Tensor minimal = model.minimal_l2(x, y);
+  REQUIRE(minimal.max().item<double>() < 0.3);
+  const auto r = attacks::cw(
+      model, x, y,
+      attacks::CWOptions().steps(300).binary_search_steps(9).initial_const(0.1).lr(0.01));
+  REQUIRE(r.success.all().item<bool>());
+  INFO("cw " << r.l2 << "\nminimal " << minimal);
+  CHECK(r.l2.ge(minimal * (1 - 1e-4)).all().item<bool>());  // never below the true minimum
+  CHECK(r.l2.le(minimal * 1.02).all().item<bool>());
+  // Each example is really adversarial, by the model's own decision.
+  CHECK(model.forward(r.adversarial).argmax(1).ne(y).all().item<bool>());
+}
+
+TEST_CASE("CW's constant rises tenfold after a failure and bisects once it has an upper bound",
+          "[cw]") {
+  auto s = attacks::detail::start_constant_search(3, 0.01, at::TensorOptions().dtype(at::kDouble));
+  const auto flags = [](std::vector<bool> v) {
+    at::Tensor t = at::zeros({static_cast<int64_t>(v.size())}, at::kBool);
+    for (std::size_t i = 0; i < v.size(); ++i) t[static_cast<int64_t>(i)] = static_cast<bool>(v[i]);
+    return t;
+  };
+  const auto values = [](const at::Tensor& t) {
+    return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+  };
+  using V = std::vector<double>;
+  attacks::detail::update_constants(s, flags({true, false, false}));
+  CHECK_THAT(values(s.upper), Catch::Matchers::Approx(V{0.01, 1e10, 1e10}));
+  CHECK_THAT(values(s.lower), Catch::Matchers::Approx(V{0.0, 0.01, 0.01}));
+  CHECK_THAT(values(s.c), Catch::Matchers::Approx(V{0.005, 0.1, 0.1}));  // success: bisect [0, 0.01]; failure: x10
+  attacks::detail::update_constants(s, flags({false, true, false}));
+  CHECK_THAT(values(s.lower), Catch::Matchers::Approx(V{0.005, 0.01, 0.1}));
+  CHECK_THAT(values(s.upper), Catch::Matchers::Approx(V{0.01, 0.1, 1e10}));
+  CHECK_THAT(values(s.c), Catch::Matchers::Approx(V{0.0075, 0.055, 1.0}));  // bisect within the known bounds
+  attacks::detail::update_constants(s, flags({true, true, true}));
+  CHECK_THAT(values(s.upper), Catch::Matchers::Approx(V{0.0075, 0.055, 1.0}));
+  CHECK_THAT(values(s.c), Catch::Matchers::Approx(V{0.00625, 0.0325, 0.55}));
+}

@@ -40,6 +40,23 @@ TEST_CASE("PGD-Linf without random init or early stop is exactly the textbook lo
   CHECK(r.backward_samples == 16 * 5);
 }
 
+// Issue 15, item 6: the library's default step was a fixed 2/255 whatever eps, so
+// PGDOptions(0.3) could move at most 10 * 2/255 = 0.078 in 10 steps.
+TEST_CASE("the default step is 2.5 * eps / steps, as in the harness", "[pgd]") {
+  auto net = test::random_cnn(3);
+  models::ClassifierModel model(net);
+  const at::Tensor x = at::full({8, 1, 28, 28}, 0.5);
+  const at::Tensor y = test::predicted_labels(*net, x);
+  const auto defaulted =
+      attacks::pgd(model, x, y, PGDOptions(0.3).steps(10).random_init(false));
+  const auto explicit_step = attacks::pgd(
+      model, x, y, PGDOptions(0.3).steps(10).step_size(0.075).random_init(false));
+  CHECK(at::equal(defaulted.adversarial, explicit_step.adversarial));
+  CHECK(defaulted.linf.min().item<double>() == Approx(0.3).margin(1e-6));  // the whole ball
+  CHECK_THROWS_WITH(attacks::pgd(model, x, y, PGDOptions(0.3).step_size(-1)),
+                    Catch::Contains("step_size must be >= 0"));
+}
+
 TEST_CASE("without random init, batch size 1 and 64 give the same per-sample results", "[pgd]") {
   auto net = test::random_cnn(7);
   models::ClassifierModel model(net);

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "core/config_node.h"
+#include "core/atomic_file.h"
 #include "defenses/defense_config.h"
 #include "eval/eval_config.h"
 #include "training/train_config.h"
@@ -24,6 +25,23 @@ TEST_CASE("every config in configs/ loads and validates", "[configs]") {
       const auto defense = defenses::parse_defense_spec(root, config.model.input.range_min,
                                                         config.model.input.range_max);
       defense_configs += defense.adversarial.has_value() || defense.distillation.has_value();
+      // Issue 15, item 7: the validation split picks the kept epoch of a defense, so it must
+      // be held out of the training files, never a test set (t10k-*, test_batch), unless the
+      // config says in its header that it only monitors test accuracy and trains no defense.
+      const std::string text = core::read_file(entry.path().string());
+      const bool monitors_test_set =
+          text.find("validation on the test set") != std::string::npos &&
+          !defense.adversarial && !defense.distillation;
+      if (config.validation && !monitors_test_set) {
+        const auto& v = *config.validation;
+        for (const std::string& file : v.files) CHECK(file.find("test_batch") == std::string::npos);
+        CHECK(v.images.find("t10k") == std::string::npos);
+        // The same files as training: the two must not overlap.
+        if (v.files == config.data.files && v.images == config.data.images) {
+          CHECK(config.data.limit > 0);
+          CHECK(v.offset >= config.data.offset + config.data.limit);
+        }
+      }
       ++train_configs;
     } else {
       const auto config = eval::parse_eval_config(root);

@@ -115,6 +115,59 @@ TEST_CASE("crafting creates no parameter gradients and keeps the model's mode", 
   }
 }
 
+// Records the mode of every forward pass of a model with batch norm.
+class ModeRecordingModel : public models::Model {
+ public:
+  ModeRecordingModel() : net_(torch::nn::BatchNorm2d(1)), linear_(16 * 16, 4) {}
+  at::Tensor forward(const at::Tensor& x) override {
+    (net_->is_training() ? train_forwards : eval_forwards) += 1;
+    return linear_->forward(net_->forward(x).flatten(1));
+  }
+  bool is_training() const override { return net_->is_training(); }
+  void set_training(bool training) override {
+    net_->train(training);
+    linear_->train(training);
+  }
+  std::vector<at::Tensor> parameters() override {
+    auto p = net_->parameters();
+    for (const auto& q : linear_->parameters()) p.push_back(q);
+    return p;
+  }
+  std::string describe() const override { return "bn+linear"; }
+  int64_t train_forwards = 0, eval_forwards = 0;
+
+ private:
+  torch::nn::BatchNorm2d net_;
+  torch::nn::Linear linear_;
+};
+
+// Issue 15, item 3: every method crafted in eval mode, while Madry et al.'s and Wong et al.'s
+// reference code crafts in train mode (batch statistics); only TRADES crafts in eval mode.
+TEST_CASE("pgd_at, fgsm_rs and ensemble_at craft in train mode, trades in eval, as the papers",
+          "[defenses]") {
+  const datasets::Dataset data = task(16, 5);
+  const auto forwards = [&](AdversarialTrainingOptions options) {
+    ModeRecordingModel model;
+    model.set_training(true);
+    defenses::adversarial_objective(model, data.images, data.labels, options.steps(3), 2);
+    CHECK(model.is_training());  // restored / never left
+    return std::make_pair(model.train_forwards, model.eval_forwards);
+  };
+  using Pair = std::pair<int64_t, int64_t>;
+  // pgd_at: 3 crafting steps + their final verdict, then the loss forward: all in train mode.
+  CHECK(forwards(AdversarialTrainingOptions(AdversarialMethod::kPgdAt, 0.1)) == Pair{5, 0});
+  CHECK(forwards(AdversarialTrainingOptions(AdversarialMethod::kFgsmRs, 0.1)) == Pair{3, 0});
+  CHECK(forwards(AdversarialTrainingOptions(AdversarialMethod::kEnsembleAt, 0.1)) == Pair{5, 0});
+  // trades: the clean forward and 3 steps crafted in eval mode; clean and adversarial losses
+  // in train mode.
+  CHECK(forwards(AdversarialTrainingOptions(AdversarialMethod::kTrades, 0.1)) == Pair{2, 4});
+  // craft_mode overrides the default either way.
+  CHECK(forwards(AdversarialTrainingOptions(AdversarialMethod::kPgdAt, 0.1)
+                     .craft_mode(defenses::CraftMode::kEval)) == Pair{1, 4});
+  CHECK(forwards(AdversarialTrainingOptions(AdversarialMethod::kTrades, 0.1)
+                     .craft_mode(defenses::CraftMode::kTrain)) == Pair{6, 0});
+}
+
 TEST_CASE("the objectives reduce to their definitions at the edges", "[defenses]") {
   torch::manual_seed(2);
   auto net = std::make_shared<models::SmallCNN>(kInput, 4);

@@ -63,11 +63,26 @@ TEST_CASE("median: exact values with replicated edges, odd and even windows",
   CHECK(three[0][0][1][1].item<float>() == 5.0f);
   // top-left window: rows (1 1 9)(1 1 9)(8 8 3) -> sorted 1 1 1 1 3 8 8 9 9 -> 3.
   CHECK(three[0][0][0][0].item<float>() == 3.0f);
-  // size 2 reaches one pixel up and left: output (1,1) is the lower middle of {1, 9, 8, 3} = 3.
+  // The oracle is scipy.ndimage.median_filter(x, size, mode='reflect') (EvadeML-Zoo); values
+  // below printed by scipy 1.10. Size 2 reaches one pixel up and left and takes rank 2 of 4,
+  // the upper middle (issue 15, item 4: the lower one was taken): {1, 9, 8, 3} -> 8.
   const at::Tensor two = defenses::median_smooth(x, 2);
-  CHECK(two[0][0][1][1].item<float>() == 3.0f);
-  CHECK(two[0][0][0][0].item<float>() == 1.0f);  // {1, 1, 1, 1}
-  CHECK(two.sizes() == x.sizes());
+  CHECK(at::equal(two, at::tensor({1.0f, 9.0f, 9.0f,  //
+                                   8.0f, 8.0f, 7.0f,  //
+                                   8.0f, 6.0f, 6.0f})
+                           .reshape({1, 1, 3, 3})));
+  CHECK(at::equal(three, at::tensor({3.0f, 3.0f, 3.0f,  //
+                                     4.0f, 5.0f, 5.0f,  //
+                                     4.0f, 5.0f, 5.0f})
+                             .reshape({1, 1, 3, 3})));
+  // Size 4 reaches two pixels up and left: the border reflects symmetrically (d c b a | a b c d).
+  const at::Tensor ramp = at::arange(15, -1, -1, at::kFloat).reshape({1, 1, 4, 4});
+  CHECK(at::equal(defenses::median_smooth(ramp, 4),
+                  at::tensor({14.0f, 13.0f, 12.0f, 12.0f,  //
+                              14.0f, 13.0f, 12.0f, 12.0f,  //
+                              10.0f, 9.0f, 8.0f, 8.0f,     //
+                              6.0f, 5.0f, 4.0f, 4.0f})
+                      .reshape({1, 1, 4, 4})));
 }
 
 TEST_CASE("median: its autograd gradient reaches only the selected pixels",

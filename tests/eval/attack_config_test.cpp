@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "attacks/pgd.h"
+#include "eval/attack_runner.h"
 #include "models/model.h"
 #include "core/config_node.h"
 #include "core/error.h"
@@ -28,6 +29,20 @@ std::string error_of(const std::string& yaml) {
   }
   return "no error";
 }
+
+// A fixed random linear classifier of 28x28 images.
+class Linear : public models::Model {
+ public:
+  Linear() : w_(at::randn({28 * 28, 10}, at::TensorOptions().dtype(at::kFloat))) {}
+  at::Tensor forward(const at::Tensor& x) override { return x.flatten(1).matmul(w_); }
+  bool is_training() const override { return false; }
+  void set_training(bool) override {}
+  std::vector<at::Tensor> parameters() override { return {w_}; }
+  std::string describe() const override { return "linear"; }
+
+ private:
+  at::Tensor w_;
+};
 
 }  // namespace
 
@@ -115,18 +130,7 @@ TEST_CASE("eps 0 is a budget like any other: the clean input, for every norm and
   CHECK(attacks[2].id == "pgd-linf-0");
   // A linear model: every eps-0 "adversarial" example is the input itself, and fooled exactly
   // where the clean input is misclassified.
-  class Linear : public models::Model {
-   public:
-    Linear() : w_(at::randn({28 * 28, 10}, at::TensorOptions().dtype(at::kFloat))) {}
-    at::Tensor forward(const at::Tensor& x) override { return x.flatten(1).matmul(w_); }
-    bool is_training() const override { return false; }
-    void set_training(bool) override {}
-    std::vector<at::Tensor> parameters() override { return {w_}; }
-    std::string describe() const override { return "linear"; }
-
-   private:
-    at::Tensor w_;
-  } model;
+  Linear model;
   at::manual_seed(0);
   const at::Tensor x = at::rand({16, 1, 28, 28});
   const at::Tensor y = at::randint(0, 10, {16}, at::TensorOptions().dtype(at::kLong));
@@ -141,4 +145,83 @@ TEST_CASE("eps 0 is a budget like any other: the clean input, for every norm and
   // An explicit step size of 0 with a positive eps is still an error, located.
   CHECK_THAT(error_of("attacks:\n  - {name: pgd, eps: 0.1, step_size: 0}\n"),
              Catch::Contains("a.yaml:2:") && Catch::Contains("step_size"));
+}
+
+// Issue 15, item 2: every batch and every attack drew the same random start (the key ignored
+// the entry, and Philox was indexed by the position in the batch).
+TEST_CASE("each entry, eps and point draws its own random start, the same in any batch",
+          "[eval][config]") {
+  // One step of negligible size: each returned example is its random start.
+  const auto attacks = eval::parse_attacks(
+      core::parse_config("attacks:\n"
+                         "  - {name: pgd, eps: [0.1, 0.2], steps: 1, step_size: 1.0e-9,"
+                         " early_stop: false}\n"
+                         "  - {name: pgd, eps: 0.1, steps: 1, step_size: 1.0e-9,"
+                         " early_stop: false, tag: again}\n"
+                         "  - {name: pgd, norm: l2, eps: 1.0, steps: 1, step_size: 1.0e-9,"
+                         " early_stop: false}\n",
+                         "a.yaml"),
+      eval::AttackContext{0.0, 1.0, 7});
+  REQUIRE(attacks.size() == 4);
+  at::manual_seed(1);
+  Linear model;
+  const at::Tensor x = at::full({8, 1, 28, 28}, 0.5);  // identical points
+  const at::Tensor y = at::zeros({8}, at::kLong);
+  const at::Tensor all = at::ones({8}, at::kBool);
+  const auto starts = [&](const eval::ConfiguredAttack& a, int64_t batch, const at::Tensor& mask) {
+    eval::AttackRunSettings settings;
+    settings.batch_size = batch;
+    settings.keep_adversarial = true;
+    settings.quiet = true;
+    return eval::run_attack(a, model, x, y, mask, settings).adversarial - x;
+  };
+  for (const auto& a : attacks) {
+    INFO(a.id);
+    const at::Tensor in_eights = starts(a, 8, all);
+    // The same point starts from the same place whatever the batch size or cascade mask.
+    CHECK(at::equal(starts(a, 3, all), in_eights));
+    at::Tensor survivors = at::zeros({8}, at::kBool);
+    survivors.index_fill_(0, at::tensor(std::vector<int64_t>{1, 4, 6}), true);
+    const at::Tensor masked = starts(a, 2, survivors);
+    CHECK(at::equal(masked.index_select(0, at::tensor(std::vector<int64_t>{1, 4, 6})),
+                    in_eights.index_select(0, at::tensor(std::vector<int64_t>{1, 4, 6}))));
+    // Different points draw independent starts: point 0 and point 4 (the same slot of two
+    // batches of four) share no offset.
+    const at::Tensor in_fours = starts(a, 4, all).flatten(1);
+    CHECK(in_fours[0].eq(in_fours[4]).sum().item<int64_t>() == 0);
+  }
+  // Different entries and different eps of one entry draw independent starts.
+  const at::Tensor first = starts(attacks[0], 8, all).flatten(1);
+  const at::Tensor tagged = starts(attacks[2], 8, all).flatten(1);
+  const at::Tensor wider = starts(attacks[1], 8, all).flatten(1) / 2.0;  // eps 0.2, rescaled
+  CHECK(first.eq(tagged).sum().item<int64_t>() == 0);
+  CHECK(first.sub(wider).abs().max().item<double>() > 0.01);
+  // Same seed, same config: the same starts (reproducible); another seed: other starts.
+  const auto reseeded = eval::parse_attacks(
+      core::parse_config("attacks:\n  - {name: pgd, eps: 0.1, steps: 1, step_size: 1.0e-9,"
+                         " early_stop: false}\n",
+                         "b.yaml"),
+      eval::AttackContext{0.0, 1.0, 8});
+  CHECK(at::equal(starts(attacks[0], 8, all).flatten(1), first));
+  CHECK(starts(reseeded[0], 8, all).flatten(1).eq(first).sum().item<int64_t>() == 0);
+}
+
+// Issue 15, item 7: untagged PGD entries with different steps formed one curve, so the
+// eps-monotonicity check compared PGD-100 at one eps with PGD-5 at another (false alarms).
+TEST_CASE("entries with other settings than eps form their own robustness curves",
+          "[eval][config]") {
+  const auto attacks = eval::parse_attacks(
+      core::parse_config("attacks:\n"
+                         "  - {name: pgd, eps: [0.05, 0.1], steps: 100}\n"
+                         "  - {name: pgd, eps: 0.2, steps: 5}\n"
+                         "  - {name: pgd, eps: 0.3, steps: 100}\n"
+                         "  - {name: pgd, norm: l2, eps: 1.0, steps: 5}\n"
+                         "  - {name: fgsm, eps: 0.1}\n"
+                         "  - {name: fgsm, eps: 0.2, loss: margin}\n",
+                         "a.yaml"),
+      {});
+  std::vector<std::string> families;
+  for (const auto& a : attacks) families.push_back(a.family);
+  CHECK(families == std::vector<std::string>{"pgd", "pgd", "pgd_entry2", "pgd", "pgd", "fgsm",
+                                             "fgsm_entry6"});
 }

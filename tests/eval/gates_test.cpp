@@ -62,3 +62,35 @@ TEST_CASE("gate config errors are located", "[eval][gates]") {
     CHECK_THROWS_WITH(gates_of(yaml), Catch::Contains(expected));
   }
 }
+
+// Issue 15, item 6: a robust_accuracy gate on unbounded CW was accepted, although CW fools
+// nearly every point given steps and its "robust accuracy" measures where the optimiser gave up.
+TEST_CASE("unbounded attacks are gated on their median L2, not on robust accuracy",
+          "[eval][gates]") {
+  const std::vector<std::string> ids{"pgd-linf-0.1", "cw-l2"};
+  const auto parse = [&](const std::string& yaml) {
+    return eval::parse_gates(core::parse_config(yaml, "g.yaml"), ids, {"linf-0.1"}, {"cw-l2"});
+  };
+  try {
+    parse("gates:\n  robust_accuracy: {cw-l2: {min: 0.1}}\n");
+    FAIL("a robust_accuracy gate on cw-l2 was accepted");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith("g.yaml:2:28: gates.robust_accuracy.cw-l2: 'cw-l2' is "
+                                           "unbounded") &&
+                             Catch::Contains("median_l2"));
+  }
+  const auto gates = parse("gates:\n  median_l2: {cw-l2: {min: 1.5}}\n");
+  REQUIRE(gates.size() == 1);
+  CHECK(gates[0].name == "median_l2.cw-l2");
+  const std::map<std::string, double> values{{"median_l2:cw-l2", 2.25}, {"cw-l2", 0.01}};
+  auto results = eval::check_gates(gates, values);
+  CHECK(results[0].passed);
+  CHECK(results[0].value == Approx(2.25));
+  CHECK_FALSE(eval::check_gates(parse("gates: {median_l2: {cw-l2: {min: 3}}}\n"), values)[0]
+                  .passed);  // distances are not capped at 1
+  CHECK_THROWS_WITH(parse("gates: {median_l2: {pgd-linf-0.1: {min: 3}}}\n"),
+                    Catch::Contains("gates.median_l2.pgd-linf-0.1: unknown key"));
+  CHECK_THROWS_WITH(eval::parse_gates(core::parse_config("gates: {median_l2: {}}\n", "g.yaml"),
+                                      {"pgd-linf-0.1"}, {"linf-0.1"}),
+                    Catch::Contains("needs an unbounded attack"));
+}

@@ -152,3 +152,36 @@ TEST_CASE("docs/report-schema.md documents every report.json field", "[eval][sch
     CHECK(doc.find("`" + path + "`") != std::string::npos);
   }
 }
+
+// Issue 15, item 5: with the cascade, later attacks' columns were computed on the survivors of
+// the earlier ones but read as standalone numbers, and the detector had no per-budget number.
+TEST_CASE("cascaded rows say they are cumulative, and the detector has a row per budget",
+          "[eval][report]") {
+  const std::string dir = test::make_temp_dir("eval-cascade-labels");
+  const std::string report = make_report(dir);
+  if (report.empty()) return;
+  const json j = test::read_json(report + "/report.json");
+  REQUIRE(j["attacks"].size() == 4);
+  CHECK(j["attacks"][0]["cumulative"] == false);  // fgsm-linf-0.03: first at its budget
+  CHECK(j["attacks"][2]["id"] == "pgd-linf-0.1");
+  CHECK(j["attacks"][2]["cumulative"] == true);
+  CHECK(j["attacks"][2]["after"] == json::array({"fgsm-linf-0.1"}));
+  const std::string md = core::read_file(report + "/report.md");
+  CHECK_THAT(md, Catch::Contains("| robust accuracy (cumulative) |") &&
+                     Catch::Contains("| pgd-linf-0.1 (after fgsm-linf-0.1) |") &&
+                     Catch::Contains("Its robust accuracy is cumulative"));
+  const std::string html = core::read_file(report + "/report.html");
+  CHECK_THAT(html, Catch::Contains("robust accuracy (cumulative)") &&
+                       Catch::Contains("(after fgsm-linf-0.1)"));
+  // Per budget: a point counts when no attack of the budget fooled it with an unflagged example.
+  const json& budgets = j["detection"]["budgets"];
+  REQUIRE(budgets.size() == 2);
+  for (std::size_t b = 0; b < 2; ++b) {
+    INFO(budgets[b].dump());
+    CHECK(budgets[b]["budget"] == j["budgets"][b]["key"]);
+    const double value = budgets[b]["robust_or_detected"];
+    CHECK(value >= j["budgets"][b]["robust_accuracy"].get<double>() - 1e-12);
+    CHECK(value <= j["clean"]["accuracy"].get<double>() + 1e-12);
+  }
+  CHECK_THAT(md, Catch::Contains("| **worst case** linf-0.1 |"));
+}

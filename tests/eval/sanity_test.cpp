@@ -5,6 +5,7 @@
 
 #include "attacks/attack_fixtures.h"
 #include "core/config_node.h"
+#include "eval/attack_config.h"
 #include "eval/runner.h"
 
 using namespace rampart;
@@ -123,4 +124,62 @@ TEST_CASE("robust accuracy rising with eps is flagged per attack family", "[eval
   CHECK(checks[1].flagged);
   CHECK(checks[1].value == Approx(0.05));
   CHECK_THAT(checks[1].message, Catch::Contains("from eps 0.1 (20.0%) to eps 0.2 (25.0%)"));
+}
+
+// Issue 15, item 6: `eps: 8` on a [0, 1] input was accepted silently.
+TEST_CASE("an eps that can erase any image is flagged, naming the unit", "[eval][sanity]") {
+  const auto attacks = [](const std::string& list) {
+    return eval::parse_attacks(core::parse_config("attacks:\n" + list, "a.yaml"), {});
+  };
+  const auto fine = attacks("  - {name: pgd, eps: [0.03, 0.3]}\n  - {name: pgd, norm: l2, eps: 5}\n"
+                            "  - {name: cw}\n");
+  CHECK_FALSE(eval::eps_range_check(fine, 0.0, 1.0, 784).has_value());
+  const auto check = eval::eps_range_check(
+      attacks("  - {name: fgsm, eps: [0.1, 8]}\n  - {name: pgd, norm: l2, eps: 14}\n"), 0.0, 1.0,
+      784);
+  REQUIRE(check.has_value());
+  CHECK(check->id == "eps_range");
+  CHECK(check->flagged);
+  CHECK(check->value == 8);      // the worst offender relative to its limit (16 > 14 / 14)
+  CHECK(check->threshold == 0.5);
+  CHECK_THAT(check->message, Catch::Contains("eps is in input units (model.input.range [0, 1])") &&
+                                 Catch::Contains("fgsm-linf-8, pgd-l2-14") &&
+                                 Catch::Contains("0.0313725"));
+  // On a 0..255 input the same eps is a small perturbation.
+  CHECK_FALSE(eval::eps_range_check(attacks("  - {name: fgsm, eps: 8}\n"), 0.0, 255.0, 784));
+}
+
+// Issue 15, item 7: the PGD-vs-FGSM probe ran its own PGD and judged only its last iterate, so
+// it could disagree with the report; item 11: it doubled the cost of a PGD evaluation.
+TEST_CASE("the PGD-vs-FGSM probe reuses the configured attacks' verdicts", "[eval][sanity]") {
+  auto net = test::trained_fmnist_cnn();
+  if (!net) return;
+  models::ClassifierModel model(net);
+  eval::EvalConfig config = eval::parse_eval_config(core::parse_config(
+      "model: {arch: small_cnn, checkpoint: unused.safetensors}\n"
+      "data: {format: idx, images: a, labels: b, batch_size: 64}\n"
+      "attacks:\n"
+      "  - {name: fgsm, eps: 0.05}\n"
+      "  - {name: pgd, eps: 0.05, steps: 10}\n"
+      "cascade: false\n"
+      "report: {examples: 0}\n"
+      "sanity: {points: 1000}\n",
+      "sanity.yaml"));
+  eval::EvalOptions options;
+  options.quiet = true;
+  const eval::Evaluation ev =
+      eval::evaluate(config, model, test::fmnist_test(200), options, {}).evaluation;
+  const auto it = std::find_if(ev.sanity.begin(), ev.sanity.end(),
+                               [](const eval::SanityCheck& c) { return c.id == "pgd_vs_fgsm"; });
+  REQUIRE(it != ev.sanity.end());
+  INFO(it->message);
+  // Every clean-correct point is probed, and without the cascade both attacks ran on all of
+  // them: the probe's gap is exactly the report's.
+  const double gap = static_cast<double>(ev.attacks[0].metrics.successes -
+                                         ev.attacks[1].metrics.successes) /
+                     static_cast<double>(ev.clean_correct);
+  CHECK(it->value == Approx(gap).margin(1e-12));
+  CHECK_THAT(it->message, Catch::Contains("pgd-linf-0.05 leaves") &&
+                              Catch::Contains(std::to_string(ev.clean_correct) + " probed points"));
+  CHECK_FALSE(it->flagged);
 }

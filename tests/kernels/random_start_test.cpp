@@ -15,9 +15,10 @@ using namespace rampart;
 
 namespace {
 
-// Word `i % 4` of Philox block `i / 4`: element i's word, recomputed from scratch.
-uint32_t word_of_element(uint64_t seed, int64_t i) {
-  at::Philox4_32 engine(seed, static_cast<uint64_t>(i / 4), 0);
+// Word `i % 4` of Philox block `i / 4` of point `point`'s stream: element i's word, recomputed
+// from scratch.
+uint32_t word_of_element(uint64_t key, int64_t point, int64_t i) {
+  at::Philox4_32 engine(kernels::noise::point_key(key, point), static_cast<uint64_t>(i / 4), 0);
   uint32_t word = 0;
   for (int64_t k = 0; k <= i % 4; ++k) word = engine();
   return word;
@@ -45,20 +46,57 @@ TEST_CASE("the noise stream is the standard Philox4x32-10 (Random123 known answe
   CHECK(kernels::noise::uniform(0xffffffffu) == 1.0f - 5.9604644775390625e-8f);  // below 1
 }
 
-TEST_CASE("linf_random_start is exactly clamp(x + eps * (2u - 1)) of the Philox words",
+TEST_CASE("linf_random_start is exactly clamp(x + eps * (2u - 1)) of each point's Philox words",
           "[kernels]") {
   const uint64_t seed = 0x5eedull;
-  const at::Tensor x = points({5, 3, 7, 7}, 1);  // 735 elements: the last block is partial
+  const at::Tensor x = points({5, 3, 7, 7}, 1);  // 147 elements per point: a partial block
+  const at::Tensor ids = at::tensor(std::vector<int64_t>{7, 0, 1000003, 2, 41});
   at::Tensor out = at::empty_like(x);
-  kernels::linf_random_start(out, x, 0.1, 0.0, 1.0, seed);
+  kernels::linf_random_start(out, x, 0.1, 0.0, 1.0, seed, ids);
   const float* xs = x.data_ptr<float>();
   const float* os = out.data_ptr<float>();
+  const int64_t dim = 147;
   int64_t mismatches = 0;
   for (int64_t i = 0; i < x.numel(); ++i) {
-    const float delta = 0.1f * (2.0f * kernels::noise::uniform(word_of_element(seed, i)) - 1.0f);
+    const uint32_t word = word_of_element(seed, ids[i / dim].item<int64_t>(), i % dim);
+    const float delta = 0.1f * (2.0f * kernels::noise::uniform(word) - 1.0f);
     mismatches += os[i] != std::min(std::max(xs[i] + delta, 0.0f), 1.0f);
   }
   CHECK(mismatches == 0);
+}
+
+TEST_CASE("a point's start depends on its id, not on its batch or position", "[kernels]") {
+  // Eight identical points: whatever differs between their starts comes from the ids.
+  const at::Tensor x = at::full({8, 1, 6, 6}, 0.5);
+  const at::Tensor all_ids = at::arange(8, at::kLong);
+  for (const bool linf : {true, false}) {
+    INFO((linf ? "linf" : "l2"));
+    const auto draw = [&](const at::Tensor& xs, const at::Tensor& ids) {
+      at::Tensor out = at::empty_like(xs);
+      linf ? kernels::linf_random_start(out, xs, 0.1, 0, 1, 99, ids)
+           : kernels::l2_random_start(out, xs, 0.5, 0, 1, 99, ids);
+      return out;
+    };
+    const at::Tensor whole = draw(x, all_ids);
+    // Batches of four, and a cascade-like subset in another order, give every point its start.
+    const at::Tensor halves = at::cat({draw(x.slice(0, 0, 4), all_ids.slice(0, 0, 4)),
+                                       draw(x.slice(0, 4, 8), all_ids.slice(0, 4, 8))});
+    CHECK(at::equal(halves, whole));
+    const at::Tensor subset = at::tensor(std::vector<int64_t>{6, 1, 4});
+    CHECK(at::equal(draw(x.index_select(0, subset), subset), whole.index_select(0, subset)));
+    // Different points draw different starts: no two of the eight share a single offset.
+    const at::Tensor deltas = (whole - x).flatten(1);
+    for (int64_t a = 0; a < 8; ++a) {
+      for (int64_t b = a + 1; b < 8; ++b) {
+        CHECK(deltas[a].eq(deltas[b]).sum().item<int64_t>() == 0);
+      }
+    }
+    // Without ids a batch is numbered from 0: the second batch of four repeats the first.
+    CHECK(at::equal(draw(x.slice(0, 4, 8), {}), draw(x.slice(0, 0, 4), {})));
+  }
+  at::Tensor out = at::empty_like(x);
+  CHECK_THROWS_WITH(kernels::linf_random_start(out, x, 0.1, 0, 1, 1, at::arange(3)),
+                    Catch::Contains("point_ids must be [N] with N = 8"));
 }
 
 TEST_CASE("linf_random_start is uniform on [-eps, eps], seeded, and inside the box", "[kernels]") {
@@ -144,12 +182,13 @@ TEST_CASE("random_start_cuda: the CUDA twin draws the CPU twin's start", "[kerne
        {std::vector<int64_t>{1, 1, 1, 1}, {5, 3, 7, 7}, {256, 1, 28, 28}, {3, 3, 32, 32}}) {
     INFO(at::IntArrayRef(shape));
     const at::Tensor x = points(shape, 5);
+    const at::Tensor ids = at::arange(x.size(0), at::kLong) * 3 + 5;
     at::Tensor cpu_linf = at::empty_like(x), cpu_l2 = at::empty_like(x);
-    kernels::linf_random_start(cpu_linf, x, 0.1, 0, 1, 77);
-    kernels::l2_random_start(cpu_l2, x, 1.0, 0, 1, 77);
+    kernels::linf_random_start(cpu_linf, x, 0.1, 0, 1, 77, ids);
+    kernels::l2_random_start(cpu_l2, x, 1.0, 0, 1, 77, ids);
     at::Tensor gpu_linf = at::empty_like(x).cuda(), gpu_l2 = at::empty_like(x).cuda();
-    kernels::linf_random_start(gpu_linf, x.cuda(), 0.1, 0, 1, 77);
-    kernels::l2_random_start(gpu_l2, x.cuda(), 1.0, 0, 1, 77);
+    kernels::linf_random_start(gpu_linf, x.cuda(), 0.1, 0, 1, 77, ids.cuda());
+    kernels::l2_random_start(gpu_l2, x.cuda(), 1.0, 0, 1, 77, ids);  // ids moved to the device
     CHECK(at::equal(gpu_linf.cpu(), cpu_linf));             // tolerance: exact (same words)
     CHECK(at::allclose(gpu_l2.cpu(), cpu_l2, 1e-5, 1e-6));  // tolerance: log/sin/cos ulps
   }
