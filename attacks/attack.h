@@ -3,7 +3,9 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "models/model.h"
 
@@ -31,6 +33,9 @@ struct AttackResult {
   /// and compaction show up.
   int64_t forward_samples = 0;
   int64_t backward_samples = 0;
+  /// For an ensemble of attacks (AutoAttack): int64 [N], the index into Attack::components() of
+  /// the component whose example was kept, -1 where none fooled the model. Undefined otherwise.
+  at::Tensor fooled_by;
 };
 
 /// The common interface of FGSM, PGD and Carlini-Wagner: perturb a batch `x` (inside the
@@ -48,6 +53,17 @@ class Attack {
                            const at::Tensor& point_ids = {}) const = 0;
   /// `<name>-<norm>-<eps>` as in DESIGN.md (`pgd-linf-0.1`), or `cw-l2`.
   virtual std::string id() const = 0;
+  /// An ensemble's parts in the order they run, each on the points the earlier ones left
+  /// robust (AutoAttack); empty for a single attack. The harness runs them part by part over
+  /// the whole data set, as the reference does: with per-point random draws the results are
+  /// the same as run() batch by batch, in far fewer, larger batches.
+  virtual std::vector<std::shared_ptr<const Attack>> parts() const { return {}; }
+  /// The parts' ids (AttackResult::fooled_by indexes this list).
+  std::vector<std::string> components() const {
+    std::vector<std::string> ids;
+    for (const auto& part : parts()) ids.push_back(part->id());
+    return ids;
+  }
 };
 
 }  // namespace rampart::attacks

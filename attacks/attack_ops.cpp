@@ -6,10 +6,12 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
 
 #include "core/error.h"
+#include "kernels/noise.h"
 
 namespace rampart::attacks {
 
@@ -110,6 +112,18 @@ at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, doub
   return (x + delta).clamp(lo, hi);
 }
 
+at::Tensor confirm_fooled(models::Model& model, const at::Tensor& adversarial,
+                          const at::Tensor& labels, const at::Tensor& claimed, int64_t& forwards) {
+  c10::NoGradGuard no_grad;
+  const at::Tensor rows = claimed.nonzero().squeeze(1);
+  if (rows.numel() == 0) return claimed;
+  const at::Tensor examples = adversarial.index_select(0, rows);
+  const at::Tensor logits = model.forward(examples);
+  forwards += examples.size(0) * (model.predicts_by_argmax() ? 1 : 2);
+  return claimed.index_copy(
+      0, rows, is_fooled(model, examples, logits, labels.index_select(0, rows), false));
+}
+
 AttackResult make_result(const at::Tensor& x, const at::Tensor& adversarial,
                          const at::Tensor& success, int64_t forward_samples,
                          int64_t backward_samples) {
@@ -123,6 +137,27 @@ AttackResult make_result(const at::Tensor& x, const at::Tensor& adversarial,
   result.forward_samples = forward_samples;
   result.backward_samples = backward_samples;
   return result;
+}
+
+uint64_t start_key(uint64_t seed, uint64_t stream, double eps, int64_t run) {
+  uint64_t eps_bits = 0;
+  static_assert(sizeof(eps_bits) == sizeof(eps));
+  std::memcpy(&eps_bits, &eps, sizeof(eps));
+  uint64_t key = kernels::noise::mix64(seed);
+  for (const uint64_t part : {stream, eps_bits, static_cast<uint64_t>(run)}) {
+    key = kernels::noise::mix64(key ^ kernels::noise::mix64(part + 0x9E3779B97F4A7C15ull));
+  }
+  return key;
+}
+
+at::Tensor point_ids_or_range(const at::Tensor& point_ids, const at::Tensor& x,
+                              const std::string& attack) {
+  if (!point_ids.defined()) return at::arange(x.size(0), x.options().dtype(at::kLong));
+  if (point_ids.dim() != 1 || point_ids.size(0) != x.size(0)) {
+    throw std::invalid_argument(attack + ": point_ids must be [N] with N = " +
+                                std::to_string(x.size(0)));
+  }
+  return point_ids.to(x.device(), at::kLong);
 }
 
 std::string format_eps(double eps) {

@@ -59,11 +59,30 @@ at::Tensor project(const at::Tensor& x_adv, const at::Tensor& x, Norm norm, doub
                    double hi);
 
 
+/// Confirms claimed successes with one fresh forward of the examples: returns `claimed` (bool
+/// [N]) with the points whose example `adversarial` no longer fools the model (as judged by
+/// is_fooled, untargeted against `labels`) cleared, and adds the forwards spent. For a
+/// deterministic model it changes nothing; for a randomised one the verdict is a fresh draw, as
+/// AutoAttack's, and a saved example reproduces the report.
+at::Tensor confirm_fooled(models::Model& model, const at::Tensor& adversarial,
+                          const at::Tensor& labels, const at::Tensor& claimed, int64_t& forwards);
+
 /// The result for a finished batch: the norms of adversarial - x, with the success flags the
 /// attack measured on exactly these examples.
 AttackResult make_result(const at::Tensor& x, const at::Tensor& adversarial,
                          const at::Tensor& success, int64_t forward_samples,
                          int64_t backward_samples);
+
+/// The Philox key of one run's random draws (a random start, Square's windows): (seed, stream,
+/// eps, run) chained through splitmix64's finaliser, so seeds, configured attacks, budgets and
+/// restarts draw unrelated streams; each point's stream then mixes in its id
+/// (kernels::noise::point_key).
+uint64_t start_key(uint64_t seed, uint64_t stream, double eps, int64_t run);
+
+/// int64 [N] point ids on x's device: `point_ids` checked and moved, or 0..N-1 when undefined.
+/// Throws std::invalid_argument naming `attack` for a wrong shape.
+at::Tensor point_ids_or_range(const at::Tensor& point_ids, const at::Tensor& x,
+                              const std::string& attack);
 
 /// `eps` formatted for attack ids: 0.1 -> "0.1", 8/255 -> "0.0313725".
 std::string format_eps(double eps);

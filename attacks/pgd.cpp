@@ -4,7 +4,6 @@
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -15,7 +14,6 @@
 #include "attacks/pgd_cuda_graph.h"
 #endif
 #include "core/error.h"
-#include "kernels/noise.h"
 #include "kernels/random_start.h"
 #include "kernels/success_mask.h"
 
@@ -30,26 +28,11 @@ struct RunResult {
   at::Tensor success;
 };
 
-// The Philox key of restart r's random starts: (seed, stream, eps, r) chained through
-// splitmix64's finaliser, so seeds, configured attacks, budgets and restarts draw unrelated
-// streams; each point's stream then mixes in its id (noise::point_key).
-uint64_t start_key(const PGDOptions& o, int64_t restart) {
-  uint64_t eps_bits = 0;
-  const double eps = o.eps();
-  static_assert(sizeof(eps_bits) == sizeof(eps));
-  std::memcpy(&eps_bits, &eps, sizeof(eps));
-  uint64_t key = kernels::noise::mix64(o.seed());
-  for (const uint64_t part : {o.stream(), eps_bits, static_cast<uint64_t>(restart)}) {
-    key = kernels::noise::mix64(key ^ kernels::noise::mix64(part + 0x9E3779B97F4A7C15ull));
-  }
-  return key;
-}
-
 at::Tensor start_point(const at::Tensor& x, const at::Tensor& point_ids, const PGDOptions& o,
                        int64_t restart) {
   if (!o.random_init()) return x.clone();
   at::Tensor start = at::empty_like(x, at::MemoryFormat::Contiguous);
-  const uint64_t key = start_key(o, restart);
+  const uint64_t key = detail::start_key(o.seed(), o.stream(), o.eps(), restart);
   if (o.norm() == Norm::kLinf) {
     kernels::linf_random_start(start, x, o.eps(), o.clip_min(), o.clip_max(), key, point_ids);
   } else {
@@ -150,13 +133,7 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
     options.step_size(2.5 * options.eps() / static_cast<double>(options.steps()));
   }
   detail::check_batch(x, labels, options.clip_min(), options.clip_max(), "pgd");
-  if (point_ids.defined() && (point_ids.dim() != 1 || point_ids.size(0) != x.size(0))) {
-    throw std::invalid_argument("pgd: point_ids must be [N] with N = " +
-                                std::to_string(x.size(0)));
-  }
-  const at::Tensor ids =
-      point_ids.defined() ? point_ids.to(x.device(), at::kLong)
-                          : at::arange(x.size(0), x.options().dtype(at::kLong));
+  const at::Tensor ids = detail::point_ids_or_range(point_ids, x, "pgd");
   models::AttackModeGuard guard(model);
   int64_t forwards = 0, backwards = 0;
 

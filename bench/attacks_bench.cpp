@@ -14,9 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "attacks/apgd.h"
 #include "attacks/cw.h"
 #include "attacks/pgd.h"
 #include "core/runtime.h"
+#include "kernels/apgd_step.h"
 #include "kernels/cw_step.h"
 #include "kernels/l2_step.h"
 #include "kernels/linf_step.h"
@@ -128,6 +130,48 @@ void BM_PGD20(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(1));
 }
 
+// APGD-CE, 100 iterations, Linf. The labels are the model's own predictions and eps is tiny, so
+// no point is fooled and every iteration runs on the whole batch. Divide by the floor
+// 101 * fwd+bwd (the start's gradient and one per iteration).
+void BM_APGD100(benchmark::State& state) {
+  core::set_threads(0);
+  auto net = make(state.range(0));
+  net->eval();
+  models::ClassifierModel model(net);
+  const at::Tensor x = input_for(*net, state.range(1));
+  at::Tensor y;
+  {
+    torch::NoGradGuard no_grad;
+    y = net->forward(x).argmax(1);
+  }
+  const auto options = attacks::APGDOptions(1e-6).steps(100);
+  for (auto _ : state) {
+    auto r = attacks::apgd(model, x, y, options);
+    benchmark::DoNotOptimize(r.adversarial.data_ptr());
+    finish();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(1));
+}
+
+// The APGD momentum step alone on [range(0), range(1)] float32, Linf: fused (range(2) = 1) or
+// the ATen reference.
+void BM_APGDUpdate(benchmark::State& state) {
+  core::set_threads(0);
+  const at::Tensor x = torch::rand({state.range(0), state.range(1)}).to(device());
+  const at::Tensor g = torch::randn_like(x);
+  const at::Tensor eta = torch::full({state.range(0)}, 0.01).to(device());
+  at::Tensor x_adv = x.clone(), x_prev = x.clone();
+  for (auto _ : state) {
+    if (state.range(2) == 1) {
+      kernels::apgd_step_(x_adv, x_prev, x, g, eta, 0.75, 0.03, 0.0, 1.0, false);
+    } else {
+      kernels::apgd_step_reference(x_adv, x_prev, x, g, eta, 0.75, 0.03, 0.0, 1.0, false);
+    }
+    benchmark::DoNotOptimize(x_adv.data_ptr());
+    finish();
+  }
+}
+
 // Carlini-Wagner, 10 iterations of one binary-search step, no abort: time / 10 per iteration.
 void BM_CW10(benchmark::State& state) {
   core::set_threads(0);
@@ -235,6 +279,13 @@ BENCHMARK(BM_RandomStart)
     ->ArgNames({"batch", "dim", "fused", "ball"})
     ->ArgsProduct({{256}, {784}, {0, 1}, {0, 1}})
     ->ArgsProduct({{64}, {150528}, {0, 1}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_APGD100)->Apply(model_args)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_APGDUpdate)
+    ->ArgNames({"batch", "dim", "fused"})
+    ->ArgsProduct({{256}, {784}, {0, 1}})
+    ->ArgsProduct({{64}, {150528}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_CW10)

@@ -45,10 +45,20 @@ def main():
         if eager and pgd:
             rows.append((f"PGD-20 eager / CUDA-graph replay, {name} b{batch}",
                          f"{eager / 20:.2f} ms / {pgd / 20:.2f} ms per step", f"{eager / pgd:.2f}x faster"))
+        apgd = t.get(f"BM_APGD100/arch:{arch}/batch:{batch}")
+        if fb and apgd:
+            rows.append((f"APGD-100 per iteration / fwd+bwd, {name} b{batch}",
+                         f"{apgd / 100:.2f} ms / {fb:.2f} ms", f"{apgd / (101 * fb):.3f}x (floor 101 fwd+bwd)"))
         cw = t.get(f"BM_CW10/arch:{arch}/batch:{batch}")
         if fb and cw:
             rows.append((f"CW iteration / fwd+bwd, {name} b{batch}",
                          f"{cw / 10:.2f} ms / {fb:.2f} ms", f"{cw / 10 / fb:.3f}x"))
+    for batch, dim in ((256, 784), (64, 150528)):
+        key = f"BM_APGDUpdate/batch:{batch}/dim:{dim}/fused:"
+        aten, fused = t.get(key + "0"), t.get(key + "1")
+        if aten and fused:
+            rows.append((f"APGD Linf step [{batch}, {dim}], ATen / fused",
+                         f"{aten * 1e3:.0f} us / {fused * 1e3:.0f} us", speed(aten, fused)))
     for op in ("Linf", "L2", "CW"):
         for batch, dim in ((256, 784), (128, 3072), (64, 150528)):
             key = f"BM_{op}Update/batch:{batch}/dim:{dim}/fused:"

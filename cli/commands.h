@@ -18,6 +18,7 @@ struct EvalCommand {
   std::string out_dir;                 ///< --out: overrides report.dir
   bool strict = false;
   bool quiet = false;
+  std::string robustbench;  ///< --robustbench FILE: the AutoAttack result as a RobustBench entry
 };
 
 /// `rampart eval CONFIG [--set KEY=VALUE]... [--out DIR] [--strict] [--quiet]`: evaluates,

@@ -1,9 +1,12 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 #include "core/config_node.h"
+#include "core/error.h"
 #include "eval/eval_config.h"
 #include "eval/reports.h"
 #include "eval/runner.h"
@@ -15,12 +18,24 @@ int run_eval(const EvalCommand& command) {
   if (!command.out_dir.empty()) overrides.push_back("report.dir=" + command.out_dir);
   const eval::EvalConfig config =
       eval::parse_eval_config(core::load_config(command.config_path, overrides));
+  if (!command.robustbench.empty() &&
+      std::none_of(config.attacks.begin(), config.attacks.end(),
+                   [](const eval::ConfiguredAttack& a) { return a.name == "autoattack"; })) {
+    throw ConfigError("--robustbench " + command.robustbench + ": " + command.config_path +
+                      " configures no `name: autoattack` entry in attacks");
+  }
   eval::EvalOptions options;
   options.quiet = command.quiet;
   options.strict = command.strict;
   const eval::Evaluation evaluation = eval::run_eval(config, options);
   std::printf("\n%s", eval::terminal_summary(evaluation).c_str());
   std::printf("report: %s/\n", config.report.dir.c_str());
+  if (!command.robustbench.empty()) {
+    if (const auto entry = eval::robustbench_entry(evaluation)) {
+      core::write_file_atomic(command.robustbench, entry->dump(2) + "\n");
+      std::printf("robustbench entry: %s\n", command.robustbench.c_str());
+    }
+  }
   std::fflush(stdout);
   if (evaluation.gates_failed() > 0) {
     spdlog::error("{} of {} gates failed", evaluation.gates_failed(), evaluation.gates.size());

@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   eval->add_option("--out", eval_args.out_dir, "Report folder (overrides report.dir)");
   eval->add_flag("--strict", eval_args.strict, "Fail (exit 1) when a sanity check is flagged");
   eval->add_flag("-q,--quiet", eval_args.quiet, "No progress or info lines on stderr");
+  eval->add_option("--robustbench", eval_args.robustbench,
+                   "Also write the autoattack entry's result as a RobustBench model entry (JSON)");
   bool eval_unpinned = false;
   eval->add_flag("--allow-unpinned", eval_unpinned,
                  "Accept model files that no pin, allowlist or signature vouches for "

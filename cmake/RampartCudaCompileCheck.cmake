@@ -18,11 +18,13 @@ file(WRITE ${_shim}/c10/cuda/impl/cuda_cmake_macros.h
 add_library(rampart_cuda_compile_check OBJECT
   attacks/pgd.cpp
   attacks/pgd_cuda_graph.cpp
+  kernels/apgd_step.cpp
   kernels/cuda/aten_cuda.cpp
   kernels/cw_step.cpp
   kernels/l2_step.cpp
   kernels/linf_step.cpp
   kernels/random_start.cpp
+  kernels/square_step.cpp
   kernels/success_mask.cpp)
 target_include_directories(rampart_cuda_compile_check PRIVATE ${PROJECT_SOURCE_DIR})
 target_include_directories(rampart_cuda_compile_check SYSTEM PRIVATE ${_shim} ${CUDAToolkit_INCLUDE_DIRS})

@@ -3,10 +3,15 @@
 #include <map>
 #include <set>
 
+#include "attacks/apgd.h"
 #include "attacks/attack_ops.h"
+#include "attacks/autoattack.h"
 #include "attacks/cw.h"
+#include "attacks/fab.h"
 #include "attacks/fgsm.h"
 #include "attacks/pgd.h"
+#include "attacks/square.h"
+#include "core/error.h"
 
 namespace rampart::eval {
 namespace {
@@ -118,6 +123,127 @@ void add_cw(const core::ConfigNode& entry, const AttackContext& context,
                  /*bounded=*/false, /*iterative=*/true, "", "", false});
 }
 
+std::string entry_tag(const core::ConfigNode& entry) {
+  return entry.has("tag") ? entry.get_string("tag") : "";
+}
+
+std::string attack_id(const std::string& name, attacks::Norm norm, double eps,
+                      const std::string& tag) {
+  return name + "-" + attacks::to_string(norm) + "-" + attacks::detail::format_eps(eps) +
+         (tag.empty() ? "" : "-" + tag);
+}
+
+// apgd-ce, apgd-dlr and apgd-t (Croce & Hein 2020), the reference's defaults.
+void add_apgd(const core::ConfigNode& entry, const std::string& name, const AttackContext& context,
+              std::vector<ConfiguredAttack>& out) {
+  const bool targeted = name == "apgd-t";
+  std::vector<std::string> keys{"name", "norm", "eps", "tag", "steps", "restarts", "rho",
+                                "eot_samples", "random_init"};
+  if (targeted) keys.push_back("target_classes");
+  entry.expect_keys(keys);
+  const auto norm = parse_norm(entry);
+  const int64_t steps = entry.get_int("steps", 100, 1, 1000000);
+  const int64_t restarts = entry.get_int("restarts", 1, 1, 10000);
+  const double rho = entry.get_double("rho", 0.75, 0.0, 1.0);
+  const int64_t eot = entry.get_int("eot_samples", 1, 1, 10000);
+  const bool random_init = entry.get_bool("random_init", true);
+  const int64_t targets = targeted ? entry.get_int("target_classes", 9, 1, 100000) : 0;
+  for (double eps : parse_eps(entry)) {
+    const std::string id = attack_id(name, norm, eps, entry_tag(entry));
+    attacks::APGDOptions o(eps);
+    o.norm(norm).steps(steps).restarts(restarts).rho(rho).eot_samples(eot)
+        .random_init(random_init).target_classes(targets).seed(context.seed)
+        .stream(start_stream(id)).clip_min(context.clip_min).clip_max(context.clip_max);
+    if (name == "apgd-dlr") o.loss(attacks::APGDLoss::kDLR);
+    out.push_back({std::make_shared<attacks::APGD>(o), name, norm, eps, true, true, "", "", false,
+                   "norm=" + attacks::to_string(norm) + " steps=" + std::to_string(steps) +
+                       " restarts=" + std::to_string(restarts) + " rho=" +
+                       attacks::detail::format_eps(rho) + " eot=" + std::to_string(eot) +
+                       " random_init=" + std::to_string(random_init) +
+                       " targets=" + std::to_string(targets)});
+  }
+}
+
+// fab (untargeted) and fab-t (Croce & Hein 2020), the paper's defaults.
+void add_fab(const core::ConfigNode& entry, const std::string& name, const AttackContext& context,
+             std::vector<ConfiguredAttack>& out) {
+  const bool targeted = name == "fab-t";
+  std::vector<std::string> keys{"name", "norm", "eps", "tag", "steps", "restarts"};
+  if (targeted) keys.push_back("target_classes");
+  entry.expect_keys(keys);
+  const auto norm = parse_norm(entry);
+  const int64_t steps = entry.get_int("steps", 100, 1, 1000000);
+  const int64_t restarts = entry.get_int("restarts", 1, 1, 10000);
+  const int64_t targets = targeted ? entry.get_int("target_classes", 9, 1, 100000) : 0;
+  for (double eps : parse_eps(entry)) {
+    const std::string id = attack_id(name, norm, eps, entry_tag(entry));
+    attacks::FABOptions o(eps);
+    o.norm(norm).steps(steps).restarts(restarts).target_classes(targets).seed(context.seed)
+        .stream(start_stream(id)).clip_min(context.clip_min).clip_max(context.clip_max);
+    out.push_back({std::make_shared<attacks::FAB>(o), name, norm, eps, true, true, "", "", false,
+                   "norm=" + attacks::to_string(norm) + " steps=" + std::to_string(steps) +
+                       " restarts=" + std::to_string(restarts) +
+                       " targets=" + std::to_string(targets)});
+  }
+}
+
+// square (Andriushchenko et al. 2020), AutoAttack's settings.
+void add_square(const core::ConfigNode& entry, const AttackContext& context,
+                std::vector<ConfiguredAttack>& out) {
+  entry.expect_keys({"name", "norm", "eps", "tag", "queries", "p_init", "restarts"});
+  const auto norm = parse_norm(entry);
+  const int64_t queries = entry.get_int("queries", 5000, 1, 100000000);
+  const double p_init = entry.get_double("p_init", 0.8, 1e-6, 1.0);
+  const int64_t restarts = entry.get_int("restarts", 1, 1, 10000);
+  for (double eps : parse_eps(entry)) {
+    const std::string id = attack_id("square", norm, eps, entry_tag(entry));
+    auto attack = std::make_shared<attacks::Square>(
+        attacks::SquareOptions(eps).norm(norm).queries(queries).p_init(p_init).restarts(restarts)
+            .seed(context.seed).stream(start_stream(id)).clip_min(context.clip_min)
+            .clip_max(context.clip_max));
+    out.push_back({attack, "square", norm, eps, true, true, "", "", false,
+                   "norm=" + attacks::to_string(norm) + " queries=" + std::to_string(queries) +
+                       " p_init=" + attacks::detail::format_eps(p_init) +
+                       " restarts=" + std::to_string(restarts)});
+  }
+}
+
+// autoattack: the ensemble, by version (attacks/autoattack.h).
+void add_autoattack(const core::ConfigNode& entry, const AttackContext& context,
+                    std::vector<ConfiguredAttack>& out) {
+  entry.expect_keys({"name", "norm", "eps", "tag", "version", "components"});
+  const auto norm = parse_norm(entry);
+  const std::string version =
+      entry.get_choice("version", {"standard", "plus", "rand", "custom"}, "standard");
+  std::vector<std::string> components;
+  if (entry.has("components")) {
+    if (version != "custom") entry.fail_at("components", "components are only for version: custom");
+    components = entry.get_string_list("components");
+  }
+  if (version == "custom" && components.empty()) {
+    entry.fail_at("version", "version custom needs `components: [...]` (apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square)");
+  }
+  const auto parsed_version = version == "standard" ? attacks::AutoAttackVersion::kStandard
+                              : version == "plus"   ? attacks::AutoAttackVersion::kPlus
+                              : version == "rand"   ? attacks::AutoAttackVersion::kRand
+                                                    : attacks::AutoAttackVersion::kCustom;
+  for (double eps : parse_eps(entry)) {
+    const std::string id = attack_id("autoattack", norm, eps, entry_tag(entry));
+    std::shared_ptr<attacks::AutoAttack> attack;
+    try {
+      attack = std::make_shared<attacks::AutoAttack>(
+          attacks::AutoAttackOptions(eps).norm(norm).version(parsed_version)
+              .components(components).seed(context.seed).stream(start_stream(id))
+              .clip_min(context.clip_min).clip_max(context.clip_max));
+    } catch (const ConfigError& e) {
+      entry.fail_at("components", e.what());
+    }
+    std::string settings = "norm=" + attacks::to_string(norm) + " version=" + version;
+    for (const auto& c : components) settings += " " + c;
+    out.push_back({attack, "autoattack", norm, eps, true, true, "", "", false, settings});
+  }
+}
+
 }  // namespace
 
 std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
@@ -132,10 +258,16 @@ std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
     const core::ConfigNode& entry = entries[position];
     const std::size_t before = out.size();
     if (!entry.is_map()) entry.fail("expected a mapping such as {name: pgd, eps: 0.1}");
-    const std::string name = entry.get_choice("name", {"fgsm", "pgd", "cw"});
+    const std::string name = entry.get_choice(
+        "name", {"fgsm", "pgd", "cw", "apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square",
+                 "autoattack"});
     if (name == "fgsm") add_fgsm(entry, context, out);
     if (name == "pgd") add_pgd(entry, context, out);
     if (name == "cw") add_cw(entry, context, out);
+    if (name.rfind("apgd-", 0) == 0) add_apgd(entry, name, context, out);
+    if (name == "fab" || name == "fab-t") add_fab(entry, name, context, out);
+    if (name == "square") add_square(entry, context, out);
+    if (name == "autoattack") add_autoattack(entry, context, out);
     const std::string tag = entry.has("tag") ? entry.get_string("tag") : "";
     if (entry.has("tag") &&
         (tag.empty() || tag.size() > 32 ||

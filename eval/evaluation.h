@@ -60,6 +60,9 @@ struct AttackReport {
   std::vector<std::string> after;
   double seconds = 0;
   int64_t forward_samples = 0, backward_samples = 0;
+  /// An ensemble's parts in the order they ran, each with the points it fooled (the points the
+  /// ones before it had left robust): AutoAttack's per-component share.
+  std::vector<std::pair<std::string, int64_t>> components;
 };
 
 /// Worst case over the attacks of one budget (norm, eps).

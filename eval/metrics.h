@@ -22,6 +22,11 @@ struct AttackOutcome {
   at::Tensor l2, linf;  ///< float [N]: perturbation norms (0 where not attacked)
   double seconds = 0;
   int64_t forward_samples = 0, backward_samples = 0;
+  /// An ensemble's parts (AutoAttack), in the order they ran; empty for a single attack.
+  std::vector<std::string> components;
+  /// With components: int64 [N], the index of the component that fooled each point, -1 where
+  /// none did or the point was not attacked.
+  at::Tensor fooled_by;
 };
 
 /// Summary numbers of one attack, as report.json states them.

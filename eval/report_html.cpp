@@ -159,6 +159,15 @@ void write_summary(std::ostringstream& html, const Evaluation& ev) {
          << " attack(s)</td></tr>\n";
   }
   html << "</table>\n";
+  for (const auto& a : ev.attacks) {
+    if (a.components.empty()) continue;
+    html << "<p class=\"muted\"><code>" << escape_markup(a.metrics.id)
+         << "</code> components, points each fooled in order:";
+    for (const auto& [id, fooled] : a.components) {
+      html << " <code>" << escape_markup(id) << "</code> " << fooled << ";";
+    }
+    html << "</p>\n";
+  }
   if (const std::string note = detail::cascade_note(ev); !note.empty()) {
     html << "<p class=\"muted\">" << escape_markup(note) << "</p>\n";
   }

@@ -1,5 +1,9 @@
 #include "eval/reports.h"
 
+#include <cstdio>
+
+#include "attacks/attack_ops.h"
+
 namespace rampart::eval {
 namespace {
 
@@ -48,6 +52,8 @@ json provenance_json(const Evaluation& ev) {
 
 json attack_json(const AttackReport& a) {
   const AttackMetrics& m = a.metrics;
+  json components = json::array();
+  for (const auto& [id, fooled] : a.components) components.push_back({{"id", id}, {"fooled", fooled}});
   return {{"id", m.id},
           {"name", a.name},
           {"norm", attacks::to_string(a.norm)},
@@ -65,7 +71,26 @@ json attack_json(const AttackReport& a) {
           {"per_class_robust_accuracy", m.per_class_robust_accuracy},
           {"seconds", a.seconds},
           {"forward_samples", a.forward_samples},
-          {"backward_samples", a.backward_samples}};
+          {"backward_samples", a.backward_samples},
+          {"components", components}};
+}
+
+// One RobustBench-style result per autoattack entry.
+json autoattack_json(const Evaluation& ev) {
+  json out = json::array();
+  for (const auto& a : ev.attacks) {
+    if (a.name != "autoattack") continue;
+    out.push_back({{"id", a.metrics.id},
+                   {"norm", attacks::to_string(a.norm)},
+                   {"eps", a.eps},
+                   {"points", ev.num_points},
+                   {"clean_acc", ev.clean_accuracy},
+                   {"autoattack_acc", a.metrics.robust_accuracy},
+                   {"cumulative", !a.after.empty()},
+                   {"forward_samples", a.forward_samples},
+                   {"backward_samples", a.backward_samples}});
+  }
+  return out;
 }
 
 json curves_json(const Evaluation& ev) {
@@ -173,7 +198,35 @@ nlohmann::json report_json(const Evaluation& ev) {
           {"detection", detection_json(ev)},
           {"examples", examples},
           {"examples_unavailable", ev.examples_unavailable},
+          {"autoattack", autoattack_json(ev)},
           {"exit_code", ev.exit_code()}};
+}
+
+std::optional<nlohmann::json> robustbench_entry(const Evaluation& ev) {
+  const json results = autoattack_json(ev);
+  if (results.empty()) return std::nullopt;
+  const json& r = results.front();
+  const auto two_decimals = [](double fraction) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.2f", 100.0 * fraction);
+    return std::string(text);
+  };
+  // RobustBench's model-entry fields; the ones Rampart cannot know are left empty to fill in.
+  return json{{"link", ""},
+              {"name", ev.provenance.model_description},
+              {"authors", ""},
+              {"additional_data", nullptr},
+              {"number_forward_passes", 1},
+              {"dataset", ev.provenance.data_source},
+              {"venue", ""},
+              {"architecture", ""},
+              {"eps", attacks::detail::format_eps(r["eps"].get<double>())},
+              {"norm", r["norm"] == "linf" ? "Linf" : "L2"},
+              {"clean_acc", two_decimals(ev.clean_accuracy)},
+              {"reported", ""},
+              {"autoattack_acc", two_decimals(r["autoattack_acc"].get<double>())},
+              {"footnote", "Rampart " + std::string(r["id"]) + " on " +
+                               std::to_string(ev.num_points) + " points"}};
 }
 
 }  // namespace rampart::eval

@@ -99,6 +99,12 @@ std::string terminal_summary(const Evaluation& ev) {
     out << line;
   }
   for (const auto& a : ev.attacks) {
+    if (a.components.empty()) continue;
+    out << a.metrics.id << " components (points each fooled, in order):";
+    for (const auto& [id, fooled] : a.components) out << " " << id << " " << fooled << ";";
+    out << "\n";
+  }
+  for (const auto& a : ev.attacks) {
     if (a.after.empty()) continue;
     out << "cascade: " << detail::attack_label(a) << " ran on the " << a.attacked
         << " points still robust; its robust accuracy is cumulative\n";

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "eval/evaluation.h"
@@ -14,6 +15,11 @@ inline constexpr int kReportSchemaVersion = 1;
 /// report.json: every number of the evaluation, documented field by field in
 /// docs/report-schema.md.
 nlohmann::json report_json(const Evaluation& evaluation);
+
+/// The first autoattack entry's result as a RobustBench model entry (its field names: clean_acc,
+/// autoattack_acc as percent strings, eps, ...; fields Rampart cannot know are empty), for
+/// `rampart eval --robustbench FILE`. None when no autoattack entry ran.
+std::optional<nlohmann::json> robustbench_entry(const Evaluation& evaluation);
 
 /// report.md: a summary fit for a CI job summary (GitHub's $GITHUB_STEP_SUMMARY).
 std::string report_markdown(const Evaluation& evaluation);

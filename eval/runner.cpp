@@ -173,6 +173,11 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
     report.seconds = run.outcome.seconds;
     report.forward_samples = run.outcome.forward_samples;
     report.backward_samples = run.outcome.backward_samples;
+    for (std::size_t k = 0; k < run.outcome.components.size(); ++k) {
+      report.components.emplace_back(
+          run.outcome.components[k],
+          run.outcome.fooled_by.eq(static_cast<int64_t>(k)).sum().item<int64_t>());
+    }
     ev.attacks.push_back(report);
     if (ev.detection) {
       ev.detection->attacks.push_back(attack_detection(run, clean_correct));
@@ -195,6 +200,21 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
   }
   const auto curve_checks = eps_monotonic_checks(robustness_curve(ev), config.sanity.tolerance);
   ev.sanity.insert(ev.sanity.begin(), curve_checks.begin(), curve_checks.end());
+  std::vector<SquareShare> square_shares;
+  for (const auto& a : ev.attacks) {
+    // A Square component after gradient components, or a cascaded Square after other attacks.
+    for (std::size_t k = 1; k < a.components.size(); ++k) {
+      if (a.components[k].first.rfind("square-", 0) == 0) {
+        square_shares.push_back({a.components[k].first, a.components[k].second});
+      }
+    }
+    if (a.name == "square" && !a.after.empty()) {
+      square_shares.push_back({a.metrics.id, a.metrics.successes});
+    }
+  }
+  if (auto square = square_check(square_shares, ev.num_points)) {
+    ev.sanity.push_back(std::move(*square));
+  }
   if (auto range = eps_range_check(config.attacks, config.model.input.range_min,
                                    config.model.input.range_max,
                                    data.size() == 0 ? 0 : data.images[0].numel())) {

@@ -151,11 +151,30 @@ std::vector<SanityCheck> eps_monotonic_checks(const std::vector<CurvePoint>& poi
   return out;
 }
 
+// AutoAttack's check_range_output (checks.py): a model that outputs probabilities instead of
+// logits saturates the cross-entropy and flattens the DLR loss, so gradient attacks stall.
+SanityCheck probability_output_check(const ProbeInput& in) {
+  at::NoGradGuard no_grad;
+  const at::Tensor out = in.model->forward(in.x.slice(0, 0, std::min<int64_t>(in.x.size(0), in.batch_size)));
+  const double tolerance = 1e-5;
+  const bool in_unit = out.min().item<double>() > -tolerance && out.max().item<double>() < 1 + tolerance;
+  const double worst_sum = (out.sum(1) - 1).abs().max().item<double>();
+  const bool probabilities = in_unit && worst_sum < tolerance;
+  SanityCheck check{"probability_output", probabilities, worst_sum, tolerance, ""};
+  check.message = probabilities
+                      ? "the model's outputs lie in [0, 1] and every row sums to 1: it returns "
+                        "probabilities, not logits, which flattens the losses the attacks climb; "
+                        "export the model without its final softmax"
+                      : "the model returns logits (its rows do not sum to 1)";
+  return check;
+}
+
 std::vector<SanityCheck> probe_checks(const ProbeInput& input, const SanitySpec& spec) {
   std::vector<SanityCheck> out;
   out.push_back(eval_mode_check(input));
   if (input.x.size(0) == 0) return out;
   out.push_back(determinism_check(input));
+  out.push_back(probability_output_check(input));
   out.push_back(zero_gradient_check(input, spec.zero_gradient_max));
   out.push_back(large_eps_check(input, spec.large_eps_max_accuracy));
   return out;
@@ -209,6 +228,28 @@ std::optional<SanityCheck> eps_range_check(const std::vector<ConfiguredAttack>& 
                        ? " (eps " + attacks::detail::format_eps(largest) + " on a 0..255 scale is " +
                              attacks::detail::format_eps(largest / 255.0) + " here)"
                        : "");
+  return check;
+}
+
+std::optional<SanityCheck> square_check(const std::vector<SquareShare>& shares,
+                                        int64_t num_points) {
+  if (shares.empty() || num_points <= 0) return std::nullopt;
+  const double limit = 0.002;  // checks.py, check_square_sr: alpha = 0.2%
+  const SquareShare* worst = &shares.front();
+  for (const auto& s : shares) {
+    if (s.fooled_after_gradients > worst->fooled_after_gradients) worst = &s;
+  }
+  const double share = static_cast<double>(worst->fooled_after_gradients) /
+                       static_cast<double>(num_points);
+  SanityCheck check{"square_beats_gradients", share > limit, share, limit, ""};
+  check.message = worst->square_id + " fooled " + std::to_string(worst->fooled_after_gradients) +
+                  " of " + std::to_string(num_points) + " points (" + percent(share) +
+                  ") that the gradient attacks before it left robust" +
+                  (share > limit ? ": a black-box attack beating white-box ones is a sign of "
+                                   "gradient masking, so the gradient attacks' numbers are "
+                                   "unreliable (run Square with more queries or restarts, or an "
+                                   "adaptive attack)"
+                                 : "");
   return check;
 }
 

@@ -16,7 +16,7 @@ namespace rampart::eval {
 /// warning in every report and a failure (exit 1) under `--strict`.
 struct SanityCheck {
   std::string id;  ///< eps_monotonic, pgd_vs_fgsm, large_eps, deterministic, eval_mode,
-                   ///< zero_gradients, eps_range
+                   ///< zero_gradients, eps_range, probability_output, square_beats_gradients
   bool flagged = false;
   double value = 0;      ///< the measured quantity (see `message`)
   double threshold = 0;  ///< the value beyond which the check is flagged
@@ -65,5 +65,17 @@ SanityCheck pgd_vs_fgsm_check(const at::Tensor& fgsm_fooled, const at::Tensor& p
 std::optional<SanityCheck> eps_range_check(const std::vector<ConfiguredAttack>& attacks,
                                            double clip_min, double clip_max,
                                            int64_t input_elements);
+
+/// Square after gradient attacks at one budget: the points it fooled that they left robust.
+struct SquareShare {
+  std::string square_id;  ///< the Square attack (or AutoAttack's component) id
+  int64_t fooled_after_gradients = 0;
+};
+
+/// AutoAttack's check (checks.py, check_square_sr): a score-based attack that uses no gradients
+/// should add (almost) nothing after gradient attacks; flagged when it fools more than 0.2% of
+/// the evaluated points they left robust. None when no Square ran after a gradient attack.
+std::optional<SanityCheck> square_check(const std::vector<SquareShare>& shares,
+                                        int64_t num_points);
 
 }  // namespace rampart::eval

@@ -147,8 +147,8 @@ datasets::Dataset dataset_from_wire(const json& j, const std::string& where) {
   return d;
 }
 
-const std::set<std::string> kProbeChecks{"eval_mode", "deterministic", "zero_gradients",
-                                         "large_eps", "pgd_vs_fgsm"};
+const std::set<std::string> kProbeChecks{"eval_mode",  "deterministic", "zero_gradients",
+                                         "large_eps",  "pgd_vs_fgsm",   "probability_output"};
 
 }  // namespace
 
@@ -222,6 +222,9 @@ std::string encode_measurements(const Measurements& m) {
                        {"seconds", r.outcome.seconds},
                        {"forward_samples", r.outcome.forward_samples},
                        {"backward_samples", r.outcome.backward_samples},
+                       {"fooled_by", tensor_wire(r.outcome.fooled_by.defined()
+                                                     ? r.outcome.fooled_by + 1
+                                                     : r.outcome.fooled_by)},
                        {"attacked", r.attacked},
                        {"adversarial", tensor_wire(r.adversarial)},
                        {"detected", tensor_wire(r.detected)},
@@ -302,6 +305,14 @@ Measurements decode_measurements(std::string_view bytes, const EvalConfig& confi
     r.outcome.forward_samples = count_field(a, "forward_samples", w, INT64_MAX);
     r.outcome.backward_samples = count_field(a, "backward_samples", w, INT64_MAX);
     r.attacked = count_field(a, "attacked", w, n);
+    r.outcome.components = attack.attack->components();
+    if (!r.outcome.components.empty()) {
+      const auto parts = static_cast<int64_t>(r.outcome.components.size());
+      r.outcome.fooled_by = class_field(a, "fooled_by", w, n, parts + 1) - 1;
+      if (!r.outcome.fooled_by.ge(0).equal(r.outcome.success)) {
+        malformed(w + ".fooled_by", "does not match the points the attack fooled");
+      }
+    }
     if (config.report.save_adversarial) {
       r.adversarial = tensor_field(a, "adversarial", w, at::kFloat, with_batch(n, data.images));
     }

@@ -34,6 +34,23 @@ RAMPART_HOST_DEVICE inline uint64_t point_key(uint64_t key, int64_t point) {
 /// element block.
 constexpr uint64_t kRadiusSubsequence = uint64_t{1} << 62;
 
+/// Square attack's draws in a point's stream (kernels/square_step.h): iteration t's window from
+/// block t; its channel signs, channels 128g to 128g + 127, from block t + (g + 1) * kSignGroup;
+/// the start's stripe signs, (channel, column) pairs 128g to 128g + 127, from block
+/// kStripeSubsequence + g.
+constexpr uint64_t kSignGroup = uint64_t{1} << 40;
+constexpr uint64_t kStripeSubsequence = uint64_t{1} << 61;
+
+/// A word mapped to an integer uniform in [0, n) (Lemire's multiply-shift; n < 2^32).
+RAMPART_HOST_DEVICE inline int64_t below(uint32_t word, int64_t n) {
+  return static_cast<int64_t>((static_cast<uint64_t>(word) * static_cast<uint64_t>(n)) >> 32);
+}
+
+/// Bit k (0..127) of a 4-word block as a sign: +1 or -1.
+RAMPART_HOST_DEVICE inline float sign_bit(const uint32_t (&block)[4], int64_t k) {
+  return ((block[(k >> 5) & 3] >> (k & 31)) & 1u) != 0 ? 1.0f : -1.0f;
+}
+
 /// The top 24 bits as a float in [0, 1): exact, so every device gets the same value.
 RAMPART_HOST_DEVICE inline float uniform(uint32_t word) {
   return static_cast<float>(word >> 8) * 5.9604644775390625e-8f;  // 2^-24

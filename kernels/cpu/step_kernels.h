@@ -26,4 +26,25 @@ void l2_random_start(float* out, const float* x, const int64_t* ids, int64_t sam
 void update_fooled(bool* fooled, const float* logits, const int64_t* labels, int64_t samples,
                    int64_t classes, bool targeted);
 
+/// The APGD step of kernels/apgd_step.h over `samples` rows of `dim` elements; eta [samples]
+/// is the per-sample step size.
+void apgd_step(float* x_adv, float* x_prev, const float* x, const float* g, const float* eta,
+               int64_t samples, int64_t dim, float alpha, float eps, float lo, float hi, bool l2);
+
+/// The APGD bookkeeping of kernels/apgd_step.h (apgd_track_) over `samples` rows.
+void apgd_track(float* x_best, float* grad_best, float* loss_best, float* x_best_adv,
+                bool* fooled, float* loss_prev, int32_t* increases, const float* x_adv,
+                const float* grad, const float* loss, const bool* fooled_now, int64_t samples,
+                int64_t dim);
+
+/// The Square attack's Linf start and proposal of kernels/square_step.h over `samples` images
+/// [channels, height, width].
+void square_linf_start(float* out, const float* x, const int64_t* ids, int64_t samples,
+                       int64_t channels, int64_t height, int64_t width, float eps, float lo,
+                       float hi, uint64_t key);
+void square_linf_proposal(float* out, const float* x_best, const float* x, const int64_t* ids,
+                          int64_t samples, int64_t channels, int64_t height, int64_t width,
+                          int64_t side, int64_t iteration, float eps, float lo, float hi,
+                          uint64_t key);
+
 }  // namespace rampart::kernels::cpu

@@ -80,4 +80,54 @@ void update_fooled_cuda(at::Tensor& fooled, const at::Tensor& logits, const at::
                "update_fooled_");
 }
 
+void apgd_step_cuda(at::Tensor& x_adv, at::Tensor& x_prev, const at::Tensor& x,
+                    const at::Tensor& g, const at::Tensor& eta, float alpha, float eps, float lo,
+                    float hi, bool l2) {
+  const c10::cuda::CUDAGuard guard(x_adv.device());
+  const int64_t samples = x_adv.size(0);
+  check_launch(launch_apgd_step(x_adv.data_ptr<float>(), x_prev.data_ptr<float>(),
+                                x.data_ptr<float>(), g.data_ptr<float>(), eta.data_ptr<float>(),
+                                samples, samples == 0 ? 0 : x_adv.numel() / samples, alpha, eps,
+                                lo, hi, l2, at::cuda::getCurrentCUDAStream().stream()),
+               "apgd_step_");
+}
+
+void apgd_track_cuda(at::Tensor& x_best, at::Tensor& grad_best, at::Tensor& loss_best,
+                     at::Tensor& x_best_adv, at::Tensor& fooled, at::Tensor& loss_prev,
+                     at::Tensor& increases, const at::Tensor& x_adv, const at::Tensor& grad,
+                     const at::Tensor& loss, const at::Tensor& fooled_now) {
+  const c10::cuda::CUDAGuard guard(x_adv.device());
+  const int64_t samples = x_adv.size(0);
+  check_launch(
+      launch_apgd_track(x_best.data_ptr<float>(), grad_best.data_ptr<float>(),
+                        loss_best.data_ptr<float>(), x_best_adv.data_ptr<float>(),
+                        fooled.data_ptr<bool>(), loss_prev.data_ptr<float>(),
+                        increases.data_ptr<int32_t>(), x_adv.data_ptr<float>(),
+                        grad.data_ptr<float>(), loss.data_ptr<float>(), fooled_now.data_ptr<bool>(),
+                        samples, samples == 0 ? 0 : x_adv.numel() / samples,
+                        at::cuda::getCurrentCUDAStream().stream()),
+      "apgd_track_");
+}
+
+void square_linf_start_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& ids, float eps,
+                            float lo, float hi, uint64_t key) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  check_launch(launch_square_linf_start(out.data_ptr<float>(), x.data_ptr<float>(),
+                                        ids.data_ptr<int64_t>(), x.size(0), x.size(1), x.size(2),
+                                        x.size(3), eps, lo, hi, key,
+                                        at::cuda::getCurrentCUDAStream().stream()),
+               "square_linf_start");
+}
+
+void square_linf_proposal_cuda(at::Tensor& out, const at::Tensor& x_best, const at::Tensor& x,
+                               const at::Tensor& ids, int64_t side, int64_t iteration, float eps,
+                               float lo, float hi, uint64_t key) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  check_launch(launch_square_linf_proposal(out.data_ptr<float>(), x_best.data_ptr<float>(),
+                                           x.data_ptr<float>(), ids.data_ptr<int64_t>(), x.size(0),
+                                           x.size(1), x.size(2), x.size(3), side, iteration, eps,
+                                           lo, hi, key, at::cuda::getCurrentCUDAStream().stream()),
+               "square_linf_proposal");
+}
+
 }  // namespace rampart::kernels::cuda

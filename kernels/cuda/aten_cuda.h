@@ -31,4 +31,20 @@ void l2_random_start_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor
 void update_fooled_cuda(at::Tensor& fooled, const at::Tensor& logits, const at::Tensor& labels,
                         bool targeted);
 
+/// kernels/apgd_step.h on contiguous float32 CUDA tensors (eta float32 [N]).
+void apgd_step_cuda(at::Tensor& x_adv, at::Tensor& x_prev, const at::Tensor& x,
+                    const at::Tensor& g, const at::Tensor& eta, float alpha, float eps, float lo,
+                    float hi, bool l2);
+void apgd_track_cuda(at::Tensor& x_best, at::Tensor& grad_best, at::Tensor& loss_best,
+                     at::Tensor& x_best_adv, at::Tensor& fooled, at::Tensor& loss_prev,
+                     at::Tensor& increases, const at::Tensor& x_adv, const at::Tensor& grad,
+                     const at::Tensor& loss, const at::Tensor& fooled_now);
+
+/// kernels/square_step.h on contiguous float32 CUDA images [N, C, H, W] (ids int64 [N]).
+void square_linf_start_cuda(at::Tensor& out, const at::Tensor& x, const at::Tensor& ids, float eps,
+                            float lo, float hi, uint64_t key);
+void square_linf_proposal_cuda(at::Tensor& out, const at::Tensor& x_best, const at::Tensor& x,
+                               const at::Tensor& ids, int64_t side, int64_t iteration, float eps,
+                               float lo, float hi, uint64_t key);
+
 }  // namespace rampart::kernels::cuda

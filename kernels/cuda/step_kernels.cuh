@@ -45,4 +45,29 @@ cudaError_t launch_update_fooled(bool* fooled, const float* logits, const int64_
                                  int64_t samples, int64_t classes, bool targeted,
                                  cudaStream_t stream);
 
+/// The APGD step of kernels/apgd_step.h on `samples` contiguous rows of `dim` float32 elements
+/// (eta [samples] on the device): Linf one thread per element, L2 one block per sample.
+cudaError_t launch_apgd_step(float* x_adv, float* x_prev, const float* x, const float* g,
+                             const float* eta, int64_t samples, int64_t dim, float alpha, float eps,
+                             float lo, float hi, bool l2, cudaStream_t stream);
+
+/// The APGD bookkeeping of kernels/apgd_step.h (apgd_track_): one block per sample.
+cudaError_t launch_apgd_track(float* x_best, float* grad_best, float* loss_best, float* x_best_adv,
+                              bool* fooled, float* loss_prev, int32_t* increases,
+                              const float* x_adv, const float* grad, const float* loss,
+                              const bool* fooled_now, int64_t samples, int64_t dim,
+                              cudaStream_t stream);
+
+/// The Square attack's Linf start and proposal of kernels/square_step.h on `samples`
+/// contiguous float32 images [channels, height, width]: one thread per element.
+cudaError_t launch_square_linf_start(float* out, const float* x, const int64_t* ids,
+                                     int64_t samples, int64_t channels, int64_t height,
+                                     int64_t width, float eps, float lo, float hi, uint64_t key,
+                                     cudaStream_t stream);
+cudaError_t launch_square_linf_proposal(float* out, const float* x_best, const float* x,
+                                        const int64_t* ids, int64_t samples, int64_t channels,
+                                        int64_t height, int64_t width, int64_t side,
+                                        int64_t iteration, float eps, float lo, float hi,
+                                        uint64_t key, cudaStream_t stream);
+
 }  // namespace rampart::kernels::cuda

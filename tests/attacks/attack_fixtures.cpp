@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "core/config_node.h"
 #include "datasets/idx_reader.h"
@@ -14,6 +15,28 @@
 #include "training/trainer.h"
 
 namespace rampart::test {
+
+LinearModel::LinearModel(int64_t classes, int64_t features, uint64_t seed) {
+  torch::manual_seed(seed);
+  w_ = torch::randn({classes, features}) * 0.3;
+  b_ = torch::zeros({classes});
+}
+
+at::Tensor LinearModel::forward(const at::Tensor& x) { return x.flatten(1).mm(w_.t()) + b_; }
+
+at::Tensor LinearModel::minimal_distance(const at::Tensor& x, const at::Tensor& y,
+                                         attacks::Norm norm) {
+  const at::Tensor z = forward(x);
+  at::Tensor best = at::full({x.size(0)}, std::numeric_limits<double>::infinity());
+  for (int64_t j = 0; j < w_.size(0); ++j) {
+    const at::Tensor gap = z.gather(1, y.unsqueeze(1)).squeeze(1) - z.select(1, j);
+    const at::Tensor normal = w_.index_select(0, y) - w_[j];
+    const at::Tensor dual = norm == attacks::Norm::kL2 ? normal.norm(2, 1) : normal.abs().sum(1);
+    best = at::where(y.eq(j), best, at::minimum(best, gap / dual));
+  }
+  return best;
+}
+
 namespace {
 
 const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";

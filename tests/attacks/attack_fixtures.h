@@ -4,11 +4,30 @@
 
 #include <memory>
 
+#include "attacks/attack.h"
 #include "datasets/dataset.h"
 #include "models/model.h"
 #include "models/small_cnn.h"
 
 namespace rampart::test {
+
+/// A linear classifier z = W x + b in float32 (W seeded, b = 0). The minimal perturbation that
+/// makes another class j beat the label y is (z_y - z_j) / ||w_y - w_j||_* (the dual norm: L1
+/// for Linf, L2 for L2), when the box does not bind.
+class LinearModel : public models::Model {
+ public:
+  explicit LinearModel(int64_t classes = 2, int64_t features = 64, uint64_t seed = 21);
+  at::Tensor forward(const at::Tensor& x) override;
+  bool is_training() const override { return false; }
+  void set_training(bool) override {}
+  std::vector<at::Tensor> parameters() override { return {w_, b_}; }
+  std::string describe() const override { return "linear"; }
+  /// Per point, the smallest perturbation (in `norm`) that changes the prediction from `y`.
+  at::Tensor minimal_distance(const at::Tensor& x, const at::Tensor& y, attacks::Norm norm);
+
+ private:
+  at::Tensor w_, b_;
+};
 
 /// An untrained small CNN for 1x28x28 inputs (seeded), as a Model.
 std::shared_ptr<models::SmallCNN> random_cnn(uint64_t seed);

@@ -98,51 +98,17 @@ TEST_CASE("CW keeps the smallest successful perturbation and leaves failures unt
             .item<bool>());
 }
 
-namespace {
-
-// A linear two-class classifier z = W x + b in float32. The minimal L2 perturbation that makes
-// the other class j beat the label y is (z_y - z_j) / ||w_y - w_j||, along w_j - w_y (when the
-// box does not bind). Two classes, because with more CW's max over the other logits follows the
-// nearest logit, not necessarily the nearest boundary (a local method).
-class LinearModel : public models::Model {
- public:
-  LinearModel() {
-    torch::manual_seed(21);
-    w_ = torch::randn({2, 64}) * 0.3;
-    b_ = torch::zeros({2});
-  }
-  at::Tensor forward(const at::Tensor& x) override { return x.flatten(1).mm(w_.t()) + b_; }
-  bool is_training() const override { return false; }
-  void set_training(bool) override {}
-  std::vector<at::Tensor> parameters() override { return {w_, b_}; }
-  std::string describe() const override { return "linear"; }
-  at::Tensor minimal_l2(const at::Tensor& x, const at::Tensor& y) {
-    const at::Tensor z = forward(x);
-    at::Tensor best = at::full({x.size(0)}, std::numeric_limits<double>::infinity());
-    for (int64_t j = 0; j < 2; ++j) {
-      const at::Tensor gap = z.gather(1, y.unsqueeze(1)).squeeze(1) - z.select(1, j);
-      const at::Tensor dist = gap / (w_.index_select(0, y) - w_[j]).norm(2, 1);
-      best = at::where(y.eq(j), best, at::minimum(best, dist));
-    }
-    return best;
-  }
-
- private:
-  at::Tensor w_, b_;
-};
-
-}  // namespace
 
 // Issue 15, item 8: the gradient test compared autograd with finite differences of the same
 // function, so a wrong margin sign passed. On a linear model the answer is known in closed form.
 TEST_CASE("CW on a linear model finds the closed-form minimal L2 perturbation within 2%",
           "[cw]") {
-  LinearModel model;
+  test::LinearModel model;
   torch::manual_seed(22);
   // Points near the centre of the box, so the box does not bind at these distances.
   const at::Tensor x = 0.5 + 0.02 * torch::randn({16, 1, 8, 8});
   const at::Tensor y = model.forward(x).argmax(1);
-  const at::Tensor minimal = model.minimal_l2(x, y);
+  const at::Tensor minimal = model.minimal_distance(x, y, attacks::Norm::kL2);
   REQUIRE(minimal.max().item<double>() < 0.3);
   const auto r = attacks::cw(
       model, x, y,

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "attack_fixtures.h"
+#include "attacks/apgd.h"
 #include "attacks/cw.h"
 #include "attacks/fgsm.h"
 #include "attacks/pgd.h"
@@ -114,4 +115,48 @@ TEST_CASE("targeted PGD and CW reach >= 90% of their targets at a generous budge
   INFO("targeted PGD " << pgd_hit << ", targeted CW " << cw_hit);
   CHECK(pgd_hit >= 0.9);
   CHECK(cw_hit >= 0.9);
+}
+
+namespace {
+
+// A randomised defense: Gaussian noise on the input before the trained CNN, a fresh draw every
+// forward (the global generator).
+class NoisyModel : public models::Model {
+ public:
+  NoisyModel(std::shared_ptr<models::SmallCNN> net, double std) : net_(std::move(net)), std_(std) {}
+  at::Tensor forward(const at::Tensor& x) override {
+    return net_->forward((x + std_ * at::randn_like(x)).clamp(0, 1));
+  }
+  bool is_training() const override { return net_->is_training(); }
+  void set_training(bool training) override { net_->train(training); }
+  std::vector<at::Tensor> parameters() override { return net_->parameters(); }
+  std::string describe() const override { return "noisy small_cnn"; }
+
+ private:
+  std::shared_ptr<models::SmallCNN> net_;
+  double std_;
+};
+
+}  // namespace
+
+TEST_CASE("against a randomised model, APGD with EOT beats APGD without",
+          "[attacks][fmnist][apgd]") {
+  auto net = test::trained_fmnist_cnn();
+  if (!net) return;
+  NoisyModel model(net, 0.25);
+  const auto data = test::fmnist_test(120);
+  torch::manual_seed(81);
+  const auto correct = test::clean_correct(model, data);
+  const auto options = attacks::APGDOptions(0.03).steps(25).seed(3);
+  torch::manual_seed(82);
+  const auto plain = attacks::apgd(model, correct.images, correct.labels, options);
+  torch::manual_seed(82);
+  const auto eot = attacks::apgd(model, correct.images, correct.labels,
+                                  attacks::APGDOptions(options).eot_samples(10));
+  const int64_t n = correct.size();
+  INFO("points " << n << ", fooled without EOT " << plain.success.sum().item<int64_t>()
+                 << ", with EOT " << eot.success.sum().item<int64_t>());
+  REQUIRE(n > 50);
+  CHECK(eot.success.sum().item<int64_t>() > plain.success.sum().item<int64_t>());
+  CHECK(eot.backward_samples > 5 * plain.backward_samples);
 }

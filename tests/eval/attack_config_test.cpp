@@ -225,3 +225,47 @@ TEST_CASE("entries with other settings than eps form their own robustness curves
   CHECK(families == std::vector<std::string>{"pgd", "pgd", "pgd_entry2", "pgd", "pgd", "fgsm",
                                              "fgsm_entry6"});
 }
+
+TEST_CASE("AutoAttack and its components parse into ids, with located errors", "[eval][config]") {
+  const auto attacks = eval::parse_attacks(
+      core::parse_config("attacks:\n"
+                         "  - {name: apgd-ce, eps: 0.1}\n"
+                         "  - {name: apgd-dlr, norm: l2, eps: 0.5, restarts: 2}\n"
+                         "  - {name: apgd-t, eps: 0.1, target_classes: 3}\n"
+                         "  - {name: fab-t, eps: 0.1}\n"
+                         "  - {name: square, eps: 0.1, queries: 100}\n"
+                         "  - {name: autoattack, eps: [0.05, 0.1]}\n"
+                         "  - {name: autoattack, eps: 0.1, version: custom, components: [apgd-ce, square], tag: c}\n",
+                         "a.yaml"),
+      {});
+  std::vector<std::string> ids;
+  for (const auto& a : attacks) ids.push_back(a.id);
+  CHECK(ids == std::vector<std::string>{"apgd-ce-linf-0.1", "apgd-dlr-l2-0.5", "apgd-t-linf-0.1",
+                                        "fab-t-linf-0.1", "square-linf-0.1",
+                                        "autoattack-linf-0.05", "autoattack-linf-0.1",
+                                        "autoattack-linf-0.1-c"});
+  CHECK(attacks[6].attack->components() ==
+        std::vector<std::string>{"apgd-ce-linf-0.1", "apgd-t-linf-0.1", "fab-t-linf-0.1",
+                                 "square-linf-0.1"});
+  CHECK(attacks[7].attack->components() ==
+        std::vector<std::string>{"apgd-ce-linf-0.1", "square-linf-0.1"});
+  CHECK(attacks[6].bounded);
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"attacks:\n  - {name: autoattack, eps: 0.1, version: custom}\n",
+       "a.yaml:2:43: attacks[0].version: version custom needs `components: [...]`"},
+      {"attacks:\n  - {name: autoattack, eps: 0.1, components: [apgd-ce]}\n",
+       "attacks[0].components: components are only for version: custom"},
+      {"attacks:\n  - {name: autoattack, eps: 0.1, version: custom, components: [pgd]}\n",
+       "attacks[0].components: autoattack: unknown component 'pgd'"},
+      {"attacks:\n  - {name: autoattack, eps: 0.1, version: fast}\n",
+       "attacks[0].version: unknown value 'fast'"},
+      {"attacks:\n  - {name: square, eps: 0.1, queries: 0}\n", "attacks[0].queries: must be >= 1"},
+      {"attacks:\n  - {name: apgd-ce, eps: 0.1, target_classes: 3}\n",
+       "attacks[0].target_classes: unknown key"},
+      {"attacks:\n  - {name: apgd-t, eps: 0.1, rho: 2}\n", "attacks[0].rho: must be <= 1"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    INFO(yaml);
+    CHECK_THAT(error_of(yaml), Catch::Contains(expected));
+  }
+}
