@@ -37,6 +37,12 @@ std::string report_markdown(const Evaluation& ev) {
        << "** | | | | |\n";
   }
   if (const std::string note = detail::cascade_note(ev); !note.empty()) md << "\n" << note << "\n";
+  for (const auto& a : ev.attacks) {
+    if (a.components.empty()) continue;
+    md << "\n" << a.metrics.id << " components, points each fooled in order:";
+    for (const auto& [id, fooled] : a.components) md << " `" << id << "` " << fooled << ";";
+    md << "\n";
+  }
   if (!ev.gates.empty()) {
     md << "\n## Gates (" << ev.gates_failed() << " of " << ev.gates.size() << " failed)\n\n";
     md << "| gate | value | threshold | verdict |\n|---|---:|---|---|\n";

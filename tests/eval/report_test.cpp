@@ -23,7 +23,8 @@ namespace {
 
 const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
 
-// A small real report (trained CNN, 100 Fashion-MNIST points, FGSM at two eps, PGD, CW) in
+// A small real report (trained CNN, 100 Fashion-MNIST points, FGSM at two eps, PGD, CW, and
+// AutoAttack's APGD-CE and APGD-T) in
 // DIR/report; "" when the fixture is missing.
 std::string make_report(const std::string& dir) {
   const std::string checkpoint = test::trained_fmnist_checkpoint();
@@ -39,13 +40,14 @@ std::string make_report(const std::string& dir) {
                "  - {name: fgsm, eps: [0.03, 0.1]}\n"
                "  - {name: pgd, eps: 0.1, steps: 5}\n"
                "  - {name: cw, steps: 10, binary_search_steps: 2, initial_const: 0.1, lr: 0.05}\n"
+               "  - {name: autoattack, eps: 0.1, version: custom, components: [apgd-ce, apgd-t]}\n"
                "report: {dir: DIR/report, examples: 6}\n"
                "sanity: {points: 32}\n"
                "gates: {clean_accuracy: {min: 0.5}, robust_accuracy: {worst: {max: 0.9}}}\n"
                "detector: {fpr: 0.1, calibration: {format: idx, images: " +
                kFmnist + "t10k-images-idx3-ubyte.gz, labels: " + kFmnist +
                "t10k-labels-idx1-ubyte.gz, offset: 5000, limit: 100}}\n");
-  const auto result = test::run_eval(config);
+  const auto result = test::run_eval(config, {"--robustbench", dir + "/robustbench.json"});
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   return dir + "/report";
@@ -161,7 +163,7 @@ TEST_CASE("cascaded rows say they are cumulative, and the detector has a row per
   const std::string report = make_report(dir);
   if (report.empty()) return;
   const json j = test::read_json(report + "/report.json");
-  REQUIRE(j["attacks"].size() == 4);
+  REQUIRE(j["attacks"].size() == 5);
   CHECK(j["attacks"][0]["cumulative"] == false);  // fgsm-linf-0.03: first at its budget
   CHECK(j["attacks"][2]["id"] == "pgd-linf-0.1");
   CHECK(j["attacks"][2]["cumulative"] == true);
@@ -184,4 +186,32 @@ TEST_CASE("cascaded rows say they are cumulative, and the detector has a row per
     CHECK(value <= j["clean"]["accuracy"].get<double>() + 1e-12);
   }
   CHECK_THAT(md, Catch::Contains("| **worst case** linf-0.1 |"));
+}
+
+TEST_CASE("an AutoAttack entry reports its components and a RobustBench entry", "[eval][report]") {
+  const std::string dir = test::make_temp_dir("eval-autoattack");
+  const std::string report = make_report(dir);
+  if (report.empty()) return;
+  const json j = test::read_json(report + "/report.json");
+  const json& aa = j["attacks"][4];
+  REQUIRE(aa["id"] == "autoattack-linf-0.1");
+  CHECK(aa["after"] == json::array({"fgsm-linf-0.1", "pgd-linf-0.1"}));
+  REQUIRE(aa["components"].size() == 2);
+  CHECK(aa["components"][0]["id"] == "apgd-ce-linf-0.1");
+  CHECK(aa["components"][1]["id"] == "apgd-t-linf-0.1");
+  // The components' shares add up to the entry's successes.
+  CHECK(aa["components"][0]["fooled"].get<int64_t>() + aa["components"][1]["fooled"].get<int64_t>() ==
+        aa["successes"].get<int64_t>());
+  REQUIRE(j["autoattack"].size() == 1);
+  CHECK(j["autoattack"][0]["autoattack_acc"] == aa["robust_accuracy"]);
+  CHECK(j["autoattack"][0]["clean_acc"] == j["clean"]["accuracy"]);
+  CHECK(j["autoattack"][0]["points"] == 100);
+  const json rb = test::read_json(dir + "/robustbench.json");
+  char expected[32];
+  std::snprintf(expected, sizeof(expected), "%.2f", 100 * aa["robust_accuracy"].get<double>());
+  CHECK(rb["autoattack_acc"] == expected);
+  CHECK(rb["eps"] == "0.1");
+  CHECK(rb["norm"] == "Linf");
+  const std::string md = core::read_file(report + "/report.md");
+  CHECK_THAT(md, Catch::Contains("autoattack-linf-0.1 components"));
 }
