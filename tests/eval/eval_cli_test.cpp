@@ -114,7 +114,8 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
   INFO(pass.output);
   CHECK(pass.exit_code == 0);
   CHECK_THAT(pass.output, Catch::Contains("gate clean_accuracy"));
-  CHECK(junit_counts(dir + "/report/junit.xml") == "8 0 0\n");
+  // The gates and the sanity checks, one testcase each (probability_output, issue 16, made 9).
+  CHECK(junit_counts(dir + "/report/junit.xml") == "9 0 0\n");
 
   // Two of three gates fail: clean accuracy cannot reach 99.9%, worst case is above 0.
   std::string failing = replaced(config, "{min: 0.5}", "{min: 0.999}");
@@ -136,7 +137,7 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
     CHECK(std::filesystem::exists(dir + "/r2/" + name));
   }
   CHECK_FALSE(std::filesystem::exists(dir + "/report"));  // --out replaced report.dir
-  CHECK(junit_counts(dir + "/r2/junit.xml") == "8 2 2\n");
+  CHECK(junit_counts(dir + "/r2/junit.xml") == "9 2 2\n");
   const json report = test::read_json(dir + "/r2/report.json");
   CHECK(report["gates"]["failed"] == 2);
   CHECK(report["exit_code"] == 1);

@@ -98,7 +98,7 @@ TEST_CASE("report.html is self-contained and renders in headless Chromium", "[ev
     }
   }
 #ifdef RAMPART_HAVE_OPENCV
-  CHECK(images == 4);  // one example grid per attack
+  CHECK(images == 5);  // one example grid per attack
 #else
   CHECK(images == 0);  // built without OpenCV: the report says so instead of showing grids
 #endif

@@ -21,6 +21,15 @@ class SaturatedModel : public models::ClassifierModel {
   at::Tensor forward(const at::Tensor& x) override { return ClassifierModel::forward(x) * 1e4; }
 };
 
+// Probabilities instead of logits (a model exported with its final softmax).
+class SoftmaxModel : public models::ClassifierModel {
+ public:
+  using ClassifierModel::ClassifierModel;
+  at::Tensor forward(const at::Tensor& x) override {
+    return ClassifierModel::forward(x).softmax(1);
+  }
+};
+
 // Random noise on the logits: a randomised "defense".
 class NoisyModel : public models::ClassifierModel {
  public:
@@ -67,7 +76,7 @@ TEST_CASE("a normal trained model passes every sanity check", "[eval][sanity]") 
     INFO(c.id << ": " << c.message);
     CHECK_FALSE(c.flagged);
   }
-  CHECK(flags(ev).size() == 6);  // eps_monotonic:fgsm-linf + five probe checks
+  CHECK(flags(ev).size() == 7);  // eps_monotonic:fgsm-linf + six probe checks
   CHECK(ev.exit_code() == 0);
 }
 
@@ -182,4 +191,25 @@ TEST_CASE("the PGD-vs-FGSM probe reuses the configured attacks' verdicts", "[eva
   CHECK_THAT(it->message, Catch::Contains("pgd-linf-0.05 leaves") &&
                               Catch::Contains(std::to_string(ev.clean_correct) + " probed points"));
   CHECK_FALSE(it->flagged);
+}
+
+// Issue 16: AutoAttack's check_range_output.
+TEST_CASE("a model that outputs probabilities is flagged, one with logits is not",
+          "[eval][sanity]") {
+  auto net = test::trained_fmnist_cnn();
+  if (!net) return;
+  SoftmaxModel softmax(net);
+  const auto find = [](const eval::Evaluation& ev) {
+    for (const auto& c : ev.sanity) {
+      if (c.id == "probability_output") return c;
+    }
+    FAIL("no probability_output check");
+    return eval::SanityCheck{};
+  };
+  const auto flagged = find(evaluate(softmax));
+  INFO(flagged.message);
+  CHECK(flagged.flagged);
+  CHECK_THAT(flagged.message, Catch::Contains("probabilities, not logits"));
+  models::ClassifierModel plain(net);
+  CHECK_FALSE(find(evaluate(plain)).flagged);
 }
