@@ -1,7 +1,6 @@
 #include "attacks/square_l2.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/PhiloxRNGEngine.h>
 
 #include <algorithm>
 #include <array>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "attacks/attack_ops.h"
+#include "kernels/cpu/philox_block.h"
 #include "kernels/noise.h"
 
 namespace rampart::attacks::detail {
@@ -19,10 +19,6 @@ namespace {
 constexpr uint64_t kTransposeGroup = uint64_t{1} << 48;
 constexpr uint64_t kStartTiles = (uint64_t{1} << 61) + (uint64_t{1} << 56);
 
-void philox_block(uint64_t seed, uint64_t block_index, uint32_t (&block)[4]) {
-  at::Philox4_32 engine(seed, block_index, 0);
-  for (uint32_t& word : block) word = engine();
-}
 
 // One point's draws for one window placement: position, orientation, channel signs.
 struct Draws {
@@ -35,7 +31,7 @@ struct Draws {
 void draw_signs(uint64_t stream, uint64_t base, int64_t channels, float* out) {
   uint32_t block[4];
   for (int64_t c = 0; c < channels; ++c) {
-    if (c % 128 == 0) philox_block(stream, base + static_cast<uint64_t>(c / 128 + 1) * kernels::noise::kSignGroup, block);
+    if (c % 128 == 0) kernels::cpu::philox_block(stream, base + static_cast<uint64_t>(c / 128 + 1) * kernels::noise::kSignGroup, block);
     out[c] = kernels::noise::sign_bit(block, c % 128);
   }
 }
@@ -49,12 +45,12 @@ Draws draw(const at::Tensor& ids, uint64_t key, uint64_t base, int64_t channels,
   uint32_t block[4];
   for (int64_t i = 0; i < n; ++i) {
     const uint64_t stream = kernels::noise::point_key(key, host.data_ptr<int64_t>()[i]);
-    philox_block(stream, base, block);
+    kernels::cpu::philox_block(stream, base, block);
     d.top[i] = kernels::noise::below(block[0], span_h);
     d.left[i] = kernels::noise::below(block[1], span_w);
     d.top2[i] = kernels::noise::below(block[2], span_h);
     d.left2[i] = kernels::noise::below(block[3], span_w);
-    philox_block(stream, base + kTransposeGroup, block);
+    kernels::cpu::philox_block(stream, base + kTransposeGroup, block);
     d.transpose[i] = static_cast<uint8_t>(block[0] & 1u);
     draw_signs(stream, base, channels, d.signs.data() + i * channels);
   }

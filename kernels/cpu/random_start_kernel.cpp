@@ -1,21 +1,13 @@
 #include <ATen/Parallel.h>
-#include <ATen/core/PhiloxRNGEngine.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/philox_block.h"
 #include "kernels/cpu/step_kernels.h"
 #include "kernels/noise.h"
 
 namespace rampart::kernels::cpu {
-namespace {
-
-void philox_block(uint64_t seed, uint64_t block_index, uint32_t (&block)[4]) {
-  at::Philox4_32 engine(seed, block_index, 0);
-  for (uint32_t& word : block) word = engine();
-}
-
-}  // namespace
 
 void linf_random_start(float* out, const float* x, const int64_t* ids, int64_t samples,
                        int64_t dim, float eps, float lo, float hi, uint64_t key) {

@@ -1,18 +1,13 @@
 #include <ATen/Parallel.h>
-#include <ATen/core/PhiloxRNGEngine.h>
 
 #include <algorithm>
 
+#include "kernels/cpu/philox_block.h"
 #include "kernels/cpu/step_kernels.h"
 #include "kernels/noise.h"
 
 namespace rampart::kernels::cpu {
 namespace {
-
-void philox_block(uint64_t seed, uint64_t block_index, uint32_t (&block)[4]) {
-  at::Philox4_32 engine(seed, block_index, 0);
-  for (uint32_t& word : block) word = engine();
-}
 
 inline float clampf(float v, float lo, float hi) { return std::min(std::max(v, lo), hi); }
 

@@ -1,8 +1,7 @@
-#include <curand_kernel.h>
-
 #include <algorithm>
 
 #include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/philox_block.cuh"
 #include "kernels/cuda/step_kernels.cuh"
 #include "kernels/noise.h"
 
@@ -10,18 +9,6 @@ namespace rampart::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-// Block `index` of the Philox stream keyed by `seed`: the first four words of curand's Philox
-// state initialised at that subsequence.
-__device__ inline void philox_block(uint64_t seed, uint64_t index, uint32_t (&block)[4]) {
-  curandStatePhilox4_32_10_t state;
-  curand_init(seed, index, 0, &state);
-  const uint4 words = curand4(&state);
-  block[0] = words.x;
-  block[1] = words.y;
-  block[2] = words.z;
-  block[3] = words.w;
-}
 
 // Linf: one thread per (point, Philox block of four elements).
 __global__ void linf_random_start_kernel(float* __restrict__ out, const float* __restrict__ x,

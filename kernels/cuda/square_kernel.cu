@@ -1,5 +1,4 @@
-#include <curand_kernel.h>
-
+#include "kernels/cuda/philox_block.cuh"
 #include "kernels/cuda/step_kernels.cuh"
 #include "kernels/noise.h"
 
@@ -7,17 +6,6 @@ namespace rampart::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-// Block `index` of the Philox stream keyed by `seed` (as in random_start_kernel.cu).
-__device__ inline void philox_block(uint64_t seed, uint64_t index, uint32_t (&block)[4]) {
-  curandStatePhilox4_32_10_t state;
-  curand_init(seed, index, 0, &state);
-  const uint4 words = curand4(&state);
-  block[0] = words.x;
-  block[1] = words.y;
-  block[2] = words.z;
-  block[3] = words.w;
-}
 
 __device__ inline float clampf(float v, float lo, float hi) { return fminf(fmaxf(v, lo), hi); }
 
