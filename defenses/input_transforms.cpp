@@ -112,13 +112,26 @@ InputTransform::InputTransform(models::TransformSpec spec, double lo, double hi)
   }
 }
 
+at::Tensor add_gaussian_noise(const at::Tensor& x, double sigma, double lo, double hi) {
+  at::Tensor noise;
+  {
+    at::NoGradGuard no_grad;
+    noise = at::randn_like(x) * sigma;
+  }
+  return (x + noise).clamp(lo, hi);
+}
+
 at::Tensor InputTransform::value(const at::Tensor& x) const {
+  if (spec_.name == "gaussian_noise") return add_gaussian_noise(x, spec_.sigma, lo_, hi_);
   if (spec_.name == "bit_depth") return reduce_bit_depth(x, spec_.bits, lo_, hi_);
   if (spec_.name == "median") return median_smooth(x, spec_.size);
   return jpeg_reencode(x, spec_.quality, lo_, hi_);
 }
 
 at::Tensor InputTransform::apply(const at::Tensor& x) const {
+  // Noise is added inside the graph: its exact gradient is the clip's, and what makes the
+  // defense hard to attack is the fresh draw on every pass (EOT averages over it).
+  if (spec_.is_differentiable()) return value(x);
   at::Tensor out;
   {
     at::NoGradGuard no_grad;
@@ -130,7 +143,7 @@ at::Tensor InputTransform::apply(const at::Tensor& x) const {
 }
 
 at::Tensor InputTransform::apply_bpda(const at::Tensor& x) const {
-  if (spec_.name == "median") return median_smooth(x, spec_.size);
+  if (spec_.name == "median" || spec_.is_differentiable()) return value(x);
   at::Tensor out;
   {
     at::NoGradGuard no_grad;

@@ -24,11 +24,17 @@ at::Tensor median_smooth(const at::Tensor& x, int64_t size);
 /// gradient. Throws ConfigError in a build without OpenCV.
 at::Tensor jpeg_reencode(const at::Tensor& x, int64_t quality, double lo, double hi);
 
+/// x + sigma * N(0, 1), clipped to the box [lo, hi]: Gaussian noise injection, a randomised
+/// defense (as in Liu et al. 2018, "Towards robust neural networks via random self-ensemble",
+/// at the input). Fresh noise from ATen's default generator on every call; autograd passes the
+/// gradient of the clip.
+at::Tensor add_gaussian_noise(const at::Tensor& x, double sigma, double lo, double hi);
+
 /// Whether this build can run the JPEG transform.
 bool jpeg_available();
 
 /// One configured transform over the input box [lo, hi], with the two gradients an attacker
-/// can take through it.
+/// can take through it. A differentiable transform (gaussian_noise) has one: its own.
 class InputTransform {
  public:
   InputTransform(models::TransformSpec spec, double lo, double hi);

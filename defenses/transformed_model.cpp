@@ -24,6 +24,13 @@ at::Tensor TransformedModel::forward(const at::Tensor& x) { return inner_->forwa
 
 at::Tensor TransformedModel::predict(const at::Tensor& x) { return inner_->predict(transform(x)); }
 
+bool TransformedModel::is_random() const {
+  for (const auto& t : transforms_) {
+    if (t.spec().is_random()) return true;
+  }
+  return false;
+}
+
 std::string TransformedModel::describe() const {
   std::string out;
   for (const auto& t : transforms_) out += t.describe() + " -> ";

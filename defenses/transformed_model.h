@@ -38,6 +38,10 @@ class TransformedModel : public models::Model {
 
   /// The transforms applied to `x` (as the model sees its input).
   at::Tensor transform(const at::Tensor& x) const;
+  /// The model behind the transforms.
+  models::Model& inner() { return *inner_; }
+  /// Whether a transform draws new randomness on every pass (gaussian_noise).
+  bool is_random() const;
 
  private:
   std::shared_ptr<models::Model> inner_;

@@ -25,11 +25,12 @@ class BatchRunner {
               const at::Tensor& labels, const AttackRunSettings& settings, AttackRun& run)
       : model_(model), images_(images), labels_(labels), settings_(settings), run_(run) {
     // A BPDA twin attacks the straight-through view; every adversarial example is judged by the
-    // model itself, as is every one against a model that does not predict by argmax (a vote).
+    // model itself, as is every one against a model that does not predict by argmax (a vote)
+    // or that is randomised.
     models::Model* view = attack.bpda ? model.straight_through() : &model;
     if (!view) throw std::logic_error(attack.id + ": the model has no straight-through view");
     target_ = view;
-    judge_by_prediction_ = attack.bpda || !model.predicts_by_argmax();
+    judge_by_prediction_ = attack.bpda || !model.predicts_by_argmax() || settings.randomised;
   }
 
   void run(const attacks::Attack& attack, const at::Tensor& indices, int64_t part,

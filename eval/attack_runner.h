@@ -17,6 +17,10 @@ struct AttackRunSettings {
   bool keep_adversarial = false;  ///< return every adversarial input (for adv/<id>.npy)
   int64_t examples = 0;           ///< successful examples kept for the report's image grid
   bool quiet = false;             ///< no progress display
+  /// The model draws new randomness on every pass (a gaussian_noise transform): every
+  /// adversarial example is judged by one fresh forward pass, as AutoAttack's reference judges
+  /// them, not by the lucky draw an attack stopped at.
+  bool randomised = false;
   /// When set, every adversarial example is scored by the detector (AttackRun::detected).
   const defenses::FeatureSqueezingDetector* detector = nullptr;
 };

@@ -56,6 +56,10 @@ std::optional<DetectorSpec> parse_detector_spec(const core::ConfigNode& root) {
   if (node->has("squeezers")) {
     for (const auto& item : node->list("squeezers")) {
       spec.squeezers.push_back(models::parse_transform_spec(item));
+      if (spec.squeezers.back().is_random()) {
+        item.fail("a squeezer must be deterministic: " + models::describe(spec.squeezers.back()) +
+                  " draws new noise on every pass, so it would flag clean inputs at random");
+      }
     }
     if (spec.squeezers.empty()) node->fail_at("squeezers", "list at least one squeezer");
   } else {
@@ -117,7 +121,11 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   context.clip_max = config.model.input.range_max;
   context.seed = config.seed;
   config.attacks = parse_attacks(root, context);
-  if (!config.model.transforms.empty()) config.attacks = with_bpda_twins(config.attacks);
+  // BPDA twins for transforms without a useful gradient; noise has its own exact one.
+  const bool needs_bpda =
+      std::any_of(config.model.transforms.begin(), config.model.transforms.end(),
+                  [](const models::TransformSpec& t) { return !t.is_differentiable(); });
+  if (needs_bpda) config.attacks = with_bpda_twins(config.attacks);
   config.cascade = root.get_bool("cascade", true);
   config.report = parse_report_spec(root);
   config.sanity = parse_sanity_spec(root);

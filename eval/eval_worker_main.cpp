@@ -13,6 +13,7 @@
 
 #include "core/runtime.h"
 #include "defenses/defended_model.h"
+#include "defenses/transformed_model.h"
 #include "eval/measurement.h"
 #include "eval/worker_frames.h"
 #include "eval/worker_protocol.h"
@@ -73,14 +74,19 @@ class HeartbeatModel : public models::Model {
 
 // Point 5 of the intake: the behavioural checks again, on the first points of the data being
 // evaluated (the probe only had zeros and noise), in eval mode as the attacks will run it.
-void check_real_batch(models::Model& model, const EvalConfig& config,
+// `model` is the model as the attacks see it, `file_model` the defended model as built.
+void check_real_batch(models::Model& model, models::Model& file_model, const EvalConfig& config,
                       const datasets::Dataset& data) {
   const int64_t count = std::min<int64_t>(8, data.size());
   if (count == 0) return;
   models::AttackModeGuard guard(model);
   const at::Tensor batch = data.images.narrow(0, 0, count).to(c10::Device(config.device));
+  // A configured randomised transform (gaussian_noise) is the user's declared defense; the
+  // model file behind it must still be deterministic.
+  auto* transformed = dynamic_cast<defenses::TransformedModel*>(&file_model);
+  models::Model& checked = transformed && transformed->is_random() ? transformed->inner() : model;
   std::string problem = security::check_behaviour_on(
-      [&model](const at::Tensor& x) { return model.forward(x); }, batch);
+      [&checked](const at::Tensor& x) { return checked.forward(x); }, batch);
   if (problem.empty()) {
     at::NoGradGuard no_grad;
     const int64_t classes = model.forward(batch).size(1);
@@ -127,7 +133,7 @@ void check_real_batch(models::Model& model, const EvalConfig& config,
   security::write_frame(kWorkerOutput, kWorkerHeartbeat, "");
   HeartbeatModel watched(*model);
   try {
-    check_real_batch(watched, config, job->data);
+    check_real_batch(watched, *model, config, job->data);
     core::seed_everything(config.seed);
     const Measurements measured =
         measure(config, watched, job->data, job->calibration ? &*job->calibration : nullptr,

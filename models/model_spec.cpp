@@ -1,5 +1,7 @@
 #include "models/model_spec.h"
 
+#include <sstream>
+
 #include "core/error.h"
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
@@ -116,14 +118,21 @@ void parse_ensemble(const core::ConfigNode& model, ModelSpec& spec) {
 TransformSpec parse_transform_spec(const core::ConfigNode& node) {
   if (!node.is_map()) node.fail("a transform is a mapping such as {name: jpeg, quality: 75}");
   TransformSpec t;
-  if (!node.has("name")) node.fail("missing required key 'name' (bit_depth, median or jpeg)");
-  t.name = node.get_choice("name", {"bit_depth", "median", "jpeg"});
+  if (!node.has("name")) {
+    node.fail("missing required key 'name' (bit_depth, median, jpeg or gaussian_noise)");
+  }
+  t.name = node.get_choice("name", {"bit_depth", "median", "jpeg", "gaussian_noise"});
   if (t.name == "bit_depth") {
     node.expect_keys({"name", "bits"});
     t.bits = node.get_int("bits", 4, 1, 8);
   } else if (t.name == "median") {
     node.expect_keys({"name", "size"});
     t.size = node.get_int("size", 2, 2, 15);
+  } else if (t.name == "gaussian_noise") {
+    node.expect_keys({"name", "sigma"});
+    if (!node.has("sigma")) node.fail("missing required key 'sigma' (the noise's standard deviation)");
+    t.sigma = node.get_double("sigma", 0.0, 0.0, 10.0);
+    if (!(t.sigma > 0)) node.fail_at("sigma", "must be > 0");
   } else {
     node.expect_keys({"name", "quality"});
     t.quality = node.get_int("quality", 75, 1, 100);
@@ -134,6 +143,11 @@ TransformSpec parse_transform_spec(const core::ConfigNode& node) {
 std::string describe(const TransformSpec& t) {
   if (t.name == "bit_depth") return "bit_depth(bits=" + std::to_string(t.bits) + ")";
   if (t.name == "median") return "median(size=" + std::to_string(t.size) + ")";
+  if (t.name == "gaussian_noise") {
+    std::ostringstream out;
+    out << "gaussian_noise(sigma=" << t.sigma << ")";
+    return out.str();
+  }
   return "jpeg(quality=" + std::to_string(t.quality) + ")";
 }
 

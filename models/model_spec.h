@@ -10,12 +10,19 @@
 namespace rampart::models {
 
 /// One input transform of a `model.transforms` list (or a detector's squeezer), applied to the
-/// input before the model sees it: bit_depth (bits), median (size), jpeg (quality).
+/// input before the model sees it: bit_depth (bits), median (size), jpeg (quality), or
+/// gaussian_noise (sigma), a randomised defense that draws fresh noise on every forward pass.
 struct TransformSpec {
-  std::string name;  ///< bit_depth | median | jpeg
+  std::string name;  ///< bit_depth | median | jpeg | gaussian_noise
   int64_t bits = 0;
   int64_t size = 0;
   int64_t quality = 0;
+  double sigma = 0;
+  /// Whether the transform draws new randomness on every call (gaussian_noise).
+  bool is_random() const { return name == "gaussian_noise"; }
+  /// Whether autograd's gradient through the transform is exact (gaussian_noise adds noise and
+  /// clips), so that BPDA has nothing to add.
+  bool is_differentiable() const { return name == "gaussian_noise"; }
 };
 
 /// How an ensemble combines its members.
@@ -40,7 +47,7 @@ struct ModelSpec {
 /// Parses one transform entry ({name: jpeg, quality: 75}).
 TransformSpec parse_transform_spec(const core::ConfigNode& node);
 
-/// "jpeg(quality=75)", "bit_depth(bits=4)", "median(size=3)".
+/// "jpeg(quality=75)", "bit_depth(bits=4)", "median(size=3)", "gaussian_noise(sigma=0.1)".
 std::string describe(const TransformSpec& transform);
 
 std::string to_string(Combine combine);

@@ -182,3 +182,37 @@ TEST_CASE("transformed model: forward is the model on the transformed input; BPD
   const at::Tensor plain_grad = torch::autograd::grad({(model.forward(x2) * w).sum()}, {x2})[0];
   CHECK(plain_grad.abs().max().item<double>() == 0.0);
 }
+
+TEST_CASE("gaussian noise: fresh draws inside the box, the clip's exact gradient, no BPDA twin",
+          "[defenses][transforms]") {
+  models::TransformSpec noise;
+  noise.name = "gaussian_noise";
+  noise.sigma = 0.2;
+  CHECK(noise.is_random());
+  CHECK(noise.is_differentiable());
+  CHECK(models::describe(noise) == "gaussian_noise(sigma=0.2)");
+  const defenses::InputTransform t(noise, 0, 1);
+  torch::manual_seed(11);
+  const at::Tensor x0 = at::full({64, 1, 28, 28}, 0.5);
+  const at::Tensor a = t.apply(x0);
+  const at::Tensor b = t.apply(x0);
+  CHECK_FALSE(at::equal(a, b));  // a new draw on every pass
+  CHECK(a.min().item<double>() >= 0.0);
+  CHECK(a.max().item<double>() <= 1.0);
+  // Away from the box's edges (2.5 sigma) nothing is clipped: the draws are N(0.5, 0.2^2).
+  const at::Tensor d = a - x0;
+  CHECK(d.mean().item<double>() == Approx(0.0).margin(0.005));
+  CHECK(d.std().item<double>() == Approx(0.2).epsilon(0.02));
+  // The gradient is the clip's: one where the noisy value is inside the box, zero where clipped.
+  const at::Tensor edge = at::full({64, 1, 28, 28}, 0.95).requires_grad_(true);
+  torch::manual_seed(12);
+  const at::Tensor out = t.apply(edge);
+  const at::Tensor grad = torch::autograd::grad({out.sum()}, {edge})[0];
+  const at::Tensor inside = out.detach().lt(1.0);
+  CHECK(at::equal(grad, inside.to(at::kFloat)));
+  CHECK(inside.logical_not().any().item<bool>());  // some draws left the box and were clipped
+  // BPDA's view is the same function: the same draw gives the same value and gradient.
+  torch::manual_seed(12);
+  const at::Tensor again = t.apply_bpda(edge);
+  CHECK(at::equal(again, out));
+}

@@ -74,3 +74,22 @@ TEST_CASE("model specs are built from config and validated", "[models]") {
   CHECK(signed_spec.intake.signature == "m.pt.sig");
   CHECK(signed_spec.intake.public_key == "k.pem");
 }
+
+TEST_CASE("transform specs: gaussian_noise needs a positive sigma", "[models]") {
+  auto root = core::parse_config(
+      "ok: {name: gaussian_noise, sigma: 0.25}\n"
+      "missing: {name: gaussian_noise}\n"
+      "zero: {name: gaussian_noise, sigma: 0}\n"
+      "extra: {name: gaussian_noise, sigma: 0.1, quality: 5}\n",
+      "t.yaml");
+  const auto ok = models::parse_transform_spec(root.child("ok"));
+  CHECK(ok.sigma == 0.25);
+  CHECK(ok.is_random());
+  CHECK(models::describe(ok) == "gaussian_noise(sigma=0.25)");
+  CHECK_THROWS_WITH(models::parse_transform_spec(root.child("missing")),
+                    Catch::Contains("missing: missing required key 'sigma'"));
+  CHECK_THROWS_WITH(models::parse_transform_spec(root.child("zero")),
+                    Catch::Contains("zero.sigma: must be > 0"));
+  CHECK_THROWS_WITH(models::parse_transform_spec(root.child("extra")),
+                    Catch::Contains("quality"));
+}
