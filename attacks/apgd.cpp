@@ -11,6 +11,7 @@
 
 #include "attacks/attack_ops.h"
 #include "attacks/dlr_loss.h"
+#include "attacks/target_runs.h"
 #include "core/error.h"
 #include "kernels/apgd_step.h"
 #include "kernels/random_start.h"
@@ -220,32 +221,19 @@ AttackResult apgd(models::Model& model, const at::Tensor& x, const at::Tensor& l
   at::Tensor best_objective =
       at::full({n}, -std::numeric_limits<double>::infinity(), x.options());
   at::Tensor fooled = at::zeros({n}, x.options().dtype(at::kBool));
-  const int64_t passes = std::max<int64_t>(o.target_classes(), 1);
-  for (int64_t target = 1, run = 0; target <= passes; ++target) {
-    for (int64_t r = 0; r < o.restarts(); ++r, ++run) {
-      const at::Tensor pending = fooled.logical_not().nonzero().squeeze(1);
-      if (pending.numel() == 0) break;
-      const at::Tensor xs = clean.index_select(0, pending);
-      const at::Tensor ys = labels.index_select(0, pending);
-      at::Tensor targets;
-      if (o.target_classes() > 0) {
+  detail::for_each_pending_run(
+      model, clean, labels, fooled, o.target_classes(), o.restarts(), forwards,
+      [&](const detail::PendingRun& p) {
+        const Run result = run_once(model, p.x, p.labels, p.targets, ids.index_select(0, p.pending),
+                                    o, p.run, forwards, backwards);
         c10::NoGradGuard no_grad;
-        const at::Tensor logits = model.forward(xs);
-        forwards += xs.size(0);
-        if (target >= logits.size(1)) break;  // fewer classes than target_classes: all tried
-        targets = kth_other_class(logits, ys, target);
-      }
-      const Run result = run_once(model, xs, ys, targets, ids.index_select(0, pending), o, run,
-                                  forwards, backwards);
-      c10::NoGradGuard no_grad;
-      const at::Tensor take =
-          result.success.logical_or(result.objective.gt(best_objective.index_select(0, pending)));
-      const at::Tensor positions = pending.masked_select(take);
-      best.index_copy_(0, positions, result.adversarial.index({take}));
-      best_objective.index_copy_(0, positions, result.objective.masked_select(take));
-      fooled.index_copy_(0, positions, result.success.masked_select(take));
-    }
-  }
+        const at::Tensor take = result.success.logical_or(
+            result.objective.gt(best_objective.index_select(0, p.pending)));
+        const at::Tensor positions = p.pending.masked_select(take);
+        best.index_copy_(0, positions, result.adversarial.index({take}));
+        best_objective.index_copy_(0, positions, result.objective.masked_select(take));
+        fooled.index_copy_(0, positions, result.success.masked_select(take));
+      });
   fooled = detail::confirm_fooled(model, best, labels, fooled, forwards);
   return detail::make_result(clean, best, fooled, forwards, backwards);
 }

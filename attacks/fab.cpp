@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "attacks/attack_ops.h"
-#include "attacks/dlr_loss.h"
+#include "attacks/target_runs.h"
 #include "core/error.h"
 #include "kernels/random_start.h"
 
@@ -215,30 +215,17 @@ AttackResult fab(models::Model& model, const at::Tensor& x, const at::Tensor& la
   const at::Tensor clean = x.detach();
   at::Tensor best = clean.clone();
   at::Tensor fooled = at::zeros({n}, x.options().dtype(at::kBool));
-  const int64_t passes = std::max<int64_t>(o.target_classes(), 1);
-  for (int64_t target = 1, run = 0; target <= passes; ++target) {
-    for (int64_t r = 0; r < o.restarts(); ++r, ++run) {
-      const at::Tensor pending = fooled.logical_not().nonzero().squeeze(1);
-      if (pending.numel() == 0) break;
-      const at::Tensor xs = clean.index_select(0, pending);
-      const at::Tensor ys = labels.index_select(0, pending);
-      at::Tensor targets;
-      if (o.target_classes() > 0) {
+  detail::for_each_pending_run(
+      model, clean, labels, fooled, o.target_classes(), o.restarts(), forwards,
+      [&](const detail::PendingRun& p) {
+        const Run result = run_once(model, p.x, p.labels, p.targets, ids.index_select(0, p.pending),
+                                    o, p.run, p.restart, forwards, backwards);
         c10::NoGradGuard no_grad;
-        const at::Tensor logits = model.forward(xs);
-        forwards += xs.size(0);
-        if (target >= logits.size(1)) break;
-        targets = kth_other_class(logits, ys, target);
-      }
-      const Run result = run_once(model, xs, ys, targets, ids.index_select(0, pending), o, run, r,
-                                  forwards, backwards);
-      c10::NoGradGuard no_grad;
-      const at::Tensor hit = result.distance.le(o.eps());
-      const at::Tensor positions = pending.masked_select(hit);
-      best.index_copy_(0, positions, result.adversarial.index({hit}));
-      fooled.index_fill_(0, positions, true);
-    }
-  }
+        const at::Tensor hit = result.distance.le(o.eps());
+        const at::Tensor positions = p.pending.masked_select(hit);
+        best.index_copy_(0, positions, result.adversarial.index({hit}));
+        fooled.index_fill_(0, positions, true);
+      });
   fooled = detail::confirm_fooled(model, best, labels, fooled, forwards);
   return detail::make_result(clean, best, fooled, forwards, backwards);
 }
