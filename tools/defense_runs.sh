@@ -5,12 +5,16 @@
 #   ROWS="fgsm_rs trades" tools/defense_runs.sh # some rows
 #   TRAIN=0 tools/defense_runs.sh               # evaluate the models already trained
 # Training logs and reports go to reports/defenses/<row>/, models to runs/fmnist_<row>/.
+# Each model is evaluated twice: on 2,000 points without AutoAttack (reports/defenses/<row>/),
+# and with every attack of the config, AutoAttack included, on the first 500 points
+# (reports/defenses500/<row>/, the table's AutoAttack column; AutoAttack is the slow one on a CPU).
 # The hashes of the trained models go to runs/pinned.sha256, the allowlist every train and eval
 # here uses, so each model file read back is pinned to what training wrote.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rampart=${RAMPART:-build/rampart}
 out=reports/defenses
+out_aa=reports/defenses500
 pins=runs/pinned.sha256
 mkdir -p runs && touch "$pins"
 rows=${ROWS:-standard pgd_at fgsm_rs_fast fgsm_rs fgsm_rs_3ep trades trades_beta1 distillation standard_s1 standard_s2 \
@@ -51,7 +55,14 @@ for row in $rows; do
     *) set -- configs/fmnist_defense_eval.yaml --set "model.path=runs/fmnist_${row}/model.pt" ;;
   esac
   echo "== eval ${row}: rampart eval $*"
-  "$rampart" eval "$@" --set "security.allowlist=$pins" --out "$out/$row" -q > "$out/$row/eval.log" 2>&1 || [ $? -eq 1 ]
+  without_aa=$(python3 -c 'import json, sys, yaml
+attacks = yaml.safe_load(open(sys.argv[1]))["attacks"]
+print(json.dumps([a for a in attacks if a["name"] != "autoattack"]))' "$1")
+  "$rampart" eval "$@" --set "security.allowlist=$pins" --set "attacks=$without_aa" \
+    --out "$out/$row" -q > "$out/$row/eval.log" 2>&1 || [ $? -eq 1 ]
+  mkdir -p "$out_aa/$row"
+  "$rampart" eval "$@" --set "security.allowlist=$pins" --set data.limit=500 \
+    --out "$out_aa/$row" -q > "$out_aa/$row/eval.log" 2>&1 || [ $? -eq 1 ]
 done
 table_rows=()
 for row in $rows; do
@@ -61,4 +72,4 @@ for row in $rows; do
     *) table_rows+=("$row") ;;
   esac
 done
-python3 tools/defense_table.py "$out" "${table_rows[@]}"
+python3 tools/defense_table.py "$out" "${table_rows[@]}" --autoattack "$out_aa"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the table of docs/defenses.md from the defense evaluations' report.json files.
 
-    tools/defense_table.py reports/defenses ROW [ROW...]
+    tools/defense_table.py reports/defenses ROW [ROW...] [--autoattack reports/defenses500]
 
 A ROW "jpeg:bpda" is the BPDA twins of the jpeg report; a report with a detector adds a
 second table (false positives, detection rate per attack).
@@ -10,6 +10,11 @@ Each ROW names reports/defenses/ROW/report.json (written by `rampart eval
 configs/fmnist_defense_eval.yaml`) and, when present, reports/defenses/ROW/train.log (the
 output of `rampart train`, whose "time:" lines give the training minutes; a distillation
 log holds the teacher's and the student's). Every number comes from those files.
+
+With --autoattack DIR, the AutoAttack column comes from DIR/ROW/report.json, an evaluation of
+the same config on fewer points (--set data.limit=500: AutoAttack is the slow column on a CPU);
+in brackets is the best other bounded attack's robust accuracy on those same points, the
+figure AutoAttack must not exceed.
 """
 import json
 import os
@@ -36,6 +41,19 @@ def training_minutes(path):
     return f"{sum(minutes):.1f}" if minutes else "-"
 
 
+def autoattack_cell(report, suffix):
+    """AutoAttack's robust accuracy and, in brackets, the lowest robust accuracy of any other
+    bounded attack at its budget on the same points."""
+    aa = attack(report, "autoattack-linf-0.1" + suffix)
+    if not aa:
+        return "-"
+    others = [a["robust_accuracy"] for a in report["attacks"]
+              if a["bounded"] and a["id"] != aa["id"] and a["id"].endswith(suffix)
+              and a["norm"] == aa["norm"] and a["eps"] == aa["eps"]]
+    best = f" ({percent(min(others))})" if others else ""
+    return percent(aa["robust_accuracy"]) + best
+
+
 def detection_table(root, rows):
     """The detector's table: measured false positives and detection rate per attack."""
     lines = []
@@ -57,10 +75,16 @@ def detection_table(root, rows):
 
 
 def main():
-    root, rows = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    aa_root = None
+    if "--autoattack" in args:
+        at = args.index("--autoattack")
+        aa_root = args[at + 1]
+        del args[at:at + 2]
+    root, rows = args[0], args[1:]
     print("| defense | clean | FGSM | PGD-20 | PGD-50 x2 | PGD-50 margin | CW success (median L2) "
-          "| worst case | sanity flags | training min |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| AutoAttack, 500 points (best other) | worst case | sanity flags | training min |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         # "jpeg:bpda" is the jpeg report's BPDA twins (attack ids ending in -bpda); "jpeg" alone
         # is the attacks through the transform as it is.
@@ -80,6 +104,12 @@ def main():
         cw = attack(r, "cw-l2" + suffix)
         cells.append(f"{percent(cw['robust_accuracy'])} ({percent(cw['success_rate'])}, "
                      f"{cw['l2']['median']:.2f})" if cw else "-")
+        aa_path = os.path.join(aa_root or "", name, "report.json")
+        if aa_root and os.path.exists(aa_path):
+            with open(aa_path) as f:
+                cells.append(autoattack_cell(json.load(f), suffix))
+        else:
+            cells.append("-")
         # The report's worst case is over every attack at the budget, BPDA twins included.
         cells.append("-" if twins and not suffix else percent(r["worst_robust_accuracy"]))
         flagged = [c["id"] for c in r["sanity"]["checks"] if c["flagged"]]
