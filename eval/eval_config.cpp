@@ -47,6 +47,36 @@ SanitySpec parse_sanity_spec(const core::ConfigNode& root) {
   return spec;
 }
 
+// The classes an attack's loss needs (Croce & Hein 2020): the DLR loss (apgd-dlr) sorts three
+// logits, the targeted DLR loss (apgd-t) four. Other attacks need two.
+int64_t classes_needed(const std::string& attack_id) {
+  if (attack_id.rfind("apgd-t-", 0) == 0) return 4;
+  if (attack_id.rfind("apgd-dlr-", 0) == 0) return 3;
+  return 2;
+}
+
+// Refuses an attack (or an AutoAttack component) whose loss needs more classes than the model
+// has, before anything runs; AutoAttack's reference only warns and then fails on an index.
+void check_classes(const core::ConfigNode& root, const std::vector<ConfiguredAttack>& attacks,
+                   int64_t num_classes) {
+  for (const auto& a : attacks) {
+    std::vector<std::string> ids = a.attack->components();
+    if (ids.empty()) ids.push_back(a.id);
+    for (const auto& id : ids) {
+      const int64_t needed = classes_needed(id);
+      if (needed <= num_classes) continue;
+      root.fail_at("attacks", a.id + (id == a.id ? "" : " (its component " + id + ")") +
+                                  " uses the " + (needed == 4 ? "targeted " : "") +
+                                  "DLR loss, which needs at least " + std::to_string(needed) +
+                                  " classes; model.num_classes is " +
+                                  std::to_string(num_classes) +
+                                  (a.name == "autoattack"
+                                       ? " (use version: custom without the DLR components)"
+                                       : ""));
+    }
+  }
+}
+
 std::optional<DetectorSpec> parse_detector_spec(const core::ConfigNode& root) {
   const auto node = root.optional_child("detector");
   if (!node) return std::nullopt;
@@ -121,6 +151,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   context.clip_max = config.model.input.range_max;
   context.seed = config.seed;
   config.attacks = parse_attacks(root, context);
+  check_classes(root, config.attacks, config.model.num_classes);
   // BPDA twins for transforms without a useful gradient; noise has its own exact one.
   const bool needs_bpda =
       std::any_of(config.model.transforms.begin(), config.model.transforms.end(),

@@ -6,6 +6,7 @@
 
 #include "attacks/pgd.h"
 #include "eval/attack_runner.h"
+#include "eval/eval_config.h"
 #include "models/model.h"
 #include "core/config_node.h"
 #include "core/error.h"
@@ -268,4 +269,36 @@ TEST_CASE("AutoAttack and its components parse into ids, with located errors", "
     INFO(yaml);
     CHECK_THAT(error_of(yaml), Catch::Contains(expected));
   }
+}
+
+TEST_CASE("an attack whose DLR loss needs more classes than the model has is refused up front",
+          "[eval][config]") {
+  const auto parse = [](int64_t classes, const std::string& attack) {
+    return eval::parse_eval_config(core::parse_config(
+        "model: {arch: small_cnn, checkpoint: unused.safetensors, num_classes: " +
+            std::to_string(classes) +
+            "}\n"
+            "data: {format: idx, images: a, labels: b}\n"
+            "attacks:\n  - " +
+            attack + "\n",
+        "c.yaml"));
+  };
+  const auto message = [&](int64_t classes, const std::string& attack) -> std::string {
+    try {
+      parse(classes, attack);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK_NOTHROW(parse(4, "{name: autoattack, eps: 0.1}"));
+  CHECK_NOTHROW(parse(3, "{name: apgd-dlr, eps: 0.1}"));
+  CHECK_NOTHROW(parse(2, "{name: autoattack, eps: 0.1, version: custom, components: [apgd-ce, fab-t, square]}"));
+  CHECK_THAT(message(3, "{name: autoattack, eps: 0.1}"),
+             Catch::Contains("attacks: autoattack-linf-0.1 (its component apgd-t-linf-0.1) uses "
+                             "the targeted DLR loss, which needs at least 4 classes; "
+                             "model.num_classes is 3 (use version: custom"));
+  CHECK_THAT(message(2, "{name: apgd-dlr, eps: 0.1}"),
+             Catch::Contains("attacks: apgd-dlr-linf-0.1 uses the DLR loss, which needs at least "
+                             "3 classes; model.num_classes is 2"));
 }
