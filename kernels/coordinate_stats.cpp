@@ -1,0 +1,58 @@
+#include "kernels/coordinate_stats.h"
+
+#include <ATen/ATen.h>
+
+#include "kernels/cpu/coordinate_stats_kernel.h"
+
+namespace rampart::kernels {
+namespace {
+
+constexpr int64_t kMaxNetworkWires = 256;
+
+void check_range(const at::Tensor& x, int64_t lo, int64_t hi) {
+  TORCH_CHECK(x.dim() == 2, "sorted_range_mean: x must be [n, d], got ", x.sizes());
+  TORCH_CHECK(0 <= lo && lo < hi && hi <= x.size(0), "sorted_range_mean: ranks [", lo, ", ", hi,
+              ") are not a non-empty range of the ", x.size(0), " rows");
+}
+
+}  // namespace
+
+std::vector<std::pair<int32_t, int32_t>> sorting_network(int64_t n) {
+  // Batcher's odd-even merge sort (Batcher 1968) in its iterative form over merge sizes p and
+  // distances k. Built for the next power of two, with every comparator whose upper wire is
+  // >= n dropped: padding wires would hold +infinity, which a comparator never moves.
+  std::vector<std::pair<int32_t, int32_t>> out;
+  for (int64_t p = 1; p < n; p <<= 1) {
+    for (int64_t k = p; k >= 1; k >>= 1) {
+      for (int64_t j = k % p; j + k < n; j += 2 * k) {
+        for (int64_t i = 0; i < k && i + j + k < n; ++i) {
+          if ((i + j) / (2 * p) == (i + j + k) / (2 * p)) {
+            out.emplace_back(static_cast<int32_t>(i + j), static_cast<int32_t>(i + j + k));
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+at::Tensor sorted_range_mean_reference(const at::Tensor& x, int64_t lo, int64_t hi) {
+  check_range(x, lo, hi);
+  return std::get<0>(x.sort(0)).slice(0, lo, hi).mean(0);
+}
+
+at::Tensor sorted_range_mean(const at::Tensor& x, int64_t lo, int64_t hi) {
+  check_range(x, lo, hi);
+  const int64_t n = x.size(0);
+  if (x.scalar_type() != at::kFloat || !x.device().is_cpu() || n > kMaxNetworkWires) {
+    return sorted_range_mean_reference(x, lo, hi);
+  }
+  const at::Tensor xc = x.contiguous();
+  if (hi - lo == n) return xc.mean(0);  // nothing trimmed: no sort needed
+  at::Tensor out = at::empty({x.size(1)}, xc.options());
+  cpu::sorted_range_mean(xc.data_ptr<float>(), n, x.size(1), lo, hi, sorting_network(n),
+                         out.data_ptr<float>());
+  return out;
+}
+
+}  // namespace rampart::kernels

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace rampart::kernels {
+
+/// Per coordinate of `x` ([n, d], one row per worker), the mean of the sorted values at ranks
+/// lo .. hi-1 (0-based, ascending):
+///
+///   out[j] = mean(sort(x[:, j])[lo:hi])
+///
+/// The coordinate-wise median is ranks (n-1)/2 .. n/2 (the two middle values averaged for an
+/// even n, as numpy.median), the trimmed mean ranks f .. n-f. Values must be finite or +-inf
+/// (NaN has no rank: validate updates first). float32 on the CPU with n <= 256 takes the fused
+/// twin: a sorting network applied to blocks of coordinates, whose min/max steps vectorize;
+/// other dtypes and devices the ATen reference.
+///
+/// Example:
+///   const at::Tensor median = kernels::sorted_range_mean(updates, (n - 1) / 2, n / 2 + 1);
+at::Tensor sorted_range_mean(const at::Tensor& x, int64_t lo, int64_t hi);
+
+/// The same as ATen ops (sort along dim 0, slice, mean): the reference.
+at::Tensor sorted_range_mean_reference(const at::Tensor& x, int64_t lo, int64_t hi);
+
+/// Batcher's odd-even merge sorting network for n wires: compare-exchange pairs (a, b), a < b,
+/// that sort any n values when applied in order (min to a, max to b). O(n log^2 n) pairs.
+std::vector<std::pair<int32_t, int32_t>> sorting_network(int64_t n);
+
+}  // namespace rampart::kernels

@@ -1,0 +1,221 @@
+// Byzantine-robust aggregation: the sorting-network kernel against sorting, every rule against
+// ByzFL's values on small hand-made cases (LPD-EPFL/byzfl, computed with its own code), and
+// against plain libtorch definitions on random (n, d).
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/error.h"
+#include "defenses/aggregation/pre_aggregators.h"
+#include "defenses/aggregation/robust_rules.h"
+#include "kernels/coordinate_stats.h"
+
+using namespace rampart;
+namespace agg = rampart::defenses::aggregation;
+
+namespace {
+
+at::Tensor rows(const std::vector<std::vector<double>>& values) {
+  std::vector<at::Tensor> out;
+  for (const auto& r : values) out.push_back(at::tensor(r, at::kDouble));
+  return at::stack(out);
+}
+
+void check_close(const at::Tensor& actual, const at::Tensor& expected, double tol = 1e-6) {
+  INFO("actual " << actual << "\nexpected " << expected);
+  REQUIRE(actual.sizes() == expected.sizes());
+  CHECK(at::allclose(actual.to(at::kDouble), expected.to(at::kDouble), tol, tol));
+}
+
+}  // namespace
+
+TEST_CASE("the sorting network sorts every 0/1 input up to 16 wires and random ones up to 300",
+          "[defenses][aggregation]") {
+  for (int64_t n = 1; n <= 16; ++n) {
+    const auto network = kernels::sorting_network(n);
+    for (uint32_t bits = 0; bits < (1U << n); ++bits) {
+      std::vector<int> v(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = (bits >> i) & 1U;
+      for (const auto& [a, b] : network) {
+        if (v[static_cast<size_t>(a)] > v[static_cast<size_t>(b)]) {
+          std::swap(v[static_cast<size_t>(a)], v[static_cast<size_t>(b)]);
+        }
+      }
+      REQUIRE(std::is_sorted(v.begin(), v.end()));  // the 0-1 principle: sorts everything
+    }
+  }
+  CHECK(kernels::sorting_network(16).size() == 63);  // Batcher's odd-even merge sort, 16 wires
+  torch::manual_seed(1);
+  for (int64_t n : {17, 33, 100, 256}) {
+    const at::Tensor x = at::randn({n, 40});
+    for (int64_t lo : {int64_t{0}, n / 3}) {
+      check_close(kernels::sorted_range_mean(x, lo, n - lo),
+                  kernels::sorted_range_mean_reference(x, lo, n - lo), 1e-5);
+    }
+  }
+}
+
+TEST_CASE("sorted_range_mean: the fused kernel equals sort-slice-mean, ties and infinities too",
+          "[defenses][aggregation]") {
+  torch::manual_seed(2);
+  for (int64_t n : {1, 2, 3, 4, 5, 12, 13, 31, 64}) {
+    for (int64_t d : {1, 31, 32, 33, 1000}) {
+      at::Tensor x = at::randn({n, d});
+      x.slice(1, 0, d / 2).round_();  // ties
+      if (n > 2) {
+        x[0][0] = std::numeric_limits<float>::infinity();
+        x[1][0] = -std::numeric_limits<float>::infinity();
+      }
+      const int64_t f = (n - 1) / 2;
+      for (const auto& [lo, hi] : std::vector<std::pair<int64_t, int64_t>>{
+               {(n - 1) / 2, n / 2 + 1}, {f, n - f}, {0, n}, {0, 1}, {n - 1, n}}) {
+        INFO("n " << n << " d " << d << " ranks " << lo << ".." << hi);
+        const at::Tensor got = kernels::sorted_range_mean(x, lo, hi);
+        const at::Tensor want = kernels::sorted_range_mean_reference(x, lo, hi);
+        CHECK(at::allclose(got, want, 1e-5, 1e-6, /*equal_nan=*/true));
+      }
+    }
+  }
+  CHECK_THROWS(kernels::sorted_range_mean(at::zeros({4, 3}), 2, 2));
+}
+
+TEST_CASE("rules agree with plain libtorch definitions on random (n, d)",
+          "[defenses][aggregation]") {
+  torch::manual_seed(3);
+  for (int64_t n : {5, 12, 13}) {
+    const int64_t f = 2;
+    const at::Tensor x = at::randn({n, 257}) + at::linspace(-1, 1, n).unsqueeze(1);
+    INFO("n " << n);
+    // Median: numpy's (the two middle values averaged for an even n).
+    const at::Tensor sorted = std::get<0>(x.sort(0));
+    const at::Tensor median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    check_close(agg::coordinate_median(x), median, 1e-5);
+    check_close(agg::trimmed_mean(x, f), sorted.slice(0, f, n - f).mean(0), 1e-5);
+    check_close(agg::mean(x), x.mean(0), 1e-5);
+    // Krum: brute-force distances.
+    std::vector<double> scores;
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<double> d;
+      for (int64_t j = 0; j < n; ++j) {
+        if (j != i) d.push_back((x[i] - x[j]).pow(2).sum().item<double>());
+      }
+      std::sort(d.begin(), d.end());
+      double s = 0;
+      for (int64_t k = 0; k < n - f - 1; ++k) s += d[static_cast<size_t>(k)];
+      scores.push_back(s / static_cast<double>(n - f - 1));
+    }
+    check_close(agg::krum_scores(x, f), at::tensor(scores, at::kDouble), 1e-5);
+    const auto best = std::min_element(scores.begin(), scores.end()) - scores.begin();
+    check_close(agg::krum(x, f), x[best], 1e-6);
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return scores[static_cast<size_t>(a)] < scores[static_cast<size_t>(b)];
+    });
+    order.resize(static_cast<size_t>(n - f));
+    check_close(agg::multi_krum(x, f), x.index_select(0, at::tensor(order)).mean(0), 1e-5);
+    // Geometric median: three smoothed Weiszfeld steps from zero.
+    at::Tensor z = at::zeros({x.size(1)});
+    for (int t = 0; t < 3; ++t) {
+      at::Tensor num = at::zeros_like(z), den = at::zeros({});
+      for (int64_t i = 0; i < n; ++i) {
+        const at::Tensor w = 1.0 / at::clamp_min((x[i] - z).norm(), 0.1);
+        num = num + x[i] * w;
+        den = den + w;
+      }
+      z = num / den;
+    }
+    check_close(agg::geometric_median(x), z, 1e-5);
+    // NNM: each row the mean of its n - f nearest rows, itself included.
+    at::Tensor mixed = at::empty_like(x);
+    for (int64_t i = 0; i < n; ++i) {
+      const at::Tensor d = (x - x[i]).pow(2).sum(1);
+      const at::Tensor nearest = std::get<1>(d.sort()).slice(0, 0, n - f);
+      mixed[i] = x.index_select(0, nearest).mean(0);
+    }
+    check_close(agg::nearest_neighbour_mixing(x, f), mixed, 1e-5);
+  }
+}
+
+TEST_CASE("centered clipping keeps its centre between rounds; clipping and ARC bound norms",
+          "[defenses][aggregation]") {
+  const at::Tensor x = rows({{3, 4}, {0, 0}, {30, 40}});
+  agg::CenteredClipping cc(/*tau=*/5.0, /*iterations=*/1);
+  // From 0: |x_i| = 5, 0, 50 -> the third clipped to norm 5: ((3,4) + (0,0) + (3,4)) / 3.
+  check_close(cc(x), rows({{2, 8.0 / 3}})[0]);
+  // From v = (2, 8/3): x_i - v = (1, 4/3) [norm 5/3], (-2, -8/3) [10/3], (28, 37 1/3) [46 2/3].
+  const at::Tensor v = rows({{2, 8.0 / 3}})[0];
+  const at::Tensor d3 = x[2] - v;
+  const at::Tensor expected = v + ((x[0] - v) + (x[1] - v) + d3 * (5.0 / d3.norm())) / 3;
+  check_close(cc(x), expected);
+  check_close(agg::static_clip(x, 10.0), rows({{3, 4}, {0, 0}, {6, 8}}));
+  // ARC with f = 1 of n = 3: k = floor(2 * (1/3) * 2) = 1 vector clipped, to the next norm (5).
+  check_close(agg::adaptive_clip(x, 1), rows({{3, 4}, {0, 0}, {3, 4}}));
+  // Bucketing of 3 by 2: two buckets, one of them a single vector; the mean is kept.
+  const at::Tensor buckets = agg::bucketing(x, 2, at::detail::createCPUGenerator(7));
+  CHECK(buckets.size(0) == 2);
+  CHECK(at::allclose(buckets.sum(0), rows({{33, 44}})[0] / 2 +
+                                         (buckets.sum(0) - rows({{33, 44}})[0] / 2)));
+  CHECK_THROWS_AS(agg::trimmed_mean(x, 2), ConfigError);  // 2f >= n
+  CHECK_THROWS_WITH(agg::krum(x, 2), Catch::Contains("krum: f = 2 needs 2f < n = 3 workers"));
+}
+
+// Golden values: ByzFL (LPD-EPFL/byzfl @69bd1ac, numpy path, float64) on two hand-made cases.
+TEST_CASE("rules and pre-aggregators give ByzFL's values on hand-made cases",
+          "[defenses][aggregation]") {
+  const at::Tensor x = rows({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {-2, 0.5, 10}, {100, -50, 3}});
+  check_close(agg::mean(x), rows({{22, -6.9, 6.2}})[0]);
+  check_close(agg::coordinate_median(x), rows({{4, 2, 6}})[0]);
+  check_close(agg::trimmed_mean(x, 1), rows({{4, 2.5, 6}})[0]);
+  check_close(agg::geometric_median(x), rows({{3.823191672, 3.765801874, 6.24237195}})[0]);
+  check_close(agg::krum(x, 1), rows({{4, 5, 6}})[0]);
+  check_close(agg::multi_krum(x, 1), rows({{2.5, 3.875, 7}})[0]);
+  check_close(agg::nearest_neighbour_mixing(x, 1),
+              rows({{2.5, 3.875, 7}, {2.5, 3.875, 7}, {2.5, 3.875, 7}, {2.5, 3.875, 7},
+                    {28, -8.75, 5.25}}));
+  check_close(agg::adaptive_clip(x, 1),
+              rows({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {-2, 0.5, 10},
+                    {12.45344677, -6.226723384, 0.373603403}}));
+  check_close(agg::adaptive_clip(x, 2),
+              rows({{1, 2, 3}, {4, 5, 6}, {5.131392167, 5.86444819, 6.597504214}, {-2, 0.5, 10},
+                    {9.12907417, -4.564537085, 0.2738722251}}));
+  check_close(agg::static_clip(x, 2.0),
+              rows({{0.5345224838, 1.069044968, 1.603567451},
+                    {0.9116846117, 1.139605765, 1.367526918},
+                    {1.005141422, 1.148733054, 1.292324686},
+                    {-0.3917616855, 0.09794042137, 1.958808427},
+                    {1.788210742, -0.894105371, 0.05364632226}}));
+  agg::CenteredClipping cc(5.0, 1);
+  check_close(cc(x), rows({{1.856637545, 1.146086934, 2.936153176}})[0]);
+  check_close(cc(x), rows({{2.983562555, 2.145316073, 4.972608863}})[0]);
+  agg::CenteredClipping cc3(5.0, 3);
+  check_close(cc3(x), rows({{3.477148996, 2.704690432, 5.95080722}})[0]);
+  check_close(cc3(x), rows({{3.864902294, 3.200909418, 6.53917338}})[0]);
+  agg::CenteredClipping defaults;
+  check_close(defaults(x), rows({{19.88210742, -5.84105371, 6.136463223}})[0]);
+  check_close(defaults(x), rows({{22, -6.9, 6.2}})[0]);
+
+  const at::Tensor y = rows({{0.5, -1, 2, 0}, {1.5, 0, 1, -1}, {0, 2, -1, 3}, {2.5, 1, 0.5, 0.5},
+                             {-3, 4, 2, 1}, {1, 1, 1, 1}, {10, -10, 5, -5}});
+  check_close(agg::coordinate_median(y), rows({{1, 1, 1, 0.5}})[0]);
+  check_close(agg::trimmed_mean(y, 2), rows({{1, 0.6666666667, 1.333333333, 0.5}})[0]);
+  check_close(agg::geometric_median(y),
+              rows({{1.180468185, 0.5674001651, 1.02553835, 0.4531544486}})[0]);
+  check_close(agg::krum(y, 2), rows({{1, 1, 1, 1}})[0]);
+  check_close(agg::multi_krum(y, 2), rows({{1.1, 0.6, 0.7, 0.7}})[0]);
+  check_close(agg::nearest_neighbour_mixing(y, 2),
+              rows({{1.1, 0.6, 0.7, 0.7}, {1.1, 0.6, 0.7, 0.7}, {0.4, 1.6, 0.7, 0.9},
+                    {1.1, 0.6, 0.7, 0.7}, {0, 1.2, 1, 0.8}, {1.1, 0.6, 0.7, 0.7},
+                    {3.1, -1.8, 1.9, -0.9}}));
+  check_close(agg::adaptive_clip(y, 2),
+              rows({{0.5, -1, 2, 0}, {1.5, 0, 1, -1}, {0, 2, -1, 3}, {2.5, 1, 0.5, 0.5},
+                    {-2.049390153, 2.732520204, 1.366260102, 0.6831300511}, {1, 1, 1, 1},
+                    {2.366431913, -2.366431913, 1.183215957, -1.183215957}}));
+  // float32 takes the fused median kernel: the same values.
+  check_close(agg::coordinate_median(y.to(at::kFloat)), rows({{1, 1, 1, 0.5}})[0], 1e-6);
+  check_close(agg::trimmed_mean(y.to(at::kFloat), 2),
+              rows({{1, 0.6666666667, 1.333333333, 0.5}})[0], 1e-6);
+}
