@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <vector>
 
+#include "attacks/byzantine_updates.h"
+#include "core/config_node.h"
 #include "core/error.h"
+#include "defenses/aggregation/aggregator.h"
 #include "defenses/aggregation/pre_aggregators.h"
 #include "defenses/aggregation/robust_rules.h"
 #include "kernels/coordinate_stats.h"
@@ -218,4 +221,83 @@ TEST_CASE("rules and pre-aggregators give ByzFL's values on hand-made cases",
   check_close(agg::coordinate_median(y.to(at::kFloat)), rows({{1, 1, 1, 0.5}})[0], 1e-6);
   check_close(agg::trimmed_mean(y.to(at::kFloat), 2),
               rows({{1, 0.6666666667, 1.333333333, 0.5}})[0], 1e-6);
+}
+
+TEST_CASE("Byzantine updates and the optimal attacks' line search give ByzFL's values",
+          "[defenses][aggregation][byzantine]") {
+  namespace byz = rampart::attacks::byzantine;
+  const at::Tensor h = rows({{0.5, -1, 2, 0}, {1.5, 0, 1, -1}, {0, 2, -1, 3}, {2.5, 1, 0.5, 0.5},
+                             {-3, 4, 2, 1}});
+  check_close(byz::a_little_is_enough(h, 1.5),
+              rows({{3.41949515, 4.08530761, 2.76748494, 2.92485955}})[0]);
+  check_close(byz::inner_product_manipulation(h, 2.0), rows({{-0.6, -2.4, -1.8, -1.4}})[0]);
+  check_close(byz::sign_flip(h), rows({{-0.3, -1.2, -0.9, -0.7}})[0]);
+  check_close(byz::mimic(h, 2), h[2]);
+  CHECK(byz::infinity(h).isinf().all().item<bool>());
+  // The optimal attacks against TrMean(f=1) after [NNM(f=1), Clipping(c=2)], f = 1 (ByzFL's
+  // docstring example), and against the median with f = 2.
+  defenses::aggregation::AggregatorSpec spec;
+  spec.name = "trimmed_mean";
+  spec.f = 1;
+  spec.pre = {{"nnm", 2.0, 1, 2}, {"clipping", 2.0, 1, 2}};
+  const auto pipeline = [&](const at::Tensor& v) {
+    defenses::aggregation::RobustAggregator copy(spec);
+    return copy(v);
+  };
+  const at::Tensor x = rows({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}});
+  check_close(byz::optimal_ipm(x, 1, pipeline), rows({{-2.74877907, -3.43597384, -4.1231686}})[0]);
+  check_close(byz::optimal_alie(x, 1, pipeline),
+              rows({{12.91985116, 13.91985116, 14.91985116}})[0]);
+  const auto median = [](const at::Tensor& v) { return agg::coordinate_median(v); };
+  check_close(byz::optimal_alie(h, 2, median),
+              rows({{21.09663434, 20.43538406, 13.3498996, 15.53239697}})[0]);
+}
+
+TEST_CASE("the aggregator section parses, describes itself and names bad keys",
+          "[defenses][aggregation][config]") {
+  auto root = core::parse_config(
+      "ok: {name: trimmed_mean, f: 2, pre: [clipping, nnm], momentum: 0.9}\n"
+      "mixed: {name: centered_clipping, tau: 10, pre: [{name: clipping, c: 5}, bucketing]}\n"
+      "bad_pre: {name: median, pre: [clip]}\n"
+      "bad_name: {name: bulyan}\n"
+      "bad_key: {name: krum, g: 1}\n"
+      "scalar: median\n",
+      "d.yaml");
+  const auto ok = defenses::aggregation::parse_aggregator_spec(root.child("ok"));
+  CHECK(defenses::aggregation::describe(ok) ==
+        "trimmed_mean(f=2) after clipping(c=2), nnm(f=2), worker momentum 0.9");
+  const auto mixed = defenses::aggregation::parse_aggregator_spec(root.child("mixed"));
+  CHECK(defenses::aggregation::describe(mixed) ==
+        "centered_clipping(tau=10, iterations=1) after clipping(c=5), bucketing(s=2)");
+  const auto error = [&](const std::string& key) -> std::string {
+    try {
+      defenses::aggregation::parse_aggregator_spec(root.child(key));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK_THAT(error("bad_pre"), Catch::Contains("d.yaml:3:"));
+  CHECK_THAT(error("bad_pre"), Catch::Contains("unknown pre-aggregator 'clip'"));
+  CHECK_THAT(error("bad_name"), Catch::Contains("bad_name.name: unknown value 'bulyan'"));
+  CHECK_THAT(error("bad_key"), Catch::Contains("bad_key.g"));
+  CHECK_THAT(error("scalar"), Catch::Contains("expected a mapping"));
+  // The pipeline: clipping to norm 2, then NNM, then the trimmed mean, equals the steps by hand.
+  torch::manual_seed(5);
+  const at::Tensor x = at::randn({7, 50});
+  defenses::aggregation::RobustAggregator aggregate(ok);
+  check_close(aggregate(x),
+              agg::trimmed_mean(agg::nearest_neighbour_mixing(agg::static_clip(x, 2.0), 2), 2),
+              1e-5);
+  // Centered clipping keeps its centre across rounds, and a copy keeps its own.
+  defenses::aggregation::AggregatorSpec cc;
+  cc.name = "centered_clipping";
+  cc.tau = 1.0;
+  defenses::aggregation::RobustAggregator a(cc);
+  const at::Tensor first = a(x);
+  defenses::aggregation::RobustAggregator b = a;
+  const at::Tensor second = a(x);
+  CHECK_FALSE(at::allclose(first, second));
+  check_close(b(x), second);
+  check_close(b.centre(), a.centre());
 }
