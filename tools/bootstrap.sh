@@ -11,6 +11,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
   libssl-dev zlib1g-dev libseccomp-dev catch2 libbenchmark-dev
+  libgloo-dev             # c10d's Gloo backend (distributed training)
   dataset-fashion-mnist   # the default data: Fashion-MNIST under /usr/share/datasets
 )
 if ((${#targets[@]} == 0)); then

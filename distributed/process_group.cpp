@@ -1,0 +1,63 @@
+#include "distributed/process_group.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "core/error.h"
+
+namespace rampart::distributed {
+
+struct GlooGroup::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+GlooGroup::GlooGroup(const GroupSpec& spec)
+    : impl_(std::make_unique<Impl>()), rank_(spec.rank), world_size_(spec.world_size) {
+  if (spec.world_size < 1 || spec.rank < 0 || spec.rank >= spec.world_size) {
+    throw ConfigError("distributed: rank " + std::to_string(spec.rank) + " is not in a world of " +
+                      std::to_string(spec.world_size));
+  }
+  if (!spec.file_store.empty()) {
+    impl_->store = c10::make_intrusive<c10d::FileStore>(spec.file_store,
+                                                        static_cast<int>(spec.world_size));
+  } else {
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<uint16_t>(spec.port);
+    options.isServer = spec.rank == 0;
+    options.numWorkers = static_cast<int>(spec.world_size);
+    options.timeout = spec.timeout;
+    impl_->store = c10::make_intrusive<c10d::TCPStore>(spec.host, options);
+  }
+  impl_->store->setTimeout(spec.timeout);
+  auto options = c10d::ProcessGroupGloo::Options::create(spec.timeout);
+  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(spec.host));
+  impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+      impl_->store, static_cast<int>(spec.rank), static_cast<int>(spec.world_size), options);
+}
+
+GlooGroup::~GlooGroup() = default;
+
+std::vector<at::Tensor> GlooGroup::gather(const at::Tensor& frame) {
+  std::vector<at::Tensor> input{frame.contiguous()};
+  std::vector<std::vector<at::Tensor>> output;
+  if (rank_ == 0) {
+    output.emplace_back();
+    for (int64_t r = 0; r < world_size_; ++r) output.back().push_back(at::empty_like(input[0]));
+  }
+  c10d::GatherOptions options;
+  options.rootRank = 0;
+  impl_->group->gather(output, input, options)->wait();
+  return rank_ == 0 ? output.front() : std::vector<at::Tensor>{};
+}
+
+void GlooGroup::broadcast(at::Tensor& tensor) {
+  std::vector<at::Tensor> tensors{tensor};
+  impl_->group->broadcast(tensors)->wait();
+}
+
+void GlooGroup::barrier() { impl_->group->barrier()->wait(); }
+
+}  // namespace rampart::distributed

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rampart::distributed {
+
+/// Where the ranks meet: a FileStore (one file, single host; access is the file's permissions)
+/// or a TCPStore on host:port (bound to loopback unless another host is given).
+struct GroupSpec {
+  int64_t rank = 0;
+  int64_t world_size = 1;
+  std::string file_store;          ///< path of the FileStore file; empty: TCPStore
+  std::string host = "127.0.0.1";  ///< TCPStore host (rank 0 listens there)
+  int port = 29500;
+  std::chrono::milliseconds timeout{60000};
+};
+
+/// A c10d process group on Gloo (CPU tensors). Hides the 1.13 / 2.x differences of c10d
+/// (ProcessGroupGloo derives from ProcessGroup in 1.13, from Backend in 2.x).
+class GlooGroup {
+ public:
+  explicit GlooGroup(const GroupSpec& spec);
+  ~GlooGroup();
+  GlooGroup(const GlooGroup&) = delete;
+  GlooGroup& operator=(const GlooGroup&) = delete;
+
+  int64_t rank() const { return rank_; }
+  int64_t world_size() const { return world_size_; }
+  /// Every rank's `frame` (all the same size) at rank 0, in rank order; empty on other ranks.
+  std::vector<at::Tensor> gather(const at::Tensor& frame);
+  /// Rank 0's `tensor` on every rank (in place; the same size everywhere).
+  void broadcast(at::Tensor& tensor);
+  void barrier();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t rank_;
+  int64_t world_size_;
+};
+
+}  // namespace rampart::distributed

@@ -1,0 +1,93 @@
+#include "distributed/update_exchange.h"
+
+#include <ATen/ATen.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "distributed/update_frame.h"
+
+namespace rampart::distributed {
+
+UpdateExchange::UpdateExchange(GlooGroup& group, std::string run_id, const KeyRing* keys,
+                               double max_norm)
+    : group_(group), run_id_(std::move(run_id)), keys_(keys), max_norm_(max_norm) {}
+
+const Key* UpdateExchange::key_of(int64_t rank) const {
+  if (!keys_) return nullptr;
+  if (!keys_->has(rank)) {
+    throw std::runtime_error("distributed: no key for rank " + std::to_string(rank));
+  }
+  return &keys_->at(rank);
+}
+
+at::Tensor UpdateExchange::pack(const at::Tensor& update, int64_t round) const {
+  return pack_update(update, round, group_.rank(), run_id_, key_of(group_.rank()));
+}
+
+RoundOutcome UpdateExchange::round(const at::Tensor& update, int64_t round,
+                                   defenses::aggregation::RobustAggregator* aggregator) {
+  return round_with_frame(pack(update, round), update.numel(), round, aggregator);
+}
+
+RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d, int64_t round,
+                                              defenses::aggregation::RobustAggregator* aggregator) {
+  const int64_t n = group_.world_size();
+  RoundOutcome outcome;
+  // The broadcast frame: the aggregate's frame (rank 0's header and payload), then one tag per
+  // rank under that rank's key.
+  const int64_t aggregate_bytes = frame_bytes(d);
+  at::Tensor reply = at::zeros({aggregate_bytes + 32 * n}, at::TensorOptions().dtype(at::kByte));
+  const std::vector<at::Tensor> frames = group_.gather(frame);
+  if (group_.rank() == 0) {
+    if (!aggregator) throw std::logic_error("UpdateExchange: rank 0 needs the aggregator");
+    std::vector<at::Tensor> accepted;
+    for (int64_t r = 0; r < n; ++r) {
+      ReceivedUpdate received = unpack_update(frames[static_cast<std::size_t>(r)], d, round, r,
+                                              run_id_, key_of(r), max_norm_);
+      if (received.rejected.empty()) {
+        accepted.push_back(received.update);
+      } else {
+        outcome.rejected.emplace_back(r, received.rejected);
+      }
+    }
+    outcome.accepted = static_cast<int64_t>(accepted.size());
+    if (accepted.empty()) throw std::runtime_error("distributed: every update of the round was rejected");
+    const at::Tensor aggregate = (*aggregator)(at::stack(accepted)).to(at::kFloat).contiguous();
+    const at::Tensor packed = pack_update(aggregate, round, 0, run_id_, nullptr);
+    uint8_t* p = reply.data_ptr<uint8_t>();
+    std::memcpy(p, packed.data_ptr<uint8_t>(), static_cast<std::size_t>(aggregate_bytes));
+    const uint8_t* payload = p + 24;
+    const auto payload_bytes = static_cast<std::size_t>(d) * sizeof(float);
+    for (int64_t r = 0; r < n; ++r) {
+      if (const Key* key = key_of(r)) {
+        const Tag tag = message_tag(*key, run_id_ + "/aggregate", round, r, payload, payload_bytes);
+        std::memcpy(p + aggregate_bytes + 32 * r, tag.data(), tag.size());
+      }
+    }
+  }
+  group_.broadcast(reply);
+  const uint8_t* p = reply.data_ptr<uint8_t>();
+  ReceivedUpdate mine = unpack_update(reply.slice(0, 0, aggregate_bytes), d, round, 0, run_id_,
+                                      nullptr, /*max_norm=*/0);
+  if (!mine.rejected.empty()) {
+    throw std::runtime_error("distributed: rank " + std::to_string(group_.rank()) +
+                             " received a bad aggregate in round " + std::to_string(round) +
+                             ": " + mine.rejected);
+  }
+  if (const Key* key = key_of(group_.rank())) {
+    Tag received{};
+    std::memcpy(received.data(), p + aggregate_bytes + 32 * group_.rank(), received.size());
+    const Tag expected = message_tag(*key, run_id_ + "/aggregate", round, group_.rank(), p + 24,
+                                     static_cast<std::size_t>(d) * sizeof(float));
+    if (!tags_equal(received, expected)) {
+      throw std::runtime_error("distributed: rank " + std::to_string(group_.rank()) +
+                               ": the aggregate of round " + std::to_string(round) +
+                               " fails its authentication tag (changed in transit)");
+    }
+  }
+  outcome.aggregate = mine.update;
+  return outcome;
+}
+
+}  // namespace rampart::distributed

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "distributed/message_auth.h"
+
+namespace rampart::distributed {
+
+/// One update on the wire: a uint8 tensor holding
+///   [round: int64][rank: int64][d: int64][payload: d float32][tag: 32 bytes]
+/// where the tag is message_tag(key of rank, run id, round, rank, payload). Without keys the tag
+/// is zero and unchecked.
+at::Tensor pack_update(const at::Tensor& update, int64_t round, int64_t rank,
+                       const std::string& run_id, const Key* key);
+
+/// The size in bytes of a frame carrying d floats.
+int64_t frame_bytes(int64_t d);
+
+/// What the receiver checks, in order: the frame's size for d floats; the claimed rank is the
+/// sender's slot; the claimed round is the current one (else replayed or out of round); the tag
+/// under the sender's key (else forged or tampered); every value finite; the L2 norm within
+/// `max_norm` (0: no bound). On success `update` holds the payload ([d] float32).
+struct ReceivedUpdate {
+  at::Tensor update;
+  std::string rejected;  ///< empty when accepted; else why, for the log and the run summary
+};
+ReceivedUpdate unpack_update(const at::Tensor& frame, int64_t d, int64_t expected_round,
+                             int64_t sender, const std::string& run_id, const Key* key,
+                             double max_norm);
+
+}  // namespace rampart::distributed
