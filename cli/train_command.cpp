@@ -1,8 +1,14 @@
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "core/config_node.h"
 #include "defenses/defended_training.h"
+#include "distributed/distributed_config.h"
+#include "distributed/distributed_training.h"
+#include "distributed/launcher.h"
 #include "training/trainer.h"
 
 namespace rampart::cli {
@@ -39,6 +45,30 @@ void print_train_result(const training::TrainResult& result) {
   }
 }
 
+void print_distributed_summary(const distributed::DistributedSummary& s,
+                               const distributed::DistributedSpec& spec) {
+  std::printf("distributed:         %lld workers, %lld rounds, aggregator %s\n",
+              static_cast<long long>(s.world_size), static_cast<long long>(s.rounds),
+              defenses::aggregation::describe(spec.aggregator).c_str());
+  if (spec.byzantine.count > 0) {
+    std::printf("  simulated:         %lld Byzantine (ranks %lld..%lld), attack %s\n",
+                static_cast<long long>(spec.byzantine.count),
+                static_cast<long long>(s.world_size - spec.byzantine.count),
+                static_cast<long long>(s.world_size - 1), spec.byzantine.attack.c_str());
+  }
+  for (std::size_t r = 0; r < s.rejected.size(); ++r) {
+    if (s.rejected[r] > 0) {
+      std::printf("  rejected:          rank %zu, %lld of %lld rounds (%s)\n", r,
+                  static_cast<long long>(s.rejected[r]), static_cast<long long>(s.rounds),
+                  s.last_reason[r].c_str());
+    }
+  }
+  std::printf("  time:              %.1f s communication and aggregation, %.1f s updates\n",
+              s.communication_seconds, s.compute_seconds);
+  std::printf("  final weights:     %s\n", s.weights_identical ? "identical on every rank"
+                                                              : "DIFFER between ranks");
+}
+
 }  // namespace
 
 int run_train(const std::string& config_path, const std::vector<std::string>& overrides,
@@ -49,7 +79,28 @@ int run_train(const std::string& config_path, const std::vector<std::string>& ov
                                                     config.model.input.range_max);
   training::TrainOptions options;
   options.resume = resume;
-  print_train_result(defenses::train_with_defense(config, defense, options));
+  if (!root.has("distributed")) {
+    print_train_result(defenses::train_with_defense(config, defense, options));
+    return 0;
+  }
+  const auto spec = distributed::parse_distributed_spec(root.child("distributed"));
+  if (std::getenv("RANK") == nullptr) {
+    if (spec.workers == 0) {
+      root.child("distributed").fail("no 'workers' and no RANK/WORLD_SIZE in the environment: "
+                                     "set distributed.workers to launch local workers");
+    }
+    std::vector<std::string> arguments{"train", config_path};
+    for (const auto& o : overrides) arguments.insert(arguments.end(), {"--set", o});
+    if (resume) arguments.emplace_back("--resume");
+    return distributed::launch_local_workers(spec.workers, arguments, config.output);
+  }
+  distributed::DistributedSummary summary;
+  const auto result = distributed::train_rank(config, defense, spec, options, &summary);
+  if (summary.world_size > 0 && std::getenv("RANK") == std::string("0")) {
+    print_train_result(result);
+    print_distributed_summary(summary, spec);
+    if (!summary.weights_identical) return 1;
+  }
   return 0;
 }
 

@@ -53,6 +53,14 @@ std::vector<at::Tensor> GlooGroup::gather(const at::Tensor& frame) {
   return rank_ == 0 ? output.front() : std::vector<at::Tensor>{};
 }
 
+std::vector<at::Tensor> GlooGroup::allgather(const at::Tensor& tensor) {
+  std::vector<at::Tensor> input{tensor.contiguous()};
+  std::vector<std::vector<at::Tensor>> output(1);
+  for (int64_t r = 0; r < world_size_; ++r) output[0].push_back(at::empty_like(input[0]));
+  impl_->group->allgather(output, input)->wait();
+  return output[0];
+}
+
 void GlooGroup::broadcast(at::Tensor& tensor) {
   std::vector<at::Tensor> tensors{tensor};
   impl_->group->broadcast(tensors)->wait();

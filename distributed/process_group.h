@@ -34,6 +34,9 @@ class GlooGroup {
   int64_t world_size() const { return world_size_; }
   /// Every rank's `frame` (all the same size) at rank 0, in rank order; empty on other ranks.
   std::vector<at::Tensor> gather(const at::Tensor& frame);
+  /// Every rank's `tensor` on every rank, in rank order (Gloo relays it through other ranks:
+  /// only for simulations, never for updates that must reach the aggregator unchanged).
+  std::vector<at::Tensor> allgather(const at::Tensor& tensor);
   /// Rank 0's `tensor` on every rank (in place; the same size everywhere).
   void broadcast(at::Tensor& tensor);
   void barrier();

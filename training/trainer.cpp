@@ -161,6 +161,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         "validation: missing; this training keeps its most robust epoch, which needs a "
         "'validation' split");
   }
+  if (options.shard) train_data = options.shard(train_data);
   datasets::Batcher batcher(train_data, config.data.batch_size, config.data.shuffle, config.seed);
 
   TrainResult result;
@@ -221,6 +222,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         loss = torch::nn::functional::cross_entropy(logits, y);
       }
       loss.backward();
+      if (options.after_backward) options.after_backward(model, epoch, step);
       optimizer->step();
       {
         torch::NoGradGuard no_grad;
@@ -251,21 +253,25 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         result.best_robust_accuracy = result.robust_accuracy;
         result.best_epoch = epoch + 1;
         summary += " (best)";
-        models::save_checkpoint(result.best_checkpoint, model, {}, metadata);  // weights only
+        if (options.write_outputs) {
+          models::save_checkpoint(result.best_checkpoint, model, {}, metadata);  // weights only
+        }
       }
       metadata["best_robust_accuracy"] = format_score(*result.best_robust_accuracy);
       metadata["best_epoch"] = std::to_string(result.best_epoch);
     }
     progress.finish(summary);
-    result.checkpoint_sha256 = models::save_checkpoint(
-        result.checkpoint, model, optimizer_state(*optimizer, model), metadata);
+    if (options.write_outputs) {
+      result.checkpoint_sha256 = models::save_checkpoint(
+          result.checkpoint, model, optimizer_state(*optimizer, model), metadata);
+    }
     ++result.epochs_run;
   }
   if (result.epochs_run == 0 && validation) {
     result.validation_accuracy =
         accuracy(model, *validation, config.validation->batch_size, device);
   }
-  if (result.best_epoch > 0) {
+  if (result.best_epoch > 0 && options.write_outputs) {
     // The most robust epoch is the model this run delivers.
     models::load_weights(model, models::read_checkpoint(result.best_checkpoint, own_output(config)),
                          result.best_checkpoint);
@@ -274,7 +280,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     result.kept_validation_accuracy =
         accuracy(model, *validation, config.validation->batch_size, device);
   }
-  if (config.export_torchscript) {
+  if (config.export_torchscript && options.write_outputs) {
     result.torchscript = (std::filesystem::path(config.output) / "model.pt").string();
     model.to(at::kCPU);
     result.torchscript_sha256 = models::export_torchscript(model, result.torchscript);

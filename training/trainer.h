@@ -60,6 +60,15 @@ struct TrainOptions {
   /// the last epoch a poor choice. Needs validation data.
   std::function<double(models::Classifier& model, const datasets::Dataset& validation)>
       robust_validation;
+  /// Data-parallel training: the part of the training data this process trains on (a worker's
+  /// shard), applied once after loading.
+  std::function<datasets::Dataset(const datasets::Dataset& train)> shard;
+  /// Data-parallel training: called after backward and before the optimizer step with
+  /// (model, epoch, step), to replace the gradients by the aggregate of every worker's.
+  std::function<void(models::Classifier& model, int64_t epoch, int64_t step)> after_backward;
+  /// False on data-parallel workers other than rank 0: no checkpoint, no export (rank 0 writes
+  /// them; every honest worker holds the same weights).
+  bool write_outputs = true;
 };
 
 /// Standard (non-adversarial) training of a built-in model: seeded initialisation, seeded

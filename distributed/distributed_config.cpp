@@ -1,0 +1,49 @@
+#include "distributed/distributed_config.h"
+
+#include "core/error.h"
+
+namespace rampart::distributed {
+
+DistributedSpec parse_distributed_spec(const core::ConfigNode& node) {
+  node.expect_keys({"workers", "backend", "heterogeneity", "aggregator", "simulate_byzantine",
+                    "auth", "max_norm", "timeout_seconds"});
+  DistributedSpec spec;
+  spec.workers = node.get_int("workers", 0, 0, 1024);
+  spec.backend = node.get_choice("backend", {"gloo", "nccl"}, "gloo");
+  if (spec.backend == "nccl") {
+    node.fail_at("backend", "nccl needs a CUDA-enabled libtorch; this build trains with gloo");
+  }
+  spec.heterogeneity = node.get_double("heterogeneity", 1.0, 0.0, 1.0);
+  if (node.has("aggregator")) {
+    spec.aggregator = defenses::aggregation::parse_aggregator_spec(node.child("aggregator"));
+  }
+  if (const auto byz = node.optional_child("simulate_byzantine")) {
+    byz->expect_keys({"count", "attack", "tau"});
+    spec.byzantine.count = byz->get_int("count", 1, 0, 1024);
+    spec.byzantine.attack = byz->get_choice(
+        "attack", {"sign_flip", "ipm", "alie", "gaussian", "label_flip", "mimic", "inf",
+                   "alie_opt", "ipm_opt"});
+    const double default_tau = spec.byzantine.attack == "ipm"    ? 2.0
+                               : spec.byzantine.attack == "alie" ? 1.5
+                                                                 : 1.0;
+    spec.byzantine.tau = byz->get_double("tau", default_tau, -1e6, 1e6);
+    if (spec.workers > 0 && spec.byzantine.count >= spec.workers) {
+      byz->fail_at("count", std::to_string(spec.byzantine.count) + " Byzantine of " +
+                                std::to_string(spec.workers) + " workers leaves no honest one");
+    }
+  }
+  if (const auto auth = node.optional_child("auth")) {
+    auth->expect_keys({"keys"});
+    spec.keys = auth->get_string("keys");
+  }
+  spec.max_norm = node.get_double("max_norm", 0.0, 0.0);
+  spec.timeout_seconds = node.get_int("timeout_seconds", 300, 1, 86400);
+  const int64_t f = spec.aggregator.f;
+  if (spec.workers > 0 && f > 0 && 2 * f >= spec.workers) {
+    node.child("aggregator").fail_at("f", "f = " + std::to_string(f) + " needs 2f < workers = " +
+                                              std::to_string(spec.workers));
+  }
+  return spec;
+}
+
+}  // namespace rampart::distributed

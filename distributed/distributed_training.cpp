@@ -1,0 +1,199 @@
+#include "distributed/distributed_training.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+
+#include "attacks/byzantine_updates.h"
+#include "core/error.h"
+#include "defenses/defended_training.h"
+#include "distributed/data_shards.h"
+#include "distributed/message_auth.h"
+#include "distributed/update_exchange.h"
+#include "security/model_intake.h"
+
+namespace rampart::distributed {
+namespace {
+
+int64_t env_int(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) throw ConfigError(std::string("distributed: ") + name + " is not set");
+  char* end = nullptr;
+  const long long v = std::strtoll(value, &end, 10);
+  if (*end != '\0' || v < 0) throw ConfigError(std::string("distributed: ") + name + "='" + value + "' is not a number");
+  return v;
+}
+
+GroupSpec group_from_environment(const DistributedSpec& spec) {
+  GroupSpec group;
+  group.rank = env_int("RANK");
+  group.world_size = env_int("WORLD_SIZE");
+  group.timeout = std::chrono::milliseconds(spec.timeout_seconds * 1000);
+  if (const char* store = std::getenv("RAMPART_FILE_STORE"); store && *store) {
+    group.file_store = store;
+  } else {
+    const char* host = std::getenv("MASTER_ADDR");
+    group.host = host && *host ? host : "127.0.0.1";
+    group.port = static_cast<int>(env_int("MASTER_PORT"));
+  }
+  return group;
+}
+
+std::vector<at::Tensor> gradients(models::Classifier& model) {
+  std::vector<at::Tensor> out;
+  for (const auto& p : model.parameters()) {
+    if (p.requires_grad()) out.push_back(p.grad().defined() ? p.grad() : at::zeros_like(p));
+  }
+  return out;
+}
+
+// What a Byzantine rank sends, from the honest updates (rows of `honest`) and its own.
+at::Tensor byzantine_update(const ByzantineSpec& byz, const at::Tensor& honest,
+                            const at::Tensor& own, const defenses::aggregation::AggregatorSpec& rule,
+                            at::Generator& generator) {
+  namespace b = attacks::byzantine;
+  const std::string& a = byz.attack;
+  if (a == "sign_flip") return b::sign_flip(honest);
+  if (a == "ipm") return b::inner_product_manipulation(honest, byz.tau);
+  if (a == "alie") return b::a_little_is_enough(honest, byz.tau);
+  if (a == "gaussian") return b::gaussian(honest, 0.0, byz.tau, generator);
+  if (a == "inf") return b::infinity(honest);
+  if (a == "mimic") return b::mimic(honest, 0);
+  if (a == "alie_opt" || a == "ipm_opt") {
+    const auto aggregate = [&rule](const at::Tensor& v) {
+      defenses::aggregation::RobustAggregator copy(rule);
+      return copy(v);
+    };
+    return a == "alie_opt" ? b::optimal_alie(honest, byz.count, aggregate)
+                           : b::optimal_ipm(honest, byz.count, aggregate);
+  }
+  return own;  // label_flip: an honest-looking gradient of flipped labels
+}
+
+}  // namespace
+
+training::TrainResult train_rank(const training::TrainConfig& config,
+                                 const defenses::DefenseSpec& defense, const DistributedSpec& spec,
+                                 training::TrainOptions options, DistributedSummary* summary) {
+  const GroupSpec group_spec = group_from_environment(spec);
+  if (spec.workers > 0 && spec.workers != group_spec.world_size) {
+    throw ConfigError("distributed.workers is " + std::to_string(spec.workers) +
+                      " but WORLD_SIZE is " + std::to_string(group_spec.world_size));
+  }
+  auto group = std::make_shared<GlooGroup>(group_spec);
+  const int64_t rank = group->rank(), world = group->world_size();
+  const int64_t first_byzantine = world - spec.byzantine.count;
+  const bool byzantine = rank >= first_byzantine;
+  if (first_byzantine < 1) throw ConfigError("distributed.simulate_byzantine.count leaves no honest worker");
+  auto keys = std::make_shared<KeyRing>();
+  if (!spec.keys.empty()) {
+    *keys = read_key_file(spec.keys);
+  } else if (rank == 0) {
+    spdlog::warn("distributed: no auth.keys: updates are not authenticated, and anyone who can "
+                 "reach the store can join the run");
+  }
+  const std::string run_id = config.config_hash;
+  auto exchange = std::make_shared<UpdateExchange>(*group, run_id, spec.keys.empty() ? nullptr : keys.get(),
+                                                   spec.max_norm);
+  auto aggregator = std::make_shared<defenses::aggregation::RobustAggregator>(spec.aggregator, config.seed);
+  auto generator = std::make_shared<at::Generator>(at::detail::createCPUGenerator(config.seed + 7919 * static_cast<uint64_t>(rank)));
+  auto momentum = std::make_shared<at::Tensor>();
+  if (summary) {
+    summary->world_size = world;
+    summary->rejected.assign(static_cast<std::size_t>(world), 0);
+    summary->last_reason.assign(static_cast<std::size_t>(world), "");
+  }
+  const uint64_t seed = config.seed;
+  const double heterogeneity = spec.heterogeneity;
+  const bool label_flip = byzantine && spec.byzantine.attack == "label_flip";
+  options.shard = [rank, world, heterogeneity, seed, label_flip](const datasets::Dataset& train) {
+    datasets::Dataset part = train;
+    const at::Tensor indices = shard_indices(train.labels, world, heterogeneity, seed)[static_cast<std::size_t>(rank)];
+    part.images = train.images.index_select(0, indices);
+    part.labels = train.labels.index_select(0, indices);
+    if (label_flip) part.labels = (train.num_classes - 1) - part.labels;
+    return part;
+  };
+  options.write_outputs = rank == 0;
+  const ByzantineSpec byz = spec.byzantine;
+  // Attacks computed from the honest updates need the omniscient view: one extra collective
+  // per round, in which every rank takes part.
+  const bool omniscient = byz.count > 0 && (byz.attack == "sign_flip" || byz.attack == "ipm" ||
+                                            byz.attack == "alie" || byz.attack == "mimic" ||
+                                            byz.attack == "alie_opt" || byz.attack == "ipm_opt");
+  const double beta = spec.aggregator.momentum;
+  const auto rule = spec.aggregator;
+  options.after_backward = [=](models::Classifier& model, int64_t epoch, int64_t step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<at::Tensor> grads = gradients(model);
+    std::vector<at::Tensor> flat;
+    for (const auto& g : grads) flat.push_back(g.detach().flatten().to(at::kCPU, at::kFloat));
+    at::Tensor update = at::cat(flat);
+    if (beta > 0) {
+      *momentum = momentum->defined() ? *momentum * beta + update * (1 - beta) : update;
+      update = *momentum;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    // The omniscient attacker's view: every rank's true update (a simulation only).
+    if (omniscient) {
+      const std::vector<at::Tensor> all = group->allgather(update);
+      if (byzantine) {
+        const at::Tensor honest =
+            at::stack(std::vector<at::Tensor>(all.begin(), all.begin() + first_byzantine));
+        update = byzantine_update(byz, honest, update, rule, *generator);
+      }
+    } else if (byzantine) {
+      update = byzantine_update(byz, update.unsqueeze(0), update, rule, *generator);
+    }
+    const int64_t round = epoch * 1000000 + step + 1;
+    const auto t2 = std::chrono::steady_clock::now();
+    const RoundOutcome outcome = exchange->round(update, round, rank == 0 ? aggregator.get() : nullptr);
+    const auto t3 = std::chrono::steady_clock::now();
+    int64_t offset = 0;
+    for (const auto& g : grads) {
+      const int64_t n = g.numel();
+      g.copy_(outcome.aggregate.slice(0, offset, offset + n).view_as(g));
+      offset += n;
+    }
+    if (summary) {
+      ++summary->rounds;
+      for (const auto& [r, why] : outcome.rejected) {
+        if (summary->rejected[static_cast<std::size_t>(r)]++ == 0) {
+          spdlog::warn("distributed: round {}: rejected the update of rank {}: {}", summary->rounds, r, why);
+        }
+        summary->last_reason[static_cast<std::size_t>(r)] = why;
+      }
+      summary->compute_seconds += std::chrono::duration<double>(t1 - t0).count();
+      summary->communication_seconds += std::chrono::duration<double>(t3 - t2).count();
+    }
+  };
+  training::TrainResult result = defenses::train_with_defense(config, defense, options);
+  // Every rank must end with rank 0's weights: compare digests of the final weights.
+  at::Tensor digest = at::zeros({32}, at::TensorOptions().dtype(at::kByte));
+  {
+    std::string bytes;
+    for (const auto& p : result.model->parameters()) {
+      const at::Tensor c = p.detach().to(at::kCPU).contiguous();
+      bytes.append(static_cast<const char*>(c.data_ptr()), static_cast<std::size_t>(c.nbytes()));
+    }
+    const std::string hex = security::sha256_hex(bytes);
+    for (int i = 0; i < 32; ++i) digest[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  const std::vector<at::Tensor> digests = group->gather(digest);
+  if (rank == 0 && summary) {
+    for (int64_t r = 1; r < world; ++r) {
+      if (!at::equal(digests[static_cast<std::size_t>(r)], digest)) {
+        summary->weights_identical = false;
+        spdlog::error("distributed: rank {} ended with different weights from rank 0", r);
+      }
+    }
+  }
+  group->barrier();
+  return result;
+}
+
+}  // namespace rampart::distributed
