@@ -73,21 +73,30 @@ KeyRing read_key_file(const std::string& path) {
   return ring;
 }
 
+Digest payload_digest(const uint8_t* payload, std::size_t payload_bytes) {
+  Digest digest{};
+  SHA256(payload, payload_bytes, digest.data());
+  return digest;
+}
+
 Tag message_tag(const Key& key, const std::string& run_id, int64_t round, int64_t rank,
-                const uint8_t* payload, std::size_t payload_bytes) {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(payload, payload_bytes, digest);
+                const Digest& digest) {
   std::string message;
   append_int64(message, static_cast<int64_t>(run_id.size()));
   message += run_id;
   append_int64(message, round);
   append_int64(message, rank);
-  message.append(reinterpret_cast<const char*>(digest), sizeof(digest));
+  message.append(reinterpret_cast<const char*>(digest.data()), digest.size());
   Tag tag{};
   unsigned int length = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), tag.data(), &length);
   return tag;
+}
+
+Tag message_tag(const Key& key, const std::string& run_id, int64_t round, int64_t rank,
+                const uint8_t* payload, std::size_t payload_bytes) {
+  return message_tag(key, run_id, round, rank, payload_digest(payload, payload_bytes));
 }
 
 bool tags_equal(const Tag& a, const Tag& b) { return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }

@@ -26,7 +26,16 @@ struct KeyRing {
 /// when the file is readable by other users (keys must be private: chmod 600).
 KeyRing read_key_file(const std::string& path);
 
-/// HMAC-SHA256 under `key` of: run_id, round, rank (little-endian int64) and SHA-256(payload).
+/// SHA-256 of a payload (with SHA-NI about 1 GB/s here: the cost of authenticating an update).
+using Digest = std::array<uint8_t, 32>;
+Digest payload_digest(const uint8_t* payload, std::size_t payload_bytes);
+
+/// HMAC-SHA256 under `key` of: run_id, round, rank (little-endian int64) and the payload's
+/// digest. Tagging one payload for many ranks hashes it once.
+Tag message_tag(const Key& key, const std::string& run_id, int64_t round, int64_t rank,
+                const Digest& digest);
+
+/// message_tag of the payload's digest.
 Tag message_tag(const Key& key, const std::string& run_id, int64_t round, int64_t rank,
                 const uint8_t* payload, std::size_t payload_bytes);
 

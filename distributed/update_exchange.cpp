@@ -57,11 +57,10 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
     const at::Tensor packed = pack_update(aggregate, round, 0, run_id_, nullptr);
     uint8_t* p = reply.data_ptr<uint8_t>();
     std::memcpy(p, packed.data_ptr<uint8_t>(), static_cast<std::size_t>(aggregate_bytes));
-    const uint8_t* payload = p + 24;
-    const auto payload_bytes = static_cast<std::size_t>(d) * sizeof(float);
+    const Digest digest = payload_digest(p + 24, static_cast<std::size_t>(d) * sizeof(float));
     for (int64_t r = 0; r < n; ++r) {
       if (const Key* key = key_of(r)) {
-        const Tag tag = message_tag(*key, run_id_ + "/aggregate", round, r, payload, payload_bytes);
+        const Tag tag = message_tag(*key, run_id_ + "/aggregate", round, r, digest);
         std::memcpy(p + aggregate_bytes + 32 * r, tag.data(), tag.size());
       }
     }
