@@ -9,6 +9,8 @@
 #include "distributed/distributed_config.h"
 #include "distributed/distributed_training.h"
 #include "distributed/launcher.h"
+#include "distributed/message_auth.h"
+#include "core/error.h"
 #include "training/trainer.h"
 
 namespace rampart::cli {
@@ -88,6 +90,15 @@ int run_train(const std::string& config_path, const std::vector<std::string>& ov
     if (spec.workers == 0) {
       root.child("distributed").fail("no 'workers' and no RANK/WORLD_SIZE in the environment: "
                                      "set distributed.workers to launch local workers");
+    }
+    if (!spec.keys.empty()) {  // one clear error here rather than one per worker
+      const auto keys = distributed::read_key_file(spec.keys);
+      for (int64_t r = 0; r < spec.workers; ++r) {
+        if (!keys.has(r)) {
+          throw ConfigError(spec.keys + ": no key for rank " + std::to_string(r) + " of " +
+                            std::to_string(spec.workers) + " workers");
+        }
+      }
     }
     std::vector<std::string> arguments{"train", config_path};
     for (const auto& o : overrides) arguments.insert(arguments.end(), {"--set", o});
