@@ -61,6 +61,11 @@ std::vector<at::Tensor> GlooGroup::allgather(const at::Tensor& tensor) {
   return output[0];
 }
 
+void GlooGroup::allreduce_sum(at::Tensor& tensor) {
+  std::vector<at::Tensor> tensors{tensor};
+  impl_->group->allreduce(tensors)->wait();
+}
+
 void GlooGroup::broadcast(at::Tensor& tensor) {
   std::vector<at::Tensor> tensors{tensor};
   impl_->group->broadcast(tensors)->wait();

@@ -37,6 +37,8 @@ class GlooGroup {
   /// Every rank's `tensor` on every rank, in rank order (Gloo relays it through other ranks:
   /// only for simulations, never for updates that must reach the aggregator unchanged).
   std::vector<at::Tensor> allgather(const at::Tensor& tensor);
+  /// The elementwise sum over ranks, in place (what plain data-parallel training does).
+  void allreduce_sum(at::Tensor& tensor);
   /// Rank 0's `tensor` on every rank (in place; the same size everywhere).
   void broadcast(at::Tensor& tensor);
   void barrier();
