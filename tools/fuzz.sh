@@ -3,7 +3,7 @@
 # in build-fuzz/ and runs each for FUZZ_SECONDS (default 30) from the seeds of
 # fuzz/make_seeds.py, keeping the corpus in build-fuzz/corpus/. A crash, a sanitizer report,
 # a leak or an unexpected exception fails (exit 1) and leaves the input in build-fuzz/.
-#   tools/fuzz.sh                                  # every target, 30 s each (CI)
+#   tools/fuzz.sh                                  # every target, 30 s each (CI: 20 s)
 #   FUZZ_SECONDS=600 FUZZ_TARGETS=fuzz_zip tools/fuzz.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
