@@ -6,14 +6,17 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 #include "attacks/byzantine_updates.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "defenses/defended_training.h"
 #include "distributed/data_shards.h"
 #include "distributed/message_auth.h"
 #include "distributed/update_exchange.h"
+#include "models/safetensors.h"
 #include "security/model_intake.h"
 
 namespace rampart::distributed {
@@ -74,6 +77,14 @@ at::Tensor byzantine_update(const ByzantineSpec& byz, const at::Tensor& honest,
   return own;  // label_flip: an honest-looking gradient of flipped labels
 }
 
+// A worker's own state between epochs: its momentum and, on rank 0, centered clipping's centre.
+// Rank 0's checkpoint holds the weights and the optimizer; with this a resumed run continues
+// exactly where the uninterrupted one would be.
+std::string state_path(const std::string& output, int64_t rank) {
+  return (std::filesystem::path(output) / ("worker" + std::to_string(rank) + ".state.safetensors"))
+      .string();
+}
+
 }  // namespace
 
 training::TrainResult train_rank(const training::TrainConfig& config,
@@ -107,6 +118,33 @@ training::TrainResult train_rank(const training::TrainConfig& config,
     summary->rejected.assign(static_cast<std::size_t>(world), 0);
     summary->last_reason.assign(static_cast<std::size_t>(world), "");
   }
+  const std::string checkpoint = (std::filesystem::path(config.output) / "checkpoint.safetensors").string();
+  if (options.resume && std::filesystem::exists(state_path(config.output, rank)) &&
+      std::filesystem::exists(checkpoint)) {
+    const auto state = models::parse_safetensors(core::read_file(state_path(config.output, rank)),
+                                                 state_path(config.output, rank));
+    const auto weights = models::parse_safetensors(core::read_file(checkpoint), checkpoint);
+    const auto epochs = [](const models::SafetensorsFile& f) {
+      const auto it = f.metadata.find("epochs_completed");
+      return it == f.metadata.end() ? std::string() : it->second;
+    };
+    if (epochs(state) == epochs(weights)) {
+      for (const auto& [name, tensor] : state.tensors) {
+        if (name == "momentum") *momentum = tensor.clone();
+        if (name == "centre") aggregator->set_centre(tensor.clone());
+      }
+    } else {
+      spdlog::warn("distributed: rank {}'s state is from epoch {}, the checkpoint from epoch {}: "
+                   "worker momentum restarts from zero", rank, epochs(state), epochs(weights));
+    }
+  }
+  options.on_epoch_end = [=, output = config.output](int64_t epoch) {
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    if (momentum->defined()) tensors.emplace_back("momentum", *momentum);
+    if (rank == 0 && aggregator->centre().defined()) tensors.emplace_back("centre", aggregator->centre());
+    models::save_safetensors(state_path(output, rank), tensors,
+                             {{"epochs_completed", std::to_string(epoch + 1)}});
+  };
   const uint64_t seed = config.seed;
   const double heterogeneity = spec.heterogeneity;
   const bool label_flip = byzantine && spec.byzantine.attack == "label_flip";

@@ -83,6 +83,11 @@ int launch_local_workers(int64_t workers, const std::vector<std::string>& argume
     }
     pids.push_back(pid);
   }
+  std::string listed;
+  for (std::size_t rank = 0; rank < pids.size(); ++rank) {
+    listed += (rank ? ", " : "") + std::to_string(pids[rank]);
+  }
+  spdlog::info("distributed: launched {} workers, pids {}", workers, listed);
   int result = 0;
   for (std::size_t rank = 0; rank < pids.size(); ++rank) {
     int status = 0;

@@ -265,6 +265,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
       result.checkpoint_sha256 = models::save_checkpoint(
           result.checkpoint, model, optimizer_state(*optimizer, model), metadata);
     }
+    if (options.on_epoch_end) options.on_epoch_end(epoch);
     ++result.epochs_run;
   }
   if (result.epochs_run == 0 && validation) {

@@ -66,6 +66,9 @@ struct TrainOptions {
   /// Data-parallel training: called after backward and before the optimizer step with
   /// (model, epoch, step), to replace the gradients by the aggregate of every worker's.
   std::function<void(models::Classifier& model, int64_t epoch, int64_t step)> after_backward;
+  /// Called at the end of each epoch (0-based), after the checkpoint is written: data-parallel
+  /// workers save their own state (worker momentum) for a resumed run.
+  std::function<void(int64_t epoch)> on_epoch_end;
   /// False on data-parallel workers other than rank 0: no checkpoint, no export (rank 0 writes
   /// them; every honest worker holds the same weights).
   bool write_outputs = true;

@@ -1,18 +1,29 @@
 // `rampart train` with a distributed: section: real worker processes on c10d Gloo, launched by
 // the CLI, with a simulated Byzantine rank; and the data shards.
 #include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include "distributed/data_shards.h"
+#include "models/safetensors.h"
 #include "support/test_support.h"
 
 using namespace rampart;
+
+extern char** environ;
 
 namespace {
 
@@ -109,4 +120,83 @@ TEST_CASE("rampart train, distributed: without keys it warns; impossible setups 
   CHECK(big_f.exit_code == 2);
   CHECK(big_f.output.find("distributed.aggregator.f: f = 2 needs 2f < workers = 4") !=
         std::string::npos);
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("rampart train, 3 workers: rank 0 killed in epoch 2, then --resume ends with the "
+          "uninterrupted run's weights",
+          "[distributed][processes][resume]") {
+  const std::string dir = test::make_temp_dir("dist-resume");
+  const std::string distributed =
+      "  workers: 3\n  heterogeneity: 0.5\n  timeout_seconds: 20\n"
+      "  aggregator: {name: trimmed_mean, f: 1, momentum: 0.9}\n";
+  const std::string config = write_config(dir, distributed);
+  const std::vector<std::string> epochs{"--set", "train.epochs=2", "--set", "data.limit=1800"};
+  std::vector<std::string> full_args{test::rampart_binary(), "train", config, "--set",
+                                     "train.output=" + dir + "/full"};
+  full_args.insert(full_args.end(), epochs.begin(), epochs.end());
+  const auto full = test::run_process(full_args);
+  INFO(full.output);
+  REQUIRE(full.exit_code == 0);
+
+  // The same run, rank 0 killed with SIGKILL a little into epoch 2.
+  const std::string log = dir + "/killed.log";
+  std::vector<std::string> args{test::rampart_binary(), "train", config};
+  args.insert(args.end(), epochs.begin(), epochs.end());
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t launcher = 0;
+  REQUIRE(posix_spawn(&launcher, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (slurp(log).find("epoch 2/2: started") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::string text = slurp(log);
+  const auto at = text.find("launched 3 workers, pids ");
+  REQUIRE(at != std::string::npos);
+  const pid_t rank0 = static_cast<pid_t>(std::stol(text.substr(at + 25)));
+  ::kill(rank0, SIGKILL);
+  int status = 0;
+  ::waitpid(launcher, &status, 0);
+  INFO(slurp(log));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);  // the launcher reports the failed workers
+  CHECK(slurp(log).find("distributed: worker 0 was killed by signal 9") != std::string::npos);
+
+  std::vector<std::string> resume_args{test::rampart_binary(), "train", config, "--resume"};
+  resume_args.insert(resume_args.end(), epochs.begin(), epochs.end());
+  const auto resumed = test::run_process(resume_args);
+  INFO(resumed.output);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.output.find("resuming from") != std::string::npos);
+  const auto read = [](const std::string& path) {
+    return models::parse_safetensors(slurp(path), path);
+  };
+  const auto a = read(dir + "/full/checkpoint.safetensors");
+  const auto b = read(dir + "/out/checkpoint.safetensors");
+  CHECK(b.metadata.at("epochs_completed") == "2");
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (std::size_t i = 0; i < a.tensors.size(); ++i) {  // weights and optimizer state
+    INFO(a.tensors[i].first);
+    REQUIRE(a.tensors[i].first == b.tensors[i].first);
+    CHECK(at::equal(a.tensors[i].second, b.tensors[i].second));
+  }
 }
