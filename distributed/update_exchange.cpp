@@ -52,7 +52,17 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
       }
     }
     outcome.accepted = static_cast<int64_t>(accepted.size());
-    if (accepted.empty()) throw std::runtime_error("distributed: every update of the round was rejected");
+    if (outcome.accepted < aggregator->min_inputs()) {
+      std::string why;
+      for (const auto& [r, reason] : outcome.rejected) {
+        why += "; rank " + std::to_string(r) + ": " + reason;
+      }
+      throw std::runtime_error("distributed: round " + std::to_string(round) + " accepted " +
+                               std::to_string(outcome.accepted) + " of " + std::to_string(n) +
+                               " updates, fewer than the " +
+                               std::to_string(aggregator->min_inputs()) +
+                               " the aggregator needs (2f + 1)" + why);
+    }
     const at::Tensor aggregate = (*aggregator)(at::stack(accepted)).to(at::kFloat).contiguous();
     const at::Tensor packed = pack_update(aggregate, round, 0, run_id_, nullptr);
     uint8_t* p = reply.data_ptr<uint8_t>();

@@ -134,6 +134,15 @@ at::Tensor RobustAggregator::operator()(const at::Tensor& x) {
   return aggregation::mean(v);
 }
 
+int64_t RobustAggregator::min_inputs() const {
+  int64_t f = 0;
+  if (spec_.name == "trimmed_mean" || spec_.name == "krum" || spec_.name == "multi_krum") f = spec_.f;
+  for (const auto& p : spec_.pre) {
+    if (p.name == "arc" || p.name == "nnm") f = std::max(f, p.f);
+  }
+  return 2 * f + 1;
+}
+
 at::Tensor RobustAggregator::centre() const {
   return clipping_ ? clipping_->centre() : at::Tensor();
 }

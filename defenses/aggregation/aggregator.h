@@ -55,6 +55,8 @@ class RobustAggregator {
   RobustAggregator& operator=(const RobustAggregator& other);
   at::Tensor operator()(const at::Tensor& x);
   const AggregatorSpec& spec() const { return spec_; }
+  /// The fewest vectors the pipeline accepts: 2f + 1 for a rule or step taking f, else 1.
+  int64_t min_inputs() const;
   /// Centered clipping's centre (undefined for the other rules), for checkpoints.
   at::Tensor centre() const;
   void set_centre(const at::Tensor& centre);

@@ -123,3 +123,45 @@ TEST_CASE("four ranks on c10d Gloo: rounds aggregate the accepted updates, and a
         "4 1 round 3 in round 4 (replayed)\n"
         "5 3 non-finite values (NaN or Inf)\n");
 }
+
+TEST_CASE("a round with fewer accepted updates than the rule needs stops with one clear error",
+          "[distributed][processes]") {
+  const std::string dir = test::make_temp_dir("quorum");
+  std::vector<pid_t> children;
+  for (int64_t rank = 0; rank < kRanks; ++rank) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int code = 0;
+      try {
+        distributed::GroupSpec spec;
+        spec.rank = rank;
+        spec.world_size = kRanks;
+        spec.file_store = dir + "/store";
+        spec.timeout = std::chrono::milliseconds(20000);
+        distributed::GlooGroup group(spec);
+        const distributed::KeyRing keys = test_keys();
+        distributed::UpdateExchange exchange(group, "test-run", &keys, 0);
+        defenses::aggregation::AggregatorSpec rule;
+        rule.name = "trimmed_mean";
+        rule.f = 1;  // needs 3 of the 4 updates
+        defenses::aggregation::RobustAggregator aggregator(rule);
+        const float value = rank >= 2 ? NAN : 1.0F;  // ranks 2 and 3 send NaN
+        exchange.round(at::full({kD}, value), 1, rank == 0 ? &aggregator : nullptr);
+      } catch (const std::exception& e) {
+        std::ofstream(dir + "/error" + std::to_string(rank) + ".txt") << e.what();
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+  }
+  CHECK(read_file(dir + "/error0.txt") ==
+        "distributed: round 1 accepted 2 of 4 updates, fewer than the 3 the aggregator needs "
+        "(2f + 1); rank 2: non-finite values (NaN or Inf); rank 3: non-finite values (NaN or Inf)");
+}
