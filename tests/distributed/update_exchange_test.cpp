@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "distributed/update_frame.h"
@@ -74,6 +75,33 @@ void run_rank(int64_t rank, const std::string& dir) {
   }
 }
 
+// Forks kRanks processes running body(rank); an exception's message goes to
+// dir/error<rank>.txt. Returns each rank's exit status.
+std::vector<int> fork_ranks(const std::string& dir, const std::function<void(int64_t)>& body) {
+  std::vector<pid_t> children;
+  for (int64_t rank = 0; rank < kRanks; ++rank) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      int code = 0;
+      try {
+        body(rank);
+      } catch (const std::exception& e) {
+        std::ofstream(dir + "/error" + std::to_string(rank) + ".txt") << e.what();
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(pid);
+  }
+  std::vector<int> statuses;
+  for (pid_t pid : children) {
+    int status = -1;
+    if (pid > 0) waitpid(pid, &status, 0);
+    statuses.push_back(status);
+  }
+  return statuses;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -87,28 +115,11 @@ TEST_CASE("four ranks on c10d Gloo: rounds aggregate the accepted updates, and a
           "tampered, a replayed and a NaN update are refused and named",
           "[distributed][processes]") {
   const std::string dir = test::make_temp_dir("exchange");
-  std::vector<pid_t> children;
-  for (int64_t rank = 0; rank < kRanks; ++rank) {
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      int code = 0;
-      try {
-        run_rank(rank, dir);
-      } catch (const std::exception& e) {
-        std::ofstream(dir + "/error" + std::to_string(rank) + ".txt") << e.what();
-        code = 1;
-      }
-      _exit(code);
-    }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    INFO(read_file(dir + "/error" + std::to_string(&pid - &children[0]) + ".txt"));
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+  const std::vector<int> statuses = fork_ranks(dir, [&](int64_t rank) { run_rank(rank, dir); });
+  for (std::size_t rank = 0; rank < statuses.size(); ++rank) {
+    INFO("rank " << rank << ": " << read_file(dir + "/error" + std::to_string(rank) + ".txt"));
+    CHECK(WIFEXITED(statuses[rank]));
+    CHECK(WEXITSTATUS(statuses[rank]) == 0);
   }
   // Means of the accepted updates (rank r sends r + 1): all; without 3; without 2; without 1;
   // without 3.
@@ -127,40 +138,22 @@ TEST_CASE("four ranks on c10d Gloo: rounds aggregate the accepted updates, and a
 TEST_CASE("a round with fewer accepted updates than the rule needs stops with one clear error",
           "[distributed][processes]") {
   const std::string dir = test::make_temp_dir("quorum");
-  std::vector<pid_t> children;
-  for (int64_t rank = 0; rank < kRanks; ++rank) {
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      int code = 0;
-      try {
-        distributed::GroupSpec spec;
-        spec.rank = rank;
-        spec.world_size = kRanks;
-        spec.file_store = dir + "/store";
-        spec.timeout = std::chrono::milliseconds(20000);
-        distributed::GlooGroup group(spec);
-        const distributed::KeyRing keys = test_keys();
-        distributed::UpdateExchange exchange(group, "test-run", &keys, 0);
-        defenses::aggregation::AggregatorSpec rule;
-        rule.name = "trimmed_mean";
-        rule.f = 1;  // needs 3 of the 4 updates
-        defenses::aggregation::RobustAggregator aggregator(rule);
-        const float value = rank >= 2 ? NAN : 1.0F;  // ranks 2 and 3 send NaN
-        exchange.round(at::full({kD}, value), 1, rank == 0 ? &aggregator : nullptr);
-      } catch (const std::exception& e) {
-        std::ofstream(dir + "/error" + std::to_string(rank) + ".txt") << e.what();
-        code = 1;
-      }
-      _exit(code);
-    }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status));
-  }
+  fork_ranks(dir, [&](int64_t rank) {
+    distributed::GroupSpec spec;
+    spec.rank = rank;
+    spec.world_size = kRanks;
+    spec.file_store = dir + "/store";
+    spec.timeout = std::chrono::milliseconds(20000);
+    distributed::GlooGroup group(spec);
+    const distributed::KeyRing keys = test_keys();
+    distributed::UpdateExchange exchange(group, "test-run", &keys, 0);
+    defenses::aggregation::AggregatorSpec rule;
+    rule.name = "trimmed_mean";
+    rule.f = 1;  // needs 3 of the 4 updates
+    defenses::aggregation::RobustAggregator aggregator(rule);
+    const float value = rank >= 2 ? NAN : 1.0F;  // ranks 2 and 3 send NaN
+    exchange.round(at::full({kD}, value), 1, rank == 0 ? &aggregator : nullptr);
+  });
   CHECK(read_file(dir + "/error0.txt") ==
         "distributed: round 1 accepted 2 of 4 updates, fewer than the 3 the aggregator needs "
         "(2f + 1); rank 2: non-finite values (NaN or Inf); rank 3: non-finite values (NaN or Inf)");
