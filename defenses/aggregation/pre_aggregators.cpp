@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "defenses/aggregation/robust_rules.h"
+#include "kernels/pairwise_distances.h"
 
 namespace rampart::defenses::aggregation {
 
@@ -34,13 +35,14 @@ at::Tensor adaptive_clip(const at::Tensor& x, int64_t f) {
 at::Tensor nearest_neighbour_mixing(const at::Tensor& x, int64_t f) {
   check_workers(x, f, "nnm");
   const int64_t n = x.size(0);
-  const at::Tensor xd = x.to(at::kDouble);
-  const at::Tensor sq = xd.pow(2).sum(1);
-  const at::Tensor distances = sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * xd.mm(xd.t());
+  const at::Tensor distances = kernels::pairwise_sq_distances(x);
   // Each row's own zero distance sorts first (stable: ties keep the lower index).
   const at::Tensor nearest =
-      std::get<1>(distances.clamp_min(0).sort(/*stable=*/true, 1, false)).slice(1, 0, n - f);
-  return x.index_select(0, nearest.flatten()).view({n, n - f, x.size(1)}).mean(1);
+      std::get<1>(distances.sort(/*stable=*/true, 1, false)).slice(1, 0, n - f);
+  // Row i of the mixing matrix averages i's neighbours: one [n, n] x [n, d] product.
+  const at::Tensor mixing = at::zeros({n, n}, x.options()).scatter_(
+      1, nearest, 1.0 / static_cast<double>(n - f));
+  return mixing.mm(x);
 }
 
 at::Tensor bucketing(const at::Tensor& x, int64_t s, at::Generator generator) {

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/coordinate_stats.h"
+#include "kernels/pairwise_distances.h"
 
 namespace rampart::defenses::aggregation {
 
@@ -38,14 +39,10 @@ at::Tensor trimmed_mean(const at::Tensor& x, int64_t f) {
 at::Tensor krum_scores(const at::Tensor& x, int64_t f) {
   check_workers(x, f, "krum");
   const int64_t n = x.size(0);
-  // Squared distances from the Gram matrix in double: |a - b|^2 = |a|^2 + |b|^2 - 2 a.b
-  const at::Tensor xd = x.to(at::kDouble);
-  const at::Tensor sq = xd.pow(2).sum(1);
-  const at::Tensor distances =
-      (sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * xd.mm(xd.t())).clamp_min(0);
+  const at::Tensor distances = kernels::pairwise_sq_distances(x);
   // Self excluded: its zero distance sorts first; the next n - f - 1 are the neighbours.
   const int64_t neighbours = n - f - 1;
-  if (neighbours <= 0) return at::zeros({n}, xd.options());
+  if (neighbours <= 0) return at::zeros({n}, distances.options());
   return std::get<0>(distances.sort(1)).slice(1, 1, 1 + neighbours).mean(1);
 }
 

@@ -15,6 +15,7 @@
 #include "defenses/aggregation/pre_aggregators.h"
 #include "defenses/aggregation/robust_rules.h"
 #include "kernels/coordinate_stats.h"
+#include "kernels/pairwise_distances.h"
 
 using namespace rampart;
 namespace agg = rampart::defenses::aggregation;
@@ -111,6 +112,13 @@ TEST_CASE("rules agree with plain libtorch definitions on random (n, d)",
       scores.push_back(s / static_cast<double>(n - f - 1));
     }
     check_close(agg::krum_scores(x, f), at::tensor(scores, at::kDouble), 1e-5);
+    // The fused distance kernel (float32) against float64 differences, large offsets included:
+    // no cancellation from |a|^2 + |b|^2 - 2 a.b.
+    const at::Tensor shifted = x + 1000.0;
+    check_close(kernels::pairwise_sq_distances(shifted),
+                kernels::pairwise_sq_distances_reference(shifted.to(at::kDouble)), 1e-4);
+    check_close(kernels::pairwise_sq_distances(x.to(at::kDouble)),
+                kernels::pairwise_sq_distances_reference(x), 1e-9);
     const auto best = std::min_element(scores.begin(), scores.end()) - scores.begin();
     check_close(agg::krum(x, f), x[best], 1e-6);
     std::vector<int64_t> order(static_cast<size_t>(n));

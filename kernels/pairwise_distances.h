@@ -1,0 +1,19 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace rampart::kernels {
+
+/// Squared Euclidean distances between the rows of x ([n, d]): float64 [n, n], zero diagonal.
+/// float32 on the CPU takes the fused twin: one pass over blocks of coordinates, each block's
+/// differences squared and summed in float32 (vectorized) and accumulated per block in float64,
+/// so no cancellation of |a|^2 + |b|^2 - 2 a.b. Other dtypes and devices: the ATen reference.
+///
+/// Example:
+///   const at::Tensor d2 = kernels::pairwise_sq_distances(updates);  // Krum, NNM
+at::Tensor pairwise_sq_distances(const at::Tensor& x);
+
+/// The same from ATen ops (row differences, in float64): the reference.
+at::Tensor pairwise_sq_distances_reference(const at::Tensor& x);
+
+}  // namespace rampart::kernels
