@@ -33,17 +33,22 @@ distributed::KeyRing test_keys() {
   return ring;
 }
 
-// One rank's life: rounds 1..5, each with a scripted misbehaviour.
-//   1: all honest; 2: rank 3 signs with a key it made up (forged); 3: rank 2's payload is
-//   changed after signing (tampered); 4: rank 1 sends its round-3 frame again (replayed);
-//   5: rank 3 sends NaN, correctly signed.
-void run_rank(int64_t rank, const std::string& dir) {
+// Rank `rank` of kRanks, meeting the others in a FileStore under `dir`.
+distributed::GroupSpec group_spec(int64_t rank, const std::string& dir) {
   distributed::GroupSpec spec;
   spec.rank = rank;
   spec.world_size = kRanks;
   spec.file_store = dir + "/store";
   spec.timeout = std::chrono::milliseconds(30000);
-  distributed::GlooGroup group(spec);
+  return spec;
+}
+
+// One rank's life: rounds 1..5, each with a scripted misbehaviour.
+//   1: all honest; 2: rank 3 signs with a key it made up (forged); 3: rank 2's payload is
+//   changed after signing (tampered); 4: rank 1 sends its round-3 frame again (replayed);
+//   5: rank 3 sends NaN, correctly signed.
+void run_rank(int64_t rank, const std::string& dir) {
+  distributed::GlooGroup group(group_spec(rank, dir));
   const distributed::KeyRing keys = test_keys();
   distributed::UpdateExchange exchange(group, "test-run", &keys, /*max_norm=*/0);
   defenses::aggregation::AggregatorSpec mean_spec;
@@ -139,12 +144,7 @@ TEST_CASE("a round with fewer accepted updates than the rule needs stops with on
           "[distributed][processes]") {
   const std::string dir = test::make_temp_dir("quorum");
   fork_ranks(dir, [&](int64_t rank) {
-    distributed::GroupSpec spec;
-    spec.rank = rank;
-    spec.world_size = kRanks;
-    spec.file_store = dir + "/store";
-    spec.timeout = std::chrono::milliseconds(20000);
-    distributed::GlooGroup group(spec);
+    distributed::GlooGroup group(group_spec(rank, dir));
     const distributed::KeyRing keys = test_keys();
     distributed::UpdateExchange exchange(group, "test-run", &keys, 0);
     defenses::aggregation::AggregatorSpec rule;
