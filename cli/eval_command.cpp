@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "core/config_node.h"
 #include "core/error.h"
+#include "distributed/distributed_eval.h"
+#include "distributed/launcher.h"
 #include "eval/eval_config.h"
 #include "eval/reports.h"
 #include "eval/runner.h"
@@ -27,7 +31,26 @@ int run_eval(const EvalCommand& command) {
   eval::EvalOptions options;
   options.quiet = command.quiet;
   options.strict = command.strict;
-  const eval::Evaluation evaluation = eval::run_eval(config, options);
+  std::optional<eval::Evaluation> result;
+  if (!config.distributed) {
+    result = eval::run_eval(config, options);
+  } else if (std::getenv("RANK") == nullptr) {
+    if (config.distributed->workers == 0) {
+      throw ConfigError(config.source + ": distributed: no 'workers' and no RANK/WORLD_SIZE in "
+                        "the environment: set distributed.workers to launch local workers");
+    }
+    std::vector<std::string> arguments{"eval", command.config_path};
+    for (const auto& o : overrides) arguments.insert(arguments.end(), {"--set", o});
+    if (command.quiet) arguments.emplace_back("--quiet");
+    if (command.strict) arguments.emplace_back("--strict");
+    if (!command.robustbench.empty()) arguments.insert(arguments.end(), {"--robustbench", command.robustbench});
+    return distributed::launch_local_workers(config.distributed->workers, arguments,
+                                             config.report.dir);
+  } else {
+    result = distributed::evaluate_rank(config, options);
+    if (!result) return 0;  // rank 0 reports
+  }
+  const eval::Evaluation& evaluation = *result;
   std::printf("\n%s", eval::terminal_summary(evaluation).c_str());
   std::printf("report: %s/\n", config.report.dir.c_str());
   if (!command.robustbench.empty()) {

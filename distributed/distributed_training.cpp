@@ -22,30 +22,6 @@
 namespace rampart::distributed {
 namespace {
 
-int64_t env_int(const char* name) {
-  const char* value = std::getenv(name);
-  if (!value || !*value) throw ConfigError(std::string("distributed: ") + name + " is not set");
-  char* end = nullptr;
-  const long long v = std::strtoll(value, &end, 10);
-  if (*end != '\0' || v < 0) throw ConfigError(std::string("distributed: ") + name + "='" + value + "' is not a number");
-  return v;
-}
-
-GroupSpec group_from_environment(const DistributedSpec& spec) {
-  GroupSpec group;
-  group.rank = env_int("RANK");
-  group.world_size = env_int("WORLD_SIZE");
-  group.timeout = std::chrono::milliseconds(spec.timeout_seconds * 1000);
-  if (const char* store = std::getenv("RAMPART_FILE_STORE"); store && *store) {
-    group.file_store = store;
-  } else {
-    const char* host = std::getenv("MASTER_ADDR");
-    group.host = host && *host ? host : "127.0.0.1";
-    group.port = static_cast<int>(env_int("MASTER_PORT"));
-  }
-  return group;
-}
-
 std::vector<at::Tensor> gradients(models::Classifier& model) {
   std::vector<at::Tensor> out;
   for (const auto& p : model.parameters()) {
@@ -90,7 +66,7 @@ std::string state_path(const std::string& output, int64_t rank) {
 training::TrainResult train_rank(const training::TrainConfig& config,
                                  const defenses::DefenseSpec& defense, const DistributedSpec& spec,
                                  training::TrainOptions options, DistributedSummary* summary) {
-  const GroupSpec group_spec = group_from_environment(spec);
+  const GroupSpec group_spec = group_from_environment(spec.timeout_seconds);
   if (spec.workers > 0 && spec.workers != group_spec.world_size) {
     throw ConfigError("distributed.workers is " + std::to_string(spec.workers) +
                       " but WORLD_SIZE is " + std::to_string(group_spec.world_size));

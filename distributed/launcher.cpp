@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -21,7 +23,8 @@ namespace {
 
 std::vector<std::string> worker_environment(int64_t rank, int64_t workers, const std::string& store) {
   const auto replaced = [](const std::string& entry) {
-    for (const char* name : {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "RAMPART_FILE_STORE="}) {
+    for (const char* name : {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "LOCAL_WORLD_SIZE=",
+                             "RAMPART_FILE_STORE="}) {
       if (entry.rfind(name, 0) == 0) return true;
     }
     return false;
@@ -33,6 +36,7 @@ std::vector<std::string> worker_environment(int64_t rank, int64_t workers, const
   env.push_back("RANK=" + std::to_string(rank));
   env.push_back("LOCAL_RANK=" + std::to_string(rank));
   env.push_back("WORLD_SIZE=" + std::to_string(workers));
+  env.push_back("LOCAL_WORLD_SIZE=" + std::to_string(workers));
   env.push_back("RAMPART_FILE_STORE=" + store);
   return env;
 }
@@ -88,18 +92,36 @@ int launch_local_workers(int64_t workers, const std::vector<std::string>& argume
     listed += (rank ? ", " : "") + std::to_string(pids[rank]);
   }
   spdlog::info("distributed: launched {} workers, pids {}", workers, listed);
+  // Wait for the workers in the order they end. The first to fail stops the others: the
+  // collectives need every rank, so they would only wait for it until their timeout.
   int result = 0;
-  for (std::size_t rank = 0; rank < pids.size(); ++rank) {
+  std::size_t running = pids.size();
+  std::vector<bool> ended(pids.size(), false);
+  while (running > 0) {
     int status = 0;
-    while (waitpid(pids[rank], &status, 0) < 0 && errno == EINTR) {
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
     }
+    const auto at = std::find(pids.begin(), pids.end(), pid);
+    if (at == pids.end()) continue;
+    const std::size_t rank = static_cast<std::size_t>(at - pids.begin());
+    ended[rank] = true;
+    --running;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (code != 0) {
-      spdlog::error("distributed: worker {} {} {}{}", rank,
-                    WIFEXITED(status) ? "exited with" : "was killed by signal",
-                    WIFEXITED(status) ? code : WTERMSIG(status),
-                    rank > 0 ? " (log: " + log_dir + "/worker" + std::to_string(rank) + ".log)" : "");
-      if (result == 0) result = code;
+    if (code == 0) continue;
+    if (result != 0) {
+      spdlog::info("distributed: worker {} stopped", rank);
+      continue;
+    }
+    spdlog::error("distributed: worker {} {} {}{}", rank,
+                  WIFEXITED(status) ? "exited with" : "was killed by signal",
+                  WIFEXITED(status) ? code : WTERMSIG(status),
+                  rank > 0 ? " (log: " + log_dir + "/worker" + std::to_string(rank) + ".log)" : "");
+    result = code;
+    for (std::size_t other = 0; other < pids.size(); ++other) {
+      if (!ended[other]) kill(pids[other], SIGTERM);
     }
   }
   std::error_code ec;

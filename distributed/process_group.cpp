@@ -5,9 +5,43 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
 #include "core/error.h"
 
 namespace rampart::distributed {
+
+namespace {
+
+int64_t env_int(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) throw ConfigError(std::string("distributed: ") + name + " is not set");
+  char* end = nullptr;
+  const long long v = std::strtoll(value, &end, 10);
+  if (*end != '\0' || v < 0) {
+    throw ConfigError(std::string("distributed: ") + name + "='" + value + "' is not a number");
+  }
+  return v;
+}
+
+}  // namespace
+
+GroupSpec group_from_environment(int64_t timeout_seconds) {
+  GroupSpec group;
+  group.rank = env_int("RANK");
+  group.world_size = env_int("WORLD_SIZE");
+  group.timeout = std::chrono::milliseconds(timeout_seconds * 1000);
+  if (const char* store = std::getenv("RAMPART_FILE_STORE"); store && *store) {
+    group.file_store = store;
+  } else {
+    const char* host = std::getenv("MASTER_ADDR");
+    group.host = host && *host ? host : "127.0.0.1";
+    group.port = static_cast<int>(env_int("MASTER_PORT"));
+  }
+  return group;
+}
 
 struct GlooGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
@@ -51,6 +85,23 @@ std::vector<at::Tensor> GlooGroup::gather(const at::Tensor& frame) {
   options.rootRank = 0;
   impl_->group->gather(output, input, options)->wait();
   return rank_ == 0 ? output.front() : std::vector<at::Tensor>{};
+}
+
+std::vector<std::string> GlooGroup::gather_bytes(const std::string& bytes) {
+  int64_t largest = 0;
+  std::vector<int64_t> sizes;
+  for (const at::Tensor& size : allgather(at::full({1}, static_cast<int64_t>(bytes.size()), at::kLong))) {
+    sizes.push_back(size.item<int64_t>());
+    largest = std::max(largest, sizes.back());
+  }
+  at::Tensor frame = at::zeros({largest}, at::kByte);
+  std::memcpy(frame.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  std::vector<std::string> out;
+  for (const at::Tensor& received : gather(frame)) {
+    const auto* data = reinterpret_cast<const char*>(received.data_ptr<uint8_t>());
+    out.emplace_back(data, static_cast<std::size_t>(sizes[out.size()]));
+  }
+  return out;
 }
 
 std::vector<at::Tensor> GlooGroup::allgather(const at::Tensor& tensor) {

@@ -21,6 +21,11 @@ struct GroupSpec {
   std::chrono::milliseconds timeout{60000};
 };
 
+/// The group the environment describes, torchrun's contract: RANK and WORLD_SIZE, and
+/// RAMPART_FILE_STORE (set by distributed::launch_local_workers) or MASTER_ADDR (default
+/// loopback) and MASTER_PORT for a TCPStore. Throws ConfigError naming a missing or bad variable.
+GroupSpec group_from_environment(int64_t timeout_seconds);
+
 /// A c10d process group on Gloo (CPU tensors). Hides the 1.13 / 2.x differences of c10d
 /// (ProcessGroupGloo derives from ProcessGroup in 1.13, from Backend in 2.x).
 class GlooGroup {
@@ -34,6 +39,9 @@ class GlooGroup {
   int64_t world_size() const { return world_size_; }
   /// Every rank's `frame` (all the same size) at rank 0, in rank order; empty on other ranks.
   std::vector<at::Tensor> gather(const at::Tensor& frame);
+  /// Every rank's `bytes` (any sizes) at rank 0, in rank order; empty on other ranks. The
+  /// sizes are exchanged first, then every rank sends its bytes padded to the largest.
+  std::vector<std::string> gather_bytes(const std::string& bytes);
   /// Every rank's `tensor` on every rank, in rank order (Gloo relays it through other ranks:
   /// only for simulations, never for updates that must reach the aggregator unchanged).
   std::vector<at::Tensor> allgather(const at::Tensor& tensor);

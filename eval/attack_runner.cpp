@@ -40,6 +40,7 @@ class BatchRunner {
     const int64_t batches = (count + settings_.batch_size - 1) / settings_.batch_size;
     std::optional<core::Progress> progress;
     if (!settings_.quiet) progress.emplace(label, batches, "img");
+    kept_ = 0;  // each part keeps its first successes; finish_examples keeps the first overall
     int64_t fooled = 0;
     for (int64_t b = 0; b < batches; ++b) {
       const at::Tensor idx = indices.slice(0, b * settings_.batch_size,
@@ -78,14 +79,16 @@ class BatchRunner {
     }
   }
 
-  // The examples for the report's image grid, in data order once all parts have run.
+  // The examples for the report's image grid: the first `examples` successful points in data
+  // order, whatever part fooled them (so a distributed evaluation's merged examples, the first
+  // of each rank's, are the same).
   void finish_examples() {
     if (example_indices_.empty()) {
       run_.example_indices = at::zeros({0}, at::kLong);
       return;
     }
     const at::Tensor indices = at::cat(example_indices_);
-    const at::Tensor order = std::get<1>(indices.sort());
+    const at::Tensor order = std::get<1>(indices.sort()).slice(0, 0, settings_.examples);
     run_.example_indices = indices.index_select(0, order);
     run_.example_adversarial = at::cat(example_images_).index_select(0, order);
   }

@@ -108,6 +108,27 @@ std::optional<DetectorSpec> parse_detector_spec(const core::ConfigNode& root) {
   return spec;
 }
 
+std::optional<DistributedEvalSpec> parse_distributed_spec(const core::ConfigNode& root) {
+  if (!root.has("distributed")) return std::nullopt;
+  const core::ConfigNode node = root.child("distributed");
+  if (!node.is_map()) node.fail("expected a mapping, e.g. {workers: 4}");
+  for (const char* key : {"aggregator", "heterogeneity", "simulate_byzantine", "auth", "max_norm"}) {
+    if (node.has(key)) {
+      node.fail_at(key, "is a training key (rampart train); an evaluation shares only its points");
+    }
+  }
+  node.expect_keys({"workers", "backend", "timeout_seconds"});
+  DistributedEvalSpec spec;
+  spec.workers = node.get_int("workers", 0, 0, 1024);
+  spec.backend = node.get_choice("backend", {"gloo", "nccl"}, "gloo");
+  if (spec.backend == "nccl") {
+    node.fail_at("backend", "an evaluation exchanges its results once, on the CPU: use gloo "
+                            "(the attacks still run on each rank's device)");
+  }
+  spec.timeout_seconds = node.get_int("timeout_seconds", 3600, 1, 7 * 86400);
+  return spec;
+}
+
 }  // namespace
 
 std::vector<std::string> budget_keys(const std::vector<ConfiguredAttack>& attacks) {
@@ -123,7 +144,7 @@ std::vector<std::string> budget_keys(const std::vector<ConfiguredAttack>& attack
 EvalConfig parse_eval_config(const core::ConfigNode& root) {
   if (!root.is_map()) root.fail("an eval config is a mapping with model, data and attacks");
   root.expect_keys({"seed", "device", "threads", "model", "data", "attacks", "cascade", "report",
-                    "sanity", "gates", "detector", "security"});
+                    "sanity", "gates", "detector", "security", "distributed"});
   EvalConfig config;
   config.source = root.file();
   config.seed = static_cast<uint64_t>(root.get_int("seed", 0, 0));
@@ -161,6 +182,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   config.report = parse_report_spec(root);
   config.sanity = parse_sanity_spec(root);
   config.detector = parse_detector_spec(root);
+  config.distributed = parse_distributed_spec(root);
   std::vector<std::string> ids, unbounded;
   for (const auto& a : config.attacks) {
     ids.push_back(a.id);

@@ -36,6 +36,14 @@ struct DetectorSpec {
   datasets::DatasetSpec calibration;
 };
 
+/// The `distributed:` section: the attacks shared among processes, one report from rank 0.
+///   distributed: {workers: 4, backend: gloo, timeout_seconds: 3600}
+struct DistributedEvalSpec {
+  int64_t workers = 0;  ///< local processes to launch; 0: join the job the environment describes
+  std::string backend = "gloo";  ///< the results cross once, on the CPU: gloo on every build
+  int64_t timeout_seconds = 3600;  ///< how long rank 0 waits for the slowest rank's results
+};
+
 /// An evaluation config (`rampart eval CONFIG`), validated against one schema:
 ///
 ///   seed: 0
@@ -49,6 +57,7 @@ struct DetectorSpec {
 ///   sanity: {points: 128, zero_gradient_max: 0.05, large_eps_max_accuracy: 0.02}
 ///   gates: {clean_accuracy: {min: 0.85}, robust_accuracy: {worst: {min: 0.6}}}
 ///   detector: {name: feature_squeezing, squeezers: [...], fpr: 0.05, calibration: {data...}}
+///   distributed: {workers: 4}   # share the attacks among 4 local processes
 ///
 /// Every error is a ConfigError naming file:line:column and the key path.
 struct EvalConfig {
@@ -63,6 +72,7 @@ struct EvalConfig {
   SanitySpec sanity;
   std::vector<Gate> gates;
   std::optional<DetectorSpec> detector;
+  std::optional<DistributedEvalSpec> distributed;
   std::string source;       ///< the config file ("--" for text)
   std::string config_hash;  ///< SHA-256 of the effective config (overrides applied)
   /// The effective config as YAML (what config_hash hashes): a sandboxed evaluation worker

@@ -137,7 +137,7 @@ void check_real_batch(models::Model& model, models::Model& file_model, const Eva
     core::seed_everything(config.seed);
     const Measurements measured =
         measure(config, watched, job->data, job->calibration ? &*job->calibration : nullptr,
-                /*quiet=*/true);
+                /*quiet=*/true, job->scope);
     security::write_frame(kWorkerOutput, kWorkerResult, encode_measurements(measured));
   } catch (const std::exception& e) {
     const std::string cause = security::exception_cause(e);

@@ -167,7 +167,13 @@ at::Tensor CascadeMasks::record(const ConfiguredAttack& attack, const at::Tensor
 }
 
 Measurements measure(const EvalConfig& config, models::Model& model, const datasets::Dataset& data,
-                     const datasets::Dataset* calibration, bool quiet) {
+                     const datasets::Dataset* calibration, bool quiet, const MeasureScope& scope) {
+  const int64_t end = scope.end < 0 ? data.size() : scope.end;
+  if (scope.begin < 0 || scope.begin > end || end > data.size()) {
+    throw std::invalid_argument("measure: the range [" + std::to_string(scope.begin) + ", " +
+                                std::to_string(end) + ") is not within the " +
+                                std::to_string(data.size()) + " points");
+  }
   const c10::Device device(config.device);
   const std::vector<bool> modes_as_loaded = model.module_modes();
   models::AttackModeGuard guard(model);
@@ -180,8 +186,11 @@ Measurements measure(const EvalConfig& config, models::Model& model, const datas
     spdlog::info("clean accuracy {:.2f}% ({} of {} points)", fraction(clean_correct) * 100.0,
                  clean_correct.sum().item<int64_t>(), data.size());
   }
-  const ProbeInput probe = probe_input(config, model, data, clean_correct, modes_as_loaded, device);
-  out.probe = probe_checks(probe, config.sanity);
+  ProbeInput probe;
+  if (scope.sanity_probes) {
+    probe = probe_input(config, model, data, clean_correct, modes_as_loaded, device);
+    out.probe = probe_checks(probe, config.sanity);
+  }
 
   std::optional<defenses::FeatureSqueezingDetector> detector;
   if (config.detector) {
@@ -200,7 +209,9 @@ Measurements measure(const EvalConfig& config, models::Model& model, const datas
   settings.examples = example_images_unavailable().empty() ? config.report.examples : 0;
   settings.quiet = quiet;
   settings.randomised = is_randomised(config);
-  CascadeMasks masks(config.cascade, clean_correct);
+  at::Tensor in_scope = at::zeros_like(clean_correct);
+  in_scope.slice(0, scope.begin, end).fill_(true);
+  CascadeMasks masks(config.cascade, clean_correct.logical_and(in_scope));
   std::vector<at::Tensor> ran_on;  // per attack: the points it attacked
   for (const auto& attack : config.attacks) {
     ran_on.push_back(masks.mask(attack));
@@ -212,7 +223,7 @@ Measurements measure(const EvalConfig& config, models::Model& model, const datas
             : predict(model, run.example_adversarial, config.data.batch_size, device));
     out.attacks.push_back(std::move(run));
   }
-  if (probe.x.size(0) > 0) {
+  if (scope.sanity_probes && probe.x.size(0) > 0) {
     at::Tensor probe_mask = at::zeros_like(clean_correct);
     probe_mask.index_fill_(0, probe_indices(config, clean_correct), true);
     out.probe.push_back(

@@ -55,11 +55,35 @@ class CascadeMasks {
   std::map<std::string, at::Tensor> still_robust_;  ///< budget key -> bool [N]
 };
 
+/// Which part of an evaluation one call of measure() makes: a distributed evaluation gives each
+/// rank a contiguous range of the points. Clean predictions (and the detector's flags) always
+/// cover every point, so every part knows which points are clean-correct; the attacks run only
+/// on the range; the sanity probes (which take the first clean-correct points of the whole data
+/// set) run in the part that has `sanity_probes`. Every random start depends on the point's
+/// index in the whole data set, never on its batch, so the parts, merged
+/// (eval::merge_measurements), are the one-process measurements point by point.
+struct MeasureScope {
+  int64_t begin = 0;
+  int64_t end = -1;  ///< one past the last point; -1: to the end
+  bool sanity_probes = true;
+};
+
 /// Runs the model as the config says: clean predictions, the sanity probe, the detector's
 /// calibration (on `calibration`, present exactly when the config has a detector), every
 /// attack and the predictions on the example images. `data` is on the CPU. The model runs in
 /// eval mode without parameter gradients and is restored afterwards.
 Measurements measure(const EvalConfig& config, models::Model& model, const datasets::Dataset& data,
-                     const datasets::Dataset* calibration, bool quiet);
+                     const datasets::Dataset* calibration, bool quiet,
+                     const MeasureScope& scope = {});
+
+/// One evaluation's measurements from its parts (in point order, each measured with the
+/// scope of the same position in `scopes`, together covering every point once): per-point
+/// results from the part that attacked the point, sample counts summed, each attack's seconds
+/// the longest part's (they ran side by side), the example images the first
+/// `config.report.examples` in point order, clean predictions, the detector and the sanity
+/// probes from the part that measured them. Throws std::invalid_argument when the parts do not
+/// fit together (a gap or an overlap, a different attack list, disagreeing clean predictions).
+Measurements merge_measurements(const EvalConfig& config, std::vector<Measurements> parts,
+                                const std::vector<MeasureScope>& scopes);
 
 }  // namespace rampart::eval

@@ -45,6 +45,7 @@ json provenance_json(const Evaluation& ev) {
             {"pinned", p.unpinned_model_files().empty()},
             {"files", model_files}}},
           {"data", {{"source", p.data_source}, {"files", files}}},
+          {"ranks", p.ranks},
           {"started_at", p.started_at},
           {"hostname", p.hostname},
           {"seconds", ev.seconds}};

@@ -17,6 +17,7 @@
 #include "eval/example_images.h"
 #include "eval/report_writer.h"
 #include "eval/sandboxed_eval.h"
+#include "eval/worker_protocol.h"
 #include "security/model_intake.h"
 #include "eval/measurement.h"
 
@@ -245,7 +246,20 @@ datasets::Dataset load_calibration(const EvalConfig& config) {
                                 config.model.input.shape);
 }
 
+MeasureScope part_scope(int64_t points, int64_t rank, int64_t world_size) {
+  MeasureScope scope;
+  scope.begin = points * rank / world_size;
+  scope.end = points * (rank + 1) / world_size;
+  scope.sanity_probes = rank == 0;
+  return scope;
+}
+
 Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
+  return *run_eval_part(config, options, EvalPart{});
+}
+
+std::optional<Evaluation> run_eval_part(const EvalConfig& config, const EvalOptions& options,
+                                        const EvalPart& part) {
   Provenance provenance;
   provenance.rampart_version = kVersion;
   provenance.libtorch_version = TORCH_VERSION;
@@ -285,22 +299,43 @@ Evaluation run_eval(const EvalConfig& config, const EvalOptions& options) {
   if (config.detector) calibration = load_calibration(config);
   const bool sandboxed = admitted.runs_code();
   provenance.model_sandboxed = sandboxed;
+  const MeasureScope scope = part_scope(data.size(), part.rank, part.world_size);
   if (!options.quiet) {
     spdlog::info("model {}, data {} ({} points), {} attacks, {} threads on {}{}",
                  provenance.model_path, data.source, data.size(), config.attacks.size(),
                  provenance.threads, config.device,
                  sandboxed ? "; the model runs in a sandboxed worker" : "");
+    if (part.world_size > 1) {
+      spdlog::info("distributed evaluation: rank {} of {} attacks points [{}, {})", part.rank,
+                   part.world_size, scope.begin, scope.end);
+    }
   }
   const auto start = std::chrono::steady_clock::now();
   Measurements measured;
   if (sandboxed) {
     measured = measure_in_sandbox(config, admitted, data, calibration ? &*calibration : nullptr,
-                                  options);
+                                  options, scope);
   } else {
     const std::shared_ptr<models::Model> model = defenses::build_defended_model(
         config.model, admitted.files, c10::Device(config.device));
     core::seed_everything(config.seed);
-    measured = measure(config, *model, data, calibration ? &*calibration : nullptr, options.quiet);
+    measured = measure(config, *model, data, calibration ? &*calibration : nullptr, options.quiet,
+                       scope);
+  }
+  if (part.world_size > 1) {
+    const std::vector<std::string> answers = part.gather(encode_measurements(measured));
+    if (part.rank != 0) return std::nullopt;
+    std::vector<Measurements> parts;
+    std::vector<MeasureScope> scopes;
+    for (int64_t r = 0; r < part.world_size; ++r) {
+      scopes.push_back(part_scope(data.size(), r, part.world_size));
+      // Another rank's answer is read as a sandboxed worker's is: as untrusted input.
+      parts.push_back(r == 0 ? std::move(measured)
+                             : decode_measurements(answers.at(r), config, data,
+                                                   calibration ? &*calibration : nullptr));
+    }
+    measured = merge_measurements(config, std::move(parts), scopes);
+    provenance.ranks = part.world_size;
   }
   EvalOutput out = summarise(config, data, std::move(measured), options, provenance,
                              calibration ? calibration->source : "");

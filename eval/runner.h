@@ -1,7 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "datasets/dataset.h"
 #include "eval/eval_config.h"
@@ -49,6 +52,29 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
 
 /// The detector's calibration data as the config names it.
 datasets::Dataset load_calibration(const EvalConfig& config);
+
+/// How one process takes part in a distributed evaluation (distributed::evaluate_rank sets it
+/// up): its rank among `world_size`, and the exchange that brings every rank's encoded
+/// measurements (eval::encode_measurements) to rank 0.
+struct EvalPart {
+  int64_t rank = 0;
+  int64_t world_size = 1;
+  /// Sends this rank's bytes to rank 0; returns there every rank's, in rank order, and nothing
+  /// on the other ranks.
+  std::function<std::vector<std::string>(const std::string&)> gather;
+};
+
+/// The points rank `rank` of `world_size` measures: contiguous ranges of near-equal size in
+/// rank order; rank 0 runs the sanity probes.
+MeasureScope part_scope(int64_t points, int64_t rank, int64_t world_size);
+
+/// `rampart eval` as one rank of a distributed evaluation: every rank reads the model (through
+/// the intake) and the data, and measures its part (eval::part_scope); rank 0 reads the other
+/// ranks' measurements as untrusted input (eval::decode_measurements), merges them
+/// (eval::merge_measurements), summarises and writes the reports, and returns the evaluation.
+/// The other ranks return nothing.
+std::optional<Evaluation> run_eval_part(const EvalConfig& config, const EvalOptions& options,
+                                        const EvalPart& part);
 
 /// `rampart eval`: reads and checks the model files (through the intake) and the data the
 /// config names, evaluates, and writes the report directory. A model with a TorchScript file

@@ -54,7 +54,7 @@ std::string eval_worker_path() {
 Measurements measure_in_sandbox(const EvalConfig& config, const models::AdmittedModel& admitted,
                                 const datasets::Dataset& data,
                                 const datasets::Dataset* calibration,
-                                const EvalOptions& options) {
+                                const EvalOptions& options, const MeasureScope& scope) {
   if (config.effective_yaml.empty()) {
     throw std::invalid_argument("measure_in_sandbox: the config has no effective YAML");
   }
@@ -67,6 +67,7 @@ Measurements measure_in_sandbox(const EvalConfig& config, const models::Admitted
   if (calibration) job.calibration = *calibration;
   job.memory_bytes = limits.memory_bytes;
   job.threads = at::get_num_threads();
+  job.scope = scope;
   const std::string who = admitted.path;
   std::optional<security::SealedMemory> memory;
   memory.emplace("rampart-eval-job", encode_job(job));

@@ -27,7 +27,8 @@ namespace rampart::eval {
 /// answer throws ModelRejected (exit 3) naming the model file(s) and the cause.
 Measurements measure_in_sandbox(const EvalConfig& config, const models::AdmittedModel& admitted,
                                 const datasets::Dataset& data,
-                                const datasets::Dataset* calibration, const EvalOptions& options);
+                                const datasets::Dataset* calibration, const EvalOptions& options,
+                                const MeasureScope& scope = {});
 
 /// The worker program: $RAMPART_EVAL_WORKER when set, else `rampart-eval-worker` next to the
 /// running executable, else the one this build made. Throws ConfigError when none exists.

@@ -168,7 +168,11 @@ std::string encode_job(const WorkerJob& job) {
                {"data", dataset_wire(job.data)},
                {"calibration", job.calibration ? dataset_wire(*job.calibration) : json(nullptr)},
                {"memory_bytes", job.memory_bytes},
-               {"threads", job.threads}};
+               {"threads", job.threads},
+               {"scope",
+                {{"begin", job.scope.begin},
+                 {"end", job.scope.end},
+                 {"sanity_probes", job.scope.sanity_probes}}}};
   const std::vector<std::uint8_t> bytes = json::to_cbor(j);
   return {bytes.begin(), bytes.end()};
 }
@@ -193,6 +197,9 @@ WorkerJob decode_job(std::string_view bytes) {
   if (!j.at("calibration").is_null()) job.calibration = dataset_from_wire(j.at("calibration"), "calibration");
   job.memory_bytes = j.at("memory_bytes").get<int64_t>();
   job.threads = j.at("threads").get<int64_t>();
+  job.scope.begin = j.at("scope").at("begin").get<int64_t>();
+  job.scope.end = j.at("scope").at("end").get<int64_t>();
+  job.scope.sanity_probes = j.at("scope").at("sanity_probes").get<bool>();
   return job;
 }
 

@@ -23,6 +23,7 @@ struct WorkerJob {
   std::optional<datasets::Dataset> calibration;
   int64_t memory_bytes = 0;  ///< address space the worker may add once confined
   int64_t threads = 0;       ///< intra-op threads, as the parent resolved them
+  MeasureScope scope;        ///< the part of the evaluation to measure (all of it by default)
 };
 
 /// The job as bytes (CBOR; tensors and file bytes as binary strings).

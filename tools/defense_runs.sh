@@ -4,6 +4,7 @@
 #   tools/defense_runs.sh                       # every row (about 2.5 hours on 2 cores)
 #   ROWS="fgsm_rs trades" tools/defense_runs.sh # some rows
 #   TRAIN=0 tools/defense_runs.sh               # evaluate the models already trained
+#   AA=0 tools/defense_runs.sh                  # skip the 500-point AutoAttack evaluations
 # Training logs and reports go to reports/defenses/<row>/, models to runs/fmnist_<row>/.
 # Each model is evaluated twice: on 2,000 points without AutoAttack (reports/defenses/<row>/),
 # and with every attack of the config, AutoAttack included, on the first 500 points
@@ -60,6 +61,7 @@ attacks = yaml.safe_load(open(sys.argv[1]))["attacks"]
 print(json.dumps([a for a in attacks if a["name"] != "autoattack"]))' "$1")
   "$rampart" eval "$@" --set "security.allowlist=$pins" --set "attacks=$without_aa" \
     --out "$out/$row" -q > "$out/$row/eval.log" 2>&1 || [ $? -eq 1 ]
+  [ "${AA:-1}" = 1 ] || continue
   mkdir -p "$out_aa/$row"
   "$rampart" eval "$@" --set "security.allowlist=$pins" --set data.limit=500 \
     --out "$out_aa/$row" -q > "$out_aa/$row/eval.log" 2>&1 || [ $? -eq 1 ]
