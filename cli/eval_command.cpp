@@ -45,7 +45,7 @@ int run_eval(const EvalCommand& command) {
     if (command.strict) arguments.emplace_back("--strict");
     if (!command.robustbench.empty()) arguments.insert(arguments.end(), {"--robustbench", command.robustbench});
     return distributed::launch_local_workers(config.distributed->workers, arguments,
-                                             config.report.dir);
+                                             config.report.dir, /*survive_worker_loss=*/false);
   } else {
     result = distributed::evaluate_rank(config, options);
     if (!result) return 0;  // rank 0 reports

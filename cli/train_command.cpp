@@ -65,10 +65,16 @@ void print_distributed_summary(const distributed::DistributedSummary& s,
                   s.last_reason[r].c_str());
     }
   }
+  for (const auto& [rank, round] : s.lost) {
+    std::printf("  lost:              rank %lld in round %lld; the run went on without it\n",
+                static_cast<long long>(rank), static_cast<long long>(round));
+  }
   std::printf("  time:              %.1f s communication and aggregation, %.1f s updates\n",
               s.communication_seconds, s.compute_seconds);
-  std::printf("  final weights:     %s\n", s.weights_identical ? "identical on every rank"
-                                                              : "DIFFER between ranks");
+  std::printf("  final weights:     %s\n", s.weights_identical
+                                               ? (s.lost.empty() ? "identical on every rank"
+                                                                 : "identical on every remaining rank")
+                                               : "DIFFER between ranks");
 }
 
 }  // namespace
@@ -103,7 +109,8 @@ int run_train(const std::string& config_path, const std::vector<std::string>& ov
     std::vector<std::string> arguments{"train", config_path};
     for (const auto& o : overrides) arguments.insert(arguments.end(), {"--set", o});
     if (resume) arguments.emplace_back("--resume");
-    return distributed::launch_local_workers(spec.workers, arguments, config.output);
+    return distributed::launch_local_workers(spec.workers, arguments, config.output,
+                                             /*survive_worker_loss=*/true);
   }
   distributed::DistributedSummary summary;
   const auto result = distributed::train_rank(config, defense, spec, options, &summary);

@@ -140,6 +140,9 @@ training::TrainResult train_rank(const training::TrainConfig& config,
                                             byz.attack == "alie" || byz.attack == "mimic" ||
                                             byz.attack == "alie_opt" || byz.attack == "ipm_opt");
   const double beta = spec.aggregator.momentum;
+  // How long rank 0 waits for the survivors to check in: they notice a failure at the latest
+  // when their own collective times out.
+  const auto regroup_wait = std::chrono::milliseconds(spec.timeout_seconds * 1000 + 5000);
   const auto rule = spec.aggregator;
   options.after_backward = [=](models::Classifier& model, int64_t epoch, int64_t step) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -152,20 +155,55 @@ training::TrainResult train_rank(const training::TrainConfig& config,
       update = *momentum;
     }
     const auto t1 = std::chrono::steady_clock::now();
-    // The omniscient attacker's view: every rank's true update (a simulation only).
-    if (omniscient) {
-      const std::vector<at::Tensor> all = group->allgather(update);
-      if (byzantine) {
-        const at::Tensor honest =
-            at::stack(std::vector<at::Tensor>(all.begin(), all.begin() + first_byzantine));
-        update = byzantine_update(byz, honest, update, rule, *generator);
+    // What this rank sends: its update, or a simulated attacker's vector. The omniscient
+    // attacker sees every rank's true update (a simulation only).
+    const auto sent = [&](const at::Tensor& own) {
+      if (omniscient) {
+        const std::vector<at::Tensor> all = group->allgather(own);
+        if (!byzantine) return own;
+        std::vector<at::Tensor> honest;
+        for (int64_t r = 0; r < group->world_size(); ++r) {
+          if (group->original_rank(r) < first_byzantine) honest.push_back(all[static_cast<std::size_t>(r)]);
+        }
+        return byzantine_update(byz, at::stack(honest), own, rule, *generator);
       }
-    } else if (byzantine) {
-      update = byzantine_update(byz, update.unsqueeze(0), update, rule, *generator);
-    }
+      return byzantine ? byzantine_update(byz, own.unsqueeze(0), own, rule, *generator) : own;
+    };
     const int64_t round = epoch * 1000000 + step + 1;
     const auto t2 = std::chrono::steady_clock::now();
-    const RoundOutcome outcome = exchange->round(update, round, rank == 0 ? aggregator.get() : nullptr);
+    RoundOutcome outcome;
+    for (;;) {
+      try {
+        outcome = exchange->round(sent(update), round, rank == 0 ? aggregator.get() : nullptr);
+        break;
+      } catch (const PeerFailure& failure) {
+        // A worker died or stopped answering: go on without it. The survivors may be one round
+        // apart (some received the last aggregate before the failure): those behind get it
+        // again; the others redo their round in the smaller group.
+        spdlog::warn("distributed: rank {}, round {}: {}; regrouping without the lost workers",
+                     rank, round, failure.what());
+        for (int64_t gone : group->shrink(regroup_wait)) {
+          spdlog::warn("distributed: rank {} lost in round {}; {} workers go on", gone, round,
+                       group->world_size());
+          if (summary) summary->lost.emplace_back(gone, round);
+        }
+        const std::vector<at::Tensor> rounds =
+            group->allgather(at::full({1}, round, at::TensorOptions().dtype(at::kLong)));
+        int64_t newest = round, oldest = round;
+        for (const auto& r : rounds) {
+          newest = std::max(newest, r.item<int64_t>());
+          oldest = std::min(oldest, r.item<int64_t>());
+        }
+        if (oldest < newest) {
+          const at::Tensor aggregate = exchange->redeliver(update.numel(), oldest);
+          if (round == oldest) {
+            outcome = RoundOutcome();
+            outcome.aggregate = aggregate;
+            break;
+          }
+        }
+      }
+    }
     const auto t3 = std::chrono::steady_clock::now();
     int64_t offset = 0;
     for (const auto& g : grads) {
@@ -199,10 +237,11 @@ training::TrainResult train_rank(const training::TrainConfig& config,
   }
   const std::vector<at::Tensor> digests = group->gather(digest);
   if (rank == 0 && summary) {
-    for (int64_t r = 1; r < world; ++r) {
+    for (int64_t r = 1; r < group->world_size(); ++r) {
       if (!at::equal(digests[static_cast<std::size_t>(r)], digest)) {
         summary->weights_identical = false;
-        spdlog::error("distributed: rank {} ended with different weights from rank 0", r);
+        spdlog::error("distributed: rank {} ended with different weights from rank 0",
+                      group->original_rank(r));
       }
     }
   }

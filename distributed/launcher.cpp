@@ -51,7 +51,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }  // namespace
 
 int launch_local_workers(int64_t workers, const std::vector<std::string>& arguments,
-                         const std::string& log_dir) {
+                         const std::string& log_dir, bool survive_worker_loss) {
   std::filesystem::create_directories(log_dir);
   std::string folder = (std::filesystem::temp_directory_path() / "rampart-store-XXXXXX").string();
   if (!mkdtemp(folder.data())) throw std::runtime_error("distributed: cannot make a store folder");
@@ -92,9 +92,10 @@ int launch_local_workers(int64_t workers, const std::vector<std::string>& argume
     listed += (rank ? ", " : "") + std::to_string(pids[rank]);
   }
   spdlog::info("distributed: launched {} workers, pids {}", workers, listed);
-  // Wait for the workers in the order they end. The first to fail stops the others: the
-  // collectives need every rank, so they would only wait for it until their timeout.
+  // Wait for the workers in the order they end. A failure that the others cannot survive
+  // stops them: they would only wait for the failed rank until their timeout.
   int result = 0;
+  bool stopping = false;
   std::size_t running = pids.size();
   std::vector<bool> ended(pids.size(), false);
   while (running > 0) {
@@ -111,7 +112,7 @@ int launch_local_workers(int64_t workers, const std::vector<std::string>& argume
     --running;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code == 0) continue;
-    if (result != 0) {
+    if (stopping) {
       spdlog::info("distributed: worker {} stopped", rank);
       continue;
     }
@@ -119,7 +120,9 @@ int launch_local_workers(int64_t workers, const std::vector<std::string>& argume
                   WIFEXITED(status) ? "exited with" : "was killed by signal",
                   WIFEXITED(status) ? code : WTERMSIG(status),
                   rank > 0 ? " (log: " + log_dir + "/worker" + std::to_string(rank) + ".log)" : "");
+    if (survive_worker_loss && rank > 0) continue;  // the others regroup without it
     result = code;
+    stopping = true;
     for (std::size_t other = 0; other < pids.size(); ++other) {
       if (!ended[other]) kill(pids[other], SIGTERM);
     }

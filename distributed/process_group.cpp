@@ -2,12 +2,14 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "core/error.h"
 
@@ -48,8 +50,54 @@ struct GlooGroup::Impl {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
 };
 
+namespace {
+
+c10::intrusive_ptr<c10d::ProcessGroupGloo> make_gloo(const c10::intrusive_ptr<c10d::Store>& store,
+                                                     int64_t rank, int64_t world_size,
+                                                     const std::string& host,
+                                                     std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(rank),
+                                                     static_cast<int>(world_size), options);
+}
+
+// Runs one collective; its failure (a dead peer, a timeout) becomes a PeerFailure.
+template <typename Collective>
+void guarded(const char* what, Collective&& collective) {
+  try {
+    collective();
+  } catch (const std::exception& e) {
+    throw PeerFailure(std::string("distributed: ") + what + " failed: " + e.what());
+  }
+}
+
+std::string join(const std::vector<int64_t>& ranks) {
+  std::string out;
+  for (int64_t r : ranks) out += (out.empty() ? "" : ",") + std::to_string(r);
+  return out;
+}
+
+std::vector<int64_t> split(const std::string& text) {
+  std::vector<int64_t> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t comma = text.find(',', start);
+    out.push_back(std::stoll(text.substr(start, comma - start)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 GlooGroup::GlooGroup(const GroupSpec& spec)
-    : impl_(std::make_unique<Impl>()), rank_(spec.rank), world_size_(spec.world_size) {
+    : impl_(std::make_unique<Impl>()),
+      rank_(spec.rank),
+      world_size_(spec.world_size),
+      host_(spec.host),
+      timeout_(spec.timeout) {
   if (spec.world_size < 1 || spec.rank < 0 || spec.rank >= spec.world_size) {
     throw ConfigError("distributed: rank " + std::to_string(spec.rank) + " is not in a world of " +
                       std::to_string(spec.world_size));
@@ -66,10 +114,53 @@ GlooGroup::GlooGroup(const GroupSpec& spec)
     impl_->store = c10::make_intrusive<c10d::TCPStore>(spec.host, options);
   }
   impl_->store->setTimeout(spec.timeout);
-  auto options = c10d::ProcessGroupGloo::Options::create(spec.timeout);
-  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(spec.host));
-  impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-      impl_->store, static_cast<int>(spec.rank), static_cast<int>(spec.world_size), options);
+  for (int64_t r = 0; r < spec.world_size; ++r) members_.push_back(r);
+  impl_->group = make_gloo(impl_->store, rank_, world_size_, host_, timeout_);
+}
+
+std::vector<int64_t> GlooGroup::shrink(std::chrono::milliseconds wait) {
+  ++generation_;
+  const std::string base = "rampart/shrink/" + std::to_string(generation_) + "/";
+  const int64_t me = original_rank(rank_);
+  std::vector<int64_t> kept;
+  try {
+    impl_->store->set(base + "in/" + std::to_string(me), std::vector<uint8_t>{1});
+    if (rank_ == 0) {
+      const auto deadline = std::chrono::steady_clock::now() + wait;
+      for (;;) {
+        kept.clear();
+        for (int64_t r : members_) {
+          if (impl_->store->check({base + "in/" + std::to_string(r)})) kept.push_back(r);
+        }
+        if (kept.size() == members_.size() || std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      const std::string list = join(kept);
+      impl_->store->set(base + "members", std::vector<uint8_t>(list.begin(), list.end()));
+    } else {
+      impl_->store->wait({base + "members"}, wait + timeout_ + std::chrono::seconds(10));
+      const std::vector<uint8_t> list = impl_->store->get(base + "members");
+      kept = split(std::string(list.begin(), list.end()));
+    }
+  } catch (const std::exception& e) {
+    throw PeerFailure(std::string("distributed: regrouping after a failure failed: ") + e.what());
+  }
+  const auto at = std::find(kept.begin(), kept.end(), me);
+  if (at == kept.end()) {
+    throw PeerFailure("distributed: rank " + std::to_string(me) +
+                      " checked in too late and was left out of the group");
+  }
+  std::vector<int64_t> lost;
+  for (int64_t r : members_) {
+    if (std::find(kept.begin(), kept.end(), r) == kept.end()) lost.push_back(r);
+  }
+  members_ = kept;
+  rank_ = at - kept.begin();
+  world_size_ = static_cast<int64_t>(kept.size());
+  auto prefixed = c10::make_intrusive<c10d::PrefixStore>("rampart/group/" + std::to_string(generation_),
+                                                         impl_->store);
+  guarded("regrouping", [&] { impl_->group = make_gloo(prefixed, rank_, world_size_, host_, timeout_); });
+  return lost;
 }
 
 GlooGroup::~GlooGroup() = default;
@@ -83,7 +174,7 @@ std::vector<at::Tensor> GlooGroup::gather(const at::Tensor& frame) {
   }
   c10d::GatherOptions options;
   options.rootRank = 0;
-  impl_->group->gather(output, input, options)->wait();
+  guarded("gather", [&] { impl_->group->gather(output, input, options)->wait(); });
   return rank_ == 0 ? output.front() : std::vector<at::Tensor>{};
 }
 
@@ -108,20 +199,22 @@ std::vector<at::Tensor> GlooGroup::allgather(const at::Tensor& tensor) {
   std::vector<at::Tensor> input{tensor.contiguous()};
   std::vector<std::vector<at::Tensor>> output(1);
   for (int64_t r = 0; r < world_size_; ++r) output[0].push_back(at::empty_like(input[0]));
-  impl_->group->allgather(output, input)->wait();
+  guarded("allgather", [&] { impl_->group->allgather(output, input)->wait(); });
   return output[0];
 }
 
 void GlooGroup::allreduce_sum(at::Tensor& tensor) {
   std::vector<at::Tensor> tensors{tensor};
-  impl_->group->allreduce(tensors)->wait();
+  guarded("allreduce", [&] { impl_->group->allreduce(tensors)->wait(); });
 }
 
 void GlooGroup::broadcast(at::Tensor& tensor) {
   std::vector<at::Tensor> tensors{tensor};
-  impl_->group->broadcast(tensors)->wait();
+  guarded("broadcast", [&] { impl_->group->broadcast(tensors)->wait(); });
 }
 
-void GlooGroup::barrier() { impl_->group->barrier()->wait(); }
+void GlooGroup::barrier() {
+  guarded("barrier", [&] { impl_->group->barrier()->wait(); });
+}
 
 }  // namespace rampart::distributed

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,16 @@ struct GroupSpec {
 /// loopback) and MASTER_PORT for a TCPStore. Throws ConfigError naming a missing or bad variable.
 GroupSpec group_from_environment(int64_t timeout_seconds);
 
+/// A collective failed: a peer died, closed its connection or did not answer within the
+/// group's timeout. The survivors can go on in a smaller group (GlooGroup::shrink).
+class PeerFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// A c10d process group on Gloo (CPU tensors). Hides the 1.13 / 2.x differences of c10d
-/// (ProcessGroupGloo derives from ProcessGroup in 1.13, from Backend in 2.x).
+/// (ProcessGroupGloo derives from ProcessGroup in 1.13, from Backend in 2.x). Every collective
+/// throws PeerFailure when it fails.
 class GlooGroup {
  public:
   explicit GlooGroup(const GroupSpec& spec);
@@ -37,6 +46,18 @@ class GlooGroup {
 
   int64_t rank() const { return rank_; }
   int64_t world_size() const { return world_size_; }
+  /// The rank each current rank had when the group was first formed (they differ after a
+  /// shrink): members()[rank()] is this process's original rank.
+  const std::vector<int64_t>& members() const { return members_; }
+  int64_t original_rank(int64_t rank) const { return members_.at(static_cast<std::size_t>(rank)); }
+
+  /// After a PeerFailure: every surviving process calls this (same number of times). Each
+  /// checks in on the store; rank 0, which must be among them (it holds the TCPStore and
+  /// aggregates), waits up to `wait` for the others, then publishes the members who checked
+  /// in; all of them form a new Gloo group on the same store, ranks renumbered in their old
+  /// order. Returns the original ranks left out. Throws PeerFailure when this process was left
+  /// out or rank 0 never published the members.
+  std::vector<int64_t> shrink(std::chrono::milliseconds wait);
   /// Every rank's `frame` (all the same size) at rank 0, in rank order; empty on other ranks.
   std::vector<at::Tensor> gather(const at::Tensor& frame);
   /// Every rank's `bytes` (any sizes) at rank 0, in rank order; empty on other ranks. The
@@ -56,6 +77,10 @@ class GlooGroup {
   std::unique_ptr<Impl> impl_;
   int64_t rank_;
   int64_t world_size_;
+  std::vector<int64_t> members_;
+  int64_t generation_ = 0;
+  std::string host_;
+  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace rampart::distributed

@@ -26,7 +26,8 @@ struct RoundOutcome {
 /// robust rule and broadcasts the result. The broadcast frame carries one tag per rank, under
 /// that rank's own key, because Gloo's broadcast is relayed through other ranks: each rank
 /// checks its tag, so a relaying Byzantine rank cannot change the aggregate unnoticed. A rank
-/// that receives a bad aggregate throws.
+/// that receives a bad aggregate throws. Ranks are named by their original rank
+/// (GlooGroup::original_rank), which their keys and frames carry, also after a shrink.
 ///
 /// Example:
 ///   UpdateExchange exchange(group, run_id, &keys, /*max_norm=*/0);
@@ -47,13 +48,26 @@ class UpdateExchange {
   /// This rank's update as it would send it.
   at::Tensor pack(const at::Tensor& update, int64_t round) const;
 
+  /// After the group shrank: rank 0 broadcasts again the aggregate it computed for `round` (its
+  /// last), authenticated as in round(), to the ranks that had not received it. Every rank
+  /// takes part; each returns the aggregate.
+  at::Tensor redeliver(int64_t d, int64_t round);
+
+  /// The last round rank 0 aggregated (-1 before the first; rank 0 only).
+  int64_t last_round() const { return last_round_; }
+
  private:
   const Key* key_of(int64_t rank) const;
+  // Broadcasts rank 0's `aggregate` for `round` with one tag per rank; returns it, checked.
+  at::Tensor deliver(const at::Tensor& aggregate, int64_t d, int64_t round);
 
   GlooGroup& group_;
   std::string run_id_;
   const KeyRing* keys_;
   double max_norm_;
+  int64_t last_round_ = -1;
+  at::Tensor last_aggregate_;
+  at::Tensor centre_before_;  ///< the rule's centre before the last aggregation
 };
 
 }  // namespace rampart::distributed
