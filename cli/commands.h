@@ -50,4 +50,18 @@ struct ScanCommand {
 /// and 3 when it is rejected.
 int run_scan(const ScanCommand& command);
 
+/// The arguments of `rampart data manifest`.
+struct ManifestCommand {
+  std::string config_path;
+  std::vector<std::string> overrides;  ///< --set KEY=VALUE
+  std::string section = "data";        ///< --section: data | validation (a train config's)
+  std::string out;                     ///< --out FILE
+  std::string sign;                    ///< --sign KEY.pem: also write FILE.sig (Ed25519)
+};
+
+/// `rampart data manifest CONFIG --out FILE [--section data] [--sign KEY.pem]`: reads the data
+/// set that the config's section names (with `model`'s class count and input shape) and writes
+/// its provenance manifest (datasets::DataManifest), atomically; prints the root hash.
+int run_data_manifest(const ManifestCommand& command);
+
 }  // namespace rampart::cli

@@ -91,6 +91,21 @@ int main(int argc, char** argv) {
                    "File of pinned SHA-256 hashes (sha256sum format)");
   scan->add_flag("--json", scan_args.json, "Print the result as JSON");
 
+  rampart::cli::ManifestCommand manifest_args;
+  auto* data = app.add_subcommand("data", "Training data: provenance manifests");
+  data->require_subcommand(1);
+  auto* manifest = data->add_subcommand(
+      "manifest", "Write a data set's provenance manifest: per-point SHA-256, root hash, files");
+  manifest->add_option("CONFIG", manifest_args.config_path,
+                       "A train or eval config: its data section and model.input")
+      ->required();
+  manifest->add_option("--out", manifest_args.out, "Manifest file (JSON)")->required();
+  manifest->add_option("--section", manifest_args.section, "Which data: data or validation")
+      ->capture_default_str();
+  manifest->add_option("--set", manifest_args.overrides, "Override a config key: KEY=VALUE");
+  manifest->add_option("--sign", manifest_args.sign,
+                       "Ed25519 private key (PEM): also write the signature to OUT.sig");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +122,7 @@ int main(int argc, char** argv) {
     if (*train) return rampart::cli::run_train(config_path, overrides, resume);
     if (*eval) return rampart::cli::run_eval(eval_args);
     if (*scan) return rampart::cli::run_scan(scan_args);
+    if (*manifest) return rampart::cli::run_data_manifest(manifest_args);
   } catch (const rampart::Error& e) {
     return fail(e.code(), e.what());
   } catch (const c10::Error& e) {

@@ -27,6 +27,10 @@ void print_train_result(const training::TrainResult& result) {
                 *result.validation_accuracy * 100.0,
                 static_cast<long long>(result.validation_size));
   }
+  if (!result.data_manifest_root.empty()) {
+    std::printf("data manifest:       root %s, every point matched\n",
+                result.data_manifest_root.c_str());
+  }
   std::printf("time:                %.2f minutes\n", result.seconds / 60.0);
   std::printf("checkpoint:          %s\n", result.checkpoint.c_str());
   if (!result.checkpoint_sha256.empty()) {

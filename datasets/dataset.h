@@ -24,6 +24,8 @@ struct Dataset {
   int64_t num_classes = 0;
   std::string source;
   std::vector<std::string> class_names;
+  /// The root hash of the provenance manifest this data was checked against ("" when none).
+  std::string manifest_root;
 
   /// Number of points (0 when the data set holds no tensors).
   int64_t size() const;

@@ -1,4 +1,5 @@
 #include "datasets/dataset_spec.h"
+#include "datasets/manifest.h"
 
 #include "core/error.h"
 #include "core/shape_text.h"
@@ -14,7 +15,7 @@ namespace {}  // namespace
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   node.expect_keys({"format", "images", "labels", "files", "root", "layout", "num_samples", "seed",
                     "sample_seed", "noise", "offset", "limit", "batch_size", "shuffle",
-                    "class_names"});
+                    "class_names", "manifest", "manifest_signature", "manifest_public_key"});
   DatasetSpec spec;
   spec.key = node.path();
   spec.format = node.get_choice("format", {"idx", "cifar10", "npy", "image_folder", "synthetic"});
@@ -52,6 +53,16 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   spec.batch_size = node.get_int("batch_size", 128, 1, 1 << 20);
   spec.shuffle = node.get_bool("shuffle", true);
   if (node.has("class_names")) spec.class_names = node.get_string_list("class_names");
+  if (node.has("manifest")) spec.manifest = node.get_string("manifest");
+  if (node.has("manifest_signature") != node.has("manifest_public_key")) {
+    node.fail("'manifest_signature' and 'manifest_public_key' go together (the Ed25519 "
+              "signature of the manifest file and the signer's PEM public key)");
+  }
+  if (node.has("manifest_signature")) {
+    if (spec.manifest.empty()) node.fail("'manifest_signature' needs 'manifest'");
+    spec.manifest_signature = node.get_string("manifest_signature");
+    spec.manifest_public_key = node.get_string("manifest_public_key");
+  }
   return spec;
 }
 
@@ -104,7 +115,12 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
     throw ConfigError(spec.key + ".offset: " + std::to_string(spec.offset) + " skips all " +
                       std::to_string(data.size()) + " points of " + data.source);
   }
-  return data.skip(spec.offset).take(spec.limit);
+  Dataset configured = data.skip(spec.offset).take(spec.limit);
+  if (!spec.manifest.empty()) {
+    configured.manifest_root = verify_manifest(configured, spec.manifest, spec.manifest_signature,
+                                               spec.manifest_public_key);
+  }
+  return configured;
 }
 
 std::vector<std::string> dataset_files(const DatasetSpec& spec) {

@@ -29,6 +29,9 @@ struct DatasetSpec {
   int64_t batch_size = 128;
   bool shuffle = true;                   ///< training data only
   std::vector<std::string> class_names;  ///< optional, one per class (reports)
+  /// A provenance manifest (`rampart data manifest`) the data must match, point by point,
+  /// after offset and limit; optionally with its Ed25519 signature and the signer's key.
+  std::string manifest, manifest_signature, manifest_public_key;
   std::string key;                       ///< config path, for messages
 };
 
@@ -42,7 +45,8 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
 
 /// Reads the data set a spec names, with the model's class count and input shape
 /// ([C, H, W]); points whose shape differs from `input_shape` are a DataError naming the
-/// source. Applies `offset`, then `limit`.
+/// source. Applies `offset`, then `limit`, then checks the `manifest` when one is named (a
+/// DataError naming the first differing point; Dataset::manifest_root records it).
 Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
                      const std::vector<int64_t>& input_shape);
 

@@ -40,6 +40,7 @@ struct Provenance {
   }
   std::string data_source;
   std::vector<std::pair<std::string, std::string>> data_files;  ///< path, SHA-256
+  std::string data_manifest_root;  ///< the provenance manifest the data matched ("" when none)
   int64_t ranks = 1;  ///< processes that shared the attacks (a distributed evaluation)
   std::string started_at;                                       ///< UTC, ISO 8601
   std::string hostname;

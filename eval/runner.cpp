@@ -292,6 +292,7 @@ std::optional<Evaluation> run_eval_part(const EvalConfig& config, const EvalOpti
   const datasets::Dataset data =
       datasets::load_dataset(config.data, config.model.num_classes, config.model.input.shape);
   provenance.data_source = data.source;
+  provenance.data_manifest_root = data.manifest_root;
   for (const auto& file : datasets::dataset_files(config.data)) {
     provenance.data_files.emplace_back(file, security::sha256_file(file));
   }

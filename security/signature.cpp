@@ -37,8 +37,8 @@ struct ContextDeleter {
 
 }  // namespace
 
-void verify_ed25519(const std::string& bytes, const std::string& signature_path,
-                    const std::string& public_key_path, const std::string& model_path) {
+bool ed25519_verifies(const std::string& bytes, const std::string& signature_path,
+                      const std::string& public_key_path) {
   const std::string pem = read_small_file(public_key_path, "public key");
   const std::string signature = read_small_file(signature_path, "signature");
   std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -52,15 +52,38 @@ void verify_ed25519(const std::string& bytes, const std::string& signature_path,
                     std::to_string(signature.size()));
   }
   std::unique_ptr<EVP_MD_CTX, ContextDeleter> ctx(EVP_MD_CTX_new());
-  const bool ok =
-      ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
-      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                       bytes.size()) == 1;
-  if (!ok) {
+  return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                          signature.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                          bytes.size()) == 1;
+}
+
+void verify_ed25519(const std::string& bytes, const std::string& signature_path,
+                    const std::string& public_key_path, const std::string& model_path) {
+  if (!ed25519_verifies(bytes, signature_path, public_key_path)) {
     throw ModelRejected(model_path + ": the Ed25519 signature " + signature_path +
                         " does not verify with the public key " + public_key_path);
   }
+}
+
+std::string sign_ed25519(const std::string& bytes, const std::string& private_key_path) {
+  const std::string pem = read_small_file(private_key_path, "private key");
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key(
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key || EVP_PKEY_id(key.get()) != EVP_PKEY_ED25519) {
+    throw DataError(private_key_path + ": not an Ed25519 private key in PEM form");
+  }
+  std::unique_ptr<EVP_MD_CTX, ContextDeleter> ctx(EVP_MD_CTX_new());
+  std::string signature(64, '\0');
+  std::size_t length = signature.size();
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
+                     reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()) != 1 ||
+      length != 64) {
+    throw DataError(private_key_path + ": signing with this key failed");
+  }
+  return signature;
 }
 
 }  // namespace rampart::security

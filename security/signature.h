@@ -15,4 +15,14 @@ namespace rampart::security {
 void verify_ed25519(const std::string& bytes, const std::string& signature_path,
                     const std::string& public_key_path, const std::string& model_path);
 
+/// Whether the Ed25519 signature in `signature_path` (64 raw bytes) verifies `bytes` under the
+/// PEM public key in `public_key_path`. Throws DataError when either file cannot be read or
+/// parsed.
+bool ed25519_verifies(const std::string& bytes, const std::string& signature_path,
+                      const std::string& public_key_path);
+
+/// The 64-byte Ed25519 signature of `bytes` under the PEM private key in `private_key_path`
+/// (`openssl genpkey -algorithm ed25519`). Throws DataError when the key cannot be read.
+std::string sign_ed25519(const std::string& bytes, const std::string& private_key_path);
+
 }  // namespace rampart::security

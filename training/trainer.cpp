@@ -166,6 +166,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
 
   TrainResult result;
   result.validation_size = validation ? validation->size() : 0;
+  result.data_manifest_root = train_data.manifest_root;
   result.model = models::make_classifier(config.model);
   models::Classifier& model = *result.model;
   if (start_weights) models::load_weights(model, *start_weights, config.model.checkpoint);

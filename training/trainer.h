@@ -19,6 +19,9 @@ struct TrainResult {
   double train_accuracy = 0.0;  ///< running accuracy of the last epoch run
   std::optional<double> validation_accuracy;  ///< after the last epoch, with validation data
   int64_t validation_size = 0;                ///< points in the validation data
+  /// Root hash of the provenance manifest the training data matched (data.manifest; "" when
+  /// none), before any shard or exclusion.
+  std::string data_manifest_root;
   double seconds = 0.0;                       ///< wall time of this call
   std::string checkpoint;                     ///< path of the checkpoint written
   std::string torchscript;                    ///< path of the TorchScript export, if any

@@ -1,0 +1,168 @@
+// Provenance manifests: `rampart data manifest` writes one, `data.manifest` checks the data
+// against it and names the first point that differs (exit 4).
+#include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "datasets/dataset_spec.h"
+#include "datasets/manifest.h"
+#include "datasets/npy.h"
+#include "support/test_support.h"
+
+using namespace rampart;
+
+namespace {
+
+// Writes `images` and `labels` as npy files in `dir`.
+std::pair<at::Tensor, at::Tensor> write_data(const std::string& dir, const at::Tensor& images,
+                                             const at::Tensor& labels) {
+  datasets::write_npy(dir + "/x.npy", images.contiguous());
+  datasets::write_npy(dir + "/y.npy", labels.contiguous());
+  return {images, labels};
+}
+
+std::string config(const std::string& dir, const std::string& manifest) {
+  const std::string path = dir + "/train.yaml";
+  test::write_bytes(path,
+                    "model: {arch: small_cnn, num_classes: 4, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
+                    "data: {format: npy, images: " + dir + "/x.npy, labels: " + dir + "/y.npy" +
+                        manifest + "}\n"
+                    "train: {epochs: 1, output: " + dir + "/out}\n");
+  return path;
+}
+
+datasets::Dataset load(const std::string& dir, const std::string& manifest,
+                       const std::string& signature = "", const std::string& key = "") {
+  datasets::DatasetSpec spec;
+  spec.format = "npy";
+  spec.images = dir + "/x.npy";
+  spec.labels = dir + "/y.npy";
+  spec.manifest = manifest;
+  spec.manifest_signature = signature;
+  spec.manifest_public_key = key;
+  return datasets::load_dataset(spec, 4, {1, 28, 28});
+}
+
+// The DataError (exit 4) that loading against the manifest throws ("" when none).
+std::string refusal(const std::string& dir, const std::string& manifest,
+                    const std::string& signature = "", const std::string& key = "") {
+  try {
+    load(dir, manifest, signature, key);
+  } catch (const DataError& e) {
+    CHECK(e.code() == ExitCode::kDataError);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a data manifest names the first changed, relabelled, added or removed point",
+          "[datasets][manifest]") {
+  const std::string dir = test::make_temp_dir("manifest");
+  const at::Tensor images = at::rand({40, 1, 28, 28}, at::kFloat);
+  const at::Tensor labels = at::arange(40, at::kLong).remainder(4);
+  write_data(dir, images, labels);
+  const auto made = test::run_process({test::rampart_binary(), "data", "manifest",
+                                       config(dir, ""), "--out", dir + "/m.json"});
+  INFO(made.output);
+  REQUIRE(made.exit_code == 0);
+  const auto json = nlohmann::json::parse(core::read_file(dir + "/m.json"));
+  CHECK(json["points"] == 40);
+  CHECK(json["label_histogram"] == nlohmann::json({10, 10, 10, 10}));
+  CHECK(json["files"].size() == 2);
+  // The root is SHA-256 over the digests; a point's digest is over its label and pixels.
+  const datasets::Dataset data = load(dir, dir + "/m.json");
+  CHECK(data.manifest_root == json["root"].get<std::string>());
+  CHECK(made.output.find(data.manifest_root) != std::string::npos);
+  CHECK(datasets::point_digests(data)[7] == json["digests"][7].get<std::string>());
+
+  SECTION("one pixel") {
+    at::Tensor changed = images.clone();
+    changed[17][0][3][2] += 1e-3f;
+    write_data(dir, changed, labels);
+    CHECK(refusal(dir, dir + "/m.json").find("m.json: point 17 of " + dir + "/x.npy has a changed image (label 1)") !=
+          std::string::npos);
+  }
+  SECTION("a swapped label") {
+    at::Tensor relabelled = labels.clone();
+    relabelled[23] = 0;
+    write_data(dir, images, relabelled);
+    CHECK(refusal(dir, dir + "/m.json").find("point 23 of " + dir + "/x.npy has label 0, the manifest says 3") !=
+          std::string::npos);
+  }
+  SECTION("an added point") {
+    write_data(dir, at::cat({images.slice(0, 0, 30), images.slice(0, 5, 6), images.slice(0, 30)}),
+               at::cat({labels.slice(0, 0, 30), labels.slice(0, 5, 6), labels.slice(0, 30)}));
+    CHECK(refusal(dir, dir + "/m.json").find("point 30 of " + dir + "/x.npy was added (the data has 41 points, the manifest 40)") !=
+          std::string::npos);
+  }
+  SECTION("a removed point") {
+    write_data(dir, at::cat({images.slice(0, 0, 12), images.slice(0, 13)}),
+               at::cat({labels.slice(0, 0, 12), labels.slice(0, 13)}));
+    CHECK(refusal(dir, dir + "/m.json").find("point 12 of the manifest was removed from " + dir + "/x.npy (the data has 39 points, the manifest 40)") !=
+          std::string::npos);
+  }
+  SECTION("the last point removed") {
+    write_data(dir, images.slice(0, 0, 39), labels.slice(0, 0, 39));
+    CHECK(refusal(dir, dir + "/m.json").find("point 39 of the manifest was removed") != std::string::npos);
+  }
+  SECTION("rampart train refuses the changed data before training, exit 4") {
+    at::Tensor changed = images.clone();
+    changed[0][0][0][0] = 1.0f - changed[0][0][0][0].item<float>();
+    write_data(dir, changed, labels);
+    const auto run = test::run_process(
+        {test::rampart_binary(), "train", config(dir, ", manifest: " + dir + "/m.json")});
+    INFO(run.output);
+    CHECK(run.exit_code == 4);
+    CHECK(run.output.find("point 0 of " + dir + "/x.npy has a changed image") != std::string::npos);
+    CHECK(!std::filesystem::exists(dir + "/out/checkpoint.safetensors"));
+  }
+  SECTION("a manifest whose root does not match its digests is not one") {
+    auto edited = json;
+    edited["digests"][3] = std::string(64, '0');
+    core::write_file_atomic(dir + "/edited.json", edited.dump());
+    CHECK(refusal(dir, dir + "/edited.json").find("its root does not match its digests") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("a signed data manifest: the right key verifies, a wrong key is refused",
+          "[datasets][manifest]") {
+  const std::string dir = test::make_temp_dir("manifest-signed");
+  write_data(dir, at::rand({12, 1, 28, 28}, at::kFloat), at::arange(12, at::kLong).remainder(4));
+  const auto keypair = [&](const std::string& name) {
+    EVP_PKEY* key = nullptr;
+    std::unique_ptr<EVP_PKEY_CTX, void (*)(EVP_PKEY_CTX*)> ctx(
+        EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr), EVP_PKEY_CTX_free);
+    REQUIRE(EVP_PKEY_keygen_init(ctx.get()) == 1);
+    REQUIRE(EVP_PKEY_keygen(ctx.get(), &key) == 1);
+    FILE* pub = std::fopen((dir + "/" + name + ".pub.pem").c_str(), "w");
+    PEM_write_PUBKEY(pub, key);
+    std::fclose(pub);
+    FILE* priv = std::fopen((dir + "/" + name + ".pem").c_str(), "w");
+    PEM_write_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
+    std::fclose(priv);
+    EVP_PKEY_free(key);
+  };
+  keypair("signer");
+  keypair("other");
+  const auto made = test::run_process({test::rampart_binary(), "data", "manifest",
+                                       config(dir, ""), "--out", dir + "/m.json", "--sign",
+                                       dir + "/signer.pem"});
+  INFO(made.output);
+  REQUIRE(made.exit_code == 0);
+  CHECK(refusal(dir, dir + "/m.json", dir + "/m.json.sig", dir + "/signer.pub.pem").empty());
+  CHECK(refusal(dir, dir + "/m.json", dir + "/m.json.sig", dir + "/other.pub.pem")
+            .find("m.json: the Ed25519 signature " + dir + "/m.json.sig does not verify with the public key " + dir + "/other.pub.pem") !=
+        std::string::npos);
+}
