@@ -59,6 +59,19 @@ struct ManifestCommand {
   std::string sign;                    ///< --sign KEY.pem: also write FILE.sig (Ed25519)
 };
 
+/// The arguments of `rampart data poison`.
+struct PoisonCommand {
+  std::string config_path;
+  std::vector<std::string> overrides;  ///< --set KEY=VALUE
+  std::string out;                     ///< --out DIR
+};
+
+/// `rampart data poison CONFIG --out DIR`: poisons the config's data as its `poison:` section
+/// says (attacks::poison_dataset) and writes DIR/images.npy, labels.npy, poisoned.npy (the
+/// sorted indices changed: the ground truth) and poison.json (the spec with the drawn target
+/// and trigger position), to test the poisoning defenses.
+int run_data_poison(const PoisonCommand& command);
+
 /// `rampart data manifest CONFIG --out FILE [--section data] [--sign KEY.pem]`: reads the data
 /// set that the config's section names (with `model`'s class count and input shape) and writes
 /// its provenance manifest (datasets::DataManifest), atomically; prints the root hash.

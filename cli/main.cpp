@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   scan->add_flag("--json", scan_args.json, "Print the result as JSON");
 
   rampart::cli::ManifestCommand manifest_args;
-  auto* data = app.add_subcommand("data", "Training data: provenance manifests");
+  auto* data = app.add_subcommand("data", "Training data: provenance manifests, poisoning simulation");
   data->require_subcommand(1);
   auto* manifest = data->add_subcommand(
       "manifest", "Write a data set's provenance manifest: per-point SHA-256, root hash, files");
@@ -105,6 +105,15 @@ int main(int argc, char** argv) {
   manifest->add_option("--set", manifest_args.overrides, "Override a config key: KEY=VALUE");
   manifest->add_option("--sign", manifest_args.sign,
                        "Ed25519 private key (PEM): also write the signature to OUT.sig");
+
+  rampart::cli::PoisonCommand poison_args;
+  auto* poison = data->add_subcommand(
+      "poison", "Write a poisoned copy of a data set and the ground truth, to test defenses");
+  poison->add_option("CONFIG", poison_args.config_path,
+                     "A config with model (input, num_classes), data and poison sections")
+      ->required();
+  poison->add_option("--out", poison_args.out, "Output folder")->required();
+  poison->add_option("--set", poison_args.overrides, "Override a config key: KEY=VALUE");
 
   try {
     app.parse(argc, argv);
@@ -123,6 +132,7 @@ int main(int argc, char** argv) {
     if (*eval) return rampart::cli::run_eval(eval_args);
     if (*scan) return rampart::cli::run_scan(scan_args);
     if (*manifest) return rampart::cli::run_data_manifest(manifest_args);
+    if (*poison) return rampart::cli::run_data_poison(poison_args);
   } catch (const rampart::Error& e) {
     return fail(e.code(), e.what());
   } catch (const c10::Error& e) {

@@ -22,6 +22,10 @@ class Classifier : public torch::nn::Module {
   Classifier(InputSpec input, int64_t num_classes)
       : input_(std::move(input)), num_classes_(num_classes) {}
   virtual at::Tensor forward(const at::Tensor& x) = 0;
+  /// The penultimate representation, which the last (linear) layer maps to the logits: [N, D].
+  /// The default layer of the poisoning detectors (defenses/poisoning/), which read it in
+  /// batches without gradients.
+  virtual at::Tensor features(const at::Tensor& x) = 0;
   /// The architecture name used in configs and checkpoint metadata (`model.arch`).
   virtual std::string arch() const = 0;
   int64_t num_classes() const { return num_classes_; }

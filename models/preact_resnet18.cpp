@@ -80,14 +80,16 @@ PreActResNet18::PreActResNet18(InputSpec input, int64_t num_classes)
   linear_ = register_module("linear", torch::nn::Linear(512, num_classes));
 }
 
-at::Tensor PreActResNet18::forward(const at::Tensor& x) {
+at::Tensor PreActResNet18::features(const at::Tensor& x) {
   at::Tensor out = conv1_->forward(x);
   for (auto& layer : layers_) out = layer->forward(out);
   out = bn_->forward(out).relu();
   out = torch::nn::functional::adaptive_avg_pool2d(
       out, torch::nn::functional::AdaptiveAvgPool2dFuncOptions(1));
-  return linear_->forward(out.flatten(1));
+  return out.flatten(1);
 }
+
+at::Tensor PreActResNet18::forward(const at::Tensor& x) { return linear_->forward(features(x)); }
 
 torch::jit::Module PreActResNet18::to_torchscript() const {
   torch::jit::Module m = mirror_as_torchscript(*this, "PreActResNet18");

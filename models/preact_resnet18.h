@@ -39,6 +39,7 @@ class PreActResNet18 : public Classifier {
   /// Why `input` does not fit this architecture, or "" when it does.
   static std::string input_problem(const InputSpec& input);
   at::Tensor forward(const at::Tensor& x) override;
+  at::Tensor features(const at::Tensor& x) override;  ///< the pooled last stage, [N, 512]
   std::string arch() const override { return "preact_resnet18"; }
   torch::jit::Module to_torchscript() const override;
 

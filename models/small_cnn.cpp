@@ -31,13 +31,14 @@ SmallCNN::SmallCNN(InputSpec input, int64_t num_classes)
   fc2_ = register_module("fc2", torch::nn::Linear(128, num_classes));
 }
 
-at::Tensor SmallCNN::forward(const at::Tensor& x) {
+at::Tensor SmallCNN::features(const at::Tensor& x) {
   namespace F = torch::nn::functional;
   at::Tensor h = F::max_pool2d(conv1_->forward(x).relu(), F::MaxPool2dFuncOptions(2));
   h = F::max_pool2d(conv2_->forward(h).relu(), F::MaxPool2dFuncOptions(2));
-  h = fc1_->forward(h.flatten(1)).relu();
-  return fc2_->forward(h);
+  return fc1_->forward(h.flatten(1)).relu();
 }
+
+at::Tensor SmallCNN::forward(const at::Tensor& x) { return fc2_->forward(features(x)); }
 
 torch::jit::Module SmallCNN::to_torchscript() const {
   torch::jit::Module m = mirror_as_torchscript(*this, "SmallCNN");

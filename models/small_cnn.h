@@ -21,6 +21,7 @@ class SmallCNN : public Classifier {
   /// Why `input` does not fit this architecture, or "" when it does.
   static std::string input_problem(const InputSpec& input);
   at::Tensor forward(const at::Tensor& x) override;
+  at::Tensor features(const at::Tensor& x) override;  ///< fc1's ReLU output, [N, 128]
   std::string arch() const override { return "small_cnn"; }
   torch::jit::Module to_torchscript() const override;
 

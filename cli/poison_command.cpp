@@ -1,0 +1,71 @@
+#include <ATen/ATen.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "attacks/data_poisoning.h"
+#include "cli/commands.h"
+#include "core/atomic_file.h"
+#include "core/config_node.h"
+#include "core/error.h"
+#include "datasets/dataset_spec.h"
+#include "datasets/manifest.h"
+#include "datasets/npy.h"
+#include "models/model_spec.h"
+
+namespace rampart::cli {
+
+int run_data_poison(const PoisonCommand& command) {
+  const core::ConfigNode root = core::load_config(command.config_path, command.overrides);
+  for (const char* key : {"model", "data", "poison"}) {
+    if (!root.has(key)) root.fail(std::string("missing required key '") + key + "'");
+  }
+  const models::ModelSpec model = models::parse_model_spec(root.child("model"), false);
+  const datasets::DatasetSpec spec = datasets::parse_dataset_spec(root.child("data"));
+  const attacks::PoisonSpec poison =
+      attacks::parse_poison_spec(root.child("poison"), model.num_classes,
+                                 model.input.range_min, model.input.range_max);
+  const datasets::Dataset clean =
+      datasets::load_dataset(spec, model.num_classes, model.input.shape);
+  const attacks::PoisonedData out = attacks::poison_dataset(clean, poison);
+
+  std::filesystem::create_directories(command.out);
+  const std::string dir = command.out + "/";
+  datasets::write_npy(dir + "images.npy", out.data.images.contiguous());
+  datasets::write_npy(dir + "labels.npy", out.data.labels.contiguous());
+  datasets::write_npy(dir + "poisoned.npy", out.indices.contiguous());
+  const attacks::PoisonSpec& s = out.spec;
+  nlohmann::json trigger = nullptr;
+  if (s.attack != "label_flip") {
+    trigger = s.trigger.type == "patch"
+                  ? nlohmann::json{{"type", "patch"}, {"size", s.trigger.size},
+                                   {"row", s.trigger.row}, {"col", s.trigger.col},
+                                   {"value", s.trigger.value}, {"pattern", s.trigger.pattern}}
+                  : nlohmann::json{{"type", "blend"}, {"alpha", s.trigger.alpha},
+                                   {"pattern_seed", s.trigger.pattern_seed}};
+  }
+  const nlohmann::json summary{
+      {"attack", s.attack},
+      {"rate", s.rate},
+      {"seed", s.seed},
+      {"points", clean.size()},
+      {"poisoned", out.indices.numel()},
+      {"target", s.attack == "label_flip" ? nlohmann::json(nullptr) : nlohmann::json(s.target)},
+      {"flip_from", s.flip_from >= 0 ? nlohmann::json(s.flip_from) : nlohmann::json(nullptr)},
+      {"flip_to", s.flip_to >= 0 ? nlohmann::json(s.flip_to) : nlohmann::json(nullptr)},
+      {"trigger", trigger},
+      {"source", clean.source},
+      {"clean_manifest_root", datasets::manifest_root(datasets::point_digests(clean))},
+      {"files", {{"images", "images.npy"}, {"labels", "labels.npy"}, {"poisoned_indices", "poisoned.npy"}}}};
+  core::write_file_atomic(dir + "poison.json", summary.dump(2) + "\n");
+  std::printf("poisoned:  %lld of %lld points (%s%s)\n",
+              static_cast<long long>(out.indices.numel()), static_cast<long long>(clean.size()),
+              s.attack.c_str(),
+              s.attack == "label_flip" ? "" : (", target " + std::to_string(s.target) + ", " + s.trigger.describe()).c_str());
+  std::printf("written:   %simages.npy, labels.npy, poisoned.npy (ground truth), poison.json\n",
+              dir.c_str());
+  return 0;
+}
+
+}  // namespace rampart::cli

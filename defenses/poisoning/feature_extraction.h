@@ -1,0 +1,17 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "models/classifier.h"
+
+namespace rampart::defenses::poisoning {
+
+/// The penultimate features (models::Classifier::features) of `images` ([N, C, H, W] on the
+/// CPU), computed in batches of `batch_size` on `device` in eval mode without gradients, as
+/// float32 [N, D] on the CPU: 60,000 Fashion-MNIST points with the small CNN need 31 MB of
+/// features and one batch of activations at a time. The model's train/eval mode is restored.
+at::Tensor extract_features(models::Classifier& model, const at::Tensor& images,
+                            int64_t batch_size, const c10::Device& device);
+
+}  // namespace rampart::defenses::poisoning

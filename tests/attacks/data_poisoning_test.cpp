@@ -1,0 +1,175 @@
+// The poisoning simulator: BadNets patches, blended triggers and label flips, reproducible from
+// the seed, with exact ground truth.
+#include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "attacks/data_poisoning.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "datasets/npy.h"
+#include "support/test_support.h"
+
+using namespace rampart;
+
+namespace {
+
+datasets::Dataset small_set(int64_t n = 200) {
+  datasets::Dataset d;
+  d.images = at::rand({n, 1, 12, 12}, at::kFloat) * 0.5;
+  d.labels = at::arange(n, at::kLong).remainder(5);
+  d.num_classes = 5;
+  d.source = "test";
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("BadNets poisoning stamps the patch on rate x N non-target points and relabels them",
+          "[attacks][poisoning]") {
+  const datasets::Dataset clean = small_set();
+  attacks::PoisonSpec spec;
+  spec.attack = "badnets";
+  spec.rate = 0.1;
+  spec.target = 2;
+  spec.seed = 4;
+  const attacks::PoisonedData p = attacks::poison_dataset(clean, spec);
+  REQUIRE(p.indices.numel() == 20);
+  CHECK(at::equal(p.indices, std::get<0>(p.indices.sort())));
+  CHECK(clean.labels.index_select(0, p.indices).ne(2).all().item<bool>());
+  CHECK(p.data.labels.index_select(0, p.indices).eq(2).all().item<bool>());
+  // The default corner: bottom right, 1 pixel in; the patch at value 1 (the range's top).
+  CHECK(p.spec.trigger.row == 8);
+  CHECK(p.spec.trigger.col == 8);
+  const at::Tensor patches = p.data.images.index_select(0, p.indices).slice(2, 8, 11).slice(3, 8, 11);
+  CHECK(patches.eq(1.0f).all().item<bool>());
+  // Everything else is untouched, bit for bit.
+  at::Tensor changed = at::zeros({clean.size()}, at::kBool);
+  changed.index_fill_(0, p.indices, true);
+  const at::Tensor kept = changed.logical_not().nonzero().flatten();
+  CHECK(at::equal(p.data.images.index_select(0, kept), clean.images.index_select(0, kept)));
+  CHECK(at::equal(p.data.labels.index_select(0, kept), clean.labels.index_select(0, kept)));
+  at::Tensor outside = p.data.images.index_select(0, p.indices).clone();
+  outside.slice(2, 8, 11).slice(3, 8, 11).zero_();
+  at::Tensor original = clean.images.index_select(0, p.indices).clone();
+  original.slice(2, 8, 11).slice(3, 8, 11).zero_();
+  CHECK(at::equal(outside, original));
+  // Reproducible from the seed; another seed draws other points.
+  CHECK(at::equal(attacks::poison_dataset(clean, spec).indices, p.indices));
+  spec.seed = 5;
+  CHECK(!at::equal(attacks::poison_dataset(clean, spec).indices, p.indices));
+}
+
+TEST_CASE("random target and patch position are drawn from the seed and recorded",
+          "[attacks][poisoning]") {
+  const datasets::Dataset clean = small_set();
+  attacks::PoisonSpec spec;
+  spec.rate = 0.05;
+  spec.trigger.random_position = true;
+  spec.trigger.pattern = "checker";
+  std::set<std::pair<int64_t, int64_t>> corners;
+  std::set<int64_t> targets;
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    spec.seed = seed;
+    const attacks::PoisonedData p = attacks::poison_dataset(clean, spec);
+    REQUIRE(p.spec.target >= 0);
+    REQUIRE(p.spec.target < 5);
+    targets.insert(p.spec.target);
+    const int64_t r = p.spec.trigger.row, c = p.spec.trigger.col;
+    REQUIRE(r >= 0);
+    REQUIRE(r + 3 <= 12);
+    REQUIRE(c + 3 <= 12);
+    corners.insert({r, c});
+    const at::Tensor patch = p.data.images[p.indices[0].item<int64_t>()][0].slice(0, r, r + 3).slice(1, c, c + 3);
+    CHECK(patch[0][0].item<float>() == 1.0f);  // checker: value on even squares
+    CHECK(patch[0][1].item<float>() == 0.0f);  // and the range's bottom on odd ones
+    CHECK(patch[1][1].item<float>() == 1.0f);
+  }
+  CHECK(corners.size() > 4);
+  CHECK(targets.size() > 1);
+}
+
+TEST_CASE("a blended trigger is (1 - alpha) x + alpha k with one fixed noise image k",
+          "[attacks][poisoning]") {
+  const datasets::Dataset clean = small_set();
+  attacks::PoisonSpec spec;
+  spec.attack = "blend";
+  spec.rate = 0.1;
+  spec.target = 0;
+  spec.trigger.type = "blend";
+  spec.trigger.alpha = 0.2;
+  spec.trigger.pattern_seed = 9;
+  const attacks::PoisonedData p = attacks::poison_dataset(clean, spec);
+  const at::Tensor x = clean.images.index_select(0, p.indices);
+  const at::Tensor k = (p.data.images.index_select(0, p.indices) - 0.8 * x) / 0.2;
+  // The same k for every poisoned point, inside the input range.
+  CHECK(at::allclose(k, k[0].unsqueeze(0).expand_as(k), 1e-4, 1e-4));
+  CHECK(k.min().item<double>() >= -1e-4);
+  CHECK(k.max().item<double>() <= 1 + 1e-4);
+  CHECK(at::allclose(spec.trigger.apply(x), p.data.images.index_select(0, p.indices)));
+}
+
+TEST_CASE("label flips: a uniformly drawn other class, or class to class", "[attacks][poisoning]") {
+  const datasets::Dataset clean = small_set();
+  attacks::PoisonSpec spec;
+  spec.attack = "label_flip";
+  spec.rate = 0.25;
+  const attacks::PoisonedData random = attacks::poison_dataset(clean, spec);
+  REQUIRE(random.indices.numel() == 50);
+  const at::Tensor before = clean.labels.index_select(0, random.indices);
+  const at::Tensor after = random.data.labels.index_select(0, random.indices);
+  CHECK(before.ne(after).all().item<bool>());
+  CHECK(std::get<0>(at::_unique(after)).numel() == 5);
+  CHECK(at::equal(random.data.images, clean.images));
+  spec.flip_from = 3;
+  spec.flip_to = 1;
+  spec.rate = 0.2;  // 40 points: every point of class 3
+  const attacks::PoisonedData map = attacks::poison_dataset(clean, spec);
+  CHECK(clean.labels.index_select(0, map.indices).eq(3).all().item<bool>());
+  CHECK(map.data.labels.index_select(0, map.indices).eq(1).all().item<bool>());
+  spec.rate = 0.25;  // 50 points from a class of 40
+  CHECK_THROWS_WITH(attacks::poison_dataset(clean, spec),
+                    Catch::Contains("poison.rate: 50 points asked for, 40 are eligible"));
+}
+
+TEST_CASE("rampart data poison writes the poisoned set and its ground truth",
+          "[attacks][poisoning][cli]") {
+  const std::string dir = test::make_temp_dir("poison-cli");
+  const datasets::Dataset clean = small_set(100);
+  at::Tensor images = at::rand({100, 1, 28, 28}, at::kFloat);
+  datasets::write_npy(dir + "/x.npy", images);
+  datasets::write_npy(dir + "/y.npy", clean.labels);
+  test::write_bytes(dir + "/poison.yaml",
+                    "model: {arch: small_cnn, num_classes: 5, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
+                    "data: {format: npy, images: " + dir + "/x.npy, labels: " + dir + "/y.npy}\n"
+                    "poison: {attack: badnets, rate: 0.1, target: 4, seed: 1, trigger: {size: 3, row: 2, col: 5}}\n");
+  const auto run = test::run_process(
+      {test::rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/out"});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.output.find("poisoned:  10 of 100 points (badnets, target 4, patch 3x3 solid at (2, 5), value 1)") !=
+        std::string::npos);
+  const at::Tensor poisoned = datasets::read_npy(dir + "/out/poisoned.npy");
+  const at::Tensor out = datasets::read_npy(dir + "/out/images.npy");
+  const at::Tensor labels = datasets::read_npy(dir + "/out/labels.npy");
+  REQUIRE(poisoned.numel() == 10);
+  CHECK(labels.index_select(0, poisoned).eq(4).all().item<bool>());
+  CHECK(out.index_select(0, poisoned).slice(2, 2, 5).slice(3, 5, 8).eq(1.0f).all().item<bool>());
+  const auto summary = nlohmann::json::parse(core::read_file(dir + "/out/poison.json"));
+  CHECK(summary["poisoned"] == 10);
+  CHECK(summary["target"] == 4);
+  CHECK(summary["trigger"]["row"] == 2);
+  // A trigger that cannot fit, and a key of another attack, are config errors (exit 2).
+  test::write_bytes(dir + "/bad.yaml",
+                    "model: {arch: small_cnn, num_classes: 5, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
+                    "data: {format: npy, images: " + dir + "/x.npy, labels: " + dir + "/y.npy}\n"
+                    "poison: {attack: label_flip, rate: 0.1, target: 4}\n");
+  const auto bad = test::run_process(
+      {test::rampart_binary(), "data", "poison", dir + "/bad.yaml", "--out", dir + "/bad"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("poison.target: is for a backdoor (badnets, blend), not label_flip") !=
+        std::string::npos);
+}
