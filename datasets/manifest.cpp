@@ -8,11 +8,11 @@
 #include <cstring>
 #include <initializer_list>
 #include <stdexcept>
-#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "security/signature.h"
@@ -127,12 +127,7 @@ DataManifest make_manifest(const Dataset& data, const std::vector<std::string>& 
   m.digests = point_digests(data);
   m.root = manifest_root(m.digests);
   m.tool = std::string("rampart ") + kVersion;
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  m.created_at = stamp;
+  m.created_at = core::utc_now_iso8601();
   return m;
 }
 

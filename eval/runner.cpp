@@ -9,6 +9,7 @@
 #include <ctime>
 #include <optional>
 
+#include "core/clock.h"
 #include "core/runtime.h"
 #include "core/version.h"
 #include "datasets/dataset_spec.h"
@@ -268,12 +269,7 @@ std::optional<Evaluation> run_eval_part(const EvalConfig& config, const EvalOpti
   provenance.seed = config.seed;
   provenance.config_file = config.source;
   provenance.config_sha256 = config.config_hash;
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  provenance.started_at = stamp;
+  provenance.started_at = core::utc_now_iso8601();
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) == 0) provenance.hostname = host;
 

@@ -73,47 +73,45 @@ void check_same_report(const std::string& one, const std::string& four) {
   CHECK(a["sanity"].dump() == b["sanity"].dump());
 }
 
+// Evaluates `model` in one process (report in DIR/one) and with 4 launched workers (DIR/four),
+// checks both succeed and that the reports agree point by point; returns the 4-worker report.
+json evaluate_both_ways(const std::string& dir, const std::string& model) {
+  test::write_bytes(dir + "/one.yaml", eval_yaml(model, dir + "/one", ""));
+  test::write_bytes(dir + "/four.yaml", eval_yaml(model, dir + "/four", "distributed: {workers: 4}\n"));
+  const auto one = test::run_process({test::rampart_binary(), "eval", dir + "/one.yaml", "-q"});
+  INFO(one.output);
+  REQUIRE(one.exit_code == 0);
+  const auto four = test::run_process({test::rampart_binary(), "eval", dir + "/four.yaml", "-q"});
+  INFO(four.output);
+  REQUIRE(four.exit_code == 0);
+  CHECK(four.output.find("launched 4 workers") != std::string::npos);
+  CHECK(std::filesystem::exists(dir + "/four/worker3.log"));
+  check_same_report(dir + "/one", dir + "/four");
+  return json::parse(core::read_file(dir + "/four/report.json"));
+}
+
 }  // namespace
 
 TEST_CASE("rampart eval with 4 workers writes the one-process report point by point",
           "[distributed][eval][processes]") {
   const std::string checkpoint = test::trained_fmnist_checkpoint();
   if (checkpoint.empty()) return;
-  const std::string dir = test::make_temp_dir("dist-eval");
   SECTION("a built-in architecture (runs in each rank's process)") {
     const std::string model = "  arch: small_cnn\n  checkpoint: " + checkpoint +
                               "\n  sha256: " + security::sha256_file(checkpoint) + "\n";
-    test::write_bytes(dir + "/one.yaml", eval_yaml(model, dir + "/one", ""));
-    test::write_bytes(dir + "/four.yaml",
-                      eval_yaml(model, dir + "/four", "distributed: {workers: 4}\n"));
-    const auto one = test::run_process({test::rampart_binary(), "eval", dir + "/one.yaml", "-q"});
-    INFO(one.output);
-    REQUIRE(one.exit_code == 0);
-    const auto four = test::run_process({test::rampart_binary(), "eval", dir + "/four.yaml", "-q"});
-    INFO(four.output);
-    REQUIRE(four.exit_code == 0);
-    CHECK(four.output.find("launched 4 workers") != std::string::npos);
-    CHECK(std::filesystem::exists(dir + "/four/worker3.log"));
-    check_same_report(dir + "/one", dir + "/four");
+    const json report = evaluate_both_ways(test::make_temp_dir("dist-eval"), model);
+    CHECK(report["provenance"]["model"]["sandboxed"] == false);
   }
   SECTION("a TorchScript model (each rank runs it in its own sandboxed worker)") {
+    const std::string dir = test::make_temp_dir("dist-eval-ts");
     auto net = test::trained_fmnist_cnn();
     REQUIRE(net);
     models::export_torchscript(*net, dir + "/cnn.pt");
     const std::string model = "  path: " + dir + "/cnn.pt\n  sha256: " +
                               security::sha256_file(dir + "/cnn.pt") +
                               "\n  num_classes: 10\n  input: {shape: [1, 28, 28], range: [0.0, 1.0]}\n";
-    test::write_bytes(dir + "/one.yaml", eval_yaml(model, dir + "/one-ts", ""));
-    test::write_bytes(dir + "/four.yaml",
-                      eval_yaml(model, dir + "/four-ts", "distributed: {workers: 4}\n"));
-    const auto one = test::run_process({test::rampart_binary(), "eval", dir + "/one.yaml", "-q"});
-    INFO(one.output);
-    REQUIRE(one.exit_code == 0);
-    const auto four = test::run_process({test::rampart_binary(), "eval", dir + "/four.yaml", "-q"});
-    INFO(four.output);
-    REQUIRE(four.exit_code == 0);
-    CHECK(json::parse(core::read_file(dir + "/four-ts/report.json"))["provenance"]["model"]["sandboxed"] == true);
-    check_same_report(dir + "/one-ts", dir + "/four-ts");
+    const json report = evaluate_both_ways(dir, model);
+    CHECK(report["provenance"]["model"]["sandboxed"] == true);
   }
 }
 
