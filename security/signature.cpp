@@ -35,18 +35,27 @@ struct ContextDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
+// The Ed25519 key (public or private) in the PEM file `path`; DataError when it is none.
+std::unique_ptr<EVP_PKEY, KeyDeleter> read_ed25519_key(const std::string& path, bool private_key) {
+  const char* what = private_key ? "private key" : "public key";
+  const std::string pem = read_small_file(path, what);
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key(
+      !bio ? nullptr
+           : private_key ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
+                         : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!key || EVP_PKEY_id(key.get()) != EVP_PKEY_ED25519) {
+    throw DataError(path + ": not an Ed25519 " + what + " in PEM form");
+  }
+  return key;
+}
+
 }  // namespace
 
 bool ed25519_verifies(const std::string& bytes, const std::string& signature_path,
                       const std::string& public_key_path) {
-  const std::string pem = read_small_file(public_key_path, "public key");
+  const auto key = read_ed25519_key(public_key_path, /*private_key=*/false);
   const std::string signature = read_small_file(signature_path, "signature");
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::unique_ptr<EVP_PKEY, KeyDeleter> key(
-      bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!key || EVP_PKEY_id(key.get()) != EVP_PKEY_ED25519) {
-    throw DataError(public_key_path + ": not an Ed25519 public key in PEM form");
-  }
   if (signature.size() != 64) {
     throw DataError(signature_path + ": an Ed25519 signature is 64 bytes, this file has " +
                     std::to_string(signature.size()));
@@ -67,13 +76,7 @@ void verify_ed25519(const std::string& bytes, const std::string& signature_path,
 }
 
 std::string sign_ed25519(const std::string& bytes, const std::string& private_key_path) {
-  const std::string pem = read_small_file(private_key_path, "private key");
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::unique_ptr<EVP_PKEY, KeyDeleter> key(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!key || EVP_PKEY_id(key.get()) != EVP_PKEY_ED25519) {
-    throw DataError(private_key_path + ": not an Ed25519 private key in PEM form");
-  }
+  const auto key = read_ed25519_key(private_key_path, /*private_key=*/true);
   std::unique_ptr<EVP_MD_CTX, ContextDeleter> ctx(EVP_MD_CTX_new());
   std::string signature(64, '\0');
   std::size_t length = signature.size();
