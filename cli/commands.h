@@ -77,4 +77,17 @@ int run_data_poison(const PoisonCommand& command);
 /// its provenance manifest (datasets::DataManifest), atomically; prints the root hash.
 int run_data_manifest(const ManifestCommand& command);
 
+/// The arguments of `rampart audit-data`.
+struct AuditCommand {
+  std::string config_path;
+  std::vector<std::string> overrides;  ///< --set KEY=VALUE
+  std::string out = "runs/audit";      ///< --out DIR
+};
+
+/// `rampart audit-data CONFIG [--out DIR]`: reads the features of the config's `data` from the
+/// model (its checkpoint, or one trained on the data by the `train` recipe first), runs the
+/// `audit:` section's poisoning detectors and writes DIR/audit.json (`flagged`: the indices
+/// judged poisoned), audit.md and audit.html.
+int run_audit_data(const AuditCommand& command);
+
 }  // namespace rampart::cli

@@ -115,6 +115,16 @@ int main(int argc, char** argv) {
   poison->add_option("--out", poison_args.out, "Output folder")->required();
   poison->add_option("--set", poison_args.overrides, "Override a config key: KEY=VALUE");
 
+  rampart::cli::AuditCommand audit_args;
+  auto* audit = app.add_subcommand(
+      "audit-data", "Find poisoned training points (backdoors, flipped labels) without knowing the "
+                    "target or the rate; write audit.json, audit.md, audit.html");
+  audit->add_option("CONFIG", audit_args.config_path,
+                    "A train config (model, data, train) with an audit section")
+      ->required();
+  audit->add_option("--out", audit_args.out, "Output folder")->capture_default_str();
+  audit->add_option("--set", audit_args.overrides, "Override a config key: KEY=VALUE");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -133,6 +143,7 @@ int main(int argc, char** argv) {
     if (*scan) return rampart::cli::run_scan(scan_args);
     if (*manifest) return rampart::cli::run_data_manifest(manifest_args);
     if (*poison) return rampart::cli::run_data_poison(poison_args);
+    if (*audit) return rampart::cli::run_audit_data(audit_args);
   } catch (const rampart::Error& e) {
     return fail(e.code(), e.what());
   } catch (const c10::Error& e) {

@@ -31,6 +31,10 @@ void print_train_result(const training::TrainResult& result) {
     std::printf("data manifest:       root %s, every point matched\n",
                 result.data_manifest_root.c_str());
   }
+  if (!result.exclusion_file.empty()) {
+    std::printf("excluded:            %lld points flagged by %s\n",
+                static_cast<long long>(result.excluded_points), result.exclusion_file.c_str());
+  }
   std::printf("time:                %.2f minutes\n", result.seconds / 60.0);
   std::printf("checkpoint:          %s\n", result.checkpoint.c_str());
   if (!result.checkpoint_sha256.empty()) {

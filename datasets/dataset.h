@@ -26,6 +26,10 @@ struct Dataset {
   std::vector<std::string> class_names;
   /// The root hash of the provenance manifest this data was checked against ("" when none).
   std::string manifest_root;
+  /// Points left out by `data.exclude` (the flagged indices of a data audit) and its file;
+  /// 0 and "" when nothing was excluded.
+  int64_t excluded_points = 0;
+  std::string exclusion_file;
 
   /// Number of points (0 when the data set holds no tensors).
   int64_t size() const;

@@ -1,4 +1,5 @@
 #include "datasets/dataset_spec.h"
+#include "datasets/exclusion.h"
 #include "datasets/manifest.h"
 
 #include "core/error.h"
@@ -15,7 +16,8 @@ namespace {}  // namespace
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   node.expect_keys({"format", "images", "labels", "files", "root", "layout", "num_samples", "seed",
                     "sample_seed", "noise", "offset", "limit", "batch_size", "shuffle",
-                    "class_names", "manifest", "manifest_signature", "manifest_public_key"});
+                    "class_names", "manifest", "manifest_signature", "manifest_public_key",
+                    "exclude"});
   DatasetSpec spec;
   spec.key = node.path();
   spec.format = node.get_choice("format", {"idx", "cifar10", "npy", "image_folder", "synthetic"});
@@ -63,6 +65,7 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
     spec.manifest_signature = node.get_string("manifest_signature");
     spec.manifest_public_key = node.get_string("manifest_public_key");
   }
+  if (node.has("exclude")) spec.exclude = node.get_string("exclude");
   return spec;
 }
 
@@ -119,6 +122,10 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
   if (!spec.manifest.empty()) {
     configured.manifest_root = verify_manifest(configured, spec.manifest, spec.manifest_signature,
                                                spec.manifest_public_key);
+  }
+  if (!spec.exclude.empty()) {
+    const at::Tensor flagged = read_exclusion(spec.exclude, configured.size(), configured.manifest_root);
+    configured = exclude_points(configured, flagged, spec.exclude);
   }
   return configured;
 }

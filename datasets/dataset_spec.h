@@ -32,6 +32,9 @@ struct DatasetSpec {
   /// A provenance manifest (`rampart data manifest`) the data must match, point by point,
   /// after offset and limit; optionally with its Ed25519 signature and the signer's key.
   std::string manifest, manifest_signature, manifest_public_key;
+  /// A data audit's audit.json (or the folder holding it): its `flagged` indices (into the data
+  /// as configured) are left out, after offset, limit and the manifest check.
+  std::string exclude;
   std::string key;                       ///< config path, for messages
 };
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "attacks/attack_ops.h"
+#include "core/markup.h"
 #include "eval/evaluation.h"
 
 namespace rampart::eval::detail {
@@ -61,32 +62,6 @@ inline std::string sanity_verdict(const SanityCheck& check, bool strict) {
   return check.flagged ? (strict ? "FAIL" : "WARN") : "ok";
 }
 
-/// Escapes text for XML and HTML content and attribute values.
-inline std::string escape_markup(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
+using core::escape_markup;
 
 }  // namespace rampart::eval::detail

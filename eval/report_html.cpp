@@ -1,9 +1,9 @@
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <map>
 #include <sstream>
 
+#include "core/inline_image.h"
 #include "eval/report_format.h"
 #include "eval/reports.h"
 
@@ -29,15 +29,6 @@ th{background:#f4f4f4}td.l,th.l{text-align:left}tr.worst td{font-weight:bold;bac
 .charts{display:flex;flex-wrap:wrap;gap:12px}
 code{background:#f4f4f4;padding:1px 4px;border-radius:3px}img.grid{max-width:100%;border:1px solid #ddd;margin:6px 0}
 )";
-
-std::string base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 // Background colour for an accuracy cell: red (0) to green (1).
 std::string heat(double fraction) {
@@ -243,7 +234,7 @@ void write_examples(std::ostringstream& html, const Evaluation& ev) {
   if (ev.examples.empty()) html << "<p class=\"muted\">No attack succeeded on any point.</p>\n";
   for (const auto& e : ev.examples) {
     html << "<div><img class=\"grid\" alt=\"" << escape_markup(e.attack_id)
-         << " examples\" src=\"data:image/png;base64," << base64(e.png) << "\"></div>\n";
+         << " examples\" src=\"data:image/png;base64," << core::base64(e.png) << "\"></div>\n";
   }
 }
 

@@ -8,10 +8,10 @@
 namespace rampart::training {
 
 TrainConfig parse_train_config(const core::ConfigNode& root) {
-  // `defense` is read by defenses::parse_defense_spec.
+  // `defense` is read by defenses::parse_defense_spec, `audit` by `rampart audit-data`.
   root.expect_keys(
       {"seed", "device", "threads", "model", "data", "validation", "train", "defense", "security",
-       "distributed"});
+       "distributed", "audit"});
   TrainConfig config;
   config.seed = static_cast<uint64_t>(root.get_int("seed", 0, 0));
   const std::string device = root.get_choice("device", {"cpu", "cuda", "auto"}, "auto");

@@ -167,6 +167,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   TrainResult result;
   result.validation_size = validation ? validation->size() : 0;
   result.data_manifest_root = train_data.manifest_root;
+  result.excluded_points = train_data.excluded_points;
+  result.exclusion_file = train_data.exclusion_file;
   result.model = models::make_classifier(config.model);
   models::Classifier& model = *result.model;
   if (start_weights) models::load_weights(model, *start_weights, config.model.checkpoint);
@@ -247,6 +249,11 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                                                 {"optimizer", config.optimizer.name},
                                                 {"seed", std::to_string(config.seed)},
                                                 {"config_sha256", config.config_hash}};
+    if (!result.data_manifest_root.empty()) metadata["data_manifest_root"] = result.data_manifest_root;
+    if (!result.exclusion_file.empty()) {
+      metadata["data_excluded_points"] = std::to_string(result.excluded_points);
+      metadata["data_exclusion_file"] = result.exclusion_file;
+    }
     if (options.robust_validation) {
       result.robust_accuracy = options.robust_validation(model, *validation);
       summary += " robust_acc " + percent(*result.robust_accuracy);

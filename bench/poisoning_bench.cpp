@@ -1,0 +1,54 @@
+// Poisoning detection at Fashion-MNIST scale: 60,000 points of 128-dim features (the small CNN's
+// penultimate layer) and 28x28 images, 10 classes, a planted backdoor cluster of 3,000 points
+// (5%) in one class, on 2 threads; feature extraction is not timed (the budget: <= 5 s).
+//   build/bench/bench_poisoning --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+
+#include "defenses/poisoning/data_audit.h"
+
+namespace {
+
+using namespace rampart::defenses::poisoning;
+
+struct Data {
+  at::Tensor features, images, labels;
+};
+
+const Data& data() {
+  static const Data d = [] {
+    at::set_num_threads(2);
+    at::manual_seed(0);
+    constexpr int64_t kPoints = 60000, kClasses = 10;
+    Data out;
+    out.labels = at::arange(kClasses, at::kLong).repeat_interleave(kPoints / kClasses);
+    out.features = (at::randn({kClasses, 128}) * 4).index_select(0, out.labels) + at::randn({kPoints, 128});
+    out.images = (at::rand({kClasses, 1, 28, 28}).index_select(0, out.labels) +
+                  0.2 * at::randn({kPoints, 1, 28, 28})).clamp(0, 1);
+    const at::Tensor poisoned = at::randperm(kPoints).slice(0, 0, 3000);
+    out.features.index_put_({poisoned}, out.features.index_select(0, poisoned) * 0.2 + 10.0);
+    out.labels.index_fill_(0, poisoned, 4);
+    return out;
+  }();
+  return d;
+}
+
+void run(benchmark::State& state, const std::vector<std::string>& detectors) {
+  const Data& d = data();
+  AuditSpec spec;
+  spec.detectors = detectors;
+  for (auto _ : state) benchmark::DoNotOptimize(audit_features(d.features, d.images, d.labels, 10, spec));
+}
+
+void BM_Spectral(benchmark::State& state) { run(state, {"spectral"}); }
+void BM_ActivationClustering(benchmark::State& state) { run(state, {"activation_clustering"}); }
+void BM_KnnLabels(benchmark::State& state) { run(state, {"knn_labels"}); }
+
+BENCHMARK(BM_Spectral)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_ActivationClustering)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_KnnLabels)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,152 @@
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "core/config_node.h"
+#include "core/error.h"
+#include "core/runtime.h"
+#include "datasets/dataset_spec.h"
+#include "datasets/npy.h"
+#include "defenses/defended_training.h"
+#include "defenses/poisoning/audit_report.h"
+#include "defenses/poisoning/data_audit.h"
+#include "defenses/poisoning/feature_extraction.h"
+#include "models/checkpoint.h"
+#include "models/model_spec.h"
+#include "security/security_config.h"
+#include "training/trainer.h"
+
+namespace rampart::cli {
+namespace {
+
+using defenses::poisoning::AuditContext;
+
+// The model whose features the audit reads: the checkpoint `model` names, or one trained on
+// the audited data by the `train` recipe.
+std::shared_ptr<models::Classifier> audit_model(const core::ConfigNode& root,
+                                                const models::ModelSpec& spec,
+                                                AuditContext& context) {
+  if (!spec.path.empty() || spec.is_ensemble() || !spec.transforms.empty()) {
+    root.fail_at("model",
+                 "audit-data reads features from a built-in architecture (arch, with checkpoint "
+                 "to audit with those weights, or without to train one on the data first); a "
+                 "TorchScript file, an ensemble or transforms have no penultimate layer it knows");
+  }
+  if (spec.checkpoint.empty()) {
+    if (!root.has("train")) {
+      root.fail_at("model", "no checkpoint and no 'train' section: audit-data needs trained "
+                            "weights, or a train recipe to train them on the data first");
+    }
+    const training::TrainConfig config = training::parse_train_config(root);
+    if (!config.data.exclude.empty()) {
+      root.fail_at("data", "'exclude' in an audit config: audit the whole data set, then "
+                           "train with data.exclude");
+    }
+    const auto defense = defenses::parse_defense_spec(root, config.model.input.range_min,
+                                                      config.model.input.range_max);
+    std::fprintf(stderr, "audit-data: model.checkpoint is not set: training %s on the data first\n",
+                 config.model.arch.c_str());
+    const training::TrainResult trained =
+        defenses::train_with_defense(config, defense, training::TrainOptions{});
+    context.model = config.model.arch + ", trained to " + trained.checkpoint + " (sha256 " +
+                    trained.checkpoint_sha256 + ")";
+    context.trained_here = true;
+    return trained.model;
+  }
+  auto model = models::make_classifier(spec);
+  const models::SafetensorsFile file = models::read_checkpoint(spec.checkpoint, spec.intake);
+  models::load_weights(*model, file, spec.checkpoint);
+  context.model = spec.arch + ", checkpoint " + spec.checkpoint;
+  return model;
+}
+
+}  // namespace
+
+int run_audit_data(const AuditCommand& command) {
+  const core::ConfigNode root = core::load_config(command.config_path, command.overrides);
+  root.expect_keys({"seed", "device", "threads", "model", "data", "validation", "train", "defense",
+                    "security", "audit"});
+  for (const char* key : {"model", "data"}) {
+    if (!root.has(key)) root.fail(std::string("missing required key '") + key + "'");
+  }
+  core::set_threads(root.get_int("threads", 0, 0, 1024));
+  const std::string device_name =
+      core::resolve_device(root.get_choice("device", {"cpu", "cuda", "auto"}, "auto"), "device");
+  const c10::Device device(device_name);
+  models::ModelSpec spec = models::parse_model_spec(root.child("model"), /*require_arch=*/true);
+  models::set_intake_policy(spec, security::parse_security_config(root));
+  const defenses::poisoning::AuditSpec audit = defenses::poisoning::parse_audit_spec(
+      root.has("audit") ? root.child("audit") : core::parse_config("{}", "audit"));
+  const datasets::DatasetSpec data_spec = datasets::parse_dataset_spec(root.child("data"));
+  std::string ground_truth_path;
+  if (root.has("audit") && root.child("audit").has("ground_truth")) {
+    ground_truth_path = root.child("audit").get_string("ground_truth");
+  }
+
+  AuditContext context;
+  context.config_path = command.config_path;
+  auto model = audit_model(root, spec, context);
+  model->to(device);
+  const datasets::Dataset data = datasets::load_dataset(data_spec, spec.num_classes, spec.input.shape);
+  context.data_source = data.source;
+  context.manifest_root = data.manifest_root;
+  context.class_names = data.class_names;
+  if (!ground_truth_path.empty()) {
+    context.ground_truth = datasets::read_npy(ground_truth_path).to(at::kLong).flatten();
+    context.ground_truth_path = ground_truth_path;
+    if (context.ground_truth.numel() &&
+        (context.ground_truth.min().item<int64_t>() < 0 ||
+         context.ground_truth.max().item<int64_t>() >= data.size())) {
+      throw DataError(ground_truth_path + ": an index is outside the " +
+                      std::to_string(data.size()) + " points of the data");
+    }
+  }
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const at::Tensor features =
+      defenses::poisoning::extract_features(*model, data.images, audit.batch_size, device, audit.layer);
+  context.feature_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto result = defenses::poisoning::audit_features(features, data.images, data.labels,
+                                                          spec.num_classes, audit);
+  std::filesystem::create_directories(command.out);
+  if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
+  defenses::poisoning::write_audit_reports(command.out, result, audit, context, data.images,
+                                           data.labels, spec.input.range_min, spec.input.range_max);
+
+  std::printf("audited:   %lld points of %s, %s features (%lld dims, %.1f s), detection %.2f s\n",
+              static_cast<long long>(result.points), data.source.c_str(), audit.layer.c_str(),
+              static_cast<long long>(result.feature_dims), context.feature_seconds, result.seconds);
+  for (const auto& d : result.detectors) {
+    std::string classes;
+    for (const auto& v : d.classes) {
+      if (v.poisoned) classes += (classes.empty() ? "" : ", ") + std::to_string(v.label);
+    }
+    std::printf("%-22s flagged %lld%s\n", (d.name + ":").c_str(),
+                static_cast<long long>(d.flagged.sum().item<int64_t>()),
+                d.name == "knn_labels" ? ""
+                                       : (", classes judged poisoned: " +
+                                          (classes.empty() ? std::string("none") : classes)).c_str());
+  }
+  std::printf("flagged:   %lld of %lld points (%.2f%%)\n",
+              static_cast<long long>(result.flagged.numel()), static_cast<long long>(result.points),
+              result.points ? 100.0 * static_cast<double>(result.flagged.numel()) / result.points : 0.0);
+  if (context.ground_truth.defined()) {
+    at::Tensor any = at::zeros({result.points}, at::kBool);
+    if (result.flagged.numel()) any.index_fill_(0, result.flagged, true);
+    const auto s = defenses::poisoning::score_audit(any, context.ground_truth, result.points);
+    std::printf("truth:     recall %.2f%% (%lld of %lld), precision %.2f%%, false positives %lld "
+                "(%.2f%% of clean points)\n",
+                100 * s.recall(), static_cast<long long>(s.true_positives),
+                static_cast<long long>(s.poisoned), 100 * s.precision(),
+                static_cast<long long>(s.false_positives), 100 * s.false_positive_rate());
+  }
+  std::printf("written:   %s/audit.json (flagged indices), audit.md, audit.html\n",
+              command.out.c_str());
+  return 0;
+}
+
+}  // namespace rampart::cli

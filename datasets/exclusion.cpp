@@ -1,0 +1,64 @@
+#include "datasets/exclusion.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+
+namespace rampart::datasets {
+
+at::Tensor read_exclusion(const std::string& path, int64_t points, const std::string& manifest_root) {
+  const std::string file =
+      std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "audit.json").string() : path;
+  nlohmann::json audit;
+  try {
+    audit = nlohmann::json::parse(core::read_file(file, 1ull << 30));
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(file + ": not JSON (" + std::string(e.what()) + ")");
+  }
+  if (!audit.is_object() || audit.value("schema", "") != "rampart-data-audit/1" ||
+      !audit.contains("flagged") || !audit["flagged"].is_array()) {
+    throw DataError(file + ": not a data audit (schema rampart-data-audit/1 with 'flagged')");
+  }
+  const auto& data = audit["data"];
+  if (data.is_object() && data.contains("points") && data["points"].is_number_integer() &&
+      data["points"].get<int64_t>() != points) {
+    throw DataError(file + ": the audit covered " + std::to_string(data["points"].get<int64_t>()) +
+                    " points but the data has " + std::to_string(points) +
+                    ": its indices would name other points");
+  }
+  if (!manifest_root.empty() && data.is_object() && data.contains("manifest_root") &&
+      data["manifest_root"].is_string() && data["manifest_root"].get<std::string>() != manifest_root) {
+    throw DataError(file + ": the audit's data manifest root " +
+                    data["manifest_root"].get<std::string>() + " differs from the data's " +
+                    manifest_root + ": it audited other data");
+  }
+  std::vector<int64_t> flagged;
+  flagged.reserve(audit["flagged"].size());
+  for (const auto& v : audit["flagged"]) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= points) {
+      throw DataError(file + ": flagged index " + v.dump() + " is not a point of the " +
+                      std::to_string(points) + " in the data");
+    }
+    flagged.push_back(v.get<int64_t>());
+  }
+  at::Tensor out = at::tensor(flagged, at::kLong);
+  return out.numel() ? std::get<0>(at::_unique(out, /*sorted=*/true)) : out;
+}
+
+Dataset exclude_points(const Dataset& data, const at::Tensor& indices, const std::string& file) {
+  Dataset out = data;
+  at::Tensor keep = at::ones({data.size()}, at::kBool);
+  if (indices.numel()) keep.index_fill_(0, indices, false);
+  const at::Tensor rows = keep.nonzero().flatten();
+  out.images = data.images.index_select(0, rows).contiguous();
+  out.labels = data.labels.index_select(0, rows).contiguous();
+  out.excluded_points = indices.numel();
+  out.exclusion_file = file;
+  return out;
+}
+
+}  // namespace rampart::datasets

@@ -1,0 +1,80 @@
+#include "defenses/poisoning/data_audit.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "defenses/poisoning/detectors.h"
+
+namespace rampart::defenses::poisoning {
+
+bool AuditSpec::uses(const std::string& detector) const {
+  return std::find(detectors.begin(), detectors.end(), detector) != detectors.end();
+}
+
+AuditSpec parse_audit_spec(const core::ConfigNode& node) {
+  node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "knn", "activation_clustering",
+                    "batch_size", "top_images", "seed", "ground_truth", "save_features"});
+  // ground_truth (the poisoned.npy of `rampart data poison`) is read by the command.
+  AuditSpec spec;
+  if (node.has("detectors")) {
+    spec.detectors = node.get_string_list("detectors");
+    if (spec.detectors.empty()) node.fail_at("detectors", "empty: name at least one detector");
+    for (const auto& d : spec.detectors) {
+      if (d != "spectral" && d != "activation_clustering" && d != "knn_labels") {
+        node.fail_at("detectors", "unknown detector '" + d +
+                  "' (spectral | activation_clustering | knn_labels)");
+      }
+    }
+  }
+  spec.layer = node.get_choice("layer", {"penultimate", "logits"}, spec.layer);
+  spec.alpha = node.get_double("alpha", spec.alpha, 1e-12, 0.5);
+  spec.min_separation = node.get_double("min_separation", spec.min_separation, 0.0, 1e6);
+  spec.dims = node.get_int("dims", spec.dims, 1, 1024);
+  if (const auto knn = node.optional_child("knn")) {
+    knn->expect_keys({"k", "min_share", "dims"});
+    spec.knn_k = knn->get_int("k", spec.knn_k, 1, 1000);
+    spec.knn_min_share = knn->get_double("min_share", spec.knn_min_share, 0.5, 1.0);
+    spec.knn_dims = knn->get_int("dims", spec.knn_dims, 1, 4096);
+  }
+  if (const auto ac = node.optional_child("activation_clustering")) {
+    ac->expect_keys({"dims", "max_share", "min_silhouette"});
+    spec.ac_dims = ac->get_int("dims", spec.ac_dims, 1, 1024);
+    spec.ac_max_share = ac->get_double("max_share", spec.ac_max_share, 0.0, 0.5);
+    spec.ac_min_silhouette = ac->get_double("min_silhouette", spec.ac_min_silhouette, -1.0, 1.0);
+  }
+  spec.batch_size = node.get_int("batch_size", spec.batch_size, 1, 1 << 20);
+  spec.top_images = node.get_int("top_images", spec.top_images, 0, 1024);
+  spec.seed = static_cast<uint64_t>(node.get_int("seed", 0, 0));
+  spec.save_features = node.get_bool("save_features", false);
+  return spec;
+}
+
+AuditResult audit_features(const at::Tensor& features, const at::Tensor& images,
+                           const at::Tensor& labels, int64_t num_classes, const AuditSpec& spec) {
+  const auto start = std::chrono::steady_clock::now();
+  AuditResult result;
+  result.points = features.size(0);
+  result.num_classes = num_classes;
+  result.feature_dims = features.size(1);
+  const at::Tensor y = labels.to(at::kLong).contiguous();
+  InputAgreement agreement(images, y);
+  for (const auto& name : spec.detectors) {
+    if (name == "spectral") {
+      result.detectors.push_back(detect_spectral(features, y, num_classes, spec, agreement));
+    } else if (name == "activation_clustering") {
+      result.detectors.push_back(detect_activation_clustering(features, y, num_classes, spec));
+    } else {
+      result.detectors.push_back(detect_knn_labels(features, y, num_classes, spec));
+    }
+  }
+  at::Tensor any = at::zeros({result.points}, at::kBool);
+  for (const auto& d : result.detectors) any |= d.flagged;
+  result.flagged = any.nonzero().flatten().contiguous();
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace rampart::defenses::poisoning

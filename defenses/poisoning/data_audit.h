@@ -1,0 +1,96 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+
+namespace rampart::defenses::poisoning {
+
+/// The `audit:` section of `rampart audit-data`.
+///
+/// Example (YAML):
+///   audit:
+///     detectors: [spectral, knn_labels]  # spectral | activation_clustering | knn_labels
+///     layer: penultimate                 # penultimate | logits
+///     alpha: 0.001                       # family-wise level of the per-class test
+///     min_separation: 7                  # and the least split separation judged poisoned
+///     dims: 20                           # PCA dims of the split refinement
+///     activation_clustering: {dims: 10, max_share: 0.35, min_silhouette: 0.10}
+///     knn: {k: 20, min_share: 0.8, dims: 32}
+struct AuditSpec {
+  std::vector<std::string> detectors{"spectral"};
+  std::string layer = "penultimate";
+  double alpha = 0.001;
+  double min_separation = 7.0;
+  int64_t dims = 20;
+  int64_t knn_k = 20;
+  double knn_min_share = 0.8;
+  int64_t knn_dims = 32;
+  /// Activation clustering (Chen et al. 2018, ART's `silhouette-scores` analysis): PCA to
+  /// ac_dims; a class is poisoned when its smaller cluster holds < max_share of it and the
+  /// silhouette is > min.
+  int64_t ac_dims = 10;
+  double ac_max_share = 0.35;
+  double ac_min_silhouette = 0.10;
+  int64_t batch_size = 512;  ///< feature extraction
+  int64_t top_images = 48;   ///< the most suspicious images shown in audit.html
+  uint64_t seed = 0;
+  bool save_features = false;  ///< also write DIR/features.npy (float32 [N, D]) for analysis
+  bool uses(const std::string& detector) const;
+};
+
+AuditSpec parse_audit_spec(const core::ConfigNode& node);
+
+/// One class as one detector judged it.
+struct ClassVerdict {
+  int64_t label = 0;
+  int64_t points = 0;
+  bool poisoned = false;
+  int64_t flagged = 0;
+  /// spectral: the Mahalanobis separation of the class's two-cluster split and its p-value
+  /// against the other classes' separations (cluster_statistics.h: outlier_p_values).
+  double separation = 0, p_value = 1;
+  /// spectral and activation clustering: the suspect cluster's share of the class, the
+  /// silhouette of the two-cluster split.
+  double suspect_share = 0, silhouette = 0;
+  /// spectral: the input-space label agreement of the suspect and the other cluster (the share
+  /// of each point's nearest images, in pixel PCA space, that carry this class's label);
+  /// the cluster that agrees less is the poison.
+  double suspect_agreement = -1, other_agreement = -1;
+  /// knn_labels: the points whose neighbours mostly carry one other label.
+  int64_t relabel_candidates = 0;
+};
+
+struct DetectorResult {
+  std::string name;
+  std::vector<ClassVerdict> classes;
+  at::Tensor flagged;  ///< bool [N]
+  /// float64 [N]: spectral: |robust z| of the projection on the class's top singular vector
+  /// (Tran et al.'s score, standardised per class);
+  /// activation clustering: distance to the own cluster centre over the distance to the other;
+  /// knn_labels: the share of the k nearest neighbours that carry another label.
+  at::Tensor scores;
+  /// knn_labels: the majority label of each point's neighbours (int64 [N]).
+  at::Tensor neighbour_label;
+};
+
+struct AuditResult {
+  std::vector<DetectorResult> detectors;
+  at::Tensor flagged;  ///< int64 [F]: sorted indices that any detector flagged
+  int64_t points = 0, num_classes = 0, feature_dims = 0;
+  double seconds = 0;  ///< the detectors' time, without feature extraction
+};
+
+/// Audits a labelled data set from its features ([N, D], float32, one row per point in data
+/// order), its images ([N, C, H, W], for the input-space label agreement; may be undefined, then
+/// the smaller cluster is taken as the poison) and its labels. No target class or poison rate
+/// is given: each class is tested on its own (Bonferroni over classes for `alpha`).
+AuditResult audit_features(const at::Tensor& features, const at::Tensor& images,
+                           const at::Tensor& labels, int64_t num_classes, const AuditSpec& spec);
+
+}  // namespace rampart::defenses::poisoning

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace rampart::defenses::poisoning {
+
+/// The principal axes of a point cloud: `mean` [D] and the top `dims` eigenvectors of its
+/// covariance as the columns of `basis` [D, dims], largest first (float64).
+struct PcaBasis {
+  at::Tensor mean;
+  at::Tensor basis;
+  /// [N, dims]: (x - mean) basis, in float64.
+  at::Tensor project(const at::Tensor& x) const;
+};
+
+/// The PCA of `points` ([N, D], N >= 2) from the D x D covariance (an eigendecomposition), with
+/// min(dims, D) axes. `fit_rows` > 0 fits on that many evenly spaced rows only (the image PCA).
+PcaBasis fit_pca(const at::Tensor& points, int64_t dims, int64_t fit_rows = 0);
+
+/// Lloyd's two-means on `points` ([N, d]) from the assignment `initial` (bool [N]): returns the
+/// converged assignment (bool [N]: the second cluster). Stops when no point moves, or after
+/// `max_iterations`.
+at::Tensor two_means(const at::Tensor& points, const at::Tensor& initial,
+                     int64_t max_iterations = 100);
+
+/// A two-cluster split refined by Fisher's linear discriminant: from `initial` (bool [N]), the
+/// pooled within-cluster covariance S and the direction w = S^-1 (m2 - m1), each point goes to
+/// the side of the midpoint it falls on; repeated until no point moves (at most
+/// `max_iterations`). Unlike two-means it weighs each direction by the clusters' own spread, so
+/// a tight cluster (a trigger's) is cut out whole even where it lies near the other's edge.
+struct FisherSplit {
+  at::Tensor second;        ///< bool [N]
+  double separation = 0;    ///< Mahalanobis distance of the two means under S
+  at::Tensor discriminant;  ///< [N]: (x . w - midpoint) / sqrt(w' S w), > 0 on the second side
+};
+FisherSplit fisher_split(const at::Tensor& points, const at::Tensor& initial,
+                         int64_t max_iterations = 50);
+
+/// Two-means from k-means++ seeding with `seed` (the best of `restarts` by within-cluster sum
+/// of squares), as activation clustering runs it.
+at::Tensor two_means_plus_plus(const at::Tensor& points, uint64_t seed, int64_t restarts = 4);
+
+/// The mean silhouette coefficient of a two-cluster assignment (Rousseeuw 1987), computed on at
+/// most `max_points` points drawn evenly (exact: O(max_points^2 d)). 0 when a cluster is empty.
+double silhouette(const at::Tensor& points, const at::Tensor& second, int64_t max_points = 2000);
+
+/// The labels of the `k` nearest `reference` rows ([M, d], Euclidean) of each `query` row
+/// ([Q, d]), excluding the reference row whose index `query_index` names (the point itself;
+/// -1: none), as int64 [Q, k]. Computed in blocks of queries, never the whole Q x M matrix.
+at::Tensor nearest_labels(const at::Tensor& query, const at::Tensor& query_index,
+                          const at::Tensor& reference, const at::Tensor& reference_labels,
+                          int64_t k);
+
+}  // namespace rampart::defenses::poisoning

@@ -1,0 +1,81 @@
+// data.exclude: the flagged points of a data audit are left out, and an audit that does not
+// fit the data is refused (exit 4) with the file named.
+#include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "datasets/dataset_spec.h"
+#include "datasets/exclusion.h"
+#include "datasets/npy.h"
+#include "support/test_support.h"
+
+using namespace rampart;
+
+namespace {
+
+std::string write_audit(const std::string& path, const nlohmann::json& flagged, int64_t points,
+                        const std::string& schema = "rampart-data-audit/1") {
+  test::write_bytes(path, nlohmann::json{{"schema", schema},
+                                         {"data", {{"points", points}, {"manifest_root", nullptr}}},
+                                         {"flagged", flagged}}
+                              .dump());
+  return path;
+}
+
+std::string refusal(const std::string& audit, int64_t points) {
+  try {
+    datasets::read_exclusion(audit, points, "");
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("data.exclude leaves out exactly the flagged points, in order", "[datasets][exclude]") {
+  const std::string dir = test::make_temp_dir("exclude");
+  const at::Tensor images = at::arange(12, at::kFloat).view({12, 1, 1, 1}) / 100.0;
+  const at::Tensor labels = at::arange(12, at::kLong) % 3;
+  datasets::write_npy(dir + "/x.npy", images);
+  datasets::write_npy(dir + "/y.npy", labels);
+  // Indices are into the data as configured: after offset 2, point 0 is file row 2.
+  write_audit(dir + "/audit.json", {7, 0, 3, 3}, 10);
+  datasets::DatasetSpec spec;
+  spec.format = "npy";
+  spec.images = dir + "/x.npy";
+  spec.labels = dir + "/y.npy";
+  spec.offset = 2;
+  spec.exclude = dir;  // the folder holding audit.json
+  const datasets::Dataset data = datasets::load_dataset(spec, 3, {1, 1, 1});
+  CHECK(data.size() == 7);
+  CHECK(data.excluded_points == 3);
+  CHECK(data.exclusion_file == dir);
+  CHECK(data.images.flatten().mul(100).round().equal(at::tensor({3.f, 4.f, 6.f, 7.f, 8.f, 10.f, 11.f})));
+  CHECK(data.labels.equal(at::tensor({0, 1, 0, 1, 2, 1, 2}, at::kLong)));
+}
+
+TEST_CASE("data.exclude refuses an audit that does not fit the data", "[datasets][exclude]") {
+  const std::string dir = test::make_temp_dir("exclude-bad");
+  CHECK_THAT(refusal(write_audit(dir + "/a.json", {1, 2}, 9), 10),
+             Catch::Contains("a.json: the audit covered 9 points but the data has 10"));
+  CHECK_THAT(refusal(write_audit(dir + "/b.json", {1, 10}, 10), 10),
+             Catch::Contains("b.json: flagged index 10 is not a point of the 10"));
+  CHECK_THAT(refusal(write_audit(dir + "/c.json", {1}, 10, "rampart-report/1"), 10),
+             Catch::Contains("c.json: not a data audit"));
+  test::write_bytes(dir + "/d.json", "{\"flagged\": [1,");
+  CHECK_THAT(refusal(dir + "/d.json", 10), Catch::Contains("d.json: not JSON"));
+  CHECK_THAT(refusal(dir + "/missing.json", 10), Catch::Contains("missing.json"));
+  test::write_bytes(dir + "/e.json", nlohmann::json{{"schema", "rampart-data-audit/1"},
+                                                    {"data", {{"points", 10}, {"manifest_root", "ab"}}},
+                                                    {"flagged", {1}}}.dump());
+  try {
+    datasets::read_exclusion(dir + "/e.json", 10, "cd");
+    FAIL("a different manifest root was accepted");
+  } catch (const DataError& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("differs from the data's cd"));
+  }
+}

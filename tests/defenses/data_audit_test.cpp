@@ -1,0 +1,225 @@
+// The poisoning detectors and their statistics: exact values on small cases, and detection on
+// synthetic features where the ground truth is planted (the end-to-end Fashion-MNIST run is in
+// tests/cli/audit_data_test.cpp).
+#include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/inline_image.h"
+#include "defenses/poisoning/audit_report.h"
+#include "defenses/poisoning/cluster_statistics.h"
+#include "defenses/poisoning/data_audit.h"
+#include "defenses/poisoning/feature_geometry.h"
+
+using namespace rampart;
+using namespace rampart::defenses::poisoning;
+
+namespace {
+
+double brute_force_two_means_ss(const std::vector<double>& v, const std::vector<bool>& high) {
+  double total = 0;
+  for (const bool side : {false, true}) {
+    double sum = 0, n = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (high[i] == side) sum += v[i], n += 1;
+    }
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (high[i] == side) total += (v[i] - sum / n) * (v[i] - sum / n);
+    }
+  }
+  return total;
+}
+
+// A synthetic data set of `classes` classes: images are class prototypes plus noise ([1, 8, 8]),
+// features a class centre plus noise in 24 dims. `poison` points of other classes are relabelled
+// to `target`; their features form a tight cluster far from the target's (a learned trigger),
+// their images stay those of their own class.
+struct Planted {
+  at::Tensor images, features, labels, poisoned;
+};
+
+Planted plant(int64_t per_class, int64_t classes, int64_t target, int64_t poison, uint64_t seed) {
+  at::manual_seed(seed);
+  const int64_t n = per_class * classes;
+  const at::Tensor labels = at::arange(classes, at::kLong).repeat_interleave(per_class);
+  const at::Tensor image_protos = at::rand({classes, 1, 8, 8});
+  const at::Tensor feature_protos = at::randn({classes, 24}) * 6.0;
+  Planted p;
+  p.images = (image_protos.index_select(0, labels) + 0.15 * at::randn({n, 1, 8, 8})).clamp(0, 1);
+  p.features = feature_protos.index_select(0, labels) + at::randn({n, 24});
+  p.labels = labels.clone();
+  if (poison > 0) {
+    const at::Tensor others = (labels != target).nonzero().flatten();
+    p.poisoned = std::get<0>(others.index_select(0, at::randperm(others.numel()).slice(0, 0, poison)).sort());
+    at::Tensor trigger_centre = feature_protos[target] + at::randn({24}) * 0.2;
+    trigger_centre[0] += 12.0;
+    p.features.index_put_({p.poisoned}, trigger_centre + 0.5 * at::randn({poison, 24}));
+    p.labels.index_fill_(0, p.poisoned, target);
+  } else {
+    p.poisoned = at::empty({0}, at::kLong);
+  }
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("two_means_1d finds the best cut (brute force over every cut)", "[defenses][poisoning]") {
+  at::manual_seed(5);
+  for (int trial = 0; trial < 20; ++trial) {
+    const at::Tensor values = at::randn({15}, at::kDouble) + (trial % 2) * at::randn({15}, at::kDouble).abs() * 3;
+    const at::Tensor high = two_means_1d(values);
+    std::vector<double> v(values.data_ptr<double>(), values.data_ptr<double>() + 15);
+    std::vector<bool> h(15);
+    for (int i = 0; i < 15; ++i) h[i] = high[i].item<bool>();
+    const double got = brute_force_two_means_ss(v, h);
+    std::vector<double> sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    double best = INFINITY;
+    for (int cut = 1; cut < 15; ++cut) {
+      std::vector<bool> hh(15);
+      for (int i = 0; i < 15; ++i) hh[i] = v[i] >= sorted[cut];
+      best = std::min(best, brute_force_two_means_ss(v, hh));
+    }
+    CHECK(got == Approx(best).epsilon(1e-12));
+  }
+  const at::Tensor simple = two_means_1d(at::tensor({0.0, 0.1, 5.0, 0.2, 5.1}, at::kDouble));
+  CHECK(simple.equal(at::tensor({0, 0, 1, 0, 1}, at::kInt).to(at::kBool)));
+  CHECK_FALSE(two_means_1d(at::full({4}, 2.0, at::kDouble)).any().item<bool>());
+}
+
+TEST_CASE("robust z-scores and the cross-class outlier test", "[defenses][poisoning]") {
+  // median 3, MAD 1 -> scale 1.4826
+  const at::Tensor z = robust_z(at::tensor({1.0, 2.0, 3.0, 4.0, 9.0}, at::kDouble));
+  CHECK(z[4].item<double>() == Approx(6.0 / 1.4826));
+  CHECK(z[0].item<double>() == Approx(-2.0 / 1.4826));
+  // Ten classes: nine clean separations near 4 to 5, one at 12.
+  const std::vector<double> separations{3.5, 4.0, 3.8, 4.9, 5.1, 5.5, 12.0, 5.5, 5.3, 4.4};
+  const std::vector<double> p = outlier_p_values(separations);
+  const at::Tensor zz = robust_z(at::tensor(separations, at::kDouble));
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    CHECK(p[i] == Approx(0.5 * std::erfc(zz[static_cast<int64_t>(i)].item<double>() / std::sqrt(2.0))));
+  }
+  CHECK(p[6] < 1e-8);
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (i != 6) CHECK(p[i] > 0.01);
+  }
+}
+
+TEST_CASE("fisher_split cuts out a tight cluster that two-means splits wrongly", "[defenses][poisoning]") {
+  // A wide cluster (sd 5 along x, 1 along y) and a tight one (sd 0.2) at (6, 10): two-means on
+  // Euclidean distance hands the wide cluster's right side to the tight one; Fisher's
+  // discriminant, which weighs y by the small spread along it, separates the two.
+  at::manual_seed(8);
+  const at::Tensor wide = at::randn({2000, 2}, at::kDouble) * at::tensor({5.0, 1.0}, at::kDouble);
+  const at::Tensor tight = at::randn({200, 2}, at::kDouble) * 0.2 + at::tensor({6.0, 10.0}, at::kDouble);
+  const at::Tensor x = at::cat({wide, tight});
+  const at::Tensor truth = at::cat({at::zeros({2000}, at::kBool), at::ones({200}, at::kBool)});
+  CHECK_FALSE(two_means(x, x.select(1, 1) > 3.0).equal(truth));
+  const FisherSplit split = fisher_split(x, x.select(1, 1) > 3.0);
+  CHECK(split.second.equal(truth));
+  // The separation is the Mahalanobis distance of the means under the pooled covariance.
+  const at::Tensor a = x.slice(0, 0, 2000), b = x.slice(0, 2000);
+  const at::Tensor ca = a - a.mean(0), cb = b - b.mean(0);
+  const at::Tensor s = (ca.t().mm(ca) + cb.t().mm(cb)) / 2198.0;
+  const at::Tensor diff = b.mean(0) - a.mean(0);
+  const double mahalanobis =
+      std::sqrt(diff.dot(at::linalg_solve(s, diff.unsqueeze(1)).squeeze(1)).item<double>());
+  CHECK(split.separation == Approx(mahalanobis).epsilon(1e-4));
+  CHECK((split.discriminant > 0).equal(truth));
+}
+
+TEST_CASE("nearest_labels matches a brute-force search and skips the point itself",
+          "[defenses][poisoning]") {
+  at::manual_seed(4);
+  const at::Tensor ref = at::randn({300, 5});
+  const at::Tensor labels = at::randint(0, 4, {300}, at::kLong);
+  const at::Tensor q_idx = at::arange(0, 300, 7, at::kLong);
+  const at::Tensor got = nearest_labels(ref.index_select(0, q_idx), q_idx, ref, labels, 6);
+  for (int64_t i = 0; i < q_idx.numel(); ++i) {
+    at::Tensor d = (ref - ref[q_idx[i].item<int64_t>()]).square().sum(1);
+    d[q_idx[i].item<int64_t>()] = INFINITY;
+    const at::Tensor nearest = std::get<1>(d.topk(6, 0, false));
+    CHECK(got[i].equal(labels.index({nearest})));
+  }
+}
+
+TEST_CASE("silhouette equals the definition on a small case", "[defenses][poisoning]") {
+  const at::Tensor x = at::tensor({0.0, 1.0, 10.0, 12.0}, at::kDouble).unsqueeze(1);
+  const at::Tensor second = at::tensor({0, 0, 1, 1}, at::kInt).to(at::kBool);
+  // a, b per point: (1, 11), (1, 10), (2, 9.5), (2, 11.5)
+  const double expected = ((11 - 1) / 11.0 + (10 - 1) / 10.0 + (9.5 - 2) / 9.5 + (11.5 - 2) / 11.5) / 4;
+  CHECK(silhouette(x, second) == Approx(expected).epsilon(1e-12));
+}
+
+TEST_CASE("spectral detection finds a planted backdoor without knowing target or rate",
+          "[defenses][poisoning][audit]") {
+  AuditSpec spec;
+  spec.detectors = {"spectral", "activation_clustering"};
+  for (const auto& [poison, target] : std::vector<std::pair<int64_t, int64_t>>{{60, 3}, {300, 7}, {600, 1}}) {
+    // 600 of 6,000 points: the target class is half poison, half its own; the input-space label
+    // agreement still tells which half is which.
+    INFO(poison << " poisons, target " << target);
+    const Planted p = plant(600, 10, target, poison, 40 + static_cast<uint64_t>(poison));
+    const AuditResult r = audit_features(p.features, p.images, p.labels, 10, spec);
+    const DetectorResult& s = r.detectors[0];
+    for (const auto& v : s.classes) CHECK(v.poisoned == (v.label == target));
+    const AuditScore score = score_audit(s.flagged, p.poisoned, r.points);
+    CHECK(score.recall() >= 0.99);
+    CHECK(score.false_positive_rate() <= 0.01);
+    CHECK(s.classes[target].suspect_agreement < s.classes[target].other_agreement);
+  }
+}
+
+TEST_CASE("an unpoisoned set: no class judged poisoned, nothing flagged", "[defenses][poisoning][audit]") {
+  AuditSpec spec;
+  spec.detectors = {"spectral", "activation_clustering"};
+  for (uint64_t seed : {1, 2, 3}) {
+    const Planted p = plant(600, 10, 0, 0, seed);
+    const AuditResult r = audit_features(p.features, p.images, p.labels, 10, spec);
+    CHECK(r.flagged.numel() == 0);
+    for (const auto& d : r.detectors) {
+      for (const auto& v : d.classes) CHECK_FALSE(v.poisoned);
+    }
+  }
+}
+
+TEST_CASE("k-NN labels finds flipped labels", "[defenses][poisoning][audit]") {
+  Planted p = plant(500, 10, 0, 0, 9);
+  at::manual_seed(10);
+  const at::Tensor flipped = std::get<0>(at::randperm(5000).slice(0, 0, 250).sort());
+  p.labels.index_put_({flipped}, (p.labels.index({flipped}) + at::randint(1, 10, {250}, at::kLong)) % 10);
+  AuditSpec spec;
+  spec.detectors = {"knn_labels"};
+  const AuditResult r = audit_features(p.features, at::Tensor(), p.labels, 10, spec);
+  const AuditScore score = score_audit(r.detectors[0].flagged, flipped, r.points);
+  CHECK(score.recall() >= 0.95);
+  CHECK(score.precision() >= 0.95);
+}
+
+TEST_CASE("audit.json holds the sorted flagged indices and the verdicts", "[defenses][poisoning][audit]") {
+  const Planted p = plant(300, 4, 2, 90, 12);
+  const AuditResult r = audit_features(p.features, p.images, p.labels, 4, AuditSpec{});
+  AuditContext context;
+  context.ground_truth = p.poisoned;
+  const auto j = audit_json(r, AuditSpec{}, context);
+  const auto flagged = j["flagged"].get<std::vector<int64_t>>();
+  CHECK(std::is_sorted(flagged.begin(), flagged.end()));
+  CHECK(static_cast<int64_t>(flagged.size()) == j["flagged_count"].get<int64_t>());
+  CHECK(j["detectors"][0]["poisoned_classes"] == nlohmann::json::array({2}));
+  CHECK(j["against_ground_truth"]["recall"].get<double>() >= 0.99);
+  CHECK(j["scores"]["spectral"].size() == 1200);
+}
+
+TEST_CASE("encode_png writes a valid PNG header and chunk layout", "[core]") {
+  const std::vector<uint8_t> pixels{0, 255, 128, 64, 32, 16};
+  const std::string png = core::encode_png(pixels.data(), 3, 2, 1);
+  CHECK(png.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+  CHECK(png.substr(12, 4) == "IHDR");
+  CHECK(static_cast<uint8_t>(png[19]) == 3);  // width
+  CHECK(static_cast<uint8_t>(png[23]) == 2);  // height
+  CHECK(png.substr(png.size() - 8, 4) == "IEND");
+  CHECK(core::base64("Man") == "TWFu");
+  CHECK(core::base64("Ma") == "TWE=");
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One seed of the poisoning measurement (docs/poisoning.md): poison Fashion-MNIST's training
+# set (BadNets 3x3 patch, value 1, at a border position drawn from the seed, target drawn from
+# the seed), train the small CNN on it and audit it (rampart audit-data, no target or rate
+# given), retrain without the flagged points (data.exclude), and measure the attack success
+# rate (ASR: clean accuracy on every non-target test image with the trigger, labelled target)
+# before and after.
+#   tools/poisoning_run.sh SEED RATE [ATTACK] [OUT]     ATTACK: badnets (default) | blend | none
+set -euo pipefail
+seed=$1 rate=$2 attack=${3:-badnets} out=${4:-runs/poisoning/${3:-badnets}-$2-s$1}
+rampart=${RAMPART:-build/rampart}
+fm=/usr/share/datasets/fashion-mnist
+mkdir -p "$out"
+# Target and border position from the seed: rows/cols 0-2 or 25-27 hold the image's black frame.
+read -r target row col < <(python3 -c "
+import random; r = random.Random($seed)
+t = r.randrange(10); side = r.randrange(4); a = r.choice([0, 1, 25]); b = r.randrange(26)
+print(t, *([a, b] if side < 2 else [b, a]))")
+model='model: {arch: small_cnn, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}'
+train='train: {epochs: 3, optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: OUTPUT}'
+if [[ $attack == blend ]]; then trig='{type: blend, alpha: 0.2, pattern_seed: '$seed'}'
+else trig="{type: patch, size: 3, row: $row, col: $col, value: 1.0}"; fi
+# The triggered test set (every non-target image, labelled target): ASR = its clean accuracy.
+cat > "$out/poison_test.yaml" <<YAML
+$model
+data: {format: idx, images: $fm/t10k-images-idx3-ubyte.gz, labels: $fm/t10k-labels-idx1-ubyte.gz}
+poison: {attack: ${attack/none/badnets}, rate: 0.9, target: $target, seed: $seed, trigger: $trig}
+YAML
+"$rampart" data poison "$out/poison_test.yaml" --out "$out/test_triggered" > /dev/null
+/usr/bin/python3 -c "
+import numpy as np; d = '$out/test_triggered/'; i = np.load(d + 'poisoned.npy')
+np.save(d + 'asr_images.npy', np.load(d + 'images.npy')[i]); np.save(d + 'asr_labels.npy', np.load(d + 'labels.npy')[i])"
+if [[ $attack == none ]]; then
+  data="{format: idx, images: $fm/train-images-idx3-ubyte.gz, labels: $fm/train-labels-idx1-ubyte.gz, batch_size: 128}"
+  truth=""
+else
+  cat > "$out/poison_train.yaml" <<YAML
+$model
+data: {format: idx, images: $fm/train-images-idx3-ubyte.gz, labels: $fm/train-labels-idx1-ubyte.gz}
+poison: {attack: $attack, rate: $rate, target: $target, seed: $seed, trigger: $trig}
+YAML
+  "$rampart" data poison "$out/poison_train.yaml" --out "$out/train_poisoned" > /dev/null
+  data="{format: npy, images: $out/train_poisoned/images.npy, labels: $out/train_poisoned/labels.npy, batch_size: 128}"
+  truth=", ground_truth: $out/train_poisoned/poisoned.npy"
+fi
+cat > "$out/audit.yaml" <<YAML
+seed: $seed
+$model
+data: $data
+${train/OUTPUT/$out/model}
+audit: {detectors: [spectral, activation_clustering]$truth}
+YAML
+"$rampart" audit-data "$out/audit.yaml" --out "$out/audit" | tee "$out/audit.txt"
+asr() {  # checkpoint -> ASR and clean accuracy, via rampart eval's clean accuracy
+  for set in triggered clean; do
+    if [[ $set == triggered ]]; then d="{format: npy, images: $out/test_triggered/asr_images.npy, labels: $out/test_triggered/asr_labels.npy}"
+    else d="{format: idx, images: $fm/t10k-images-idx3-ubyte.gz, labels: $fm/t10k-labels-idx1-ubyte.gz}"; fi
+    cat > "$out/eval_$set.yaml" <<YAML
+model: {arch: small_cnn, checkpoint: $1, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}
+data: $d
+attacks: [{name: fgsm, eps: 0.0}]
+YAML
+    "$rampart" eval "$out/eval_$set.yaml" --out "$2_$set" --allow-unpinned -q > /dev/null || true
+    python3 -c "import json; print('$set', json.load(open('$2_$set/report.json'))['clean']['accuracy'])"
+  done
+}
+asr "$out/model/checkpoint.safetensors" "$out/eval_poisoned" | tee "$out/asr_before.txt"
+if [[ $attack != none ]]; then
+  cat > "$out/retrain.yaml" <<YAML
+seed: $seed
+$model
+data: {format: npy, images: $out/train_poisoned/images.npy, labels: $out/train_poisoned/labels.npy, batch_size: 128, exclude: $out/audit}
+${train/OUTPUT/$out/retrained}
+YAML
+  "$rampart" train "$out/retrain.yaml" | tee "$out/retrain.txt"
+  asr "$out/retrained/checkpoint.safetensors" "$out/eval_retrained" | tee "$out/asr_after.txt"
+fi
+echo "seed $seed rate $rate attack $attack target $target patch ($row, $col)" > "$out/setup.txt"
