@@ -38,7 +38,7 @@ void run(benchmark::State& state, const std::vector<std::string>& detectors) {
   const Data& d = data();
   AuditSpec spec;
   spec.detectors = detectors;
-  for (auto _ : state) benchmark::DoNotOptimize(audit_features(d.features, d.images, d.labels, 10, spec));
+  for (auto _ : state) benchmark::DoNotOptimize(audit_features(d.features, d.labels, 10, spec));
 }
 
 void BM_Spectral(benchmark::State& state) { run(state, {"spectral"}); }

@@ -110,7 +110,7 @@ int run_audit_data(const AuditCommand& command) {
       defenses::poisoning::extract_features(*model, data.images, audit.batch_size, device, audit.layer);
   context.feature_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const auto result = defenses::poisoning::audit_features(features, data.images, data.labels,
+  const auto result = defenses::poisoning::audit_features(features, data.labels,
                                                           spec.num_classes, audit);
   std::filesystem::create_directories(command.out);
   if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);

@@ -48,7 +48,7 @@ seed: $seed
 $model
 data: $data
 ${train/OUTPUT/$out/model}
-audit: {detectors: [spectral, activation_clustering]$truth}
+audit: {detectors: [spectral, activation_clustering], save_features: true$truth}
 YAML
 "$rampart" audit-data "$out/audit.yaml" --out "$out/audit" | tee "$out/audit.txt"
 asr() {  # checkpoint -> ASR and clean accuracy, via rampart eval's clean accuracy

@@ -55,8 +55,8 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
     if (v.poisoned) {
       j["suspect_share"] = v.suspect_share;
       j["silhouette"] = v.silhouette;
-      j["suspect_agreement"] = v.suspect_agreement >= 0 ? json(v.suspect_agreement) : json(nullptr);
-      j["other_agreement"] = v.other_agreement >= 0 ? json(v.other_agreement) : json(nullptr);
+      j["suspect_spread"] = v.suspect_spread;
+      j["other_spread"] = v.other_spread;
     }
   } else if (detector == "activation_clustering") {
     j["poisoned"] = v.poisoned;
@@ -93,14 +93,14 @@ const DetectorResult& ranking_detector(const AuditResult& r) {
 std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
   std::ostringstream md;
   if (d.name == "spectral") {
-    md << "| class | points | split separation | p-value | poisoned | flagged | suspect share | label agreement suspect / other |\n"
+    md << "| class | points | split separation | p-value | poisoned | flagged | flagged share | spread flagged / other |\n"
           "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for (const auto& v : d.classes) {
       md << "| " << class_name(c, v.label) << " | " << v.points << " | " << fixed(v.separation, 2)
          << " | " << p_text(v.p_value) << " | "
          << (v.poisoned ? "**yes**" : "no") << " | " << v.flagged << " | "
          << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
-         << (v.suspect_agreement >= 0 ? fixed(v.suspect_agreement, 3) + " / " + fixed(v.other_agreement, 3) : "-")
+         << (v.poisoned ? fixed(v.suspect_spread, 1) + " / " + fixed(v.other_spread, 1) : "-")
          << " |\n";
     }
   } else if (d.name == "activation_clustering") {

@@ -51,18 +51,17 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   return spec;
 }
 
-AuditResult audit_features(const at::Tensor& features, const at::Tensor& images,
-                           const at::Tensor& labels, int64_t num_classes, const AuditSpec& spec) {
+AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
+                           int64_t num_classes, const AuditSpec& spec) {
   const auto start = std::chrono::steady_clock::now();
   AuditResult result;
   result.points = features.size(0);
   result.num_classes = num_classes;
   result.feature_dims = features.size(1);
   const at::Tensor y = labels.to(at::kLong).contiguous();
-  InputAgreement agreement(images, y);
   for (const auto& name : spec.detectors) {
     if (name == "spectral") {
-      result.detectors.push_back(detect_spectral(features, y, num_classes, spec, agreement));
+      result.detectors.push_back(detect_spectral(features, y, num_classes, spec));
     } else if (name == "activation_clustering") {
       result.detectors.push_back(detect_activation_clustering(features, y, num_classes, spec));
     } else {

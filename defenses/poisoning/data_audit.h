@@ -58,10 +58,10 @@ struct ClassVerdict {
   /// spectral and activation clustering: the suspect cluster's share of the class, the
   /// silhouette of the two-cluster split.
   double suspect_share = 0, silhouette = 0;
-  /// spectral: the input-space label agreement of the suspect and the other cluster (the share
-  /// of each point's nearest images, in pixel PCA space, that carry this class's label);
-  /// the cluster that agrees less is the poison.
-  double suspect_agreement = -1, other_agreement = -1;
+  /// spectral, in a poisoned class: the mean squared distance of the flagged and of the other
+  /// cluster's points to their centroid (in the class's PCA space): the poisons, images of
+  /// several classes, are the more diverse cluster.
+  double suspect_spread = 0, other_spread = 0;
   /// knn_labels: the points whose neighbours mostly carry one other label.
   int64_t relabel_candidates = 0;
 };
@@ -87,10 +87,9 @@ struct AuditResult {
 };
 
 /// Audits a labelled data set from its features ([N, D], float32, one row per point in data
-/// order), its images ([N, C, H, W], for the input-space label agreement; may be undefined, then
-/// the smaller cluster is taken as the poison) and its labels. No target class or poison rate
-/// is given: each class is tested on its own (Bonferroni over classes for `alpha`).
-AuditResult audit_features(const at::Tensor& features, const at::Tensor& images,
-                           const at::Tensor& labels, int64_t num_classes, const AuditSpec& spec);
+/// order) and its labels. No target class or poison rate is given: each class is judged by the
+/// detectors' per-class rules (spectral: Bonferroni over classes for `alpha`).
+AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
+                           int64_t num_classes, const AuditSpec& spec);
 
 }  // namespace rampart::defenses::poisoning

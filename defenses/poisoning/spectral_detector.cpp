@@ -14,41 +14,23 @@
 
 namespace rampart::defenses::poisoning {
 
-InputAgreement::InputAgreement(const at::Tensor& images, const at::Tensor& labels)
-    : images_(images), labels_(labels) {}
+namespace {
 
-double InputAgreement::mean_share(const at::Tensor& indices, int64_t label) {
-  if (indices.numel() == 0) return 0.0;
-  if (!projected_.defined()) {
-    const at::Tensor flat = images_.flatten(1);
-    const PcaBasis pca = fit_pca(flat, 32, 10000);
-    projected_ = at::empty({flat.size(0), pca.basis.size(1)}, at::kFloat);
-    for (int64_t start = 0; start < flat.size(0); start += 8192) {
-      projected_.slice(0, start, start + 8192)
-          .copy_(pca.project(flat.slice(0, start, start + 8192)));
-    }
-  }
-  // The mean over at most 1,000 evenly spaced points estimates a cluster's agreement to about
-  // +-0.03 and bounds the cost whatever the class size.
-  at::Tensor sample = indices;
-  if (sample.numel() > 1000) {
-    sample = sample.index_select(
-        0, at::linspace(0, static_cast<double>(sample.numel() - 1), 1000, at::kDouble).round().to(at::kLong));
-  }
-  const at::Tensor near =
-      nearest_labels(projected_.index_select(0, sample), sample, projected_, labels_, 10);
-  return (near == label).to(at::kDouble).mean().item<double>();
+// Mean squared distance of the rows to their centroid.
+double spread(const at::Tensor& rows) {
+  return rows.size(0) ? (rows - rows.mean(0)).square().sum(1).mean().item<double>() : 0.0;
 }
 
+}  // namespace
+
 DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& labels,
-                               int64_t num_classes, const AuditSpec& spec,
-                               InputAgreement& agreement) {
+                               int64_t num_classes, const AuditSpec& spec) {
   const int64_t n = features.size(0);
   DetectorResult out;
   out.name = "spectral";
   out.flagged = at::zeros({n}, at::kBool);
   out.scores = at::zeros({n}, at::kDouble);
-  std::vector<at::Tensor> members(num_classes), splits(num_classes);
+  std::vector<at::Tensor> members(num_classes), splits(num_classes), reduced(num_classes);
   std::vector<double> separations;
   std::vector<int64_t> tested;
   for (int64_t c = 0; c < num_classes; ++c) {
@@ -61,7 +43,8 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       const at::Tensor f = features.index_select(0, members[c]);
       const SpectralSignature sig = spectral_signature(f);
       out.scores.index_put_({members[c]}, robust_z(sig.projection).abs());
-      const FisherSplit split = fisher_split(fit_pca(f, spec.dims).project(f), two_means_1d(sig.projection));
+      reduced[c] = fit_pca(f, spec.dims).project(f);
+      const FisherSplit split = fisher_split(reduced[c], two_means_1d(sig.projection));
       splits[c] = split.second;
       v.separation = split.separation;
       separations.push_back(split.separation);
@@ -76,17 +59,18 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
     v.p_value = p[k];
     v.poisoned = v.p_value < level && v.separation >= spec.min_separation;
     if (!v.poisoned) continue;
+    // The poisons are images of several other classes under one trigger, the rest images of
+    // this class: the poison cluster is the more diverse one, its points farther from their
+    // centroid. (Neither size, which is even at 10% poisoning, nor pixel-space neighbours, whom
+    // the shared trigger makes other poisons, tells them apart.)
     const at::Tensor& idx = members[v.label];
-    const at::Tensor first = idx.index({splits[v.label].logical_not()}), second = idx.index({splits[v.label]});
-    at::Tensor suspect = second.numel() <= first.numel() ? second : first;
-    at::Tensor other = second.numel() <= first.numel() ? first : second;
-    if (agreement.available()) {
-      double a_suspect = agreement.mean_share(suspect, v.label);
-      double a_other = agreement.mean_share(other, v.label);
-      if (a_other < a_suspect) std::swap(suspect, other), std::swap(a_suspect, a_other);
-      v.suspect_agreement = a_suspect;
-      v.other_agreement = a_other;
-    }
+    const at::Tensor& side = splits[v.label];
+    const double spread_second = spread(reduced[v.label].index({side}));
+    const double spread_first = spread(reduced[v.label].index({side.logical_not()}));
+    const bool second_is_suspect = spread_second >= spread_first;
+    const at::Tensor suspect = idx.index({second_is_suspect ? side : side.logical_not()});
+    v.suspect_spread = second_is_suspect ? spread_second : spread_first;
+    v.other_spread = second_is_suspect ? spread_first : spread_second;
     v.suspect_share = static_cast<double>(suspect.numel()) / static_cast<double>(v.points);
     v.flagged = suspect.numel();
     out.flagged.index_fill_(0, suspect, true);
