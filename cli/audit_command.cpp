@@ -76,7 +76,7 @@ int run_audit_data(const AuditCommand& command) {
   const std::string device_name =
       core::resolve_device(root.get_choice("device", {"cpu", "cuda", "auto"}, "auto"), "device");
   const c10::Device device(device_name);
-  models::ModelSpec spec = models::parse_model_spec(root.child("model"), /*require_arch=*/true);
+  models::ModelSpec spec = models::parse_model_spec(root.child("model"), /*require_arch=*/false);
   models::set_intake_policy(spec, security::parse_security_config(root));
   const defenses::poisoning::AuditSpec audit = defenses::poisoning::parse_audit_spec(
       root.has("audit") ? root.child("audit") : core::parse_config("{}", "audit"));

@@ -1,0 +1,27 @@
+"""Poisoned-data detection on features you computed (``rampart audit-data`` does the rest:
+training, feature extraction, reports)."""
+from __future__ import annotations
+
+import json
+from typing import Optional, Sequence
+
+import torch
+
+from . import _rampart
+
+
+def audit_features(features: torch.Tensor, labels: torch.Tensor, *,
+                   num_classes: Optional[int] = None,
+                   detectors: Sequence[str] = ("spectral",), alpha: float = 0.001,
+                   min_separation: float = 7.0, dims: int = 20) -> dict:
+    """Finds poisoned points from their features ([N, D], e.g. a model's penultimate layer) and
+    labels, told neither the target class nor the poison rate. detectors: "spectral" (per-class
+    split separation tested across classes), "activation_clustering", "knn_labels" (flipped
+    labels). Returns audit.json's content: ``flagged`` (sorted indices), per detector its class
+    verdicts and per-point scores."""
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.numel() else 0
+    spec = {"detectors": list(detectors), "alpha": alpha, "min_separation": min_separation,
+            "dims": dims}
+    return json.loads(_rampart.audit_features(features, labels, int(num_classes),
+                                              json.dumps(spec)))

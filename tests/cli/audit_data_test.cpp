@@ -1,0 +1,136 @@
+// `rampart audit-data` end to end on a few thousand Fashion-MNIST points (the CI-sized version of
+// docs/poisoning.md's measurement): a BadNets poisoning is found without target or rate, an
+// unpoisoned set is left alone, and retraining with data.exclude removes the backdoor.
+#include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "datasets/npy.h"
+#include "support/fixtures.h"
+#include "support/test_support.h"
+
+using rampart::test::rampart_binary;
+using rampart::test::run_process;
+using rampart::test::write_bytes;
+
+namespace {
+
+const std::string kFm = "/usr/share/datasets/fashion-mnist/";
+const std::string kModel =
+    "model: {arch: small_cnn, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n";
+const std::string kTrain =
+    "train: {epochs: 6, optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, schedule: {name: cosine}, "
+    "export_torchscript: false, output: OUT}\n";
+const std::string kTrigger = "{type: patch, size: 3, row: 1, col: 12, value: 1.0}";
+
+std::string with_output(std::string text, const std::string& out) {
+  text.replace(text.find("OUT"), 3, out);
+  return text;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  return nlohmann::json::parse(rampart::core::read_file(path));
+}
+
+// The share of triggered non-target test images that `checkpoint` calls `target` (ASR), via
+// `rampart eval`'s clean accuracy on them labelled target.
+double attack_success_rate(const std::string& dir, const std::string& checkpoint) {
+  const std::string eval = dir + "/asr_eval.yaml";
+  write_bytes(eval, "model: {arch: small_cnn, checkpoint: " + checkpoint +
+                        ", num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
+                        "data: {format: npy, images: " + dir + "/asr_x.npy, labels: " + dir +
+                        "/asr_y.npy}\nattacks: [{name: fgsm, eps: 0.0}]\n");
+  const auto r = run_process({rampart_binary(), "eval", eval, "--out", dir + "/asr_report",
+                              "--allow-unpinned", "-q"});
+  REQUIRE(r.exit_code == 0);
+  return read_json(dir + "/asr_report/report.json")["clean"]["accuracy"].get<double>();
+}
+
+}  // namespace
+
+TEST_CASE("audit-data finds a BadNets poisoning, data.exclude retrains the backdoor away",
+          "[cli][poisoning]") {
+  if (!std::filesystem::exists(kFm + "train-images-idx3-ubyte.gz")) {
+    rampart::test::skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");
+    return;
+  }
+  const std::string dir = rampart::test::make_temp_dir("audit-data");
+  // 5,000 training points, 10% of them poisoned toward class 3; the triggered test images.
+  write_bytes(dir + "/poison.yaml",
+              kModel + "data: {format: idx, images: " + kFm + "train-images-idx3-ubyte.gz, labels: " +
+                  kFm + "train-labels-idx1-ubyte.gz, limit: 5000}\n"
+                  "poison: {attack: badnets, rate: 0.1, target: 3, seed: 1, trigger: " + kTrigger + "}\n");
+  REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/p"}).exit_code == 0);
+  write_bytes(dir + "/poison_test.yaml",
+              kModel + "data: {format: idx, images: " + kFm + "t10k-images-idx3-ubyte.gz, labels: " +
+                  kFm + "t10k-labels-idx1-ubyte.gz, limit: 2000}\n"
+                  "poison: {attack: badnets, rate: 0.5, target: 3, seed: 2, trigger: " + kTrigger + "}\n");
+  REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/poison_test.yaml", "--out", dir + "/t"}).exit_code == 0);
+  {
+    const at::Tensor hit = rampart::datasets::read_npy(dir + "/t/poisoned.npy");
+    rampart::datasets::write_npy(dir + "/asr_x.npy", rampart::datasets::read_npy(dir + "/t/images.npy").index_select(0, hit).contiguous());
+    rampart::datasets::write_npy(dir + "/asr_y.npy", rampart::datasets::read_npy(dir + "/t/labels.npy").index_select(0, hit).contiguous());
+  }
+
+  const std::string data = "data: {format: npy, images: " + dir + "/p/images.npy, labels: " + dir +
+                           "/p/labels.npy, batch_size: 64}\n";
+  write_bytes(dir + "/audit.yaml", "seed: 0\n" + kModel + data + with_output(kTrain, dir + "/m") +
+                                       "audit: {ground_truth: " + dir + "/p/poisoned.npy}\n");
+  const auto audit = run_process({rampart_binary(), "audit-data", dir + "/audit.yaml", "--out", dir + "/a"});
+  INFO(audit.output);
+  REQUIRE(audit.exit_code == 0);
+  const auto report = read_json(dir + "/a/audit.json");
+  CHECK(report["detectors"][0]["poisoned_classes"] == nlohmann::json::array({3}));
+  CHECK(report["against_ground_truth"]["recall"].get<double>() >= 0.95);
+  CHECK(report["against_ground_truth"]["false_positive_rate"].get<double>() <= 0.01);
+  for (const char* file : {"audit.md", "audit.html"}) CHECK(std::filesystem::file_size(dir + "/a/" + file) > 1000);
+  const double before = attack_success_rate(dir, dir + "/m/checkpoint.safetensors");
+  CHECK(before >= 0.9);
+
+  // Retrain without the flagged points.
+  write_bytes(dir + "/retrain.yaml",
+              "seed: 0\n" + kModel + data.substr(0, data.size() - 2) + ", exclude: " + dir + "/a}\n" +
+                  with_output(kTrain, dir + "/r"));
+  const auto retrain = run_process({rampart_binary(), "train", dir + "/retrain.yaml"});
+  INFO(retrain.output);
+  REQUIRE(retrain.exit_code == 0);
+  CHECK_THAT(retrain.output, Catch::Contains("excluded:            " +
+                                             std::to_string(report["flagged_count"].get<int64_t>()) +
+                                             " points flagged by " + dir + "/a"));
+  const double after = attack_success_rate(dir, dir + "/r/checkpoint.safetensors");
+  INFO("ASR before " << before << ", after " << after);
+  CHECK(after <= 0.05);
+
+  // The same 5,000 points unpoisoned: no class judged poisoned, at most 1% flagged.
+  write_bytes(dir + "/clean.yaml",
+              "seed: 0\n" + kModel + "data: {format: idx, images: " + kFm +
+                  "train-images-idx3-ubyte.gz, labels: " + kFm +
+                  "train-labels-idx1-ubyte.gz, limit: 5000, batch_size: 64}\n" +
+                  with_output(kTrain, dir + "/c"));
+  const auto clean = run_process({rampart_binary(), "audit-data", dir + "/clean.yaml", "--out", dir + "/ca"});
+  REQUIRE(clean.exit_code == 0);
+  const auto clean_report = read_json(dir + "/ca/audit.json");
+  CHECK(clean_report["detectors"][0]["poisoned_classes"].empty());
+  CHECK(clean_report["flagged_count"].get<int64_t>() <= 50);
+}
+
+TEST_CASE("audit-data config errors name the key", "[cli][poisoning]") {
+  const std::string dir = rampart::test::make_temp_dir("audit-data-errors");
+  write_bytes(dir + "/a.yaml", kModel + "data: {format: synthetic, num_samples: 64}\n"
+                                        "audit: {detectors: [spectral, magic]}\n");
+  auto r = run_process({rampart_binary(), "audit-data", dir + "/a.yaml", "--out", dir + "/o"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("audit.detectors") && Catch::Contains("unknown detector 'magic'"));
+  write_bytes(dir + "/b.yaml", kModel + "data: {format: synthetic, num_samples: 64}\n");
+  r = run_process({rampart_binary(), "audit-data", dir + "/b.yaml", "--out", dir + "/o"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("no checkpoint and no 'train' section"));
+  write_bytes(dir + "/c.yaml", "model: {path: m.pt, num_classes: 10, input: {shape: [1, 28, 28]}}\n"
+                               "data: {format: synthetic, num_samples: 64}\n");
+  r = run_process({rampart_binary(), "audit-data", dir + "/c.yaml", "--out", dir + "/o"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("built-in architecture"));
+}
