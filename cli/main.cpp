@@ -124,6 +124,10 @@ int main(int argc, char** argv) {
       ->required();
   audit->add_option("--out", audit_args.out, "Output folder")->capture_default_str();
   audit->add_option("--set", audit_args.overrides, "Override a config key: KEY=VALUE");
+  bool audit_unpinned = false;
+  audit->add_flag("--allow-unpinned", audit_unpinned,
+                  "Accept a model checkpoint that no pin, allowlist or signature vouches for "
+                  "(security.allow_unpinned)");
 
   try {
     app.parse(argc, argv);
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
   // --allow-unpinned is security.allow_unpinned: true, set on the command line.
   if (train_unpinned) overrides.push_back("security.allow_unpinned=true");
   if (eval_unpinned) eval_args.overrides.push_back("security.allow_unpinned=true");
+  if (audit_unpinned) audit_args.overrides.push_back("security.allow_unpinned=true");
   try {
     if (*quickstart) return rampart::cli::run_quickstart(out_dir, overrides);
     if (*train) return rampart::cli::run_train(config_path, overrides, resume);

@@ -48,9 +48,13 @@ seed: $seed
 $model
 data: $data
 ${train/OUTPUT/$out/model}
-audit: {detectors: [spectral, activation_clustering], save_features: true$truth}
+audit: {detectors: [spectral], save_features: true$truth}
 YAML
 "$rampart" audit-data "$out/audit.yaml" --out "$out/audit" | tee "$out/audit.txt"
+# Activation clustering on the same model, for comparison (not used for the retraining).
+"$rampart" audit-data "$out/audit.yaml" --out "$out/audit_ac" --set security.allow_unpinned=true \
+  --set model.checkpoint="$out/model/checkpoint.safetensors" \
+  --set 'audit.detectors=[activation_clustering]' --set audit.save_features=false > "$out/audit_ac.txt"
 asr() {  # checkpoint -> ASR and clean accuracy, via rampart eval's clean accuracy
   for set in triggered clean; do
     if [[ $set == triggered ]]; then d="{format: npy, images: $out/test_triggered/asr_images.npy, labels: $out/test_triggered/asr_labels.npy}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 from ._rampart import ConfigError, DataError, Error, ModelRejected, __version__, libtorch_version
 from .attacks import (AttackResult, apgd_ce, apgd_t, autoattack, cw, fab_t, fgsm, pgd, square)
 from .evaluation import RobustnessError, assert_robust, evaluate
+from .intake import scan
 from .poisoning import audit_features
 from .training import adversarial_loss, adversarial_training_step
 
@@ -25,5 +26,5 @@ __all__ = [
     "AttackResult", "ConfigError", "DataError", "Error", "ModelRejected", "RobustnessError",
     "__version__", "adversarial_loss", "adversarial_training_step", "apgd_ce", "apgd_t",
     "assert_robust", "audit_features", "autoattack", "cw", "evaluate", "fab_t", "fgsm",
-    "libtorch_version", "pgd", "square",
+    "libtorch_version", "pgd", "scan", "square",
 ]

@@ -24,6 +24,7 @@
 #include "eval/report_writer.h"
 #include "eval/reports.h"
 #include "eval/runner.h"
+#include "models/model_scan.h"
 #include "python/src/python_model.h"
 
 namespace py = pybind11;
@@ -158,6 +159,19 @@ std::string audit(const at::Tensor& features, const at::Tensor& labels, int64_t 
   return defenses::poisoning::audit_json(result, spec, context).dump();
 }
 
+std::string scan(const std::string& path, const std::string& sha256, const std::string& signature,
+                 const std::string& public_key, const std::string& allowlist,
+                 const std::vector<int64_t>& input) {
+  models::ScanRequest request{path, sha256, signature, public_key, allowlist, input};
+  nlohmann::json report;
+  {
+    py::gil_scoped_release release;
+    report = models::scan_model(request);
+  }
+  // Names in a hostile archive need not be UTF-8: replaced, never an exception.
+  return report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_rampart, m) {
@@ -178,6 +192,9 @@ PYBIND11_MODULE(_rampart, m) {
       data_error(e.what());
     } catch (const rampart::Error& e) {
       error(e.what());
+    } catch (const c10::Error& e) {
+      // A libtorch error (a shape mismatch in the model, say): its message, not its backtrace.
+      PyErr_SetString(PyExc_RuntimeError, e.what_without_backtrace());
     }
   });
   m.attr("__version__") = kVersion;
@@ -191,6 +208,8 @@ PYBIND11_MODULE(_rampart, m) {
         py::arg("clip_min"), py::arg("clip_max"), py::arg("seed"));
   m.def("evaluate", &evaluate, py::arg("model"), py::arg("x"), py::arg("y"), py::arg("config"),
         py::arg("config_name"), py::arg("out"), py::arg("quiet"), py::arg("num_classes"));
+  m.def("scan", &scan, py::arg("path"), py::arg("sha256"), py::arg("signature"),
+        py::arg("public_key"), py::arg("allowlist"), py::arg("input"));
   m.def("audit_features", &audit, py::arg("features"), py::arg("labels"), py::arg("num_classes"),
         py::arg("spec"));
 }

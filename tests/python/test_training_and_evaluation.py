@@ -1,0 +1,78 @@
+"""adversarial_training_step in a plain PyTorch loop, evaluate's reports and gates, the pytest
+fixture, and audit_features."""
+import json
+
+import pytest
+import torch
+
+import rampart
+from nets import SmallNet, batch, seeded_net
+
+
+def test_adversarial_training_step_lowers_the_adversarial_loss():
+    torch.manual_seed(0)
+    # Two classes told apart by the mean brightness of the image.
+    x = torch.rand(128, 1, 28, 28) * 0.5
+    y = (torch.arange(128) % 2).long()
+    x[y == 1] += 0.5
+    net = SmallNet()
+    net.train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    first = rampart.adversarial_loss(net, x, y, eps=0.05, steps=3)[0].item()
+    for step in range(60):
+        stats = rampart.adversarial_training_step(net, optimizer, x, y, method="pgd_at", eps=0.05,
+                                                  steps=3, seed=step)
+    last = rampart.adversarial_loss(net, x, y, eps=0.05, steps=3)[0].item()
+    assert last < 0.5 * first
+    assert stats["accuracy"] > 0.9
+    assert net.training  # the crafting left the module in its own mode
+    for method in ("fgsm_rs", "trades"):
+        loss, logits = rampart.adversarial_loss(net, x, y, method=method, eps=0.05)
+        assert loss.requires_grad and logits.shape == (128, 10)
+
+
+def test_evaluate_writes_the_reports_and_applies_the_gates(tmp_path):
+    net, (x, y) = seeded_net(), batch(16)
+    config = {"attacks": [{"name": "pgd", "eps": 0.1, "steps": 5}],
+              "gates": {"clean_accuracy": {"min": 0.9}}}
+    report = rampart.evaluate(net, x, y, config=config, out=tmp_path / "r")
+    assert report["clean"]["accuracy"] == 1.0  # y is the model's own prediction
+    assert report["exit_code"] == 0
+    on_disk = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert on_disk["attacks"][0]["robust_accuracy"] == report["attacks"][0]["robust_accuracy"]
+    for name in ("report.md", "junit.xml", "report.html"):
+        assert (tmp_path / "r" / name).stat().st_size > 100
+    loader = [(x[:8], y[:8]), (x[8:], y[8:])]
+    assert rampart.evaluate(net, loader=loader, config=config)["data"]["points"] == 16
+
+
+def test_assert_robust_fails_like_an_assertion_with_the_summary():
+    net, (x, y) = seeded_net(), batch(16)
+    with pytest.raises(AssertionError, match=r"robust accuracy .* >= 0.99 FAIL"):
+        rampart.assert_robust(net, x, y, eps=0.2, min_robust_accuracy=0.99)
+    report = rampart.assert_robust(net, x, y, eps=0.0, min_robust_accuracy=0.99)
+    assert report["exit_code"] == 0
+
+
+def test_the_pytest_fixture_gates(robustness_gate):
+    net, (x, y) = seeded_net(), batch(8)
+    robustness_gate(net, x, y, eps=0.0, min_robust_accuracy=0.5)
+    with pytest.raises(rampart.RobustnessError):
+        robustness_gate(net, x, y, eps=0.3, min_robust_accuracy=0.99)
+
+
+def test_audit_features_flags_a_planted_cluster():
+    torch.manual_seed(0)
+    labels = torch.arange(10).repeat_interleave(400)
+    centres = torch.randn(10, 24) * 6
+    features = centres[labels] + torch.randn(4000, 24)
+    poisoned = torch.randperm(3600)[:200] + 400  # points of classes 1..9 ...
+    trigger = torch.zeros(24)
+    trigger[0] = 25.0
+    features[poisoned] = 0.5 * features[poisoned] + trigger  # ... with a trigger, relabelled 0
+    labels = labels.clone()
+    labels[poisoned] = 0
+    audit = rampart.audit_features(features, labels)
+    flagged = set(audit["flagged"])
+    assert audit["detectors"][0]["poisoned_classes"] == [0]
+    assert len(flagged & set(poisoned.tolist())) >= 198 and len(flagged) <= 210
