@@ -17,6 +17,7 @@ packages=(
 if ((${#targets[@]} == 0)); then
   packages+=(
     python3-torch           # TorchScript fixtures saved from Python, as users bring them
+    python3-dev pybind11-dev python3-pytest python3-pip python3-venv  # `import rampart` and its tests
     chromium fonts-dejavu-core  # renders report.html headless and checks the screenshot
     clang libclang-rt-14-dev  # the libFuzzer targets (tools/fuzz.sh)
   )
