@@ -8,7 +8,9 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <pybind11/stl.h>
 
 #include "core/clock.h"
 #include "core/config_node.h"
@@ -172,6 +174,25 @@ std::string scan(const std::string& path, const std::string& sha256, const std::
   return report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The C++ side of bench/python_pgd_bench.py: seconds per call of one configured attack timed in
+// C++ (the GIL released), the baseline that the Python call's overhead is measured against.
+std::vector<double> time_attack(const py::object& model_object, const at::Tensor& x,
+                                const at::Tensor& y, const std::string& entry_json, double clip_min,
+                                double clip_max, uint64_t seed, int64_t repeats) {
+  const core::ConfigNode root = core::parse_config("attacks: [" + entry_json + "]", "time_attack");
+  const auto attacks = eval::parse_attacks(root, eval::AttackContext{clip_min, clip_max, seed});
+  const std::shared_ptr<models::Model> model = python::model_from_python(model_object);
+  const at::Tensor ids = at::arange(x.size(0), at::kLong);
+  std::vector<double> seconds;
+  py::gil_scoped_release release;
+  for (int64_t r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    attacks.at(0).attack->run(*model, x, y, ids);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return seconds;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_rampart, m) {
@@ -210,6 +231,9 @@ PYBIND11_MODULE(_rampart, m) {
         py::arg("config_name"), py::arg("out"), py::arg("quiet"), py::arg("num_classes"));
   m.def("scan", &scan, py::arg("path"), py::arg("sha256"), py::arg("signature"),
         py::arg("public_key"), py::arg("allowlist"), py::arg("input"));
+  m.def("time_attack", &time_attack, py::arg("model"), py::arg("x"), py::arg("y"),
+        py::arg("entry"), py::arg("clip_min"), py::arg("clip_max"), py::arg("seed"),
+        py::arg("repeats"));
   m.def("audit_features", &audit, py::arg("features"), py::arg("labels"), py::arg("num_classes"),
         py::arg("spec"));
 }
