@@ -16,6 +16,7 @@ all ``rampart.Error``, with the command line's one-line messages.
 from __future__ import annotations
 
 from ._rampart import ConfigError, DataError, Error, ModelRejected, __version__, libtorch_version
+from .aggregation import Aggregator
 from .attacks import (AttackResult, apgd_ce, apgd_t, autoattack, cw, fab_t, fgsm, pgd, square)
 from .evaluation import RobustnessError, assert_robust, evaluate
 from .intake import scan
@@ -23,7 +24,7 @@ from .poisoning import audit_features
 from .training import adversarial_loss, adversarial_training_step
 
 __all__ = [
-    "AttackResult", "ConfigError", "DataError", "Error", "ModelRejected", "RobustnessError",
+    "Aggregator", "AttackResult", "ConfigError", "DataError", "Error", "ModelRejected", "RobustnessError",
     "__version__", "adversarial_loss", "adversarial_training_step", "apgd_ce", "apgd_t",
     "assert_robust", "audit_features", "autoattack", "cw", "evaluate", "fab_t", "fgsm",
     "libtorch_version", "pgd", "scan", "square",

@@ -19,6 +19,7 @@
 #include "core/version.h"
 #include "datasets/dataset.h"
 #include "defenses/adversarial_training.h"
+#include "defenses/aggregation/aggregator.h"
 #include "defenses/poisoning/audit_report.h"
 #include "defenses/poisoning/data_audit.h"
 #include "eval/attack_config.h"
@@ -234,6 +235,27 @@ PYBIND11_MODULE(_rampart, m) {
   m.def("time_attack", &time_attack, py::arg("model"), py::arg("x"), py::arg("y"),
         py::arg("entry"), py::arg("clip_min"), py::arg("clip_max"), py::arg("seed"),
         py::arg("repeats"));
+  using defenses::aggregation::RobustAggregator;
+  py::class_<RobustAggregator>(m, "Aggregator")
+      .def(py::init([](const std::string& spec_json, uint64_t seed) {
+             return RobustAggregator(defenses::aggregation::parse_aggregator_spec(
+                                         core::parse_config(spec_json, "rampart.Aggregator")),
+                                     seed);
+           }),
+           py::arg("spec"), py::arg("seed"))
+      .def("__call__",
+           [](RobustAggregator& self, const at::Tensor& updates) {
+             if (updates.dim() != 2 || updates.size(0) < self.min_inputs()) {
+               throw ConfigError("rampart.Aggregator: updates must be [n, d] with n >= " +
+                                 std::to_string(self.min_inputs()) + " for " +
+                                 defenses::aggregation::describe(self.spec()));
+             }
+             py::gil_scoped_release release;
+             return self(updates);
+           })
+      .def("__repr__", [](const RobustAggregator& self) {
+        return "rampart.Aggregator(" + defenses::aggregation::describe(self.spec()) + ")";
+      });
   m.def("audit_features", &audit, py::arg("features"), py::arg("labels"), py::arg("num_classes"),
         py::arg("spec"));
 }

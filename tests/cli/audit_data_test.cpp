@@ -22,7 +22,7 @@ const std::string kFm = "/usr/share/datasets/fashion-mnist/";
 const std::string kModel =
     "model: {arch: small_cnn, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n";
 const std::string kTrain =
-    "train: {epochs: 6, optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, schedule: {name: cosine}, "
+    "train: {epochs: 4, optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, schedule: {name: cosine}, "
     "export_torchscript: false, output: OUT}\n";
 const std::string kTrigger = "{type: patch, size: 3, row: 1, col: 12, value: 1.0}";
 
@@ -58,10 +58,10 @@ TEST_CASE("audit-data finds a BadNets poisoning, data.exclude retrains the backd
     return;
   }
   const std::string dir = rampart::test::make_temp_dir("audit-data");
-  // 5,000 training points, 10% of them poisoned toward class 3; the triggered test images.
+  // 10,000 training points, 10% of them poisoned toward class 3; the triggered test images.
   write_bytes(dir + "/poison.yaml",
               kModel + "data: {format: idx, images: " + kFm + "train-images-idx3-ubyte.gz, labels: " +
-                  kFm + "train-labels-idx1-ubyte.gz, limit: 5000}\n"
+                  kFm + "train-labels-idx1-ubyte.gz, limit: 10000}\n"
                   "poison: {attack: badnets, rate: 0.1, target: 3, seed: 1, trigger: " + kTrigger + "}\n");
   REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/p"}).exit_code == 0);
   write_bytes(dir + "/poison_test.yaml",
@@ -104,17 +104,17 @@ TEST_CASE("audit-data finds a BadNets poisoning, data.exclude retrains the backd
   INFO("ASR before " << before << ", after " << after);
   CHECK(after <= 0.05);
 
-  // The same 5,000 points unpoisoned: no class judged poisoned, at most 1% flagged.
+  // The same 10,000 points unpoisoned: no class judged poisoned, at most 1% flagged.
   write_bytes(dir + "/clean.yaml",
               "seed: 0\n" + kModel + "data: {format: idx, images: " + kFm +
                   "train-images-idx3-ubyte.gz, labels: " + kFm +
-                  "train-labels-idx1-ubyte.gz, limit: 5000, batch_size: 64}\n" +
+                  "train-labels-idx1-ubyte.gz, limit: 10000, batch_size: 64}\n" +
                   with_output(kTrain, dir + "/c"));
   const auto clean = run_process({rampart_binary(), "audit-data", dir + "/clean.yaml", "--out", dir + "/ca"});
   REQUIRE(clean.exit_code == 0);
   const auto clean_report = read_json(dir + "/ca/audit.json");
   CHECK(clean_report["detectors"][0]["poisoned_classes"].empty());
-  CHECK(clean_report["flagged_count"].get<int64_t>() <= 50);
+  CHECK(clean_report["flagged_count"].get<int64_t>() <= 100);
 }
 
 TEST_CASE("audit-data config errors name the key", "[cli][poisoning]") {

@@ -76,3 +76,16 @@ def test_audit_features_flags_a_planted_cluster():
     flagged = set(audit["flagged"])
     assert audit["detectors"][0]["poisoned_classes"] == [0]
     assert len(flagged & set(poisoned.tolist())) >= 198 and len(flagged) <= 210
+
+
+def test_aggregator_rules_on_a_small_case():
+    updates = torch.tensor([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0], [100.0, -100.0]])
+    assert torch.allclose(rampart.Aggregator("median")(updates), torch.tensor([3.0, 20.0]))
+    # trimmed mean with f=1: drop the largest and smallest per coordinate, average the rest
+    assert torch.allclose(rampart.Aggregator("trimmed_mean", f=1)(updates),
+                          torch.tensor([3.0, 20.0]))
+    assert torch.allclose(rampart.Aggregator("mean")(updates), updates.mean(0))
+    with pytest.raises(rampart.ConfigError, match="n >= 5"):
+        rampart.Aggregator("trimmed_mean", f=2)(updates[:3])
+    with pytest.raises(rampart.ConfigError):
+        rampart.Aggregator("magic")
