@@ -64,13 +64,15 @@ def evaluate(model: Any, x: Optional[torch.Tensor] = None, y: Optional[torch.Ten
     if x is None or y is None:
         raise _rampart.ConfigError("evaluate: give x and y, or loader")
     num_classes = _num_classes(model, x)
-    placeholder_model = {"path": "python-model", "num_classes": num_classes,
+    # The config parser wants model and data sections; the model and points come from the
+    # arguments, so these describe them and are not read.
+    unread_model = {"path": "python-model", "num_classes": num_classes,
                          "input": {"shape": list(x.shape[1:]), "range": [clip[0], clip[1]]}}
-    placeholder_data = {"format": "synthetic", "num_samples": int(x.shape[0])}
+    unread_data = {"format": "synthetic", "num_samples": int(x.shape[0])}
     if isinstance(config, Mapping):
         text = dict(config)
-        text.setdefault("model", placeholder_model)
-        text.setdefault("data", placeholder_data)
+        text.setdefault("model", unread_model)
+        text.setdefault("data", unread_data)
         yaml, name = json.dumps(text), "evaluate(config=...)"
     else:
         name = os.fspath(config)
@@ -79,7 +81,7 @@ def evaluate(model: Any, x: Optional[torch.Tensor] = None, y: Optional[torch.Ten
                 yaml = f.read()
         except OSError as e:
             raise _rampart.ConfigError(f"{name}: cannot read: {e.strerror}") from None
-        for key, value in (("model", placeholder_model), ("data", placeholder_data)):
+        for key, value in (("model", unread_model), ("data", unread_data)):
             if not any(line.startswith(key + ":") for line in yaml.splitlines()):
                 yaml += f"\n{key}: {json.dumps(value)}\n"
     report = _rampart.evaluate(model, x, y, yaml, name, os.fspath(out) if out else "", quiet,
