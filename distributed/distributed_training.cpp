@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -53,12 +54,28 @@ at::Tensor byzantine_update(const ByzantineSpec& byz, const at::Tensor& honest,
   return own;  // label_flip: an honest-looking gradient of flipped labels
 }
 
-// A worker's own state between epochs: its momentum and, on rank 0, centered clipping's centre.
-// Rank 0's checkpoint holds the weights and the optimizer; with this a resumed run continues
-// exactly where the uninterrupted one would be.
-std::string state_path(const std::string& output, int64_t rank) {
-  return (std::filesystem::path(output) / ("worker" + std::to_string(rank) + ".state.safetensors"))
+// A worker's own state at an epoch boundary: its momentum and, on rank 0, centered clipping's
+// centre, one file per rank and boundary (`epochs_completed` in the name).
+//
+// Rank 0's checkpoint holds the weights and the optimizer. A resumed run is exact only when it
+// finds every rank's state for the checkpoint's epoch, wherever rank 0 died. So the order is:
+// a worker saves its state for epoch e before it sends its last update of e; rank 0 cannot
+// finish that round without every update, and saves its own state before the checkpoint. A
+// checkpoint on disk therefore implies every state of its epoch on disk. States can run one
+// epoch ahead of the checkpoint (a worker saved, then rank 0 died), so the previous boundary's
+// file is kept too.
+std::string state_path(const std::string& output, int64_t rank, int64_t epochs_completed) {
+  return (std::filesystem::path(output) / ("worker" + std::to_string(rank) + ".epoch" +
+                                           std::to_string(epochs_completed) + ".state.safetensors"))
       .string();
+}
+
+void save_state(const std::string& output, int64_t rank, int64_t epochs_completed,
+                const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  models::save_safetensors(state_path(output, rank, epochs_completed), tensors,
+                           {{"epochs_completed", std::to_string(epochs_completed)}});
+  std::error_code ignored;  // two boundaries back is never needed again
+  std::filesystem::remove(state_path(output, rank, epochs_completed - 2), ignored);
 }
 
 }  // namespace
@@ -95,31 +112,33 @@ training::TrainResult train_rank(const training::TrainConfig& config,
     summary->last_reason.assign(static_cast<std::size_t>(world), "");
   }
   const std::string checkpoint = (std::filesystem::path(config.output) / "checkpoint.safetensors").string();
-  if (options.resume && std::filesystem::exists(state_path(config.output, rank)) &&
-      std::filesystem::exists(checkpoint)) {
-    const auto state = models::parse_safetensors(core::read_file(state_path(config.output, rank)),
-                                                 state_path(config.output, rank));
+  if (options.resume && std::filesystem::exists(checkpoint)) {
     const auto weights = models::parse_safetensors(core::read_file(checkpoint), checkpoint);
-    const auto epochs = [](const models::SafetensorsFile& f) {
-      const auto it = f.metadata.find("epochs_completed");
-      return it == f.metadata.end() ? std::string() : it->second;
-    };
-    if (epochs(state) == epochs(weights)) {
-      for (const auto& [name, tensor] : state.tensors) {
+    const auto it = weights.metadata.find("epochs_completed");
+    int64_t epochs = -1;  // unreadable: the trainer's restore names the bad checkpoint
+    if (it != weights.metadata.end()) {
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), epochs);
+    }
+    const std::string path = state_path(config.output, rank, epochs);
+    if (std::filesystem::exists(path)) {
+      for (const auto& [name, tensor] : models::parse_safetensors(core::read_file(path), path).tensors) {
         if (name == "momentum") *momentum = tensor.clone();
         if (name == "centre") aggregator->set_centre(tensor.clone());
       }
     } else {
-      spdlog::warn("distributed: rank {}'s state is from epoch {}, the checkpoint from epoch {}: "
-                   "worker momentum restarts from zero", rank, epochs(state), epochs(weights));
+      spdlog::warn("distributed: rank {} finds no {} for the checkpoint's epoch {}: its worker "
+                   "momentum restarts from zero, and the resumed run drifts from an "
+                   "uninterrupted one", rank, path, epochs);
     }
   }
+  // Rank 0 saves its state here, after its last round and before its checkpoint; the others
+  // save theirs in after_backward, before sending their last update.
   options.on_epoch_end = [=, output = config.output](int64_t epoch) {
+    if (rank != 0) return;
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     if (momentum->defined()) tensors.emplace_back("momentum", *momentum);
-    if (rank == 0 && aggregator->centre().defined()) tensors.emplace_back("centre", aggregator->centre());
-    models::save_safetensors(state_path(output, rank), tensors,
-                             {{"epochs_completed", std::to_string(epoch + 1)}});
+    if (aggregator->centre().defined()) tensors.emplace_back("centre", aggregator->centre());
+    save_state(output, rank, epoch + 1, tensors);
   };
   const uint64_t seed = config.seed;
   const double heterogeneity = spec.heterogeneity;
@@ -144,7 +163,8 @@ training::TrainResult train_rank(const training::TrainConfig& config,
   // when their own collective times out.
   const auto regroup_wait = std::chrono::milliseconds(spec.timeout_seconds * 1000 + 5000);
   const auto rule = spec.aggregator;
-  options.after_backward = [=](models::Classifier& model, int64_t epoch, int64_t step) {
+  options.after_backward = [=, output = config.output](models::Classifier& model, int64_t epoch,
+                                                       int64_t step, int64_t steps) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<at::Tensor> grads = gradients(model);
     std::vector<at::Tensor> flat;
@@ -153,6 +173,11 @@ training::TrainResult train_rank(const training::TrainConfig& config,
     if (beta > 0) {
       *momentum = momentum->defined() ? *momentum * beta + update * (1 - beta) : update;
       update = *momentum;
+    }
+    if (rank != 0 && step == steps - 1) {
+      std::vector<std::pair<std::string, at::Tensor>> tensors;
+      if (momentum->defined()) tensors.emplace_back("momentum", *momentum);
+      save_state(output, rank, epoch + 1, tensors);
     }
     const auto t1 = std::chrono::steady_clock::now();
     // What this rank sends: its update, or a simulated attacker's vector. The omniscient

@@ -225,7 +225,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         loss = torch::nn::functional::cross_entropy(logits, y);
       }
       loss.backward();
-      if (options.after_backward) options.after_backward(model, epoch, step);
+      if (options.after_backward) options.after_backward(model, epoch, step, steps);
       optimizer->step();
       {
         torch::NoGradGuard no_grad;
@@ -269,11 +269,11 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
       metadata["best_epoch"] = std::to_string(result.best_epoch);
     }
     progress.finish(summary);
+    if (options.on_epoch_end) options.on_epoch_end(epoch);
     if (options.write_outputs) {
       result.checkpoint_sha256 = models::save_checkpoint(
           result.checkpoint, model, optimizer_state(*optimizer, model), metadata);
     }
-    if (options.on_epoch_end) options.on_epoch_end(epoch);
     ++result.epochs_run;
   }
   if (result.epochs_run == 0 && validation) {

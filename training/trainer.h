@@ -70,10 +70,13 @@ struct TrainOptions {
   /// shard), applied once after loading.
   std::function<datasets::Dataset(const datasets::Dataset& train)> shard;
   /// Data-parallel training: called after backward and before the optimizer step with
-  /// (model, epoch, step), to replace the gradients by the aggregate of every worker's.
-  std::function<void(models::Classifier& model, int64_t epoch, int64_t step)> after_backward;
-  /// Called at the end of each epoch (0-based), after the checkpoint is written: data-parallel
-  /// workers save their own state (worker momentum) for a resumed run.
+  /// (model, epoch, step, steps per epoch), to replace the gradients by the aggregate of every
+  /// worker's.
+  std::function<void(models::Classifier& model, int64_t epoch, int64_t step, int64_t steps)>
+      after_backward;
+  /// Called at the end of each epoch (0-based), before the checkpoint is written: data-parallel
+  /// workers save their own state (worker momentum) for a resumed run, so that a checkpoint on
+  /// disk implies the state that goes with it is on disk too.
   std::function<void(int64_t epoch)> on_epoch_end;
   /// False on data-parallel workers other than rank 0: no checkpoint, no export (rank 0 writes
   /// them; every honest worker holds the same weights).
