@@ -6,6 +6,7 @@
 #include "attacks/apgd.h"
 #include "attacks/attack_ops.h"
 #include "attacks/autoattack.h"
+#include "attacks/backdoor_attack.h"
 #include "attacks/cw.h"
 #include "attacks/fab.h"
 #include "attacks/fgsm.h"
@@ -120,7 +121,7 @@ void add_cw(const core::ConfigNode& entry, const AttackContext& context,
       .clip_min(context.clip_min)
       .clip_max(context.clip_max);
   out.push_back({std::make_shared<attacks::CW>(options), "cw", attacks::Norm::kL2, 0.0,
-                 /*bounded=*/false, /*iterative=*/true, "", "", false});
+                 /*bounded=*/false, /*iterative=*/true, "", "", false, ""});
 }
 
 std::string entry_tag(const core::ConfigNode& entry) {
@@ -244,6 +245,28 @@ void add_autoattack(const core::ConfigNode& entry, const AttackContext& context,
   }
 }
 
+// backdoor: the trigger of a data-poisoning attack, to measure its success rate.
+void add_backdoor(const core::ConfigNode& entry, const AttackContext& context,
+                  std::vector<ConfiguredAttack>& out) {
+  entry.expect_keys({"name", "tag", "trigger", "target"});
+  if (!entry.has("trigger")) entry.fail("missing required key 'trigger'");
+  if (!entry.has("target")) entry.fail("missing required key 'target' (the trigger's target class)");
+  attacks::TriggerSpec trigger =
+      attacks::parse_trigger_spec(entry.child("trigger"), context.clip_min, context.clip_max);
+  if (trigger.random_position) {
+    entry.child("trigger").fail_at("random_position",
+                                   "the poisoner draws the position from its seed; give the "
+                                   "row and col it drew (its log and ground truth name them)");
+  }
+  const int64_t target = entry.get_int("target", std::nullopt, 0);
+  auto attack = std::make_shared<attacks::BackdoorAttack>(trigger, target);
+  ConfiguredAttack configured{attack, "backdoor", attacks::Norm::kLinf, 0.0, /*bounded=*/false,
+                              /*iterative=*/false, "", "", false,
+                              "trigger=" + trigger.describe() + " target=" + std::to_string(target)};
+  configured.backdoor_target = target;
+  out.push_back(std::move(configured));
+}
+
 }  // namespace
 
 std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
@@ -260,7 +283,7 @@ std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
     if (!entry.is_map()) entry.fail("expected a mapping such as {name: pgd, eps: 0.1}");
     const std::string name = entry.get_choice(
         "name", {"fgsm", "pgd", "cw", "apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square",
-                 "autoattack"});
+                 "autoattack", "backdoor"});
     if (name == "fgsm") add_fgsm(entry, context, out);
     if (name == "pgd") add_pgd(entry, context, out);
     if (name == "cw") add_cw(entry, context, out);
@@ -268,6 +291,7 @@ std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
     if (name == "fab" || name == "fab-t") add_fab(entry, name, context, out);
     if (name == "square") add_square(entry, context, out);
     if (name == "autoattack") add_autoattack(entry, context, out);
+    if (name == "backdoor") add_backdoor(entry, context, out);
     const std::string tag = entry.has("tag") ? entry.get_string("tag") : "";
     if (entry.has("tag") &&
         (tag.empty() || tag.size() > 32 ||
@@ -297,6 +321,7 @@ std::vector<ConfiguredAttack> with_bpda_twins(const std::vector<ConfiguredAttack
   std::vector<ConfiguredAttack> out;
   for (const auto& a : attacks) {
     out.push_back(a);
+    if (a.backdoor_target >= 0) continue;
     ConfiguredAttack twin = a;
     twin.bpda = true;
     twin.id += "-bpda";

@@ -35,6 +35,9 @@ struct ConfiguredAttack {
   bool bpda = false;
   /// Every setting but eps ("norm=linf loss=ce steps=20 ..."): attacks on one curve share it.
   std::string settings;
+  /// A `backdoor` entry: the trigger's target class. It runs only on the clean-correct points
+  /// of other classes, and its success rate is the attack success rate (ASR). -1 otherwise.
+  int64_t backdoor_target = -1;
 };
 
 /// Reads the `attacks:` list of an eval config into attacks, one per (entry, eps):
@@ -47,7 +50,9 @@ struct ConfiguredAttack {
 /// Keys: name (fgsm | pgd | cw); fgsm and pgd: norm (linf | l2), eps (a number or a list),
 /// loss (ce | margin); pgd: steps (10), step_size (2.5 * eps / steps, Madry et al.),
 /// random_init (true), restarts (1), early_stop (true: the evaluation default),
-/// early_stop_every (0 = auto), cuda_graphs (true); cw: steps,
+/// early_stop_every (0 = auto), cuda_graphs (true); backdoor: trigger (as `rampart data
+/// poison`'s: {type: patch, size, row, col, value, pattern} or {type: blend, alpha,
+/// pattern_seed}), target (the class the trigger sends points to); cw: steps,
 /// tag (any attack: a suffix of its id, letters, digits, '_' and '.'), 
 /// binary_search_steps, initial_const, lr, kappa, abort_early. An empty list, an unknown name,
 /// norm or key, eps < 0, steps < 1 and duplicate attack ids are ConfigErrors naming
@@ -55,7 +60,8 @@ struct ConfiguredAttack {
 std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
                                             const AttackContext& context);
 
-/// Each attack followed by its BPDA twin (id and family suffixed "-bpda" / "_bpda"), for a
+/// Each attack followed by its BPDA twin (id and family suffixed "-bpda" / "_bpda"; a backdoor
+/// entry uses no gradient and has none), for a
 /// model behind input transforms: the report then shows robust accuracy both when the attack
 /// differentiates through the transforms as they are and when it passes straight through them.
 std::vector<ConfiguredAttack> with_bpda_twins(const std::vector<ConfiguredAttack>& attacks);

@@ -128,6 +128,7 @@ AttackRun run_attack(const ConfiguredAttack& attack, models::Model& model, const
   o.norm = attack.norm;
   o.eps = attack.eps;
   o.bounded = attack.bounded;
+  o.backdoor_target = attack.backdoor_target;
   o.success = at::zeros({n}, at::kBool);
   o.l2 = at::zeros({n}, at::kFloat);
   o.linf = at::zeros({n}, at::kFloat);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "attacks/backdoor_attack.h"
 #include "core/error.h"
 #include "core/runtime.h"
 #include "eval/metrics.h"
@@ -73,6 +74,28 @@ void check_classes(const core::ConfigNode& root, const std::vector<ConfiguredAtt
                                   (a.name == "autoattack"
                                        ? " (use version: custom without the DLR components)"
                                        : ""));
+    }
+  }
+}
+
+// A backdoor entry's target must be a class of the model and its patch must fit the input.
+void check_backdoors(const core::ConfigNode& root, const std::vector<ConfiguredAttack>& attacks,
+                     const models::ModelSpec& model) {
+  for (const auto& a : attacks) {
+    if (a.backdoor_target < 0) continue;
+    if (a.backdoor_target >= model.num_classes) {
+      root.fail_at("attacks", a.id + ": target " + std::to_string(a.backdoor_target) +
+                                  " is not a class of the model (model.num_classes is " +
+                                  std::to_string(model.num_classes) + ")");
+    }
+    const auto& trigger = static_cast<const attacks::BackdoorAttack&>(*a.attack).trigger();
+    const auto& shape = model.input.shape;
+    if (trigger.type == "patch" && shape.size() == 3) {
+      try {
+        trigger.corner(shape[1], shape[2]);
+      } catch (const ConfigError& e) {
+        root.fail_at("attacks", a.id + ": " + e.what() + " (model.input.shape)");
+      }
     }
   }
 }
@@ -173,6 +196,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   context.seed = config.seed;
   config.attacks = parse_attacks(root, context);
   check_classes(root, config.attacks, config.model.num_classes);
+  check_backdoors(root, config.attacks, config.model);
   // BPDA twins for transforms without a useful gradient; noise has its own exact one.
   const bool needs_bpda =
       std::any_of(config.model.transforms.begin(), config.model.transforms.end(),
@@ -183,12 +207,16 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   config.sanity = parse_sanity_spec(root);
   config.detector = parse_detector_spec(root);
   config.distributed = parse_distributed_spec(root);
-  std::vector<std::string> ids, unbounded;
+  std::vector<std::string> ids, unbounded, backdoors;
   for (const auto& a : config.attacks) {
     ids.push_back(a.id);
-    if (!a.bounded) unbounded.push_back(a.id);
+    if (a.backdoor_target >= 0) {
+      backdoors.push_back(a.id);
+    } else if (!a.bounded) {
+      unbounded.push_back(a.id);
+    }
   }
-  config.gates = parse_gates(root, ids, budget_keys(config.attacks), unbounded);
+  config.gates = parse_gates(root, ids, budget_keys(config.attacks), unbounded, backdoors);
   try {
     config.device = core::resolve_device(device, "device");
   } catch (const ConfigError&) {

@@ -55,6 +55,10 @@ struct AttackReport {
   double eps = 0;
   bool bounded = true;
   bool bpda = false;               ///< run through the transforms' straight-through view
+  /// A backdoor entry: the trigger's target class and the trigger ("patch 3x3 solid at (24,
+  /// 24), value 1"); -1 and empty otherwise. Its success rate is the attack success rate.
+  int64_t backdoor_target = -1;
+  std::string trigger;
   int64_t attacked = 0;            ///< points this attack ran on
   /// Cascade: the earlier attacks at the same budget. When non-empty this attack ran only on
   /// the points they left robust: its robust accuracy is cumulative (the worst case over them

@@ -43,17 +43,25 @@ std::string threshold_text(const Gate& gate) {
 std::vector<Gate> parse_gates(const core::ConfigNode& root,
                               const std::vector<std::string>& attack_ids,
                               const std::vector<std::string>& budgets,
-                              const std::vector<std::string>& unbounded_ids) {
+                              const std::vector<std::string>& unbounded_ids,
+                              const std::vector<std::string>& backdoor_ids) {
   std::vector<Gate> gates;
   const auto section = root.optional_child("gates");
   if (!section) return gates;
-  section->expect_keys({"clean_accuracy", "robust_accuracy", "median_l2"});
+  section->expect_keys({"clean_accuracy", "robust_accuracy", "median_l2", "attack_success_rate"});
   if (const auto clean = section->optional_child("clean_accuracy")) {
     gates.push_back(parse_bounds(*clean, "clean_accuracy", "clean"));
   }
   if (const auto robust = section->optional_child("robust_accuracy")) {
     std::vector<std::string> allowed = attack_ids;
     allowed.push_back("worst");
+    for (const auto& id : backdoor_ids) {
+      if (robust->has(id)) {
+        robust->fail_at(id, "'" + id + "' is a backdoor trigger: gate the share of points it "
+                                "sends to its target instead (gates: {attack_success_rate: {" +
+                                id + ": {max: ...}}})");
+      }
+    }
     for (const auto& budget : budgets) allowed.push_back("worst-" + budget);
     for (const auto& id : unbounded_ids) {
       if (robust->has(id)) {
@@ -85,6 +93,14 @@ std::vector<Gate> parse_gates(const core::ConfigNode& root,
     for (const auto& id : unbounded_ids) {
       if (const auto node = distances->optional_child(id)) {
         gates.push_back(parse_bounds(*node, "median_l2." + id, "median_l2:" + id, 1e300));
+      }
+    }
+  }
+  if (const auto rates = section->optional_child("attack_success_rate")) {
+    rates->expect_keys(attack_ids);
+    for (const auto& id : attack_ids) {
+      if (const auto node = rates->optional_child(id)) {
+        gates.push_back(parse_bounds(*node, "attack_success_rate." + id, "success_rate:" + id));
       }
     }
   }

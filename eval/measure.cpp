@@ -112,7 +112,7 @@ SanityCheck pgd_vs_fgsm(const EvalConfig& config, const ProbeInput& in, models::
   ConfiguredAttack fgsm{std::make_shared<attacks::FGSM>(
                             attacks::FGSMOptions(eps).clip_min(in.clip_min).clip_max(in.clip_max)),
                         "fgsm", attacks::Norm::kLinf, eps, true, false, "fgsm-linf-" + tag,
-                        "fgsm", false};
+                        "fgsm", false, ""};
   ConfiguredAttack pgd{std::make_shared<attacks::PGD>(attacks::PGDOptions(eps)
                                                           .steps(20)
                                                           .early_stop(true)
@@ -120,7 +120,7 @@ SanityCheck pgd_vs_fgsm(const EvalConfig& config, const ProbeInput& in, models::
                                                           .stream(0x5a4e17ull)
                                                           .clip_min(in.clip_min)
                                                           .clip_max(in.clip_max)),
-                       "pgd", attacks::Norm::kLinf, eps, true, true, "PGD-20", "pgd", false};
+                       "pgd", attacks::Norm::kLinf, eps, true, true, "PGD-20", "pgd", false, ""};
   const int64_t configured_pgd = configured_at(config, "pgd", eps);
   const at::Tensor fgsm_fooled = verdicts(configured_at(config, "fgsm", eps), fgsm);
   const at::Tensor pgd_fooled = verdicts(configured_pgd, pgd);
@@ -151,17 +151,19 @@ std::optional<defenses::FeatureSqueezingDetector> make_detector(
 
 }  // namespace
 
-CascadeMasks::CascadeMasks(bool cascade, at::Tensor clean_correct)
-    : cascade_(cascade), clean_correct_(std::move(clean_correct)) {}
+CascadeMasks::CascadeMasks(bool cascade, at::Tensor clean_correct, at::Tensor labels)
+    : cascade_(cascade), clean_correct_(std::move(clean_correct)), labels_(std::move(labels)) {}
 
 at::Tensor CascadeMasks::mask(const ConfiguredAttack& attack) const {
+  if (attack.backdoor_target >= 0) return clean_correct_.logical_and(labels_.ne(attack.backdoor_target));
   if (!cascade_ || !attack.bounded) return clean_correct_;
   const auto it = still_robust_.find(budget_key(attack.norm, attack.eps));
   return it == still_robust_.end() ? clean_correct_ : it->second;
 }
 
 at::Tensor CascadeMasks::record(const ConfiguredAttack& attack, const at::Tensor& success) {
-  const at::Tensor robust = mask(attack).logical_and(success.logical_not());
+  const at::Tensor attacked = attack.backdoor_target >= 0 ? clean_correct_ : mask(attack);
+  const at::Tensor robust = attacked.logical_and(success.logical_not());
   if (cascade_ && attack.bounded) still_robust_[budget_key(attack.norm, attack.eps)] = robust;
   return robust;
 }
@@ -211,7 +213,7 @@ Measurements measure(const EvalConfig& config, models::Model& model, const datas
   settings.randomised = is_randomised(config);
   at::Tensor in_scope = at::zeros_like(clean_correct);
   in_scope.slice(0, scope.begin, end).fill_(true);
-  CascadeMasks masks(config.cascade, clean_correct.logical_and(in_scope));
+  CascadeMasks masks(config.cascade, clean_correct.logical_and(in_scope), data.labels);
   std::vector<at::Tensor> ran_on;  // per attack: the points it attacked
   for (const auto& attack : config.attacks) {
     ran_on.push_back(masks.mask(attack));

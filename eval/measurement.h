@@ -39,19 +39,24 @@ struct Measurements {
 };
 
 /// Which points each attack runs on: the clean-correct ones, and with `cascade` only those
-/// still robust to the earlier attacks of the same budget. measure() and summarise() walk the
-/// attacks through the same masks.
+/// still robust to the earlier attacks of the same budget; a backdoor entry, the clean-correct
+/// points of other classes than its target. measure() and summarise() walk the attacks through
+/// the same masks.
 class CascadeMasks {
  public:
-  CascadeMasks(bool cascade, at::Tensor clean_correct);
+  /// `labels`: int64 [N], the points' true labels.
+  CascadeMasks(bool cascade, at::Tensor clean_correct, at::Tensor labels);
   /// bool [N]: the points `attack` runs on.
   at::Tensor mask(const ConfiguredAttack& attack) const;
-  /// Records the points `attack` fooled (bool [N]); returns the robust ones (mask and not fooled).
+  /// Records the points `attack` fooled (bool [N]); returns the robust ones: clean-correct (and,
+  /// cascaded, left robust by the earlier attacks) and not fooled. A backdoor's target-class
+  /// points are not attacked and count as robust when clean-correct.
   at::Tensor record(const ConfiguredAttack& attack, const at::Tensor& success);
 
  private:
   bool cascade_;
   at::Tensor clean_correct_;
+  at::Tensor labels_;
   std::map<std::string, at::Tensor> still_robust_;  ///< budget key -> bool [N]
 };
 

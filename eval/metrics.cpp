@@ -44,9 +44,12 @@ AttackMetrics attack_metrics(const AttackOutcome& outcome, const at::Tensor& cle
   AttackMetrics m;
   m.id = outcome.id;
   m.robust_accuracy = fraction(outcome.robust);
-  const at::Tensor fooled = outcome.success.logical_and(clean_correct);
+  const at::Tensor eligible = outcome.backdoor_target >= 0
+                                  ? clean_correct.logical_and(labels.ne(outcome.backdoor_target))
+                                  : clean_correct;
+  const at::Tensor fooled = outcome.success.logical_and(eligible);
   m.successes = fooled.sum().item<int64_t>();
-  const int64_t attacked = clean_correct.sum().item<int64_t>();
+  const int64_t attacked = eligible.sum().item<int64_t>();
   m.success_rate =
       attacked > 0 ? static_cast<double>(m.successes) / static_cast<double>(attacked) : 0.0;
   std::tie(m.mean_l2, m.median_l2) = mean_median(outcome.l2, fooled);

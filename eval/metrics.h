@@ -17,6 +17,9 @@ struct AttackOutcome {
   attacks::Norm norm = attacks::Norm::kLinf;
   double eps = 0;       ///< budget; 0 for unbounded attacks (cw-l2)
   bool bounded = true;  ///< false for CW: not part of any budget's worst case
+  /// A backdoor entry's target class (-1 otherwise): its success rate counts only the
+  /// clean-correct points of other classes, the ones it runs on.
+  int64_t backdoor_target = -1;
   at::Tensor robust;    ///< bool [N]: correct clean and under this attack
   at::Tensor success;   ///< bool [N]: fooled (false where not attacked)
   at::Tensor l2, linf;  ///< float [N]: perturbation norms (0 where not attacked)
@@ -33,7 +36,9 @@ struct AttackOutcome {
 struct AttackMetrics {
   std::string id;
   double robust_accuracy = 0;  ///< robust points / all evaluated points
-  double success_rate = 0;     ///< fooled / clean-correct (0 when none is clean-correct)
+  /// fooled / clean-correct (0 when none is clean-correct); a backdoor's: sent to the target /
+  /// clean-correct points of other classes (its attack success rate)
+  double success_rate = 0;
   int64_t successes = 0;
   double mean_l2 = 0, median_l2 = 0, mean_linf = 0, median_linf = 0;  ///< over successes
   std::vector<double> per_class_robust_accuracy;  ///< robust / points of each class

@@ -28,6 +28,7 @@ inline std::string number(double value, int digits = 4) {
 /// "Linf eps 0.1", "L2 eps 1.5" or "L2, minimal" (CW).
 inline std::string budget_text(const AttackReport& a) {
   const std::string norm = a.norm == attacks::Norm::kLinf ? "Linf" : "L2";
+  if (a.backdoor_target >= 0) return "trigger, to class " + std::to_string(a.backdoor_target);
   return a.bounded ? norm + " eps " + attacks::detail::format_eps(a.eps) : norm + ", minimal";
 }
 
@@ -38,6 +39,20 @@ inline std::string attack_label(const AttackReport& a) {
     out += (i == 0 ? " (after " : ", ") + a.after[i];
   }
   return a.after.empty() ? out : out + ")";
+}
+
+/// What a backdoor entry's success rate is, one line per entry, or "" when none ran.
+inline std::string backdoor_note(const Evaluation& ev) {
+  std::string out;
+  for (const auto& a : ev.attacks) {
+    if (a.backdoor_target < 0) continue;
+    out += a.metrics.id + " stamps the trigger (" + a.trigger + ") on the " +
+           std::to_string(a.attacked) + " clean-correct points of classes other than " +
+           std::to_string(a.backdoor_target) +
+           "; its success rate is the attack success rate, the share of them the model then "
+           "puts in class " + std::to_string(a.backdoor_target) + ".\n";
+  }
+  return out;
 }
 
 /// The cascade's explanation under the summary table, or "" when no attack was cascaded.

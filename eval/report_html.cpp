@@ -162,6 +162,9 @@ void write_summary(std::ostringstream& html, const Evaluation& ev) {
   if (const std::string note = detail::cascade_note(ev); !note.empty()) {
     html << "<p class=\"muted\">" << escape_markup(note) << "</p>\n";
   }
+  if (const std::string note = detail::backdoor_note(ev); !note.empty()) {
+    html << "<p class=\"muted\">" << escape_markup(note) << "</p>\n";
+  }
 }
 
 void write_per_class(std::ostringstream& html, const Evaluation& ev) {

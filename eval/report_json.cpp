@@ -64,6 +64,9 @@ json attack_json(const AttackReport& a) {
           {"eps", a.bounded ? json(a.eps) : json(nullptr)},
           {"bounded", a.bounded},
           {"bpda", a.bpda},
+          {"backdoor", a.backdoor_target < 0
+                           ? json(nullptr)
+                           : json{{"target", a.backdoor_target}, {"trigger", a.trigger}}},
           {"attacked", a.attacked},
           {"after", a.after},
           {"cumulative", !a.after.empty()},

@@ -37,6 +37,7 @@ std::string report_markdown(const Evaluation& ev) {
        << "** | | | | |\n";
   }
   if (const std::string note = detail::cascade_note(ev); !note.empty()) md << "\n" << note << "\n";
+  if (const std::string note = detail::backdoor_note(ev); !note.empty()) md << "\n" << note;
   for (const auto& a : ev.attacks) {
     if (a.components.empty()) continue;
     md << "\n" << a.metrics.id << " components, points each fooled in order:";

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <optional>
 
+#include "attacks/backdoor_attack.h"
 #include "core/clock.h"
 #include "core/runtime.h"
 #include "core/version.h"
@@ -117,6 +118,7 @@ std::map<std::string, double> gate_values(const Evaluation& ev) {
   for (const auto& a : ev.attacks) {
     values[a.metrics.id] = a.metrics.robust_accuracy;
     values["median_l2:" + a.metrics.id] = a.metrics.median_l2;
+    values["success_rate:" + a.metrics.id] = a.metrics.success_rate;
   }
   for (const auto& b : ev.budgets) values["worst:" + b.key] = b.robust_accuracy;
   return values;
@@ -151,7 +153,7 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
         detection_report(config, *measured.detector, calibration_source, options.quiet);
   }
 
-  CascadeMasks masks(config.cascade, clean_correct);
+  CascadeMasks masks(config.cascade, clean_correct, data.labels);
   std::map<std::string, std::vector<std::string>> earlier;  // budget -> attack ids run so far
   std::map<std::string, at::Tensor> fooled_undetected;      // budget -> bool [N]
   std::vector<AttackOutcome> outcomes;
@@ -169,6 +171,10 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
     report.eps = attack.eps;
     report.bounded = attack.bounded;
     report.bpda = attack.bpda;
+    report.backdoor_target = attack.backdoor_target;
+    if (attack.backdoor_target >= 0) {
+      report.trigger = static_cast<const attacks::BackdoorAttack&>(*attack.attack).trigger().describe();
+    }
     report.attacked = run.attacked;
     if (config.cascade && attack.bounded) report.after = earlier[key];
     if (attack.bounded) earlier[key].push_back(run.outcome.id);

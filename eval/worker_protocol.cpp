@@ -305,6 +305,7 @@ Measurements decode_measurements(std::string_view bytes, const EvalConfig& confi
     r.outcome.norm = attack.norm;
     r.outcome.eps = attack.eps;
     r.outcome.bounded = attack.bounded;
+    r.outcome.backdoor_target = attack.backdoor_target;
     r.outcome.success = tensor_field(a, "success", w, at::kBool, points);
     r.outcome.l2 = tensor_field(a, "l2", w, at::kFloat, points);
     r.outcome.linf = tensor_field(a, "linf", w, at::kFloat, points);

@@ -6,9 +6,9 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "core/atomic_file.h"
-#include "datasets/npy.h"
 #include "support/fixtures.h"
 #include "support/test_support.h"
 
@@ -35,18 +35,21 @@ nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(rampart::core::read_file(path));
 }
 
-// The share of triggered non-target test images that `checkpoint` calls `target` (ASR), via
-// `rampart eval`'s clean accuracy on them labelled target.
-double attack_success_rate(const std::string& dir, const std::string& checkpoint) {
+// The backdoor's attack success rate as `rampart eval`'s backdoor entry measures it on the
+// first 2,000 test images, under a gate of at most 20%: (ASR, exit code, output).
+std::tuple<double, int, std::string> backdoor_eval(const std::string& dir,
+                                                   const std::string& checkpoint) {
   const std::string eval = dir + "/asr_eval.yaml";
   write_bytes(eval, "model: {arch: small_cnn, checkpoint: " + checkpoint +
                         ", num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
-                        "data: {format: npy, images: " + dir + "/asr_x.npy, labels: " + dir +
-                        "/asr_y.npy}\nattacks: [{name: fgsm, eps: 0.0}]\n");
+                        "data: {format: idx, images: " + kFm + "t10k-images-idx3-ubyte.gz, labels: " +
+                        kFm + "t10k-labels-idx1-ubyte.gz, limit: 2000}\n"
+                        "attacks: [{name: backdoor, target: 3, trigger: " + kTrigger + "}]\n"
+                        "gates: {attack_success_rate: {backdoor-patch-to-3: {max: 0.2}}}\n");
   const auto r = run_process({rampart_binary(), "eval", eval, "--out", dir + "/asr_report",
                               "--allow-unpinned", "-q"});
-  REQUIRE(r.exit_code == 0);
-  return read_json(dir + "/asr_report/report.json")["clean"]["accuracy"].get<double>();
+  const auto report = read_json(dir + "/asr_report/report.json");
+  return {report["attacks"][0]["success_rate"].get<double>(), r.exit_code, r.output};
 }
 
 }  // namespace
@@ -58,23 +61,12 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
     return;
   }
   const std::string dir = rampart::test::make_temp_dir("audit-data");
-  // 10,000 training points, 10% of them poisoned toward class 3; the triggered test images.
+  // 10,000 training points, 10% of them poisoned toward class 3.
   write_bytes(dir + "/poison.yaml",
               kModel + "data: {format: idx, images: " + kFm + "train-images-idx3-ubyte.gz, labels: " +
                   kFm + "train-labels-idx1-ubyte.gz, limit: 10000}\n"
                   "poison: {attack: badnets, rate: 0.1, target: 3, seed: 1, trigger: " + kTrigger + "}\n");
   REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/p"}).exit_code == 0);
-  write_bytes(dir + "/poison_test.yaml",
-              kModel + "data: {format: idx, images: " + kFm + "t10k-images-idx3-ubyte.gz, labels: " +
-                  kFm + "t10k-labels-idx1-ubyte.gz, limit: 2000}\n"
-                  "poison: {attack: badnets, rate: 0.5, target: 3, seed: 2, trigger: " + kTrigger + "}\n");
-  REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/poison_test.yaml", "--out", dir + "/t"}).exit_code == 0);
-  {
-    const at::Tensor hit = rampart::datasets::read_npy(dir + "/t/poisoned.npy");
-    rampart::datasets::write_npy(dir + "/asr_x.npy", rampart::datasets::read_npy(dir + "/t/images.npy").index_select(0, hit).contiguous());
-    rampart::datasets::write_npy(dir + "/asr_y.npy", rampart::datasets::read_npy(dir + "/t/labels.npy").index_select(0, hit).contiguous());
-  }
-
   const std::string data = "data: {format: npy, images: " + dir + "/p/images.npy, labels: " + dir +
                            "/p/labels.npy, batch_size: 64}\n";
   write_bytes(dir + "/audit.yaml", "seed: 0\n" + kModel + data + with_output(kTrain, dir + "/m") +
@@ -93,7 +85,12 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   CHECK(report["against_ground_truth"]["poisoned"].get<int64_t>() == 1000);
   CHECK(report["scores"]["spectral"].size() == 10000);
   for (const char* file : {"audit.md", "audit.html"}) CHECK(std::filesystem::file_size(dir + "/a/" + file) > 1000);
-  CHECK(attack_success_rate(dir, dir + "/m/checkpoint.safetensors") >= 0.8);  // the backdoor took
+  // The backdoor took, and a CI gate on its success rate fails the evaluation.
+  const auto [asr, code, output] = backdoor_eval(dir, dir + "/m/checkpoint.safetensors");
+  INFO(output);
+  CHECK(asr >= 0.8);
+  CHECK(code == 1);
+  CHECK_THAT(output, Catch::Contains("attack_success_rate.backdoor-patch-to-3"));
 
   // Retraining without the flagged points says so.
   write_bytes(dir + "/retrain.yaml",

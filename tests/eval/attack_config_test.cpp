@@ -302,3 +302,64 @@ TEST_CASE("an attack whose DLR loss needs more classes than the model has is ref
              Catch::Contains("attacks: apgd-dlr-linf-0.1 uses the DLR loss, which needs at least "
                              "3 classes; model.num_classes is 2"));
 }
+
+TEST_CASE("a backdoor entry parses its trigger and target, with located errors",
+          "[eval][config][backdoor]") {
+  const auto parse = [](const std::string& rest) {
+    return eval::parse_eval_config(core::parse_config(
+        "model: {arch: small_cnn, checkpoint: unused.safetensors, num_classes: 10, "
+        "input: {shape: [1, 28, 28], range: [0, 1]}}\n"
+        "data: {format: idx, images: a, labels: b}\n" + rest,
+        "c.yaml"));
+  };
+  const auto message = [&](const std::string& rest) -> std::string {
+    try {
+      parse(rest);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const auto config = parse(
+      "attacks:\n  - {name: pgd, eps: 0.1}\n"
+      "  - {name: backdoor, target: 3, trigger: {type: patch, size: 3, row: 1, col: 12}}\n"
+      "gates: {attack_success_rate: {backdoor-patch-to-3: {max: 0.05}}}\n");
+  REQUIRE(config.attacks.size() == 2);
+  const auto& b = config.attacks[1];
+  CHECK(b.id == "backdoor-patch-to-3");
+  CHECK(b.backdoor_target == 3);
+  CHECK_FALSE(b.bounded);
+  REQUIRE(config.gates.size() == 1);
+  CHECK(config.gates[0].metric == "success_rate:backdoor-patch-to-3");
+  CHECK(*config.gates[0].max == 0.05);
+  // A model behind a transform gets BPDA twins; a backdoor uses no gradient and gets none.
+  CHECK(parse("model: {transforms: [{name: jpeg, quality: 75}]}\n"
+              "attacks: [{name: backdoor, target: 1, trigger: {type: blend}}]\n")
+            .attacks.size() == 1);
+
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"attacks: [{name: backdoor, trigger: {type: blend}}]\n", "missing required key 'target'"},
+      {"attacks: [{name: backdoor, target: 1}]\n", "missing required key 'trigger'"},
+      {"attacks: [{name: backdoor, target: 10, trigger: {type: blend}}]\n",
+       "attacks: backdoor-blend-to-10: target 10 is not a class of the model (model.num_classes is 10)"},
+      {"attacks: [{name: backdoor, target: 1, trigger: {size: 3, row: 26, col: 0}}]\n",
+       "attacks: backdoor-patch-to-1: trigger: a 3x3 patch at (26, 0) does not fit 28x28 images"},
+      {"attacks: [{name: backdoor, target: 1, trigger: {random_position: true}}]\n",
+       "attacks[0].trigger.random_position: the poisoner draws the position"},
+      {"attacks: [{name: backdoor, target: 1, eps: 0.1, trigger: {type: blend}}]\n",
+       "attacks[0].eps: unknown key"},
+      {"attacks: [{name: backdoor, target: 1, trigger: {type: blend}}]\n"
+       "gates: {robust_accuracy: {backdoor-blend-to-1: {min: 0.9}}}\n",
+       "gates.robust_accuracy.backdoor-blend-to-1: 'backdoor-blend-to-1' is a backdoor trigger"},
+      {"attacks: [{name: backdoor, target: 1, trigger: {type: blend}}]\n"
+       "gates: {median_l2: {backdoor-blend-to-1: {min: 0.9}}}\n",
+       "needs an unbounded attack (cw)"},
+      {"attacks: [{name: backdoor, target: 1, trigger: {type: blend}}]\n"
+       "gates: {attack_success_rate: {backdoor-blend-to-2: {max: 0.1}}}\n",
+       "gates.attack_success_rate.backdoor-blend-to-2: unknown key"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    INFO(yaml);
+    CHECK_THAT(message(yaml), Catch::StartsWith("c.yaml:") && Catch::Contains(expected));
+  }
+}

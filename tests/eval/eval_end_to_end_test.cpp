@@ -6,6 +6,7 @@
 
 #include "attacks/attack_fixtures.h"
 #include "attacks/attack_ops.h"
+#include "attacks/backdoor_trigger.h"
 #include "datasets/npy.h"
 #include "eval_test_util.h"
 #include "security/model_intake.h"
@@ -195,4 +196,86 @@ TEST_CASE(
   CHECK(report["budgets"][0]["robust_accuracy"].get<double>() <=
         std::min(report["attacks"][0]["robust_accuracy"].get<double>(),
                  report["attacks"][1]["robust_accuracy"].get<double>()));
+}
+
+// The backdoor entry (issue 18, item 5): it stamps the trigger on the clean-correct points of
+// the other classes only, its success rate is the share of them sent to the target, it stays
+// out of every budget's worst case, and a CI gate bounds it. Checked against an independent
+// recomputation from the saved examples; on this clean model a large blend does move points.
+TEST_CASE("rampart eval: a backdoor entry measures the trigger's attack success rate",
+          "[eval][end_to_end][backdoor]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-backdoor");
+  const int64_t n = 200;
+  std::string yaml = eval_yaml(checkpoint, n,
+                               "  - {name: fgsm, norm: linf, eps: 0.05}\n"
+                               "  - {name: backdoor, target: 8, trigger: {type: blend, alpha: 0.6, "
+                               "pattern_seed: 3}}\n"
+                               "  - {name: backdoor, target: 0, tag: corner, trigger: {type: patch, "
+                               "size: 4, row: 0, col: 0, value: 1.0}}\n",
+                               /*cascade=*/true);
+  yaml.replace(yaml.find("gates: {clean_accuracy: {min: 0.5}}"), 36,
+               "gates: {clean_accuracy: {min: 0.5}, attack_success_rate: "
+               "{backdoor-blend-to-8: {max: 0.01}, backdoor-patch-to-0-corner: {max: 1.0}}}");
+  const auto config = test::write_eval_config(dir, yaml);
+  const auto result = test::run_eval(config);
+  INFO(result.output);
+  const json report = test::read_json(dir + "/report/report.json");
+  auto net = test::trained_fmnist_cnn();
+  models::ClassifierModel model(net);
+  const datasets::Dataset data = test::fmnist_test(n);
+  const at::Tensor clean_correct = predict(model, data.images).eq(data.labels);
+  REQUIRE(report["attacks"].size() == 3);
+  const std::vector<std::pair<int64_t, std::string>> entries{{8, "backdoor-blend-to-8"},
+                                                              {0, "backdoor-patch-to-0-corner"}};
+  std::vector<double> rates;
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    const auto& [target, id] = entries[k];
+    const json& a = report["attacks"][k + 1];
+    INFO(id);
+    REQUIRE(a["id"] == id);
+    CHECK(a["bounded"] == false);
+    CHECK(a["backdoor"]["target"] == target);
+    CHECK(a["after"].empty());
+    const at::Tensor attacked = clean_correct.logical_and(data.labels.ne(target));
+    CHECK(a["attacked"] == attacked.sum().item<int64_t>());
+    const at::Tensor adv = datasets::read_npy(dir + "/report/adv/" + id + ".npy");
+    // The attacked points carry the trigger; the others are saved unchanged.
+    attacks::TriggerSpec trigger;
+    if (k == 0) {
+      trigger.type = "blend";
+      trigger.alpha = 0.6;
+      trigger.pattern_seed = 3;
+    } else {
+      trigger.size = 4;
+      trigger.row = trigger.col = 0;
+    }
+    const at::Tensor stamped = trigger.apply(data.images);
+    CHECK(at::allclose(adv.index({attacked}), stamped.index({attacked}), 0, 1e-6));
+    CHECK(at::equal(adv.index({attacked.logical_not()}), data.images.index({attacked.logical_not()})));
+    const at::Tensor sent = attacked.logical_and(predict(model, adv).eq(target));
+    CHECK(a["successes"] == sent.sum().item<int64_t>());
+    CHECK(a["success_rate"].get<double>() ==
+          Approx(sent.sum().item<double>() / attacked.sum().item<double>()).margin(1e-12));
+    CHECK(a["robust_accuracy"].get<double>() ==
+          Approx(mean_of(clean_correct.logical_and(sent.logical_not()))).margin(1e-12));
+    rates.push_back(a["success_rate"].get<double>());
+  }
+  CHECK(rates[0] > 0.01);  // the blend at alpha 0.6 sends some points to class 8
+  // Only the FGSM entry makes the budget.
+  REQUIRE(report["budgets"].size() == 1);
+  CHECK(report["budgets"][0]["attacks"] == json({"fgsm-linf-0.05"}));
+  // The gate on the blend's rate fails (exit 1); the one on the patch passes.
+  CHECK(result.exit_code == 1);
+  bool blend_gate_failed = false, patch_gate_passed = false;
+  for (const json& g : report["gates"]["results"]) {
+    if (g["name"] == "attack_success_rate.backdoor-blend-to-8") blend_gate_failed = !g["passed"];
+    if (g["name"] == "attack_success_rate.backdoor-patch-to-0-corner") patch_gate_passed = g["passed"];
+  }
+  CHECK(blend_gate_failed);
+  CHECK(patch_gate_passed);
+  const std::string md = core::read_file(dir + "/report/report.md");
+  CHECK_THAT(md, Catch::Contains("trigger, to class 8"));
+  CHECK_THAT(md, Catch::Contains("its success rate is the attack success rate"));
 }
