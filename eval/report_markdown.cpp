@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <sstream>
 
 #include "eval/report_format.h"
@@ -85,24 +86,33 @@ std::string report_markdown(const Evaluation& ev) {
 
 std::string terminal_summary(const Evaluation& ev) {
   std::ostringstream out;
-  char line[256];
-  std::snprintf(line, sizeof(line), "%-22s %-16s %9s %10s %9s %10s %11s %8s\n", "attack", "budget",
-                "attacked", "robust", "success", "median L2", "median Linf", "seconds");
+  char line[512];
+  // Columns as wide as their longest entry (a tagged or backdoor id, a backdoor's budget).
+  int id_w = 22, budget_w = 16, gate_w = 34;
+  for (const auto& a : ev.attacks) {
+    id_w = std::max(id_w, static_cast<int>(a.metrics.id.size()));
+    budget_w = std::max(budget_w, static_cast<int>(detail::budget_text(a).size()));
+  }
+  for (const auto& g : ev.gates) gate_w = std::max(gate_w, static_cast<int>(g.gate.name.size()));
+  std::snprintf(line, sizeof(line), "%-*s %-*s %9s %10s %9s %10s %11s %8s\n", id_w, "attack",
+                budget_w, "budget", "attacked", "robust", "success", "median L2", "median Linf",
+                "seconds");
   out << line;
-  std::snprintf(line, sizeof(line), "%-22s %-16s %9s %10s\n", "clean", "", "",
+  std::snprintf(line, sizeof(line), "%-*s %-*s %9s %10s\n", id_w, "clean", budget_w, "", "",
                 percent(ev.clean_accuracy).c_str());
   out << line;
   for (const auto& a : ev.attacks) {
     const AttackMetrics& m = a.metrics;
-    std::snprintf(line, sizeof(line), "%-22s %-16s %9lld %10s %9s %10s %11s %8.1f\n", m.id.c_str(),
-                  detail::budget_text(a).c_str(), static_cast<long long>(a.attacked),
-                  percent(m.robust_accuracy).c_str(), percent(m.success_rate, 1).c_str(),
-                  number(m.median_l2).c_str(), number(m.median_linf).c_str(), a.seconds);
+    std::snprintf(line, sizeof(line), "%-*s %-*s %9lld %10s %9s %10s %11s %8.1f\n", id_w,
+                  m.id.c_str(), budget_w, detail::budget_text(a).c_str(),
+                  static_cast<long long>(a.attacked), percent(m.robust_accuracy).c_str(),
+                  percent(m.success_rate, 1).c_str(), number(m.median_l2).c_str(),
+                  number(m.median_linf).c_str(), a.seconds);
     out << line;
   }
   for (const auto& b : ev.budgets) {
-    std::snprintf(line, sizeof(line), "%-22s %-16s %9s %10s\n", "worst case", b.key.c_str(), "",
-                  percent(b.robust_accuracy).c_str());
+    std::snprintf(line, sizeof(line), "%-*s %-*s %9s %10s\n", id_w, "worst case", budget_w,
+                  b.key.c_str(), "", percent(b.robust_accuracy).c_str());
     out << line;
   }
   for (const auto& a : ev.attacks) {
@@ -117,7 +127,7 @@ std::string terminal_summary(const Evaluation& ev) {
         << " points still robust; its robust accuracy is cumulative\n";
   }
   for (const auto& g : ev.gates) {
-    std::snprintf(line, sizeof(line), "gate %-34s %10s %-14s %s\n", g.gate.name.c_str(),
+    std::snprintf(line, sizeof(line), "gate %-*s %10s %-14s %s\n", gate_w, g.gate.name.c_str(),
                   detail::gate_value(g).c_str(), g.threshold.c_str(), g.passed ? "pass" : "FAIL");
     out << line;
   }

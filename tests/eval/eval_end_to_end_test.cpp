@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 
 #include "attacks/attack_fixtures.h"
 #include "attacks/attack_ops.h"
@@ -275,6 +276,19 @@ TEST_CASE("rampart eval: a backdoor entry measures the trigger's attack success 
   }
   CHECK(blend_gate_failed);
   CHECK(patch_gate_passed);
+  // The terminal table's columns stay aligned with ids and budgets longer than their default
+  // width: the right-aligned "attacked" count ends where its header does.
+  const auto line_starting = [&](const std::string& prefix) {
+    const auto at = result.output.find("\n" + prefix);
+    REQUIRE(at != std::string::npos);
+    return result.output.substr(at + 1, result.output.find('\n', at + 1) - at - 1);
+  };
+  const std::string header = line_starting("attack ");
+  const std::string row = line_starting("backdoor-patch-to-0-corner ");
+  const std::size_t end = header.find("attacked") + 8;
+  REQUIRE(row.size() > end);
+  CHECK(std::isdigit(static_cast<unsigned char>(row[end - 1])));
+  CHECK(row[end] == ' ');
   const std::string md = core::read_file(dir + "/report/report.md");
   CHECK_THAT(md, Catch::Contains("trigger, to class 8"));
   CHECK_THAT(md, Catch::Contains("its success rate is the attack success rate"));
