@@ -166,16 +166,31 @@ std::vector<int64_t> GlooGroup::shrink(std::chrono::milliseconds wait) {
 GlooGroup::~GlooGroup() = default;
 
 std::vector<at::Tensor> GlooGroup::gather(const at::Tensor& frame) {
-  std::vector<at::Tensor> input{frame.contiguous()};
+  const at::Tensor rows = gather_rows(frame);
+  std::vector<at::Tensor> out;
+  if (rows.defined()) {
+    for (const at::Tensor& row : rows.unbind(0)) out.push_back(row.view(frame.sizes()));
+  }
+  return out;
+}
+
+at::Tensor GlooGroup::gather_rows(const at::Tensor& frame, const at::Tensor& into) {
+  std::vector<at::Tensor> input{frame.contiguous().flatten()};
   std::vector<std::vector<at::Tensor>> output;
+  at::Tensor rows;
   if (rank_ == 0) {
+    const int64_t bytes = input[0].numel();
+    const bool reuse = into.defined() && into.dim() == 2 && into.size(0) == world_size_ &&
+                       into.size(1) == bytes && into.scalar_type() == input[0].scalar_type() &&
+                       into.is_contiguous();
+    rows = reuse ? into : at::empty({world_size_, bytes}, input[0].options());
     output.emplace_back();
-    for (int64_t r = 0; r < world_size_; ++r) output.back().push_back(at::empty_like(input[0]));
+    for (int64_t r = 0; r < world_size_; ++r) output.back().push_back(rows.select(0, r));
   }
   c10d::GatherOptions options;
   options.rootRank = 0;
   guarded("gather", [&] { impl_->group->gather(output, input, options)->wait(); });
-  return rank_ == 0 ? output.front() : std::vector<at::Tensor>{};
+  return rows;
 }
 
 std::vector<std::string> GlooGroup::gather_bytes(const std::string& bytes) {

@@ -60,6 +60,10 @@ class GlooGroup {
   std::vector<int64_t> shrink(std::chrono::milliseconds wait);
   /// Every rank's `frame` (all the same size) at rank 0, in rank order; empty on other ranks.
   std::vector<at::Tensor> gather(const at::Tensor& frame);
+  /// The same gather into one [world_size, frame bytes] tensor: row r is rank r's frame. Rank 0
+  /// writes into `into` when it already has that shape (a buffer reused round after round: no
+  /// fresh pages to fault in); other ranks return an undefined tensor.
+  at::Tensor gather_rows(const at::Tensor& frame, const at::Tensor& into = at::Tensor());
   /// Every rank's `bytes` (any sizes) at rank 0, in rank order; empty on other ranks. The
   /// sizes are exchanged first, then every rank sends its bytes padded to the largest.
   std::vector<std::string> gather_bytes(const std::string& bytes);

@@ -35,19 +35,23 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
                                               defenses::aggregation::RobustAggregator* aggregator) {
   const int64_t n = group_.world_size();
   RoundOutcome outcome;
-  const std::vector<at::Tensor> frames = group_.gather(frame);
+  // Row r of the inbox is rank r's frame; the payloads are checked and aggregated where they
+  // landed, as the rows of one strided [n, d] view: no copy between the wire and the rule.
+  inbox_ = group_.gather_rows(frame, inbox_);
   at::Tensor aggregate;
   if (group_.rank() == 0) {
     if (!aggregator) throw std::logic_error("UpdateExchange: rank 0 needs the aggregator");
-    std::vector<at::Tensor> accepted;
+    const int64_t bytes = inbox_.size(1);
+    uint8_t* base = inbox_.data_ptr<uint8_t>();
+    std::vector<int64_t> accepted;
     for (int64_t r = 0; r < n; ++r) {
       const int64_t sender = group_.original_rank(r);
-      ReceivedUpdate received = unpack_update(frames[static_cast<std::size_t>(r)], d, round,
-                                              sender, run_id_, key_of(sender), max_norm_);
-      if (received.rejected.empty()) {
-        accepted.push_back(received.update);
+      std::string why = check_frame(base + r * bytes, bytes, d, round, sender, run_id_,
+                                    key_of(sender), max_norm_);
+      if (why.empty()) {
+        accepted.push_back(r);
       } else {
-        outcome.rejected.emplace_back(sender, received.rejected);
+        outcome.rejected.emplace_back(sender, std::move(why));
       }
     }
     outcome.accepted = static_cast<int64_t>(accepted.size());
@@ -62,11 +66,20 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
                                std::to_string(aggregator->min_inputs()) +
                                " the aggregator needs (2f + 1)" + why);
     }
+    // Frames are 4-byte multiples (frame_bytes), so every row's payload is float-aligned.
+    at::Tensor updates = at::from_blob(base + payload_offset(), {n, d},
+                                       {bytes / static_cast<int64_t>(sizeof(float)), 1},
+                                       at::TensorOptions().dtype(at::kFloat));
+    if (outcome.accepted < n) updates = updates.index_select(0, at::tensor(accepted, at::kLong));
     // A stateful rule (centered clipping) moves its centre: a round redone after a failure
     // starts again from the centre it had before.
     if (round == last_round_ && centre_before_.defined()) aggregator->set_centre(centre_before_);
     centre_before_ = aggregator->centre().defined() ? aggregator->centre().clone() : at::Tensor();
-    aggregate = (*aggregator)(at::stack(accepted)).to(at::kFloat).contiguous();
+    aggregate = (*aggregator)(updates).to(at::kFloat).contiguous();
+    // A rule may return one of its inputs (Krum): those live in the inbox, which the next round
+    // overwrites, so such a result gets its own memory.
+    const auto* p = static_cast<const uint8_t*>(aggregate.data_ptr());
+    if (p >= base && p < base + inbox_.numel()) aggregate = aggregate.clone();
     last_round_ = round;
     last_aggregate_ = aggregate;
   }
@@ -87,42 +100,47 @@ at::Tensor UpdateExchange::deliver(const at::Tensor& aggregate, int64_t d, int64
   // The broadcast frame: the aggregate's frame (rank 0's header and payload), then one tag per
   // rank under that rank's key.
   const int64_t aggregate_bytes = frame_bytes(d);
-  at::Tensor reply = at::zeros({aggregate_bytes + 32 * n}, at::TensorOptions().dtype(at::kByte));
+  const auto payload_bytes = static_cast<std::size_t>(d) * sizeof(float);
+  at::Tensor reply = at::empty({aggregate_bytes + 32 * n}, at::TensorOptions().dtype(at::kByte));
+  uint8_t* p = reply.data_ptr<uint8_t>();
   if (group_.rank() == 0) {
-    const at::Tensor packed = pack_update(aggregate, round, 0, run_id_, nullptr);
-    uint8_t* p = reply.data_ptr<uint8_t>();
-    std::memcpy(p, packed.data_ptr<uint8_t>(), static_cast<std::size_t>(aggregate_bytes));
-    const Digest digest = payload_digest(p + 24, static_cast<std::size_t>(d) * sizeof(float));
-    for (int64_t r = 0; r < n; ++r) {
-      const int64_t receiver = group_.original_rank(r);
-      if (const Key* key = key_of(receiver)) {
-        const Tag tag = message_tag(*key, run_id_ + "/aggregate", round, receiver, digest);
-        std::memcpy(p + aggregate_bytes + 32 * r, tag.data(), tag.size());
+    write_frame(p, aggregate, round, 0, run_id_, nullptr);
+    std::memset(p + aggregate_bytes, 0, static_cast<std::size_t>(32 * n));
+    if (keys_) {
+      const Digest digest = payload_digest(p + payload_offset(), payload_bytes);  // hashed once
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t receiver = group_.original_rank(r);
+        if (const Key* key = key_of(receiver)) {
+          const Tag tag = message_tag(*key, run_id_ + "/aggregate", round, receiver, digest);
+          std::memcpy(p + aggregate_bytes + 32 * r, tag.data(), tag.size());
+        }
       }
     }
   }
   group_.broadcast(reply);
-  const uint8_t* p = reply.data_ptr<uint8_t>();
   const int64_t me = group_.original_rank(group_.rank());
-  ReceivedUpdate mine = unpack_update(reply.slice(0, 0, aggregate_bytes), d, round, 0, run_id_,
-                                      nullptr, /*max_norm=*/0);
-  if (!mine.rejected.empty()) {
+  const std::string bad = check_frame(p, aggregate_bytes, d, round, 0, run_id_, nullptr, 0);
+  if (!bad.empty()) {
     throw std::runtime_error("distributed: rank " + std::to_string(me) +
                              " received a bad aggregate in round " + std::to_string(round) +
-                             ": " + mine.rejected);
+                             ": " + bad);
   }
-  if (const Key* key = key_of(me)) {
+  // Rank 0 wrote the tags and its buffer is the broadcast's source: only the receivers check.
+  const Key* key = group_.rank() == 0 ? nullptr : key_of(me);
+  if (key) {
     Tag received{};
     std::memcpy(received.data(), p + aggregate_bytes + 32 * group_.rank(), received.size());
-    const Tag expected = message_tag(*key, run_id_ + "/aggregate", round, me, p + 24,
-                                     static_cast<std::size_t>(d) * sizeof(float));
+    const Tag expected = message_tag(*key, run_id_ + "/aggregate", round, me,
+                                     p + payload_offset(), payload_bytes);
     if (!tags_equal(received, expected)) {
       throw std::runtime_error("distributed: rank " + std::to_string(me) +
                                ": the aggregate of round " + std::to_string(round) +
                                " fails its authentication tag (changed in transit)");
     }
   }
-  return mine.update;
+  // The aggregate where it landed: a view that keeps the reply buffer alive.
+  return at::from_blob(p + payload_offset(), {d}, [reply](void*) {},
+                       at::TensorOptions().dtype(at::kFloat));
 }
 
 }  // namespace rampart::distributed

@@ -68,6 +68,7 @@ class UpdateExchange {
   int64_t last_round_ = -1;
   at::Tensor last_aggregate_;
   at::Tensor centre_before_;  ///< the rule's centre before the last aggregation
+  at::Tensor inbox_;          ///< rank 0: the last round's frames, [n, frame bytes], reused
 };
 
 }  // namespace rampart::distributed

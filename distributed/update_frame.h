@@ -32,4 +32,20 @@ ReceivedUpdate unpack_update(const at::Tensor& frame, int64_t d, int64_t expecte
                              int64_t sender, const std::string& run_id, const Key* key,
                              double max_norm);
 
+/// The checks of unpack_update on a frame of `bytes` bytes at `frame`, in place and without a
+/// copy: returns why it is rejected, or an empty string when accepted (its payload is then the
+/// d floats at `frame + payload_offset()`). `frame` must be 4-byte aligned. Finiteness and the
+/// norm bound take one pass over the payload.
+std::string check_frame(const uint8_t* frame, int64_t bytes, int64_t d, int64_t expected_round,
+                        int64_t sender, const std::string& run_id, const Key* key,
+                        double max_norm);
+
+/// Where the payload starts in a frame (after the round, rank and d).
+constexpr int64_t payload_offset() { return 3 * static_cast<int64_t>(sizeof(int64_t)); }
+
+/// Writes the header and payload of a frame for `values` ([d] float32, contiguous) into `out`
+/// (frame_bytes(d) bytes) and tags it under `key` (zero tag without one).
+void write_frame(uint8_t* out, const at::Tensor& values, int64_t round, int64_t rank,
+                 const std::string& run_id, const Key* key);
+
 }  // namespace rampart::distributed

@@ -47,11 +47,13 @@ at::Tensor sorted_range_mean(const at::Tensor& x, int64_t lo, int64_t hi) {
   if (x.scalar_type() != at::kFloat || !x.device().is_cpu() || n > kMaxNetworkWires) {
     return sorted_range_mean_reference(x, lo, hi);
   }
-  const at::Tensor xc = x.contiguous();
-  if (hi - lo == n) return xc.mean(0);  // nothing trimmed: no sort needed
+  if (hi - lo == n) return x.mean(0);  // nothing trimmed: no sort needed
+  // Rows may lie apart (the payloads of received frames, viewed in place): the kernel takes
+  // the row stride; only coordinates must be contiguous.
+  const at::Tensor xc = x.stride(1) == 1 && x.stride(0) >= x.size(1) ? x : x.contiguous();
   at::Tensor out = at::empty({x.size(1)}, xc.options());
-  cpu::sorted_range_mean(xc.data_ptr<float>(), n, x.size(1), lo, hi, sorting_network(n),
-                         out.data_ptr<float>());
+  cpu::sorted_range_mean(xc.data_ptr<float>(), n, x.size(1), xc.stride(0), lo, hi,
+                         sorting_network(n), out.data_ptr<float>());
   return out;
 }
 

@@ -13,8 +13,9 @@ constexpr int64_t kBlock = 32;
 
 }  // namespace
 
-void sorted_range_mean(const float* x, int64_t n, int64_t d, int64_t lo, int64_t hi,
-                       const std::vector<std::pair<int32_t, int32_t>>& network, float* out) {
+void sorted_range_mean(const float* x, int64_t n, int64_t d, int64_t row_stride, int64_t lo,
+                       int64_t hi, const std::vector<std::pair<int32_t, int32_t>>& network,
+                       float* out) {
   const int64_t blocks = (d + kBlock - 1) / kBlock;
   const float scale = 1.0F / static_cast<float>(hi - lo);
   at::parallel_for(0, blocks, 64, [&](int64_t begin, int64_t end) {
@@ -24,7 +25,7 @@ void sorted_range_mean(const float* x, int64_t n, int64_t d, int64_t lo, int64_t
       const int64_t j0 = b * kBlock;
       const int64_t width = std::min(kBlock, d - j0);
       for (int64_t i = 0; i < n; ++i) {
-        const float* row = x + i * d + j0;
+        const float* row = x + i * row_stride + j0;
         float* lane = v + i * kBlock;
         for (int64_t w = 0; w < width; ++w) lane[w] = row[w];
         for (int64_t w = width; w < kBlock; ++w) lane[w] = 0.0F;

@@ -7,8 +7,10 @@
 namespace rampart::kernels::cpu {
 
 /// out[j] = mean of the values at sorted ranks lo .. hi-1 of x[0, j], x[1, j], ... x[n-1, j]
-/// (x row-major [n, d]), sorted by applying `network` to blocks of coordinates.
-void sorted_range_mean(const float* x, int64_t n, int64_t d, int64_t lo, int64_t hi,
-                       const std::vector<std::pair<int32_t, int32_t>>& network, float* out);
+/// (row i of x at x + i * row_stride, row_stride >= d), sorted by applying `network` to blocks
+/// of coordinates.
+void sorted_range_mean(const float* x, int64_t n, int64_t d, int64_t row_stride, int64_t lo,
+                       int64_t hi, const std::vector<std::pair<int32_t, int32_t>>& network,
+                       float* out);
 
 }  // namespace rampart::kernels::cpu

@@ -84,6 +84,15 @@ TEST_CASE("sorted_range_mean: the fused kernel equals sort-slice-mean, ties and 
     }
   }
   CHECK_THROWS(kernels::sorted_range_mean(at::zeros({4, 3}), 2, 2));
+  // Rows lying apart (received frames viewed in place) and a transposed view give the same.
+  const at::Tensor wide = at::randn({12, 1000 + 14});
+  const at::Tensor apart = wide.slice(1, 0, 1000);
+  REQUIRE(apart.stride(0) == 1014);
+  CHECK(at::equal(kernels::sorted_range_mean(apart, 2, 10),
+                  kernels::sorted_range_mean(apart.contiguous(), 2, 10)));
+  const at::Tensor transposed = at::randn({1000, 12}).t();
+  CHECK(at::allclose(kernels::sorted_range_mean(transposed, 2, 10),
+                     kernels::sorted_range_mean_reference(transposed, 2, 10), 1e-5, 1e-6));
 }
 
 TEST_CASE("rules agree with plain libtorch definitions on random (n, d)",

@@ -51,6 +51,20 @@ TEST_CASE("the update tag binds run, round, rank and payload; frames are checked
   const at::Tensor nan = distributed::pack_update(at::full({6}, NAN), 3, 1, "run", &key);
   CHECK(distributed::unpack_update(nan, 6, 3, 1, "run", &key, 0).rejected ==
         "non-finite values (NaN or Inf)");
+  // One bad coordinate among finite ones; finite values whose squares overflow float are not
+  // "non-finite" (their norm is just above any bound).
+  at::Tensor one_inf = at::ones({6});
+  one_inf[4] = -INFINITY;
+  CHECK(distributed::unpack_update(distributed::pack_update(one_inf, 3, 1, "run", &key), 6, 3, 1,
+                                   "run", &key, 0).rejected == "non-finite values (NaN or Inf)");
+  const at::Tensor huge = distributed::pack_update(at::full({6}, 1e30F), 3, 1, "run", &key);
+  CHECK(distributed::unpack_update(huge, 6, 3, 1, "run", &key, 0).rejected.empty());
+  CHECK(distributed::unpack_update(huge, 6, 3, 1, "run", &key, 1e6).rejected.find("norm ") == 0);
+  // check_frame judges the frame where it lies, with the same verdicts.
+  CHECK(distributed::check_frame(frame.data_ptr<uint8_t>(), frame.numel(), 6, 3, 1, "run", &key,
+                                 0).empty());
+  CHECK(distributed::check_frame(tampered.data_ptr<uint8_t>(), tampered.numel(), 6, 3, 1, "run",
+                                 &key, 0) == "bad authentication tag (forged or tampered)");
 }
 
 TEST_CASE("key files: one key per rank, private, malformed lines named", "[distributed][auth]") {
