@@ -2,7 +2,11 @@
 // allreduce of d floats (what unprotected data-parallel training does) against Rampart's robust
 // round (gather to rank 0, checks, trimmed mean, broadcast), with and without authentication.
 // Ratios from one run; every rank uses one thread.
-//   build/bench/bench_distributed_round [ranks=12] [d=1200000] [rounds=10]
+//   build/bench/bench_distributed_round [ranks=12] [d=1200000] [rounds=10] [batch=0]
+// With batch > 0 each timed round also contains what a training round does before it
+// communicates: the small CNN's forward and backward on `batch` Fashion-MNIST-sized images, whose
+// flattened gradient (d = 421,642) is the update. Then the ratios are those of whole training
+// rounds (`train:` in the issue: one round = one step of every worker).
 // Not Google Benchmark: a round needs every rank, so the program forks them itself and rank 0
 // prints the medians.
 #include <ATen/ATen.h>
@@ -22,6 +26,7 @@
 #include "distributed/message_auth.h"
 #include "distributed/process_group.h"
 #include "distributed/update_exchange.h"
+#include "models/small_cnn.h"
 
 namespace {
 
@@ -33,7 +38,25 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void run_rank(int64_t rank, int64_t ranks, int64_t d, int64_t rounds, const std::string& store) {
+// One local step of the small CNN on `batch` random images: the flattened parameter gradient.
+int64_t net_size(models::SmallCNN& net) {
+  int64_t n = 0;
+  for (const auto& p : net.parameters()) n += p.numel();
+  return n;
+}
+
+at::Tensor local_step(models::SmallCNN& net, int64_t batch) {
+  const at::Tensor x = at::rand({batch, 1, 28, 28});
+  const at::Tensor y = at::randint(10, {batch}, at::kLong);
+  net.zero_grad();
+  at::cross_entropy_loss(net.forward(x), y).backward();
+  std::vector<at::Tensor> grads;
+  for (const auto& p : net.parameters()) grads.push_back(p.grad().reshape({-1}));
+  return at::cat(grads);
+}
+
+void run_rank(int64_t rank, int64_t ranks, int64_t d, int64_t rounds, int64_t batch,
+              const std::string& store) {
   at::set_num_threads(1);
   distributed::GroupSpec spec;
   spec.rank = rank;
@@ -53,21 +76,24 @@ void run_rank(int64_t rank, int64_t ranks, int64_t d, int64_t rounds, const std:
   distributed::UpdateExchange signed_exchange(group, "bench", &keys, 0);
   distributed::UpdateExchange plain_exchange(group, "bench", nullptr, 0);
   at::manual_seed(rank);
-  const at::Tensor update = at::randn({d});
+  models::SmallCNN net(models::InputSpec{}, 10);
+  const at::Tensor random_update = at::randn({d});
+  // The update of one round: the fixed random vector, or a fresh training step's gradient.
+  auto update_of_round = [&] { return batch > 0 ? local_step(net, batch) : random_update; };
   std::vector<double> allreduce, robust_plain, robust_signed;
   for (int64_t i = 0; i < rounds + 1; ++i) {  // the first round of each warms up
     group.barrier();
     auto t0 = Clock::now();
-    at::Tensor sum = update.clone();
+    at::Tensor sum = update_of_round().clone();
     group.allreduce_sum(sum);
     auto t1 = Clock::now();
     group.barrier();
     auto t2 = Clock::now();
-    plain_exchange.round(update, 2 * i + 1, rank == 0 ? &aggregator : nullptr);
+    plain_exchange.round(update_of_round(), 2 * i + 1, rank == 0 ? &aggregator : nullptr);
     auto t3 = Clock::now();
     group.barrier();
     auto t4 = Clock::now();
-    signed_exchange.round(update, 2 * i + 2, rank == 0 ? &aggregator : nullptr);
+    signed_exchange.round(update_of_round(), 2 * i + 2, rank == 0 ? &aggregator : nullptr);
     auto t5 = Clock::now();
     if (i == 0) continue;
     allreduce.push_back(std::chrono::duration<double>(t1 - t0).count());
@@ -76,9 +102,12 @@ void run_rank(int64_t rank, int64_t ranks, int64_t d, int64_t rounds, const std:
   }
   if (rank == 0) {
     const double a = median(allreduce), p = median(robust_plain), s = median(robust_signed);
-    std::printf("ranks %lld, d %lld, %lld rounds, rank 0's medians:\n", static_cast<long long>(ranks),
-                static_cast<long long>(d), static_cast<long long>(rounds));
-    std::printf("  allreduce (sum)                     %8.1f ms\n", 1e3 * a);
+    std::printf("ranks %lld, d %lld, %lld rounds, %s, rank 0's medians:\n",
+                static_cast<long long>(ranks), static_cast<long long>(batch > 0 ? net_size(net) : d),
+                static_cast<long long>(rounds),
+                batch > 0 ? ("a small-CNN step on " + std::to_string(batch) + " images in each round").c_str()
+                          : "communication only");
+    std::printf("  plain round, allreduce (sum)        %8.1f ms\n", 1e3 * a);
     std::printf("  robust round, trimmed mean, no auth %8.1f ms  (%.2fx allreduce)\n", 1e3 * p, p / a);
     std::printf("  robust round, trimmed mean, HMAC    %8.1f ms  (%.2fx allreduce; auth %.1f%% of the round)\n",
                 1e3 * s, s / a, 100.0 * (s - p) / s);
@@ -91,6 +120,7 @@ int main(int argc, char** argv) {
   const int64_t ranks = argc > 1 ? std::atoll(argv[1]) : 12;
   const int64_t d = argc > 2 ? std::atoll(argv[2]) : 1200000;
   const int64_t rounds = argc > 3 ? std::atoll(argv[3]) : 10;
+  const int64_t batch = argc > 4 ? std::atoll(argv[4]) : 0;
   const std::string dir = (std::filesystem::temp_directory_path() /
                            ("rampart-round-bench-" + std::to_string(getpid()))).string();
   std::filesystem::create_directories(dir);
@@ -98,7 +128,7 @@ int main(int argc, char** argv) {
   for (int64_t rank = 0; rank < ranks; ++rank) {
     const pid_t pid = fork();
     if (pid == 0) {
-      run_rank(rank, ranks, d, rounds, dir + "/store");
+      run_rank(rank, ranks, d, rounds, batch, dir + "/store");
       std::fflush(stdout);
       _exit(0);
     }

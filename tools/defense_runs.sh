@@ -5,6 +5,7 @@
 #   ROWS="fgsm_rs trades" tools/defense_runs.sh # some rows
 #   TRAIN=0 tools/defense_runs.sh               # evaluate the models already trained
 #   AA=0 tools/defense_runs.sh                  # skip the 500-point AutoAttack evaluations
+#   TRAIN=0 ONLY_AA=1 tools/defense_runs.sh     # only the 500-point AutoAttack evaluations
 # Training logs and reports go to reports/defenses/<row>/, models to runs/fmnist_<row>/.
 # Each model is evaluated twice: on 2,000 points without AutoAttack (reports/defenses/<row>/),
 # and with every attack of the config, AutoAttack included, on the first 500 points
@@ -56,11 +57,13 @@ for row in $rows; do
     *) set -- configs/fmnist_defense_eval.yaml --set "model.path=runs/fmnist_${row}/model.pt" ;;
   esac
   echo "== eval ${row}: rampart eval $*"
+  if [ "${ONLY_AA:-0}" != 1 ]; then
   without_aa=$(python3 -c 'import json, sys, yaml
 attacks = yaml.safe_load(open(sys.argv[1]))["attacks"]
 print(json.dumps([a for a in attacks if a["name"] != "autoattack"]))' "$1")
   "$rampart" eval "$@" --set "security.allowlist=$pins" --set "attacks=$without_aa" \
     --out "$out/$row" -q > "$out/$row/eval.log" 2>&1 || [ $? -eq 1 ]
+  fi
   [ "${AA:-1}" = 1 ] || continue
   mkdir -p "$out_aa/$row"
   "$rampart" eval "$@" --set "security.allowlist=$pins" --set data.limit=500 \
