@@ -49,6 +49,20 @@ void BM_TrimmedMeanSortReference(benchmark::State& state) {
     benchmark::DoNotOptimize(kernels::sorted_range_mean_reference(x, kTrim, kWorkers - kTrim));
   }
 }
+void BM_MeamedFused(benchmark::State& state) {
+  const at::Tensor& x = updates();
+  for (auto _ : state) benchmark::DoNotOptimize(agg::meamed(x, kTrim));
+}
+void BM_MeamedSortReference(benchmark::State& state) {
+  const at::Tensor& x = updates();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(kernels::median_window_mean_reference(x, kWorkers - kTrim));
+  }
+}
+void BM_MinimumDiameterAverage(benchmark::State& state) {
+  const at::Tensor& x = updates();
+  for (auto _ : state) benchmark::DoNotOptimize(agg::minimum_diameter_average(x, kTrim));
+}
 void BM_Mean(benchmark::State& state) {
   const at::Tensor& x = updates();
   for (auto _ : state) benchmark::DoNotOptimize(agg::mean(x));
@@ -56,6 +70,10 @@ void BM_Mean(benchmark::State& state) {
 void BM_Krum(benchmark::State& state) {
   const at::Tensor& x = updates();
   for (auto _ : state) benchmark::DoNotOptimize(agg::krum(x, kTrim));
+}
+void BM_MultiKrum(benchmark::State& state) {
+  const at::Tensor& x = updates();
+  for (auto _ : state) benchmark::DoNotOptimize(agg::multi_krum(x, kTrim));
 }
 void BM_GeometricMedian(benchmark::State& state) {
   const at::Tensor& x = updates();
@@ -74,8 +92,12 @@ BENCHMARK(BM_MedianFused)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MedianSortReference)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TrimmedMeanFused)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TrimmedMeanSortReference)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MeamedFused)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MeamedSortReference)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MinimumDiameterAverage)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Mean)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Krum)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MultiKrum)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GeometricMedian)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_NnmThenTrimmedMean)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

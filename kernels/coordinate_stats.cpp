@@ -9,10 +9,21 @@ namespace {
 
 constexpr int64_t kMaxNetworkWires = 256;
 
-void check_range(const at::Tensor& x, int64_t lo, int64_t hi) {
-  TORCH_CHECK(x.dim() == 2, "sorted_range_mean: x must be [n, d], got ", x.sizes());
-  TORCH_CHECK(0 <= lo && lo < hi && hi <= x.size(0), "sorted_range_mean: ranks [", lo, ", ", hi,
+void check_range(const at::Tensor& x, int64_t lo, int64_t hi,
+                 const char* name = "sorted_range_mean") {
+  TORCH_CHECK(x.dim() == 2, name, ": x must be [n, d], got ", x.sizes());
+  TORCH_CHECK(0 <= lo && lo < hi && hi <= x.size(0), name, ": ranks [", lo, ", ", hi,
               ") are not a non-empty range of the ", x.size(0), " rows");
+}
+
+// Rows may lie apart (the payloads of received frames, viewed in place): the kernels take the
+// row stride; only coordinates must be contiguous.
+at::Tensor rows_with_unit_stride(const at::Tensor& x) {
+  return x.stride(1) == 1 && x.stride(0) >= x.size(1) ? x : x.contiguous();
+}
+
+bool fused_kernel_applies(const at::Tensor& x) {
+  return x.scalar_type() == at::kFloat && x.device().is_cpu() && x.size(0) <= kMaxNetworkWires;
 }
 
 }  // namespace
@@ -44,16 +55,36 @@ at::Tensor sorted_range_mean_reference(const at::Tensor& x, int64_t lo, int64_t 
 at::Tensor sorted_range_mean(const at::Tensor& x, int64_t lo, int64_t hi) {
   check_range(x, lo, hi);
   const int64_t n = x.size(0);
-  if (x.scalar_type() != at::kFloat || !x.device().is_cpu() || n > kMaxNetworkWires) {
-    return sorted_range_mean_reference(x, lo, hi);
-  }
+  if (!fused_kernel_applies(x)) return sorted_range_mean_reference(x, lo, hi);
   if (hi - lo == n) return x.mean(0);  // nothing trimmed: no sort needed
-  // Rows may lie apart (the payloads of received frames, viewed in place): the kernel takes
-  // the row stride; only coordinates must be contiguous.
-  const at::Tensor xc = x.stride(1) == 1 && x.stride(0) >= x.size(1) ? x : x.contiguous();
+  const at::Tensor xc = rows_with_unit_stride(x);
   at::Tensor out = at::empty({x.size(1)}, xc.options());
   cpu::sorted_range_mean(xc.data_ptr<float>(), n, x.size(1), xc.stride(0), lo, hi,
                          sorting_network(n), out.data_ptr<float>());
+  return out;
+}
+
+at::Tensor median_window_mean_reference(const at::Tensor& x, int64_t k) {
+  check_range(x, 0, k, "median_window_mean");
+  const int64_t n = x.size(0);
+  // Sorted first, so that the stable sort by distance puts the smaller of two equally distant
+  // values first: the same choice as the kernel's lowest window.
+  const at::Tensor sorted = std::get<0>(x.sort(0));
+  const at::Tensor median = sorted.slice(0, (n - 1) / 2, n / 2 + 1).mean(0);
+  const at::Tensor order =
+      std::get<1>((sorted - median).abs().sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  return sorted.gather(0, order.slice(0, 0, k)).mean(0);
+}
+
+at::Tensor median_window_mean(const at::Tensor& x, int64_t k) {
+  check_range(x, 0, k, "median_window_mean");
+  const int64_t n = x.size(0);
+  if (!fused_kernel_applies(x)) return median_window_mean_reference(x, k);
+  if (k == n) return x.mean(0);
+  const at::Tensor xc = rows_with_unit_stride(x);
+  at::Tensor out = at::empty({x.size(1)}, xc.options());
+  cpu::median_window_mean(xc.data_ptr<float>(), n, x.size(1), xc.stride(0), k, sorting_network(n),
+                          out.data_ptr<float>());
   return out;
 }
 

@@ -4,6 +4,7 @@
 # configs/fmnist_distributed.yaml`; prints the test accuracy's mean and spread per cell.
 #   tools/byzantine_table.sh                  # every cell, seeds 0 1 2 (hours on 2 cores)
 #   SEEDS=0 RULES="mean" ATTACKS="ipm" tools/byzantine_table.sh
+#   (RULES may also name mda and meamed, which the default table leaves out)
 # Logs go to reports/byzantine/<rule>/<attack>/seed<k>.log.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +23,8 @@ declare -A rule_yaml=(
   [geometric_median]="{name: geometric_median}"
   [nnm_trimmed_mean]="{name: trimmed_mean, f: $byzantine, pre: [clipping, nnm], momentum: 0.9}"
   [centered_clipping]="{name: centered_clipping, tau: 1.0, momentum: 0.9}"
+  [mda]="{name: mda, f: $byzantine}"
+  [meamed]="{name: meamed, f: $byzantine}"
 )
 rules=${RULES:-mean median trimmed_mean krum geometric_median nnm_trimmed_mean centered_clipping}
 mkdir -p "$out"

@@ -40,12 +40,18 @@ PreAggregatorSpec parse_pre_map(const core::ConfigNode& item, int64_t rule_f) {
   return p;
 }
 
+// Rules whose definition takes f, the number of Byzantine workers tolerated.
+bool takes_f(const std::string& name) {
+  return name == "trimmed_mean" || name == "krum" || name == "multi_krum" || name == "mda" ||
+         name == "meamed";
+}
+
 }  // namespace
 
 AggregatorSpec parse_aggregator_spec(const core::ConfigNode& node) {
   const std::vector<std::string> names{"mean",       "median",           "trimmed_mean",
                                        "krum",       "multi_krum",       "geometric_median",
-                                       "centered_clipping"};
+                                       "centered_clipping", "mda", "meamed"};
   AggregatorSpec spec;
   if (!node.is_map()) node.fail("expected a mapping such as {name: trimmed_mean, f: 2}");
   node.expect_keys({"name", "f", "tau", "iterations", "nu", "momentum", "pre"});
@@ -76,7 +82,7 @@ AggregatorSpec parse_aggregator_spec(const core::ConfigNode& node) {
 std::string describe(const AggregatorSpec& spec) {
   std::ostringstream out;
   out << spec.name;
-  if (spec.name == "trimmed_mean" || spec.name == "krum" || spec.name == "multi_krum") {
+  if (takes_f(spec.name)) {
     out << "(f=" << spec.f << ")";
   } else if (spec.name == "centered_clipping") {
     out << "(tau=" << spec.tau << ", iterations=" << (spec.iterations ? spec.iterations : 1) << ")";
@@ -127,6 +133,8 @@ at::Tensor RobustAggregator::operator()(const at::Tensor& x) {
   if (name == "trimmed_mean") return trimmed_mean(v, spec_.f);
   if (name == "krum") return krum(v, spec_.f);
   if (name == "multi_krum") return multi_krum(v, spec_.f);
+  if (name == "mda") return minimum_diameter_average(v, spec_.f);
+  if (name == "meamed") return meamed(v, spec_.f);
   if (name == "geometric_median") {
     return geometric_median(v, spec_.nu, spec_.iterations ? spec_.iterations : 3);
   }
@@ -136,7 +144,7 @@ at::Tensor RobustAggregator::operator()(const at::Tensor& x) {
 
 int64_t RobustAggregator::min_inputs() const {
   int64_t f = 0;
-  if (spec_.name == "trimmed_mean" || spec_.name == "krum" || spec_.name == "multi_krum") f = spec_.f;
+  if (takes_f(spec_.name)) f = spec_.f;
   for (const auto& p : spec_.pre) {
     if (p.name == "arc" || p.name == "nnm") f = std::max(f, p.f);
   }

@@ -2,7 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/coordinate_stats.h"
@@ -36,6 +39,82 @@ at::Tensor trimmed_mean(const at::Tensor& x, int64_t f) {
   return kernels::sorted_range_mean(x, f, x.size(0) - f);
 }
 
+at::Tensor meamed(const at::Tensor& x, int64_t f) {
+  check_workers(x, f, "meamed");
+  return kernels::median_window_mean(x, x.size(0) - f);
+}
+
+namespace {
+
+// The mean of the given rows of x, accumulated into one output: index_select would first copy
+// the rows into a fresh [k, d] tensor (about 150 ms for 10 x 1.2M floats on one thread here,
+// mostly first-touch page faults), where this reads each row once.
+at::Tensor mean_of_rows(const at::Tensor& x, const std::vector<int64_t>& rows) {
+  at::Tensor out = x[rows.front()].clone();
+  for (std::size_t i = 1; i < rows.size(); ++i) out.add_(x[rows[i]]);
+  return out.div_(static_cast<double>(rows.size()));
+}
+
+// C(n, r), saturating at `cap` + 1.
+int64_t binomial_capped(int64_t n, int64_t r, int64_t cap) {
+  r = std::min(r, n - r);
+  double c = 1.0;
+  for (int64_t i = 1; i <= r; ++i) {
+    c = c * static_cast<double>(n - r + i) / static_cast<double>(i);
+    if (c > static_cast<double>(cap)) return cap + 1;
+  }
+  return static_cast<int64_t>(c + 0.5);
+}
+
+// The subset of k rows with the smallest diameter under the squared distances `d2` ([n, n],
+// row-major): subsets in lexicographic order (itertools.combinations), strict improvement only,
+// so the first of equal diameters is kept.
+std::vector<int64_t> minimum_diameter_subset(const std::vector<double>& d2, int64_t n, int64_t k) {
+  std::vector<int64_t> best(static_cast<size_t>(k)), chosen;
+  for (int64_t i = 0; i < k; ++i) best[static_cast<size_t>(i)] = i;
+  double best_diameter = std::numeric_limits<double>::infinity();
+  chosen.reserve(static_cast<size_t>(k));
+  std::function<void(int64_t, double)> extend = [&](int64_t next, double diameter) {
+    if (static_cast<int64_t>(chosen.size()) == k) {
+      if (diameter < best_diameter) {
+        best_diameter = diameter;
+        best = chosen;
+      }
+      return;
+    }
+    const int64_t still_needed = k - static_cast<int64_t>(chosen.size());
+    for (int64_t i = next; i + still_needed <= n; ++i) {
+      double grown = diameter;
+      for (int64_t j : chosen) grown = std::max(grown, d2[static_cast<size_t>(i * n + j)]);
+      // A completion can only grow the diameter: no subset through here can beat the best.
+      if (!(grown < best_diameter)) continue;
+      chosen.push_back(i);
+      extend(i + 1, grown);
+      chosen.pop_back();
+    }
+  };
+  extend(0, 0.0);
+  return best;
+}
+
+}  // namespace
+
+at::Tensor minimum_diameter_average(const at::Tensor& x, int64_t f) {
+  check_workers(x, f, "mda");
+  const int64_t n = x.size(0);
+  constexpr int64_t kMaxSubsets = 10'000'000;
+  if (binomial_capped(n, f, kMaxSubsets) > kMaxSubsets) {
+    throw ConfigError("mda: n = " + std::to_string(n) + " workers with f = " + std::to_string(f) +
+                      " means more than 10^7 subsets to search; MDA's exact search is exponential "
+                      "in f (use krum, multi_krum or trimmed_mean)");
+  }
+  if (f == 0) return x.mean(0);
+  const at::Tensor d2 = kernels::pairwise_sq_distances(x).to(at::kDouble).contiguous();
+  const std::vector<double> distances(d2.data_ptr<double>(), d2.data_ptr<double>() + n * n);
+  const std::vector<int64_t> subset = minimum_diameter_subset(distances, n, n - f);
+  return mean_of_rows(x, subset);
+}
+
 at::Tensor krum_scores(const at::Tensor& x, int64_t f) {
   check_workers(x, f, "krum");
   const int64_t n = x.size(0);
@@ -53,8 +132,10 @@ at::Tensor krum(const at::Tensor& x, int64_t f) {
 at::Tensor multi_krum(const at::Tensor& x, int64_t f) {
   const at::Tensor scores = krum_scores(x, f);
   // A stable sort keeps the lower index first on ties, as ByzFL's argsort.
-  const at::Tensor order = std::get<1>(scores.sort(/*stable=*/true, 0, false));
-  return x.index_select(0, order.slice(0, 0, x.size(0) - f)).mean(0);
+  const at::Tensor order =
+      std::get<1>(scores.sort(/*stable=*/true, 0, false)).slice(0, 0, x.size(0) - f).cpu();
+  return mean_of_rows(x, std::vector<int64_t>(order.data_ptr<int64_t>(),
+                                              order.data_ptr<int64_t>() + order.numel()));
 }
 
 at::Tensor geometric_median(const at::Tensor& x, double nu, int64_t iterations) {

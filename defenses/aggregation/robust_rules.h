@@ -20,6 +20,11 @@ at::Tensor coordinate_median(const at::Tensor& x);
 /// largest values dropped, the n - 2f others averaged.
 at::Tensor trimmed_mean(const at::Tensor& x, int64_t f);
 
+/// Meamed, the mean around the median (Xie, Koyejo & Gupta 2018): per coordinate, the mean of
+/// the n - f values closest to the coordinate's median. Equally distant windows: the lower one
+/// (kernels::median_window_mean).
+at::Tensor meamed(const at::Tensor& x, int64_t f);
+
 /// Krum scores (Blanchard et al. 2017, ByzFL's form): per worker, the MEAN of its n - f - 1
 /// smallest squared distances to the other workers (the paper sums n - f - 2 of them).
 at::Tensor krum_scores(const at::Tensor& x, int64_t f);
@@ -29,6 +34,13 @@ at::Tensor krum(const at::Tensor& x, int64_t f);
 
 /// Multi-Krum: the mean of the n - f vectors with the smallest scores.
 at::Tensor multi_krum(const at::Tensor& x, int64_t f);
+
+/// Minimum diameter averaging (El Mhamdi et al. 2020), ByzFL's form: the mean of the n - f
+/// vectors whose largest pairwise L2 distance is smallest; on ties the subset that comes first
+/// in itertools.combinations order. The search is exact (a depth-first search over subsets in
+/// that order, cut where a partial subset is already no smaller than the best), so its cost
+/// grows with C(n, f): ConfigError when C(n, f) exceeds 10^7.
+at::Tensor minimum_diameter_average(const at::Tensor& x, int64_t f);
 
 /// Geometric median by smoothed Weiszfeld (Pillutla et al. 2022, RFA), ByzFL's form: from
 /// z = 0, `iterations` times z <- sum_i x_i / b_i / sum_i 1 / b_i with b_i = max(nu, |x_i - z|).

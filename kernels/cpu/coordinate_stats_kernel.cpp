@@ -11,13 +11,14 @@ namespace {
 // compiler turns into vector min/max instructions.
 constexpr int64_t kBlock = 32;
 
-}  // namespace
-
-void sorted_range_mean(const float* x, int64_t n, int64_t d, int64_t row_stride, int64_t lo,
-                       int64_t hi, const std::vector<std::pair<int32_t, int32_t>>& network,
-                       float* out) {
+// Sorts x's columns block by block with `network` and hands each block's sorted lanes to
+// reduce(v, width, out + j0): v holds n rows of kBlock lanes, row r being the rank-r values of
+// the block's coordinates (lanes >= width are padding).
+template <typename Reduce>
+void for_each_sorted_block(const float* x, int64_t n, int64_t d, int64_t row_stride,
+                           const std::vector<std::pair<int32_t, int32_t>>& network, float* out,
+                           const Reduce& reduce) {
   const int64_t blocks = (d + kBlock - 1) / kBlock;
-  const float scale = 1.0F / static_cast<float>(hi - lo);
   at::parallel_for(0, blocks, 64, [&](int64_t begin, int64_t end) {
     std::vector<float> lanes(static_cast<size_t>(n * kBlock));
     float* v = lanes.data();
@@ -40,12 +41,56 @@ void sorted_range_mean(const float* x, int64_t n, int64_t d, int64_t row_stride,
           q[w] = large;
         }
       }
-      float sum[kBlock] = {};
-      for (int64_t r = lo; r < hi; ++r) {
-        const float* lane = v + r * kBlock;
-        for (int64_t w = 0; w < kBlock; ++w) sum[w] += lane[w];
+      reduce(v, width, out + j0);
+    }
+  });
+}
+
+}  // namespace
+
+void sorted_range_mean(const float* x, int64_t n, int64_t d, int64_t row_stride, int64_t lo,
+                       int64_t hi, const std::vector<std::pair<int32_t, int32_t>>& network,
+                       float* out) {
+  const float scale = 1.0F / static_cast<float>(hi - lo);
+  for_each_sorted_block(x, n, d, row_stride, network, out,
+                        [&](const float* v, int64_t width, float* o) {
+    float sum[kBlock] = {};
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* lane = v + r * kBlock;
+      for (int64_t w = 0; w < kBlock; ++w) sum[w] += lane[w];
+    }
+    for (int64_t w = 0; w < width; ++w) o[w] = sum[w] * scale;
+  });
+}
+
+void median_window_mean(const float* x, int64_t n, int64_t d, int64_t row_stride, int64_t k,
+                        const std::vector<std::pair<int32_t, int32_t>>& network, float* out) {
+  const float scale = 1.0F / static_cast<float>(k);
+  for_each_sorted_block(x, n, d, row_stride, network, out,
+                        [&](const float* v, int64_t width, float* o) {
+    // The k values closest to the median are k consecutive ranks [start, start + k). Sliding
+    // the window up by one swaps rank i for rank i + k, which pays when rank i + k is strictly
+    // closer: s[i + k] - m < m - s[i]. That test is monotone in i (true, then false), so the
+    // best start is the number of i for which it holds; a tie keeps the smaller value.
+    const float* low_mid = v + ((n - 1) / 2) * kBlock;
+    const float* high_mid = v + (n / 2) * kBlock;
+    float median[kBlock];
+    int32_t start[kBlock];
+    for (int64_t w = 0; w < kBlock; ++w) {
+      median[w] = 0.5F * (low_mid[w] + high_mid[w]);
+      start[w] = 0;
+    }
+    for (int64_t i = 0; i + k < n; ++i) {
+      const float* leaving = v + i * kBlock;
+      const float* entering = v + (i + k) * kBlock;
+      for (int64_t w = 0; w < kBlock; ++w) {
+        start[w] += static_cast<int32_t>(entering[w] - median[w] < median[w] - leaving[w]);
       }
-      for (int64_t w = 0; w < width; ++w) out[j0 + w] = sum[w] * scale;
+    }
+    for (int64_t w = 0; w < width; ++w) {
+      float sum = 0.0F;
+      for (int64_t r = start[w]; r < start[w] + k; ++r) sum += v[r * kBlock + w];
+      o[w] = sum * scale;
     }
   });
 }

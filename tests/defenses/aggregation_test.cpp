@@ -157,7 +157,42 @@ TEST_CASE("rules agree with plain libtorch definitions on random (n, d)",
       mixed[i] = x.index_select(0, nearest).mean(0);
     }
     check_close(agg::nearest_neighbour_mixing(x, f), mixed, 1e-5);
+    // Meamed: the fused kernel (float32, rows in place or strided) against ByzFL's formulation.
+    for (int64_t g : {0, 1, 2}) {
+      const at::Tensor reference = kernels::median_window_mean_reference(x.to(at::kDouble), n - g);
+      check_close(agg::meamed(x, g), reference, 1e-5);
+      const at::Tensor padded = at::randn({n, 300}).slice(1, 0, 257).copy_(x);
+      check_close(kernels::median_window_mean(padded, n - g), reference, 1e-5);
+      check_close(kernels::median_window_mean(x.t().contiguous().t(), n - g), reference, 1e-5);
+      // Small integers tie often: both twins keep the smaller of two equally distant values.
+      const at::Tensor ties = at::randint(-3, 4, {n, 257}).to(at::kFloat);
+      check_close(kernels::median_window_mean(ties, n - g),
+                  kernels::median_window_mean_reference(ties.to(at::kDouble), n - g), 1e-6);
+    }
+    // MDA: every subset of n - f rows by brute force (random rows: no ties).
+    const at::Tensor d2 = kernels::pairwise_sq_distances_reference(x.to(at::kDouble));
+    double best_diameter = 1e300;
+    at::Tensor best_mean;
+    for (int64_t mask = 0; mask < (int64_t{1} << n); ++mask) {
+      std::vector<int64_t> subset;
+      for (int64_t i = 0; i < n; ++i) {
+        if (mask >> i & 1) subset.push_back(i);
+      }
+      if (static_cast<int64_t>(subset.size()) != n - f) continue;
+      const at::Tensor idx = at::tensor(subset, at::kLong);
+      const double diameter = d2.index_select(0, idx).index_select(1, idx).max().item<double>();
+      if (diameter < best_diameter) {
+        best_diameter = diameter;
+        best_mean = x.index_select(0, idx).mean(0);
+      }
+    }
+    check_close(agg::minimum_diameter_average(x, f), best_mean, 1e-5);
   }
+  // MDA's exact search is refused where it would take too long.
+  CHECK_THROWS_WITH(agg::minimum_diameter_average(at::randn({40, 3}), 15),
+                    Catch::Contains("more than 10^7 subsets"));
+  const at::Tensor many = at::randn({40, 3});
+  check_close(agg::minimum_diameter_average(many, 0), many.mean(0), 1e-6);
 }
 
 TEST_CASE("centered clipping keeps its centre between rounds; clipping and ARC bound norms",
@@ -234,6 +269,27 @@ TEST_CASE("rules and pre-aggregators give ByzFL's values on hand-made cases",
               rows({{0.5, -1, 2, 0}, {1.5, 0, 1, -1}, {0, 2, -1, 3}, {2.5, 1, 0.5, 0.5},
                     {-2.049390153, 2.732520204, 1.366260102, 0.6831300511}, {1, 1, 1, 1},
                     {2.366431913, -2.366431913, 1.183215957, -1.183215957}}));
+  // MDA and Meamed (ByzFL's MDA and Meamed classes on the same inputs).
+  check_close(agg::minimum_diameter_average(x, 1), rows({{2.5, 3.875, 7}})[0]);
+  check_close(agg::minimum_diameter_average(x, 2), rows({{1, 2.5, 6.333333333}})[0]);
+  check_close(agg::meamed(x, 1), rows({{2.5, 3.875, 5.25}})[0]);
+  // f = 2, last coordinate: {3, 6, 9, 10, 3} around the median 6, the third closest is a tie
+  // between 3 and 9. Rampart keeps the smaller, {3, 3, 6}, in both twins; ByzFL's argpartition
+  // took 9 (mean 6).
+  check_close(agg::meamed(x, 2), rows({{4, 2.5, 4}})[0]);
+  check_close(agg::meamed(x.to(at::kFloat), 2), rows({{4, 2.5, 4}})[0]);
+  const std::vector<std::vector<double>> y_mda{{0.4166666667, 1.166666667, 0.9166666667, 0.75},
+                                               {1.1, 0.6, 0.7, 0.7},
+                                               {1.375, 0.25, 1.125, 0.125}};
+  const std::vector<std::vector<double>> y_meamed{{0.4166666667, 1.166666667, 0.9166666667, 0.75},
+                                                  {1.1, 0.6, 1.3, 0.3},
+                                                  {0.75, 1, 1.125, 0.625}};
+  for (int64_t f = 1; f <= 3; ++f) {
+    INFO("f " << f);
+    check_close(agg::minimum_diameter_average(y, f), rows({y_mda[f - 1]})[0]);
+    check_close(agg::meamed(y, f), rows({y_meamed[f - 1]})[0]);
+    check_close(agg::meamed(y.to(at::kFloat), f), rows({y_meamed[f - 1]})[0], 1e-6);
+  }
   // float32 takes the fused median kernel: the same values.
   check_close(agg::coordinate_median(y.to(at::kFloat)), rows({{1, 1, 1, 0.5}})[0], 1e-6);
   check_close(agg::trimmed_mean(y.to(at::kFloat), 2),
@@ -275,6 +331,7 @@ TEST_CASE("the aggregator section parses, describes itself and names bad keys",
   auto root = core::parse_config(
       "ok: {name: trimmed_mean, f: 2, pre: [clipping, nnm], momentum: 0.9}\n"
       "mixed: {name: centered_clipping, tau: 10, pre: [{name: clipping, c: 5}, bucketing]}\n"
+      "mda: {name: mda, f: 2}\n"
       "bad_pre: {name: median, pre: [clip]}\n"
       "bad_name: {name: bulyan}\n"
       "bad_key: {name: krum, g: 1}\n"
@@ -294,7 +351,10 @@ TEST_CASE("the aggregator section parses, describes itself and names bad keys",
     }
     return "";
   };
-  CHECK_THAT(error("bad_pre"), Catch::Contains("d.yaml:3:"));
+  const auto mda = defenses::aggregation::parse_aggregator_spec(root.child("mda"));
+  CHECK(defenses::aggregation::describe(mda) == "mda(f=2)");
+  CHECK(defenses::aggregation::RobustAggregator(mda).min_inputs() == 5);
+  CHECK_THAT(error("bad_pre"), Catch::Contains("d.yaml:4:"));
   CHECK_THAT(error("bad_pre"), Catch::Contains("unknown pre-aggregator 'clip'"));
   CHECK_THAT(error("bad_name"), Catch::Contains("bad_name.name: unknown value 'bulyan'"));
   CHECK_THAT(error("bad_key"), Catch::Contains("bad_key.g"));
