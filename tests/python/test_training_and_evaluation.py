@@ -85,6 +85,9 @@ def test_aggregator_rules_on_a_small_case():
     assert torch.allclose(rampart.Aggregator("trimmed_mean", f=1)(updates),
                           torch.tensor([3.0, 20.0]))
     assert torch.allclose(rampart.Aggregator("mean")(updates), updates.mean(0))
+    # MDA and Meamed with f=1 both leave out the outlier: the mean of the first four rows
+    assert torch.allclose(rampart.Aggregator("mda", f=1)(updates), torch.tensor([2.5, 25.0]))
+    assert torch.allclose(rampart.Aggregator("meamed", f=1)(updates), torch.tensor([2.5, 25.0]))
     with pytest.raises(rampart.ConfigError, match="n >= 5"):
         rampart.Aggregator("trimmed_mean", f=2)(updates[:3])
     with pytest.raises(rampart.ConfigError):
