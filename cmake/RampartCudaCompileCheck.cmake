@@ -19,6 +19,7 @@ add_library(rampart_cuda_compile_check OBJECT
   attacks/pgd.cpp
   attacks/pgd_cuda_graph.cpp
   kernels/apgd_step.cpp
+  kernels/coordinate_stats.cpp
   kernels/cuda/aten_cuda.cpp
   kernels/cw_step.cpp
   kernels/l2_step.cpp

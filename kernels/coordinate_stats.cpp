@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 
 #include "kernels/cpu/coordinate_stats_kernel.h"
+#ifdef RAMPART_WITH_CUDA
+#include "kernels/cuda/aten_cuda.h"
+#endif
 
 namespace rampart::kernels {
 namespace {
@@ -22,8 +25,14 @@ at::Tensor rows_with_unit_stride(const at::Tensor& x) {
   return x.stride(1) == 1 && x.stride(0) >= x.size(1) ? x : x.contiguous();
 }
 
+// float32 on the CPU, or on CUDA when Rampart is built with CUDA, with at most 256 rows.
 bool fused_kernel_applies(const at::Tensor& x) {
-  return x.scalar_type() == at::kFloat && x.device().is_cpu() && x.size(0) <= kMaxNetworkWires;
+#ifdef RAMPART_WITH_CUDA
+  const bool device_ok = x.device().is_cpu() || x.is_cuda();
+#else
+  const bool device_ok = x.device().is_cpu();
+#endif
+  return x.scalar_type() == at::kFloat && device_ok && x.size(0) <= kMaxNetworkWires;
 }
 
 }  // namespace
@@ -59,6 +68,12 @@ at::Tensor sorted_range_mean(const at::Tensor& x, int64_t lo, int64_t hi) {
   if (hi - lo == n) return x.mean(0);  // nothing trimmed: no sort needed
   const at::Tensor xc = rows_with_unit_stride(x);
   at::Tensor out = at::empty({x.size(1)}, xc.options());
+#ifdef RAMPART_WITH_CUDA
+  if (xc.is_cuda()) {
+    cuda::sorted_range_mean_cuda(out, xc, xc.stride(0), lo, hi);
+    return out;
+  }
+#endif
   cpu::sorted_range_mean(xc.data_ptr<float>(), n, x.size(1), xc.stride(0), lo, hi,
                          sorting_network(n), out.data_ptr<float>());
   return out;
@@ -83,6 +98,12 @@ at::Tensor median_window_mean(const at::Tensor& x, int64_t k) {
   if (k == n) return x.mean(0);
   const at::Tensor xc = rows_with_unit_stride(x);
   at::Tensor out = at::empty({x.size(1)}, xc.options());
+#ifdef RAMPART_WITH_CUDA
+  if (xc.is_cuda()) {
+    cuda::median_window_mean_cuda(out, xc, xc.stride(0), k);
+    return out;
+  }
+#endif
   cpu::median_window_mean(xc.data_ptr<float>(), n, x.size(1), xc.stride(0), k, sorting_network(n),
                           out.data_ptr<float>());
   return out;

@@ -15,9 +15,10 @@ namespace rampart::kernels {
 ///
 /// The coordinate-wise median is ranks (n-1)/2 .. n/2 (the two middle values averaged for an
 /// even n, as numpy.median), the trimmed mean ranks f .. n-f. Values must be finite or +-inf
-/// (NaN has no rank: validate updates first). float32 on the CPU with n <= 256 takes the fused
-/// twin: a sorting network applied to blocks of coordinates, whose min/max steps vectorize;
-/// other dtypes and devices the ATen reference.
+/// (NaN has no rank: validate updates first). float32 with n <= 256 takes the fused twin: on
+/// the CPU a sorting network applied to blocks of coordinates, whose min/max steps vectorize; on
+/// CUDA (a CUDA build) the same network, one thread per coordinate; other dtypes the ATen
+/// reference.
 ///
 /// Example:
 ///   const at::Tensor median = kernels::sorted_range_mean(updates, (n - 1) / 2, n / 2 + 1);
@@ -30,10 +31,10 @@ at::Tensor sorted_range_mean_reference(const at::Tensor& x, int64_t lo, int64_t 
 /// (numpy.median: the two middle values averaged for an even n), 1 <= k <= n. Meamed (Xie et
 /// al. 2018) is k = n - f. Of two values equally far from the median at the edge of the k, the
 /// smaller is kept (ByzFL's numpy.argpartition leaves that choice to its selection algorithm).
-/// Values must be finite. float32 on the CPU with n <= 256 takes the fused twin (the same
-/// sorting network as sorted_range_mean: the k closest values are k consecutive sorted ranks,
-/// found by sliding the window up while the entering value is strictly closer than the leaving
-/// one); otherwise the reference.
+/// Values must be finite. float32 with n <= 256 takes the fused twins of sorted_range_mean (the
+/// same sorting network; the k closest values are k consecutive sorted ranks, found by sliding
+/// the window up while the entering value is strictly closer than the leaving one); otherwise
+/// the reference.
 at::Tensor median_window_mean(const at::Tensor& x, int64_t k);
 
 /// ByzFL's formulation as ATen ops: per coordinate the values sorted, |value - median|, the k

@@ -3,6 +3,14 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "kernels/coordinate_stats.h"
+#include "kernels/cuda/aggregation_kernels.cuh"
 #include "kernels/cuda/step_kernels.cuh"
 
 namespace rampart::kernels::cuda {
@@ -11,6 +19,19 @@ namespace {
 void check_launch(cudaError_t status, const char* op) {
   TORCH_CHECK(status == cudaSuccess, op,
               ": CUDA kernel launch failed: ", cudaGetErrorString(status));
+}
+
+// The sorting network for n wires as interleaved int32 pairs on `device` (a few hundred bytes,
+// copied per call: aggregation runs once per round), and the number of pairs.
+std::pair<at::Tensor, int64_t> network_on_device(int64_t n, const at::Device& device) {
+  const auto pairs = sorting_network(n);
+  std::vector<int32_t> flat{0, 0};  // n = 1 has no pairs: keep a valid pointer
+  flat.resize(std::max<size_t>(2, 2 * pairs.size()));
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    flat[2 * p] = pairs[p].first;
+    flat[2 * p + 1] = pairs[p].second;
+  }
+  return {at::tensor(flat, at::kInt).to(device), static_cast<int64_t>(pairs.size())};
 }
 
 }  // namespace
@@ -128,6 +149,27 @@ void square_linf_proposal_cuda(at::Tensor& out, const at::Tensor& x_best, const 
                                            x.size(1), x.size(2), x.size(3), side, iteration, eps,
                                            lo, hi, key, at::cuda::getCurrentCUDAStream().stream()),
                "square_linf_proposal");
+}
+
+void sorted_range_mean_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_stride, int64_t lo,
+                            int64_t hi) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int64_t n = x.size(0);
+  const auto [network, pairs] = network_on_device(n, x.device());
+  check_launch(launch_sorted_range_mean(x.data_ptr<float>(), n, x.size(1), row_stride, lo, hi,
+                                        network.data_ptr<int32_t>(), pairs, out.data_ptr<float>(),
+                                        at::cuda::getCurrentCUDAStream().stream()),
+               "sorted_range_mean");
+}
+
+void median_window_mean_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_stride, int64_t k) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int64_t n = x.size(0);
+  const auto [network, pairs] = network_on_device(n, x.device());
+  check_launch(launch_median_window_mean(x.data_ptr<float>(), n, x.size(1), row_stride, k,
+                                         network.data_ptr<int32_t>(), pairs, out.data_ptr<float>(),
+                                         at::cuda::getCurrentCUDAStream().stream()),
+               "median_window_mean");
 }
 
 }  // namespace rampart::kernels::cuda

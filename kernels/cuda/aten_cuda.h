@@ -47,4 +47,10 @@ void square_linf_proposal_cuda(at::Tensor& out, const at::Tensor& x_best, const 
                                const at::Tensor& ids, int64_t side, int64_t iteration, float eps,
                                float lo, float hi, uint64_t key);
 
+/// kernels/coordinate_stats.h on a float32 CUDA x [n, d] (n <= 256) whose rows lie row_stride
+/// apart with contiguous coordinates; out float32 [d] contiguous on the same device.
+void sorted_range_mean_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_stride, int64_t lo,
+                            int64_t hi);
+void median_window_mean_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_stride, int64_t k);
+
 }  // namespace rampart::kernels::cuda

@@ -378,3 +378,36 @@ TEST_CASE("the aggregator section parses, describes itself and names bad keys",
   check_close(b(x), second);
   check_close(b.centre(), a.centre());
 }
+
+TEST_CASE("the CUDA twins of the median, trimmed mean and Meamed equal the CPU kernels",
+          "[defenses][aggregation][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("skipped: no CUDA device in this build or machine (the CUDA twins run on a GPU host)");
+    return;
+  }
+  torch::manual_seed(11);
+  for (int64_t n : {1, 2, 5, 12, 13, 64}) {
+    INFO("n " << n);
+    // Random values, small integers that tie often, and rows apart (a view into wider rows).
+    const at::Tensor wide = at::randn({n, 3000});
+    const std::vector<std::pair<at::Tensor, at::Tensor>> cases{
+        {at::randn({n, 10007}), at::Tensor()},
+        {at::randint(-3, 4, {n, 4099}).to(at::kFloat), at::Tensor()},
+        {wide.slice(1, 0, 2500), wide.to(at::kCUDA).slice(1, 0, 2500)}};
+    for (const auto& [x, strided] : cases) {
+      const at::Tensor g = strided.defined() ? strided : x.to(at::kCUDA);
+      const int64_t f = (n - 1) / 2;
+      check_close(kernels::sorted_range_mean(g, f, n - f).cpu(),
+                  kernels::sorted_range_mean(x, f, n - f), 1e-5);
+      check_close(kernels::sorted_range_mean(g, (n - 1) / 2, n / 2 + 1).cpu(),
+                  kernels::sorted_range_mean(x, (n - 1) / 2, n / 2 + 1), 1e-5);
+      for (int64_t k : {int64_t{1}, n - f, n}) {
+        check_close(kernels::median_window_mean(g, k).cpu(), kernels::median_window_mean(x, k),
+                    1e-5);
+      }
+    }
+  }
+  const at::Tensor x = at::randn({12, 5000});
+  check_close(agg::meamed(x.to(at::kCUDA), 2).cpu(), agg::meamed(x, 2), 1e-5);
+  check_close(agg::trimmed_mean(x.to(at::kCUDA), 2).cpu(), agg::trimmed_mean(x, 2), 1e-5);
+}
