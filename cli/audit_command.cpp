@@ -110,8 +110,15 @@ int run_audit_data(const AuditCommand& command) {
       defenses::poisoning::extract_features(*model, data.images, audit.batch_size, device, audit.layer);
   context.feature_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // label_margin reads the logits: a second pass when the features are the penultimate layer.
+  at::Tensor logits;
+  if (audit.uses("label_margin")) {
+    logits = audit.layer == "logits" ? features
+                                     : defenses::poisoning::extract_features(
+                                           *model, data.images, audit.batch_size, device, "logits");
+  }
   const auto result = defenses::poisoning::audit_features(features, data.labels,
-                                                          spec.num_classes, audit);
+                                                          spec.num_classes, audit, logits);
   std::filesystem::create_directories(command.out);
   if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
   defenses::poisoning::write_audit_reports(command.out, result, audit, context, data.images,
@@ -127,7 +134,7 @@ int run_audit_data(const AuditCommand& command) {
     }
     std::printf("%-22s flagged %lld%s\n", (d.name + ":").c_str(),
                 static_cast<long long>(d.flagged.sum().item<int64_t>()),
-                d.name == "knn_labels" ? ""
+                defenses::poisoning::judges_points_only(d.name) ? ""
                                        : (", classes judged poisoned: " +
                                           (classes.empty() ? std::string("none") : classes)).c_str());
   }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One seed of the label-flip measurement (docs/poisoning.md, "Label flips"): flip RATE of
 # Fashion-MNIST's training labels to uniformly drawn other classes, train the small CNN on the
-# flipped set and audit it with the k-NN label detector (rampart audit-data, ground truth given
-# for recall and precision only).
+# flipped set and audit it with the label-margin and k-NN label detectors (rampart audit-data,
+# ground truth given for recall and precision only).
 #   tools/label_flip_run.sh SEED RATE [OUT]
 set -euo pipefail
 seed=$1 rate=$2 out=${3:-runs/poisoning/label_flip-$2-s$1}
@@ -21,6 +21,6 @@ seed: $seed
 $model
 data: {format: npy, images: $out/train_poisoned/images.npy, labels: $out/train_poisoned/labels.npy, batch_size: 128}
 train: {epochs: 3, optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: $out/model}
-audit: {detectors: [knn_labels], save_features: true, ground_truth: $out/train_poisoned/poisoned.npy}
+audit: {detectors: [label_margin, knn_labels], save_features: true, ground_truth: $out/train_poisoned/poisoned.npy}
 YAML
 "$rampart" audit-data "$out/audit.yaml" --out "$out/audit" | tee "$out/audit.txt"

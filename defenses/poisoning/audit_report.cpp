@@ -112,7 +112,9 @@ std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
          << v.flagged << " |\n";
     }
   } else {
-    md << "| class | points | flagged (neighbours mostly another label) | share |\n"
+    md << "| class | points | flagged ("
+       << (d.name == "label_margin" ? "margin far below the median" : "neighbours mostly another label")
+       << ") | share |\n"
           "| --- | --- | --- | --- |\n";
     for (const auto& v : d.classes) {
       md << "| " << class_name(c, v.label) << " | " << v.points << " | " << v.flagged << " | "
@@ -131,6 +133,10 @@ std::string describe_detector(const DetectorResult& d, const AuditSpec& s) {
   if (d.name == "activation_clustering") {
     return "activation clustering (PCA " + std::to_string(s.ac_dims) + ", two-means; smaller cluster < " +
            percent(s.ac_max_share) + " of the class and silhouette > " + fixed(s.ac_min_silhouette, 2) + ")";
+  }
+  if (d.name == "label_margin") {
+    return "label margins (the given label's logit minus the largest other; flagged more than " +
+           fixed(s.margin_k, 1) + " robust standard deviations below the median margin)";
   }
   return "k-NN labels (k " + std::to_string(s.knn_k) + ", PCA " + std::to_string(s.knn_dims) +
          "; flagged when >= " + percent(s.knn_min_share) + " of the neighbours carry one other label)";
@@ -151,7 +157,7 @@ std::string markdown(const AuditResult& r, const AuditSpec& s, const AuditContex
   for (const auto& d : r.detectors) {
     md << "## " << d.name << "\n\n" << describe_detector(d, s) << ". Flagged "
        << d.flagged.sum().item<int64_t>() << ".";
-    if (d.name != "knn_labels") md << " Classes judged poisoned: " << join(poisoned_classes(d, c)) << ".";
+    if (!judges_points_only(d.name)) md << " Classes judged poisoned: " << join(poisoned_classes(d, c)) << ".";
     md << "\n\n" << detector_table_md(d, c) << "\n";
   }
   if (c.ground_truth.defined()) {
@@ -334,7 +340,7 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
     json entry{{"name", d.name},
                {"flagged_count", d.flagged.sum().item<int64_t>()},
                {"classes", classes}};
-    if (d.name != "knn_labels") {
+    if (!judges_points_only(d.name)) {
       json poisoned = json::array();
       for (const auto& v : d.classes) {
         if (v.poisoned) poisoned.push_back(v.label);
@@ -352,7 +358,7 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
     scores[d.name] = rounded(d.scores);
     if (d.neighbour_label.defined()) {
       const at::Tensor nl = d.neighbour_label.contiguous();
-      scores["knn_labels_neighbour_label"] =
+      scores[d.name + (d.name == "knn_labels" ? "_neighbour_label" : "_preferred_label")] =
           std::vector<int64_t>(nl.data_ptr<int64_t>(), nl.data_ptr<int64_t>() + nl.numel());
     }
   }
@@ -368,6 +374,7 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
       {"features", {{"layer", s.layer}, {"dims", r.feature_dims}, {"seconds", c.feature_seconds}}},
       {"spec", {{"detectors", s.detectors}, {"alpha", s.alpha}, {"min_separation", s.min_separation},
                 {"dims", s.dims}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
+                {"label_margin", {{"k", s.margin_k}}},
                 {"activation_clustering", {{"dims", s.ac_dims}, {"max_share", s.ac_max_share}, {"min_silhouette", s.ac_min_silhouette}}},
                 {"seed", s.seed}}},
       {"detection_seconds", r.seconds},

@@ -15,16 +15,18 @@ bool AuditSpec::uses(const std::string& detector) const {
 
 AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "knn", "activation_clustering",
-                    "batch_size", "top_images", "seed", "ground_truth", "save_features"});
+                    "label_margin", "batch_size", "top_images", "seed", "ground_truth",
+                    "save_features"});
   // ground_truth (the poisoned.npy of `rampart data poison`) is read by the command.
   AuditSpec spec;
   if (node.has("detectors")) {
     spec.detectors = node.get_string_list("detectors");
     if (spec.detectors.empty()) node.fail_at("detectors", "empty: name at least one detector");
     for (const auto& d : spec.detectors) {
-      if (d != "spectral" && d != "activation_clustering" && d != "knn_labels") {
+      if (d != "spectral" && d != "activation_clustering" && d != "knn_labels" &&
+          d != "label_margin") {
         node.fail_at("detectors", "unknown detector '" + d +
-                  "' (spectral | activation_clustering | knn_labels)");
+                  "' (spectral | activation_clustering | knn_labels | label_margin)");
       }
     }
   }
@@ -37,6 +39,10 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
     spec.knn_k = knn->get_int("k", spec.knn_k, 1, 1000);
     spec.knn_min_share = knn->get_double("min_share", spec.knn_min_share, 0.5, 1.0);
     spec.knn_dims = knn->get_int("dims", spec.knn_dims, 1, 4096);
+  }
+  if (const auto margin = node.optional_child("label_margin")) {
+    margin->expect_keys({"k"});
+    spec.margin_k = margin->get_double("k", spec.margin_k, 0.0, 1e6);
   }
   if (const auto ac = node.optional_child("activation_clustering")) {
     ac->expect_keys({"dims", "max_share", "min_silhouette"});
@@ -51,8 +57,12 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   return spec;
 }
 
+bool judges_points_only(const std::string& detector) {
+  return detector == "knn_labels" || detector == "label_margin";
+}
+
 AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
-                           int64_t num_classes, const AuditSpec& spec) {
+                           int64_t num_classes, const AuditSpec& spec, const at::Tensor& logits) {
   const auto start = std::chrono::steady_clock::now();
   AuditResult result;
   result.points = features.size(0);
@@ -64,6 +74,8 @@ AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
       result.detectors.push_back(detect_spectral(features, y, num_classes, spec));
     } else if (name == "activation_clustering") {
       result.detectors.push_back(detect_activation_clustering(features, y, num_classes, spec));
+    } else if (name == "label_margin") {
+      result.detectors.push_back(detect_label_margin(logits, y, num_classes, spec));
     } else {
       result.detectors.push_back(detect_knn_labels(features, y, num_classes, spec));
     }

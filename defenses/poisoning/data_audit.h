@@ -16,12 +16,14 @@ namespace rampart::defenses::poisoning {
 /// Example (YAML):
 ///   audit:
 ///     detectors: [spectral, knn_labels]  # spectral | activation_clustering | knn_labels
+///                                        # | label_margin
 ///     layer: penultimate                 # penultimate | logits
 ///     alpha: 0.001                       # family-wise level of the per-class test
 ///     min_separation: 7                  # and the least split separation judged poisoned
 ///     dims: 20                           # PCA dims of the split refinement
 ///     activation_clustering: {dims: 10, max_share: 0.35, min_silhouette: 0.10}
 ///     knn: {k: 20, min_share: 0.8, dims: 32}
+///     label_margin: {k: 3.0}
 struct AuditSpec {
   std::vector<std::string> detectors{"spectral"};
   std::string layer = "penultimate";
@@ -31,6 +33,8 @@ struct AuditSpec {
   int64_t knn_k = 20;
   double knn_min_share = 0.8;
   int64_t knn_dims = 32;
+  /// label_margin: flagged beyond this many robust standard deviations below the median margin.
+  double margin_k = 3.0;
   /// Activation clustering (Chen et al. 2018, ART's `silhouette-scores` analysis): PCA to
   /// ac_dims; a class is poisoned when its smaller cluster holds < max_share of it and the
   /// silhouette is > min.
@@ -62,7 +66,7 @@ struct ClassVerdict {
   /// cluster's points to their centroid (in the class's PCA space): the poisons, images of
   /// several classes, are the more diverse cluster.
   double suspect_spread = 0, other_spread = 0;
-  /// knn_labels: the points whose neighbours mostly carry one other label.
+  /// knn_labels and label_margin: the points they flag (relabelling candidates).
   int64_t relabel_candidates = 0;
 };
 
@@ -73,9 +77,11 @@ struct DetectorResult {
   /// float64 [N]: spectral: |robust z| of the projection on the class's top singular vector
   /// (Tran et al.'s score, standardised per class);
   /// activation clustering: distance to the own cluster centre over the distance to the other;
-  /// knn_labels: the share of the k nearest neighbours that carry another label.
+  /// knn_labels: the share of the k nearest neighbours that carry another label;
+  /// label_margin: how many robust standard deviations the margin lies below the median.
   at::Tensor scores;
-  /// knn_labels: the majority label of each point's neighbours (int64 [N]).
+  /// knn_labels: the majority label of each point's neighbours; label_margin: the class the
+  /// model prefers over the given label (int64 [N]).
   at::Tensor neighbour_label;
 };
 
@@ -88,8 +94,13 @@ struct AuditResult {
 
 /// Audits a labelled data set from its features ([N, D], float32, one row per point in data
 /// order) and its labels. No target class or poison rate is given: each class is judged by the
-/// detectors' per-class rules (spectral: Bonferroni over classes for `alpha`).
+/// detectors' per-class rules (spectral: Bonferroni over classes for `alpha`). `logits`
+/// ([N, classes]) are needed by label_margin only.
 AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
-                           int64_t num_classes, const AuditSpec& spec);
+                           int64_t num_classes, const AuditSpec& spec,
+                           const at::Tensor& logits = at::Tensor());
+
+/// True for the detectors that judge points rather than classes (knn_labels, label_margin).
+bool judges_points_only(const std::string& detector);
 
 }  // namespace rampart::defenses::poisoning

@@ -27,4 +27,14 @@ DetectorResult detect_activation_clustering(const at::Tensor& features, const at
 DetectorResult detect_knn_labels(const at::Tensor& features, const at::Tensor& labels,
                                  int64_t num_classes, const AuditSpec& spec);
 
+/// Label margins: m_i = the logit of point i's label minus its largest other logit, under the
+/// audited model; a point is flagged when m_i lies more than margin_k robust standard deviations
+/// (1.4826 MAD) below the median margin. Scores: (median - m_i) / (1.4826 MAD).
+/// `neighbour_label` holds the class the model prefers over the given label.
+DetectorResult detect_label_margin(const at::Tensor& logits, const at::Tensor& labels,
+                                   int64_t num_classes, const AuditSpec& spec);
+
+/// m_i = logits[i, labels[i]] - max_{j != labels[i]} logits[i, j], float64 [N].
+at::Tensor label_margins(const at::Tensor& logits, const at::Tensor& labels);
+
 }  // namespace rampart::defenses::poisoning

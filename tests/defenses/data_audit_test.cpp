@@ -6,11 +6,13 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "core/config_node.h"
 #include "core/error.h"
 #include "core/inline_image.h"
 #include "defenses/poisoning/audit_report.h"
 #include "defenses/poisoning/cluster_statistics.h"
 #include "defenses/poisoning/data_audit.h"
+#include "defenses/poisoning/detectors.h"
 #include "defenses/poisoning/feature_geometry.h"
 
 using namespace rampart;
@@ -198,6 +200,51 @@ TEST_CASE("k-NN labels finds flipped labels", "[defenses][poisoning][audit]") {
   const AuditScore score = score_audit(r.detectors[0].flagged, flipped, r.points);
   CHECK(score.recall() >= 0.95);
   CHECK(score.precision() >= 0.95);
+}
+
+TEST_CASE("label margins: exact on a small case, and the robust rule flags the far-negative ones",
+          "[defenses][poisoning][audit]") {
+  const at::Tensor logits = at::tensor({2.0, 1.0, 0.0, 0.0, 3.0, 1.0, 5.0, 5.0, 0.0}).view({3, 3});
+  const at::Tensor labels = at::tensor({0, 0, 1}, at::kLong);
+  CHECK(at::equal(label_margins(logits, labels), at::tensor({1.0, -3.0, 0.0}, at::kDouble)));
+  // 300 points whose own logit leads by 4.2 to 5.5 (uniform, so none is an outlier), and 12
+  // whose label trails class (label + 1) by 6 to 8: exactly those lie beyond 3 robust SDs.
+  at::manual_seed(4);
+  const int64_t n = 312, classes = 4;
+  const at::Tensor y = at::randint(classes, {n}, at::kLong);
+  at::Tensor z = at::rand({n, classes}) * 0.3;
+  z.scatter_add_(1, y.unsqueeze(1), 4.5 + at::rand({n, 1}));
+  const at::Tensor flipped = at::arange(300, n, at::kLong);
+  const at::Tensor preferred = (y.index({flipped}) + 1) % classes;
+  z.index_put_({flipped}, at::zeros({12, classes}));
+  z.index_put_({flipped, preferred}, 6.0 + at::rand({12}) * 2.0);
+  AuditSpec spec;
+  spec.detectors = {"label_margin"};
+  const AuditResult r = audit_features(at::zeros({n, 2}), y, classes, spec, z);
+  const DetectorResult& d = r.detectors[0];
+  CHECK(at::equal(d.flagged.nonzero().flatten(), flipped));
+  CHECK(at::equal(d.neighbour_label.index({flipped}), preferred));
+  const at::Tensor m = label_margins(z, y);
+  const double median = m.median().item<double>();
+  const double scale = 1.4826 * (m - median).abs().median().item<double>();
+  CHECK(at::allclose(d.scores, (median - m) / scale));
+  int64_t flagged_in_classes = 0;
+  for (const auto& v : d.classes) {
+    CHECK_FALSE(v.poisoned);  // it judges points, not classes
+    flagged_in_classes += v.flagged;
+  }
+  CHECK(flagged_in_classes == 12);
+  const auto j = audit_json(r, spec, AuditContext{});
+  CHECK_FALSE(j["detectors"][0].contains("poisoned_classes"));
+  CHECK(j["scores"]["label_margin_preferred_label"].size() == static_cast<size_t>(n));
+  // Without logits it cannot run, and says so.
+  CHECK_THROWS_WITH(audit_features(at::zeros({n, 2}), y, classes, spec),
+                    Catch::Contains("label_margin: needs the model's logits"));
+  // The config section: k, and a wrong key named.
+  auto root = core::parse_config("a: {detectors: [label_margin], label_margin: {k: 2.5}}\n"
+                                 "b: {label_margin: {kk: 1}}\n", "a.yaml");
+  CHECK(parse_audit_spec(root.child("a")).margin_k == 2.5);
+  CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("label_margin.kk"));
 }
 
 TEST_CASE("audit.json holds the sorted flagged indices and the verdicts", "[defenses][poisoning][audit]") {
