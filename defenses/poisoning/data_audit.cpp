@@ -57,6 +57,22 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   return spec;
 }
 
+std::vector<ClassVerdict> point_counts_per_class(const at::Tensor& flagged, const at::Tensor& labels,
+                                                 int64_t num_classes) {
+  std::vector<ClassVerdict> classes;
+  for (int64_t c = 0; c < num_classes; ++c) {
+    ClassVerdict v;
+    v.label = c;
+    const at::Tensor in_class = labels == c;
+    v.points = in_class.sum().item<int64_t>();
+    v.flagged = (flagged & in_class).sum().item<int64_t>();
+    v.relabel_candidates = v.flagged;
+    v.suspect_share = v.points > 0 ? static_cast<double>(v.flagged) / v.points : 0.0;
+    classes.push_back(v);
+  }
+  return classes;
+}
+
 bool judges_points_only(const std::string& detector) {
   return detector == "knn_labels" || detector == "label_margin";
 }

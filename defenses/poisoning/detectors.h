@@ -2,6 +2,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <vector>
+
 #include "defenses/poisoning/data_audit.h"
 
 namespace rampart::defenses::poisoning {
@@ -33,6 +35,11 @@ DetectorResult detect_knn_labels(const at::Tensor& features, const at::Tensor& l
 /// `neighbour_label` holds the class the model prefers over the given label.
 DetectorResult detect_label_margin(const at::Tensor& logits, const at::Tensor& labels,
                                    int64_t num_classes, const AuditSpec& spec);
+
+/// The class verdicts of a detector that judges points (knn_labels, label_margin): per class
+/// its points and how many are flagged (relabelling candidates); no class is judged poisoned.
+std::vector<ClassVerdict> point_counts_per_class(const at::Tensor& flagged, const at::Tensor& labels,
+                                                 int64_t num_classes);
 
 /// m_i = logits[i, labels[i]] - max_{j != labels[i]} logits[i, j], float64 [N].
 at::Tensor label_margins(const at::Tensor& logits, const at::Tensor& labels);

@@ -32,18 +32,9 @@ DetectorResult detect_knn_labels(const at::Tensor& features, const at::Tensor& l
   out.scores = (k - own.to(at::kDouble)) / k;
   out.neighbour_label = top_label;
   out.flagged = top.to(at::kDouble) >= spec.knn_min_share * k;
-  for (int64_t c = 0; c < num_classes; ++c) {
-    ClassVerdict v;
-    v.label = c;
-    const at::Tensor in_class = labels == c;
-    v.points = in_class.sum().item<int64_t>();
-    v.flagged = (out.flagged & in_class).sum().item<int64_t>();
-    v.relabel_candidates = v.flagged;
-    v.suspect_share = v.points > 0 ? static_cast<double>(v.flagged) / v.points : 0.0;
-    // k-NN judges points, not classes: a class verdict would need the clean data's own rate
-    // of inconsistent labels, which no one gives.
-    out.classes.push_back(v);
-  }
+  // k-NN judges points, not classes: a class verdict would need the clean data's own rate of
+  // inconsistent labels, which no one gives.
+  out.classes = point_counts_per_class(out.flagged, labels, num_classes);
   return out;
 }
 

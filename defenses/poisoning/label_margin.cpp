@@ -39,18 +39,11 @@ DetectorResult detect_label_margin(const at::Tensor& logits, const at::Tensor& l
   out.flagged = out.scores > spec.margin_k;
   // The class the model prefers over the given label: the likely true label of a flagged point.
   const at::Tensor y = labels.to(at::kLong);
-  out.neighbour_label = std::get<1>(
-      logits.to(at::kDouble).scatter(1, y.unsqueeze(1), -std::numeric_limits<double>::infinity()).max(1));
-  for (int64_t c = 0; c < num_classes; ++c) {
-    ClassVerdict v;
-    v.label = c;
-    const at::Tensor in_class = y == c;
-    v.points = in_class.sum().item<int64_t>();
-    v.flagged = (out.flagged & in_class).sum().item<int64_t>();
-    v.relabel_candidates = v.flagged;
-    v.suspect_share = v.points > 0 ? static_cast<double>(v.flagged) / v.points : 0.0;
-    out.classes.push_back(v);  // judges points, not classes, as knn_labels
-  }
+  out.neighbour_label = std::get<1>(logits.to(at::kDouble)
+                                        .scatter(1, y.unsqueeze(1),
+                                                 -std::numeric_limits<double>::infinity())
+                                        .max(1));
+  out.classes = point_counts_per_class(out.flagged, y, num_classes);  // points, not classes
   return out;
 }
 

@@ -23,36 +23,41 @@ __device__ void load_sorted_column(float* v, const float* __restrict__ x, int64_
   }
 }
 
-__global__ void sorted_range_mean_kernel(const float* __restrict__ x, int64_t n, int64_t d,
-                                         int64_t row_stride, int64_t lo, int64_t hi,
-                                         const int32_t* __restrict__ network, int64_t pairs,
-                                         float* __restrict__ out) {
+// One thread per coordinate j: the sorted column goes to reduce(v), whose result is out[j].
+template <typename Reduce>
+__global__ void sorted_column_kernel(const float* __restrict__ x, int64_t n, int64_t d,
+                                     int64_t row_stride, const int32_t* __restrict__ network,
+                                     int64_t pairs, float* __restrict__ out, Reduce reduce) {
   const int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (j >= d) return;
   float v[kMaxAggregationWires];
   load_sorted_column(v, x, n, row_stride, j, network, pairs);
-  float sum = 0.0f;
-  for (int64_t r = lo; r < hi; ++r) sum += v[r];
-  out[j] = sum * (1.0f / static_cast<float>(hi - lo));
+  out[j] = reduce(v);
 }
 
-__global__ void median_window_mean_kernel(const float* __restrict__ x, int64_t n, int64_t d,
-                                          int64_t row_stride, int64_t k,
-                                          const int32_t* __restrict__ network, int64_t pairs,
-                                          float* __restrict__ out) {
-  const int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (j >= d) return;
-  float v[kMaxAggregationWires];
-  load_sorted_column(v, x, n, row_stride, j, network, pairs);
-  // As the CPU twin: slide the window [start, start + k) up while the entering value is
-  // strictly closer to the median than the leaving one.
-  const float median = 0.5f * (v[(n - 1) / 2] + v[n / 2]);
-  int64_t start = 0;
-  for (int64_t i = 0; i + k < n; ++i) start += (v[i + k] - median < median - v[i]) ? 1 : 0;
-  float sum = 0.0f;
-  for (int64_t r = start; r < start + k; ++r) sum += v[r];
-  out[j] = sum * (1.0f / static_cast<float>(k));
-}
+// The mean of the sorted ranks lo .. hi-1.
+struct RangeMean {
+  int64_t lo, hi;
+  __device__ float operator()(const float* v) const {
+    float sum = 0.0f;
+    for (int64_t r = lo; r < hi; ++r) sum += v[r];
+    return sum * (1.0f / static_cast<float>(hi - lo));
+  }
+};
+
+// As the CPU twin: the window [start, start + k) slides up while the entering value is strictly
+// closer to the median than the leaving one.
+struct MedianWindowMean {
+  int64_t n, k;
+  __device__ float operator()(const float* v) const {
+    const float median = 0.5f * (v[(n - 1) / 2] + v[n / 2]);
+    int64_t start = 0;
+    for (int64_t i = 0; i + k < n; ++i) start += (v[i + k] - median < median - v[i]) ? 1 : 0;
+    float sum = 0.0f;
+    for (int64_t r = start; r < start + k; ++r) sum += v[r];
+    return sum * (1.0f / static_cast<float>(k));
+  }
+};
 
 unsigned blocks_for(int64_t d) { return static_cast<unsigned>((d + kThreads - 1) / kThreads); }
 
@@ -63,8 +68,8 @@ cudaError_t launch_sorted_range_mean(const float* x, int64_t n, int64_t d, int64
                                      int64_t pairs, float* out, cudaStream_t stream) {
   if (d == 0) return cudaSuccess;
   if (n > kMaxAggregationWires) return cudaErrorInvalidValue;
-  sorted_range_mean_kernel<<<blocks_for(d), kThreads, 0, stream>>>(x, n, d, row_stride, lo, hi,
-                                                                    network, pairs, out);
+  sorted_column_kernel<<<blocks_for(d), kThreads, 0, stream>>>(x, n, d, row_stride, network,
+                                                                pairs, out, RangeMean{lo, hi});
   return cudaGetLastError();
 }
 
@@ -73,8 +78,8 @@ cudaError_t launch_median_window_mean(const float* x, int64_t n, int64_t d, int6
                                       float* out, cudaStream_t stream) {
   if (d == 0) return cudaSuccess;
   if (n > kMaxAggregationWires) return cudaErrorInvalidValue;
-  median_window_mean_kernel<<<blocks_for(d), kThreads, 0, stream>>>(x, n, d, row_stride, k,
-                                                                     network, pairs, out);
+  sorted_column_kernel<<<blocks_for(d), kThreads, 0, stream>>>(
+      x, n, d, row_stride, network, pairs, out, MedianWindowMean{n, k});
   return cudaGetLastError();
 }
 
