@@ -195,7 +195,7 @@ TEST_CASE("rules agree with plain libtorch definitions on random (n, d)",
   check_close(agg::minimum_diameter_average(many, 0), many.mean(0), 1e-6);
 }
 
-TEST_CASE("centered clipping keeps its centre between rounds; clipping and ARC bound norms",
+TEST_CASE("centered clipping keeps its centre between rounds, clipping and ARC bound norms",
           "[defenses][aggregation]") {
   const at::Tensor x = rows({{3, 4}, {0, 0}, {30, 40}});
   agg::CenteredClipping cc(/*tau=*/5.0, /*iterations=*/1);

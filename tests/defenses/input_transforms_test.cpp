@@ -118,7 +118,7 @@ TEST_CASE("jpeg: re-encoding keeps smooth images close, lower quality loses more
                      2 * defenses::jpeg_reencode(x, 75, 0, 1) - 1, 0, 1e-5));
 }
 
-TEST_CASE("transforms: no gradient as deployed; BPDA: identity, or the median's own gradient",
+TEST_CASE("transforms: no gradient as deployed, BPDA: identity, or the median's own gradient",
           "[defenses][transforms]") {
   std::vector<std::string> names{"bit_depth", "median"};
   if (defenses::jpeg_available()) names.push_back("jpeg");
@@ -148,7 +148,7 @@ TEST_CASE("transforms: no gradient as deployed; BPDA: identity, or the median's 
   }
 }
 
-TEST_CASE("transformed model: forward is the model on the transformed input; BPDA view shares it",
+TEST_CASE("transformed model: forward is the model on the transformed input, BPDA view shares it",
           "[defenses][transforms]") {
   torch::manual_seed(3);
   auto net = std::make_shared<models::SmallCNN>(models::InputSpec{{1, 28, 28}, 0.0, 1.0}, 10);

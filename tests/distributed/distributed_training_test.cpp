@@ -99,7 +99,7 @@ TEST_CASE("rampart train, 4 workers: a Byzantine rank's Inf updates are refused 
   CHECK(std::filesystem::exists(dir + "/out/worker1.log"));
 }
 
-TEST_CASE("rampart train, distributed: without keys it warns; impossible setups are refused",
+TEST_CASE("rampart train, distributed: without keys it warns, impossible setups are refused",
           "[distributed][config]") {
   const std::string dir = test::make_temp_dir("dist-config");
   const auto warned = test::run_process(

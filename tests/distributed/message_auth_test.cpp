@@ -14,7 +14,7 @@
 
 using namespace rampart;
 
-TEST_CASE("the update tag binds run, round, rank and payload; frames are checked in order",
+TEST_CASE("the update tag binds run, round, rank and payload, frames are checked in order",
           "[distributed][auth]") {
   distributed::Key key{}, other{};
   for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i), other[i] = 7;

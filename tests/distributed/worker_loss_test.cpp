@@ -120,7 +120,7 @@ TEST_CASE("rampart train, 4 workers: a worker killed mid-run is lost, and the re
 }
 
 TEST_CASE("rampart train on a TCPStore: an outsider that takes a rank without its key is refused "
-          "every round, named, and dropped; the others finish",
+          "every round, named, and dropped, the others finish",
           "[distributed][processes][security]") {
   const std::string dir = test::make_temp_dir("dist-outsider");
   write_keys(dir + "/workers.keys", {{0, 'a'}, {1, 'b'}, {2, 'c'}, {3, 'd'}});

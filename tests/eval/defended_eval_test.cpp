@@ -111,7 +111,7 @@ TEST_CASE("rampart eval: BPDA lowers robust accuracy behind JPEG, median and bit
   }
 }
 
-TEST_CASE("rampart eval: behind Gaussian noise, EOT lowers APGD's robust accuracy; no BPDA twins",
+TEST_CASE("rampart eval: behind Gaussian noise, EOT lowers APGD's robust accuracy, no BPDA twins",
           "[eval][defenses][transforms][eot]") {
   const std::string checkpoint = test::trained_fmnist_checkpoint();
   if (checkpoint.empty()) return;

@@ -213,7 +213,7 @@ TEST_CASE("graph allowlist: __setstate__ runs at load, inside the sandbox, and g
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("graph allowlist: model-controlled text is escaped; extra denials apply",
+TEST_CASE("graph allowlist: model-controlled text is escaped, extra denials apply",
           "[security][graph]") {
   const std::string bytes = forward_model(
       "    assert bool(x.sum() != 0.0), chr(27) + \"[2Jverdict: ACCEPTED\" + chr(10)\n"

@@ -71,7 +71,7 @@ TEST_CASE("budget: a million GLOBALs against large code are judged once each",
   CHECK(seconds_since(start) < 5.0);
 }
 
-TEST_CASE("budget: the inspection's wall clock is a budget; exceeding it rejects",
+TEST_CASE("budget: the inspection's wall clock is a budget, exceeding it rejects",
           "[security][budget]") {
   std::string body;
   for (int i = 0; i < 200000; ++i) body += "K\x01" "0";
@@ -87,7 +87,7 @@ TEST_CASE("budget: the inspection's wall clock is a budget; exceeding it rejects
   CHECK(security::inspect_torchscript(archive, security::libtorch_limits()).accepted());
 }
 
-TEST_CASE("budget: the inspection's memory is a budget; exceeding it rejects",
+TEST_CASE("budget: the inspection's memory is a budget, exceeding it rejects",
           "[security][budget]") {
   // A 64 MiB code record, which the inspection copies, against a 16 MiB budget.
   const auto archive = test::build_zip({{"m/version", "3\n"},

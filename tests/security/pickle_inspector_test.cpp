@@ -86,7 +86,7 @@ TEST_CASE("pickle: storages and tensors of a real TorchScript data.pkl", "[secur
   CHECK(elements == expected);
 }
 
-TEST_CASE("zip: libtorch's archives pass; each structural defect is named", "[security][zip]") {
+TEST_CASE("zip: libtorch's archives pass, each structural defect is named", "[security][zip]") {
   const std::string bytes = test::small_cnn_archive();
   const security::Archive archive = security::inspect_archive(bytes);
   CHECK_FALSE(archive.prefix.empty());

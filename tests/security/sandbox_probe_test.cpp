@@ -67,7 +67,7 @@ security::ProbeResult timed_probe(const std::string& model, const security::Prob
 
 }  // namespace
 
-TEST_CASE("probe: a valid model loads and runs; its output shape comes back", "[security][probe]") {
+TEST_CASE("probe: a valid model loads and runs, its output shape comes back", "[security][probe]") {
   const std::string model = test::small_cnn_archive();
   const auto result = security::probe_model(model, options(30));
   INFO(result.reason);

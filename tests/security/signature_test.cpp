@@ -47,7 +47,7 @@ std::string sign(EVP_PKEY* key, const std::string& bytes) {
 
 }  // namespace
 
-TEST_CASE("signature: Ed25519 over the file as read; tampering and other keys are refused",
+TEST_CASE("signature: Ed25519 over the file as read, tampering and other keys are refused",
           "[security][signature]") {
   const std::string dir = test::make_temp_dir("signature");
   const std::string model = test::small_cnn_archive();
