@@ -3,13 +3,14 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "models/mlp.h"
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
 
 namespace rampart::models {
 
 const std::vector<std::string>& builtin_archs() {
-  static const std::vector<std::string> kArchs{"small_cnn", "preact_resnet18"};
+  static const std::vector<std::string> kArchs{"small_cnn", "preact_resnet18", "mlp"};
   return kArchs;
 }
 
@@ -61,7 +62,7 @@ ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
                   "an Ed25519 signature needs both 'signature' and 'public_key'");
   }
   if (require_arch && spec.arch.empty()) {
-    model.fail("missing required key 'arch' (one of: small_cnn, preact_resnet18)");
+    model.fail("missing required key 'arch' (one of: small_cnn, preact_resnet18, mlp)");
   }
   if (!spec.arch.empty() && !spec.path.empty()) {
     model.fail(
@@ -71,6 +72,10 @@ ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
     model.fail(inherited ? "an ensemble member needs 'arch' (with 'checkpoint') or 'path'"
                          : "needs 'arch' (a built-in model), 'path' (a TorchScript file) or "
                            "'ensemble'");
+  }
+  if (model.has("hidden")) {
+    if (spec.arch != "mlp") model.fail_at("hidden", "is the width of the 'mlp' architecture only");
+    spec.hidden = model.get_int("hidden", spec.hidden, 1, 65536);
   }
   if (inherited) {
     spec.num_classes = inherited->num_classes;
@@ -87,7 +92,8 @@ ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
 }
 
 void parse_ensemble(const core::ConfigNode& model, ModelSpec& spec) {
-  for (const char* key : {"arch", "path", "checkpoint", "sha256", "signature", "public_key"}) {
+  for (const char* key :
+       {"arch", "hidden", "path", "checkpoint", "sha256", "signature", "public_key"}) {
     if (model.has(key)) {
       model.fail_at(key, std::string("'") + key +
                              "' belongs to each ensemble member, not next to 'ensemble'");
@@ -103,7 +109,8 @@ void parse_ensemble(const core::ConfigNode& model, ModelSpec& spec) {
   if (!ensemble.has("members")) ensemble.fail("missing required key 'members'");
   for (const auto& member : ensemble.list("members")) {
     if (!member.is_map()) member.fail("an ensemble member is a mapping (arch/checkpoint or path)");
-    member.expect_keys({"arch", "path", "checkpoint", "sha256", "signature", "public_key"});
+    member.expect_keys(
+        {"arch", "hidden", "path", "checkpoint", "sha256", "signature", "public_key"});
     spec.members.push_back(parse_single(member, /*require_arch=*/false, &spec));
     if (!spec.members.back().arch.empty() && spec.members.back().checkpoint.empty()) {
       member.fail("built-in architecture '" + spec.members.back().arch +
@@ -180,8 +187,8 @@ void set_intake_policy(ModelSpec& spec, const security::IntakePolicy& policy) {
 
 ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
   if (!model.is_map()) model.fail("'model' is a mapping (arch/checkpoint, path or ensemble)");
-  model.expect_keys({"arch", "path", "checkpoint", "sha256", "signature", "public_key",
-                     "num_classes", "input", "ensemble", "transforms"});
+  model.expect_keys({"arch", "hidden", "path", "checkpoint", "sha256", "signature",
+                     "public_key", "num_classes", "input", "ensemble", "transforms"});
   ModelSpec spec;
   if (model.has("ensemble")) {
     if (require_arch) model.fail_at("ensemble", "'rampart train' trains one built-in model");
@@ -207,6 +214,7 @@ std::shared_ptr<Classifier> make_classifier(const ModelSpec& spec) {
   if (spec.arch == "preact_resnet18") {
     return std::make_shared<PreActResNet18>(spec.input, spec.num_classes);
   }
+  if (spec.arch == "mlp") return std::make_shared<MLP>(spec.input, spec.num_classes, spec.hidden);
   throw ConfigError("model.arch: unknown architecture '" + spec.arch + "'");
 }
 

@@ -32,7 +32,8 @@ enum class Combine { kLogits, kProbabilities, kVote };
 /// checkpoint), a TorchScript file, or an ensemble of such models, optionally behind input
 /// transforms.
 struct ModelSpec {
-  std::string arch;        ///< small_cnn | preact_resnet18; empty when `path` is TorchScript
+  std::string arch;        ///< small_cnn | preact_resnet18 | mlp; empty for TorchScript `path`
+  int64_t hidden = 128;    ///< the hidden width of `mlp`
   std::string path;        ///< TorchScript file
   std::string checkpoint;  ///< safetensors weights for `arch`
   int64_t num_classes = 10;
@@ -55,7 +56,7 @@ std::string to_string(Combine combine);
 /// The built-in architecture names.
 const std::vector<std::string>& builtin_archs();
 
-/// Parses `model:` (keys: arch, path, checkpoint, sha256, num_classes, input{shape, range},
+/// Parses `model:` (keys: arch, hidden (mlp only), path, checkpoint, sha256, num_classes, input{shape, range},
 /// ensemble{combine, members}, transforms). `require_arch` is set by `rampart train`, which can
 /// only train one built-in model.
 ///

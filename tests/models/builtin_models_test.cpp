@@ -4,6 +4,7 @@
 
 #include "core/config_node.h"
 #include "core/error.h"
+#include "models/mlp.h"
 #include "models/model_spec.h"
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
@@ -44,6 +45,36 @@ TEST_CASE("preact_resnet18 has the standard 11.17M parameters and named blocks",
   CHECK(found);
   models::PreActResNet18 hundred(models::InputSpec{{3, 32, 32}, 0, 1}, 100);
   CHECK(hundred.forward(torch::rand({1, 3, 32, 32})).size(1) == 100);
+}
+
+TEST_CASE("mlp flattens the input into one hidden ReLU layer of the configured width", "[models]") {
+  torch::manual_seed(0);
+  models::MLP net(models::InputSpec{}, 10, 32);
+  // fc1 784*32+32, fc2 32*10+10: the 784-32-10 model of the Byzantine simulations
+  CHECK(count_parameters(net) == 25450);
+  const at::Tensor x = torch::rand({4, 1, 28, 28});
+  CHECK(net.features(x).sizes() == at::IntArrayRef{4, 32});
+  CHECK(net.features(x).min().item<float>() >= 0.0F);
+  CHECK(net.forward(x).sizes() == at::IntArrayRef{4, 10});
+  models::MLP colour(models::InputSpec{{3, 5, 7}, 0, 1}, 3, 8);
+  CHECK(count_parameters(colour) == 105 * 8 + 8 + 8 * 3 + 3);
+
+  auto root = core::parse_config(
+      "narrow: {arch: mlp, hidden: 32}\n"
+      "default: {arch: mlp}\n"
+      "cnn: {arch: small_cnn, hidden: 32}\n"
+      "zero: {arch: mlp, hidden: 0}\n",
+      "mlp.yaml");
+  const auto spec = models::parse_model_spec(root.child("narrow"), true);
+  CHECK(spec.hidden == 32);
+  CHECK(count_parameters(*models::make_classifier(spec)) == 25450);
+  CHECK(models::make_classifier(spec)->arch() == "mlp");
+  CHECK(models::parse_model_spec(root.child("default"), true).hidden == 128);
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("cnn"), true),
+                    Catch::Contains("mlp.yaml:3:32: cnn.hidden: is the width of the 'mlp' "
+                                    "architecture only"));
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("zero"), true),
+                    Catch::Contains("zero.hidden"));
 }
 
 TEST_CASE("model specs are built from config and validated", "[models]") {

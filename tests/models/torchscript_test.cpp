@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "models/mlp.h"
 #include "models/model.h"
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
@@ -63,6 +64,11 @@ TEST_CASE("built-in models export to TorchScript that computes the same logits",
   for (const auto& p : loaded_resnet.module.named_parameters()) names.insert(p.name);
   CHECK(names.count("layer3.0.shortcut.0.weight") == 1);
   CHECK(names.size() == resnet.parameters().size());
+
+  models::MLP mlp(models::InputSpec{}, 10, 16);
+  models::export_torchscript(mlp, dir + "/mlp.pt");
+  auto loaded_mlp = models::load_torchscript(dir + "/mlp.pt", test::unpinned());
+  CHECK(torch::allclose(run(loaded_mlp.module, x), mlp.forward(x), 1e-5, 1e-6));
   std::filesystem::remove_all(dir);
 }
 
