@@ -35,4 +35,11 @@ std::vector<at::Tensor> shard_indices(const at::Tensor& labels, int64_t workers,
   return out;
 }
 
+at::Tensor worker_shard(const at::Tensor& labels, int64_t world, int64_t byzantine, int64_t rank,
+                        double heterogeneity, uint64_t seed) {
+  const int64_t honest = world - byzantine;
+  const int64_t shard = rank < honest ? rank : (rank - honest) % honest;
+  return shard_indices(labels, honest, heterogeneity, seed)[static_cast<std::size_t>(shard)];
+}
+
 }  // namespace rampart::distributed

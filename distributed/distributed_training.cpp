@@ -143,9 +143,12 @@ training::TrainResult train_rank(const training::TrainConfig& config,
   const uint64_t seed = config.seed;
   const double heterogeneity = spec.heterogeneity;
   const bool label_flip = byzantine && spec.byzantine.attack == "label_flip";
-  options.shard = [rank, world, heterogeneity, seed, label_flip](const datasets::Dataset& train) {
+  const int64_t byzantine_count = spec.byzantine.count;
+  options.shard = [rank, world, byzantine_count, heterogeneity, seed,
+                   label_flip](const datasets::Dataset& train) {
     datasets::Dataset part = train;
-    const at::Tensor indices = shard_indices(train.labels, world, heterogeneity, seed)[static_cast<std::size_t>(rank)];
+    const at::Tensor indices =
+        worker_shard(train.labels, world, byzantine_count, rank, heterogeneity, seed);
     part.images = train.images.index_select(0, indices);
     part.labels = train.labels.index_select(0, indices);
     if (label_flip) part.labels = (train.num_classes - 1) - part.labels;

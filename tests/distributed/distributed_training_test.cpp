@@ -70,6 +70,26 @@ TEST_CASE("shards: equal sizes, disjoint, IID at heterogeneity 1 and label-sorte
                   distributed::shard_indices(labels, 4, 0.5, 7)[2]));
 }
 
+TEST_CASE("shards with simulated attackers: honest ranks get the honest-only run's shards",
+          "[distributed]") {
+  const at::Tensor labels = at::arange(1200, at::kLong).remainder(10);
+  // 12 ranks, the last 2 simulated attackers: the data goes to the 10 honest ranks only.
+  const auto honest_only = distributed::shard_indices(labels, 10, 0.5, 3);
+  for (int64_t r = 0; r < 10; ++r) {
+    CHECK(at::equal(distributed::worker_shard(labels, 12, 2, r, 0.5, 3), honest_only[r]));
+  }
+  CHECK(honest_only[0].size(0) == 120);
+  // Attacker k takes honest rank k's shard (the same steps; label flips of real data).
+  CHECK(at::equal(distributed::worker_shard(labels, 12, 2, 10, 0.5, 3), honest_only[0]));
+  CHECK(at::equal(distributed::worker_shard(labels, 12, 2, 11, 0.5, 3), honest_only[1]));
+  // No attackers: the plain split.
+  CHECK(at::equal(distributed::worker_shard(labels, 4, 0, 3, 0.5, 3),
+                  distributed::shard_indices(labels, 4, 0.5, 3)[3]));
+  // More attackers than honest ranks cycle through the honest shards.
+  CHECK(at::equal(distributed::worker_shard(labels, 5, 3, 4, 1.0, 0),
+                  distributed::shard_indices(labels, 2, 1.0, 0)[0]));
+}
+
 TEST_CASE("rampart train, 4 workers: a Byzantine rank's Inf updates are refused and named every "
           "round, and every rank ends with the same weights",
           "[distributed][processes]") {
@@ -88,10 +108,11 @@ TEST_CASE("rampart train, 4 workers: a Byzantine rank's Inf updates are refused 
                          "  auth: {keys: " + keys + "}\n")});
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
-  // 1200 points / 4 workers / batches of 50: 6 rounds.
-  CHECK(result.output.find("distributed:         4 workers, 6 rounds, aggregator trimmed_mean(f=1)") !=
+  // 1200 points over the 3 honest workers (the simulated attacker holds no data of its own),
+  // batches of 50: 8 rounds.
+  CHECK(result.output.find("distributed:         4 workers, 8 rounds, aggregator trimmed_mean(f=1)") !=
         std::string::npos);
-  CHECK(result.output.find("rejected:          rank 3, 6 of 6 rounds (non-finite values (NaN or Inf))") !=
+  CHECK(result.output.find("rejected:          rank 3, 8 of 8 rounds (non-finite values (NaN or Inf))") !=
         std::string::npos);
   CHECK(result.output.find("final weights:     identical on every rank") != std::string::npos);
   CHECK(result.output.find("not authenticated") == std::string::npos);
