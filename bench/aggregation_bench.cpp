@@ -63,6 +63,10 @@ void BM_MinimumDiameterAverage(benchmark::State& state) {
   const at::Tensor& x = updates();
   for (auto _ : state) benchmark::DoNotOptimize(agg::minimum_diameter_average(x, kTrim));
 }
+void BM_CovarianceFilter(benchmark::State& state) {
+  const at::Tensor& x = updates();
+  for (auto _ : state) benchmark::DoNotOptimize(agg::covariance_filter(x, kTrim));
+}
 void BM_Mean(benchmark::State& state) {
   const at::Tensor& x = updates();
   for (auto _ : state) benchmark::DoNotOptimize(agg::mean(x));
@@ -95,6 +99,7 @@ BENCHMARK(BM_TrimmedMeanSortReference)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MeamedFused)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MeamedSortReference)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MinimumDiameterAverage)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CovarianceFilter)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Mean)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Krum)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MultiKrum)->Unit(benchmark::kMillisecond);

@@ -5,12 +5,23 @@
 # spread per cell. Every rule gets ByzFL's worker momentum 0.9.
 #   tools/byzantine_table.sh                  # every cell, seeds 0 1 2 (about 1.5 minutes each)
 #   SEEDS=0 RULES="mean" ATTACKS="ipm" tools/byzantine_table.sh
-#   (RULES may also name mda and meamed, which the default table leaves out)
-# Logs go to reports/byzantine/<rule>/<attack>/seed<k>.log.
+#   (RULES may also name mda, meamed and caf, which the default table leaves out)
+#   DEFENSE=pgd_at RULES=arc_nnm_trimmed_mean ATTACKS="none alie" tools/byzantine_table.sh
+#     every worker trains with PGD-AT (eps 0.1, 5 steps); each model is then evaluated by
+#     PGD-20 at eps 0.1 on the first 2,000 test images, and the table gives clean / PGD-20
+# Logs go to reports/byzantine[_pgd_at]/<rule>/<attack>/seed<k>.log.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rampart=${RAMPART:-build/rampart}
 out=reports/byzantine
+defense=${DEFENSE:-}
+extra=()
+if [ "$defense" = pgd_at ]; then
+  out=reports/byzantine_pgd_at
+  extra=(--set "defense={method: pgd_at, eps: 0.1, steps: 5, random_init: true}")
+elif [ -n "$defense" ]; then
+  echo "DEFENSE: pgd_at or nothing" >&2; exit 2
+fi
 keys=$out/workers.keys
 seeds=${SEEDS:-0 1 2}
 workers=${WORKERS:-12}
@@ -26,6 +37,7 @@ declare -A rule_yaml=(
   [centered_clipping]="{name: centered_clipping, tau: 1.0, momentum: 0.9}"
   [mda]="{name: mda, f: $byzantine, momentum: 0.9}"
   [meamed]="{name: meamed, f: $byzantine, momentum: 0.9}"
+  [caf]="{name: caf, f: $byzantine, momentum: 0.9}"
 )
 rules=${RULES:-mean median trimmed_mean krum geometric_median arc_nnm_trimmed_mean centered_clipping}
 mkdir -p "$out"
@@ -38,7 +50,8 @@ for rule in $rules; do
     mkdir -p "$out/$rule/$attack"
     for seed in $seeds; do
       log="$out/$rule/$attack/seed$seed.log"
-      [ -s "$log" ] && grep -q "^validation accuracy" "$log" && continue
+      run="$out/$rule/$attack/run$seed"
+      if ! { [ -s "$log" ] && grep -q "^validation accuracy" "$log"; }; then
       byz="{count: $byzantine, attack: $attack}"
       [ "$attack" = ipm ] && byz="{count: $byzantine, attack: ipm, tau: 6.0}"  # > (n - f) / f = 5
       n=$workers
@@ -47,27 +60,53 @@ for rule in $rules; do
       "$rampart" train configs/fmnist_byzantine.yaml --set "seed=$seed" \
         --set "distributed.workers=$n" --set "distributed.aggregator=${rule_yaml[$rule]}" \
         --set "distributed.simulate_byzantine=$byz" --set "distributed.auth.keys=$keys" \
-        --set "train.output=$out/$rule/$attack/run$seed" > "$log" 2>&1 || true
+        "${extra[@]}" --set "train.output=$run" > "$log" 2>&1 || true
+      fi
+      if [ -n "$defense" ] && [ ! -s "$run/eval/report.json" ] && [ -f "$run/model.pt" ]; then
+        # model.pt pinned to the hash the training run printed
+        sha=$(grep -a -A1 "^torchscript:" "$log" | awk '/sha256:/ {print $2}')
+        "$rampart" eval configs/fmnist_defense_eval.yaml --set "model.path=$run/model.pt" \
+          --set "model.sha256=$sha" --set "threads=1" \
+          --set "attacks=[{name: pgd, norm: linf, eps: 0.1, steps: 20}]" \
+          --out "$run/eval" -q > "$out/$rule/$attack/eval$seed.log" 2>&1 || true
+      fi
     done
   done
 done
-python3 - "$out" $rules -- $attacks <<'PY'
-import re, statistics, sys, os
-root = sys.argv[1]; split = sys.argv.index("--")
-rules, attacks = sys.argv[2:split], sys.argv[split + 1:]
+python3 - "$out" "$defense" $rules -- $attacks <<'PY'
+import json, re, statistics, sys, os
+root, defense = sys.argv[1], sys.argv[2]
+split = sys.argv.index("--")
+rules, attacks = sys.argv[3:split], sys.argv[split + 1:]
+
+def cell(values):
+    if not values: return "-"
+    if len(values) == 1: return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
 print("| rule | " + " | ".join(attacks) + " |")
 print("| --- | " + " | ".join("---" for _ in attacks) + " |")
 for rule in rules:
     cells = []
     for attack in attacks:
-        values = []
         folder = os.path.join(root, rule, attack)
-        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-            if name.endswith(".log"):
-                m = re.search(r"^validation accuracy: ([0-9.]+)%", open(os.path.join(folder, name)).read(), re.M)
-                if m: values.append(float(m.group(1)))
-        if not values: cells.append("-")
-        elif len(values) == 1: cells.append(f"{values[0]:.1f}")
-        else: cells.append(f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}")
+        seeds = sorted(n[4:-4] for n in os.listdir(folder) if re.fullmatch(r"seed\d+\.log", n)) \
+            if os.path.isdir(folder) else []
+        if defense:  # clean / PGD-20 accuracy on the test images, from each model's report
+            clean, robust = [], []
+            for k in seeds:
+                path = os.path.join(folder, f"run{k}", "eval", "report.json")
+                if not os.path.exists(path): continue
+                report = json.load(open(path))
+                clean.append(100 * report["clean"]["accuracy"])
+                robust.append(100 * report["attacks"][0]["robust_accuracy"])
+            cells.append(cell(clean) + " / " + cell(robust) if clean else "-")
+            continue
+        values = []
+        for k in seeds:
+            m = re.search(r"^validation accuracy: ([0-9.]+)%",
+                          open(os.path.join(folder, f"seed{k}.log")).read(), re.M)
+            if m: values.append(float(m.group(1)))
+        cells.append(cell(values))
     print(f"| {rule} | " + " | ".join(cells) + " |")
 PY

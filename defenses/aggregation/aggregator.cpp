@@ -43,7 +43,7 @@ PreAggregatorSpec parse_pre_map(const core::ConfigNode& item, int64_t rule_f) {
 // Rules whose definition takes f, the number of Byzantine workers tolerated.
 bool takes_f(const std::string& name) {
   return name == "trimmed_mean" || name == "krum" || name == "multi_krum" || name == "mda" ||
-         name == "meamed";
+         name == "meamed" || name == "caf";
 }
 
 }  // namespace
@@ -51,7 +51,7 @@ bool takes_f(const std::string& name) {
 AggregatorSpec parse_aggregator_spec(const core::ConfigNode& node) {
   const std::vector<std::string> names{"mean",       "median",           "trimmed_mean",
                                        "krum",       "multi_krum",       "geometric_median",
-                                       "centered_clipping", "mda", "meamed"};
+                                       "centered_clipping", "mda", "meamed", "caf"};
   AggregatorSpec spec;
   if (!node.is_map()) node.fail("expected a mapping such as {name: trimmed_mean, f: 2}");
   node.expect_keys({"name", "f", "tau", "iterations", "nu", "momentum", "pre"});
@@ -135,6 +135,7 @@ at::Tensor RobustAggregator::operator()(const at::Tensor& x) {
   if (name == "multi_krum") return multi_krum(v, spec_.f);
   if (name == "mda") return minimum_diameter_average(v, spec_.f);
   if (name == "meamed") return meamed(v, spec_.f);
+  if (name == "caf") return covariance_filter(v, spec_.f);
   if (name == "geometric_median") {
     return geometric_median(v, spec_.nu, spec_.iterations ? spec_.iterations : 3);
   }

@@ -24,7 +24,7 @@ struct PreAggregatorSpec {
 /// The `distributed.aggregator` section:
 ///   aggregator: {name: trimmed_mean, f: 2, pre: [clipping, nnm], momentum: 0.9}
 /// name: mean | median | trimmed_mean | krum | multi_krum | geometric_median | centered_clipping
-///       | mda | meamed.
+///       | mda | meamed | caf.
 struct AggregatorSpec {
   std::string name = "mean";
   int64_t f = 0;

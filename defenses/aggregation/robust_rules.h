@@ -42,6 +42,17 @@ at::Tensor multi_krum(const at::Tensor& x, int64_t f);
 /// grows with C(n, f): ConfigError when C(n, f) exceeds 10^7.
 at::Tensor minimum_diameter_average(const at::Tensor& x, int64_t f);
 
+/// Covariance-bound agnostic filter, CAF (Allouah, Guerraoui & Stephan, ICML 2025), as ByzFL's
+/// CAF: weights c = 1; while sum c > n - 2f: mu = the c-weighted mean, v the dominant
+/// eigenvector of the c-weighted covariance sum_i c_i (x_i - mu)(x_i - mu)^T / sum c,
+/// tau_i = ((x_i - mu) . v)^2, c_i <- c_i (1 - tau_i / max tau); returns the mu whose covariance
+/// had the smallest top eigenvalue. Where ByzFL differs: it estimates v by ONE power iteration
+/// from a random vector (a random output wherever the covariance has rank > 1); here v is exact,
+/// from the n x n centred Gram matrix (built from the pairwise distances, so the cost is one
+/// distance pass and one weighted mean, not a d x d matrix). A covariance that vanishes (every
+/// weighted vector equal) ends the loop with that mean (ByzFL divides by zero there).
+at::Tensor covariance_filter(const at::Tensor& x, int64_t f);
+
 /// Geometric median by smoothed Weiszfeld (Pillutla et al. 2022, RFA), ByzFL's form: from
 /// z = 0, `iterations` times z <- sum_i x_i / b_i / sum_i 1 / b_i with b_i = max(nu, |x_i - z|).
 /// Rows with an infinite value are left out.

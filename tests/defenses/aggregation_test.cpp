@@ -195,6 +195,72 @@ TEST_CASE("rules agree with plain libtorch definitions on random (n, d)",
   check_close(agg::minimum_diameter_average(many, 0), many.mean(0), 1e-6);
 }
 
+namespace {
+
+// CAF as its paper states it, in d-space: the c-weighted covariance matrix and its exact top
+// eigenpair (ByzFL's code uses one power iteration from a random vector instead).
+at::Tensor covariance_filter_reference(const at::Tensor& x, int64_t f) {
+  const int64_t n = x.size(0);
+  at::Tensor c = at::ones({n}, at::kDouble);
+  at::Tensor best;
+  double best_eigenvalue = 1e300;
+  while (c.sum().item<double>() > static_cast<double>(n - 2 * f)) {
+    const at::Tensor mu = (c.unsqueeze(1) * x).sum(0) / c.sum();
+    const at::Tensor diffs = x - mu;
+    const at::Tensor covariance = diffs.t().mm(c.unsqueeze(1) * diffs) / c.sum();
+    const auto [values, vectors] = at::linalg_eigh(covariance);
+    const double eigenvalue = values[-1].item<double>();
+    if (eigenvalue < best_eigenvalue) {
+      best_eigenvalue = eigenvalue;
+      best = mu;
+    }
+    const at::Tensor tau = diffs.mv(vectors.select(1, -1)).square();
+    c = c * (1 - tau / tau.max());
+  }
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("CAF: the n-space form equals the d-space definition, and ByzFL's values",
+          "[defenses][aggregation]") {
+  at::manual_seed(11);
+  for (int64_t n : {5, 9, 12}) {
+    for (int64_t f = 1; 2 * f < n; ++f) {
+      INFO("n " << n << " f " << f);
+      at::Tensor x = at::randn({n, 6}, at::kDouble);
+      x[n - 1] = x[n - 1] * 20 + 5;  // one far outlier
+      check_close(agg::covariance_filter(x, f), covariance_filter_reference(x, f), 1e-5);
+    }
+  }
+  // ByzFL's CAF on its docstring example, and (its power method run to convergence: with one
+  // iteration its output is random wherever the covariance has rank > 1) on two hand-made sets.
+  check_close(agg::covariance_filter(rows({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}), 1), rows({{4, 5, 6}})[0]);
+  const at::Tensor x = rows({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {-2, 0.5, 10}, {100, -50, 3}});
+  check_close(agg::covariance_filter(x, 1), rows({{2.415351, 3.743846, 6.605320}})[0], 1e-5);
+  check_close(agg::covariance_filter(x, 2), rows({{1.851658, 2.985036, 4.740841}})[0], 1e-5);
+  const at::Tensor y = rows({{0.5, -1, 2, 0}, {1.5, 0, 1, -1}, {0, 2, -1, 3}, {2.5, 1, 0.5, 0.5},
+                             {-3, 4, 2, 1}, {1, 1, 1, 1}, {10, -10, 5, -5}});
+  check_close(agg::covariance_filter(y, 1),
+              rows({{0.751919031, 0.885839403, 0.87027806, 0.673782527}})[0], 1e-6);
+  check_close(agg::covariance_filter(y, 2),
+              rows({{1.370933533, 0.528741956, 0.997381091, 0.337322384}})[0], 1e-6);
+  // Identical vectors: the covariance vanishes at once, and their value comes back (no 0 / 0).
+  const at::Tensor same = at::full({6, 3}, 2.5, at::kFloat);
+  check_close(agg::covariance_filter(same, 2), at::full({3}, 2.5, at::kDouble));
+  // Ten honest vectors near 1 and two far ones: the far ones are filtered out.
+  at::Tensor mixed = 1 + 0.01 * at::randn({12, 50}, at::kDouble);
+  mixed[10].fill_(-40);
+  mixed[11].fill_(60);
+  CHECK((agg::covariance_filter(mixed, 2) - mixed.slice(0, 0, 10).mean(0)).abs().max().item<double>() < 0.01);
+  // float32 takes the fused distance kernel (float32 block sums). On random data CAF's loop can
+  // run hundreds of passes whose top eigenvalues differ in the 7th digit, so float32 may keep
+  // another pass's mean than float64 does; with the outliers clearly apart both keep the same.
+  check_close(agg::covariance_filter(mixed.to(at::kFloat), 2), agg::covariance_filter(mixed, 2),
+              1e-5);
+  CHECK_THROWS_AS(agg::covariance_filter(same, 3), ConfigError);
+}
+
 TEST_CASE("centered clipping keeps its centre between rounds, clipping and ARC bound norms",
           "[defenses][aggregation]") {
   const at::Tensor x = rows({{3, 4}, {0, 0}, {30, 40}});

@@ -88,6 +88,10 @@ def test_aggregator_rules_on_a_small_case():
     # MDA and Meamed with f=1 both leave out the outlier: the mean of the first four rows
     assert torch.allclose(rampart.Aggregator("mda", f=1)(updates), torch.tensor([2.5, 25.0]))
     assert torch.allclose(rampart.Aggregator("meamed", f=1)(updates), torch.tensor([2.5, 25.0]))
+    # CAF down-weights the outlier to zero and the inliers unevenly (the d-space definition,
+    # computed in float64, gives these)
+    assert torch.allclose(rampart.Aggregator("caf", f=1)(updates), torch.tensor([2.4491, 24.4907]),
+                          atol=1e-3)
     with pytest.raises(rampart.ConfigError, match="n >= 5"):
         rampart.Aggregator("trimmed_mean", f=2)(updates[:3])
     with pytest.raises(rampart.ConfigError):
