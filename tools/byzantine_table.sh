@@ -6,6 +6,7 @@
 #   tools/byzantine_table.sh                  # every cell, seeds 0 1 2 (about 1.5 minutes each)
 #   SEEDS=0 RULES="mean" ATTACKS="ipm" tools/byzantine_table.sh
 #   (RULES may also name mda, meamed and caf, which the default table leaves out)
+#   EPOCHS=10 tools/byzantine_table.sh       # 1,600 rounds (reports/byzantine_e10/)
 #   DEFENSE=pgd_at RULES=arc_nnm_trimmed_mean ATTACKS="none alie" tools/byzantine_table.sh
 #     every worker trains with PGD-AT (eps 0.1, 5 steps); each model is then evaluated by
 #     PGD-20 at eps 0.1 on the first 2,000 test images, and the table gives clean / PGD-20
@@ -15,13 +16,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rampart=${RAMPART:-build/rampart}
 out=reports/byzantine
 defense=${DEFENSE:-}
-extra=()
+epochs=${EPOCHS:-5}  # 160 rounds each
+extra=(--set "train.epochs=$epochs")
 if [ "$defense" = pgd_at ]; then
   out=reports/byzantine_pgd_at
-  extra=(--set "defense={method: pgd_at, eps: 0.1, steps: 5, random_init: true}")
+  extra+=(--set "defense={method: pgd_at, eps: 0.1, steps: 5, random_init: true}")
 elif [ -n "$defense" ]; then
   echo "DEFENSE: pgd_at or nothing" >&2; exit 2
 fi
+[ "$epochs" = 5 ] || out="${out}_e${epochs}"
 keys=$out/workers.keys
 seeds=${SEEDS:-0 1 2}
 workers=${WORKERS:-12}
