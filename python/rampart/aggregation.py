@@ -13,7 +13,7 @@ class Aggregator:
     """A robust aggregation pipeline: optional pre-aggregation steps, then a rule.
 
     rule: mean, median, trimmed_mean, krum, multi_krum, geometric_median, centered_clipping,
-    mda or meamed;
+    mda, meamed or caf;
     f: the Byzantine workers tolerated; pre: steps such as ["clipping", {"name": "nnm"}];
     momentum is applied by workers, not here. ``aggregator(updates)`` maps [n, d] to [d].
 
