@@ -21,7 +21,7 @@ DistributedSpec parse_distributed_spec(const core::ConfigNode& node) {
     byz->expect_keys({"count", "attack", "tau"});
     spec.byzantine.count = byz->get_int("count", 1, 0, 1024);
     spec.byzantine.attack = byz->get_choice(
-        "attack", {"sign_flip", "ipm", "alie", "gaussian", "label_flip", "mimic", "inf",
+        "attack", {"sign_flip", "ipm", "alie", "gaussian", "label_flip", "label_flip_own", "mimic", "inf",
                    "alie_opt", "ipm_opt"});
     const double default_tau = spec.byzantine.attack == "ipm"    ? 2.0
                                : spec.byzantine.attack == "alie" ? 1.5

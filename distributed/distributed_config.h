@@ -11,11 +11,13 @@ namespace rampart::distributed {
 
 /// `simulate_byzantine`: the last `count` ranks attack (for evaluating a rule). sign_flip, ipm,
 /// alie, alie_opt and ipm_opt compute their vector from the honest workers' updates (an
-/// omniscient attacker); gaussian and inf need nothing; label_flip trains on labels
-/// y -> K - 1 - y; mimic copies honest rank 0.
+/// omniscient attacker); gaussian and inf need nothing; label_flip sends, as ByzFL's
+/// LabelFlipping, the mean of the gradients the honest workers compute on labels
+/// y -> K - 1 - y (every attacker the same vector); label_flip_own trains on flipped labels of
+/// its own shard and sends that gradient; mimic copies honest rank 0.
 struct ByzantineSpec {
   int64_t count = 0;
-  std::string attack;  ///< sign_flip | ipm | alie | gaussian | label_flip | mimic | inf | alie_opt | ipm_opt
+  std::string attack;  ///< sign_flip | ipm | alie | gaussian | label_flip | label_flip_own | mimic | inf | alie_opt | ipm_opt
   double tau = 0;      ///< ipm (2.0), alie (1.5); gaussian's sigma (1.0)
 };
 

@@ -10,10 +10,10 @@
 #include <filesystem>
 #include <memory>
 
-#include "attacks/byzantine_updates.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "defenses/defended_training.h"
+#include "distributed/byzantine_simulation.h"
 #include "distributed/data_shards.h"
 #include "distributed/message_auth.h"
 #include "distributed/update_exchange.h"
@@ -29,29 +29,6 @@ std::vector<at::Tensor> gradients(models::Classifier& model) {
     if (p.requires_grad()) out.push_back(p.grad().defined() ? p.grad() : at::zeros_like(p));
   }
   return out;
-}
-
-// What a Byzantine rank sends, from the honest updates (rows of `honest`) and its own.
-at::Tensor byzantine_update(const ByzantineSpec& byz, const at::Tensor& honest,
-                            const at::Tensor& own, const defenses::aggregation::AggregatorSpec& rule,
-                            at::Generator& generator) {
-  namespace b = attacks::byzantine;
-  const std::string& a = byz.attack;
-  if (a == "sign_flip") return b::sign_flip(honest);
-  if (a == "ipm") return b::inner_product_manipulation(honest, byz.tau);
-  if (a == "alie") return b::a_little_is_enough(honest, byz.tau);
-  if (a == "gaussian") return b::gaussian(honest, 0.0, byz.tau, generator);
-  if (a == "inf") return b::infinity(honest);
-  if (a == "mimic") return b::mimic(honest, 0);
-  if (a == "alie_opt" || a == "ipm_opt") {
-    const auto aggregate = [&rule](const at::Tensor& v) {
-      defenses::aggregation::RobustAggregator copy(rule);
-      return copy(v);
-    };
-    return a == "alie_opt" ? b::optimal_alie(honest, byz.count, aggregate)
-                           : b::optimal_ipm(honest, byz.count, aggregate);
-  }
-  return own;  // label_flip: an honest-looking gradient of flipped labels
 }
 
 // A worker's own state at an epoch boundary: its momentum and, on rank 0, centered clipping's
@@ -142,31 +119,33 @@ training::TrainResult train_rank(const training::TrainConfig& config,
   };
   const uint64_t seed = config.seed;
   const double heterogeneity = spec.heterogeneity;
-  const bool label_flip = byzantine && spec.byzantine.attack == "label_flip";
+  const bool flip_own_labels = byzantine && spec.byzantine.attack == "label_flip_own";
   const int64_t byzantine_count = spec.byzantine.count;
   options.shard = [rank, world, byzantine_count, heterogeneity, seed,
-                   label_flip](const datasets::Dataset& train) {
+                   flip_own_labels](const datasets::Dataset& train) {
     datasets::Dataset part = train;
     const at::Tensor indices =
         worker_shard(train.labels, world, byzantine_count, rank, heterogeneity, seed);
     part.images = train.images.index_select(0, indices);
     part.labels = train.labels.index_select(0, indices);
-    if (label_flip) part.labels = (train.num_classes - 1) - part.labels;
+    if (flip_own_labels) part.labels = (train.num_classes - 1) - part.labels;
     return part;
   };
   options.write_outputs = rank == 0;
   const ByzantineSpec byz = spec.byzantine;
   // Attacks computed from the honest updates need the omniscient view: one extra collective
   // per round, in which every rank takes part.
-  const bool omniscient = byz.count > 0 && (byz.attack == "sign_flip" || byz.attack == "ipm" ||
-                                            byz.attack == "alie" || byz.attack == "mimic" ||
-                                            byz.attack == "alie_opt" || byz.attack == "ipm_opt");
+  const bool omniscient = byz.count > 0 && needs_honest_view(byz.attack);
+  // ByzFL's label flipping: every rank also computes a flipped-label gradient, and the
+  // attackers send the mean of the honest ranks' (a simulation-only cost, like the view).
+  const bool flipped_view = byz.count > 0 && byz.attack == "label_flip";
   const double beta = spec.aggregator.momentum;
   // How long rank 0 waits for the survivors to check in: they notice a failure at the latest
   // when their own collective times out.
   const auto regroup_wait = std::chrono::milliseconds(spec.timeout_seconds * 1000 + 5000);
   const auto rule = spec.aggregator;
-  options.after_backward = [=, output = config.output](models::Classifier& model, int64_t epoch,
+  options.after_backward = [=, output = config.output](models::Classifier& model, const at::Tensor& x,
+                                                       const at::Tensor& y, int64_t epoch,
                                                        int64_t step, int64_t steps) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<at::Tensor> grads = gradients(model);
@@ -182,12 +161,13 @@ training::TrainResult train_rank(const training::TrainConfig& config,
       if (momentum->defined()) tensors.emplace_back("momentum", *momentum);
       save_state(output, rank, epoch + 1, tensors);
     }
+    const at::Tensor flipped = flipped_view ? flipped_label_gradient(model, x, y) : at::Tensor();
     const auto t1 = std::chrono::steady_clock::now();
     // What this rank sends: its update, or a simulated attacker's vector. The omniscient
     // attacker sees every rank's true update (a simulation only).
     const auto sent = [&](const at::Tensor& own) {
       if (omniscient) {
-        const std::vector<at::Tensor> all = group->allgather(own);
+        const std::vector<at::Tensor> all = group->allgather(flipped_view ? flipped : own);
         if (!byzantine) return own;
         std::vector<at::Tensor> honest;
         for (int64_t r = 0; r < group->world_size(); ++r) {

@@ -225,7 +225,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         loss = torch::nn::functional::cross_entropy(logits, y);
       }
       loss.backward();
-      if (options.after_backward) options.after_backward(model, epoch, step, steps);
+      if (options.after_backward) options.after_backward(model, x, y, epoch, step, steps);
       optimizer->step();
       {
         torch::NoGradGuard no_grad;

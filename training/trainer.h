@@ -70,9 +70,10 @@ struct TrainOptions {
   /// shard), applied once after loading.
   std::function<datasets::Dataset(const datasets::Dataset& train)> shard;
   /// Data-parallel training: called after backward and before the optimizer step with
-  /// (model, epoch, step, steps per epoch), to replace the gradients by the aggregate of every
-  /// worker's.
-  std::function<void(models::Classifier& model, int64_t epoch, int64_t step, int64_t steps)>
+  /// (model, the clean batch x and y, epoch, step, steps per epoch), to replace the gradients by
+  /// the aggregate of every worker's.
+  std::function<void(models::Classifier& model, const at::Tensor& x, const at::Tensor& y,
+                     int64_t epoch, int64_t step, int64_t steps)>
       after_backward;
   /// Called at the end of each epoch (0-based), before the checkpoint is written: data-parallel
   /// workers save their own state (worker momentum) for a resumed run, so that a checkpoint on
