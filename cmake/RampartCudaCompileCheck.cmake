@@ -24,6 +24,7 @@ add_library(rampart_cuda_compile_check OBJECT
   kernels/cw_step.cpp
   kernels/l2_step.cpp
   kernels/linf_step.cpp
+  kernels/pairwise_distances.cpp
   kernels/random_start.cpp
   kernels/square_step.cpp
   kernels/success_mask.cpp)

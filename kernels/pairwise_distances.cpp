@@ -3,8 +3,17 @@
 #include <ATen/ATen.h>
 
 #include "kernels/cpu/pairwise_distances_kernel.h"
+#ifdef RAMPART_WITH_CUDA
+#include "kernels/cuda/aten_cuda.h"
+#endif
 
 namespace rampart::kernels {
+namespace {
+
+// The CUDA twin keeps one block per pair: it takes up to 256 rows (a round's updates).
+constexpr int64_t kMaxCudaRows = 256;
+
+}  // namespace
 
 at::Tensor pairwise_sq_distances_reference(const at::Tensor& x) {
   TORCH_CHECK(x.dim() == 2, "pairwise_sq_distances: x must be [n, d], got ", x.sizes());
@@ -14,6 +23,15 @@ at::Tensor pairwise_sq_distances_reference(const at::Tensor& x) {
 
 at::Tensor pairwise_sq_distances(const at::Tensor& x) {
   TORCH_CHECK(x.dim() == 2, "pairwise_sq_distances: x must be [n, d], got ", x.sizes());
+#ifdef RAMPART_WITH_CUDA
+  if (x.is_cuda() && x.scalar_type() == at::kFloat && x.size(0) <= kMaxCudaRows) {
+    // Rows may lie apart (received frames viewed in place); coordinates must be contiguous.
+    const at::Tensor xc = x.stride(1) == 1 && x.stride(0) >= x.size(1) ? x : x.contiguous();
+    at::Tensor out = at::empty({x.size(0), x.size(0)}, xc.options().dtype(at::kDouble));
+    cuda::pairwise_sq_distances_cuda(out, xc, xc.stride(0));
+    return out;
+  }
+#endif
   if (x.scalar_type() != at::kFloat || !x.device().is_cpu()) {
     // Differences in float64 row by row, without the [n, n, d] temporary.
     const int64_t n = x.size(0);

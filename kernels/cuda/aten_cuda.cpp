@@ -172,4 +172,12 @@ void median_window_mean_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_s
                "median_window_mean");
 }
 
+void pairwise_sq_distances_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_stride) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  check_launch(launch_pairwise_sq_distances(x.data_ptr<float>(), x.size(0), x.size(1), row_stride,
+                                            out.data_ptr<double>(),
+                                            at::cuda::getCurrentCUDAStream().stream()),
+               "pairwise_sq_distances");
+}
+
 }  // namespace rampart::kernels::cuda

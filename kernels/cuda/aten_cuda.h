@@ -53,4 +53,8 @@ void sorted_range_mean_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_st
                             int64_t hi);
 void median_window_mean_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_stride, int64_t k);
 
+/// kernels/pairwise_distances.h on a float32 CUDA x [n, d] (n <= 256) whose rows lie row_stride
+/// apart with contiguous coordinates; out float64 [n, n] contiguous on the same device.
+void pairwise_sq_distances_cuda(at::Tensor& out, const at::Tensor& x, int64_t row_stride);
+
 }  // namespace rampart::kernels::cuda

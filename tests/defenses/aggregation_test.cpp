@@ -477,3 +477,31 @@ TEST_CASE("the CUDA twins of the median, trimmed mean and Meamed equal the CPU k
   check_close(agg::meamed(x.to(at::kCUDA), 2).cpu(), agg::meamed(x, 2), 1e-5);
   check_close(agg::trimmed_mean(x.to(at::kCUDA), 2).cpu(), agg::trimmed_mean(x, 2), 1e-5);
 }
+
+TEST_CASE("the CUDA twin of the pairwise distances equals the CPU kernel",
+          "[defenses][aggregation][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("skipped: no CUDA device in this build or machine (the CUDA twins run on a GPU host)");
+    return;
+  }
+  torch::manual_seed(12);
+  for (int64_t n : {1, 2, 5, 12, 64}) {
+    for (int64_t d : {1, 10007, 300001}) {
+      INFO("n " << n << ", d " << d);
+      const at::Tensor x = at::randn({n, d});
+      const at::Tensor on_gpu = kernels::pairwise_sq_distances(x.to(at::kCUDA));
+      CHECK(on_gpu.scalar_type() == at::kDouble);
+      check_close(on_gpu.cpu(), kernels::pairwise_sq_distances(x), 1e-6);
+      CHECK(at::equal(on_gpu.cpu().diagonal(), at::zeros({n}, at::kDouble)));
+    }
+  }
+  // Rows apart (a view into wider rows), and a shifted set whose |a|^2 dwarfs the distances.
+  const at::Tensor wide = at::randn({12, 3000});
+  check_close(kernels::pairwise_sq_distances(wide.to(at::kCUDA).slice(1, 0, 2500)).cpu(),
+              kernels::pairwise_sq_distances(wide.slice(1, 0, 2500)), 1e-6);
+  const at::Tensor shifted = at::randn({12, 5000}) * 1e-3 + 100.0;
+  check_close(kernels::pairwise_sq_distances(shifted.to(at::kCUDA)).cpu(),
+              kernels::pairwise_sq_distances_reference(shifted.to(at::kDouble)), 1e-4);
+  const at::Tensor updates = at::randn({12, 5000});
+  check_close(agg::krum(updates.to(at::kCUDA), 2).cpu(), agg::krum(updates, 2), 1e-6);
+}
