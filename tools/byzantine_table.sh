@@ -3,10 +3,12 @@
 # Fashion-MNIST, heterogeneity 0.5, the 784-32-10 MLP, 800 rounds, for each seed, rule and
 # attack, `rampart train configs/fmnist_byzantine.yaml`; prints the held-out accuracy's mean and
 # spread per cell. Every rule gets ByzFL's worker momentum 0.9.
-#   tools/byzantine_table.sh                  # every cell, seeds 0 1 2 (about 1.5 minutes each)
+#   tools/byzantine_table.sh                  # every cell, seeds 0 1 2 (about 1 minute each)
 #   SEEDS=0 RULES="mean" ATTACKS="ipm" tools/byzantine_table.sh
-#   (RULES may also name mda, meamed and caf, which the default table leaves out)
+#   (RULES may also name mda and meamed, which the default table leaves out; ATTACKS may also
+#   name label_flip_own, mimic and inf)
 #   EPOCHS=10 tools/byzantine_table.sh       # 1,600 rounds (reports/byzantine_e10/)
+#   EPOCHS=1 tools/byzantine_table.sh        # 160 rounds (reports/byzantine_e1/)
 #   DEFENSE=pgd_at RULES=arc_nnm_trimmed_mean ATTACKS="none alie" tools/byzantine_table.sh
 #     every worker trains with PGD-AT (eps 0.1, 5 steps); each model is then evaluated by
 #     PGD-20 at eps 0.1 on the first 2,000 test images, and the table gives clean / PGD-20
@@ -42,7 +44,7 @@ declare -A rule_yaml=(
   [meamed]="{name: meamed, f: $byzantine, momentum: 0.9}"
   [caf]="{name: caf, f: $byzantine, momentum: 0.9}"
 )
-rules=${RULES:-mean median trimmed_mean krum geometric_median arc_nnm_trimmed_mean centered_clipping}
+rules=${RULES:-mean median trimmed_mean krum geometric_median arc_nnm_trimmed_mean centered_clipping caf}
 mkdir -p "$out"
 if [ ! -f "$keys" ]; then
   for ((r = 0; r < workers; r++)); do echo "$r $(openssl rand -hex 32)"; done > "$keys"
@@ -82,10 +84,11 @@ root, defense = sys.argv[1], sys.argv[2]
 split = sys.argv.index("--")
 rules, attacks = sys.argv[3:split], sys.argv[split + 1:]
 
-def cell(values):
+def cell(values):  # mean ± sample standard deviation over the seeds run; fewer than 3 said
     if not values: return "-"
-    if len(values) == 1: return f"{values[0]:.1f}"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+    if len(values) == 1: return f"{values[0]:.1f} (1 seed)"
+    text = f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+    return text if len(values) >= 3 else f"{text} ({len(values)} seeds)"
 
 print("| rule | " + " | ".join(attacks) + " |")
 print("| --- | " + " | ".join("---" for _ in attacks) + " |")
