@@ -164,7 +164,8 @@ training::TrainResult train_rank(const training::TrainConfig& config,
     const at::Tensor flipped = flipped_view ? flipped_label_gradient(model, x, y) : at::Tensor();
     const auto t1 = std::chrono::steady_clock::now();
     // What this rank sends: its update, or a simulated attacker's vector. The omniscient
-    // attacker sees every rank's true update (a simulation only).
+    // attacker sees every rank's true update, or for label_flip every rank's flipped-label
+    // gradient (a simulation only).
     const auto sent = [&](const at::Tensor& own) {
       if (omniscient) {
         const std::vector<at::Tensor> all = group->allgather(flipped_view ? flipped : own);
