@@ -6,6 +6,9 @@
 # rate (ASR: clean accuracy on every non-target test image with the trigger, labelled target)
 # before and after.
 #   tools/poisoning_run.sh SEED RATE [ATTACK] [OUT]     ATTACK: badnets (default) | blend | none
+#   EPOCHS=5 (default 3): the training recipe's epochs, for the poisoned and the retrained model
+#   AC=0: skip the activation-clustering comparison audit
+#   DETECTORS="[spectral]": the detectors of the audit whose flags the retraining excludes
 set -euo pipefail
 seed=$1 rate=$2 attack=${3:-badnets} out=${4:-runs/poisoning/${3:-badnets}-$2-s$1}
 rampart=${RAMPART:-build/rampart}
@@ -17,7 +20,7 @@ import random; r = random.Random($seed)
 t = r.randrange(10); side = r.randrange(4); a = r.choice([0, 1, 25]); b = r.randrange(26)
 print(t, *([a, b] if side < 2 else [b, a]))")
 model='model: {arch: small_cnn, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}'
-train='train: {epochs: 3, optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: OUTPUT}'
+train='train: {epochs: '${EPOCHS:-3}', optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: OUTPUT}'
 if [[ $attack == blend ]]; then trig='{type: blend, alpha: 0.2, pattern_seed: '$seed'}'
 else trig="{type: patch, size: 3, row: $row, col: $col, value: 1.0}"; fi
 # The triggered test set (every non-target image, labelled target): ASR = its clean accuracy.
@@ -48,11 +51,11 @@ seed: $seed
 $model
 data: $data
 ${train/OUTPUT/$out/model}
-audit: {detectors: [spectral], save_features: true$truth}
+audit: {detectors: ${DETECTORS:-[spectral]}, save_features: true$truth}
 YAML
 "$rampart" audit-data "$out/audit.yaml" --out "$out/audit" | tee "$out/audit.txt"
 # Activation clustering on the same model, for comparison (not used for the retraining).
-"$rampart" audit-data "$out/audit.yaml" --out "$out/audit_ac" --set security.allow_unpinned=true \
+[[ ${AC:-1} == 0 ]] || "$rampart" audit-data "$out/audit.yaml" --out "$out/audit_ac" --set security.allow_unpinned=true \
   --set model.checkpoint="$out/model/checkpoint.safetensors" \
   --set 'audit.detectors=[activation_clustering]' --set audit.save_features=false > "$out/audit_ac.txt"
 asr() {  # checkpoint -> ASR and clean accuracy, via rampart eval's clean accuracy
@@ -79,4 +82,4 @@ YAML
   "$rampart" train "$out/retrain.yaml" | tee "$out/retrain.txt"
   asr "$out/retrained/checkpoint.safetensors" "$out/eval_retrained" | tee "$out/asr_after.txt"
 fi
-echo "seed $seed rate $rate attack $attack target $target patch ($row, $col)" > "$out/setup.txt"
+echo "seed $seed rate $rate attack $attack target $target patch ($row, $col) epochs ${EPOCHS:-3}" > "$out/setup.txt"

@@ -149,6 +149,21 @@ TEST_CASE("nearest_labels matches a brute-force search and skips the point itsel
   }
 }
 
+TEST_CASE("nearest_labels over several query blocks equals a full sort of the distances",
+          "[defenses][poisoning]") {
+  // 700 queries: three blocks of the search, the last one partial; k 20 as the detector runs it.
+  at::manual_seed(5);
+  const at::Tensor ref = at::randn({900, 8});
+  const at::Tensor labels = at::randint(0, 10, {900}, at::kLong);
+  const at::Tensor q_idx = at::arange(0, 700, at::kLong);
+  const at::Tensor got = nearest_labels(ref.slice(0, 0, 700), q_idx, ref, labels, 20);
+  REQUIRE(got.sizes() == at::IntArrayRef({700, 20}));
+  at::Tensor d = at::cdist(ref.slice(0, 0, 700).to(at::kDouble), ref.to(at::kDouble));
+  d.slice(1, 0, 700).diagonal().fill_(INFINITY);
+  const at::Tensor nearest = std::get<1>(d.sort(1)).slice(1, 0, 20);
+  CHECK(std::get<0>(got.sort(1)).equal(std::get<0>(labels.index({nearest}).sort(1))));
+}
+
 TEST_CASE("silhouette equals the definition on a small case", "[defenses][poisoning]") {
   const at::Tensor x = at::tensor({0.0, 1.0, 10.0, 12.0}, at::kDouble).unsqueeze(1);
   const at::Tensor second = at::tensor({0, 0, 1, 1}, at::kInt).to(at::kBool);
