@@ -51,6 +51,7 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
   if (detector == "spectral") {
     j["poisoned"] = v.poisoned;
     j["separation"] = v.separation;
+    j["split_start"] = v.split_start;
     j["p_value"] = v.p_value;
     if (v.poisoned) {
       j["suspect_share"] = v.suspect_share;
@@ -93,11 +94,11 @@ const DetectorResult& ranking_detector(const AuditResult& r) {
 std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
   std::ostringstream md;
   if (d.name == "spectral") {
-    md << "| class | points | split separation | p-value | poisoned | flagged | flagged share | spread flagged / other |\n"
+    md << "| class | points | split separation (start) | p-value | poisoned | flagged | flagged share | spread flagged / other |\n"
           "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for (const auto& v : d.classes) {
       md << "| " << class_name(c, v.label) << " | " << v.points << " | " << fixed(v.separation, 2)
-         << " | " << p_text(v.p_value) << " | "
+         << (v.split_start.empty() ? "" : " (" + v.split_start + ")") << " | " << p_text(v.p_value) << " | "
          << (v.poisoned ? "**yes**" : "no") << " | " << v.flagged << " | "
          << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
          << (v.poisoned ? fixed(v.suspect_spread, 1) + " / " + fixed(v.other_spread, 1) : "-")
@@ -373,7 +374,8 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
       {"model", {{"description", c.model}, {"trained_here", c.trained_here}}},
       {"features", {{"layer", s.layer}, {"dims", r.feature_dims}, {"seconds", c.feature_seconds}}},
       {"spec", {{"detectors", s.detectors}, {"alpha", s.alpha}, {"min_separation", s.min_separation},
-                {"dims", s.dims}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
+                {"dims", s.dims}, {"robust", {{"keep", s.robust_keep}, {"min_share", s.robust_min_share}, {"min_diversity", s.robust_min_diversity}}},
+                {"tail_k", s.tail_k}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
                 {"label_margin", {{"k", s.margin_k}}},
                 {"activation_clustering", {{"dims", s.ac_dims}, {"max_share", s.ac_max_share}, {"min_silhouette", s.ac_min_silhouette}}},
                 {"seed", s.seed}}},

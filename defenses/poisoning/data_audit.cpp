@@ -14,7 +14,8 @@ bool AuditSpec::uses(const std::string& detector) const {
 }
 
 AuditSpec parse_audit_spec(const core::ConfigNode& node) {
-  node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "knn", "activation_clustering",
+  node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "robust", "tail_k",
+                    "knn", "activation_clustering",
                     "label_margin", "batch_size", "top_images", "seed", "ground_truth",
                     "save_features"});
   // ground_truth (the poisoned.npy of `rampart data poison`) is read by the command.
@@ -34,6 +35,13 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   spec.alpha = node.get_double("alpha", spec.alpha, 1e-12, 0.5);
   spec.min_separation = node.get_double("min_separation", spec.min_separation, 0.0, 1e6);
   spec.dims = node.get_int("dims", spec.dims, 1, 1024);
+  if (const auto robust = node.optional_child("robust")) {
+    robust->expect_keys({"keep", "min_share", "min_diversity"});
+    spec.robust_keep = robust->get_double("keep", spec.robust_keep, 0.5001, 1.0);
+    spec.robust_min_share = robust->get_double("min_share", spec.robust_min_share, 0.0, 0.5);
+    spec.robust_min_diversity = robust->get_double("min_diversity", spec.robust_min_diversity, 0.0, 1e6);
+  }
+  spec.tail_k = node.get_double("tail_k", spec.tail_k, 0.0, 1e6);
   if (const auto knn = node.optional_child("knn")) {
     knn->expect_keys({"k", "min_share", "dims"});
     spec.knn_k = knn->get_int("k", spec.knn_k, 1, 1000);

@@ -21,6 +21,8 @@ namespace rampart::defenses::poisoning {
 ///     alpha: 0.001                       # family-wise level of the per-class test
 ///     min_separation: 7                  # and the least split separation judged poisoned
 ///     dims: 20                           # PCA dims of the split refinement
+///     robust: {keep: 0.75, min_share: 0.05, min_diversity: 1.5}  # the split's robust start
+///     tail_k: 4                          # poisoned class: also flag the suspect-side tail
 ///     activation_clustering: {dims: 10, max_share: 0.35, min_silhouette: 0.10}
 ///     knn: {k: 20, min_share: 0.8, dims: 32}
 ///     label_margin: {k: 3.0}
@@ -30,6 +32,15 @@ struct AuditSpec {
   double alpha = 0.001;
   double min_separation = 7.0;
   int64_t dims = 20;
+  /// spectral: the share of a class its robust covariance is estimated on (the robust start);
+  /// the least share of the class the robust split's suspect side must hold, and how much more
+  /// diverse (mean squared distance to the centroid) than the rest, for that split to be used;
+  /// and the tail beyond which points on the clean side of a poisoned class's split are flagged
+  /// too (robust SDs of the clean side's discriminant values).
+  double robust_keep = 0.75;
+  double robust_min_share = 0.05;
+  double robust_min_diversity = 1.5;
+  double tail_k = 4.0;
   int64_t knn_k = 20;
   double knn_min_share = 0.8;
   int64_t knn_dims = 32;
@@ -59,6 +70,9 @@ struct ClassVerdict {
   /// spectral: the Mahalanobis separation of the class's two-cluster split and its p-value
   /// against the other classes' separations (cluster_statistics.h: outlier_p_values).
   double separation = 0, p_value = 1;
+  /// spectral: which start gave the class's split: "spectral" (the top singular direction) or
+  /// "robust" (the top direction after whitening by the class's robust covariance).
+  std::string split_start;
   /// spectral and activation clustering: the suspect cluster's share of the class, the
   /// silhouette of the two-cluster split.
   double suspect_share = 0, silhouette = 0;

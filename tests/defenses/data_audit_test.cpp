@@ -14,6 +14,7 @@
 #include "defenses/poisoning/data_audit.h"
 #include "defenses/poisoning/detectors.h"
 #include "defenses/poisoning/feature_geometry.h"
+#include "defenses/poisoning/robust_covariance.h"
 
 using namespace rampart;
 using namespace rampart::defenses::poisoning;
@@ -164,6 +165,61 @@ TEST_CASE("nearest_labels over several query blocks equals a full sort of the di
   CHECK(std::get<0>(got.sort(1)).equal(std::get<0>(labels.index({nearest}).sort(1))));
 }
 
+TEST_CASE("robust_covariance ignores a far cluster that moves the plain covariance",
+          "[defenses][poisoning]") {
+  // 1,800 normal points with covariance diag(1, 4, 9, 0.25, 1) and 200 (10%) far off along
+  // the last axis: the plain covariance's last entry grows to about 0.1 x 0.9 x 30^2 = 81.
+  at::manual_seed(6);
+  const at::Tensor sd = at::tensor({1.0, 2.0, 3.0, 0.5, 1.0}, at::kDouble);
+  at::Tensor x = at::randn({2000, 5}, at::kDouble) * sd;
+  x.slice(0, 1800).select(1, 4).add_(30.0);
+  const RobustCovariance rc = robust_covariance(x);
+  CHECK(rc.kept.slice(0, 0, 1800).sum().item<int64_t>() == 1500);  // 75% of 2,000, all clean
+  CHECK(rc.kept.slice(0, 1800, 2000).sum().item<int64_t>() == 0);
+  // The trimmed subset's covariance has the clean points' shape (correlations within 0.08 of
+  // theirs) and, after the consistency scaling, their variances to within 20% (the 10%
+  // outliers shift the median it scales by).
+  const at::Tensor clean_points = x.slice(0, 0, 1800);
+  const at::Tensor clean_cov = at::cov(clean_points.t());
+  INFO(rc.covariance);
+  const at::Tensor ratio = rc.covariance.diagonal() / clean_cov.diagonal();
+  CHECK(ratio.min().item<double>() > 0.9);
+  CHECK(ratio.max().item<double>() < 1.2);
+  const auto correlation = [](const at::Tensor& c) {
+    const at::Tensor s = c.diagonal().rsqrt();
+    return c * s.outer(s);
+  };
+  CHECK((correlation(rc.covariance) - correlation(clean_cov)).abs().max().item<double>() < 0.08);
+  CHECK(rc.mean.abs().max().item<double>() < 0.2);
+  // Whitened by it, the clean points have about identity covariance and the cluster sits ~30
+  // clean standard deviations out.
+  const at::Tensor y = whiten(x, rc);
+  const at::Tensor clean = y.slice(0, 0, 1800);
+  CHECK((clean.t().mm(clean) / 1800 - at::eye(5, at::kDouble)).abs().max().item<double>() < 0.2);
+  CHECK(y.slice(0, 1800).select(1, 4).mean().item<double>() > 25);
+}
+
+TEST_CASE("que_scores equal the definition with the matrix exponential", "[defenses][poisoning]") {
+  at::manual_seed(7);
+  at::Tensor y = at::randn({300, 4}, at::kDouble);
+  y.slice(0, 0, 30).select(1, 2).add_(5.0);  // one direction with more variance than I
+  const at::Tensor s = y.t().mm(y) / 300;
+  const double top = std::get<0>(at::linalg_eigh(s)).max().item<double>();
+  REQUIRE(top > 1);
+  for (const double alpha : {0.0, 1.0, 4.0}) {
+    const at::Tensor q = at::matrix_exp(alpha * (s - at::eye(4, at::kDouble)) / (top - 1));
+    const at::Tensor expected = (y.mm(q) * y).sum(1) / q.trace();
+    CHECK(at::allclose(que_scores(y, alpha), expected, 1e-10, 1e-12));
+  }
+  // alpha 0: |y|^2 / D; the planted points score highest at alpha 4.
+  CHECK(at::allclose(que_scores(y, 0.0), y.square().sum(1) / 4, 1e-12, 1e-12));
+  const at::Tensor top30 = std::get<1>(que_scores(y, 4.0).topk(30));
+  CHECK((top30 < 30).sum().item<int64_t>() >= 28);
+  // No direction above the identity: Q = I.
+  const at::Tensor flat = at::eye(4, at::kDouble).repeat({10, 1});  // S = I / 4... scaled below
+  CHECK(at::allclose(que_scores(flat, 4.0), flat.square().sum(1) / 4, 1e-12, 1e-12));
+}
+
 TEST_CASE("silhouette equals the definition on a small case", "[defenses][poisoning]") {
   const at::Tensor x = at::tensor({0.0, 1.0, 10.0, 12.0}, at::kDouble).unsqueeze(1);
   const at::Tensor second = at::tensor({0, 0, 1, 1}, at::kInt).to(at::kBool);
@@ -189,6 +245,43 @@ TEST_CASE("spectral detection finds a planted backdoor without knowing target or
     CHECK(score.false_positive_rate() <= 0.01);
     CHECK(s.classes[target].suspect_spread > s.classes[target].other_spread);
   }
+}
+
+TEST_CASE("the robust start finds a small backdoor that the class's own variance hides",
+          "[defenses][poisoning][audit]") {
+  // Every class has a strong style direction of its own (sd 8, as garments come in kinds);
+  // 60 poisons (9% of the target class, 1% of the set) sit 10 units off along the trigger's
+  // direction. Unwhitened, the style direction carries the target's top singular vector; after
+  // whitening by the class's robust covariance the poisons stand out along their own.
+  at::manual_seed(11);
+  constexpr int64_t kClasses = 10, kPer = 600, kTarget = 4, kPoison = 60;
+  const at::Tensor labels = at::arange(kClasses, at::kLong).repeat_interleave(kPer);
+  const at::Tensor protos = at::randn({kClasses, 24}) * 6.0;
+  at::Tensor styles = at::randn({kClasses, 24});
+  styles = styles / styles.norm(2, {1}, true);
+  at::Tensor features = protos.index_select(0, labels) + at::randn({kClasses * kPer, 24}) +
+                        8.0 * at::randn({kClasses * kPer, 1}) * styles.index_select(0, labels);
+  at::Tensor poisoned_labels = labels.clone();
+  const at::Tensor others = (labels != kTarget).nonzero().flatten();
+  const at::Tensor poisoned = std::get<0>(others.index_select(0, at::randperm(others.numel()).slice(0, 0, kPoison)).sort());
+  at::Tensor trigger = at::zeros({24});
+  trigger[5] = 10.0;
+  features.index_put_({poisoned}, 0.5 * features.index_select(0, poisoned) +
+                                      protos[kTarget] * 0.5 + trigger);
+  poisoned_labels.index_fill_(0, poisoned, kTarget);
+  AuditSpec spec;
+  const AuditResult r = audit_features(features, poisoned_labels, kClasses, spec);
+  const DetectorResult& s = r.detectors[0];
+  for (const auto& v : s.classes) CHECK(v.poisoned == (v.label == kTarget));
+  CHECK(s.classes[kTarget].split_start == "robust");
+  const AuditScore score = score_audit(s.flagged, poisoned, r.points);
+  CHECK(score.recall() >= 0.95);
+  CHECK(score.false_positive_rate() <= 0.01);
+  // Without the robust start (its diversity bar out of reach) the backdoor goes unnoticed.
+  spec.robust_min_diversity = 1e9;
+  const AuditResult plain = audit_features(features, poisoned_labels, kClasses, spec);
+  CHECK_FALSE(plain.detectors[0].classes[kTarget].poisoned);
+  CHECK(plain.detectors[0].classes[kTarget].split_start == "spectral");
 }
 
 TEST_CASE("an unpoisoned set: no class judged poisoned, nothing flagged", "[defenses][poisoning][audit]") {
