@@ -286,7 +286,7 @@ std::string html(const AuditResult& r, const AuditSpec& s, const AuditContext& c
   const double top = std::max(rank.scores.numel() ? rank.scores.max().item<double>() : 1.0, 1e-9);
   h << "<h2>Scores per class (" << escape_markup(rank.name) << ")</h2><p class=\"muted\">Counts on a log "
        "scale; red bars hold flagged points"
-    << (rank.name == "spectral" ? "; the score is |robust z| on the class's top singular direction" : "")
+    << (rank.name == "spectral" ? "; the score is the robust z-score, within the class, of SPECTRE's QUE score" : "")
     << ".</p><div class=\"charts\">\n";
   for (int64_t cls = 0; cls < r.num_classes; ++cls) {
     const at::Tensor in_class = labels == cls;

@@ -88,8 +88,8 @@ struct DetectorResult {
   std::string name;
   std::vector<ClassVerdict> classes;
   at::Tensor flagged;  ///< bool [N]
-  /// float64 [N]: spectral: |robust z| of the projection on the class's top singular vector
-  /// (Tran et al.'s score, standardised per class);
+  /// float64 [N]: spectral: the robust z-score within its class of the point's QUE score
+  /// (SPECTRE's outlier score on the class whitened by its robust covariance);
   /// activation clustering: distance to the own cluster centre over the distance to the other;
   /// knn_labels: the share of the k nearest neighbours that carry another label;
   /// label_margin: how many robust standard deviations the margin lies below the median.

@@ -55,13 +55,17 @@ Candidate refine(const at::Tensor& reduced, const at::Tensor& start) {
   return c;
 }
 
-// The robust start: the top eigenvector of the covariance of the class whitened by its robust
-// covariance, split by the exact 1-D two-means of the projections on it.
-at::Tensor robust_start(const at::Tensor& reduced, double keep_share) {
+// The class whitened by its robust covariance: the robust start of the split (the exact 1-D
+// two-means of the projections on the top eigenvector of the whitened covariance) and the
+// points' QUE scores (SPECTRE's outlier scores, alpha 4).
+struct Whitened {
+  at::Tensor start, que;
+};
+Whitened robust_view(const at::Tensor& reduced, double keep_share) {
   const at::Tensor y = whiten(reduced, robust_covariance(reduced, keep_share));
   const at::Tensor s = y.t().mm(y);
   const at::Tensor top = std::get<1>(at::linalg_eigh(s)).select(1, s.size(0) - 1);
-  return two_means_1d(y.mv(top));
+  return {two_means_1d(y.mv(top)), que_scores(y)};
 }
 
 // The suspect points of a poisoned class: its suspect side, and the points beyond `tail_k`
@@ -102,8 +106,9 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
     if (v.points >= std::max<int64_t>(8, static_cast<int64_t>((2 * dims + 2) / spec.robust_keep) + 1)) {
       const at::Tensor f = features.index_select(0, members[c]);
       const SpectralSignature sig = spectral_signature(f);
-      out.scores.index_put_({members[c]}, robust_z(sig.projection).abs());
       const at::Tensor reduced = fit_pca(f, dims).project(f);
+      const Whitened robust_whitened = robust_view(reduced, spec.robust_keep);
+      out.scores.index_put_({members[c]}, robust_z(robust_whitened.que));
       chosen[c] = refine(reduced, two_means_1d(sig.projection));
       v.split_start = "spectral";
       // The robust start replaces the spectral one when it finds a better separated split whose
@@ -112,7 +117,7 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       // too (2 to 3% of trousers or pullovers on Fashion-MNIST, at separations up to 17, some
       // of them more diverse than the rest); a backdoor planted in 1% of a 10-class set is about
       // 9% of its target class.
-      const Candidate robust = refine(reduced, robust_start(reduced, spec.robust_keep));
+      const Candidate robust = refine(reduced, robust_whitened.start);
       if (robust.split.separation > chosen[c].split.separation && robust.suspect_share < 0.5 &&
           robust.suspect_share >= spec.robust_min_share &&
           robust.diversity() >= spec.robust_min_diversity) {
