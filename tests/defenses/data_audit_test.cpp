@@ -277,6 +277,15 @@ TEST_CASE("the robust start finds a small backdoor that the class's own variance
   const AuditScore score = score_audit(s.flagged, poisoned, r.points);
   CHECK(score.recall() >= 0.95);
   CHECK(score.false_positive_rate() <= 0.01);
+  // The config section's keys for it, and a value out of range named.
+  auto root = core::parse_config("a: {robust: {keep: 0.8, min_share: 0.02, min_diversity: 2}, tail_k: 5}\n"
+                                 "b: {robust: {keep: 0.4}}\n", "a.yaml");
+  const AuditSpec parsed = parse_audit_spec(root.child("a"));
+  CHECK(parsed.robust_keep == 0.8);
+  CHECK(parsed.robust_min_share == 0.02);
+  CHECK(parsed.robust_min_diversity == 2.0);
+  CHECK(parsed.tail_k == 5.0);
+  CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("robust.keep"));
   // Without the robust start (its diversity bar out of reach) the backdoor goes unnoticed.
   spec.robust_min_diversity = 1e9;
   const AuditResult plain = audit_features(features, poisoned_labels, kClasses, spec);
