@@ -19,6 +19,7 @@ read -r target row col < <(python3 -c "
 import random; r = random.Random($seed)
 t = r.randrange(10); side = r.randrange(4); a = r.choice([0, 1, 25]); b = r.randrange(26)
 print(t, *([a, b] if side < 2 else [b, a]))")
+echo "seed $seed rate $rate attack $attack target $target patch ($row, $col) epochs ${EPOCHS:-3}" > "$out/setup.txt"
 model='model: {arch: small_cnn, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}'
 train='train: {epochs: '${EPOCHS:-3}', optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: OUTPUT}'
 if [[ $attack == blend ]]; then trig='{type: blend, alpha: 0.2, pattern_seed: '$seed'}'
@@ -82,4 +83,3 @@ YAML
   "$rampart" train "$out/retrain.yaml" | tee "$out/retrain.txt"
   asr "$out/retrained/checkpoint.safetensors" "$out/eval_retrained" | tee "$out/asr_after.txt"
 fi
-echo "seed $seed rate $rate attack $attack target $target patch ($row, $col) epochs ${EPOCHS:-3}" > "$out/setup.txt"
