@@ -24,11 +24,18 @@ MeanCovariance mean_covariance(const at::Tensor& x) {
   return {mean, cov};
 }
 
+// Sigma^-1/2 from the eigendecomposition, the eigenvalues floored at 1e-12 of the largest: a
+// subset that is flat in some direction (dead features) gives large distances there, not an
+// error.
+at::Tensor inverse_root(const at::Tensor& covariance) {
+  const auto [values, vectors] = at::linalg_eigh(covariance);
+  const double floor = std::max(values.max().item<double>() * 1e-12, 1e-300);
+  return vectors.mm(at::diag(values.clamp_min(floor).rsqrt())).mm(vectors.t());
+}
+
 // Squared Mahalanobis distances of the rows of x under (mean, cov).
 at::Tensor squared_distances(const at::Tensor& x, const MeanCovariance& mc) {
-  const at::Tensor l = at::linalg_cholesky(mc.covariance);
-  const at::Tensor z = at::linalg_solve_triangular(l, (x - mc.mean).t(), /*upper=*/false).t();
-  return z.square().sum(1);
+  return (x - mc.mean).mm(inverse_root(mc.covariance)).square().sum(1);
 }
 
 // The keep smallest entries of d as a mask.
@@ -71,9 +78,7 @@ RobustCovariance robust_covariance(const at::Tensor& points, double keep_share, 
 }
 
 at::Tensor whiten(const at::Tensor& points, const RobustCovariance& robust) {
-  const auto [values, vectors] = at::linalg_eigh(robust.covariance);
-  const at::Tensor inverse_root = vectors.mm(at::diag(values.clamp_min(1e-300).rsqrt())).mm(vectors.t());
-  return (points.to(at::kDouble) - robust.mean).mm(inverse_root);
+  return (points.to(at::kDouble) - robust.mean).mm(inverse_root(robust.covariance));
 }
 
 at::Tensor que_scores(const at::Tensor& whitened, double alpha) {

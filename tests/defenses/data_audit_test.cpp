@@ -199,6 +199,19 @@ TEST_CASE("robust_covariance ignores a far cluster that moves the plain covarian
   CHECK(y.slice(0, 1800).select(1, 4).mean().item<double>() > 25);
 }
 
+TEST_CASE("robust_covariance and whiten survive a feature that never varies",
+          "[defenses][poisoning]") {
+  // Dead ReLU units: a column of zeros makes every covariance singular.
+  at::manual_seed(8);
+  at::Tensor x = at::randn({300, 4}, at::kDouble);
+  x.select(1, 2).zero_();
+  const RobustCovariance rc = robust_covariance(x);
+  CHECK(rc.kept.sum().item<int64_t>() == 225);
+  const at::Tensor y = whiten(x, rc);
+  CHECK(at::isfinite(y).all().item<bool>());
+  CHECK(y.select(1, 0).std().item<double>() > 0.5);
+}
+
 TEST_CASE("que_scores equal the definition with the matrix exponential", "[defenses][poisoning]") {
   at::manual_seed(7);
   at::Tensor y = at::randn({300, 4}, at::kDouble);
