@@ -128,15 +128,21 @@ int run_audit_data(const AuditCommand& command) {
               static_cast<long long>(result.points), data.source.c_str(), audit.layer.c_str(),
               static_cast<long long>(result.feature_dims), context.feature_seconds, result.seconds);
   for (const auto& d : result.detectors) {
+    // "judged poisoned: class 3 (Dress)", "classes 0, 3", or "no class".
     std::string classes;
+    int64_t poisoned = 0;
     for (const auto& v : d.classes) {
-      if (v.poisoned) classes += (classes.empty() ? "" : ", ") + std::to_string(v.label);
+      if (!v.poisoned) continue;
+      classes += (poisoned++ ? ", " : "") + std::to_string(v.label);
+      if (v.label < static_cast<int64_t>(context.class_names.size())) {
+        classes += " (" + context.class_names[v.label] + ")";
+      }
     }
+    const std::string verdict = poisoned == 0 ? "no class" : (poisoned == 1 ? "class " : "classes ") + classes;
     std::printf("%-22s flagged %lld%s\n", (d.name + ":").c_str(),
                 static_cast<long long>(d.flagged.sum().item<int64_t>()),
                 defenses::poisoning::judges_points_only(d.name) ? ""
-                                       : (", classes judged poisoned: " +
-                                          (classes.empty() ? std::string("none") : classes)).c_str());
+                                       : (", judged poisoned: " + verdict).c_str());
   }
   std::printf("flagged:   %lld of %lld points (%.2f%%)\n",
               static_cast<long long>(result.flagged.numel()), static_cast<long long>(result.points),

@@ -113,6 +113,7 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   REQUIRE(clean.exit_code == 0);
   const auto clean_report = read_json(dir + "/ca/audit.json");
   CHECK(clean_report["detectors"][0]["poisoned_classes"].empty());
+  CHECK_THAT(clean.output, Catch::Contains("judged poisoned: no class"));
   CHECK(clean_report["flagged_count"].get<int64_t>() <= 100);
 }
 
