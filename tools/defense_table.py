@@ -47,8 +47,10 @@ def autoattack_cell(report, suffix):
     aa = attack(report, "autoattack-linf-0.1" + suffix)
     if not aa:
         return "-"
+    # The same variant only: the plain row's others are the attacks without BPDA.
     others = [a["robust_accuracy"] for a in report["attacks"]
-              if a["bounded"] and a["id"] != aa["id"] and a["id"].endswith(suffix)
+              if a["bounded"] and a["id"] != aa["id"]
+              and (a["id"].endswith(suffix) if suffix else not a["id"].endswith("-bpda"))
               and a["norm"] == aa["norm"] and a["eps"] == aa["eps"]]
     best = f" ({percent(min(others))})" if others else ""
     return percent(aa["robust_accuracy"]) + best
