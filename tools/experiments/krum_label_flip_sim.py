@@ -8,9 +8,10 @@ honest clients' gradients on labels y -> 9 - y; both Byzantine clients send it. 
 the first 2,000 test images. The Rampart aggregator (build/python) is checked against ByzFL's
 Krum on every round when importable.
 
-    PYTHONPATH=/path/to/byzfl /usr/bin/python3 tools/experiments/krum_label_flip_sim.py SEED STEPS INIT
+    PYTHONPATH=/path/to/byzfl /usr/bin/python3 tools/experiments/krum_label_flip_sim.py SEED STEPS INIT [BATCHES]
 INIT 1: ByzFL's worker momentum (from zero: the first vector is 0.1 g); 0: Rampart's (the first
-vector is g itself).
+vector is g itself). BATCHES: random (default) | epoch | rampart (byzantine_sim_setting.py; with
+INIT 0, rampart follows `rampart train` with the same seed step for step).
 """
 import os
 import sys
@@ -25,7 +26,8 @@ from byzantine_sim_setting import F_BYZANTINE, HONEST, Setting  # noqa: E402
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 steps = int(sys.argv[2]) if len(sys.argv) > 2 else 800
-s = Setting(seed, byzfl_momentum=(sys.argv[3] if len(sys.argv) > 3 else "1") == "1")
+s = Setting(seed, byzfl_momentum=(sys.argv[3] if len(sys.argv) > 3 else "1") == "1",
+            batches=sys.argv[4] if len(sys.argv) > 4 else "random")
 krum = Krum(f=F_BYZANTINE)
 ours = None
 try:
@@ -49,6 +51,7 @@ for t in range(steps):
     picks[int((stacked - out).norm(dim=1).argmin())] += 1
     s.apply(out)
     if (t + 1) % 160 == 0:
-        print(f"step {t + 1}: accuracy {s.accuracy():.2f}%, Krum chose an honest vector "
+        print(f"step {t + 1}: accuracy {s.accuracy():.2f}% (held-out training images: "
+              f"{s.validation_accuracy():.2f}%), Krum chose an honest vector "
               f"{picks[:HONEST].sum()} times, the Byzantine one {picks[HONEST:].sum()} times"
               + (f", Rampart's Krum differed {differ} times" if ours is not None else ""), flush=True)
