@@ -9,9 +9,10 @@ smallest and f largest values per coordinate and averages the rest
 (byzfl/aggregators/aggregators.py). The honest-only run is the 10 honest clients under the mean.
 Rampart's trimmed mean (build/python) is checked against this one on every round when importable.
 
-    /usr/bin/python3 tools/experiments/alie_trimmed_mean_sim.py SEED STEPS INIT RULE ATTACK
+    /usr/bin/python3 tools/experiments/alie_trimmed_mean_sim.py SEED STEPS INIT RULE ATTACK [BATCHES]
 INIT 1: ByzFL's worker momentum (from zero); 0: Rampart's (from the first gradient).
-RULE: mean | trimmed_mean; ATTACK: none | alie. Prints the accuracy every 40 steps.
+RULE: mean | trimmed_mean; ATTACK: none | alie. BATCHES: random (default) | epoch | rampart
+(byzantine_sim_setting.py). Prints the accuracy every 40 steps.
 """
 import os
 import sys
@@ -25,7 +26,7 @@ seed, steps = int(sys.argv[1]), int(sys.argv[2])
 byzfl_init, rule, attack = sys.argv[3] == "1", sys.argv[4], sys.argv[5]
 if rule not in ("mean", "trimmed_mean") or attack not in ("none", "alie"):
     sys.exit("RULE: mean | trimmed_mean; ATTACK: none | alie")
-s = Setting(seed, byzfl_init)
+s = Setting(seed, byzfl_init, batches=sys.argv[6] if len(sys.argv) > 6 else "random")
 ours, differ = None, 0
 try:
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "build", "python"))
@@ -54,6 +55,7 @@ for t in range(steps):
         aggregate = vectors.mean(0)
     s.apply(aggregate)
     if (t + 1) % 40 == 0:
-        print(f"{rule} {attack} init {int(byzfl_init)} seed {seed} step {t + 1}: {s.accuracy():.2f}%"
+        print(f"{rule} {attack} init {int(byzfl_init)} seed {seed} step {t + 1}: {s.accuracy():.2f}% "
+              f"(held-out training images: {s.validation_accuracy():.2f}%)"
               + (f", Rampart's trimmed mean differed {differ} times" if ours is not None and rule != "mean" else ""),
               flush=True)
