@@ -32,4 +32,7 @@ target_include_directories(rampart_cuda_compile_check PRIVATE ${PROJECT_SOURCE_D
 target_include_directories(rampart_cuda_compile_check SYSTEM PRIVATE ${_shim} ${CUDAToolkit_INCLUDE_DIRS})
 target_link_libraries(rampart_cuda_compile_check PRIVATE rampart_core)
 target_compile_definitions(rampart_cuda_compile_check PRIVATE RAMPART_WITH_CUDA=1)
+# One translation unit (a unity build): the check only proves that the sources compile, and
+# parsing libtorch's headers once instead of twelve times is most of its cost in CI.
+set_target_properties(rampart_cuda_compile_check PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
 message(STATUS "Rampart: CUDA compile check on (libtorch CUDA sources compiled against ${RAMPART_TORCH_CUDA_HEADERS})")

@@ -5,6 +5,7 @@
 #include <initializer_list>
 
 #include "kernels/cpu/step_kernels.h"
+#include "kernels/per_sample.h"
 #include "kernels/step_checks.h"
 #ifdef RAMPART_WITH_CUDA
 #include "kernels/cuda/aten_cuda.h"
@@ -13,12 +14,7 @@
 namespace rampart::kernels {
 namespace {
 
-// [N] -> [N, 1, ...] against `like`.
-at::Tensor per_sample(const at::Tensor& v, const at::Tensor& like) {
-  std::vector<int64_t> shape(static_cast<std::size_t>(like.dim()), 1);
-  shape[0] = like.size(0);
-  return v.reshape(shape);
-}
+using detail::per_sample;
 
 // P: onto the eps-ball around x, then into the box, as autopgd_base.py writes it.
 at::Tensor project(const at::Tensor& point, const at::Tensor& x, double eps, double lo, double hi,

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/cpu/cw_step_kernel.h"
+#include "kernels/per_sample.h"
 #ifdef RAMPART_WITH_CUDA
 #include "kernels/cuda/aten_cuda.h"
 #endif
@@ -12,13 +13,9 @@
 namespace rampart::kernels {
 namespace {
 
-constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
+using detail::per_sample;
 
-at::Tensor per_sample(const at::Tensor& v, const at::Tensor& like) {
-  std::vector<int64_t> shape(static_cast<std::size_t>(like.dim()), 1);
-  shape[0] = like.size(0);
-  return v.reshape(shape);
-}
+constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
 
 void check(const CWState& s, const at::Tensor& grad, const at::Tensor& x_adv, const at::Tensor& x,
            const at::Tensor& hit, const at::Tensor& moving) {

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "kernels/cpu/step_kernels.h"
+#include "kernels/per_sample.h"
 #include "kernels/step_checks.h"
 #ifdef RAMPART_WITH_CUDA
 #include "kernels/cuda/aten_cuda.h"
@@ -11,12 +12,7 @@
 namespace rampart::kernels {
 namespace {
 
-// [N] -> [N, 1, ...] against `like`.
-at::Tensor per_sample(const at::Tensor& v, const at::Tensor& like) {
-  std::vector<int64_t> shape(static_cast<std::size_t>(like.dim()), 1);
-  shape[0] = like.size(0);
-  return v.reshape(shape);
-}
+using detail::per_sample;
 
 at::Tensor l2_norms(const at::Tensor& t) { return t.flatten(1).norm(2, 1); }
 
