@@ -37,12 +37,6 @@ at::Tensor LinearModel::minimal_distance(const at::Tensor& x, const at::Tensor& 
   return best;
 }
 
-namespace {
-
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
-
-}  // namespace
-
 std::shared_ptr<models::SmallCNN> random_cnn(uint64_t seed) {
   torch::manual_seed(seed);
   return std::make_shared<models::SmallCNN>(models::InputSpec{}, 10);

@@ -18,7 +18,7 @@ using rampart::test::write_bytes;
 
 namespace {
 
-const std::string kFm = "/usr/share/datasets/fashion-mnist/";
+using rampart::test::kFmnist;
 const std::string kModel =
     "model: {arch: small_cnn, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n";
 const std::string kTrain =
@@ -42,8 +42,8 @@ std::tuple<double, int, std::string> backdoor_eval(const std::string& dir,
   const std::string eval = dir + "/asr_eval.yaml";
   write_bytes(eval, "model: {arch: small_cnn, checkpoint: " + checkpoint +
                         ", num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
-                        "data: {format: idx, images: " + kFm + "t10k-images-idx3-ubyte.gz, labels: " +
-                        kFm + "t10k-labels-idx1-ubyte.gz, limit: 2000}\n"
+                        "data: {format: idx, images: " + kFmnist + "t10k-images-idx3-ubyte.gz, labels: " +
+                        kFmnist + "t10k-labels-idx1-ubyte.gz, limit: 2000}\n"
                         "attacks: [{name: backdoor, target: 3, trigger: " + kTrigger + "}]\n"
                         "gates: {attack_success_rate: {backdoor-patch-to-3: {max: 0.2}}}\n");
   const auto r = run_process({rampart_binary(), "eval", eval, "--out", dir + "/asr_report",
@@ -56,15 +56,15 @@ std::tuple<double, int, std::string> backdoor_eval(const std::string& dir,
 
 TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.exclude",
           "[cli][poisoning]") {
-  if (!std::filesystem::exists(kFm + "train-images-idx3-ubyte.gz")) {
+  if (!std::filesystem::exists(kFmnist + "train-images-idx3-ubyte.gz")) {
     rampart::test::skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");
     return;
   }
   const std::string dir = rampart::test::make_temp_dir("audit-data");
   // 10,000 training points, 10% of them poisoned toward class 3.
   write_bytes(dir + "/poison.yaml",
-              kModel + "data: {format: idx, images: " + kFm + "train-images-idx3-ubyte.gz, labels: " +
-                  kFm + "train-labels-idx1-ubyte.gz, limit: 10000}\n"
+              kModel + "data: {format: idx, images: " + kFmnist + "train-images-idx3-ubyte.gz, labels: " +
+                  kFmnist + "train-labels-idx1-ubyte.gz, limit: 10000}\n"
                   "poison: {attack: badnets, rate: 0.1, target: 3, seed: 1, trigger: " + kTrigger + "}\n");
   REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/p"}).exit_code == 0);
   const std::string data = "data: {format: npy, images: " + dir + "/p/images.npy, labels: " + dir +
@@ -105,8 +105,8 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
 
   // The same 10,000 points unpoisoned: no class judged poisoned, at most 1% flagged.
   write_bytes(dir + "/clean.yaml",
-              "seed: 0\n" + kModel + "data: {format: idx, images: " + kFm +
-                  "train-images-idx3-ubyte.gz, labels: " + kFm +
+              "seed: 0\n" + kModel + "data: {format: idx, images: " + kFmnist +
+                  "train-images-idx3-ubyte.gz, labels: " + kFmnist +
                   "train-labels-idx1-ubyte.gz, limit: 10000, batch_size: 64}\n" +
                   with_output(kTrain, dir + "/c"));
   const auto clean = run_process({rampart_binary(), "audit-data", dir + "/clean.yaml", "--out", dir + "/ca"});

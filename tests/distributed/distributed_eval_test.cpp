@@ -14,6 +14,7 @@
 #include "eval/measurement.h"
 #include "models/torchscript_export.h"
 #include "security/model_intake.h"
+#include "support/fixtures.h"
 #include "support/test_support.h"
 
 using namespace rampart;
@@ -21,7 +22,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+using rampart::test::kFmnist;
 
 std::string eval_yaml(const std::string& model, const std::string& report_dir,
                       const std::string& distributed) {

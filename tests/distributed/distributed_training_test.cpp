@@ -15,11 +15,11 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "distributed/data_shards.h"
 #include "models/safetensors.h"
+#include "support/fixtures.h"
 #include "support/test_support.h"
 
 using namespace rampart;
@@ -28,7 +28,7 @@ extern char** environ;
 
 namespace {
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+using rampart::test::kFmnist;
 
 std::string config_text(const std::string& dir, const std::string& distributed) {
   return "seed: 3\ndevice: cpu\nthreads: 1\n"
@@ -146,13 +146,6 @@ TEST_CASE("rampart train, distributed: without keys it warns, impossible setups 
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Where a run is killed: when the log has `log_line` (then `delay` later), or the moment the
 // `count`-th file whose name starts with `file_prefix` is renamed into the output directory
 // (every checkpoint and worker state is written to a temporary file and renamed).
@@ -169,7 +162,7 @@ struct KillMoment {
 void wait_for(const KillMoment& moment, const std::string& log, int inotify_fd) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
   if (!moment.log_line.empty()) {
-    while (slurp(log).find(moment.log_line) == std::string::npos &&
+    while (test::file_text(log).find(moment.log_line) == std::string::npos &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -214,7 +207,7 @@ std::string run_and_kill_rank0(const std::vector<std::string>& args, const std::
   // The pids are logged before any worker can write a file.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   std::string text;
-  while ((text = slurp(log)).find("launched 3 workers, pids ") == std::string::npos &&
+  while ((text = test::file_text(log)).find("launched 3 workers, pids ") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -226,11 +219,11 @@ std::string run_and_kill_rank0(const std::vector<std::string>& args, const std::
   ::close(inotify_fd);
   int status = 0;
   ::waitpid(launcher, &status, 0);
-  INFO(slurp(log));
+  INFO(test::file_text(log));
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) != 0);  // the launcher reports the failed workers
-  CHECK(slurp(log).find("distributed: worker 0 was killed by signal 9") != std::string::npos);
-  return slurp(log);
+  CHECK(test::file_text(log).find("distributed: worker 0 was killed by signal 9") != std::string::npos);
+  return test::file_text(log);
 }
 
 }  // namespace
@@ -255,7 +248,7 @@ TEST_CASE("rampart train, 3 workers: rank 0 killed in epoch 2, then --resume end
   INFO(full.output);
   REQUIRE(full.exit_code == 0);
   const auto read = [](const std::string& path) {
-    return models::parse_safetensors(slurp(path), path);
+    return models::parse_safetensors(test::file_text(path), path);
   };
   const auto a = read(dir + "/full/checkpoint.safetensors");
 

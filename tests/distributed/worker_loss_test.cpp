@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/fixtures.h"
 #include "support/test_support.h"
 
 using namespace rampart;
@@ -24,14 +25,7 @@ extern char** environ;
 
 namespace {
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using rampart::test::kFmnist;
 
 std::string write_config(const std::string& dir, const std::string& name,
                          const std::string& distributed) {
@@ -97,11 +91,11 @@ TEST_CASE("rampart train, 4 workers: a worker killed mid-run is lost, and the re
   const std::string log = dir + "/launcher.log";
   const pid_t launcher = start({test::rampart_binary(), "train", config}, {}, log);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-  while (slurp(log).find("epoch 2/2: started") == std::string::npos &&
+  while (test::file_text(log).find("epoch 2/2: started") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  const std::string text = slurp(log);
+  const std::string text = test::file_text(log);
   const auto at = text.find("launched 4 workers, pids ");
   REQUIRE(at != std::string::npos);
   std::stringstream pids(text.substr(at + 25));
@@ -110,7 +104,7 @@ TEST_CASE("rampart train, 4 workers: a worker killed mid-run is lost, and the re
   pids >> rank_pid[0] >> comma >> rank_pid[1] >> comma >> rank_pid[2] >> comma >> rank_pid[3];
   ::kill(rank_pid[2], SIGKILL);
   const int code = wait_exit(launcher);
-  const std::string output = slurp(log);
+  const std::string output = test::file_text(log);
   INFO(output);
   CHECK(code == 0);
   CHECK(output.find("distributed: worker 2 was killed by signal 9") != std::string::npos);
@@ -142,14 +136,14 @@ TEST_CASE("rampart train on a TCPStore: an outsider that takes a rank without it
   }
   std::vector<int> codes;
   for (pid_t pid : ranks) codes.push_back(wait_exit(pid));
-  const std::string rank0 = slurp(dir + "/rank0.log");
+  const std::string rank0 = test::file_text(dir + "/rank0.log");
   INFO(rank0);
-  INFO(slurp(dir + "/rank3.log"));
+  INFO(test::file_text(dir + "/rank3.log"));
   CHECK(codes[0] == 0);
   CHECK(codes[1] == 0);
   CHECK(codes[2] == 0);
   CHECK(codes[3] != 0);  // the outsider cannot verify the aggregate and stops
-  CHECK(slurp(dir + "/rank3.log").find("fails its authentication tag") != std::string::npos);
+  CHECK(test::file_text(dir + "/rank3.log").find("fails its authentication tag") != std::string::npos);
   CHECK(rank0.find("rejected:          rank 3, 1 of ") != std::string::npos);
   CHECK(rank0.find("(bad authentication tag (forged or tampered))") != std::string::npos);
   CHECK(rank0.find("lost:              rank 3 in round 2") != std::string::npos);

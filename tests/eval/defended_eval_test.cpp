@@ -9,13 +9,14 @@
 #include "defenses/input_transforms.h"
 #include "eval_test_util.h"
 #include "security/model_intake.h"
+#include "support/fixtures.h"
 
 using namespace rampart;
 using nlohmann::json;
 
 namespace {
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+using rampart::test::kFmnist;
 
 std::string data_yaml(int64_t offset, int64_t limit) {
   return "{format: idx, images: " + kFmnist + "t10k-images-idx3-ubyte.gz, labels: " + kFmnist +

@@ -15,7 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+using rampart::test::kFmnist;
 
 // A valid config, one key per line so that errors have predictable positions.
 // clang-format off

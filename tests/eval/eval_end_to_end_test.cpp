@@ -11,13 +11,14 @@
 #include "datasets/npy.h"
 #include "eval_test_util.h"
 #include "security/model_intake.h"
+#include "support/fixtures.h"
 
 using namespace rampart;
 using nlohmann::json;
 
 namespace {
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+using rampart::test::kFmnist;
 
 std::string eval_yaml(const std::string& checkpoint, int64_t limit, const std::string& attacks,
                       bool cascade) {

@@ -21,7 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+using rampart::test::kFmnist;
 
 // A small real report (trained CNN, 100 Fashion-MNIST points, FGSM at two eps, PGD, CW, and
 // AutoAttack's APGD-CE and APGD-T) in

@@ -28,7 +28,7 @@ using namespace rampart;
 
 namespace {
 
-const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+using rampart::test::kFmnist;
 
 std::string config_text(const std::string& model_section, const std::string& extra = "") {
   return "seed: 3\n"

@@ -11,6 +11,7 @@
 #include "security/libtorch_policy.h"
 #include "security/pickle_inspector.h"
 #include "security/torchscript_inspection.h"
+#include "support/intake_options.h"
 #include "zip_builder.h"
 
 using namespace rampart;
@@ -19,14 +20,6 @@ using namespace rampart;
 #define BYTES(literal) std::string(literal, sizeof(literal) - 1)
 
 namespace {
-
-std::string allow_all(const std::string&, const std::string&) { return ""; }
-
-std::string le(uint64_t value, int width) {
-  std::string out;
-  for (int i = 0; i < width; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
-  return out;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -46,7 +39,7 @@ TEST_CASE("budget: REDUCE with one large memoized tuple, many times, is linear",
   body += BYTES("tq\x00" "0" "ccollections\nOrderedDict\nq\x01" "0");
   for (int i = 0; i < 100000; ++i) body += BYTES("h\x01h\x00R0");
   const auto start = std::chrono::steady_clock::now();
-  const auto summary = security::inspect_pickle(pickle(body), "big.pkl", allow_all);
+  const auto summary = security::inspect_pickle(pickle(body), "big.pkl", test::allow_all_globals);
   CHECK(summary.opcodes > 500000);
   CHECK(seconds_since(start) < 5.0);
 }
@@ -112,7 +105,7 @@ TEST_CASE("budget: the inspection's memory is a budget, exceeding it rejects",
 
 std::string pickle_refusal(const std::string& bytes) {
   try {
-    security::inspect_pickle(bytes, "p.pkl", allow_all);
+    security::inspect_pickle(bytes, "p.pkl", test::allow_all_globals);
   } catch (const security::InspectionError& e) {
     return e.what();
   }
@@ -146,7 +139,7 @@ TEST_CASE("budget: a safetensors header lists at most 131,072 tensors", "[securi
   }
   header += "}";
   const auto start = std::chrono::steady_clock::now();
-  CHECK_THROWS_WITH(models::parse_safetensors(le(header.size(), 8) + header, "many.safetensors"),
+  CHECK_THROWS_WITH(models::parse_safetensors(test::little_endian(header.size(), 8) + header, "many.safetensors"),
                     Catch::Contains("more than the limit of 131072 tensors"));
   CHECK(seconds_since(start) < 5.0);
 }

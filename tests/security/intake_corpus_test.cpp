@@ -28,13 +28,8 @@ namespace {
 // A byte string literal with embedded NULs.
 #define BYTES(literal) std::string(literal, sizeof(literal) - 1)
 
-std::string le(uint64_t value, int width) {
-  std::string out;
-  for (int i = 0; i < width; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
-  return out;
-}
-std::string unicode(const std::string& s) { return "X" + le(s.size(), 4) + s; }
-std::string short_unicode(const std::string& s) { return "\x8c" + le(s.size(), 1) + s; }
+std::string unicode(const std::string& s) { return "X" + test::little_endian(s.size(), 4) + s; }
+std::string short_unicode(const std::string& s) { return "\x8c" + test::little_endian(s.size(), 1) + s; }
 
 // One corpus file: its bytes and the reason code it must be rejected with.
 struct Malicious {
@@ -153,7 +148,7 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
     });
   };
   c["storage_record_missing"] = {without("data/0"), "bad_storage"};
-  const std::string big = le(1u << 20, 4);
+  const std::string big = test::little_endian(1u << 20, 4);
   c["tensor_2_pow_40_elements"] = {
       with_pickle("\x80\x02"
                   "ctorch._utils\n_rebuild_tensor_v2\n((" +

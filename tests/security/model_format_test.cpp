@@ -24,12 +24,6 @@ using namespace rampart;
 
 namespace {
 
-std::string le(uint64_t value, int width) {
-  std::string out;
-  for (int i = 0; i < width; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
-  return out;
-}
-
 // The reason code Rampart's intake gives `bytes`: from the format decision, or from the
 // archive inspection; "" when accepted.
 std::string refusal(const std::string& bytes) {
@@ -50,11 +44,11 @@ TEST_CASE("model format: torch.jit.save output is a TorchScript archive and noth
   CHECK(security::decide_model_format(valid) == security::ModelFormat::kTorchScript);
   CHECK(refusal(valid).empty());
   const std::string header = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
-  const std::string safetensors = le(header.size(), 8) + header + std::string(8, '\0');
+  const std::string safetensors = test::little_endian(header.size(), 8) + header + std::string(8, '\0');
   CHECK(security::decide_model_format(safetensors) == security::ModelFormat::kSafetensors);
   CHECK(security::decide_model_format("\x80\x02K\x01.") == security::ModelFormat::kUnknown);
   // Random weights that happen to hold the end-record signature are not a zip archive.
-  const std::string unlucky = le(header.size(), 8) + header + "PK\x05\x06" + std::string(4, '\7');
+  const std::string unlucky = test::little_endian(header.size(), 8) + header + "PK\x05\x06" + std::string(4, '\7');
   CHECK(security::decide_model_format(unlucky) == security::ModelFormat::kSafetensors);
 }
 
@@ -92,7 +86,7 @@ TEST_CASE("model format: every file libtorch reads differently from the scanner 
                                std::to_string(valid.size()) + "],\"data_offsets\":[0," +
                                std::to_string(valid.size()) + "]}}";
     files["safetensors_zip_polyglot"] = {
-        test::with_prefix(le(header.size(), 8) + header, valid), "ambiguous_format"};
+        test::with_prefix(test::little_endian(header.size(), 8) + header, valid), "ambiguous_format"};
   }
 
   // A FlatBuffer mobile module's magic.

@@ -12,9 +12,7 @@
 namespace rampart::test {
 namespace {
 
-void put(std::string& out, uint64_t value, int width) {
-  for (int i = 0; i < width; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
-}
+void put(std::string& out, uint64_t value, int width) { out += little_endian(value, width); }
 
 std::string raw_deflate(const std::string& data) {
   z_stream z{};
@@ -33,6 +31,12 @@ std::string raw_deflate(const std::string& data) {
 }
 
 }  // namespace
+
+std::string little_endian(uint64_t value, int width) {
+  std::string out;
+  for (int i = 0; i < width; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
+  return out;
+}
 
 std::string build_zip(const std::vector<ZipRecord>& records) {
   std::string out, directory;

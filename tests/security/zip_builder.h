@@ -20,6 +20,9 @@ struct ZipRecord {
   uint16_t flags = 0x0800;      ///< general-purpose flags (UTF-8 names, as PyTorch writes)
 };
 
+/// The low `width` bytes of `value`, least significant first (zip and pickle fields).
+std::string little_endian(uint64_t value, int width);
+
 /// A zip archive of `records` (stored unless told otherwise), in the layout PyTorch writes
 /// minus its alignment padding: local header + data per record, central directory, end record.
 std::string build_zip(const std::vector<ZipRecord>& records);

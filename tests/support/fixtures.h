@@ -6,6 +6,9 @@
 
 namespace rampart::test {
 
+/// Where Debian's dataset-fashion-mnist installs Fashion-MNIST (IDX, gzip).
+inline const std::string kFmnist = "/usr/share/datasets/fashion-mnist/";
+
 /// A test whose fixture (Fashion-MNIST, python3-torch) is absent is skipped with the reason
 /// printed, except under tools/test.sh (CI), which installs every fixture and sets
 /// RAMPART_REQUIRE_FIXTURES=1: there a missing fixture fails the test.

@@ -11,6 +11,9 @@ std::string make_temp_dir(const std::string& prefix);
 /// Writes bytes to a file (tests' fixtures).
 void write_bytes(const std::string& path, const std::string& bytes);
 
+/// The file's bytes, or "" while it cannot be read yet (a log a child is still writing).
+std::string file_text(const std::string& path);
+
 /// What a finished child process left behind.
 struct ProcessResult {
   int exit_code = -1;  ///< exit status, or 128 + signal number

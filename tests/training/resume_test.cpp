@@ -8,8 +8,6 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "core/atomic_file.h"
@@ -45,13 +43,6 @@ std::string tiny_config(const std::string& output) {
 
 models::SafetensorsFile read(const std::string& path) {
   return models::parse_safetensors(core::read_file(path), path);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -102,7 +93,7 @@ TEST_CASE("train killed mid-epoch then --resume ends with the uninterrupted weig
   REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
   posix_spawn_file_actions_destroy(&actions);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-  while (slurp(log).find("epoch 2/3: started") == std::string::npos &&
+  while (test::file_text(log).find("epoch 2/3: started") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -110,7 +101,7 @@ TEST_CASE("train killed mid-epoch then --resume ends with the uninterrupted weig
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  INFO(slurp(log));
+  INFO(test::file_text(log));
   REQUIRE(WIFSIGNALED(status));
   const auto partial = read(dir + "/killed/checkpoint.safetensors");
   REQUIRE(partial.metadata.at("epochs_completed") == "1");  // killed inside epoch 2
