@@ -53,13 +53,7 @@ def main():
     x = torch.tensor(lfm.read_idx(lfm.ROOT + "train-images-idx3-ubyte.gz").copy()).float().div(255).unsqueeze(1)
     y = torch.tensor(lfm.read_idx(lfm.ROOT + "train-labels-idx1-ubyte.gz").copy()).long()
     n = len(y)
-    rng = np.random.default_rng(7)  # the flips of label_flip_margins.py
-    flip = np.sort(rng.choice(n, n // 20, replace=False))
-    noisy = y.clone()
-    for i in flip:
-        noisy[i] = int(rng.choice([c for c in range(10) if c != y[i]]))
-    flipped = np.zeros(n, bool)
-    flipped[flip] = True
+    noisy, flipped = lfm.flip_labels(y)
     labels = noisy.numpy()
 
     def margin(out):

@@ -42,6 +42,19 @@ class SmallCNN(nn.Module):
         return self.f2(F.relu(self.f1(x.flatten(1))))
 
 
+def flip_labels(y, seed=7):
+    """5% of the labels flipped to a uniformly drawn other class: (noisy labels, flipped mask)."""
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    flip = np.sort(rng.choice(n, n // 20, replace=False))
+    noisy = y.clone()
+    for i in flip:
+        noisy[i] = int(rng.choice([c for c in range(10) if c != y[i]]))
+    flipped = np.zeros(n, bool)
+    flipped[flip] = True
+    return noisy, flipped
+
+
 def margins(logits, labels):
     own = logits.gather(1, labels[:, None])[:, 0]
     return own - logits.scatter(1, labels[:, None], -1e9).max(1).values
@@ -101,13 +114,7 @@ def main():
     x = torch.tensor(read_idx(ROOT + "train-images-idx3-ubyte.gz").copy()).float().div(255).unsqueeze(1)
     y = torch.tensor(read_idx(ROOT + "train-labels-idx1-ubyte.gz").copy()).long()
     n = len(y)
-    rng = np.random.default_rng(7)
-    flip = np.sort(rng.choice(n, n // 20, replace=False))
-    noisy = y.clone()
-    for i in flip:
-        noisy[i] = int(rng.choice([c for c in range(10) if c != y[i]]))
-    flipped = np.zeros(n, bool)
-    flipped[flip] = True
+    noisy, flipped = flip_labels(y)
     torch.manual_seed(0)
     if args.folds > 1:
         fold = torch.randperm(n) % args.folds
