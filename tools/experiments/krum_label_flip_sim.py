@@ -9,6 +9,7 @@ the first 2,000 test images. The Rampart aggregator (build/python) is checked ag
 Krum on every round when importable.
 
     PYTHONPATH=/path/to/byzfl /usr/bin/python3 tools/experiments/krum_label_flip_sim.py SEED STEPS INIT [BATCHES]
+(ByzFL imports scipy: Debian's python3-scipy.)
 INIT 1: ByzFL's worker momentum (from zero: the first vector is 0.1 g); 0: Rampart's (the first
 vector is g itself). BATCHES: random (default) | epoch | rampart (byzantine_sim_setting.py; with
 INIT 0, rampart follows `rampart train` with the same seed step for step).
