@@ -56,13 +56,8 @@ def pair_prior_score(logits, labels, candidate_margin=0.0, lam=0.5):
 
 
 def report(name, score, flipped):
-    order = np.argsort(score)
-    tp = np.cumsum(flipped[order])
-    precision = tp / np.arange(1, len(score) + 1)
-    recall = tp / flipped.sum()
-    at90p = recall[precision >= 0.9].max() if (precision >= 0.9).any() else 0.0
-    print(f"{name}: recall at 90% precision {at90p:.3f}, precision at 90% recall "
-          f"{precision[np.argmax(recall >= 0.9)]:.3f}")
+    """label_flip_margins.report's ceilings, then the robust z-rule's actual flags."""
+    lfm.report(name, score, flipped)
     med = np.median(score)
     mad = 1.4826 * np.median(np.abs(score - med))
     for k in (3.0, 3.5, 4.0):
