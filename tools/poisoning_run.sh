@@ -9,6 +9,9 @@
 #   EPOCHS=5 (default 3): the training recipe's epochs, for the poisoned and the retrained model
 #   AC=0: skip the activation-clustering comparison audit
 #   DETECTORS="[spectral]": the detectors of the audit whose flags the retraining excludes
+#   CLEAN_MODEL=CHECKPOINT: a model trained on the unpoisoned data by the same recipe; its ASR on
+#     this run's trigger (the clean floor) goes to asr_floor.txt
+#   PATTERN=checker (default solid): the patch alternates 1 and 0, visible on bright garments too
 set -euo pipefail
 seed=$1 rate=$2 attack=${3:-badnets} out=${4:-runs/poisoning/${3:-badnets}-$2-s$1}
 rampart=${RAMPART:-build/rampart}
@@ -19,11 +22,11 @@ read -r target row col < <(python3 -c "
 import random; r = random.Random($seed)
 t = r.randrange(10); side = r.randrange(4); a = r.choice([0, 1, 25]); b = r.randrange(26)
 print(t, *([a, b] if side < 2 else [b, a]))")
-echo "seed $seed rate $rate attack $attack target $target patch ($row, $col) epochs ${EPOCHS:-3}" > "$out/setup.txt"
+echo "seed $seed rate $rate attack $attack target $target patch ($row, $col) epochs ${EPOCHS:-3} pattern ${PATTERN:-solid}" > "$out/setup.txt"
 model='model: {arch: small_cnn, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}'
 train='train: {epochs: '${EPOCHS:-3}', optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: OUTPUT}'
 if [[ $attack == blend ]]; then trig='{type: blend, alpha: 0.2, pattern_seed: '$seed'}'
-else trig="{type: patch, size: 3, row: $row, col: $col, value: 1.0}"; fi
+else trig="{type: patch, size: 3, row: $row, col: $col, value: 1.0, pattern: ${PATTERN:-solid}}"; fi
 # The triggered test set (every non-target image, labelled target): ASR = its clean accuracy.
 cat > "$out/poison_test.yaml" <<YAML
 $model
@@ -73,6 +76,7 @@ YAML
   done
 }
 asr "$out/model/checkpoint.safetensors" "$out/eval_poisoned" | tee "$out/asr_before.txt"
+[[ -z ${CLEAN_MODEL:-} ]] || asr "$CLEAN_MODEL" "$out/eval_floor" | tee "$out/asr_floor.txt"
 if [[ $attack != none ]]; then
   cat > "$out/retrain.yaml" <<YAML
 seed: $seed

@@ -114,7 +114,7 @@ std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
     }
   } else {
     md << "| class | points | flagged ("
-       << (d.name == "label_margin" ? "margin far below the median" : "neighbours mostly another label")
+       << (d.name == "label_margin" ? "the model prefers another class" : "neighbours mostly another label")
        << ") | share |\n"
           "| --- | --- | --- | --- |\n";
     for (const auto& v : d.classes) {
@@ -134,6 +134,10 @@ std::string describe_detector(const DetectorResult& d, const AuditSpec& s) {
   if (d.name == "activation_clustering") {
     return "activation clustering (PCA " + std::to_string(s.ac_dims) + ", two-means; smaller cluster < " +
            percent(s.ac_max_share) + " of the class and silhouette > " + fixed(s.ac_min_silhouette, 2) + ")";
+  }
+  if (d.name == "label_margin" && s.margin_rule == "pair_prior") {
+    return "label margins (the given label's logit minus the largest other) discounted by the pair prior "
+           "(weight " + fixed(s.margin_prior_weight, 2) + "); flagged below -" + fixed(s.margin_threshold, 2);
   }
   if (d.name == "label_margin") {
     return "label margins (the given label's logit minus the largest other; flagged more than " +
@@ -376,7 +380,7 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
       {"spec", {{"detectors", s.detectors}, {"alpha", s.alpha}, {"min_separation", s.min_separation},
                 {"dims", s.dims}, {"robust", {{"keep", s.robust_keep}, {"min_share", s.robust_min_share}, {"min_diversity", s.robust_min_diversity}}},
                 {"tail_k", s.tail_k}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
-                {"label_margin", {{"k", s.margin_k}}},
+                {"label_margin", {{"rule", s.margin_rule}, {"prior_weight", s.margin_prior_weight}, {"threshold", s.margin_threshold}, {"k", s.margin_k}}},
                 {"activation_clustering", {{"dims", s.ac_dims}, {"max_share", s.ac_max_share}, {"min_silhouette", s.ac_min_silhouette}}},
                 {"seed", s.seed}}},
       {"detection_seconds", r.seconds},

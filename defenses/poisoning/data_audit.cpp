@@ -49,7 +49,10 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
     spec.knn_dims = knn->get_int("dims", spec.knn_dims, 1, 4096);
   }
   if (const auto margin = node.optional_child("label_margin")) {
-    margin->expect_keys({"k"});
+    margin->expect_keys({"rule", "prior_weight", "threshold", "k"});
+    spec.margin_rule = margin->get_choice("rule", {"pair_prior", "robust_z"}, spec.margin_rule);
+    spec.margin_prior_weight = margin->get_double("prior_weight", spec.margin_prior_weight, 0.0, 100.0);
+    spec.margin_threshold = margin->get_double("threshold", spec.margin_threshold, -1e6, 1e6);
     spec.margin_k = margin->get_double("k", spec.margin_k, 0.0, 1e6);
   }
   if (const auto ac = node.optional_child("activation_clustering")) {

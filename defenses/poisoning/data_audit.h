@@ -25,7 +25,7 @@ namespace rampart::defenses::poisoning {
 ///     tail_k: 4                          # poisoned class: also flag the suspect-side tail
 ///     activation_clustering: {dims: 10, max_share: 0.35, min_silhouette: 0.10}
 ///     knn: {k: 20, min_share: 0.8, dims: 32}
-///     label_margin: {k: 3.0}
+///     label_margin: {rule: pair_prior, prior_weight: 0.5, threshold: 2.35}   # or {rule: robust_z, k: 3}
 struct AuditSpec {
   std::vector<std::string> detectors{"spectral"};
   std::string layer = "penultimate";
@@ -44,7 +44,12 @@ struct AuditSpec {
   int64_t knn_k = 20;
   double knn_min_share = 0.8;
   int64_t knn_dims = 32;
-  /// label_margin: flagged beyond this many robust standard deviations below the median margin.
+  /// label_margin's flagging rule: "pair_prior" (flagged when the margin, discounted in crowded
+  /// (label, preferred class) pairs, lies below -margin_threshold) or "robust_z" (flagged beyond
+  /// margin_k robust standard deviations below the median margin).
+  std::string margin_rule = "pair_prior";
+  double margin_prior_weight = 0.5;
+  double margin_threshold = 2.35;
   double margin_k = 3.0;
   /// Activation clustering (Chen et al. 2018, ART's `silhouette-scores` analysis): PCA to
   /// ac_dims; a class is poisoned when its smaller cluster holds < max_share of it and the
@@ -92,7 +97,8 @@ struct DetectorResult {
   /// (SPECTRE's outlier score on the class whitened by its robust covariance);
   /// activation clustering: distance to the own cluster centre over the distance to the other;
   /// knn_labels: the share of the k nearest neighbours that carry another label;
-  /// label_margin: how many robust standard deviations the margin lies below the median.
+  /// label_margin: pair_prior: minus the discounted margin; robust_z: how many robust
+  /// standard deviations the margin lies below the median.
   at::Tensor scores;
   /// knn_labels: the majority label of each point's neighbours; label_margin: the class the
   /// model prefers over the given label (int64 [N]).

@@ -30,8 +30,10 @@ DetectorResult detect_knn_labels(const at::Tensor& features, const at::Tensor& l
                                  int64_t num_classes, const AuditSpec& spec);
 
 /// Label margins: m_i = the logit of point i's label minus its largest other logit, under the
-/// audited model; a point is flagged when m_i lies more than margin_k robust standard deviations
-/// (1.4826 MAD) below the median margin. Scores: (median - m_i) / (1.4826 MAD).
+/// audited model. Rule pair_prior: the margin discounted by the pair prior
+/// (pair_prior_margins), flagged below -margin_threshold; scores: minus the discounted margin.
+/// Rule robust_z: flagged when m_i lies more than margin_k robust standard deviations (1.4826
+/// MAD) below the median margin; scores: (median - m_i) / (1.4826 MAD).
 /// `neighbour_label` holds the class the model prefers over the given label.
 DetectorResult detect_label_margin(const at::Tensor& logits, const at::Tensor& labels,
                                    int64_t num_classes, const AuditSpec& spec);
@@ -43,5 +45,15 @@ std::vector<ClassVerdict> point_counts_per_class(const at::Tensor& flagged, cons
 
 /// m_i = logits[i, labels[i]] - max_{j != labels[i]} logits[i, j], float64 [N].
 at::Tensor label_margins(const at::Tensor& logits, const at::Tensor& labels);
+
+/// The pair prior: uniform label flips spread evenly over the C (C - 1) ordered pairs (given
+/// label, preferred class), while a model's honest mistakes crowd into a few (Fashion-MNIST's
+/// T-shirt/shirt, pullover/coat). With n_p the number of points of pair p whose margin is
+/// negative and n_typ the median of n_p over the off-diagonal pairs, the share of flips among
+/// pair p's points is about s_p = clamp(n_typ / max(n_p, 1), 1e-3, 1), and the discounted margin
+/// is m_i - weight * log(s_p(i)): a negative margin in a crowded pair counts for less.
+/// float64 [N].
+at::Tensor pair_prior_margins(const at::Tensor& margins, const at::Tensor& labels,
+                              const at::Tensor& preferred, int64_t num_classes, double weight);
 
 }  // namespace rampart::defenses::poisoning

@@ -350,6 +350,7 @@ TEST_CASE("label margins: exact on a small case, and the robust rule flags the f
   z.index_put_({flipped, preferred}, 6.0 + at::rand({12}) * 2.0);
   AuditSpec spec;
   spec.detectors = {"label_margin"};
+  spec.margin_rule = "robust_z";
   const AuditResult r = audit_features(at::zeros({n, 2}), y, classes, spec, z);
   const DetectorResult& d = r.detectors[0];
   CHECK(at::equal(d.flagged.nonzero().flatten(), flipped));
@@ -370,11 +371,74 @@ TEST_CASE("label margins: exact on a small case, and the robust rule flags the f
   // Without logits it cannot run, and says so.
   CHECK_THROWS_WITH(audit_features(at::zeros({n, 2}), y, classes, spec),
                     Catch::Contains("label_margin: needs the model's logits"));
-  // The config section: k, and a wrong key named.
-  auto root = core::parse_config("a: {detectors: [label_margin], label_margin: {k: 2.5}}\n"
-                                 "b: {label_margin: {kk: 1}}\n", "a.yaml");
+  // The config section: the rule and its numbers, and a wrong key or rule named.
+  auto root = core::parse_config("a: {detectors: [label_margin], label_margin: {rule: robust_z, k: 2.5}}\n"
+                                 "b: {label_margin: {kk: 1}}\n"
+                                 "c: {label_margin: {prior_weight: 1.0, threshold: 3}}\n"
+                                 "d: {label_margin: {rule: vote}}\n", "a.yaml");
   CHECK(parse_audit_spec(root.child("a")).margin_k == 2.5);
+  CHECK(parse_audit_spec(root.child("a")).margin_rule == "robust_z");
   CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("label_margin.kk"));
+  const AuditSpec c = parse_audit_spec(root.child("c"));
+  CHECK((c.margin_rule == "pair_prior" && c.margin_prior_weight == 1.0 && c.margin_threshold == 3.0));
+  CHECK_THROWS_WITH(parse_audit_spec(root.child("d")), Catch::Contains("label_margin.rule"));
+}
+
+TEST_CASE("the pair prior: exact on a small case (numpy's median of an even count)",
+          "[defenses][poisoning][audit]") {
+  // Three classes, six off-diagonal pairs; negative margins per pair (given, preferred):
+  // (0,1) 4, (0,2) 1, (1,0) 1, (1,2) 1, (2,0) 2, (2,1) 0: sorted 0 1 1 1 2 4, median 1.
+  const at::Tensor labels = at::tensor({0, 0, 0, 0, 0, 1, 1, 2, 2, 0}, at::kLong);
+  const at::Tensor preferred = at::tensor({1, 1, 1, 1, 2, 0, 2, 0, 0, 1}, at::kLong);
+  const at::Tensor margins = at::tensor({-1.0, -2.0, -3.0, -4.0, -1.0, -1.0, -1.0, -2.0, -3.0, 5.0}, at::kDouble);
+  const at::Tensor got = pair_prior_margins(margins, labels, preferred, 3, 0.5);
+  // Pair (0,1): share 1/4, + 0.5 log 4; pair (2,0): share 1/2, + 0.5 log 2; the rest share 1.
+  // The last point's positive margin is not counted but its pair's discount applies.
+  const double l4 = 0.5 * std::log(4.0), l2 = 0.5 * std::log(2.0);
+  const at::Tensor want = at::tensor({-1.0 + l4, -2.0 + l4, -3.0 + l4, -4.0 + l4, -1.0, -1.0, -1.0,
+                                      -2.0 + l2, -3.0 + l2, 5.0 + l4}, at::kDouble);
+  CHECK(at::allclose(got, want, 1e-12, 1e-12));
+}
+
+TEST_CASE("the pair prior spares a crowded pair of honest mistakes that the robust rule flags",
+          "[defenses][poisoning][audit]") {
+  // 10 classes: 3,000 points the model is sure of (margins 3 to 5); 2 flips in each of the 90
+  // (given, preferred) pairs (margins -4 to -2.8); and 120 honest mistakes crowded in pair
+  // (0, 6) (margins -3.5 to -2.5), as T-shirts the model calls shirts.
+  at::manual_seed(11);
+  const int64_t classes = 10, sure = 3000, crowded = 120;
+  std::vector<int64_t> given, preferred;
+  for (int64_t g = 0; g < classes; ++g) {
+    for (int64_t p = 0; p < classes; ++p) {
+      if (g != p) given.insert(given.end(), {g, g}), preferred.insert(preferred.end(), {p, p});
+    }
+  }
+  const int64_t flips = static_cast<int64_t>(given.size());
+  for (int64_t i = 0; i < crowded; ++i) given.push_back(0), preferred.push_back(6);
+  const at::Tensor y_sure = at::randint(classes, {sure}, at::kLong);
+  const at::Tensor y = at::cat({at::tensor(given, at::kLong), y_sure});
+  const at::Tensor pref = at::cat({at::tensor(preferred, at::kLong), (y_sure + 1) % classes});
+  const at::Tensor m = at::cat({-4.0 + 1.2 * at::rand({flips}, at::kDouble), -3.5 + at::rand({crowded}, at::kDouble),
+                                3.0 + 2.0 * at::rand({sure}, at::kDouble)});
+  // Logits with exactly these margins and preferred classes.
+  const int64_t n = y.size(0);
+  at::Tensor z = at::zeros({n, classes}, at::kDouble);
+  z.scatter_(1, pref.unsqueeze(1), at::full({n, 1}, 10.0, at::kDouble));
+  z.scatter_(1, y.unsqueeze(1), (10.0 + m).unsqueeze(1));
+  REQUIRE(at::allclose(label_margins(z, y), m));
+  AuditSpec spec;
+  spec.detectors = {"label_margin"};
+  const DetectorResult prior = audit_features(at::zeros({n, 2}), y, classes, spec, z).detectors[0];
+  // Every flip but the two inside the crowded pair, where the prior discounts them too (the
+  // price of the prior), and none of the honest mistakes.
+  const at::Tensor in_crowded_pair = y.eq(0).logical_and(pref.eq(6));
+  const at::Tensor want = at::arange(n).lt(flips).logical_and(in_crowded_pair.logical_not());
+  CHECK(want.sum().item<int64_t>() == flips - 2);
+  CHECK(at::equal(prior.flagged, want));
+  CHECK(at::equal(prior.neighbour_label, pref));
+  spec.margin_rule = "robust_z";
+  const DetectorResult robust = audit_features(at::zeros({n, 2}), y, classes, spec, z).detectors[0];
+  CHECK(robust.flagged.slice(0, flips, flips + crowded).all().item<bool>());
 }
 
 TEST_CASE("audit.json holds the sorted flagged indices and the verdicts", "[defenses][poisoning][audit]") {
