@@ -11,6 +11,7 @@
 #   DETECTORS="[spectral]": the detectors of the audit whose flags the retraining excludes
 #   CLEAN_MODEL=CHECKPOINT: a model trained on the unpoisoned data by the same recipe; its ASR on
 #     this run's trigger (the clean floor) goes to asr_floor.txt
+#   REUSE_MODEL=1: keep the model a previous run of the same OUT trained; audit it again
 #   PATTERN=checker (default solid): the patch alternates 1 and 0, visible on bright garments too
 set -euo pipefail
 seed=$1 rate=$2 attack=${3:-badnets} out=${4:-runs/poisoning/${3:-badnets}-$2-s$1}
@@ -57,7 +58,13 @@ data: $data
 ${train/OUTPUT/$out/model}
 audit: {detectors: ${DETECTORS:-[spectral]}, save_features: true$truth}
 YAML
-"$rampart" audit-data "$out/audit.yaml" --out "$out/audit" | tee "$out/audit.txt"
+if [[ ${REUSE_MODEL:-0} == 1 && -f $out/model/checkpoint.safetensors ]]; then
+  # Re-audit the model an earlier run of this script trained (a changed detector): no training.
+  "$rampart" audit-data "$out/audit.yaml" --out "$out/audit" --set security.allow_unpinned=true \
+    --set model.checkpoint="$out/model/checkpoint.safetensors" | tee "$out/audit.txt"
+else
+  "$rampart" audit-data "$out/audit.yaml" --out "$out/audit" | tee "$out/audit.txt"
+fi
 # Activation clustering on the same model, for comparison (not used for the retraining).
 [[ ${AC:-1} == 0 ]] || "$rampart" audit-data "$out/audit.yaml" --out "$out/audit_ac" --set security.allow_unpinned=true \
   --set model.checkpoint="$out/model/checkpoint.safetensors" \

@@ -53,6 +53,10 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
     j["separation"] = v.separation;
     j["split_start"] = v.split_start;
     j["p_value"] = v.p_value;
+    if (!v.split_start.empty()) {
+      j["spectral_separation"] = v.spectral_separation;
+      j["robust_separation"] = v.robust_separation;
+    }
     if (v.poisoned) {
       j["suspect_share"] = v.suspect_share;
       j["silhouette"] = v.silhouette;
@@ -128,7 +132,7 @@ std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
 std::string describe_detector(const DetectorResult& d, const AuditSpec& s) {
   if (d.name == "spectral") {
     return "spectral signatures; a class is poisoned when the separation of its two-cluster split "
-           "(Fisher, PCA " + std::to_string(s.dims) + ") stands out from the other classes' (p < " +
+           "(Fisher, PCA " + std::to_string(s.dims) + ") stands out from the other classes' splits of the same start (p < " +
            p_text(s.alpha) + " / classes) and is at least " + fixed(s.min_separation, 1);
   }
   if (d.name == "activation_clustering") {

@@ -75,6 +75,10 @@ struct ClassVerdict {
   /// spectral: the Mahalanobis separation of the class's two-cluster split and its p-value
   /// against the other classes' separations (cluster_statistics.h: outlier_p_values).
   double separation = 0, p_value = 1;
+  /// spectral: the separations of the splits from either start (the robust one computed for
+  /// every class, used or not): the chosen split is tested against the other classes' splits
+  /// from the same start.
+  double spectral_separation = 0, robust_separation = 0;
   /// spectral: which start gave the class's split: "spectral" (the top singular direction) or
   /// "robust" (the top direction after whitening by the class's robust covariance).
   std::string split_start;
