@@ -14,6 +14,7 @@
 #include "defenses/poisoning/audit_report.h"
 #include "defenses/poisoning/data_audit.h"
 #include "defenses/poisoning/feature_extraction.h"
+#include "defenses/poisoning/source_diversity.h"
 #include "models/checkpoint.h"
 #include "models/model_spec.h"
 #include "security/security_config.h"
@@ -117,8 +118,12 @@ int run_audit_data(const AuditCommand& command) {
                                      : defenses::poisoning::extract_features(
                                            *model, data.images, audit.batch_size, device, "logits");
   }
+  // The spectral detector tells a poisoned class's poisons from its own images by their source
+  // diversity in input space (defenses/poisoning/source_diversity.h).
+  const at::Tensor inputs = audit.uses("spectral") ? defenses::poisoning::neighbour_space(data.images)
+                                                   : at::Tensor();
   const auto result = defenses::poisoning::audit_features(features, data.labels,
-                                                          spec.num_classes, audit, logits);
+                                                          spec.num_classes, audit, logits, inputs);
   std::filesystem::create_directories(command.out);
   if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
   defenses::poisoning::write_audit_reports(command.out, result, audit, context, data.images,

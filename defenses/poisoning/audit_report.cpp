@@ -62,6 +62,11 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
       j["silhouette"] = v.silhouette;
       j["suspect_spread"] = v.suspect_spread;
       j["other_spread"] = v.other_spread;
+      j["side_rule"] = v.side_rule;
+      if (v.side_rule == "source_entropy") {
+        j["suspect_source_entropy"] = v.suspect_source_entropy;
+        j["other_source_entropy"] = v.other_source_entropy;
+      }
     }
   } else if (detector == "activation_clustering") {
     j["poisoned"] = v.poisoned;
@@ -382,7 +387,7 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
       {"model", {{"description", c.model}, {"trained_here", c.trained_here}}},
       {"features", {{"layer", s.layer}, {"dims", r.feature_dims}, {"seconds", c.feature_seconds}}},
       {"spec", {{"detectors", s.detectors}, {"alpha", s.alpha}, {"min_separation", s.min_separation},
-                {"dims", s.dims}, {"robust", {{"keep", s.robust_keep}, {"min_share", s.robust_min_share}, {"min_diversity", s.robust_min_diversity}}},
+                {"dims", s.dims}, {"spectral_starts", s.spectral_starts}, {"robust", {{"keep", s.robust_keep}, {"min_share", s.robust_min_share}, {"min_diversity", s.robust_min_diversity}}},
                 {"tail_k", s.tail_k}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
                 {"label_margin", {{"rule", s.margin_rule}, {"prior_weight", s.margin_prior_weight}, {"threshold", s.margin_threshold}, {"k", s.margin_k}}},
                 {"activation_clustering", {{"dims", s.ac_dims}, {"max_share", s.ac_max_share}, {"min_silhouette", s.ac_min_silhouette}}},

@@ -14,7 +14,7 @@ bool AuditSpec::uses(const std::string& detector) const {
 }
 
 AuditSpec parse_audit_spec(const core::ConfigNode& node) {
-  node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "robust", "tail_k",
+  node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "spectral_starts", "robust", "tail_k",
                     "knn", "activation_clustering",
                     "label_margin", "batch_size", "top_images", "seed", "ground_truth",
                     "save_features"});
@@ -35,6 +35,7 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   spec.alpha = node.get_double("alpha", spec.alpha, 1e-12, 0.5);
   spec.min_separation = node.get_double("min_separation", spec.min_separation, 0.0, 1e6);
   spec.dims = node.get_int("dims", spec.dims, 1, 1024);
+  spec.spectral_starts = node.get_int("spectral_starts", spec.spectral_starts, 1, 1024);
   if (const auto robust = node.optional_child("robust")) {
     robust->expect_keys({"keep", "min_share", "min_diversity"});
     spec.robust_keep = robust->get_double("keep", spec.robust_keep, 0.5001, 1.0);
@@ -89,7 +90,8 @@ bool judges_points_only(const std::string& detector) {
 }
 
 AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
-                           int64_t num_classes, const AuditSpec& spec, const at::Tensor& logits) {
+                           int64_t num_classes, const AuditSpec& spec, const at::Tensor& logits,
+                           const at::Tensor& inputs) {
   const auto start = std::chrono::steady_clock::now();
   AuditResult result;
   result.points = features.size(0);
@@ -98,7 +100,7 @@ AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
   const at::Tensor y = labels.to(at::kLong).contiguous();
   for (const auto& name : spec.detectors) {
     if (name == "spectral") {
-      result.detectors.push_back(detect_spectral(features, y, num_classes, spec));
+      result.detectors.push_back(detect_spectral(features, y, num_classes, spec, inputs));
     } else if (name == "activation_clustering") {
       result.detectors.push_back(detect_activation_clustering(features, y, num_classes, spec));
     } else if (name == "label_margin") {

@@ -21,6 +21,7 @@ namespace rampart::defenses::poisoning {
 ///     alpha: 0.001                       # family-wise level of the per-class test
 ///     min_separation: 7                  # and the least split separation judged poisoned
 ///     dims: 20                           # PCA dims of the split refinement
+///     spectral_starts: 3                 # top singular directions tried as the split's start
 ///     robust: {keep: 0.75, min_share: 0.05, min_diversity: 1.5}  # the split's robust start
 ///     tail_k: 4                          # poisoned class: also flag the suspect-side tail
 ///     activation_clustering: {dims: 10, max_share: 0.35, min_silhouette: 0.10}
@@ -32,6 +33,11 @@ struct AuditSpec {
   double alpha = 0.001;
   double min_separation = 7.0;
   int64_t dims = 20;
+  /// spectral: the split starts from the two-means cut along each of the class's top
+  /// `spectral_starts` singular directions and keeps the best separated refinement. A poison
+  /// cluster need not carry the class's top direction: a blended trigger's, a third of the
+  /// shirts, lay along the second (the first is the shirts' own variety; measured 2026-12-04).
+  int64_t spectral_starts = 3;
   /// spectral: the share of a class its robust covariance is estimated on (the robust start);
   /// the least share of the class the robust split's suspect side must hold, and how much more
   /// diverse (mean squared distance to the centroid) than the rest, for that split to be used;
@@ -89,6 +95,13 @@ struct ClassVerdict {
   /// cluster's points to their centroid (in the class's PCA space): the poisons, images of
   /// several classes, are the more diverse cluster.
   double suspect_spread = 0, other_spread = 0;
+  /// spectral, in a poisoned class judged with the inputs: the entropy (nats) of the labels of
+  /// the flagged and of the other cluster's nearest other-class neighbours in input space
+  /// (source_diversity.h): the poisons, images of several classes, are the higher one.
+  double suspect_source_entropy = 0, other_source_entropy = 0;
+  /// spectral: which rule chose the flagged side: "source_entropy" (the inputs were given) or
+  /// "feature_spread".
+  std::string side_rule;
   /// knn_labels and label_margin: the points they flag (relabelling candidates).
   int64_t relabel_candidates = 0;
 };
@@ -119,10 +132,14 @@ struct AuditResult {
 /// Audits a labelled data set from its features ([N, D], float32, one row per point in data
 /// order) and its labels. No target class or poison rate is given: each class is judged by the
 /// detectors' per-class rules (spectral: Bonferroni over classes for `alpha`). `logits`
-/// ([N, classes]) are needed by label_margin only.
+/// ([N, classes]) are needed by label_margin only. `inputs` (the images, [N, C, H, W], or any
+/// [N, D]) let the spectral detector pick a poisoned class's flagged side by the source
+/// diversity of its points (source_diversity.h); without them the more spread side in feature
+/// space is flagged.
 AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
                            int64_t num_classes, const AuditSpec& spec,
-                           const at::Tensor& logits = at::Tensor());
+                           const at::Tensor& logits = at::Tensor(),
+                           const at::Tensor& inputs = at::Tensor());
 
 /// True for the detectors that judge points rather than classes (knn_labels, label_margin).
 bool judges_points_only(const std::string& detector);

@@ -9,13 +9,16 @@
 namespace rampart::defenses::poisoning {
 
 /// Spectral signatures with a per-class test: in each class the two-means split of the
-/// projection on the top singular direction, refined by Fisher's discriminant in the class's top
-/// `dims` principal components, gives two clusters and their Mahalanobis separation; a class is
+/// projection on one of the top `spectral_starts` singular directions, refined by Fisher's
+/// discriminant in the class's top `dims` principal components (the best separated of the
+/// refinements), gives two clusters and their Mahalanobis separation; a class is
 /// poisoned when its separation stands out from the other classes' (p < alpha / classes) and is
-/// at least min_separation; there, the more diverse cluster (the larger mean squared distance
-/// to its centroid) is flagged.
+/// at least min_separation; there, the cluster of the higher source diversity in `inputs`
+/// (source_diversity.h) is flagged, or without inputs the more diverse one in feature space
+/// (the larger mean squared distance to its centroid).
 DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& labels,
-                               int64_t num_classes, const AuditSpec& spec);
+                               int64_t num_classes, const AuditSpec& spec,
+                               const at::Tensor& inputs = at::Tensor());
 
 /// Activation clustering (Chen et al. 2018): per class, PCA to `ac_dims`, two-means (k-means++),
 /// and the smaller cluster flagged when it holds < ac_max_share of the class and the silhouette

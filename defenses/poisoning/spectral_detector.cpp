@@ -19,6 +19,7 @@
 #include "defenses/poisoning/detectors.h"
 #include "defenses/poisoning/feature_geometry.h"
 #include "defenses/poisoning/robust_covariance.h"
+#include "defenses/poisoning/source_diversity.h"
 #include "defenses/poisoning/spectral_signatures.h"
 
 namespace rampart::defenses::poisoning {
@@ -30,15 +31,17 @@ double spread(const at::Tensor& rows) {
   return rows.size(0) ? (rows - rows.mean(0)).square().sum(1).mean().item<double>() : 0.0;
 }
 
-// A refined two-cluster split of one class and its suspect side: the poisons are images of
-// several other classes under one trigger, the rest images of this class, so the poison cluster
-// is the more diverse one, its points farther from their centroid. (Neither size, which is even
-// at 10% poisoning, nor pixel-space neighbours, whom the shared trigger makes other poisons,
-// tells them apart.)
+// A refined two-cluster split of one class and its suspect side in feature space: the poisons
+// are images of several other classes under one trigger, the rest images of this class, so a
+// BadNets cluster is the more diverse one, its points farther from their centroid (the robust
+// start's gate). A blended trigger's cluster is the tighter one, so in a class judged poisoned
+// the side is decided again in input space when the inputs are given (source_diversity.h).
+// (Size does not tell them apart: at 10% poisoning the target class is half poison.)
 struct Candidate {
   FisherSplit split;
   bool second_is_suspect = true;
   double suspect_spread = 0, other_spread = 0, suspect_share = 0;
+  double second_spread = 0, first_spread = 0;
   at::Tensor suspect() const { return second_is_suspect ? split.second : split.second.logical_not(); }
   double diversity() const { return other_spread > 0 ? suspect_spread / other_spread : 0.0; }
 };
@@ -49,6 +52,8 @@ Candidate refine(const at::Tensor& reduced, const at::Tensor& start) {
   const double second = spread(reduced.index({c.split.second}));
   const double first = spread(reduced.index({c.split.second.logical_not()}));
   c.second_is_suspect = second >= first;
+  c.second_spread = second;
+  c.first_spread = first;
   c.suspect_spread = std::max(first, second);
   c.other_spread = std::min(first, second);
   c.suspect_share = c.suspect().sum().item<double>() / static_cast<double>(reduced.size(0));
@@ -86,7 +91,7 @@ at::Tensor suspects(const Candidate& c, double tail_k) {
 }  // namespace
 
 DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& labels,
-                               int64_t num_classes, const AuditSpec& spec) {
+                               int64_t num_classes, const AuditSpec& spec, const at::Tensor& inputs) {
   const int64_t n = features.size(0);
   DetectorResult out;
   out.name = "spectral";
@@ -109,7 +114,13 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       const at::Tensor reduced = fit_pca(f, dims).project(f);
       const Whitened robust_whitened = robust_view(reduced, spec.robust_keep);
       out.scores.index_put_({members[c]}, robust_z(robust_whitened.que));
-      const Candidate spectral = refine(reduced, two_means_1d(sig.projection));
+      // The spectral start: the cut along the top singular direction, and along the next
+      // principal axes up to spectral_starts; the best separated refinement is kept.
+      Candidate spectral = refine(reduced, two_means_1d(sig.projection));
+      for (int64_t k = 1; k < std::min(spec.spectral_starts, reduced.size(1)); ++k) {
+        Candidate next = refine(reduced, two_means_1d(reduced.select(1, k)));
+        if (next.split.separation > spectral.split.separation) spectral = std::move(next);
+      }
       chosen[c] = spectral;
       v.split_start = "spectral";
       // The robust start replaces the spectral one when it finds a better separated split whose
@@ -145,10 +156,22 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
     v.p_value = v.split_start == "robust" ? p_robust[k] : p_spectral[k];
     v.poisoned = v.p_value < level && v.separation >= spec.min_separation;
     if (!v.poisoned) continue;
-    const Candidate& c = chosen[v.label];
+    Candidate& c = chosen[v.label];
+    v.side_rule = "feature_spread";
+    if (inputs.defined()) {
+      // The poisons are the side whose points look like the other classes' (source_diversity.h).
+      const at::Tensor second = members[v.label].index({c.split.second});
+      const at::Tensor first = members[v.label].index({c.split.second.logical_not()});
+      const double h_second = neighbour_label_entropy(inputs, labels, second, v.label);
+      const double h_first = neighbour_label_entropy(inputs, labels, first, v.label);
+      c.second_is_suspect = h_second >= h_first;
+      v.suspect_source_entropy = std::max(h_first, h_second);
+      v.other_source_entropy = std::min(h_first, h_second);
+      v.side_rule = "source_entropy";
+    }
     const at::Tensor suspect = members[v.label].index({suspects(c, spec.tail_k)});
-    v.suspect_spread = c.suspect_spread;
-    v.other_spread = c.other_spread;
+    v.suspect_spread = c.second_is_suspect ? c.second_spread : c.first_spread;
+    v.other_spread = c.second_is_suspect ? c.first_spread : c.second_spread;
     v.suspect_share = static_cast<double>(suspect.numel()) / static_cast<double>(v.points);
     v.flagged = suspect.numel();
     out.flagged.index_fill_(0, suspect, true);

@@ -15,6 +15,7 @@
 #include "defenses/poisoning/detectors.h"
 #include "defenses/poisoning/feature_geometry.h"
 #include "defenses/poisoning/robust_covariance.h"
+#include "defenses/poisoning/source_diversity.h"
 
 using namespace rampart;
 using namespace rampart::defenses::poisoning;
@@ -283,6 +284,9 @@ TEST_CASE("the robust start finds a small backdoor that the class's own variance
                                       protos[kTarget] * 0.5 + trigger);
   poisoned_labels.index_fill_(0, poisoned, kTarget);
   AuditSpec spec;
+  // The top singular direction as the only spectral start (the cuts along the next principal
+  // axes find this cluster too: the case below).
+  spec.spectral_starts = 1;
   const AuditResult r = audit_features(features, poisoned_labels, kClasses, spec);
   const DetectorResult& s = r.detectors[0];
   for (const auto& v : s.classes) CHECK(v.poisoned == (v.label == kTarget));
@@ -314,6 +318,79 @@ TEST_CASE("the robust start finds a small backdoor that the class's own variance
   const AuditResult plain = audit_features(features, poisoned_labels, kClasses, spec);
   CHECK_FALSE(plain.detectors[0].classes[kTarget].poisoned);
   CHECK(plain.detectors[0].classes[kTarget].split_start == "spectral");
+  // The default three spectral starts: the cut along a later principal axis finds it as well.
+  spec.spectral_starts = 3;
+  const DetectorResult three = audit_features(features, poisoned_labels, kClasses, spec).detectors[0];
+  for (const auto& v : three.classes) CHECK(v.poisoned == (v.label == kTarget));
+  CHECK(score_audit(three.flagged, poisoned, r.points).recall() >= 0.95);
+}
+
+TEST_CASE("neighbour_label_entropy: exact on a small case, own class excluded", "[defenses][poisoning]") {
+  // 1-D inputs. Class 0 at 0 and 10; class 1 at 1 and 2; class 2 at 11; a class-0 point at 0.5
+  // would be everyone's nearest neighbour if the own class were searched too.
+  const at::Tensor inputs = at::tensor({0.0, 10.0, 1.0, 2.0, 11.0, 0.5}, at::kFloat).unsqueeze(1);
+  const at::Tensor labels = at::tensor({0, 0, 1, 1, 2, 0}, at::kLong);
+  const at::Tensor both = at::tensor({0, 1}, at::kLong);
+  CHECK(neighbour_label_entropy(inputs, labels, both, 0) == Approx(std::log(2.0)).epsilon(1e-12));
+  CHECK(neighbour_label_entropy(inputs, labels, at::tensor({0, 5}, at::kLong), 0) == 0.0);  // both next to class 1
+  CHECK(neighbour_label_entropy(inputs, labels, at::empty({0}, at::kLong), 0) == 0.0);
+  // Up to `queries` evenly spaced members: the first and the last.
+  const at::Tensor three = at::tensor({0, 5, 1}, at::kLong);
+  CHECK(neighbour_label_entropy(inputs, labels, three, 0, 2) == Approx(std::log(2.0)).epsilon(1e-12));
+  // Images are pooled to at most 16 x 16 and flattened; smaller ones only flattened.
+  CHECK(neighbour_space(at::rand({3, 1, 28, 28})).sizes() == at::IntArrayRef{3, 256});
+  CHECK(neighbour_space(at::rand({3, 3, 8, 8})).sizes() == at::IntArrayRef{3, 192});
+}
+
+TEST_CASE("a tight poison cluster off the top axis: found from a later start, its side told by the inputs",
+          "[defenses][poisoning][audit]") {
+  // Like a blended trigger on Fashion-MNIST's shirts (docs/poisoning.md, 2026-12-04): every class
+  // has a wide style direction (sd 8) that carries its top singular vector; 300 poisons (a third
+  // of the target class) form a tight cluster 12 units off along another direction, tighter
+  // than the class itself, so their feature spread is the smaller. Their images still look like
+  // their source classes.
+  at::manual_seed(21);
+  constexpr int64_t kClasses = 10, kPer = 600, kTarget = 6, kPoison = 300;
+  const Planted base = plant(kPer, kClasses, kTarget, 0, 21);
+  const at::Tensor labels = base.labels;
+  const at::Tensor protos = at::randn({kClasses, 24}) * 6.0;
+  at::Tensor styles = at::randn({kClasses, 24});
+  styles = styles / styles.norm(2, {1}, true);
+  at::Tensor features = protos.index_select(0, labels) + at::randn({kClasses * kPer, 24}) +
+                        8.0 * at::randn({kClasses * kPer, 1}) * styles.index_select(0, labels);
+  const at::Tensor others = (labels != kTarget).nonzero().flatten();
+  const at::Tensor poisoned = std::get<0>(others.index_select(0, at::randperm(others.numel()).slice(0, 0, kPoison)).sort());
+  at::Tensor trigger = at::zeros({24});
+  trigger[7] = 12.0;
+  features.index_put_({poisoned}, protos[kTarget] + trigger + 0.5 * at::randn({kPoison, 24}));
+  at::Tensor poisoned_labels = labels.clone();
+  poisoned_labels.index_fill_(0, poisoned, kTarget);
+  const at::Tensor inputs = neighbour_space(base.images);
+
+  AuditSpec spec;
+  const AuditResult r = audit_features(features, poisoned_labels, kClasses, spec, at::Tensor(), inputs);
+  const DetectorResult& s = r.detectors[0];
+  for (const auto& v : s.classes) CHECK(v.poisoned == (v.label == kTarget));
+  const ClassVerdict& t = s.classes[kTarget];
+  CHECK(t.side_rule == "source_entropy");
+  CHECK(t.suspect_source_entropy > t.other_source_entropy + 0.5);
+  CHECK(t.suspect_spread < t.other_spread);  // the flagged side is the tighter one here
+  const AuditScore score = score_audit(s.flagged, poisoned, r.points);
+  CHECK(score.recall() >= 0.99);
+  CHECK(score.false_positive_rate() <= 0.01);
+
+  // Without the inputs the more spread side, the clean one, would be flagged.
+  const DetectorResult no_inputs = audit_features(features, poisoned_labels, kClasses, spec).detectors[0];
+  CHECK(no_inputs.classes[kTarget].side_rule == "feature_spread");
+  CHECK(score_audit(no_inputs.flagged, poisoned, r.points).recall() < 0.05);
+  // With the top singular direction as the only start the split follows the style: missed.
+  spec.spectral_starts = 1;
+  const DetectorResult one_start = audit_features(features, poisoned_labels, kClasses, spec, at::Tensor(), inputs).detectors[0];
+  CHECK_FALSE(one_start.classes[kTarget].poisoned);
+  CHECK(one_start.classes[kTarget].spectral_separation < t.spectral_separation);
+  auto root = core::parse_config("a: {spectral_starts: 5}\nb: {spectral_starts: 0}\n", "a.yaml");
+  CHECK(parse_audit_spec(root.child("a")).spectral_starts == 5);
+  CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("spectral_starts"));
 }
 
 TEST_CASE("an unpoisoned set: no class judged poisoned, nothing flagged", "[defenses][poisoning][audit]") {

@@ -1,0 +1,47 @@
+#include "defenses/poisoning/source_diversity.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+namespace rampart::defenses::poisoning {
+
+namespace {
+
+// Up to `count` evenly spaced entries of the int64 indices `from` (deterministic, no RNG).
+at::Tensor evenly_spaced(const at::Tensor& from, int64_t count) {
+  const int64_t n = from.numel();
+  if (n <= count) return from;
+  const at::Tensor rows =
+      at::linspace(0, static_cast<double>(n - 1), count, at::kDouble).round().to(at::kLong);
+  return from.index_select(0, rows);
+}
+
+}  // namespace
+
+at::Tensor neighbour_space(const at::Tensor& images) {
+  at::Tensor x = images.to(at::kFloat);
+  if (x.dim() == 4 && (x.size(2) > 16 || x.size(3) > 16)) {
+    x = at::adaptive_avg_pool2d(x, {std::min<int64_t>(x.size(2), 16), std::min<int64_t>(x.size(3), 16)});
+  }
+  return x.reshape({x.size(0), -1}).contiguous();
+}
+
+double neighbour_label_entropy(const at::Tensor& inputs, const at::Tensor& labels,
+                               const at::Tensor& members, int64_t own_class, int64_t queries,
+                               int64_t references) {
+  const at::Tensor y = labels.to(at::kLong);
+  const at::Tensor query = evenly_spaced(members.to(at::kLong), queries);
+  const at::Tensor reference = evenly_spaced((y != own_class).nonzero().flatten(), references);
+  if (query.numel() == 0 || reference.numel() == 0) return 0.0;
+  const at::Tensor q = inputs.index_select(0, query).to(at::kFloat);
+  const at::Tensor r = inputs.index_select(0, reference).to(at::kFloat);
+  // argmin over references of |q - r|^2 = |r|^2 - 2 q.r (|q|^2 is the same for every r).
+  const at::Tensor distance = r.square().sum(1).unsqueeze(0) - 2 * q.mm(r.t());
+  const at::Tensor nearest = y.index_select(0, reference.index_select(0, distance.argmin(1)));
+  const at::Tensor counts = at::bincount(nearest).to(at::kDouble);
+  const at::Tensor share = counts.index({counts > 0}) / static_cast<double>(nearest.numel());
+  return -(share * share.log()).sum().item<double>();
+}
+
+}  // namespace rampart::defenses::poisoning

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace rampart::defenses::poisoning {
+
+/// Which side of a poisoned class's split holds the poisons. A dirty-label backdoor's poisons
+/// are images of the other classes relabelled to the target, so in input space each poison
+/// still looks like its source class: the labels of its nearest neighbours among the points of
+/// the other classes spread over all of them (about log 9 nats on a 10-class set), while a
+/// clean point's nearest other-class neighbours fall on its class's few look-alikes (shirts:
+/// T-shirts, pullovers, coats). Measured on a blended-trigger run (docs/poisoning.md): 2.18
+/// nats for the poison cluster against 1.30 for the clean shirts; in the network's features the
+/// two sides are not told apart this way (1.12 and 1.22), nor by their spread there (the blended
+/// poisons form the tighter cluster, BadNets' the wider one).
+
+/// The audit's input space: images [N, C, H, W] average-pooled to at most 16 x 16 (the
+/// neighbour search's cost; a garment's identity survives it) and flattened to float32 [N, D];
+/// [N, D] inputs are used as they are.
+at::Tensor neighbour_space(const at::Tensor& images);
+
+/// The entropy (nats) of the labels of the nearest neighbours (squared Euclidean distance in
+/// `inputs`, [N, D]) of up to `queries` evenly spaced points of `members` (int64 indices), the
+/// neighbours searched among up to `references` evenly spaced points whose label is not
+/// `own_class`. 0 when either set is empty.
+double neighbour_label_entropy(const at::Tensor& inputs, const at::Tensor& labels,
+                               const at::Tensor& members, int64_t own_class,
+                               int64_t queries = 256, int64_t references = 4096);
+
+}  // namespace rampart::defenses::poisoning
