@@ -13,15 +13,18 @@ from . import _rampart
 def audit_features(features: torch.Tensor, labels: torch.Tensor, *,
                    num_classes: Optional[int] = None,
                    detectors: Sequence[str] = ("spectral",), alpha: float = 0.001,
-                   min_separation: float = 7.0, dims: int = 20) -> dict:
+                   min_separation: float = 7.0, dims: int = 20, spectral_starts: int = 3,
+                   images: Optional[torch.Tensor] = None) -> dict:
     """Finds poisoned points from their features ([N, D], e.g. a model's penultimate layer) and
     labels, told neither the target class nor the poison rate. detectors: "spectral" (per-class
     split separation tested across classes), "activation_clustering", "knn_labels" (flipped
     labels). Returns audit.json's content: ``flagged`` (sorted indices), per detector its class
-    verdicts and per-point scores."""
+    verdicts and per-point scores. ``images`` ([N, C, H, W], the points' inputs): in a class
+    judged poisoned the spectral detector then flags the side whose images look like the other
+    classes' (source diversity); without them, the side more spread in feature space."""
     if num_classes is None:
         num_classes = int(labels.max()) + 1 if labels.numel() else 0
     spec = {"detectors": list(detectors), "alpha": alpha, "min_separation": min_separation,
-            "dims": dims}
+            "dims": dims, "spectral_starts": spectral_starts}
     return json.loads(_rampart.audit_features(features, labels, int(num_classes),
-                                              json.dumps(spec)))
+                                              json.dumps(spec), images))

@@ -5,10 +5,12 @@
 #include <pybind11/stl.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/config_node.h"
 #include "defenses/poisoning/audit_report.h"
 #include "defenses/poisoning/data_audit.h"
+#include "defenses/poisoning/source_diversity.h"
 #include "models/model_scan.h"
 
 #include "python/src/bindings.h"
@@ -20,14 +22,20 @@ using namespace rampart;
 namespace {
 
 std::string audit(const at::Tensor& features, const at::Tensor& labels, int64_t num_classes,
-                  const std::string& spec_yaml) {
+                  const std::string& spec_yaml, const std::optional<at::Tensor>& images) {
   const auto spec =
       defenses::poisoning::parse_audit_spec(core::parse_config(spec_yaml, "rampart.audit_features"));
   defenses::poisoning::AuditResult result;
   {
     py::gil_scoped_release release;
+    // The images let the spectral detector choose a poisoned class's flagged side by source
+    // diversity (source_diversity.h).
+    const at::Tensor inputs = images.has_value()
+                                  ? defenses::poisoning::neighbour_space(images->to(at::kCPU))
+                                  : at::Tensor();
     result = defenses::poisoning::audit_features(features.to(at::kCPU, at::kFloat).contiguous(),
-                                                 labels.to(at::kCPU, at::kLong), num_classes, spec);
+                                                 labels.to(at::kCPU, at::kLong), num_classes, spec,
+                                                 at::Tensor(), inputs);
   }
   defenses::poisoning::AuditContext context;
   context.data_source = "python tensors";
@@ -55,7 +63,7 @@ void bind_data(py::module_& m) {
   m.def("scan", &scan, py::arg("path"), py::arg("sha256"), py::arg("signature"),
         py::arg("public_key"), py::arg("allowlist"), py::arg("input"));
   m.def("audit_features", &audit, py::arg("features"), py::arg("labels"), py::arg("num_classes"),
-        py::arg("spec"));
+        py::arg("spec"), py::arg("images") = py::none());
 }
 
 }  // namespace rampart::python

@@ -76,6 +76,16 @@ def test_audit_features_flags_a_planted_cluster():
     flagged = set(audit["flagged"])
     assert audit["detectors"][0]["poisoned_classes"] == [0]
     assert len(flagged & set(poisoned.tolist())) >= 198 and len(flagged) <= 210
+    assert audit["detectors"][0]["classes"][0]["side_rule"] == "feature_spread"
+    # With the images (each class its own prototype; the poisons keep their source's), the side
+    # is chosen by the labels of its points' nearest other-class images: the same points.
+    images = (torch.rand(10, 1, 8, 8)[torch.arange(10).repeat_interleave(400)] +
+              0.1 * torch.randn(4000, 1, 8, 8))
+    with_images = rampart.audit_features(features, labels, images=images)
+    verdict = with_images["detectors"][0]["classes"][0]
+    assert verdict["side_rule"] == "source_entropy"
+    assert verdict["suspect_source_entropy"] > verdict["other_source_entropy"] + 1.0
+    assert set(with_images["flagged"]) == flagged
 
 
 def test_aggregator_rules_on_a_small_case():
