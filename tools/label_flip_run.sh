@@ -5,7 +5,8 @@
 # ground truth given for recall and precision only).
 #   tools/label_flip_run.sh SEED RATE [OUT]
 #   DETECTORS="[label_margin]": the detectors (default: label_margin and knn_labels)
-#   EPOCHS=5: the training recipe's epochs (default 3)
+#   EPOCHS=3: the training recipe's epochs (default 5: the recipe the threshold of label_margin was
+#     chosen for, docs/poisoning.md)
 set -euo pipefail
 seed=$1 rate=$2 out=${3:-runs/poisoning/label_flip-$2-s$1}
 rampart=${RAMPART:-build/rampart}
@@ -22,7 +23,7 @@ cat > "$out/audit.yaml" <<YAML
 seed: $seed
 $model
 data: {format: npy, images: $out/train_poisoned/images.npy, labels: $out/train_poisoned/labels.npy, batch_size: 128}
-train: {epochs: ${EPOCHS:-3}, optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: $out/model}
+train: {epochs: ${EPOCHS:-5}, optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: $out/model}
 audit: {detectors: ${DETECTORS:-[label_margin, knn_labels]}, save_features: true, ground_truth: $out/train_poisoned/poisoned.npy}
 YAML
 "$rampart" audit-data "$out/audit.yaml" --out "$out/audit" | tee "$out/audit.txt"
