@@ -103,14 +103,17 @@ const DetectorResult& ranking_detector(const AuditResult& r) {
 std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
   std::ostringstream md;
   if (d.name == "spectral") {
-    md << "| class | points | split separation (start) | p-value | poisoned | flagged | flagged share | spread flagged / other |\n"
-          "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    md << "| class | points | split separation (start) | p-value | poisoned | flagged | flagged share | spread flagged / other | source entropy flagged / other |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for (const auto& v : d.classes) {
       md << "| " << class_name(c, v.label) << " | " << v.points << " | " << fixed(v.separation, 2)
          << (v.split_start.empty() ? "" : " (" + v.split_start + ")") << " | " << p_text(v.p_value) << " | "
          << (v.poisoned ? "**yes**" : "no") << " | " << v.flagged << " | "
          << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
-         << (v.poisoned ? fixed(v.suspect_spread, 1) + " / " + fixed(v.other_spread, 1) : "-")
+         << (v.poisoned ? fixed(v.suspect_spread, 1) + " / " + fixed(v.other_spread, 1) : "-") << " | "
+         << (v.side_rule == "source_entropy"
+                 ? fixed(v.suspect_source_entropy, 2) + " / " + fixed(v.other_source_entropy, 2)
+                 : "-")
          << " |\n";
     }
   } else if (d.name == "activation_clustering") {
