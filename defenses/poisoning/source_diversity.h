@@ -14,7 +14,9 @@ namespace rampart::defenses::poisoning {
 /// T-shirts, pullovers, coats). Measured on a blended-trigger run (docs/poisoning.md): 2.18
 /// nats for the poison cluster against 1.30 for the clean shirts; in the network's features the
 /// two sides are not told apart this way (1.12 and 1.22), nor by their spread there (the blended
-/// poisons form the tighter cluster, BadNets' the wider one).
+/// poisons form the tighter cluster, BadNets' the wider one). It assumes poisons drawn from
+/// several source classes (BadNets, Chen et al.); poisons all taken from one class would give
+/// their side a low entropy too.
 
 /// The audit's input space: images [N, C, H, W] average-pooled to at most 16 x 16 (the
 /// neighbour search's cost; a garment's identity survives it) and flattened to float32 [N, D];
