@@ -15,16 +15,18 @@ at::Tensor PcaBasis::project(const at::Tensor& x) const {
   return (x.to(at::kDouble) - mean).mm(basis);
 }
 
+at::Tensor evenly_spaced_rows(int64_t n, int64_t count) {
+  if (n <= count) return at::arange(n, at::kLong);
+  return at::linspace(0, static_cast<double>(n - 1), count, at::kDouble).round().to(at::kLong);
+}
+
 PcaBasis fit_pca(const at::Tensor& points, int64_t dims, int64_t fit_rows) {
   if (points.dim() != 2 || points.size(0) < 2) {
     throw std::invalid_argument("fit_pca: points must be [N >= 2, D]");
   }
   at::Tensor fit = points;
   if (fit_rows > 0 && fit_rows < points.size(0)) {
-    fit = points.index_select(
-        0, at::linspace(0, static_cast<double>(points.size(0) - 1), fit_rows, at::kDouble)
-               .round()
-               .to(at::kLong));
+    fit = points.index_select(0, evenly_spaced_rows(points.size(0), fit_rows));
   }
   PcaBasis pca;
   const at::Tensor x = fit.to(at::kDouble);
@@ -127,8 +129,7 @@ double silhouette(const at::Tensor& points, const at::Tensor& second, int64_t ma
   const int64_t n = points.size(0);
   at::Tensor x = points.to(at::kDouble), s = second.to(at::kBool);
   if (n > max_points) {
-    const at::Tensor rows =
-        at::linspace(0, static_cast<double>(n - 1), max_points, at::kDouble).round().to(at::kLong);
+    const at::Tensor rows = evenly_spaced_rows(n, max_points);
     x = x.index_select(0, rows);
     s = s.index_select(0, rows);
   }

@@ -19,6 +19,11 @@ struct PcaBasis {
 /// min(dims, D) axes. `fit_rows` > 0 fits on that many evenly spaced rows only (the image PCA).
 PcaBasis fit_pca(const at::Tensor& points, int64_t dims, int64_t fit_rows = 0);
 
+/// `count` evenly spaced row indices of 0..n-1 (int64, first and last included; all n rows when
+/// n <= count): the deterministic subsample of the image PCA, the silhouette and the neighbour
+/// search.
+at::Tensor evenly_spaced_rows(int64_t n, int64_t count);
+
 /// Lloyd's two-means on `points` ([N, d]) from the assignment `initial` (bool [N]): returns the
 /// converged assignment (bool [N]: the second cluster). Stops when no point moves, or after
 /// `max_iterations`.

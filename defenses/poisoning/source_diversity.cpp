@@ -4,17 +4,15 @@
 
 #include <cmath>
 
+#include "defenses/poisoning/feature_geometry.h"
+
 namespace rampart::defenses::poisoning {
 
 namespace {
 
 // Up to `count` evenly spaced entries of the int64 indices `from` (deterministic, no RNG).
 at::Tensor evenly_spaced(const at::Tensor& from, int64_t count) {
-  const int64_t n = from.numel();
-  if (n <= count) return from;
-  const at::Tensor rows =
-      at::linspace(0, static_cast<double>(n - 1), count, at::kDouble).round().to(at::kLong);
-  return from.index_select(0, rows);
+  return from.numel() <= count ? from : from.index_select(0, evenly_spaced_rows(from.numel(), count));
 }
 
 }  // namespace

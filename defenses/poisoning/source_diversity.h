@@ -11,8 +11,8 @@ namespace rampart::defenses::poisoning {
 /// still looks like its source class: the labels of its nearest neighbours among the points of
 /// the other classes spread over all of them (about log 9 nats on a 10-class set), while a
 /// clean point's nearest other-class neighbours fall on its class's few look-alikes (shirts:
-/// T-shirts, pullovers, coats). Measured on a blended-trigger run (docs/poisoning.md): 2.18
-/// nats for the poison cluster against 1.30 for the clean shirts; in the network's features the
+/// T-shirts, pullovers, coats). Measured on a blended-trigger run (docs/poisoning.md): 2.17
+/// nats for the poison cluster against 1.36 for the clean shirts; in the network's features the
 /// two sides are not told apart this way (1.12 and 1.22), nor by their spread there (the blended
 /// poisons form the tighter cluster, BadNets' the wider one). It assumes poisons drawn from
 /// several source classes (BadNets, Chen et al.); poisons all taken from one class would give

@@ -40,10 +40,11 @@ double spread(const at::Tensor& rows) {
 struct Candidate {
   FisherSplit split;
   bool second_is_suspect = true;
-  double suspect_spread = 0, other_spread = 0, suspect_share = 0;
-  double second_spread = 0, first_spread = 0;
+  double second_spread = 0, first_spread = 0, suspect_share = 0;
   at::Tensor suspect() const { return second_is_suspect ? split.second : split.second.logical_not(); }
-  double diversity() const { return other_spread > 0 ? suspect_spread / other_spread : 0.0; }
+  double suspect_spread() const { return second_is_suspect ? second_spread : first_spread; }
+  double other_spread() const { return second_is_suspect ? first_spread : second_spread; }
+  double diversity() const { return other_spread() > 0 ? suspect_spread() / other_spread() : 0.0; }
 };
 
 Candidate refine(const at::Tensor& reduced, const at::Tensor& start) {
@@ -54,8 +55,6 @@ Candidate refine(const at::Tensor& reduced, const at::Tensor& start) {
   c.second_is_suspect = second >= first;
   c.second_spread = second;
   c.first_spread = first;
-  c.suspect_spread = std::max(first, second);
-  c.other_spread = std::min(first, second);
   c.suspect_share = c.suspect().sum().item<double>() / static_cast<double>(reduced.size(0));
   return c;
 }
@@ -170,8 +169,8 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       v.side_rule = "source_entropy";
     }
     const at::Tensor suspect = members[v.label].index({suspects(c, spec.tail_k)});
-    v.suspect_spread = c.second_is_suspect ? c.second_spread : c.first_spread;
-    v.other_spread = c.second_is_suspect ? c.first_spread : c.second_spread;
+    v.suspect_spread = c.suspect_spread();
+    v.other_spread = c.other_spread();
     v.suspect_share = static_cast<double>(suspect.numel()) / static_cast<double>(v.points);
     v.flagged = suspect.numel();
     out.flagged.index_fill_(0, suspect, true);
