@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <vector>
+
 #include "kernels/apgd_step.h"
 #include "kernels/square_step.h"
 
@@ -113,4 +116,73 @@ TEST_CASE("Square's Linf proposal changes one window per point, to the ball's ve
   at::Tensor other = at::empty_like(x);
   kernels::square_linf_proposal(other, best, x, ids, side, 4, eps, 0.0, 1.0, 7);
   CHECK_FALSE(other.equal(proposal));
+}
+
+TEST_CASE("apgd_square_cuda: the CUDA twins of the APGD step, bookkeeping and Square draws agree "
+          "with the CPU twins",
+          "[apgd][square][kernels][cuda]") {
+  if (!at::hasCUDA()) {
+    WARN("skipped: no CUDA device in this build or machine (the CUDA twin runs on a GPU host)");
+    return;
+  }
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{1, 1, 1, 1}, {7, 3, 5, 5}, {256, 1, 28, 28}, {33, 3, 32, 32}}) {
+    INFO(at::IntArrayRef(shape));
+    at::manual_seed(11);
+    const int64_t n = shape[0];
+    const at::Tensor x = at::rand(shape);
+    const at::Tensor x_adv = (x + 0.05 * at::randn_like(x)).clamp(0, 1);
+    const at::Tensor x_prev = (x + 0.05 * at::randn_like(x)).clamp(0, 1);
+    const at::Tensor grad = at::randn_like(x);
+    const at::Tensor step = at::rand({n}) * 0.2;
+    for (const bool l2 : {false, true}) {
+      INFO("l2 " << l2);
+      const double eps = l2 ? 0.5 : 0.06;
+      at::Tensor cpu = x_adv.clone(), cpu_prev = x_prev.clone();
+      at::Tensor gpu = x_adv.cuda(), gpu_prev = x_prev.cuda();
+      kernels::apgd_step_(cpu, cpu_prev, x, grad, step, 0.75, eps, 0.0, 1.0, l2);
+      kernels::apgd_step_(gpu, gpu_prev, x.cuda(), grad.cuda(), step.cuda(), 0.75, eps, 0.0, 1.0,
+                          l2);
+      // tolerance: Linf is the same float ops; L2 adds the norms' reduction order
+      CHECK(max_diff(gpu.cpu(), cpu) <= (l2 ? 1e-6 : 0.0));
+      CHECK(gpu_prev.cpu().equal(cpu_prev));
+    }
+
+    // Bookkeeping: exact (comparisons and copies).
+    const at::Tensor loss = at::randn({n}), fooled_now = at::rand({n}).lt(0.5);
+    const std::vector<at::Tensor> start{at::rand(shape), at::randn(shape),  at::randn({n}),
+                                        at::rand(shape), at::rand({n}).lt(0.3), at::randn({n}),
+                                        at::randint(0, 5, {n}, at::kInt)};
+    std::vector<at::Tensor> cpu_state, gpu_state;
+    for (const at::Tensor& t : start) {
+      cpu_state.push_back(t.clone());
+      gpu_state.push_back(t.cuda());
+    }
+    auto& c = cpu_state;
+    auto& g = gpu_state;
+    kernels::apgd_track_(c[0], c[1], c[2], c[3], c[4], c[5], c[6], x_adv, grad, loss, fooled_now);
+    kernels::apgd_track_(g[0], g[1], g[2], g[3], g[4], g[5], g[6], x_adv.cuda(), grad.cuda(),
+                         loss.cuda(), fooled_now.cuda());
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      INFO("state " << i);
+      CHECK(g[i].cpu().equal(c[i]));
+    }
+
+    // Square's start and proposals: the same Philox words, so exactly the same images.
+    const at::Tensor ids = at::arange(n, at::kLong) * 5 + 3;
+    at::Tensor cpu_best = at::empty_like(x), gpu_best = at::empty_like(x).cuda();
+    kernels::square_linf_start(cpu_best, x, ids, 0.05, 0.0, 1.0, 9);
+    kernels::square_linf_start(gpu_best, x.cuda(), ids.cuda(), 0.05, 0.0, 1.0, 9);
+    CHECK(gpu_best.cpu().equal(cpu_best));
+    const int64_t side = std::max<int64_t>(1, shape[2] / 3);
+    for (const int64_t iteration : {0, 1, 17}) {
+      INFO("iteration " << iteration);
+      at::Tensor cpu_proposal = at::empty_like(x), gpu_proposal = at::empty_like(x).cuda();
+      kernels::square_linf_proposal(cpu_proposal, cpu_best, x, ids, side, iteration, 0.05, 0.0,
+                                    1.0, 9);
+      kernels::square_linf_proposal(gpu_proposal, cpu_best.cuda(), x.cuda(), ids.cuda(), side,
+                                    iteration, 0.05, 0.0, 1.0, 9);
+      CHECK(gpu_proposal.cpu().equal(cpu_proposal));
+    }
+  }
 }
