@@ -17,7 +17,13 @@ endif()
 # libtorch's imported target carries no usage requirements on some builds; gather them here.
 add_library(rampart_torch INTERFACE)
 target_link_libraries(rampart_torch INTERFACE ${TORCH_LIBRARIES})
-target_include_directories(rampart_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+# libtorch 2.x ships a newer fmt in its include folder (torch/include/fmt) than the one Debian's
+# spdlog 1.10 is built against (fmt 9): spdlog's own fmt must come first wherever both are seen.
+set(_rampart_fmt_includes "")
+if(TARGET fmt::fmt)
+  get_target_property(_rampart_fmt_includes fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+endif()
+target_include_directories(rampart_torch SYSTEM INTERFACE ${_rampart_fmt_includes} ${TORCH_INCLUDE_DIRS})
 separate_arguments(_rampart_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(rampart_torch INTERFACE ${_rampart_torch_flags})
 

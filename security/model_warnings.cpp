@@ -29,7 +29,11 @@ class EscapingWarningHandler : public c10::WarningHandler {
 
 void route_libtorch_warnings_to_log() {
   static EscapingWarningHandler handler;
+#if TORCH_VERSION_MAJOR >= 2
+  c10::WarningUtils::set_warning_handler(&handler);  // 2.x: c10::Warning became a class
+#else
   c10::Warning::set_warning_handler(&handler);
+#endif
 }
 
 }  // namespace rampart::security
