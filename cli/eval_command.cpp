@@ -9,8 +9,10 @@
 #include "core/atomic_file.h"
 #include "core/config_node.h"
 #include "core/error.h"
+#if RAMPART_HAVE_DISTRIBUTED
 #include "distributed/distributed_eval.h"
 #include "distributed/launcher.h"
+#endif
 #include "eval/eval_config.h"
 #include "eval/reports.h"
 #include "eval/runner.h"
@@ -34,7 +36,13 @@ int run_eval(const EvalCommand& command) {
   std::optional<eval::Evaluation> result;
   if (!config.distributed) {
     result = eval::run_eval(config, options);
-  } else if (std::getenv("RANK") == nullptr) {
+  } else if (!RAMPART_HAVE_DISTRIBUTED) {
+    throw ConfigError(config.source + ": distributed: this rampart was built without the "
+                      "distributed module (RAMPART_WITH_DISTRIBUTED: no c10d Gloo headers at "
+                      "build time)");
+  }
+#if RAMPART_HAVE_DISTRIBUTED
+  else if (std::getenv("RANK") == nullptr) {
     if (config.distributed->workers == 0) {
       throw ConfigError(config.source + ": distributed: no 'workers' and no RANK/WORLD_SIZE in "
                         "the environment: set distributed.workers to launch local workers");
@@ -50,6 +58,7 @@ int run_eval(const EvalCommand& command) {
     result = distributed::evaluate_rank(config, options);
     if (!result) return 0;  // rank 0 reports
   }
+#endif
   const eval::Evaluation& evaluation = *result;
   std::printf("\n%s", eval::terminal_summary(evaluation).c_str());
   std::printf("report: %s/\n", config.report.dir.c_str());

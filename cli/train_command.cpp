@@ -5,12 +5,14 @@
 
 #include "cli/commands.h"
 #include "core/config_node.h"
+#include "core/error.h"
 #include "defenses/defended_training.h"
+#if RAMPART_HAVE_DISTRIBUTED
 #include "distributed/distributed_config.h"
 #include "distributed/distributed_training.h"
 #include "distributed/launcher.h"
 #include "distributed/message_auth.h"
-#include "core/error.h"
+#endif
 #include "training/trainer.h"
 
 namespace rampart::cli {
@@ -55,6 +57,7 @@ void print_train_result(const training::TrainResult& result) {
   }
 }
 
+#if RAMPART_HAVE_DISTRIBUTED
 void print_distributed_summary(const distributed::DistributedSummary& s,
                                const distributed::DistributedSpec& spec) {
   std::printf("distributed:         %lld workers, %lld rounds, aggregator %s\n",
@@ -84,6 +87,7 @@ void print_distributed_summary(const distributed::DistributedSummary& s,
                                                                  : "identical on every remaining rank")
                                                : "DIFFER between ranks");
 }
+#endif
 
 }  // namespace
 
@@ -99,6 +103,10 @@ int run_train(const std::string& config_path, const std::vector<std::string>& ov
     print_train_result(defenses::train_with_defense(config, defense, options));
     return 0;
   }
+#if !RAMPART_HAVE_DISTRIBUTED
+  root.child("distributed").fail("this rampart was built without the distributed module "
+                                 "(RAMPART_WITH_DISTRIBUTED: no c10d Gloo headers at build time)");
+#else
   const auto spec = distributed::parse_distributed_spec(root.child("distributed"));
   if (std::getenv("RANK") == nullptr) {
     if (spec.workers == 0) {
@@ -128,6 +136,7 @@ int run_train(const std::string& config_path, const std::vector<std::string>& ov
     if (!summary.weights_identical) return 1;
   }
   return 0;
+#endif
 }
 
 }  // namespace rampart::cli

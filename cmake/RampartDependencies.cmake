@@ -27,6 +27,37 @@ target_include_directories(rampart_torch SYSTEM INTERFACE ${_rampart_fmt_include
 separate_arguments(_rampart_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(rampart_torch INTERFACE ${_rampart_torch_flags})
 
+# c10d's Gloo backend (distributed/): c10d's ProcessGroupGloo.hpp needs Gloo's headers and
+# USE_C10D_GLOO. Debian's libtorch 1.13 links the shared libgloo of libgloo-dev, and Rampart
+# links it too. PyTorch's own 2.x builds (pip wheels, the libtorch archive) carry Gloo inside
+# libtorch_cpu and ship no Gloo headers: set RAMPART_GLOO_INCLUDE_DIR to the headers of the Gloo
+# that libtorch was built with (its headers must match c10d's: Debian's 2022 Gloo lacks the store
+# methods that 2.x's GlooStore overrides), and nothing more is linked (a second libgloo would
+# load a second, older Gloo). AUTO builds the module when Gloo's headers are found; OFF builds
+# everything else, and `rampart train`/`eval` then refuse a config's `distributed:` section.
+set(RAMPART_WITH_DISTRIBUTED AUTO CACHE STRING "Build distributed/ (c10d Gloo): AUTO, ON or OFF")
+set_property(CACHE RAMPART_WITH_DISTRIBUTED PROPERTY STRINGS AUTO ON OFF)
+set(RAMPART_HAVE_DISTRIBUTED OFF)
+set(RAMPART_GLOO_LINK "")
+if(NOT RAMPART_WITH_DISTRIBUTED STREQUAL "OFF")
+  find_path(RAMPART_GLOO_INCLUDE_DIR gloo/rendezvous/store.h HINTS ${TORCH_INCLUDE_DIRS})
+  if(Torch_VERSION VERSION_LESS 2)
+    find_library(RAMPART_GLOO_LIBRARY gloo)
+    set(RAMPART_GLOO_LINK gloo)
+  else()
+    set(RAMPART_GLOO_LIBRARY "in libtorch_cpu")
+  endif()
+  if(RAMPART_GLOO_INCLUDE_DIR AND RAMPART_GLOO_LIBRARY)
+    set(RAMPART_HAVE_DISTRIBUTED ON)
+  elseif(RAMPART_WITH_DISTRIBUTED STREQUAL "ON")
+    message(FATAL_ERROR "RAMPART_WITH_DISTRIBUTED=ON needs Gloo's headers (found: "
+                        "'${RAMPART_GLOO_INCLUDE_DIR}') and, for libtorch 1.x, libgloo (found: "
+                        "'${RAMPART_GLOO_LIBRARY}'): install libgloo-dev or set RAMPART_GLOO_INCLUDE_DIR")
+  endif()
+endif()
+message(STATUS "Rampart: distributed (c10d Gloo) ${RAMPART_HAVE_DISTRIBUTED} "
+               "(libtorch ${Torch_VERSION}, Gloo headers ${RAMPART_GLOO_INCLUDE_DIR})")
+
 # OpenCV: AUTO uses it when found; OFF builds without the image-folder reader and image grids.
 set(RAMPART_HAVE_OPENCV OFF)
 if(NOT RAMPART_WITH_OPENCV STREQUAL "OFF")

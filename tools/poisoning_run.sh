@@ -13,10 +13,15 @@
 #     this run's trigger (the clean floor) goes to asr_floor.txt
 #   REUSE_MODEL=1: keep the model a previous run of the same OUT trained; audit it again
 #   PATTERN=checker (default solid): the patch alternates 1 and 0, visible on bright garments too
+#   THREADS=N: the intra-op threads of every rampart step (default: all cores); FASHION_MNIST=DIR:
+#     where the IDX files are (default /usr/share/datasets/fashion-mnist); PYTHON: a python3 with
+#     numpy (default /usr/bin/python3). tools/gpu_poisoning_runs.sh runs many seeds on a GPU.
 set -euo pipefail
 seed=$1 rate=$2 attack=${3:-badnets} out=${4:-runs/poisoning/${3:-badnets}-$2-s$1}
 rampart=${RAMPART:-build/rampart}
-fm=/usr/share/datasets/fashion-mnist
+fm=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+python=${PYTHON:-/usr/bin/python3}
+threads="threads: ${THREADS:-0}"
 mkdir -p "$out"
 # Target and border position from the seed: rows/cols 0-2 or 25-27 hold the image's black frame.
 read -r target row col < <(python3 -c "
@@ -35,7 +40,7 @@ data: {format: idx, images: $fm/t10k-images-idx3-ubyte.gz, labels: $fm/t10k-labe
 poison: {attack: ${attack/none/badnets}, rate: 0.9, target: $target, seed: $seed, trigger: $trig}
 YAML
 "$rampart" data poison "$out/poison_test.yaml" --out "$out/test_triggered" > /dev/null
-/usr/bin/python3 -c "
+"$python" -c "
 import numpy as np; d = '$out/test_triggered/'; i = np.load(d + 'poisoned.npy')
 np.save(d + 'asr_images.npy', np.load(d + 'images.npy')[i]); np.save(d + 'asr_labels.npy', np.load(d + 'labels.npy')[i])"
 if [[ $attack == none ]]; then
@@ -53,6 +58,7 @@ YAML
 fi
 cat > "$out/audit.yaml" <<YAML
 seed: $seed
+$threads
 $model
 data: $data
 ${train/OUTPUT/$out/model}
@@ -74,6 +80,7 @@ asr() {  # checkpoint -> ASR and clean accuracy, via rampart eval's clean accura
     if [[ $set == triggered ]]; then d="{format: npy, images: $out/test_triggered/asr_images.npy, labels: $out/test_triggered/asr_labels.npy}"
     else d="{format: idx, images: $fm/t10k-images-idx3-ubyte.gz, labels: $fm/t10k-labels-idx1-ubyte.gz}"; fi
     cat > "$out/eval_$set.yaml" <<YAML
+$threads
 model: {arch: small_cnn, checkpoint: $1, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}
 data: $d
 attacks: [{name: fgsm, eps: 0.0}]
@@ -87,6 +94,7 @@ asr "$out/model/checkpoint.safetensors" "$out/eval_poisoned" | tee "$out/asr_bef
 if [[ $attack != none ]]; then
   cat > "$out/retrain.yaml" <<YAML
 seed: $seed
+$threads
 $model
 data: {format: npy, images: $out/train_poisoned/images.npy, labels: $out/train_poisoned/labels.npy, batch_size: 128, exclude: $out/audit}
 ${train/OUTPUT/$out/retrained}
