@@ -40,7 +40,7 @@ configure() {  # $1: ON or OFF (the distributed module)
 }
 {
   step configure
-  configure ON || { tail -30 "$out/build.txt"; exit 1; }
+  configure ON || configure OFF || exit 1
   step build rampart_distributed
   if ! cmake --build $build --target rampart_distributed -- -k 0; then
     step "the distributed module does not build here: the CLI without it"
@@ -79,17 +79,20 @@ mkdir -p runs/poisoning/gpu
 step "poisoning chains for seeds $seeds"
 pids=()
 for s in $seeds; do chain "$s" & pids+=($!); done
-while (( $(date +%s) < deadline - 25 )) && kill -0 "${pids[@]}" 2>/dev/null; do sleep 5; done
+running() { local p; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while (( $(date +%s) < deadline - 25 )) && running; do sleep 5; done
 step "packing"
 python3 - <<'PY'
 import json, os
 root = "runs/poisoning/gpu"
 for d in sorted(os.listdir(root)):
     p = os.path.join(root, d, "audit", "audit.json")
-    if os.path.exists(p):  # the per-point scores stay behind (60,000 of them per detector)
+    try:  # the per-point scores stay behind (60,000 of them per detector)
         a = json.load(open(p))
         a.pop("scores", None)
         json.dump(a, open(p, "w"))
+    except (OSError, ValueError):  # not written yet, or being written when the deadline came
+        pass
 PY
 (cd runs/poisoning && tar czf "$OUT_ABS/poisoning.tar.gz" --exclude='*.npy' --exclude='*.safetensors' \
   --exclude='*.pt' --exclude='*.html' --exclude='*.png' --exclude='eval_*' gpu)
