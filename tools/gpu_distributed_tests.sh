@@ -12,6 +12,9 @@ out=$(cd "$out" && pwd)
 build=build-gpu
 deadline=$((start + ${BUDGET_SECONDS:-280}))
 source .gpu-deps/device-env.sh >"$out/env.txt" 2>&1
+# The suite's fixtures read Fashion-MNIST where dataset-fashion-mnist puts it.
+[ -e /usr/share/datasets/fashion-mnist ] ||
+  { mkdir -p /usr/share/datasets && ln -s "$PWD/.gpu-deps/fashion-mnist" /usr/share/datasets/fashion-mnist; }
 torch_include=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "include"))')
 gloo_include=$torch_include
 [ -d "$torch_include/gloo" ] || gloo_include=$PWD/.gpu-deps/gloo-include
