@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/remove_tree.h"
 #include "defenses/aggregation/aggregator.h"
 #include "distributed/message_auth.h"
 #include "distributed/process_group.h"
@@ -140,6 +141,6 @@ int main(int argc, char** argv) {
     waitpid(pid, &status, 0);
     failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
   return failed == 0 ? 0 : 1;
 }

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "core/remove_tree.h"
 
 extern char** environ;
 
@@ -127,8 +128,7 @@ int launch_local_workers(int64_t workers, const std::vector<std::string>& argume
       if (!ended[other]) kill(pids[other], SIGTERM);
     }
   }
-  std::error_code ec;
-  std::filesystem::remove_all(folder, ec);
+  core::remove_tree(folder);
   return result;
 }
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include "core/remove_tree.h"
 #include "datasets/npy.h"
 #include "support/test_support.h"
 
@@ -111,7 +112,7 @@ TEST_CASE("malformed data of every format exits 4 naming the file", "[cli][data]
       if (c.named_file.empty()) CHECK(result.output.find(dir) != std::string::npos);
     }
   }
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 #ifndef RAMPART_HAVE_OPENCV
@@ -123,6 +124,6 @@ TEST_CASE("without OpenCV the image-folder format says it is unavailable", "[cli
   INFO(result.output);
   CHECK(result.exit_code == 2);
   CHECK(result.output.find("OpenCV") != std::string::npos);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 #endif

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/remove_tree.h"
 #include "core/atomic_file.h"
 #include "security/model_intake.h"
 #include "support/fixtures.h"
@@ -86,7 +87,7 @@ TEST_CASE("config errors exit 2 naming file:line:column and the key", "[cli]") {
   CHECK(train(dir + "/absent.yaml").exit_code == 2);
   // One line on stderr, no libtorch internals.
   CHECK(std::count(negative.output.begin(), negative.output.end(), '\n') == 1);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("data errors exit 4 and name the file", "[cli]") {
@@ -111,7 +112,7 @@ TEST_CASE("data errors exit 4 and name the file", "[cli]") {
   CHECK(magic.exit_code == 4);
   CHECK(magic.output.find(dir + "/img.idx") != std::string::npos);
   CHECK(std::count(magic.output.begin(), magic.output.end(), '\n') == 1);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("a malformed checkpoint exits 3, a good run exits 0 and resumes", "[cli]") {
@@ -136,7 +137,7 @@ TEST_CASE("a malformed checkpoint exits 3, a good run exits 0 and resumes", "[cl
   auto again = train(config, {"--resume"});
   CHECK(again.exit_code == 0);
   CHECK(again.output.find("epochs trained:      0") != std::string::npos);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("resume with a pinned starting checkpoint, and a refused optimizer switch",
@@ -170,7 +171,7 @@ TEST_CASE("resume with a pinned starting checkpoint, and a refused optimizer swi
   CHECK(switched.exit_code == 3);
   CHECK(switched.output.find("checkpoint holds sgd state but the config trains with adam") !=
         std::string::npos);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("quickstart trains on Fashion-MNIST, attacks the model and writes the report",
@@ -226,5 +227,5 @@ TEST_CASE("quickstart trains on Fashion-MNIST, attacks the model and writes the 
   CHECK(again.exit_code == 0);
   CHECK(again.output.find("1/2: reusing a small CNN") != std::string::npos);
   CHECK(again.output.find("epoch 1/1") == std::string::npos);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }

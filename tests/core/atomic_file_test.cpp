@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/remove_tree.h"
 #include "support/test_support.h"
 
 using namespace rampart;
@@ -21,7 +22,7 @@ TEST_CASE("write_file_atomic replaces a file whole and leaves no temporary behin
     ++entries;
   }
   CHECK(entries == 1);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("read_file names the path and enforces the size limit", "[core]") {
@@ -32,5 +33,5 @@ TEST_CASE("read_file names the path and enforces the size limit", "[core]") {
   CHECK_THROWS_AS(core::read_file(dir + "/missing"), DataError);
   CHECK_THROWS_WITH(core::read_file(dir), Catch::Contains("is a folder"));
   CHECK_THROWS_AS(core::write_file_atomic("/proc/rampart-cannot/x", "y"), DataError);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }

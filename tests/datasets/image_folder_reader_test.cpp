@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
+#include "core/remove_tree.h"
 #include "test_util.h"
 
 using namespace rampart;
@@ -151,7 +152,7 @@ TEST_CASE("read_image_folder rejects bad folders and images", "[image_folder]") 
   REQUIRE_THROWS_MATCHES(read_image_folder(root), DataError,
                          MessageContains({root + "/empty", "holds no images"}));
 
-  std::filesystem::remove_all(root + "/empty");
+  rampart::core::remove_tree(root + "/empty");
   write_pnm(root + "/full/b.ppm", 2, 5, 4, 3);
   REQUIRE_THROWS_MATCHES(
       read_image_folder(root), DataError,

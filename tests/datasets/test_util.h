@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/remove_tree.h"
+
 namespace rampart::datasets::fixtures {
 
 /// Matches an exception whose what() contains every one of `parts`.
@@ -46,10 +48,7 @@ class TempDir {
     if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
   }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
+  ~TempDir() { rampart::core::remove_tree(path_); }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 

@@ -1,5 +1,6 @@
 // `defense:` configs (validation with file:line:column) and the defended training loop: the
 // most robust epoch is the one kept, exported and remembered across --resume.
+#include "core/remove_tree.h"
 #include "defenses/defended_training.h"
 
 #include <torch/torch.h>
@@ -191,7 +192,7 @@ TEST_CASE("a distillation teacher and ensemble_at's static models must be pinned
   const std::string hash = security::sha256_file(teacher);
   auto run = [&](const std::string& defense) {
     const auto root = core::parse_config(job(dir + "/out", defense, 1), "train.yaml");
-    std::filesystem::remove_all(dir + "/out");
+    rampart::core::remove_tree(dir + "/out");
     return defenses::train_with_defense(training::parse_train_config(root),
                                         defenses::parse_defense_spec(root, 0.0, 1.0), {});
   };
@@ -213,5 +214,5 @@ TEST_CASE("a distillation teacher and ensemble_at's static models must be pinned
   CHECK_THROWS_WITH(run(ensemble_at), Catch::Contains(unpinned));
   test::write_bytes(dir + "/pins", hash + "  t.safetensors\n");
   CHECK_NOTHROW(run(ensemble_at + "security: {allowlist: " + dir + "/pins}\n"));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/remove_tree.h"
 #include "attacks/attack_fixtures.h"
 #include "eval_test_util.h"
 #include "models/torchscript_export.h"
@@ -120,7 +121,7 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
   // Two of three gates fail: clean accuracy cannot reach 99.9%, worst case is above 0.
   std::string failing = replaced(config, "{min: 0.5}", "{min: 0.999}");
   failing = replaced(failing, "worst: {max: 1.0}", "worst: {max: 0.0}");
-  std::filesystem::remove_all(dir + "/report");
+  rampart::core::remove_tree(dir + "/report");
   auto fail_args = pin;
   fail_args.insert(fail_args.end(), {"--out", dir + "/r2"});
   const auto fail = test::run_eval(test::write_eval_config(dir, failing), fail_args);
@@ -208,7 +209,7 @@ TEST_CASE("an unpinned model exits 3 before any work unless allowed, and the rep
   const auto missing = test::run_eval(config, {"--set", "security.allowlist=" + dir + "/none"});
   CHECK(missing.exit_code == 4);
   CHECK_THAT(missing.output, Catch::Contains(dir + "/none: cannot open the allowlist"));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE(

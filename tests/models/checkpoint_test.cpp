@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/remove_tree.h"
 #include "models/preact_resnet18.h"
 #include "models/small_cnn.h"
 #include "support/intake_options.h"
@@ -65,7 +66,7 @@ TEST_CASE("built-in models round-trip through safetensors bit-exactly", "[checkp
   models::load_weights(cnn2, models::read_checkpoint(dir + "/c.safetensors", test::unpinned()),
                        "c");
   require_identical(cnn, cnn2);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("a checkpoint that does not fit the model is rejected by name", "[checkpoint]") {
@@ -119,5 +120,5 @@ TEST_CASE("a checkpoint that does not fit the model is rejected by name", "[chec
                   ModelRejected);
   CHECK_THROWS_AS(models::read_checkpoint(dir + "/absent.safetensors", test::unpinned()),
                   DataError);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }

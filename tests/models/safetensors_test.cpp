@@ -14,6 +14,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/remove_tree.h"
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
@@ -347,7 +348,7 @@ TEST_CASE("safetensors save writes a file that parses back", "[safetensors]") {
                          {"step", at::scalar_tensor(4, at::kLong)}};
   save_safetensors(path, tensors, {{"epoch", "3"}});
   const std::string bytes = rampart::core::read_file(path);
-  fs::remove_all(dir);
+  rampart::core::remove_tree(dir);
   CHECK(bytes == serialize_safetensors(tensors, {{"epoch", "3"}}));
   const SafetensorsFile f = parse_safetensors(bytes, path);
   CHECK(at::equal(*f.find("w"), tensors[0].second));

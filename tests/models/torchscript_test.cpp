@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/remove_tree.h"
 #include "core/error.h"
 #include "models/mlp.h"
 #include "models/model.h"
@@ -69,7 +70,7 @@ TEST_CASE("built-in models export to TorchScript that computes the same logits",
   models::export_torchscript(mlp, dir + "/mlp.pt");
   auto loaded_mlp = models::load_torchscript(dir + "/mlp.pt", test::unpinned());
   CHECK(torch::allclose(run(loaded_mlp.module, x), mlp.forward(x), 1e-5, 1e-6));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("Python's torch.jit.load reads an exported model and agrees", "[torchscript][python]") {
@@ -96,7 +97,7 @@ TEST_CASE("Python's torch.jit.load reads an exported model and agrees", "[torchs
   REQUIRE(from_python.size() == 20);
   for (int i = 0; i < 20; ++i)
     CHECK(from_python[i] == Approx(expected.view(-1)[i].item<double>()).margin(1e-5));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("a TorchScript model saved from Python loads through the intake",
@@ -135,7 +136,7 @@ TEST_CASE("a TorchScript model saved from Python loads through the intake",
   security::IntakeOptions pinned;
   pinned.sha256 = loaded.file.sha256;
   CHECK_NOTHROW(models::load_torchscript(dir + "/user.pt", pinned));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("broken TorchScript files are rejected with one clear line", "[torchscript]") {
@@ -165,5 +166,5 @@ TEST_CASE("broken TorchScript files are rejected with one clear line", "[torchsc
   CHECK_THROWS_WITH(models::load_torchscript(dir + "/ok.pt", tiny),
                     Catch::Contains("larger than security.max_model_bytes"));
   CHECK_THROWS_AS(models::load_torchscript(dir + "/none.pt", test::unpinned()), DataError);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }

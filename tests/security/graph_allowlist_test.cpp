@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/remove_tree.h"
 #include "core/error.h"
 #include "models/torchscript_loader.h"
 #include "security/operator_allowlist.h"
@@ -82,7 +83,7 @@ TEST_CASE("graph allowlist: reading a secret through any spelling of from_file i
                                              ", which is refused: reads or maps a file"));
   }
   CHECK(test::directory_snapshot(dir) == before);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("graph allowlist: writing, rewriting a mapped file, printing and re-seeding are refused",
@@ -163,7 +164,7 @@ TEST_CASE("graph allowlist: writing, rewriting a mapped file, printing and re-se
     CHECK(test::directory_snapshot(dir) == with_model);
     std::filesystem::remove(dir + "/model.pt");
   }
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("graph allowlist: __setstate__ runs at load, inside the sandbox, and gets nowhere",
@@ -210,7 +211,7 @@ TEST_CASE("graph allowlist: __setstate__ runs at load, inside the sandbox, and g
     CHECK_FALSE(probe.accepted);
     CHECK(test::directory_snapshot(dir) == before);
   }
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("graph allowlist: model-controlled text is escaped, extra denials apply",

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/remove_tree.h"
 #include "support/test_support.h"
 
 namespace rampart::test {
@@ -60,7 +61,7 @@ Unconfined run_unconfined(const std::string& bytes, const std::vector<int64_t>& 
   for (double v; result >> v;) out.output.push_back(v);
   std::ifstream printed(stdout_file);
   out.printed.assign(std::istreambuf_iterator<char>(printed), {});
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
   return out;
 }
 

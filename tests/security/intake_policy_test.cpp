@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include "core/remove_tree.h"
 #include "core/config_node.h"
 #include "core/error.h"
 #include "models/model_spec.h"
@@ -58,7 +59,7 @@ TEST_CASE("allowlist: sha256sum's format, comments, and one error per bad line",
                Catch::StartsWith(dir + "/bad" + error));
   }
   CHECK_THROWS_AS(security::read_allowlist(dir + "/absent"), DataError);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("intake: a file is accepted when a pin, the allowlist or its own run vouches for it",
@@ -109,7 +110,7 @@ TEST_CASE("intake: a file is accepted when a pin, the allowlist or its own run v
   security::IntakeOptions own;
   own.own_output = true;
   CHECK(security::read_model_file(path, own).verified_by == std::vector<std::string>{"own_output"});
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("security config: every key, its range, and the defaults", "[security][config]") {
@@ -154,7 +155,7 @@ TEST_CASE("security config: every key, its range, and the defaults", "[security]
              Catch::Contains("'from_file' is not an operator name such as aten::from_file"));
   CHECK_THAT(error_of("security: {allowlist: " + dir + "/none}\n"),
              Catch::Contains(dir + "/none: cannot open the allowlist"));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("security config reaches every model of an eval config, and a denied operator rejects",
@@ -187,7 +188,7 @@ TEST_CASE("security config reaches every model of an eval config, and a denied o
                              ", which is refused: denied by security.deny_operators"));
   intake.policy.denied_operators.clear();
   CHECK_NOTHROW(models::load_torchscript(dir + "/model.pt", intake));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("scan reports whether a file is pinned and rejects only a pin that does not hold",
@@ -211,5 +212,5 @@ TEST_CASE("scan reports whether a file is pinned and rejects only a pin that doe
       test::run_process({test::rampart_binary(), "scan", model, "--sha256", std::string(64, '1')});
   CHECK(wrong.exit_code == 3);
   CHECK_THAT(wrong.output, Catch::Contains("but the pin is"));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }

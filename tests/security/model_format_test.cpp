@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/remove_tree.h"
 #include "core/error.h"
 #include "hostile_models.h"
 #include "models/torchscript_loader.h"
@@ -115,7 +116,7 @@ TEST_CASE("model format: every file libtorch reads differently from the scanner 
       CHECK_THAT(e.what(), Catch::Contains(file.second));
     }
   }
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("scan --json: names that are not UTF-8 are reported, not an internal error",
@@ -132,5 +133,5 @@ TEST_CASE("scan --json: names that are not UTF-8 are reported, not an internal e
   CHECK((scan.exit_code == 0 || scan.exit_code == 3));  // never 5
   const auto json = nlohmann::json::parse(scan.output.substr(scan.output.find('{')));
   CHECK(json.contains("verdict"));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }

@@ -3,6 +3,7 @@
 // kept file raises SIGXFSZ, inherited descriptors are closed, the file system is unchanged (a
 // watched directory hashes the same), the descriptor and memory limits hold, and allowed work
 // (computing, threads, writing to the pipe) goes on.
+#include "core/remove_tree.h"
 #include "security/process_sandbox.h"
 
 #include <fcntl.h>
@@ -99,7 +100,7 @@ TEST_CASE("sandbox: execve, execveat, socket, connect and ptrace kill the child 
   });
   CHECK(at.signaled);
   CHECK(at.signal == SIGSYS);
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("sandbox: no path can be opened, nothing in the file system changes, limits hold",
@@ -166,7 +167,7 @@ TEST_CASE("sandbox: no path can be opened, nothing in the file system changes, l
   CHECK(inherited.exit_code == 37);
   close(kept);
   CHECK(test::directory_snapshot(dir) == before);  // nothing created, truncated or rewritten
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("sandbox: no new process, no signal to another, descriptor and memory caps, while "

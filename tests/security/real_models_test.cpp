@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/remove_tree.h"
 #include "models/torchscript_loader.h"
 #include "security/sandbox_probe.h"
 #include "support/fixtures.h"
@@ -96,5 +97,5 @@ TEST_CASE("real models: twelve kinds users export are accepted and evaluate as u
   INFO(not_run.output);
   CHECK(not_run.exit_code == 6);
   CHECK_THAT(not_run.output, Catch::Contains("verdict:   LOADED, NOT RUN"));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/remove_tree.h"
+
 extern char** environ;
 
 namespace rampart::test {
@@ -84,7 +86,7 @@ ProcessResult run_process(const std::vector<std::string>& args) {
   std::stringstream text;
   text << in.rdbuf();
   result.output = text.str();
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/remove_tree.h"
 #include "core/atomic_file.h"
 #include "core/config_node.h"
 #include "models/safetensors.h"
@@ -63,7 +64,7 @@ TEST_CASE("training is deterministic under a seed and learns synthetic data", "[
                                tiny_config(dir + "/c"), "c.yaml", {"seed=8", "train.epochs=1"})),
                            {});
   CHECK_FALSE(torch::equal(c.model->parameters()[0], pa[0]));
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
 
 TEST_CASE("train killed mid-epoch then --resume ends with the uninterrupted weights",
@@ -123,5 +124,5 @@ TEST_CASE("train killed mid-epoch then --resume ends with the uninterrupted weig
     optimizer_tensors += a.tensors[i].first.rfind("optimizer.", 0) == 0;
   }
   CHECK(optimizer_tensors == 8);  // momentum buffers of the 8 parameters
-  std::filesystem::remove_all(dir);
+  rampart::core::remove_tree(dir);
 }
