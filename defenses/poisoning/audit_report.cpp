@@ -68,6 +68,11 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
         j["other_source_entropy"] = v.other_source_entropy;
       }
     }
+    if (v.source_entropy_veto) {
+      j["source_entropy_veto"] = true;
+      j["suspect_source_entropy"] = v.suspect_source_entropy;
+      j["other_source_entropy"] = v.other_source_entropy;
+    }
   } else if (detector == "activation_clustering") {
     j["poisoned"] = v.poisoned;
     j["smaller_cluster_share"] = v.suspect_share;
@@ -108,8 +113,8 @@ std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
     for (const auto& v : d.classes) {
       md << "| " << class_name(c, v.label) << " | " << v.points << " | " << fixed(v.separation, 2)
          << (v.split_start.empty() ? "" : " (" + v.split_start + ")") << " | " << p_text(v.p_value) << " | "
-         << (v.poisoned ? "**yes**" : "no") << " | " << v.flagged << " | "
-         << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
+         << (v.poisoned ? "**yes**" : v.source_entropy_veto ? "no (source entropy too low)" : "no")
+         << " | " << v.flagged << " | " << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
          << (v.poisoned ? fixed(v.suspect_spread, 1) + " / " + fixed(v.other_spread, 1) : "-") << " | "
          << (v.side_rule == "source_entropy"
                  ? fixed(v.suspect_source_entropy, 2) + " / " + fixed(v.other_source_entropy, 2)
@@ -141,7 +146,11 @@ std::string describe_detector(const DetectorResult& d, const AuditSpec& s) {
   if (d.name == "spectral") {
     return "spectral signatures; a class is poisoned when the separation of its two-cluster split "
            "(Fisher, PCA " + std::to_string(s.dims) + ") stands out from the other classes' splits of the same start (p < " +
-           p_text(s.alpha) + " / classes) and is at least " + fixed(s.min_separation, 1);
+           p_text(s.alpha) + " / classes) and is at least " + fixed(s.min_separation, 1) +
+           (s.min_source_entropy > 0
+                ? ", and (with the inputs) its flagged side's other-class neighbours have a label "
+                  "entropy of at least " + fixed(s.min_source_entropy, 2) + " nats"
+                : "");
   }
   if (d.name == "activation_clustering") {
     return "activation clustering (PCA " + std::to_string(s.ac_dims) + ", two-means; smaller cluster < " +

@@ -15,6 +15,7 @@ bool AuditSpec::uses(const std::string& detector) const {
 
 AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "spectral_starts", "robust", "tail_k",
+                    "min_source_entropy",
                     "knn", "activation_clustering",
                     "label_margin", "batch_size", "top_images", "seed", "ground_truth",
                     "save_features"});
@@ -43,6 +44,7 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
     spec.robust_min_diversity = robust->get_double("min_diversity", spec.robust_min_diversity, 0.0, 1e6);
   }
   spec.tail_k = node.get_double("tail_k", spec.tail_k, 0.0, 1e6);
+  spec.min_source_entropy = node.get_double("min_source_entropy", spec.min_source_entropy, 0.0, 100.0);
   if (const auto knn = node.optional_child("knn")) {
     knn->expect_keys({"k", "min_share", "dims"});
     spec.knn_k = knn->get_int("k", spec.knn_k, 1, 1000);

@@ -167,6 +167,12 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       v.suspect_source_entropy = std::max(h_first, h_second);
       v.other_source_entropy = std::min(h_first, h_second);
       v.side_rule = "source_entropy";
+      // Neither side looks like many classes: a clean class's own subgroup (data_audit.h).
+      if (v.suspect_source_entropy < spec.min_source_entropy) {
+        v.poisoned = false;
+        v.source_entropy_veto = true;
+        continue;
+      }
     }
     const at::Tensor suspect = members[v.label].index({suspects(c, spec.tail_k)});
     v.suspect_spread = c.suspect_spread();

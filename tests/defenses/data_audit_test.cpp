@@ -393,6 +393,45 @@ TEST_CASE("a tight poison cluster off the top axis: found from a later start, it
   CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("spectral_starts"));
 }
 
+TEST_CASE("a clean class's own subgroup passes the per-class test but is not judged poisoned: "
+          "its sides look like few classes",
+          "[defenses][poisoning][audit]") {
+  // Like the trousers that one 10% Fashion-MNIST run judged poisoned (docs/poisoning.md): no
+  // poison at all, but 15% of class 4 sit apart in feature space (another cut of garment), and
+  // the class passes the spread and per-class test. Its images are class-4 images, so both
+  // sides' nearest other-class neighbours fall on a few look-alike classes.
+  constexpr int64_t kClasses = 10, kPer = 600, kOdd = 4;
+  const Planted p = plant(kPer, kClasses, 0, 0, 5);
+  at::Tensor features = p.features.clone();
+  at::manual_seed(5);
+  const at::Tensor odd = (p.labels == kOdd).nonzero().flatten().slice(0, 0, 90);
+  at::Tensor offset = at::zeros({24});
+  offset[3] = 14.0;
+  features.index_put_({odd}, features.index_select(0, odd) + offset + 2.0 * at::randn({90, 24}));
+  const at::Tensor inputs = neighbour_space(p.images);
+
+  AuditSpec off;
+  off.min_source_entropy = 0;  // the check off: the subgroup is taken for a backdoor
+  const DetectorResult before = audit_features(features, p.labels, kClasses, off, at::Tensor(), inputs).detectors[0];
+  REQUIRE(before.classes[kOdd].poisoned);
+  CHECK(before.classes[kOdd].flagged >= 90);
+  CHECK(before.classes[kOdd].suspect_source_entropy < std::log(5.0));
+
+  const AuditResult r = audit_features(features, p.labels, kClasses, AuditSpec{}, at::Tensor(), inputs);
+  const DetectorResult& s = r.detectors[0];
+  for (const auto& v : s.classes) CHECK_FALSE(v.poisoned);
+  const ClassVerdict& v = s.classes[kOdd];
+  CHECK(v.source_entropy_veto);
+  CHECK(v.flagged == 0);
+  CHECK(v.p_value == before.classes[kOdd].p_value);  // the test itself is unchanged
+  CHECK(r.flagged.numel() == 0);
+  CHECK(audit_json(r, AuditSpec{}, AuditContext{})["detectors"][0]["classes"][kOdd]["source_entropy_veto"] == true);
+
+  auto root = core::parse_config("a: {min_source_entropy: 0.5}\nb: {min_source_entropy: -1}\n", "a.yaml");
+  CHECK(parse_audit_spec(root.child("a")).min_source_entropy == 0.5);
+  CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("min_source_entropy"));
+}
+
 TEST_CASE("an unpoisoned set: no class judged poisoned, nothing flagged", "[defenses][poisoning][audit]") {
   AuditSpec spec;
   spec.detectors = {"spectral", "activation_clustering"};
