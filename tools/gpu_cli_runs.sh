@@ -4,7 +4,7 @@
 #     the machine's libtorch 2.x (c10d Gloo on 2.x: Gloo's headers from libtorch when it ships
 #     them, else the ones tools/gpu_prepare.sh carried; cmake/RampartDependencies.cmake);
 #  2. runs the distributed suite (real ranks on loopback, on the machine's CPUs) in the
-#     background;
+#     background, one process per test file (a crash in one cannot hide the others);
 #  3. runs the poisoning measurement of docs/poisoning.md (tools/poisoning_run.sh) on the GPU for
 #     SEEDS, one chain of runs per seed, all chains at once, until BUDGET_SECONDS from the start;
 #  4. packs what every finished run wrote, minus the data, models and per-point scores, into
@@ -54,11 +54,20 @@ configure() {  # $1: ON or OFF (the distributed module)
 grep -E "^=== |error:|FAILED|Rampart:" "$out/build.txt" | tail -40
 [ -x $build/rampart ] || exit 1
 
+test_pids=()
 if [ -x $build/tests/distributed/distributed_tests ]; then
-  step "distributed_tests (background)"
-  (cd $build/tests/distributed &&
-     timeout $((deadline - $(date +%s) - 20)) ./distributed_tests --durations yes \
-       >"$OUT_ABS/distributed_tests.txt" 2>&1; echo "rc $?" >>"$OUT_ABS/distributed_tests.txt") &
+  step "distributed_tests, one process per test file (background)"
+  mkdir -p /tmp/dist-cases
+  # The suite's fixtures read Fashion-MNIST where dataset-fashion-mnist puts it.
+  [ -e /usr/share/datasets/fashion-mnist ] ||
+    { mkdir -p /usr/share/datasets && ln -s "$PWD/.gpu-deps/fashion-mnist" /usr/share/datasets/fashion-mnist; }
+  for f in byzantine_simulation_test distributed_eval_test distributed_training_test \
+           message_auth_test update_exchange_test worker_loss_test; do
+    (cd $build/tests/distributed &&
+       timeout $((deadline - $(date +%s) - 30)) ./distributed_tests -# "[#$f]" --durations yes \
+         >/tmp/dist-cases/$f.txt 2>&1; echo "rc $?" >>/tmp/dist-cases/$f.txt) &
+    test_pids+=($!)
+  done
 fi
 
 # One chain per seed: the unpoisoned run first (its model is the clean floor of the others).
@@ -99,4 +108,6 @@ PY
 python3 tools/poisoning_table.py runs/poisoning/gpu >"$OUT_ABS/table.md" 2>&1
 tail -12 "$OUT_ABS/table.md"
 step done
-grep -E "passed|failed|rc " "$OUT_ABS/distributed_tests.txt" 2>/dev/null | tail -5
+(( ${#test_pids[@]} )) && wait "${test_pids[@]}"  # each ends by its own timeout
+for f in /tmp/dist-cases/*.txt; do echo "##### $f"; cat "$f"; done >"$OUT_ABS/distributed_tests.txt" 2>/dev/null
+grep -E "^##### |test cases|All tests|rc " "$OUT_ABS/distributed_tests.txt" 2>/dev/null
