@@ -56,6 +56,8 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
     if (!v.split_start.empty()) {
       j["spectral_separation"] = v.spectral_separation;
       j["robust_separation"] = v.robust_separation;
+      j["robust_share"] = v.robust_share;
+      j["robust_diversity"] = v.robust_diversity;
     }
     if (v.poisoned) {
       j["suspect_share"] = v.suspect_share;

@@ -97,6 +97,10 @@ struct ClassVerdict {
   /// every class, used or not): the chosen split is tested against the other classes' splits
   /// from the same start.
   double spectral_separation = 0, robust_separation = 0;
+  /// spectral: the robust start's split, used or not: its suspect side's share of the class and
+  /// how much more diverse it is than the rest (the gates of AuditSpec::robust_min_share and
+  /// robust_min_diversity).
+  double robust_share = 0, robust_diversity = 0;
   /// spectral: which start gave the class's split: "spectral" (the top singular direction) or
   /// "robust" (the top direction after whitening by the class's robust covariance).
   std::string split_start;

@@ -138,6 +138,8 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       v.separation = chosen[c].split.separation;
       v.spectral_separation = spectral.split.separation;
       v.robust_separation = robust.split.separation;
+      v.robust_share = robust.suspect_share;
+      v.robust_diversity = robust.diversity();
       spectral_separations.push_back(v.spectral_separation);
       robust_separations.push_back(v.robust_separation);
       tested.push_back(c);
