@@ -14,8 +14,10 @@ namespace rampart::defenses::poisoning {
 /// refinements), gives two clusters and their Mahalanobis separation; a class is
 /// poisoned when its separation stands out from the other classes' (p < alpha / classes) and is
 /// at least min_separation; there, the cluster of the higher source diversity in `inputs`
-/// (source_diversity.h) is flagged, or without inputs the more diverse one in feature space
-/// (the larger mean squared distance to its centroid).
+/// (source_diversity.h) is flagged, unless even that cluster's entropy is below
+/// min_source_entropy (then the class is not poisoned after all: source_entropy_veto), or
+/// without inputs the more diverse one in feature space (the larger mean squared distance to
+/// its centroid).
 DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& labels,
                                int64_t num_classes, const AuditSpec& spec,
                                const at::Tensor& inputs = at::Tensor());
