@@ -11,7 +11,8 @@ DistributedSpec parse_distributed_spec(const core::ConfigNode& node) {
   spec.workers = node.get_int("workers", 0, 0, 1024);
   spec.backend = node.get_choice("backend", {"gloo", "nccl"}, "gloo");
   if (spec.backend == "nccl") {
-    node.fail_at("backend", "nccl needs a CUDA-enabled libtorch; this build trains with gloo");
+    node.fail_at("backend", "nccl is not supported: the rounds exchange authenticated update "
+                            "frames over Gloo, which every libtorch build has; use backend: gloo");
   }
   spec.heterogeneity = node.get_double("heterogeneity", 1.0, 0.0, 1.0);
   if (node.has("aggregator")) {
