@@ -8,6 +8,7 @@
 #   tools/poisoning_run.sh SEED RATE [ATTACK] [OUT]     ATTACK: badnets (default) | blend | none
 #   EPOCHS=5 (default 3): the training recipe's epochs, for the poisoned and the retrained model
 #   AC=0: skip the activation-clustering comparison audit
+#   RETRAIN=0: stop after the audit and the poisoned model's ASR (detector checks on the CPU)
 #   DETECTORS="[spectral]": the detectors of the audit whose flags the retraining excludes
 #   CLEAN_MODEL=CHECKPOINT: a model trained on the unpoisoned data by the same recipe; its ASR on
 #     this run's trigger (the clean floor) goes to asr_floor.txt
@@ -91,7 +92,7 @@ YAML
 }
 asr "$out/model/checkpoint.safetensors" "$out/eval_poisoned" | tee "$out/asr_before.txt"
 [[ -z ${CLEAN_MODEL:-} ]] || asr "$CLEAN_MODEL" "$out/eval_floor" | tee "$out/asr_floor.txt"
-if [[ $attack != none ]]; then
+if [[ $attack != none && ${RETRAIN:-1} != 0 ]]; then
   cat > "$out/retrain.yaml" <<YAML
 seed: $seed
 $threads

@@ -59,6 +59,11 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
       j["robust_share"] = v.robust_share;
       j["robust_diversity"] = v.robust_diversity;
     }
+    if (v.robust_peels > 0) {
+      j["robust_peels"] = v.robust_peels;
+      j["peeled"] = v.peeled;
+      j["peeled_split_separation"] = v.peeled_split_separation;
+    }
     if (v.poisoned) {
       j["suspect_share"] = v.suspect_share;
       j["silhouette"] = v.silhouette;

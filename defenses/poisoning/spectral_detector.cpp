@@ -10,10 +10,14 @@
 // garment variance there; after whitening by a robust covariance of the class (the clean
 // majority's: FAST-MCD's concentration steps) it stands out along its own direction: the start
 // SPECTRE (Hayase et al. 2021) uses, here feeding the same Fisher refinement and per-class test
-// instead of SPECTRE's removal of 1.5 x a known poison count.
+// instead of SPECTRE's removal of 1.5 x a known poison count. Poisons drawn from several
+// source classes can come in sub-clusters, one of them much tighter than the others: the robust
+// split then cuts off that tight group alone, too small to pass as the poisons; it is peeled off
+// and the rest split again (peel_robust), SPECTRE's "remove and repeat" without its known count.
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "defenses/poisoning/cluster_statistics.h"
 #include "defenses/poisoning/detectors.h"
@@ -40,6 +44,10 @@ double spread(const at::Tensor& rows) {
 struct Candidate {
   FisherSplit split;
   bool second_is_suspect = true;
+  /// A peeled robust split (peel_robust): the suspect side is the peeled minorities plus the last
+  /// split's suspect side, fixed whatever the inputs say of the other side.
+  int64_t peels = 0, peeled = 0;
+  double last_separation = 0;
   double second_spread = 0, first_spread = 0, suspect_share = 0;
   at::Tensor suspect() const { return second_is_suspect ? split.second : split.second.logical_not(); }
   double suspect_spread() const { return second_is_suspect ? second_spread : first_spread; }
@@ -59,6 +67,13 @@ Candidate refine(const at::Tensor& reduced, const at::Tensor& start) {
   return c;
 }
 
+// The robust start's gates: a better separated split than the spectral one whose suspect side is
+// a minority of the class, yet at least robust_min_share of it, and clearly the more diverse side.
+bool robust_gates_pass(const Candidate& robust, const AuditSpec& spec) {
+  return robust.suspect_share < 0.5 && robust.suspect_share >= spec.robust_min_share &&
+         robust.diversity() >= spec.robust_min_diversity;
+}
+
 // The class whitened by its robust covariance: the robust start of the split (the exact 1-D
 // two-means of the projections on the top eigenvector of the whitened covariance) and the
 // points' QUE scores (SPECTRE's outlier scores, alpha 4).
@@ -70,6 +85,54 @@ Whitened robust_view(const at::Tensor& reduced, double keep_share) {
   const at::Tensor s = y.t().mm(y);
   const at::Tensor top = std::get<1>(at::linalg_eigh(s)).select(1, s.size(0) - 1);
   return {two_means_1d(y.mv(top)), que_scores(y)};
+}
+
+// Peeling (AuditSpec::robust_peels): the robust split refused for cutting off a minority under
+// robust_min_share, that minority is set aside and the rest of the class is projected on its own
+// principal axes and split again from the robust start. The first split of the rest that passes
+// the gates and min_separation gives the candidate: its suspect side plus every peeled minority,
+// its discriminant towards the suspect side (peeled points: +inf, flagged whatever the tail),
+// the class's first robust separation (the one tested against the other classes'). None (peels
+// 0) when no split of the rest passes before the peels run out or a minority is too large.
+// Reproduces tools/experiments/poisoning_peel_replay.py (numpy) on 1% seed 1 of
+// docs/poisoning.md.
+Candidate peel_robust(const at::Tensor& class_features, const at::Tensor& reduced,
+                      const Candidate& first, const AuditSpec& spec) {
+  const int64_t n = reduced.size(0);
+  const int64_t dims = reduced.size(1);
+  at::Tensor peeled = at::zeros({n}, at::kBool);
+  at::Tensor rest = at::arange(n, at::kLong);  // class rows not yet peeled
+  Candidate current = first;
+  for (int64_t peel = 1; peel <= spec.robust_peels; ++peel) {
+    const at::Tensor second = current.split.second;
+    const at::Tensor minority = 2 * second.sum().item<int64_t>() < second.numel() ? second : second.logical_not();
+    if (static_cast<double>(minority.sum().item<int64_t>()) >= spec.robust_min_share * static_cast<double>(n)) break;
+    peeled.index_fill_(0, rest.index({minority}), true);
+    rest = rest.index({minority.logical_not()});
+    // Enough rows left for the PCA, the robust covariance and the pooled covariance.
+    if (rest.numel() < static_cast<int64_t>((2 * dims + 2) / spec.robust_keep) + 1) break;
+    const at::Tensor f = class_features.index_select(0, rest);
+    const at::Tensor r = fit_pca(f, dims).project(f);
+    current = refine(r, robust_view(r, spec.robust_keep).start);
+    if (!robust_gates_pass(current, spec) || current.split.separation < spec.min_separation) continue;
+    Candidate out;
+    out.peels = peel;
+    out.peeled = peeled.sum().item<int64_t>();
+    out.last_separation = current.split.separation;
+    out.split.separation = first.split.separation;
+    out.split.second = peeled.clone();
+    out.split.second.index_fill_(0, rest.index({current.suspect()}), true);
+    const at::Tensor towards =
+        current.second_is_suspect ? current.split.discriminant : -current.split.discriminant;
+    out.split.discriminant = at::full({n}, INFINITY, at::kDouble);
+    out.split.discriminant.index_put_({rest}, towards.to(at::kDouble));
+    out.second_is_suspect = true;
+    out.second_spread = spread(reduced.index({out.split.second}));
+    out.first_spread = spread(reduced.index({out.split.second.logical_not()}));
+    out.suspect_share = out.split.second.sum().item<double>() / static_cast<double>(n);
+    return out;
+  }
+  return Candidate{};
 }
 
 // The suspect points of a poisoned class: its suspect side, and the points beyond `tail_k`
@@ -128,12 +191,22 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       // too (2 to 3% of trousers or pullovers on Fashion-MNIST, at separations up to 17, some
       // of them more diverse than the rest); a backdoor planted in 1% of a 10-class set is about
       // 9% of its target class.
+      // A refused robust split that cut off a small minority is peeled (peel_robust).
       const Candidate robust = refine(reduced, robust_whitened.start);
-      if (robust.split.separation > chosen[c].split.separation && robust.suspect_share < 0.5 &&
-          robust.suspect_share >= spec.robust_min_share &&
-          robust.diversity() >= spec.robust_min_diversity) {
-        chosen[c] = robust;
-        v.split_start = "robust";
+      if (robust.split.separation > chosen[c].split.separation) {
+        if (robust_gates_pass(robust, spec)) {
+          chosen[c] = robust;
+          v.split_start = "robust";
+        } else if (spec.robust_peels > 0) {
+          Candidate peeled = peel_robust(f, reduced, robust, spec);
+          if (peeled.peels > 0) {
+            v.robust_peels = peeled.peels;
+            v.peeled = peeled.peeled;
+            v.peeled_split_separation = peeled.last_separation;
+            chosen[c] = std::move(peeled);
+            v.split_start = "robust";
+          }
+        }
       }
       v.separation = chosen[c].split.separation;
       v.spectral_separation = spectral.split.separation;
@@ -165,12 +238,15 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       const at::Tensor first = members[v.label].index({c.split.second.logical_not()});
       const double h_second = neighbour_label_entropy(inputs, labels, second, v.label);
       const double h_first = neighbour_label_entropy(inputs, labels, first, v.label);
-      c.second_is_suspect = h_second >= h_first;
-      v.suspect_source_entropy = std::max(h_first, h_second);
-      v.other_source_entropy = std::min(h_first, h_second);
+      // A peeled split's side is its small peeled-and-split-off part (the rest, most of the
+      // class, is never flagged): it must look like more classes than the rest does.
+      c.second_is_suspect = c.peels > 0 || h_second >= h_first;
+      v.suspect_source_entropy = c.second_is_suspect ? h_second : h_first;
+      v.other_source_entropy = c.second_is_suspect ? h_first : h_second;
       v.side_rule = "source_entropy";
       // Neither side looks like many classes: a clean class's own subgroup (data_audit.h).
-      if (v.suspect_source_entropy < spec.min_source_entropy) {
+      if (v.suspect_source_entropy < spec.min_source_entropy ||
+          v.suspect_source_entropy < v.other_source_entropy) {
         v.poisoned = false;
         v.source_entropy_veto = true;
         continue;

@@ -432,6 +432,112 @@ TEST_CASE("a clean class's own subgroup passes the per-class test but is not jud
   CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("min_source_entropy"));
 }
 
+namespace {
+
+// Classes with five wide style directions each (sd 9 to 5: garments come in many kinds, so that
+// no small group carries a top principal axis), 600 points apiece; `tight` points of class
+// `tight_source` and `diffuse` points of the other classes are moved into class `target`'s
+// region: the tight ones as one close group 30 units off along axis 9 (one source class's
+// poisons, alike), the diffuse ones spread (sd 5) 20 units off along axis 5. Images stay their
+// source classes'.
+struct Layered {
+  at::Tensor features, labels, inputs, tight, diffuse;
+};
+Layered layered(int64_t target, int64_t tight_source, int64_t tight, int64_t diffuse, bool relabel,
+                uint64_t seed) {
+  constexpr int64_t kClasses = 10, kPer = 600;
+  const Planted base = plant(kPer, kClasses, target, 0, seed);
+  at::manual_seed(seed);
+  const at::Tensor protos = at::randn({kClasses, 24}) * 6.0;
+  Layered l;
+  l.labels = base.labels.clone();
+  l.features = protos.index_select(0, base.labels) + at::randn({kClasses * kPer, 24});
+  for (const double sd : {9.0, 8.0, 7.0, 6.0, 5.0}) {
+    at::Tensor styles = at::randn({kClasses, 24});
+    styles = styles / styles.norm(2, {1}, true);
+    l.features += sd * at::randn({kClasses * kPer, 1}) * styles.index_select(0, base.labels);
+  }
+  const at::Tensor from_source = (base.labels == tight_source).nonzero().flatten();
+  l.tight = from_source.slice(0, 0, tight);
+  const at::Tensor others = ((base.labels != target) & (base.labels != tight_source)).nonzero().flatten();
+  l.diffuse = std::get<0>(others.index_select(0, at::randperm(others.numel()).slice(0, 0, diffuse)).sort());
+  at::Tensor tight_offset = at::zeros({24}), diffuse_offset = at::zeros({24});
+  tight_offset[9] = 30.0;
+  diffuse_offset[5] = 20.0;
+  const at::Tensor home = relabel ? protos[target] : at::Tensor();
+  auto centre = [&](const at::Tensor& rows) {
+    return relabel ? home.expand({rows.numel(), 24}) : protos.index_select(0, base.labels.index_select(0, rows));
+  };
+  l.features.index_put_({l.tight}, centre(l.tight) + tight_offset + 0.3 * at::randn({tight, 24}));
+  l.features.index_put_({l.diffuse}, centre(l.diffuse) + diffuse_offset + 5.0 * at::randn({diffuse, 24}));
+  if (relabel) {
+    l.labels.index_fill_(0, l.tight, target);
+    l.labels.index_fill_(0, l.diffuse, target);
+  }
+  l.inputs = neighbour_space(base.images);
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("peeling: a tight sub-cluster of one source class's poisons is set aside, the rest found",
+          "[defenses][poisoning][audit]") {
+  // Like 1% BadNets seed 1 on the CPU (docs/poisoning.md): the robust split cuts off only a tight
+  // group of poisons (20, 3% of the target class), which the gates refuse as too small; the other
+  // 45 poisons, more diverse, hide until that group is peeled off.
+  constexpr int64_t kTarget = 3;
+  const Layered l = layered(kTarget, 8, 20, 45, true, 31);
+  const at::Tensor poisoned = std::get<0>(at::cat({l.tight, l.diffuse}).sort());
+  AuditSpec none;
+  none.robust_peels = 0;
+  const DetectorResult before = audit_features(l.features, l.labels, 10, none, at::Tensor(), l.inputs).detectors[0];
+  CHECK(score_audit(before.flagged, poisoned, l.labels.numel()).recall() < 0.5);
+
+  const AuditResult r = audit_features(l.features, l.labels, 10, AuditSpec{}, at::Tensor(), l.inputs);
+  const DetectorResult& s = r.detectors[0];
+  for (const auto& v : s.classes) CHECK(v.poisoned == (v.label == kTarget));
+  const ClassVerdict& t = s.classes[kTarget];
+  CHECK(t.split_start == "robust");
+  CHECK(t.robust_peels == 1);
+  CHECK(t.peeled == 20);
+  CHECK(t.peeled_split_separation >= AuditSpec{}.min_separation);
+  CHECK(t.separation == t.robust_separation);  // tested on the first split, like the others
+  CHECK(t.suspect_source_entropy > t.other_source_entropy);
+  const AuditScore score = score_audit(s.flagged, poisoned, r.points);
+  CHECK(score.recall() >= 0.95);
+  CHECK(score.false_positive_rate() <= 0.01);
+  const auto j = audit_json(r, AuditSpec{}, AuditContext{})["detectors"][0]["classes"][kTarget];
+  CHECK(j["robust_peels"] == 1);
+  CHECK(j["peeled"] == 20);
+
+  auto root = core::parse_config("a: {robust: {peels: 3}}\nb: {robust: {peels: -1}}\n", "a.yaml");
+  CHECK(parse_audit_spec(root.child("a")).robust_peels == 3);
+  CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("robust.peels"));
+}
+
+TEST_CASE("peeling a clean class's odd groups: its peeled side looks like few classes, not judged",
+          "[defenses][poisoning][audit]") {
+  // The same layers of odd points inside one clean class, its own images (like the trousers'
+  // odd cuts, docs/poisoning.md): the peeled split passes the per-class test, but its side's
+  // nearest other-class neighbours are the few look-alikes of one class.
+  constexpr int64_t kOdd = 1;
+  Layered l = layered(kOdd, kOdd, 20, 0, false, 33);
+  // 45 more of the class's own points, spread (sd 5) 14 units off along axis 5.
+  const at::Tensor own = (l.labels == kOdd).nonzero().flatten().slice(0, 100, 145);
+  at::Tensor offset = at::zeros({24});
+  offset[5] = 14.0;
+  l.features.index_put_({own}, l.features.index_select(0, own) + offset + 5.0 * at::randn({45, 24}));
+  const AuditResult r = audit_features(l.features, l.labels, 10, AuditSpec{}, at::Tensor(), l.inputs);
+  const ClassVerdict& v = r.detectors[0].classes[kOdd];
+  REQUIRE(v.robust_peels == 1);
+  CHECK(v.p_value < AuditSpec{}.alpha / 10);  // the per-class test is passed
+  CHECK(v.source_entropy_veto);
+  CHECK(v.suspect_source_entropy < std::log(5.0));
+  CHECK(v.flagged == 0);
+  for (const auto& c : r.detectors[0].classes) CHECK_FALSE(c.poisoned);
+  CHECK(r.flagged.numel() == 0);
+}
+
 TEST_CASE("an unpoisoned set: no class judged poisoned, nothing flagged", "[defenses][poisoning][audit]") {
   AuditSpec spec;
   spec.detectors = {"spectral", "activation_clustering"};
