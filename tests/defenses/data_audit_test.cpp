@@ -499,16 +499,18 @@ TEST_CASE("peeling: a tight sub-cluster of one source class's poisons is set asi
   const ClassVerdict& t = s.classes[kTarget];
   CHECK(t.split_start == "robust");
   CHECK(t.robust_peels == 1);
-  CHECK(t.peeled == 20);
+  CHECK(t.peeled >= 20);  // the tight group of 20 poisons
   CHECK(t.peeled_split_separation >= AuditSpec{}.min_separation);
   CHECK(t.separation == t.robust_separation);  // tested on the first split, like the others
   CHECK(t.suspect_source_entropy > t.other_source_entropy);
   const AuditScore score = score_audit(s.flagged, poisoned, r.points);
   CHECK(score.recall() >= 0.95);
   CHECK(score.false_positive_rate() <= 0.01);
-  const auto j = audit_json(r, AuditSpec{}, AuditContext{})["detectors"][0]["classes"][kTarget];
+  const auto report = audit_json(r, AuditSpec{}, AuditContext{});
+  const auto& j = report["detectors"][0]["classes"][kTarget];
   CHECK(j["robust_peels"] == 1);
-  CHECK(j["peeled"] == 20);
+  CHECK(j["peeled"] == t.peeled);
+  CHECK(report["spec"]["robust"]["peels"] == 2);
 
   auto root = core::parse_config("a: {robust: {peels: 3}}\nb: {robust: {peels: -1}}\n", "a.yaml");
   CHECK(parse_audit_spec(root.child("a")).robust_peels == 3);
