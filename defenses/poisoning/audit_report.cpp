@@ -70,6 +70,7 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
       j["suspect_spread"] = v.suspect_spread;
       j["other_spread"] = v.other_spread;
       j["side_rule"] = v.side_rule;
+      j["polish_rounds"] = v.polish_rounds;
       if (v.side_rule == "source_entropy") {
         j["suspect_source_entropy"] = v.suspect_source_entropy;
         j["other_source_entropy"] = v.other_source_entropy;
@@ -408,7 +409,7 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
       {"features", {{"layer", s.layer}, {"dims", r.feature_dims}, {"seconds", c.feature_seconds}}},
       {"spec", {{"detectors", s.detectors}, {"alpha", s.alpha}, {"min_separation", s.min_separation},
                 {"dims", s.dims}, {"spectral_starts", s.spectral_starts}, {"robust", {{"keep", s.robust_keep}, {"min_share", s.robust_min_share}, {"min_diversity", s.robust_min_diversity}, {"peels", s.robust_peels}}},
-                {"tail_k", s.tail_k}, {"min_source_entropy", s.min_source_entropy}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
+                {"tail_k", s.tail_k}, {"polish_rounds", s.polish_rounds}, {"min_source_entropy", s.min_source_entropy}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
                 {"label_margin", {{"rule", s.margin_rule}, {"prior_weight", s.margin_prior_weight}, {"threshold", s.margin_threshold}, {"k", s.margin_k}}},
                 {"activation_clustering", {{"dims", s.ac_dims}, {"max_share", s.ac_max_share}, {"min_silhouette", s.ac_min_silhouette}}},
                 {"seed", s.seed}}},

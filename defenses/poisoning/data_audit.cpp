@@ -14,7 +14,7 @@ bool AuditSpec::uses(const std::string& detector) const {
 }
 
 AuditSpec parse_audit_spec(const core::ConfigNode& node) {
-  node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "spectral_starts", "robust", "tail_k",
+  node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "spectral_starts", "robust", "tail_k", "polish_rounds",
                     "min_source_entropy",
                     "knn", "activation_clustering",
                     "label_margin", "batch_size", "top_images", "seed", "ground_truth",
@@ -45,6 +45,7 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
     spec.robust_peels = robust->get_int("peels", spec.robust_peels, 0, 8);
   }
   spec.tail_k = node.get_double("tail_k", spec.tail_k, 0.0, 1e6);
+  spec.polish_rounds = node.get_int("polish_rounds", spec.polish_rounds, 0, 100);
   spec.min_source_entropy = node.get_double("min_source_entropy", spec.min_source_entropy, 0.0, 100.0);
   if (const auto knn = node.optional_child("knn")) {
     knn->expect_keys({"k", "min_share", "dims"});

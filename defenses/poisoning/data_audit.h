@@ -24,6 +24,7 @@ namespace rampart::defenses::poisoning {
 ///     spectral_starts: 3                 # top singular directions tried as the split's start
 ///     robust: {keep: 0.75, min_share: 0.05, min_diversity: 1.5, peels: 2}  # the split's robust start
 ///     tail_k: 4                          # poisoned class: also flag the suspect-side tail
+///     polish_rounds: 3                   # ... and restart the split from the flagged points
 ///     min_source_entropy: 1.609          # ln 5: the flagged side's least source entropy
 ///     activation_clustering: {dims: 10, max_share: 0.35, min_silhouette: 0.10}
 ///     knn: {k: 20, min_share: 0.8, dims: 32}
@@ -57,6 +58,9 @@ struct AuditSpec {
   /// (docs/poisoning.md). 0: no peeling.
   int64_t robust_peels = 2;
   double tail_k = 4.0;
+  /// spectral, in a poisoned class: how many times the flagged points (the split's side and its
+  /// tail) restart Fisher's refinement, whose side and tail are then flagged instead (0: never).
+  int64_t polish_rounds = 3;
   /// spectral, with the inputs: a class stays judged poisoned only when its flagged side's
   /// other-class neighbours in input space spread over several classes, at least this entropy
   /// (nats; 0 turns the check off). ln 5: as if drawn evenly from five source classes. Dirty-label
@@ -117,6 +121,9 @@ struct ClassVerdict {
   /// rest that was used (AuditSpec::robust_peels; 0: the class's own robust split), their
   /// points, and the separation of that last split (the class is still tested on the first).
   int64_t robust_peels = 0, peeled = 0;
+  /// spectral, in a poisoned class: the rounds in which the split restarted from the flagged
+  /// points changed them (AuditSpec::polish_rounds).
+  int64_t polish_rounds = 0;
   double peeled_split_separation = 0;
   /// spectral and activation clustering: the suspect cluster's share of the class, the
   /// silhouette of the two-cluster split.

@@ -150,6 +150,32 @@ at::Tensor suspects(const Candidate& c, double tail_k) {
   return out;
 }
 
+// The flagged points of a poisoned class, polished: Fisher's refinement restarted from them (the
+// split's suspect side and its tail) and the tail added again, while that changes the set, at
+// most `rounds` times. A split's refinement stops at the first fixed point from its start; the
+// flagged set is a better start than any of the cuts it came from. On 1% seed 5 (CPU model) the
+// spectral split held 551 of the 600 poisons at separation 15.5; restarted from its 583 flagged
+// points it ends at 18.1 with all 600 and no clean point (tools/experiments/; docs/poisoning.md).
+// A round is kept only while its split stays a minority of the class, at least min_separation,
+// and keeps most of the points flagged before (no drift to another cluster). Returns the
+// rounds kept.
+int64_t polish(const at::Tensor& reduced, at::Tensor& flagged, const AuditSpec& spec) {
+  int64_t kept = 0;
+  for (int64_t round = 0; round < spec.polish_rounds; ++round) {
+    Candidate c;
+    c.split = fisher_split(reduced, flagged);
+    const int64_t size = c.split.second.sum().item<int64_t>();
+    if (2 * size >= reduced.size(0) || c.split.separation < spec.min_separation) break;
+    const at::Tensor next = suspects(c, spec.tail_k);
+    const int64_t before = flagged.sum().item<int64_t>();
+    if (2 * (next & flagged).sum().item<int64_t>() < before) break;
+    if (next.equal(flagged)) break;
+    flagged = next;
+    ++kept;
+  }
+  return kept;
+}
+
 }  // namespace
 
 DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& labels,
@@ -159,7 +185,7 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
   out.name = "spectral";
   out.flagged = at::zeros({n}, at::kBool);
   out.scores = at::zeros({n}, at::kDouble);
-  std::vector<at::Tensor> members(num_classes);
+  std::vector<at::Tensor> members(num_classes), reduced_of(num_classes);
   std::vector<Candidate> chosen(num_classes);
   std::vector<double> spectral_separations, robust_separations;
   std::vector<int64_t> tested;
@@ -174,6 +200,7 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
       const at::Tensor f = features.index_select(0, members[c]);
       const SpectralSignature sig = spectral_signature(f);
       const at::Tensor reduced = fit_pca(f, dims).project(f);
+      reduced_of[c] = reduced;
       const Whitened robust_whitened = robust_view(reduced, spec.robust_keep);
       out.scores.index_put_({members[c]}, robust_z(robust_whitened.que));
       // The spectral start: the cut along the top singular direction, and along the next
@@ -252,9 +279,11 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
         continue;
       }
     }
-    const at::Tensor suspect = members[v.label].index({suspects(c, spec.tail_k)});
-    v.suspect_spread = c.suspect_spread();
-    v.other_spread = c.other_spread();
+    at::Tensor flagged_rows = suspects(c, spec.tail_k);
+    v.polish_rounds = polish(reduced_of[v.label], flagged_rows, spec);
+    const at::Tensor suspect = members[v.label].index({flagged_rows});
+    v.suspect_spread = spread(reduced_of[v.label].index({flagged_rows}));
+    v.other_spread = spread(reduced_of[v.label].index({flagged_rows.logical_not()}));
     v.suspect_share = static_cast<double>(suspect.numel()) / static_cast<double>(v.points);
     v.flagged = suspect.numel();
     out.flagged.index_fill_(0, suspect, true);
