@@ -22,6 +22,7 @@
 #include "defenses/poisoning/cluster_statistics.h"
 #include "defenses/poisoning/detectors.h"
 #include "defenses/poisoning/feature_geometry.h"
+#include "defenses/poisoning/flagged_points.h"
 #include "defenses/poisoning/robust_covariance.h"
 #include "defenses/poisoning/source_diversity.h"
 #include "defenses/poisoning/spectral_signatures.h"
@@ -135,47 +136,6 @@ Candidate peel_robust(const at::Tensor& class_features, const at::Tensor& reduce
   return Candidate{};
 }
 
-// The suspect points of a poisoned class: its suspect side, and the points beyond `tail_k`
-// robust standard deviations (1.4826 MAD) of the other side's discriminant values towards the
-// suspect side (poisons that the midpoint of the two means left on the clean side).
-at::Tensor suspects(const Candidate& c, double tail_k) {
-  const at::Tensor towards = c.second_is_suspect ? c.split.discriminant : -c.split.discriminant;
-  const at::Tensor clean = towards.index({c.suspect().logical_not()});
-  at::Tensor out = c.suspect();
-  if (clean.numel() >= 2) {
-    const double median = std::get<0>(clean.median(0)).item<double>();
-    const double mad = std::get<0>((clean - median).abs().median(0)).item<double>() * 1.4826;
-    out = out | (towards > median + tail_k * mad);
-  }
-  return out;
-}
-
-// The flagged points of a poisoned class, polished: Fisher's refinement restarted from them (the
-// split's suspect side and its tail) and the tail added again, while that changes the set, at
-// most `rounds` times. A split's refinement stops at the first fixed point from its start; the
-// flagged set is a better start than any of the cuts it came from. On 1% seed 5 (CPU model) the
-// spectral split held 551 of the 600 poisons at separation 15.5; restarted from its 583 flagged
-// points it ends at 18.1 with all 600 and no clean point (tools/experiments/; docs/poisoning.md).
-// A round is kept only while its split stays a minority of the class, at least min_separation,
-// and keeps most of the points flagged before (no drift to another cluster). Returns the
-// rounds kept.
-int64_t polish(const at::Tensor& reduced, at::Tensor& flagged, const AuditSpec& spec) {
-  int64_t kept = 0;
-  for (int64_t round = 0; round < spec.polish_rounds; ++round) {
-    Candidate c;
-    c.split = fisher_split(reduced, flagged);
-    const int64_t size = c.split.second.sum().item<int64_t>();
-    if (2 * size >= reduced.size(0) || c.split.separation < spec.min_separation) break;
-    const at::Tensor next = suspects(c, spec.tail_k);
-    const int64_t before = flagged.sum().item<int64_t>();
-    if (2 * (next & flagged).sum().item<int64_t>() < before) break;
-    if (next.equal(flagged)) break;
-    flagged = next;
-    ++kept;
-  }
-  return kept;
-}
-
 }  // namespace
 
 DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& labels,
@@ -279,8 +239,11 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
         continue;
       }
     }
-    at::Tensor flagged_rows = suspects(c, spec.tail_k);
-    v.polish_rounds = polish(reduced_of[v.label], flagged_rows, spec);
+    // The flagged points: the side and its tail, polished (flagged_points.h). A peeled split's
+    // bar is its first split's separation (a tight group's, rarely beaten).
+    at::Tensor flagged_rows = flag_with_tail(c.split, c.second_is_suspect, spec.tail_k);
+    v.polish_rounds = polish_flagged(reduced_of[v.label], flagged_rows, c.split.separation,
+                                     spec.polish_rounds, spec.tail_k);
     const at::Tensor suspect = members[v.label].index({flagged_rows});
     v.suspect_spread = spread(reduced_of[v.label].index({flagged_rows}));
     v.other_spread = spread(reduced_of[v.label].index({flagged_rows.logical_not()}));
