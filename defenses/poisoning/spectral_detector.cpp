@@ -68,8 +68,9 @@ Candidate refine(const at::Tensor& reduced, const at::Tensor& start) {
   return c;
 }
 
-// The robust start's gates: a better separated split than the spectral one whose suspect side is
-// a minority of the class, yet at least robust_min_share of it, and clearly the more diverse side.
+// The robust start's gates (besides being better separated than the spectral split): its suspect
+// side is a minority of the class, yet at least robust_min_share of it, and clearly the more
+// diverse side.
 bool robust_gates_pass(const Candidate& robust, const AuditSpec& spec) {
   return robust.suspect_share < 0.5 && robust.suspect_share >= spec.robust_min_share &&
          robust.diversity() >= spec.robust_min_diversity;
