@@ -50,7 +50,8 @@ struct AuditSpec {
   double robust_min_diversity = 1.5;
   /// spectral: when the robust split is refused because it cut off a minority smaller than
   /// robust_min_share (a tight group of odd points: one source class's poisons, or a clean
-  /// class's few odd garments), that minority is peeled off and the rest of the class split
+  /// class's few odd garments) and the class's robust split passes the per-class test (the one a
+  /// peeled split is judged by), that minority is peeled off and the rest of the class split
   /// again from the robust start, up to this many times; a split of the rest that passes the
   /// gates (and min_separation) makes the class's suspect side the peeled minorities plus its
   /// own suspect side. On a 1% BadNets Fashion-MNIST model the poisons came in sub-clusters, one

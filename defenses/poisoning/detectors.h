@@ -17,8 +17,8 @@ namespace rampart::defenses::poisoning {
 /// (source_diversity.h) is flagged, unless even that cluster's entropy is below
 /// min_source_entropy (then the class is not poisoned after all: source_entropy_veto), or
 /// without inputs the more diverse one in feature space (the larger mean squared distance to
-/// its centroid). A robust split that cut off only a minority under robust_min_share is peeled
-/// (AuditSpec::robust_peels): the flagged side is then the peeled minorities plus the suspect
+/// its centroid). A robust split that cut off only a minority under robust_min_share, in a class
+/// whose robust split passes the per-class test, is peeled (AuditSpec::robust_peels): the flagged side is then the peeled minorities plus the suspect
 /// side of the rest's split, and it must look like more source classes than the rest.
 DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& labels,
                                int64_t num_classes, const AuditSpec& spec,
