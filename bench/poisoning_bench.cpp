@@ -47,9 +47,11 @@ void run(benchmark::State& state, const std::vector<std::string>& detectors, int
 void BM_Spectral(benchmark::State& state) { run(state, {"spectral"}, state.range(0)); }
 // As `rampart audit-data` runs it: the images pooled to the neighbour space, and the poisoned
 // class's flagged side chosen by the source diversity of its points.
+// Arg 0: peeling and polishing off (robust.peels 0, polish_rounds 0), to read their cost off.
 void BM_SpectralWithInputs(benchmark::State& state) {
   const Data& d = data();
   AuditSpec spec;
+  if (state.range(0) == 0) spec.robust_peels = 0, spec.polish_rounds = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(
         audit_features(d.features, d.labels, 10, spec, at::Tensor(), neighbour_space(d.images)));
@@ -59,7 +61,7 @@ void BM_ActivationClustering(benchmark::State& state) { run(state, {"activation_
 void BM_KnnLabels(benchmark::State& state) { run(state, {"knn_labels"}); }
 
 BENCHMARK(BM_Spectral)->Arg(1)->Arg(3)->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK(BM_SpectralWithInputs)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_SpectralWithInputs)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_ActivationClustering)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_KnnLabels)->Unit(benchmark::kMillisecond)->Iterations(1);
 
