@@ -9,8 +9,12 @@
 
 namespace rampart::defenses::poisoning {
 
+at::Tensor towards_suspect(const FisherSplit& split, bool second_is_suspect) {
+  return second_is_suspect ? split.discriminant : -split.discriminant;
+}
+
 at::Tensor flag_with_tail(const FisherSplit& split, bool second_is_suspect, double tail_k) {
-  const at::Tensor towards = second_is_suspect ? split.discriminant : -split.discriminant;
+  const at::Tensor towards = towards_suspect(split, second_is_suspect);
   const at::Tensor suspect = second_is_suspect ? split.second : split.second.logical_not();
   const at::Tensor clean = towards.index({suspect.logical_not()});
   at::Tensor out = suspect.clone();

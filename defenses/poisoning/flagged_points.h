@@ -8,6 +8,9 @@
 
 namespace rampart::defenses::poisoning {
 
+/// The split's discriminant values oriented towards its suspect side (> 0 there), float64 [N].
+at::Tensor towards_suspect(const FisherSplit& split, bool second_is_suspect);
+
 /// The flagged points of a class judged poisoned, from its two-cluster split: the suspect side
 /// (`split.second` when `second_is_suspect`, else the other), and the points beyond `tail_k`
 /// robust standard deviations (1.4826 MAD) of the other side's discriminant values towards the

@@ -68,6 +68,12 @@ Candidate refine(const at::Tensor& reduced, const at::Tensor& start) {
   return c;
 }
 
+// Enough rows to estimate a direction, a robust covariance (on robust_keep of them) and a pooled
+// covariance in `dims` dimensions.
+bool enough_rows(int64_t rows, int64_t dims, const AuditSpec& spec) {
+  return rows >= std::max<int64_t>(8, static_cast<int64_t>((2 * dims + 2) / spec.robust_keep) + 1);
+}
+
 // The robust start's gates (besides being better separated than the spectral split): its suspect
 // side is a minority of the class, yet at least robust_min_share of it, and clearly the more
 // diverse side.
@@ -111,8 +117,7 @@ Candidate peel_robust(const at::Tensor& class_features, const at::Tensor& reduce
     if (static_cast<double>(minority.sum().item<int64_t>()) >= spec.robust_min_share * static_cast<double>(n)) break;
     peeled.index_fill_(0, rest.index({minority}), true);
     rest = rest.index({minority.logical_not()});
-    // Enough rows left for the PCA, the robust covariance and the pooled covariance.
-    if (rest.numel() < static_cast<int64_t>((2 * dims + 2) / spec.robust_keep) + 1) break;
+    if (!enough_rows(rest.numel(), dims, spec)) break;
     const at::Tensor f = class_features.index_select(0, rest);
     const at::Tensor r = fit_pca(f, dims).project(f);
     current = refine(r, robust_view(r, spec.robust_keep).start);
@@ -124,10 +129,8 @@ Candidate peel_robust(const at::Tensor& class_features, const at::Tensor& reduce
     out.split.separation = first.split.separation;
     out.split.second = peeled.clone();
     out.split.second.index_fill_(0, rest.index({current.suspect()}), true);
-    const at::Tensor towards =
-        current.second_is_suspect ? current.split.discriminant : -current.split.discriminant;
     out.split.discriminant = at::full({n}, INFINITY, at::kDouble);
-    out.split.discriminant.index_put_({rest}, towards.to(at::kDouble));
+    out.split.discriminant.index_put_({rest}, towards_suspect(current.split, current.second_is_suspect));
     out.second_is_suspect = true;
     out.second_spread = spread(reduced.index({out.split.second}));
     out.first_spread = spread(reduced.index({out.split.second.logical_not()}));
@@ -156,8 +159,7 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
     members[c] = (labels == c).nonzero().flatten();
     v.points = members[c].numel();
     const int64_t dims = std::min(spec.dims, features.size(1));
-    // Too few points to estimate a direction, a robust covariance and a pooled covariance.
-    if (v.points >= std::max<int64_t>(8, static_cast<int64_t>((2 * dims + 2) / spec.robust_keep) + 1)) {
+    if (enough_rows(v.points, dims, spec)) {
       const at::Tensor f = features.index_select(0, members[c]);
       const SpectralSignature sig = spectral_signature(f);
       const at::Tensor reduced = fit_pca(f, dims).project(f);
