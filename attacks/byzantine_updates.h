@@ -19,7 +19,10 @@ at::Tensor sign_flip(const at::Tensor& h);
 at::Tensor inner_product_manipulation(const at::Tensor& h, double tau);
 
 /// A little is enough (Baruch et al. 2019), ByzFL's form: mean(h) + tau std(h), the
-/// coordinate-wise sample standard deviation (ddof = 1).
+/// coordinate-wise sample standard deviation (ddof = 1). A negative tau gives the sign of the
+/// authors' own code (moranant/attacking_distributed_learning, malicious.py: mean - z std, with
+/// the population deviation there), which costs the trimmed mean far more than ByzFL's sign in
+/// docs/distributed.md's table.
 at::Tensor a_little_is_enough(const at::Tensor& h, double tau);
 
 /// Gaussian: N(mu, sigma^2) per coordinate.

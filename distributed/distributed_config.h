@@ -18,7 +18,7 @@ namespace rampart::distributed {
 struct ByzantineSpec {
   int64_t count = 0;
   std::string attack;  ///< sign_flip | ipm | alie | gaussian | label_flip | label_flip_own | mimic | inf | alie_opt | ipm_opt
-  double tau = 0;      ///< ipm (2.0), alie (1.5); gaussian's sigma (1.0)
+  double tau = 0;      ///< ipm (2.0), alie (1.5; < 0: mean - |tau| std); gaussian's sigma (1.0)
 };
 
 /// The `distributed:` section of a train config.

@@ -2,13 +2,15 @@
 # The attack x rule table of docs/distributed.md: 12 local workers (10 honest + 2 Byzantine),
 # Fashion-MNIST, heterogeneity 0.5, the 784-32-10 MLP, 800 rounds, for each seed, rule and
 # attack, `rampart train configs/fmnist_byzantine.yaml`; prints the held-out accuracy's mean and
-# spread per cell. Every rule gets ByzFL's worker momentum 0.9.
+# spread per cell. Every rule gets ByzFL's worker momentum 0.9 unless MOMENTUM says otherwise.
 #   tools/byzantine_table.sh                  # every cell, seeds 0 1 2 (about 1 minute each)
 #   SEEDS=0 RULES="mean" ATTACKS="ipm" tools/byzantine_table.sh
 #   (RULES may also name mda and meamed, which the default table leaves out; ATTACKS may also
-#   name label_flip_own, mimic and inf)
+#   name label_flip_own, mimic, inf and alie_neg: ALIE at tau -1.5, its authors' sign)
 #   EPOCHS=10 tools/byzantine_table.sh       # 1,600 rounds (reports/byzantine_e10/)
 #   EPOCHS=1 tools/byzantine_table.sh        # 160 rounds (reports/byzantine_e1/)
+#   MOMENTUM=0 tools/byzantine_table.sh      # no worker momentum (reports/byzantine_m0/)
+#   BATCH=10 tools/byzantine_table.sh        # batch 10 instead of ByzFL's 25: 400 rounds an epoch
 #   DEFENSE=pgd_at RULES=arc_nnm_trimmed_mean ATTACKS="none alie" tools/byzantine_table.sh
 #     every worker trains with PGD-AT (eps 0.1, 5 steps); each model is then evaluated by
 #     PGD-20 at eps 0.1 on the first 2,000 test images, and the table gives clean / PGD-20
@@ -27,22 +29,26 @@ elif [ -n "$defense" ]; then
   echo "DEFENSE: pgd_at or nothing" >&2; exit 2
 fi
 [ "$epochs" = 5 ] || out="${out}_e${epochs}"
+momentum=${MOMENTUM:-0.9}  # worker momentum of every rule
+[ "$momentum" = 0.9 ] || out="${out}_m${momentum}"
+batch=${BATCH:-25}  # each worker's batch size
+[ "$batch" = 25 ] || { out="${out}_b${batch}"; extra+=(--set "data.batch_size=$batch"); }
 keys=$out/workers.keys
 seeds=${SEEDS:-0 1 2}
 workers=${WORKERS:-12}
 byzantine=${BYZANTINE:-2}
 attacks=${ATTACKS:-none sign_flip ipm alie label_flip gaussian alie_opt ipm_opt}
 declare -A rule_yaml=(
-  [mean]="{name: mean, momentum: 0.9}"
-  [median]="{name: median, momentum: 0.9}"
-  [trimmed_mean]="{name: trimmed_mean, f: $byzantine, momentum: 0.9}"
-  [krum]="{name: krum, f: $byzantine, momentum: 0.9}"
-  [geometric_median]="{name: geometric_median, momentum: 0.9}"
-  [arc_nnm_trimmed_mean]="{name: trimmed_mean, f: $byzantine, pre: [arc, nnm], momentum: 0.9}"
-  [centered_clipping]="{name: centered_clipping, tau: 1.0, momentum: 0.9}"
-  [mda]="{name: mda, f: $byzantine, momentum: 0.9}"
-  [meamed]="{name: meamed, f: $byzantine, momentum: 0.9}"
-  [caf]="{name: caf, f: $byzantine, momentum: 0.9}"
+  [mean]="{name: mean, momentum: $momentum}"
+  [median]="{name: median, momentum: $momentum}"
+  [trimmed_mean]="{name: trimmed_mean, f: $byzantine, momentum: $momentum}"
+  [krum]="{name: krum, f: $byzantine, momentum: $momentum}"
+  [geometric_median]="{name: geometric_median, momentum: $momentum}"
+  [arc_nnm_trimmed_mean]="{name: trimmed_mean, f: $byzantine, pre: [arc, nnm], momentum: $momentum}"
+  [centered_clipping]="{name: centered_clipping, tau: 1.0, momentum: $momentum}"
+  [mda]="{name: mda, f: $byzantine, momentum: $momentum}"
+  [meamed]="{name: meamed, f: $byzantine, momentum: $momentum}"
+  [caf]="{name: caf, f: $byzantine, momentum: $momentum}"
 )
 rules=${RULES:-mean median trimmed_mean krum geometric_median arc_nnm_trimmed_mean centered_clipping caf}
 mkdir -p "$out"
@@ -59,6 +65,9 @@ for rule in $rules; do
       if ! { [ -s "$log" ] && grep -q "^validation accuracy" "$log"; }; then
       byz="{count: $byzantine, attack: $attack}"
       [ "$attack" = ipm ] && byz="{count: $byzantine, attack: ipm, tau: 6.0}"  # > (n - f) / f = 5
+      # ALIE with the sign of its authors' code (Baruch et al., moranant/attacking_distributed_learning
+      # malicious.py: mean - 1.5 std); `alie` is ByzFL's mean + 1.5 std
+      [ "$attack" = alie_neg ] && byz="{count: $byzantine, attack: alie, tau: -1.5}"
       n=$workers
       # The honest-only run: the 10 honest workers alone.
       if [ "$attack" = none ]; then byz="{count: 0, attack: ipm}"; n=$((workers - byzantine)); fi

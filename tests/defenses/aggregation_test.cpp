@@ -369,6 +369,9 @@ TEST_CASE("Byzantine updates and the optimal attacks' line search give ByzFL's v
                              {-3, 4, 2, 1}});
   check_close(byz::a_little_is_enough(h, 1.5),
               rows({{3.41949515, 4.08530761, 2.76748494, 2.92485955}})[0]);
+  // tau < 0: the sign of the ALIE authors' code, mean - 1.5 std.
+  check_close(byz::a_little_is_enough(h, -1.5),
+              rows({{-2.81949515, -1.68530761, -0.96748494, -1.52485955}})[0]);
   check_close(byz::inner_product_manipulation(h, 2.0), rows({{-0.6, -2.4, -1.8, -1.4}})[0]);
   check_close(byz::sign_flip(h), rows({{-0.3, -1.2, -0.9, -0.7}})[0]);
   check_close(byz::mimic(h, 2), h[2]);
