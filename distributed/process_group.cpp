@@ -28,6 +28,29 @@ int64_t env_int(const char* name) {
   return v;
 }
 
+// libtorch 2.2 added TCPStoreOptions::useLibUV and 2.4 made it the default, but a libtorch built
+// without libuv (Debian's 2.6, for one) then refuses every TCPStore. The store is tried as the
+// build prefers, then, on that refusal, with the older backend. 1.x has no such field: no-op.
+template <typename Options>
+auto without_libuv(Options& options, int) -> decltype(options.useLibUV = false, bool()) {
+  if (!options.useLibUV) return false;
+  options.useLibUV = false;
+  return true;
+}
+template <typename Options>
+bool without_libuv(Options&, long) {
+  return false;
+}
+
+c10::intrusive_ptr<c10d::TCPStore> make_tcp_store(const std::string& host, c10d::TCPStoreOptions options) {
+  try {
+    return c10::make_intrusive<c10d::TCPStore>(host, options);
+  } catch (const c10::Error& e) {
+    if (std::strstr(e.what(), "libuv") == nullptr || !without_libuv(options, 0)) throw;
+    return c10::make_intrusive<c10d::TCPStore>(host, options);
+  }
+}
+
 }  // namespace
 
 GroupSpec group_from_environment(int64_t timeout_seconds) {
@@ -111,7 +134,7 @@ GlooGroup::GlooGroup(const GroupSpec& spec)
     options.isServer = spec.rank == 0;
     options.numWorkers = static_cast<int>(spec.world_size);
     options.timeout = spec.timeout;
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(spec.host, options);
+    impl_->store = make_tcp_store(spec.host, options);
   }
   impl_->store->setTimeout(spec.timeout);
   for (int64_t r = 0; r < spec.world_size; ++r) members_.push_back(r);
