@@ -59,10 +59,12 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
       j["robust_share"] = v.robust_share;
       j["robust_diversity"] = v.robust_diversity;
     }
+    if (v.robust_peels > 0 || v.peeled_split_p_value > 0) j["peeled_split_p_value"] = v.peeled_split_p_value;
     if (v.robust_peels > 0) {
       j["robust_peels"] = v.robust_peels;
       j["peeled"] = v.peeled;
       j["peeled_split_separation"] = v.peeled_split_separation;
+      if (v.side_rule == "source_entropy") j["peeled_other_class_share"] = v.peeled_other_class_share;
     }
     if (v.poisoned) {
       j["suspect_share"] = v.suspect_share;

@@ -126,6 +126,10 @@ struct ClassVerdict {
   /// points changed them (AuditSpec::polish_rounds).
   int64_t polish_rounds = 0;
   double peeled_split_separation = 0;
+  /// spectral, robust start: the per-class test's p-value of the split of the rest, among the
+  /// other classes' robust splits (the peeling is kept only under the test's level; a rejected
+  /// one leaves robust_peels 0); 0 also when no split of the rest was found.
+  double peeled_split_p_value = 0;
   /// spectral and activation clustering: the suspect cluster's share of the class, the
   /// silhouette of the two-cluster split.
   double suspect_share = 0, silhouette = 0;
@@ -137,11 +141,16 @@ struct ClassVerdict {
   /// the flagged and of the other cluster's nearest other-class neighbours in input space
   /// (source_diversity.h): the poisons, images of several classes, are the higher one.
   double suspect_source_entropy = 0, other_source_entropy = 0;
+  /// spectral, in a peeled class judged with the inputs: the share of the peeled minorities
+  /// whose nearest image outside them carries another label (source_diversity.h:
+  /// other_class_share); under one half, the class is not judged poisoned.
+  double peeled_other_class_share = 0;
   /// spectral: which rule chose the flagged side: "source_entropy" (the inputs were given) or
   /// "feature_spread".
   std::string side_rule;
   /// spectral: the class passed the per-class test, but its flagged side's source entropy was
-  /// below AuditSpec::min_source_entropy, so it is not judged poisoned and nothing is flagged.
+  /// below AuditSpec::min_source_entropy or the other side's, or its peeled minorities sit among
+  /// its own images, so it is not judged poisoned and nothing is flagged.
   bool source_entropy_veto = false;
   /// knn_labels and label_margin: the points they flag (relabelling candidates).
   int64_t relabel_candidates = 0;

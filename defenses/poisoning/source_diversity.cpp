@@ -42,4 +42,19 @@ double neighbour_label_entropy(const at::Tensor& inputs, const at::Tensor& label
   return -(share * share.log()).sum().item<double>();
 }
 
+double other_class_share(const at::Tensor& inputs, const at::Tensor& labels, const at::Tensor& group,
+                          int64_t own_class, int64_t queries) {
+  const at::Tensor y = labels.to(at::kLong);
+  const at::Tensor query = evenly_spaced(group.to(at::kLong), queries);
+  at::Tensor outside = at::ones({y.numel()}, at::kBool);
+  outside.index_fill_(0, group.to(at::kLong), false);
+  const at::Tensor reference = outside.nonzero().flatten();
+  if (query.numel() == 0 || reference.numel() == 0) return 0.0;
+  const at::Tensor q = inputs.index_select(0, query).to(at::kFloat);
+  const at::Tensor r = inputs.index_select(0, reference).to(at::kFloat);
+  const at::Tensor distance = r.square().sum(1).unsqueeze(0) - 2 * q.mm(r.t());
+  const at::Tensor nearest = y.index_select(0, reference.index_select(0, distance.argmin(1)));
+  return (nearest != own_class).to(at::kDouble).mean().item<double>();
+}
+
 }  // namespace rampart::defenses::poisoning

@@ -31,4 +31,13 @@ double neighbour_label_entropy(const at::Tensor& inputs, const at::Tensor& label
                                const at::Tensor& members, int64_t own_class,
                                int64_t queries = 256, int64_t references = 4096);
 
+/// The share of up to `queries` evenly spaced points of `group` (int64 indices) whose nearest
+/// point outside the group (squared Euclidean distance in `inputs`, any label) carries a label
+/// other than `own_class`: a dirty-label poison group sits among its source classes' images (a
+/// share near 1, even when all of it comes from one class and its neighbour-label entropy is
+/// low), a clean class's own odd group among its class's other images (near 0). 0 when either
+/// set is empty.
+double other_class_share(const at::Tensor& inputs, const at::Tensor& labels, const at::Tensor& group,
+                         int64_t own_class, int64_t queries = 256);
+
 }  // namespace rampart::defenses::poisoning

@@ -343,6 +343,19 @@ TEST_CASE("neighbour_label_entropy: exact on a small case, own class excluded", 
   CHECK(neighbour_space(at::rand({3, 3, 8, 8})).sizes() == at::IntArrayRef{3, 192});
 }
 
+TEST_CASE("other_class_share: exact on a small case, the group itself never a neighbour",
+          "[defenses][poisoning]") {
+  // Class 0 at 0, 0.2 and (in the group) 0.1 and 5.05; class 1 at 5.0 and 5.3.
+  const at::Tensor inputs = at::tensor({0.0, 0.2, 5.0, 5.3, 5.05, 0.1}, at::kFloat).reshape({6, 1});
+  const at::Tensor labels = at::tensor({0, 0, 1, 1, 0, 0}, at::kLong);
+  CHECK(other_class_share(inputs, labels, at::tensor({4, 5}, at::kLong), 0) == 0.5);
+  CHECK(other_class_share(inputs, labels, at::tensor({4}, at::kLong), 0) == 1.0);
+  CHECK(other_class_share(inputs, labels, at::tensor({5}, at::kLong), 0) == 0.0);
+  // {5.0, 5.05} as class 1's group: the nearest point outside it is 5.3 for both, class 1.
+  CHECK(other_class_share(inputs, labels, at::tensor({2, 4}, at::kLong), 1) == 0.0);
+  CHECK(other_class_share(inputs, labels, at::empty({0}, at::kLong), 0) == 0.0);
+}
+
 TEST_CASE("a tight poison cluster off the top axis: found from a later start, its side told by the inputs",
           "[defenses][poisoning][audit]") {
   // Like a blended trigger on Fashion-MNIST's shirts (docs/poisoning.md, 2026-12-04): every class
@@ -502,8 +515,10 @@ TEST_CASE("peeling: a tight sub-cluster of one source class's poisons is set asi
   CHECK(t.robust_peels == 1);
   CHECK(t.peeled >= 20);  // the tight group of 20 poisons
   CHECK(t.peeled_split_separation >= AuditSpec{}.min_separation);
+  CHECK(t.peeled_split_p_value < AuditSpec{}.alpha / 10);  // the rest's split stands out too
   CHECK(t.separation == t.robust_separation);  // tested on the first split, like the others
   CHECK(t.suspect_source_entropy > t.other_source_entropy);
+  CHECK(t.peeled_other_class_share > 0.9);  // one source class's images, among their own
   const AuditScore score = score_audit(s.flagged, poisoned, r.points);
   CHECK(score.recall() >= 0.95);
   CHECK(score.false_positive_rate() <= 0.01);
@@ -511,6 +526,7 @@ TEST_CASE("peeling: a tight sub-cluster of one source class's poisons is set asi
   const auto& j = report["detectors"][0]["classes"][kTarget];
   CHECK(j["robust_peels"] == 1);
   CHECK(j["peeled"] == t.peeled);
+  CHECK(j["peeled_split_p_value"] == t.peeled_split_p_value);
   CHECK(report["spec"]["robust"]["peels"] == 2);
 
   auto root = core::parse_config("a: {robust: {peels: 3}}\nb: {robust: {peels: -1}}\n", "a.yaml");
@@ -539,6 +555,39 @@ TEST_CASE("peeling a clean class's odd groups: its peeled side looks like few cl
   CHECK(v.flagged == 0);
   for (const auto& c : r.detectors[0].classes) CHECK_FALSE(c.poisoned);
   CHECK(r.flagged.numel() == 0);
+}
+
+TEST_CASE("peeling: a clean class's tight group cannot ride on a diverse split of the rest",
+          "[defenses][poisoning][audit]") {
+  // Like 1% BadNets seed 6 on the CPU (docs/poisoning.md): a clean class (the trousers) peeled a
+  // tight group of its own, and the split of the rest cut off odd points whose images look like
+  // several classes, so the union's source entropy passed the floor. The peeled group alone looks
+  // like one class: not judged poisoned.
+  constexpr int64_t kOdd = 1;
+  Layered l = layered(kOdd, kOdd, 20, 0, false, 33);
+  const at::Tensor own = (l.labels == kOdd).nonzero().flatten().slice(0, 100, 145);
+  at::Tensor offset = at::zeros({24});
+  offset[5] = 14.0;
+  l.features.index_put_({own}, l.features.index_select(0, own) + offset + 5.0 * at::randn({45, 24}));
+  // Their images: five of each other class's (odd garments that look like every other kind).
+  std::vector<at::Tensor> donors;
+  for (int64_t c = 0; c < 10; ++c) {
+    if (c != kOdd) donors.push_back((l.labels == c).nonzero().flatten().slice(0, 0, 5));
+  }
+  l.inputs.index_put_({own}, l.inputs.index_select(0, at::cat(donors)));
+  const AuditResult r = audit_features(l.features, l.labels, 10, AuditSpec{}, at::Tensor(), l.inputs);
+  const ClassVerdict& v = r.detectors[0].classes[kOdd];
+  REQUIRE(v.robust_peels == 1);
+  CHECK(v.p_value < AuditSpec{}.alpha / 10);  // the per-class test is passed
+  CHECK(v.suspect_source_entropy >= std::log(5.0));  // the union passes the floor
+  CHECK(v.suspect_source_entropy > v.other_source_entropy);
+  CHECK(v.peeled_other_class_share < 0.5);  // the peeled group sits among its class's images
+  CHECK(v.source_entropy_veto);
+  CHECK(v.flagged == 0);
+  for (const auto& c : r.detectors[0].classes) CHECK_FALSE(c.poisoned);
+  CHECK(r.flagged.numel() == 0);
+  const auto j = audit_json(r, AuditSpec{}, AuditContext{})["detectors"][0]["classes"][kOdd];
+  CHECK(j["peeled_other_class_share"] == v.peeled_other_class_share);
 }
 
 TEST_CASE("flag_with_tail: the suspect side and the far tail of the other side, exact",
