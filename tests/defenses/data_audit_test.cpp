@@ -492,6 +492,17 @@ Layered layered(int64_t target, int64_t tight_source, int64_t tight, int64_t dif
   return l;
 }
 
+// Class `odd` left clean, with layered's tight group of 20 of its own points and 45 more of them
+// (`spread`) spread (sd 5) 14 units off along axis 5; its images its own.
+Layered clean_odd_layers(int64_t odd, at::Tensor& spread) {
+  Layered l = layered(odd, odd, 20, 0, false, 33);
+  spread = (l.labels == odd).nonzero().flatten().slice(0, 100, 145);
+  at::Tensor offset = at::zeros({24});
+  offset[5] = 14.0;
+  l.features.index_put_({spread}, l.features.index_select(0, spread) + offset + 5.0 * at::randn({45, 24}));
+  return l;
+}
+
 }  // namespace
 
 TEST_CASE("peeling: a tight sub-cluster of one source class's poisons is set aside, the rest found",
@@ -540,12 +551,8 @@ TEST_CASE("peeling a clean class's odd groups: its peeled side looks like few cl
   // odd cuts, docs/poisoning.md): the peeled split passes the per-class test, but its side's
   // nearest other-class neighbours are the few look-alikes of one class.
   constexpr int64_t kOdd = 1;
-  Layered l = layered(kOdd, kOdd, 20, 0, false, 33);
-  // 45 more of the class's own points, spread (sd 5) 14 units off along axis 5.
-  const at::Tensor own = (l.labels == kOdd).nonzero().flatten().slice(0, 100, 145);
-  at::Tensor offset = at::zeros({24});
-  offset[5] = 14.0;
-  l.features.index_put_({own}, l.features.index_select(0, own) + offset + 5.0 * at::randn({45, 24}));
+  at::Tensor own;
+  Layered l = clean_odd_layers(kOdd, own);
   const AuditResult r = audit_features(l.features, l.labels, 10, AuditSpec{}, at::Tensor(), l.inputs);
   const ClassVerdict& v = r.detectors[0].classes[kOdd];
   REQUIRE(v.robust_peels == 1);
@@ -561,14 +568,11 @@ TEST_CASE("peeling: a clean class's tight group cannot ride on a diverse split o
           "[defenses][poisoning][audit]") {
   // Like 1% BadNets seed 6 on the CPU (docs/poisoning.md): a clean class (the trousers) peeled a
   // tight group of its own, and the split of the rest cut off odd points whose images look like
-  // several classes, so the union's source entropy passed the floor. The peeled group alone looks
-  // like one class: not judged poisoned.
+  // several classes, so the union's source entropy passed the floor. The peeled group sits among
+  // its own class's images: not judged poisoned.
   constexpr int64_t kOdd = 1;
-  Layered l = layered(kOdd, kOdd, 20, 0, false, 33);
-  const at::Tensor own = (l.labels == kOdd).nonzero().flatten().slice(0, 100, 145);
-  at::Tensor offset = at::zeros({24});
-  offset[5] = 14.0;
-  l.features.index_put_({own}, l.features.index_select(0, own) + offset + 5.0 * at::randn({45, 24}));
+  at::Tensor own;
+  Layered l = clean_odd_layers(kOdd, own);
   // Their images: five of each other class's (odd garments that look like every other kind).
   std::vector<at::Tensor> donors;
   for (int64_t c = 0; c < 10; ++c) {
