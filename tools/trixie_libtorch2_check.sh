@@ -5,8 +5,8 @@
 # archive (about 1.5 GB under ROOT; the build about 15 minutes on 2 cores).
 #   sudo tools/trixie_libtorch2_check.sh [ROOT]     # ROOT: the chroot (default /work/trixie-root)
 #   CTEST_REGEX=. tools/trixie_libtorch2_check.sh   # what ctest runs (default: distributed)
-# The source tree is bind-mounted at ROOT/src (read by the build, never written); the build
-# folder is ROOT/build. Trixie's Catch2 is v3, so bookworm's Catch2 2 package goes in instead.
+# The source tree is bind-mounted at ROOT/src while the script runs (read by the build, never
+# written); the build folder is ROOT/build. Trixie's Catch2 is v3, so bookworm's Catch2 2 package goes in instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=${1:-/work/trixie-root}
@@ -15,6 +15,8 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
   command -v debootstrap > /dev/null || apt-get install -y -q debootstrap
   debootstrap --variant=minbase trixie "$root" http://deb.debian.org/debian
 fi
+# Every mount is undone on exit: a bind-mounted source tree inside ROOT would go with an rm -rf ROOT.
+trap 'for m in src usr/share/datasets/fashion-mnist proc; do mountpoint -q "$root/$m" && umount "$root/$m"; done' EXIT
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 cp /etc/resolv.conf "$root/etc/"
 if [ ! -f "$root/usr/include/catch2/catch.hpp" ]; then
