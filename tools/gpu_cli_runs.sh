@@ -70,19 +70,10 @@ if [ -x $build/tests/distributed/distributed_tests ]; then
   done
 fi
 
-# One chain per seed: the unpoisoned run first (its model is the clean floor of the others).
+# One chain per seed (tools/poisoning_chain.sh: the unpoisoned run first, its model the clean floor).
 chain() {
-  local seed=$1 root=runs/poisoning/gpu
-  export EPOCHS=5 AC=0 THREADS=1 RAMPART=$build/rampart PYTHON=python3 \
-    FASHION_MNIST=$PWD/.gpu-deps/fashion-mnist
-  PATTERN=checker tools/poisoning_run.sh "$seed" 0 none $root/none-0-s"$seed" >$root/log-s"$seed".txt 2>&1
-  export CLEAN_MODEL=$root/none-0-s$seed/model/checkpoint.safetensors
-  for run in badnets:0.05 badnets:0.1 badnets:0.01 blend:0.05; do
-    local attack=${run%:*} rate=${run#*:} pattern=checker
-    [ "$attack" = blend ] && pattern=solid
-    PATTERN=$pattern tools/poisoning_run.sh "$seed" "$rate" "$attack" $root/"$attack"-"$rate"-s"$seed" \
-      >>$root/log-s"$seed".txt 2>&1
-  done
+  THREADS=1 RAMPART=$build/rampart PYTHON=python3 FASHION_MNIST=$PWD/.gpu-deps/fashion-mnist \
+    tools/poisoning_chain.sh "$1" runs/poisoning/gpu
 }
 mkdir -p runs/poisoning/gpu
 step "poisoning chains for seeds $seeds"
