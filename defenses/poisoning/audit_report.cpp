@@ -60,8 +60,9 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
       j["robust_diversity"] = v.robust_diversity;
     }
     if (v.robust_peels > 0 || v.peeled_split_p_value > 0) j["peeled_split_p_value"] = v.peeled_split_p_value;
-    if (v.robust_peels > 0) {
-      j["robust_peels"] = v.robust_peels;
+    if (v.robust_peels > 0 || v.majority_peeled) {
+      if (v.robust_peels > 0) j["robust_peels"] = v.robust_peels;
+      if (v.majority_peeled) j["majority_peeled"] = true;
       j["peeled"] = v.peeled;
       j["peeled_split_separation"] = v.peeled_split_separation;
       if (v.side_rule == "source_entropy") j["peeled_other_class_share"] = v.peeled_other_class_share;
@@ -123,7 +124,7 @@ std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
     for (const auto& v : d.classes) {
       md << "| " << class_name(c, v.label) << " | " << v.points << " | " << fixed(v.separation, 2)
          << (v.split_start.empty() ? "" : " (" + v.split_start + ")")
-         << (v.robust_peels > 0 ? " after peeling " + std::to_string(v.peeled) + " points" : "") << " | "
+         << (v.robust_peels > 0 || v.majority_peeled ? " after peeling " + std::to_string(v.peeled) + " points" : "") << " | "
          << p_text(v.p_value) << " | " << (v.poisoned ? "**yes**" : v.source_entropy_veto ? "no (source entropy too low)" : "no")
          << " | " << v.flagged << " | " << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
          << (v.poisoned ? fixed(v.suspect_spread, 1) + " / " + fixed(v.other_spread, 1) : "-") << " | "
@@ -411,7 +412,7 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
       {"features", {{"layer", s.layer}, {"dims", r.feature_dims}, {"seconds", c.feature_seconds}}},
       {"spec", {{"detectors", s.detectors}, {"alpha", s.alpha}, {"min_separation", s.min_separation},
                 {"dims", s.dims}, {"spectral_starts", s.spectral_starts}, {"robust", {{"keep", s.robust_keep}, {"min_share", s.robust_min_share}, {"min_diversity", s.robust_min_diversity}, {"peels", s.robust_peels}}},
-                {"tail_k", s.tail_k}, {"polish_rounds", s.polish_rounds}, {"min_source_entropy", s.min_source_entropy}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
+                {"tail_k", s.tail_k}, {"polish_rounds", s.polish_rounds}, {"max_flagged_share", s.max_flagged_share}, {"min_source_entropy", s.min_source_entropy}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
                 {"label_margin", {{"rule", s.margin_rule}, {"prior_weight", s.margin_prior_weight}, {"threshold", s.margin_threshold}, {"k", s.margin_k}}},
                 {"activation_clustering", {{"dims", s.ac_dims}, {"max_share", s.ac_max_share}, {"min_silhouette", s.ac_min_silhouette}}},
                 {"seed", s.seed}}},

@@ -15,7 +15,7 @@ bool AuditSpec::uses(const std::string& detector) const {
 
 AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   node.expect_keys({"detectors", "layer", "alpha", "min_separation", "dims", "spectral_starts", "robust", "tail_k", "polish_rounds",
-                    "min_source_entropy",
+                    "max_flagged_share", "min_source_entropy",
                     "knn", "activation_clustering",
                     "label_margin", "batch_size", "top_images", "seed", "ground_truth",
                     "save_features"});
@@ -46,6 +46,7 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   }
   spec.tail_k = node.get_double("tail_k", spec.tail_k, 0.0, 1e6);
   spec.polish_rounds = node.get_int("polish_rounds", spec.polish_rounds, 0, 100);
+  spec.max_flagged_share = node.get_double("max_flagged_share", spec.max_flagged_share, 0.5, 1.0);
   spec.min_source_entropy = node.get_double("min_source_entropy", spec.min_source_entropy, 0.0, 100.0);
   if (const auto knn = node.optional_child("knn")) {
     knn->expect_keys({"k", "min_share", "dims"});

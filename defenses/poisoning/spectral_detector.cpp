@@ -14,10 +14,14 @@
 // source classes can come in sub-clusters, one of them much tighter than the others: the robust
 // split then cuts off that tight group alone, too small to pass as the poisons; it is peeled off
 // and the rest split again (peel_robust), SPECTRE's "remove and repeat" without its known count.
+// The spectral start can do the same at 10% poisoning: cut one source class's tight poisons off
+// a class that is half poison, so that the side rule would flag the rest, clean half included;
+// that minority is peeled too and the rest split again (peel_flagged_majority).
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "defenses/poisoning/cluster_statistics.h"
 #include "defenses/poisoning/detectors.h"
@@ -67,6 +71,42 @@ Candidate refine(const at::Tensor& reduced, const at::Tensor& start) {
   c.first_spread = first;
   c.suspect_share = c.suspect().sum().item<double>() / static_cast<double>(reduced.size(0));
   return c;
+}
+
+// The class's split from the spectral starts: the two-means cut along the top singular direction
+// of its features, and along the next principal axes of `reduced` up to `starts`; the best
+// separated refinement.
+Candidate spectral_split(const at::Tensor& class_features, const at::Tensor& reduced, int64_t starts) {
+  Candidate best = refine(reduced, two_means_1d(spectral_signature(class_features).projection));
+  for (int64_t k = 1; k < std::min(starts, reduced.size(1)); ++k) {
+    Candidate next = refine(reduced, two_means_1d(reduced.select(1, k)));
+    if (next.split.separation > best.split.separation) best = std::move(next);
+  }
+  return best;
+}
+
+// A peeled class's candidate: its suspect side is the peeled minorities plus the suspect side of
+// `last`, the split of the `rest` rows; the discriminant there is last's towards its suspect
+// side (peeled points: +inf, flagged whatever the tail); the separation the class is tested on
+// stays its first split's.
+Candidate peeled_candidate(const at::Tensor& reduced, const at::Tensor& peeled, const at::Tensor& rest,
+                           const Candidate& last, double first_separation, int64_t peels) {
+  const int64_t n = reduced.size(0);
+  Candidate out;
+  out.peels = peels;
+  out.peeled = peeled.sum().item<int64_t>();
+  out.peeled_rows = peeled.clone();
+  out.last_separation = last.split.separation;
+  out.split.separation = first_separation;
+  out.split.second = peeled.clone();
+  out.split.second.index_fill_(0, rest.index({last.suspect()}), true);
+  out.split.discriminant = at::full({n}, INFINITY, at::kDouble);
+  out.split.discriminant.index_put_({rest}, towards_suspect(last.split, last.second_is_suspect));
+  out.second_is_suspect = true;
+  out.second_spread = spread(reduced.index({out.split.second}));
+  out.first_spread = spread(reduced.index({out.split.second.logical_not()}));
+  out.suspect_share = out.split.second.sum().item<double>() / static_cast<double>(n);
+  return out;
 }
 
 // Enough rows to estimate a direction, a robust covariance (on robust_keep of them) and a pooled
@@ -123,23 +163,36 @@ Candidate peel_robust(const at::Tensor& class_features, const at::Tensor& reduce
     const at::Tensor r = fit_pca(f, dims).project(f);
     current = refine(r, robust_view(r, spec.robust_keep).start);
     if (!robust_gates_pass(current, spec) || current.split.separation < spec.min_separation) continue;
-    Candidate out;
-    out.peels = peel;
-    out.peeled = peeled.sum().item<int64_t>();
-    out.peeled_rows = peeled.clone();
-    out.last_separation = current.split.separation;
-    out.split.separation = first.split.separation;
-    out.split.second = peeled.clone();
-    out.split.second.index_fill_(0, rest.index({current.suspect()}), true);
-    out.split.discriminant = at::full({n}, INFINITY, at::kDouble);
-    out.split.discriminant.index_put_({rest}, towards_suspect(current.split, current.second_is_suspect));
-    out.second_is_suspect = true;
-    out.second_spread = spread(reduced.index({out.split.second}));
-    out.first_spread = spread(reduced.index({out.split.second.logical_not()}));
-    out.suspect_share = out.split.second.sum().item<double>() / static_cast<double>(n);
-    return out;
+    return peeled_candidate(reduced, peeled, rest, current, first.split.separation, peel);
   }
   return Candidate{};
+}
+
+// The spectral start's split of a poisoned class whose suspect side would hold more than
+// AuditSpec::max_flagged_share of it (peel_flagged_majority): the split cut a tight minority
+// off, and the poisons lie on both sides. Measured on 10% BadNets seed 1 on the CPU
+// (docs/poisoning.md): the pullovers, half of them poisons, split at 14.84 into 633 poisoned
+// trousers (one source class's, alike) and the rest, 5,367 poisons of the eight other sources
+// with all 6,000 clean pullovers; the rest's source entropy was the higher, so 94.7% of the class
+// was flagged. The minority is set aside and the rest, projected on its own principal axes, split
+// again from the spectral starts; the rest's suspect side is told by `second_is_suspect`, when
+// given (the side rule with the inputs: source entropy), else the more spread side. None (peels 0) when the rest is too small or its
+// split below min_separation; whether that split stands out is the caller's test.
+Candidate peel_flagged_majority(const at::Tensor& class_features, const at::Tensor& reduced,
+                                const Candidate& split, const AuditSpec& spec,
+                                const std::function<bool(const at::Tensor&, const at::Tensor&)>& second_is_suspect) {
+  const int64_t dims = reduced.size(1);
+  const at::Tensor minority = split.suspect().logical_not();
+  const at::Tensor rest = split.suspect().nonzero().flatten();
+  if (!enough_rows(rest.numel(), dims, spec)) return Candidate{};
+  const at::Tensor f = class_features.index_select(0, rest);
+  Candidate current = spectral_split(f, fit_pca(f, dims).project(f), spec.spectral_starts);
+  if (current.split.separation < spec.min_separation) return Candidate{};
+  if (second_is_suspect) {
+    current.second_is_suspect = second_is_suspect(rest.index({current.split.second}),
+                                                  rest.index({current.split.second.logical_not()}));
+  }
+  return peeled_candidate(reduced, minority, rest, current, split.split.separation, 1);
 }
 
 }  // namespace
@@ -163,18 +216,11 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
     const int64_t dims = std::min(spec.dims, features.size(1));
     if (enough_rows(v.points, dims, spec)) {
       const at::Tensor f = features.index_select(0, members[c]);
-      const SpectralSignature sig = spectral_signature(f);
       const at::Tensor reduced = fit_pca(f, dims).project(f);
       reduced_of[c] = reduced;
       const Whitened robust_whitened = robust_view(reduced, spec.robust_keep);
       out.scores.index_put_({members[c]}, robust_z(robust_whitened.que));
-      // The spectral start: the cut along the top singular direction, and along the next
-      // principal axes up to spectral_starts; the best separated refinement is kept.
-      Candidate spectral = refine(reduced, two_means_1d(sig.projection));
-      for (int64_t k = 1; k < std::min(spec.spectral_starts, reduced.size(1)); ++k) {
-        Candidate next = refine(reduced, two_means_1d(reduced.select(1, k)));
-        if (next.split.separation > spectral.split.separation) spectral = std::move(next);
-      }
+      const Candidate spectral = spectral_split(f, reduced, spec.spectral_starts);
       chosen[c] = spectral;
       v.split_start = "spectral";
       // The robust start replaces the spectral one when it finds a better separated split whose
@@ -241,25 +287,55 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
     v.poisoned = v.p_value < level && v.separation >= spec.min_separation;
     if (!v.poisoned) continue;
     Candidate& c = chosen[v.label];
-    v.side_rule = "feature_spread";
-    if (inputs.defined()) {
-      // The poisons are the side whose points look like the other classes' (source_diversity.h).
-      const at::Tensor second = members[v.label].index({c.split.second});
-      const at::Tensor first = members[v.label].index({c.split.second.logical_not()});
-      const double h_second = neighbour_label_entropy(inputs, labels, second, v.label);
-      const double h_first = neighbour_label_entropy(inputs, labels, first, v.label);
+    const at::Tensor& rows = members[v.label];
+    // The side rule for a split of `of` (class rows): with the inputs, the poisons are the side
+    // whose points look like the other classes' (source_diversity.h); else the more spread one.
+    auto decide_side = [&](Candidate& split, const at::Tensor& of) {
+      if (!inputs.defined()) return;
+      const double h_second = neighbour_label_entropy(inputs, labels, of.index({split.split.second}), v.label);
+      const double h_first = neighbour_label_entropy(inputs, labels, of.index({split.split.second.logical_not()}), v.label);
       // A peeled split's side is its small peeled-and-split-off part (the rest, most of the
       // class, is never flagged): it must look like more classes than the rest does.
-      c.second_is_suspect = c.peels > 0 || h_second >= h_first;
-      v.suspect_source_entropy = c.second_is_suspect ? h_second : h_first;
-      v.other_source_entropy = c.second_is_suspect ? h_first : h_second;
-      v.side_rule = "source_entropy";
+      split.second_is_suspect = split.peels > 0 || h_second >= h_first;
+      v.suspect_source_entropy = split.second_is_suspect ? h_second : h_first;
+      v.other_source_entropy = split.second_is_suspect ? h_first : h_second;
+    };
+    decide_side(c, rows);
+    v.side_rule = inputs.defined() ? "source_entropy" : "feature_spread";
+    // A side that would hold most of the class: peel the minority and split the rest again
+    // (peel_flagged_majority); kept when the rest's split stands out among the classes' spectral
+    // splits, as any split judged poisoned does.
+    const double share = c.suspect().sum().item<double>() / static_cast<double>(v.points);
+    if (c.peels == 0 && share > spec.max_flagged_share) {
+      std::function<bool(const at::Tensor&, const at::Tensor&)> rest_side;
+      if (inputs.defined()) {
+        rest_side = [&](const at::Tensor& second, const at::Tensor& first) {
+          return neighbour_label_entropy(inputs, labels, rows.index({second}), v.label) >=
+                 neighbour_label_entropy(inputs, labels, rows.index({first}), v.label);
+        };
+      }
+      Candidate peeled = peel_flagged_majority(features.index_select(0, rows), reduced_of[v.label],
+                                               c, spec, rest_side);
+      if (peeled.peels > 0) {
+        std::vector<double> with_rest = spectral_separations;
+        with_rest[k] = peeled.last_separation;
+        v.peeled_split_p_value = outlier_p_values(with_rest)[k];
+        if (v.peeled_split_p_value < level) {
+          v.majority_peeled = true;
+          v.peeled = peeled.peeled;
+          v.peeled_split_separation = peeled.last_separation;
+          c = std::move(peeled);
+          decide_side(c, rows);
+        }
+      }
+    }
+    if (inputs.defined()) {
       // The peeled minorities must sit among other classes' images: a clean class's tight
       // subgroup must not ride on the diversity of the split of the rest (their own source
       // entropy can be low either way: a tight poison group is often one source class's).
       if (c.peels > 0) {
         v.peeled_other_class_share =
-            other_class_share(inputs, labels, members[v.label].index({c.peeled_rows}), v.label);
+            other_class_share(inputs, labels, rows.index({c.peeled_rows}), v.label);
       }
       // Neither side looks like many classes: a clean class's own subgroup (data_audit.h).
       if (v.suspect_source_entropy < spec.min_source_entropy ||

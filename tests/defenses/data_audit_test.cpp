@@ -594,6 +594,67 @@ TEST_CASE("peeling: a clean class's tight group cannot ride on a diverse split o
   CHECK(j["peeled_other_class_share"] == v.peeled_other_class_share);
 }
 
+TEST_CASE("peeling a flagged majority: one source class's tight poisons split off a half-poisoned "
+          "class, the rest split again",
+          "[defenses][poisoning][audit]") {
+  // Like 10% BadNets seed 1 on the CPU (docs/poisoning.md): the target class is half poison, and
+  // one source class's poisons (120, alike) are so tight that the best split cuts them off
+  // alone; the other 480 poisons stay with the 600 clean points, whose side then looks like more
+  // classes, so 90% of the class would be flagged.
+  constexpr int64_t kTarget = 3;
+  Layered l = layered(kTarget, 8, 120, 480, true, 41);
+  const at::Tensor poisoned = std::get<0>(at::cat({l.tight, l.diffuse}).sort());
+  // As on the real model: the tight group far off (60 units: the class's top direction), the
+  // other poisons more spread than the clean points (sd 4) and 30 units off.
+  at::Tensor is_poison = at::zeros({l.labels.numel()}, at::kBool);
+  is_poison.index_fill_(0, poisoned, true);
+  const at::Tensor centre = l.features.index({(l.labels == kTarget) & is_poison.logical_not()}).mean(0);
+  at::Tensor tight_offset = at::zeros({24}), diffuse_offset = at::zeros({24});
+  tight_offset[9] = 60.0;
+  diffuse_offset[5] = 30.0;
+  l.features.index_put_({l.tight}, centre + tight_offset + 0.3 * at::randn({120, 24}));
+  l.features.index_put_({l.diffuse}, centre + diffuse_offset + 4.0 * at::randn({480, 24}));
+  AuditSpec never;
+  never.max_flagged_share = 1.0;
+  const DetectorResult before = audit_features(l.features, l.labels, 10, never, at::Tensor(), l.inputs).detectors[0];
+  REQUIRE(before.classes[kTarget].poisoned);
+  CHECK(before.classes[kTarget].suspect_share > 0.75);
+  CHECK(score_audit(before.flagged, poisoned, l.labels.numel()).false_positive_rate() > 0.05);
+
+  const AuditResult r = audit_features(l.features, l.labels, 10, AuditSpec{}, at::Tensor(), l.inputs);
+  const DetectorResult& s = r.detectors[0];
+  for (const auto& v : s.classes) CHECK(v.poisoned == (v.label == kTarget));
+  const ClassVerdict& t = s.classes[kTarget];
+  CHECK(t.majority_peeled);
+  CHECK(t.robust_peels == 0);
+  CHECK(t.peeled >= 120);  // the tight group
+  CHECK(t.peeled <= 130);
+  CHECK(t.separation == t.spectral_separation);  // tested on the first split, like the others
+  CHECK(t.peeled_split_separation >= AuditSpec{}.min_separation);
+  CHECK(t.peeled_split_p_value < AuditSpec{}.alpha / 10);
+  CHECK(t.peeled_other_class_share > 0.9);  // one source class's images, among their own
+  CHECK(t.suspect_source_entropy > t.other_source_entropy);
+  const AuditScore score = score_audit(s.flagged, poisoned, r.points);
+  CHECK(score.recall() >= 0.99);
+  CHECK(score.false_positive_rate() <= 0.01);
+  const auto report = audit_json(r, AuditSpec{}, AuditContext{});
+  const auto& j = report["detectors"][0]["classes"][kTarget];
+  CHECK(j["majority_peeled"] == true);
+  CHECK(j["peeled"] == t.peeled);
+  CHECK(report["spec"]["max_flagged_share"] == 0.75);
+
+  // Without the inputs the sides go by feature spread: the tight group is the less spread side
+  // of the first split, the 480 poisons the more spread side of the rest's.
+  const DetectorResult no_inputs = audit_features(l.features, l.labels, 10, AuditSpec{}).detectors[0];
+  CHECK(no_inputs.classes[kTarget].majority_peeled);
+  CHECK(score_audit(no_inputs.flagged, poisoned, r.points).recall() >= 0.99);
+  CHECK(score_audit(no_inputs.flagged, poisoned, r.points).false_positive_rate() <= 0.01);
+
+  auto root = core::parse_config("a: {max_flagged_share: 0.9}\nb: {max_flagged_share: 0.4}\n", "a.yaml");
+  CHECK(parse_audit_spec(root.child("a")).max_flagged_share == 0.9);
+  CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("max_flagged_share"));
+}
+
 TEST_CASE("flag_with_tail: the suspect side and the far tail of the other side, exact",
           "[defenses][poisoning]") {
   // The other side's discriminant values towards the suspect side: -3 -2 -1 0 1 (median -1, MAD 1,
