@@ -176,8 +176,9 @@ Candidate peel_robust(const at::Tensor& class_features, const at::Tensor& reduce
 // with all 6,000 clean pullovers; the rest's source entropy was the higher, so 94.7% of the class
 // was flagged. The minority is set aside and the rest, projected on its own principal axes, split
 // again from the spectral starts; the rest's suspect side is told by `second_is_suspect`, when
-// given (the side rule with the inputs: source entropy), else the more spread side. None (peels 0) when the rest is too small or its
-// split below min_separation; whether that split stands out is the caller's test.
+// given (the side rule with the inputs: source entropy), else the more spread side. None (peels
+// 0) when the rest is too small or its split below min_separation; whether that split stands
+// out is the caller's test.
 Candidate peel_flagged_majority(const at::Tensor& class_features, const at::Tensor& reduced,
                                 const Candidate& split, const AuditSpec& spec,
                                 const std::function<bool(const at::Tensor&, const at::Tensor&)>& second_is_suspect) {
