@@ -9,7 +9,11 @@ detector's verdicts (classes judged poisoned, the target's separation and split 
 clean classes' range), recall and false positives against the ground truth, and, where the run
 retrained, the retrained model's clean accuracy and ASR. Then, per attack and rate, the
 acceptance counts: runs whose poisoned class alone was identified, recall >= 99% (>= 95% at 1%),
-false positives <= 1% of clean points. Reads only what the runs wrote; standard library only.
+false positives <= 1% of clean points. Last, the issue's bars as a table, each poisoned run
+against its own seed's clean model (the unpoisoned run of the same seed and recipe), with the
+runs that miss a bar named; where tools/experiments/oracle_sanitised.sh ran, also the model
+retrained without exactly the poisoned points. Reads only what the runs wrote; standard library
+only.
 """
 import json
 import os
@@ -56,6 +60,8 @@ def run_row(d):
     info["clean_after"] = after.get("clean", after.get("retrained clean"))
     info["asr_after"] = after.get("triggered", after.get("retrained triggered"))
     info["asr_floor"] = read_accuracies(os.path.join(d, "asr_floor.txt")).get("triggered")
+    oracle = os.path.join(d, "oracle", "eval_clean", "report.json")
+    info["clean_oracle"] = json.load(open(oracle))["clean"]["accuracy"] if os.path.exists(oracle) else None
     return info
 
 
@@ -111,6 +117,81 @@ def main():
             near = sum(1 for r in retrained if r["clean_after"] >= clean[epochs] - 0.005)
             line += f", clean accuracy within 0.5 points of the clean model ({pct(clean[epochs])}) in {near}"
         print(line)
+    print_bars(rows)
+
+
+def bar_cell(results, worst=None):
+    """results: (seed, passed, shown value); the count that passed, the misses named."""
+    ok = sum(1 for _, passed, _ in results if passed)
+    if not results:
+        return "-"
+    if ok == len(results):
+        return f"{ok}" + (f" ({worst})" if worst else "")
+    misses = ", ".join(f"s{seed} {value}" for seed, passed, value in results if not passed)
+    return f"**{ok}** of {len(results)} ({misses})"
+
+
+def print_bars(rows):
+    clean = {(r["seed"], r["epochs"]): r for r in rows if r["rate"] == 0}
+    columns = [("badnets", 0.1), ("badnets", 0.05), ("badnets", 0.01), ("blend", 0.05)]
+    runs = {c: sorted((r for r in rows if (r["attack"], r["rate"]) == c), key=lambda r: int(r["seed"]))
+            for c in columns}
+    if not any(runs.values()):
+        return
+
+    def floor_of(r):
+        return clean.get((r["seed"], r["epochs"]))
+
+    def clean_gap(r, key):
+        c = floor_of(r)
+        if c is None or r[key] is None or c["clean_before"] is None:
+            return None
+        return c["clean_before"] - r[key]
+
+    def bar(column, test):
+        out = [test(r) for r in runs[column]]
+        return [x for x in out if x is not None]
+
+    lines = [
+        ("poisoned model's ASR >= 99% (the setup)",
+         lambda r: None if r["asr_before"] is None else (r["seed"], r["asr_before"] >= 0.99, pct(r["asr_before"]))),
+        ("the poisoned class alone identified",
+         lambda r: (r["seed"], r["poisoned_classes"] == [r["target"]], str(r["poisoned_classes"]))),
+        ("recall >= 99% (>= 95% at 1%)",
+         lambda r: None if r["recall"] is None else
+         (r["seed"], r["recall"] >= (0.95 if r["rate"] < 0.05 else 0.99), pct(r["recall"]))),
+        ("false positives <= 1% of clean points",
+         lambda r: None if r["false_positive_rate"] is None else
+         (r["seed"], r["false_positive_rate"] <= 0.01, pct(r["false_positive_rate"]))),
+        ("retrained ASR <= the seed's clean model's + 1 point",
+         lambda r: None if r["asr_after"] is None or r["asr_floor"] is None else
+         (r["seed"], r["asr_after"] <= r["asr_floor"] + 0.01, f"+{100 * (r['asr_after'] - r['asr_floor']):.2f}")),
+        ("retrained clean accuracy within 0.5 of the seed's clean model",
+         lambda r: None if clean_gap(r, "clean_after") is None else
+         (r["seed"], clean_gap(r, "clean_after") <= 0.005, f"{100 * clean_gap(r, 'clean_after'):.2f}")),
+        ("... of a model retrained without exactly the poisons (oracle)",
+         lambda r: None if clean_gap(r, "clean_oracle") is None else
+         (r["seed"], clean_gap(r, "clean_oracle") <= 0.005, f"{100 * clean_gap(r, 'clean_oracle'):.2f}")),
+    ]
+    worst = {
+        "recall >= 99% (>= 95% at 1%)": lambda rs: f"min {pct(min(r['recall'] for r in rs))}",
+        "false positives <= 1% of clean points": lambda rs: f"max {pct(max(r['false_positive_rate'] for r in rs))}",
+    }
+    print()
+    print("| bar | " + " | ".join(f"{'BadNets' if a == 'badnets' else a} {rate:.0%}" for a, rate in columns) + " |")
+    print("| --- |" + " --- |" * len(columns))
+    for name, test in lines:
+        cells = []
+        for c in columns:
+            results = bar(c, test)
+            rs = [r for r in runs[c] if test(r) is not None]
+            cells.append(bar_cell(results, worst[name](rs) if name in worst and rs else None))
+        if any(cell != "-" for cell in cells):
+            print(f"| {name} | " + " | ".join(cells) + " |")
+    none = [r for r in rows if r["rate"] == 0]
+    quiet = sum(1 for r in none if not r["poisoned_classes"] and (r["false_positive_rate"] or 0) <= 0.01)
+    print(f"\nUnpoisoned: {quiet} of {len(none)} with no class judged poisoned and <= 1% flagged.")
+
 
 if __name__ == "__main__":
     main()
