@@ -6,6 +6,7 @@
 # whose retrained models' ASR landed above its one clean model's + 1 point with 100% recall.
 #   tools/experiments/asr_floor_spread.sh RUN SEED...     RUN: a poisoning_run.sh output directory
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 run=$1; shift
 rampart=${RAMPART:-build/rampart}
 fm=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
@@ -22,21 +23,5 @@ train: {epochs: ${EPOCHS:-5}, optimizer: {name: sgd, lr: 0.05, momentum: 0.9, we
 YAML
     "$rampart" train "$out/train.yaml" > "$out/train.txt" 2>&1
   fi
-  for set in triggered clean; do
-    if [[ $set == triggered ]]; then
-      d="{format: npy, images: $run/test_triggered/asr_images.npy, labels: $run/test_triggered/asr_labels.npy}"
-    else
-      d="{format: idx, images: $fm/t10k-images-idx3-ubyte.gz, labels: $fm/t10k-labels-idx1-ubyte.gz}"
-    fi
-    cat > "$out/eval_$set.yaml" <<YAML
-model: {arch: small_cnn, checkpoint: $out/model/checkpoint.safetensors, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}
-data: $d
-attacks: [{name: fgsm, eps: 0.0}]
-YAML
-    "$rampart" eval "$out/eval_$set.yaml" --out "$out/eval_$set" --allow-unpinned -q > /dev/null || true
-  done
-  python3 -c "
-import json
-a = [json.load(open('$out/eval_' + s + '/report.json'))['clean']['accuracy'] for s in ('triggered', 'clean')]
-print('training seed $seed: floor %.2f%%, clean accuracy %.2f%%' % (100 * a[0], 100 * a[1]))"
+  tools/experiments/measure_model.sh "$out/model/checkpoint.safetensors" "$run" "$out" "training seed $seed"
 done
