@@ -139,11 +139,8 @@ def print_bars(rows):
     if not any(runs.values()):
         return
 
-    def floor_of(r):
-        return clean.get((r["seed"], r["epochs"]))
-
     def clean_gap(r, key):
-        c = floor_of(r)
+        c = clean.get((r["seed"], r["epochs"]))
         if c is None or r[key] is None or c["clean_before"] is None:
             return None
         return c["clean_before"] - r[key]
@@ -158,8 +155,9 @@ def print_bars(rows):
         return None if r["epochs"] not in means or r["clean_after"] is None else means[r["epochs"]] - r["clean_after"]
 
     def bar(column, test):
-        out = [test(r) for r in runs[column]]
-        return [x for x in out if x is not None]
+        """The runs of a column that the bar applies to, each with its (seed, passed, value)."""
+        out = [(r, test(r)) for r in runs[column]]
+        return [(r, x) for r, x in out if x is not None]
 
     lines = [
         ("poisoned model's ASR >= 99% (the setup)",
@@ -194,9 +192,9 @@ def print_bars(rows):
     for name, test in lines:
         cells = []
         for c in columns:
-            results = bar(c, test)
-            rs = [r for r in runs[c] if test(r) is not None]
-            cells.append(bar_cell(results, worst[name](rs) if name in worst and rs else None))
+            measured = bar(c, test)
+            rs = [r for r, _ in measured]
+            cells.append(bar_cell([x for _, x in measured], worst[name](rs) if name in worst and rs else None))
         if any(cell != "-" for cell in cells):
             print(f"| {name} | " + " | ".join(cells) + " |")
     none = [r for r in rows if r["rate"] == 0]

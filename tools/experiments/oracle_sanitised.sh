@@ -17,7 +17,8 @@ for run in "$@"; do
   "$python" -c "
 import json, numpy as np
 idx = sorted(int(i) for i in np.load('$run/train_poisoned/poisoned.npy'))
-json.dump({'schema': 'rampart-data-audit/1', 'flagged': idx, 'data': {'points': 60000}}, open('$out/audit.json', 'w'))"
+points = len(np.load('$run/train_poisoned/labels.npy', mmap_mode='r'))
+json.dump({'schema': 'rampart-data-audit/1', 'flagged': idx, 'data': {'points': points}}, open('$out/audit.json', 'w'))"
   if [[ ! -f $out/model/checkpoint.safetensors ]]; then
     # RUN's own retraining config with the ground truth excluded instead of the flags.
     sed -e "s|exclude: [^,}]*|exclude: $out/audit.json|" -e "s|output: [^}]*|output: $out/model|" \
