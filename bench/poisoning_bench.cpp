@@ -6,7 +6,12 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+
+#include "datasets/npy.h"
 #include "defenses/poisoning/data_audit.h"
+#include "defenses/poisoning/feature_geometry.h"
+#include "defenses/poisoning/nearest_neighbours.h"
 #include "defenses/poisoning/source_diversity.h"
 
 namespace {
@@ -60,10 +65,31 @@ void BM_SpectralWithInputs(benchmark::State& state) {
 void BM_ActivationClustering(benchmark::State& state) { run(state, {"activation_clustering"}); }
 void BM_KnnLabels(benchmark::State& state) { run(state, {"knn_labels"}); }
 
+// The k-NN detector's search alone, every point's 20 nearest others in 32 dimensions; counters:
+// the cells and the share of the N x N distances computed. RAMPART_BENCH_FEATURES=features.npy
+// (an audit's saved features, [N, D] float32) searches those instead, in their top 32 principal
+// axes as the detector does.
+void BM_NearestNeighbours(benchmark::State& state) {
+  at::Tensor reduced = data().features.slice(1, 0, 32).contiguous();
+  if (const char* path = std::getenv("RAMPART_BENCH_FEATURES")) {
+    const at::Tensor features = rampart::datasets::read_npy(path);
+    reduced = fit_pca(features, 32, 20000).project(features).to(at::kFloat).contiguous();
+  }
+  NeighbourSearchStats stats;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        nearest_neighbours(reduced, at::arange(reduced.size(0), at::kLong), reduced, 20, &stats));
+  }
+  state.counters["cells"] = static_cast<double>(stats.cells);
+  const double n = static_cast<double>(reduced.size(0));
+  state.counters["distance_share"] = static_cast<double>(stats.distances) / (n * n);
+}
+
 BENCHMARK(BM_Spectral)->Arg(1)->Arg(3)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_SpectralWithInputs)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_ActivationClustering)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_KnnLabels)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_NearestNeighbours)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 

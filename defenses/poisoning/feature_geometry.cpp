@@ -1,7 +1,6 @@
 #include "defenses/poisoning/feature_geometry.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <limits>
@@ -147,106 +146,6 @@ double silhouette(const at::Tensor& points, const at::Tensor& second, int64_t ma
   if (n2 == 1) coeff.masked_fill_(s, 0.0);
   if (m - n2 == 1) coeff.masked_fill_(s.logical_not(), 0.0);
   return coeff.mean().item<double>();
-}
-
-namespace {
-
-// The `take` smallest entries of one row of distances and their reference indices, sorted
-// ascending. Merging a chunk costs one comparison per entry unless the entry beats the current
-// worst (about take x ln(M / take) insertions per row in all), where at::topk's partial sort
-// touched every entry several times.
-class RowNearest {
- public:
-  RowNearest(float* best, int64_t* where, int64_t take) : b_(best), w_(where), take_(take) {}
-
-  void merge(const float* row, int64_t cols, int64_t offset) {
-    int64_t c = 0;
-    for (; c < cols && n_ < take_; ++c) insert(row[c], offset + c);
-    // Once the row is full, a group of 16 entries is looked at one by one only when one of them
-    // beats the current worst: a compare-and-or that the compiler vectorises.
-    constexpr int64_t kGroup = 16;
-    for (; c + kGroup <= cols; c += kGroup) {
-      const float worst = b_[take_ - 1];
-      int any = 0;
-      for (int64_t j = 0; j < kGroup; ++j) any |= row[c + j] < worst;
-      if (any) {
-        for (int64_t j = 0; j < kGroup; ++j) insert(row[c + j], offset + c + j);
-      }
-    }
-    for (; c < cols; ++c) insert(row[c], offset + c);
-  }
-
-  // A row with fewer finite distances than `take` repeats its nearest.
-  void finish() {
-    for (int64_t i = n_; i < take_; ++i) w_[i] = n_ ? w_[0] : 0;
-  }
-
- private:
-  void insert(float v, int64_t index) {
-    if (n_ == take_ ? !(v < b_[take_ - 1]) : v != v) return;  // NaN never enters
-    int64_t pos = n_ < take_ ? n_++ : take_ - 1;
-    for (; pos > 0 && b_[pos - 1] > v; --pos) {
-      b_[pos] = b_[pos - 1];
-      w_[pos] = w_[pos - 1];
-    }
-    b_[pos] = v;
-    w_[pos] = index;
-  }
-
-  float* b_;
-  int64_t* w_;
-  int64_t take_;
-  int64_t n_ = 0;
-};
-
-}  // namespace
-
-at::Tensor nearest_labels(const at::Tensor& query, const at::Tensor& query_index,
-                          const at::Tensor& reference, const at::Tensor& reference_labels,
-                          int64_t k) {
-  const at::Tensor ref = reference.to(at::kFloat).contiguous();
-  const at::Tensor ref_sq = ref.square().sum(1);
-  const at::Tensor queries = query.to(at::kFloat).contiguous();
-  const at::Tensor self = query_index.to(at::kLong).contiguous();
-  const int64_t q = queries.size(0), m = ref.size(0);
-  const int64_t keep = std::min<int64_t>(k, m);
-  at::Tensor nearest = at::empty({q, keep}, at::kLong);
-  if (keep == 0 || q == 0) return nearest;
-  // Each thread takes 64 queries at a time against 2,048 references at a time: its 512 KB
-  // distance tile stays in its own cache between the product that writes it and the selection
-  // that reads it (whole rows of 60,000 made that a round trip through memory of 60 MB per 256
-  // queries, which cost more than the product).
-  constexpr int64_t kQueries = 64, kReferences = 2048;
-  const int64_t* self_index = self.data_ptr<int64_t>();
-  at::parallel_for(0, (q + kQueries - 1) / kQueries, 1, [&](int64_t first_block, int64_t end_block) {
-    at::Tensor d = at::empty({kQueries, kReferences}, at::kFloat);
-    std::vector<float> best(kQueries * keep);
-    for (int64_t blk = first_block; blk < end_block; ++blk) {
-      const int64_t start = blk * kQueries, rows = std::min(kQueries, q - start);
-      const at::Tensor block = queries.slice(0, start, start + rows);
-      int64_t* where = nearest.data_ptr<int64_t>() + start * keep;
-      std::vector<RowNearest> row_nearest;
-      for (int64_t r = 0; r < rows; ++r) row_nearest.emplace_back(&best[r * keep], where + r * keep, keep);
-      for (int64_t first = 0; first < m; first += kReferences) {
-        const int64_t cols = std::min(kReferences, m - first);
-        at::Tensor tile = d.slice(0, 0, rows).slice(1, 0, cols);
-        if (rows != kQueries || cols != kReferences) tile = at::empty({rows, cols}, at::kFloat);
-        // |a - b|^2 = |a|^2 - 2 a.b + |b|^2; |a|^2 is the same along a row and does not rank.
-        at::addmm_out(tile, ref_sq.slice(0, first, first + cols).unsqueeze(0).expand({rows, cols}),
-                      block, ref.slice(0, first, first + cols).t(), /*beta=*/1, /*alpha=*/-2);
-        float* dist = tile.data_ptr<float>();
-        for (int64_t r = 0; r < rows; ++r) {
-          const int64_t own = self_index[start + r];  // the point is not its own neighbour
-          if (own >= first && own < first + cols) {
-            dist[r * cols + (own - first)] = std::numeric_limits<float>::infinity();
-          }
-          row_nearest[r].merge(dist + r * cols, cols, first);
-        }
-      }
-      for (auto& row : row_nearest) row.finish();
-    }
-  });
-  return reference_labels.index({nearest});
 }
 
 }  // namespace rampart::defenses::poisoning

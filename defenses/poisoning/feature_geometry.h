@@ -51,11 +51,4 @@ at::Tensor two_means_plus_plus(const at::Tensor& points, uint64_t seed, int64_t 
 /// most `max_points` points drawn evenly (exact: O(max_points^2 d)). 0 when a cluster is empty.
 double silhouette(const at::Tensor& points, const at::Tensor& second, int64_t max_points = 2000);
 
-/// The labels of the `k` nearest `reference` rows ([M, d], Euclidean) of each `query` row
-/// ([Q, d]), excluding the reference row whose index `query_index` names (the point itself;
-/// -1: none), as int64 [Q, k]. Computed in blocks of queries, never the whole Q x M matrix.
-at::Tensor nearest_labels(const at::Tensor& query, const at::Tensor& query_index,
-                          const at::Tensor& reference, const at::Tensor& reference_labels,
-                          int64_t k);
-
 }  // namespace rampart::defenses::poisoning

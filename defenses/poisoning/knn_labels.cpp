@@ -7,6 +7,7 @@
 
 #include "defenses/poisoning/detectors.h"
 #include "defenses/poisoning/feature_geometry.h"
+#include "defenses/poisoning/nearest_neighbours.h"
 
 namespace rampart::defenses::poisoning {
 

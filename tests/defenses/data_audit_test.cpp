@@ -14,6 +14,7 @@
 #include "defenses/poisoning/data_audit.h"
 #include "defenses/poisoning/detectors.h"
 #include "defenses/poisoning/feature_geometry.h"
+#include "defenses/poisoning/nearest_neighbours.h"
 #include "defenses/poisoning/flagged_points.h"
 #include "defenses/poisoning/robust_covariance.h"
 #include "defenses/poisoning/source_diversity.h"
@@ -165,6 +166,60 @@ TEST_CASE("nearest_labels over several query blocks equals a full sort of the di
   d.slice(1, 0, 700).diagonal().fill_(INFINITY);
   const at::Tensor nearest = std::get<1>(d.sort(1)).slice(1, 0, 20);
   CHECK(std::get<0>(got.sort(1)).equal(std::get<0>(labels.index({nearest}).sort(1))));
+}
+
+namespace {
+
+// The indices of the k nearest references of each query by a full float64 sort, the point
+// itself (query_index) left out: the oracle of nearest_neighbours.
+at::Tensor sorted_nearest(const at::Tensor& query, const at::Tensor& query_index, const at::Tensor& ref,
+                          int64_t k) {
+  at::Tensor d = at::cdist(query.to(at::kDouble), ref.to(at::kDouble));
+  for (int64_t i = 0; i < query.size(0); ++i) {
+    const int64_t self = query_index[i].item<int64_t>();
+    if (self >= 0) d[i][self] = INFINITY;
+  }
+  return std::get<1>(d.sort(1)).slice(1, 0, k);
+}
+
+}  // namespace
+
+TEST_CASE("nearest_neighbours over Voronoi cells finds the full sort's neighbours and skips far cells",
+          "[defenses][poisoning]") {
+  // 6,000 references in 8 clusters of 16 dimensions (11 cells of the search), as a trained
+  // network's features are; queries: 1,500 of the references (themselves left out) and 200
+  // points of their own between the clusters.
+  at::manual_seed(21);
+  const at::Tensor centres = at::randn({8, 16}) * 6;
+  const at::Tensor ref = centres.index_select(0, at::randint(0, 8, {6000}, at::kLong)) + at::randn({6000, 16});
+  const at::Tensor outside = at::randn({200, 16}) * 6;
+  const at::Tensor query = at::cat({ref.slice(0, 0, 6000, 4), outside});
+  const at::Tensor q_idx = at::cat({at::arange(0, 6000, 4, at::kLong), at::full({200}, -1, at::kLong)});
+  NeighbourSearchStats stats;
+  const at::Tensor got = nearest_neighbours(query, q_idx, ref, 20, &stats);
+  REQUIRE(got.sizes() == at::IntArrayRef({1700, 20}));
+  CHECK(std::get<0>(got.sort(1)).equal(std::get<0>(sorted_nearest(query, q_idx, ref, 20).sort(1))));
+  // Nearest first.
+  // Nearest first (to the float rounding of the search's distances).
+  const at::Tensor d = (ref.index({got}) - query.unsqueeze(1)).to(at::kDouble).square().sum(2);
+  CHECK((d.slice(1, 1) >= d.slice(1, 0, -1) - 1e-3).all().item<bool>());
+  CHECK(stats.cells == 11);
+  // Most cells hold other clusters: far fewer distances than the 1,700 x 6,000 of a plain search
+  // (34% here, where a cluster holds an eighth of the points and its cells do not prune each other
+  // in 16 dimensions; 9% on the bench's 60,000 points in 10 classes).
+  CHECK(stats.distances < 1700 * 6000 * 4 / 10);
+}
+
+TEST_CASE("nearest_neighbours is exact on points without clusters, where no cell can be skipped",
+          "[defenses][poisoning]") {
+  at::manual_seed(22);
+  const at::Tensor ref = at::rand({5000, 8});
+  const at::Tensor q_idx = at::arange(0, 5000, 9, at::kLong);
+  NeighbourSearchStats stats;
+  const at::Tensor got = nearest_neighbours(ref.index_select(0, q_idx), q_idx, ref, 20, &stats);
+  CHECK(stats.cells == 9);
+  CHECK(std::get<0>(got.sort(1)).equal(
+      std::get<0>(sorted_nearest(ref.index_select(0, q_idx), q_idx, ref, 20).sort(1))));
 }
 
 TEST_CASE("robust_covariance ignores a far cluster that moves the plain covariance",
