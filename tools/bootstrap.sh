@@ -12,6 +12,7 @@ packages=(
   libtorch-dev libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
   libssl-dev zlib1g-dev libseccomp-dev catch2 libbenchmark-dev
   libgloo-dev             # c10d's Gloo backend (distributed training)
+  libopenblas0-openmp     # becomes libtorch's BLAS: training 2.5x, the data audit 3x faster (README)
   dataset-fashion-mnist   # the default data: Fashion-MNIST under /usr/share/datasets
 )
 if ((${#targets[@]} == 0)); then
