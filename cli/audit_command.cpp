@@ -122,8 +122,14 @@ int run_audit_data(const AuditCommand& command) {
   // diversity in input space (defenses/poisoning/source_diversity.h).
   const at::Tensor inputs = audit.uses("spectral") ? defenses::poisoning::neighbour_space(data.images)
                                                    : at::Tensor();
-  const auto result = defenses::poisoning::audit_features(features, data.labels,
-                                                          spec.num_classes, audit, logits, inputs);
+  const auto result = [&] {
+    try {
+      return defenses::poisoning::audit_features(features, data.labels, spec.num_classes, audit,
+                                                 logits, inputs);
+    } catch (const DataError& e) {  // non-finite features: say which data the model broke on
+      throw DataError(data.source + ": " + e.what());
+    }
+  }();
   std::filesystem::create_directories(command.out);
   if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
   defenses::poisoning::write_audit_reports(command.out, result, audit, context, data.images,

@@ -4,7 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
+#include "core/error.h"
 #include "defenses/poisoning/detectors.h"
 
 namespace rampart::defenses::poisoning {
@@ -94,9 +99,46 @@ bool judges_points_only(const std::string& detector) {
   return detector == "knn_labels" || detector == "label_margin";
 }
 
+namespace {
+
+// The detectors' inputs as the audit needs them; a broken model (NaN features) would otherwise
+// surface as a failed eigendecomposition deep inside a detector.
+void check_audit_inputs(const at::Tensor& features, const at::Tensor& labels, int64_t num_classes,
+                        const at::Tensor& logits) {
+  if (features.dim() != 2) {
+    throw std::invalid_argument("audit_features: features must be [N, D], got " +
+                                std::to_string(features.dim()) + " dimensions");
+  }
+  if (labels.dim() != 1 || labels.size(0) != features.size(0)) {
+    throw std::invalid_argument("audit_features: " + std::to_string(features.size(0)) +
+                                " feature rows but " + std::to_string(labels.numel()) + " labels");
+  }
+  const at::Tensor outside = (labels < 0).logical_or(labels >= num_classes);
+  if (outside.any().item<bool>()) {
+    const int64_t i = outside.nonzero()[0][0].item<int64_t>();
+    throw std::invalid_argument("audit_features: point " + std::to_string(i) + " has label " +
+                                std::to_string(labels[i].item<int64_t>()) + ", outside the " +
+                                std::to_string(num_classes) + " classes");
+  }
+  for (const auto& [values, name] : {std::pair{features, "features"}, std::pair{logits, "logits"}}) {
+    if (!values.defined()) continue;
+    const at::Tensor bad = values.isfinite().logical_not().reshape({values.size(0), -1});
+    if (!bad.any().item<bool>()) continue;
+    const at::Tensor first = bad.nonzero()[0];
+    const int64_t row = first[0].item<int64_t>();
+    const double v = values.reshape({values.size(0), -1})[row][first[1].item<int64_t>()].item<double>();
+    throw DataError(std::string("the ") + name + " of point " + std::to_string(row) +
+                    " are not finite (" + (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf") +
+                    "): the model's output is broken there, so no detector can rank the points");
+  }
+}
+
+}  // namespace
+
 AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
                            int64_t num_classes, const AuditSpec& spec, const at::Tensor& logits,
                            const at::Tensor& inputs) {
+  check_audit_inputs(features, labels, num_classes, logits);
   const auto start = std::chrono::steady_clock::now();
   AuditResult result;
   result.points = features.size(0);

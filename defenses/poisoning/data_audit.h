@@ -201,7 +201,9 @@ struct AuditResult {
 /// ([N, classes]) are needed by label_margin only. `inputs` (the images, [N, C, H, W], or any
 /// [N, D]) let the spectral detector pick a poisoned class's flagged side by the source
 /// diversity of its points (source_diversity.h); without them the more spread side in feature
-/// space is flagged.
+/// space is flagged. Throws std::invalid_argument when the labels do not match the features or
+/// fall outside the classes, and DataError (exit 4) naming the first point whose features or
+/// logits are not finite (a model broken on it).
 AuditResult audit_features(const at::Tensor& features, const at::Tensor& labels,
                            int64_t num_classes, const AuditSpec& spec,
                            const at::Tensor& logits = at::Tensor(),

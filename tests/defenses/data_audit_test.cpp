@@ -14,8 +14,8 @@
 #include "defenses/poisoning/data_audit.h"
 #include "defenses/poisoning/detectors.h"
 #include "defenses/poisoning/feature_geometry.h"
-#include "defenses/poisoning/nearest_neighbours.h"
 #include "defenses/poisoning/flagged_points.h"
+#include "defenses/poisoning/nearest_neighbours.h"
 #include "defenses/poisoning/robust_covariance.h"
 #include "defenses/poisoning/source_diversity.h"
 
@@ -71,6 +71,36 @@ Planted plant(int64_t per_class, int64_t classes, int64_t target, int64_t poison
 }
 
 }  // namespace
+
+TEST_CASE("audit_features refuses non-finite features and labels outside the classes, naming the point",
+          "[defenses][poisoning]") {
+  at::manual_seed(23);
+  const at::Tensor features = at::randn({600, 8});
+  const at::Tensor labels = at::arange(3, at::kLong).repeat_interleave(200);
+  for (const std::string detector : {"spectral", "activation_clustering", "knn_labels"}) {
+    INFO(detector);
+    AuditSpec spec;
+    spec.detectors = {detector};
+    at::Tensor broken = features.clone();
+    broken[417][5] = NAN;
+    CHECK_THROWS_MATCHES(audit_features(broken, labels, 3, spec), DataError,
+                         Catch::Matchers::Message("the features of point 417 are not finite (nan): the "
+                                                  "model's output is broken there, so no detector can "
+                                                  "rank the points"));
+    broken[417][5] = -INFINITY;
+    CHECK_THROWS_MATCHES(audit_features(broken, labels, 3, spec), DataError,
+                         Catch::Matchers::Message("the features of point 417 are not finite (-inf): the "
+                                                  "model's output is broken there, so no detector can "
+                                                  "rank the points"));
+    at::Tensor wrong = labels.clone();
+    wrong[12] = 3;
+    CHECK_THROWS_MATCHES(audit_features(features, wrong, 3, spec), std::invalid_argument,
+                         Catch::Matchers::Message("audit_features: point 12 has label 3, outside the "
+                                                  "3 classes"));
+    CHECK_THROWS_MATCHES(audit_features(features, labels.slice(0, 0, 599), 3, spec), std::invalid_argument,
+                         Catch::Matchers::Message("audit_features: 600 feature rows but 599 labels"));
+  }
+}
 
 TEST_CASE("two_means_1d finds the best cut (brute force over every cut)", "[defenses][poisoning]") {
   at::manual_seed(5);

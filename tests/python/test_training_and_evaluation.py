@@ -88,6 +88,17 @@ def test_audit_features_flags_a_planted_cluster():
     assert set(with_images["flagged"]) == flagged
 
 
+def test_audit_features_names_the_point_whose_features_are_not_finite():
+    labels = torch.arange(3).repeat_interleave(100)
+    features = torch.randn(300, 8)
+    features[57, 3] = float("nan")
+    with pytest.raises(rampart.DataError, match=r"the features of point 57 are not finite \(nan\)"):
+        rampart.audit_features(features, labels, detectors=["knn_labels"])
+    with pytest.raises(ValueError, match="point 4 has label 5, outside the 3 classes"):
+        rampart.audit_features(torch.randn(300, 8), torch.where(torch.arange(300) == 4, 5, labels),
+                               num_classes=3)
+
+
 def test_aggregator_rules_on_a_small_case():
     updates = torch.tensor([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0], [100.0, -100.0]])
     assert torch.allclose(rampart.Aggregator("median")(updates), torch.tensor([3.0, 20.0]))
