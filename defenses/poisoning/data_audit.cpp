@@ -120,15 +120,20 @@ void check_audit_inputs(const at::Tensor& features, const at::Tensor& labels, in
                                 std::to_string(labels[i].item<int64_t>()) + ", outside the " +
                                 std::to_string(num_classes) + " classes");
   }
-  for (const auto& [values, name] : {std::pair{features, "features"}, std::pair{logits, "logits"}}) {
+  for (const auto& [values, name] :
+       {std::pair{features, "features"}, std::pair{logits, "logits"}}) {
     if (!values.defined()) continue;
     const at::Tensor bad = values.isfinite().logical_not().reshape({values.size(0), -1});
     if (!bad.any().item<bool>()) continue;
     const at::Tensor first = bad.nonzero()[0];
     const int64_t row = first[0].item<int64_t>();
-    const double v = values.reshape({values.size(0), -1})[row][first[1].item<int64_t>()].item<double>();
+    const double v =
+        values.reshape({values.size(0), -1})[row][first[1].item<int64_t>()].item<double>();
     throw DataError(std::string("the ") + name + " of point " + std::to_string(row) +
-                    " are not finite (" + (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf") +
+                    " are not finite (" +
+                    (std::isnan(v) ? "nan"
+                     : v > 0       ? "inf"
+                                   : "-inf") +
                     "): the model's output is broken there, so no detector can rank the points");
   }
 }

@@ -92,12 +92,11 @@ at::Tensor centroid_distances(const at::Tensor& x, const at::Tensor& centroids) 
 // The references in Voronoi cells. Members are those nearest their centroid (in float64), which
 // the bisector bound relies on.
 struct Cells {
-  at::Tensor centroids;          // [C, d] float64
-  at::Tensor gap;                // [C, C] float64: centroid distances
-  std::vector<double> radius;    // per cell: the farthest member's distance from the centroid
-  std::vector<int64_t> begin;    // C + 1 offsets into `order`
-  at::Tensor order;              // [M] int64: the references sorted by cell
-  at::Tensor cell_of;            // [M] int64
+  at::Tensor centroids;        // [C, d] float64
+  at::Tensor gap;              // [C, C] float64: centroid distances
+  std::vector<double> radius;  // per cell: the farthest member's distance from the centroid
+  std::vector<int64_t> begin;  // C + 1 offsets into `order`
+  at::Tensor order;            // [M] int64: the references sorted by cell
 };
 
 // The nearest centroid of each row and that distance, in blocks of 8,192 rows.
@@ -126,7 +125,6 @@ Cells make_cells(const at::Tensor& ref, int64_t count) {
     cells.centroids = at::where(counts > 0, sums / counts.clamp_min(1), cells.centroids);
   }
   const auto [cell, dist] = assign(ref, cells.centroids);
-  cells.cell_of = cell;
   cells.order = std::get<1>(cell.sort(/*stable=*/c10::optional<bool>(true), 0));
   cells.gap = at::cdist(cells.centroids, cells.centroids);
   const at::Tensor sizes = at::bincount(cell, {}, count);
@@ -137,7 +135,8 @@ Cells make_cells(const at::Tensor& ref, int64_t count) {
     cells.radius[member_cell[i]] = std::max(cells.radius[member_cell[i]], member_dist[i]);
   }
   cells.begin.assign(count + 1, 0);
-  for (int64_t c = 0; c < count; ++c) cells.begin[c + 1] = cells.begin[c] + sizes[c].item<int64_t>();
+  for (int64_t c = 0; c < count; ++c)
+    cells.begin[c + 1] = cells.begin[c] + sizes[c].item<int64_t>();
   return cells;
 }
 
@@ -185,7 +184,7 @@ struct Search {
   at::Tensor queries, query_sq;  // [Q, d] float by cell, [Q]
   const int64_t* own_position;   // per query: its own point's position in `ref`, or -1
   const int64_t* query_cell;
-  double slack;                  // the float rounding allowance on squared distances
+  double slack;  // the float rounding allowance on squared distances
   int64_t keep;
 };
 
@@ -197,9 +196,11 @@ int64_t search_block(const Search& s, int64_t start, int64_t end, int64_t* found
   const int64_t rows = end - start, count = static_cast<int64_t>(s.cells.radius.size());
   const at::Tensor block = s.queries.slice(0, start, end);
   const float* q_sq = s.query_sq.data_ptr<float>() + start;
-  const Visit visit = visit_order(s.cells, centroid_distances(block, s.cells.centroids), s.query_cell[start]);
+  const Visit visit =
+      visit_order(s.cells, centroid_distances(block, s.cells.centroids), s.query_cell[start]);
   std::vector<RowNearest> row_nearest;
-  for (int64_t r = 0; r < rows; ++r) row_nearest.emplace_back(&best[r * s.keep], found + (start + r) * s.keep, s.keep);
+  for (int64_t r = 0; r < rows; ++r)
+    row_nearest.emplace_back(&best[r * s.keep], found + (start + r) * s.keep, s.keep);
   std::vector<int64_t> active;
   int64_t computed = 0;
   for (size_t v = 0; v < visit.cell.size(); ++v) {
@@ -227,7 +228,8 @@ int64_t search_block(const Search& s, int64_t start, int64_t end, int64_t* found
         const int64_t r = active[a];
         float* dist = tile_buffer.data() + a * cols;
         const int64_t self_at = s.own_position[start + r];  // the point is not its own neighbour
-        if (self_at >= first && self_at < first + cols) dist[self_at - first] = std::numeric_limits<float>::infinity();
+        if (self_at >= first && self_at < first + cols)
+          dist[self_at - first] = std::numeric_limits<float>::infinity();
         row_nearest[r].merge(dist, cols, first);
       }
       computed += n * cols;
@@ -252,20 +254,30 @@ at::Tensor nearest_neighbours(const at::Tensor& query, const at::Tensor& query_i
   const at::Tensor ref = ref_in.index_select(0, cells.order);  // by cell
   const at::Tensor ref_sq = ref.square().sum(1);
   // Where each reference went, to skip a query's own point.
-  const at::Tensor position = at::empty({m}, at::kLong).index_put_({cells.order}, at::arange(m, at::kLong));
+  const at::Tensor position =
+      at::empty({m}, at::kLong).index_put_({cells.order}, at::arange(m, at::kLong));
   const auto [query_cell, unused] = assign(query, cells.centroids);
-  const at::Tensor query_order = std::get<1>(query_cell.sort(/*stable=*/c10::optional<bool>(true), 0));
+  const at::Tensor query_order =
+      std::get<1>(query_cell.sort(/*stable=*/c10::optional<bool>(true), 0));
   const at::Tensor queries = query.to(at::kFloat).index_select(0, query_order).contiguous();
   const at::Tensor query_sq = queries.square().sum(1);
   const at::Tensor self = query_index.to(at::kLong).index_select(0, query_order);
   const at::Tensor own_position =
-      at::where(self >= 0, position.index({self.clamp_min(0)}), at::full_like(self, -1)).contiguous();
+      at::where(self >= 0, position.index({self.clamp_min(0)}), at::full_like(self, -1))
+          .contiguous();
   const at::Tensor sorted_cell = query_cell.index_select(0, query_order);
   // Float rounding of |q|^2 - 2 q.p + |p|^2 is below this; a cell is skipped only when its bound
   // passes the k-th distance by more.
   const double slack = 1e-5 * (query_sq.max().item<double>() + ref_sq.max().item<double>());
-  const Search search{cells, ref, ref_sq, queries, query_sq, own_position.data_ptr<int64_t>(),
-                      sorted_cell.data_ptr<int64_t>(), slack, keep};
+  const Search search{cells,
+                      ref,
+                      ref_sq,
+                      queries,
+                      query_sq,
+                      own_position.data_ptr<int64_t>(),
+                      sorted_cell.data_ptr<int64_t>(),
+                      slack,
+                      keep};
 
   // Blocks of up to 64 queries of one cell.
   std::vector<std::pair<int64_t, int64_t>> blocks;

@@ -72,8 +72,9 @@ Planted plant(int64_t per_class, int64_t classes, int64_t target, int64_t poison
 
 }  // namespace
 
-TEST_CASE("audit_features refuses non-finite features and labels outside the classes, naming the point",
-          "[defenses][poisoning]") {
+TEST_CASE(
+    "audit_features refuses non-finite features and labels outside the classes, naming the point",
+    "[defenses][poisoning]") {
   at::manual_seed(23);
   const at::Tensor features = at::randn({600, 8});
   const at::Tensor labels = at::arange(3, at::kLong).repeat_interleave(200);
@@ -83,22 +84,26 @@ TEST_CASE("audit_features refuses non-finite features and labels outside the cla
     spec.detectors = {detector};
     at::Tensor broken = features.clone();
     broken[417][5] = NAN;
-    CHECK_THROWS_MATCHES(audit_features(broken, labels, 3, spec), DataError,
-                         Catch::Matchers::Message("the features of point 417 are not finite (nan): the "
-                                                  "model's output is broken there, so no detector can "
-                                                  "rank the points"));
+    CHECK_THROWS_MATCHES(
+        audit_features(broken, labels, 3, spec), DataError,
+        Catch::Matchers::Message("the features of point 417 are not finite (nan): the "
+                                 "model's output is broken there, so no detector can "
+                                 "rank the points"));
     broken[417][5] = -INFINITY;
-    CHECK_THROWS_MATCHES(audit_features(broken, labels, 3, spec), DataError,
-                         Catch::Matchers::Message("the features of point 417 are not finite (-inf): the "
-                                                  "model's output is broken there, so no detector can "
-                                                  "rank the points"));
+    CHECK_THROWS_MATCHES(
+        audit_features(broken, labels, 3, spec), DataError,
+        Catch::Matchers::Message("the features of point 417 are not finite (-inf): the "
+                                 "model's output is broken there, so no detector can "
+                                 "rank the points"));
     at::Tensor wrong = labels.clone();
     wrong[12] = 3;
-    CHECK_THROWS_MATCHES(audit_features(features, wrong, 3, spec), std::invalid_argument,
-                         Catch::Matchers::Message("audit_features: point 12 has label 3, outside the "
-                                                  "3 classes"));
-    CHECK_THROWS_MATCHES(audit_features(features, labels.slice(0, 0, 599), 3, spec), std::invalid_argument,
-                         Catch::Matchers::Message("audit_features: 600 feature rows but 599 labels"));
+    CHECK_THROWS_MATCHES(
+        audit_features(features, wrong, 3, spec), std::invalid_argument,
+        Catch::Matchers::Message("audit_features: point 12 has label 3, outside the "
+                                 "3 classes"));
+    CHECK_THROWS_MATCHES(
+        audit_features(features, labels.slice(0, 0, 599), 3, spec), std::invalid_argument,
+        Catch::Matchers::Message("audit_features: 600 feature rows but 599 labels"));
   }
 }
 
@@ -202,8 +207,8 @@ namespace {
 
 // The indices of the k nearest references of each query by a full float64 sort, the point
 // itself (query_index) left out: the oracle of nearest_neighbours.
-at::Tensor sorted_nearest(const at::Tensor& query, const at::Tensor& query_index, const at::Tensor& ref,
-                          int64_t k) {
+at::Tensor sorted_nearest(const at::Tensor& query, const at::Tensor& query_index,
+                          const at::Tensor& ref, int64_t k) {
   at::Tensor d = at::cdist(query.to(at::kDouble), ref.to(at::kDouble));
   for (int64_t i = 0; i < query.size(0); ++i) {
     const int64_t self = query_index[i].item<int64_t>();
@@ -214,17 +219,20 @@ at::Tensor sorted_nearest(const at::Tensor& query, const at::Tensor& query_index
 
 }  // namespace
 
-TEST_CASE("nearest_neighbours over Voronoi cells finds the full sort's neighbours and skips far cells",
-          "[defenses][poisoning]") {
+TEST_CASE(
+    "nearest_neighbours over Voronoi cells finds the full sort's neighbours and skips far cells",
+    "[defenses][poisoning]") {
   // 6,000 references in 8 clusters of 16 dimensions (11 cells of the search), as a trained
   // network's features are; queries: 1,500 of the references (themselves left out) and 200
   // points of their own between the clusters.
   at::manual_seed(21);
   const at::Tensor centres = at::randn({8, 16}) * 6;
-  const at::Tensor ref = centres.index_select(0, at::randint(0, 8, {6000}, at::kLong)) + at::randn({6000, 16});
+  const at::Tensor ref =
+      centres.index_select(0, at::randint(0, 8, {6000}, at::kLong)) + at::randn({6000, 16});
   const at::Tensor outside = at::randn({200, 16}) * 6;
   const at::Tensor query = at::cat({ref.slice(0, 0, 6000, 4), outside});
-  const at::Tensor q_idx = at::cat({at::arange(0, 6000, 4, at::kLong), at::full({200}, -1, at::kLong)});
+  const at::Tensor q_idx =
+      at::cat({at::arange(0, 6000, 4, at::kLong), at::full({200}, -1, at::kLong)});
   NeighbourSearchStats stats;
   const at::Tensor got = nearest_neighbours(query, q_idx, ref, 20, &stats);
   REQUIRE(got.sizes() == at::IntArrayRef({1700, 20}));
@@ -248,8 +256,9 @@ TEST_CASE("nearest_neighbours is exact on points without clusters, where no cell
   NeighbourSearchStats stats;
   const at::Tensor got = nearest_neighbours(ref.index_select(0, q_idx), q_idx, ref, 20, &stats);
   CHECK(stats.cells == 9);
-  CHECK(std::get<0>(got.sort(1)).equal(
-      std::get<0>(sorted_nearest(ref.index_select(0, q_idx), q_idx, ref, 20).sort(1))));
+  CHECK(
+      std::get<0>(got.sort(1))
+          .equal(std::get<0>(sorted_nearest(ref.index_select(0, q_idx), q_idx, ref, 20).sort(1))));
 }
 
 TEST_CASE("robust_covariance ignores a far cluster that moves the plain covariance",

@@ -71,7 +71,8 @@ std::string first_difference(const json& a, const json& b, const std::string& at
     const bool close = std::abs(x - y) <= 1e-6 * std::max(std::abs(x), std::abs(y)) + 1e-12;
     return close ? "" : at + ": " + a.dump() + " vs " + b.dump();
   }
-  if (a.type() != b.type() || a.size() != b.size()) return at + ": " + a.dump(-1).substr(0, 200) + " vs " + b.dump(-1).substr(0, 200);
+  if (a.type() != b.type() || a.size() != b.size())
+    return at + ": " + a.dump(-1).substr(0, 200) + " vs " + b.dump(-1).substr(0, 200);
   if (a.is_object()) {
     for (auto it = a.begin(); it != a.end(); ++it) {
       if (!b.contains(it.key())) return at + "." + it.key() + ": missing";
