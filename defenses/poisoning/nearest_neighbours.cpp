@@ -239,6 +239,21 @@ int64_t search_block(const Search& s, int64_t start, int64_t end, int64_t* found
   return computed;
 }
 
+// The [start, end) ranges of up to 64 consecutive queries of one cell, over queries sorted by
+// cell (`cell`: int64 [Q]).
+std::vector<std::pair<int64_t, int64_t>> blocks_of_cells(const at::Tensor& cell) {
+  std::vector<std::pair<int64_t, int64_t>> blocks;
+  const int64_t* c = cell.data_ptr<int64_t>();
+  const int64_t q = cell.numel();
+  for (int64_t start = 0; start < q;) {
+    int64_t end = start + 1;
+    while (end < q && end - start < kQueries && c[end] == c[start]) ++end;
+    blocks.emplace_back(start, end);
+    start = end;
+  }
+  return blocks;
+}
+
 }  // namespace
 
 at::Tensor nearest_neighbours(const at::Tensor& query, const at::Tensor& query_index,
@@ -269,25 +284,12 @@ at::Tensor nearest_neighbours(const at::Tensor& query, const at::Tensor& query_i
   // Float rounding of |q|^2 - 2 q.p + |p|^2 is below this; a cell is skipped only when its bound
   // passes the k-th distance by more.
   const double slack = 1e-5 * (query_sq.max().item<double>() + ref_sq.max().item<double>());
-  const Search search{cells,
-                      ref,
-                      ref_sq,
-                      queries,
-                      query_sq,
-                      own_position.data_ptr<int64_t>(),
-                      sorted_cell.data_ptr<int64_t>(),
-                      slack,
-                      keep};
+  // clang-format off
+  const Search search{cells, ref, ref_sq, queries, query_sq, own_position.data_ptr<int64_t>(),
+                      sorted_cell.data_ptr<int64_t>(), slack, keep};
+  // clang-format on
 
-  // Blocks of up to 64 queries of one cell.
-  std::vector<std::pair<int64_t, int64_t>> blocks;
-  const int64_t* cell = sorted_cell.data_ptr<int64_t>();
-  for (int64_t start = 0; start < q;) {
-    int64_t end = start + 1;
-    while (end < q && end - start < kQueries && cell[end] == cell[start]) ++end;
-    blocks.emplace_back(start, end);
-    start = end;
-  }
+  const auto blocks = blocks_of_cells(sorted_cell);
   at::Tensor found = at::empty({q, keep}, at::kLong);  // positions in `ref`, queries by cell
   std::atomic<int64_t> next{0}, distances{0};
   // One task per thread, each taking the next block until none is left: blocks differ in cost.
