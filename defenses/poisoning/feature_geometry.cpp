@@ -59,18 +59,27 @@ at::Tensor two_means(const at::Tensor& points, const at::Tensor& initial,
 
 FisherSplit fisher_split(const at::Tensor& points, const at::Tensor& initial,
                          int64_t max_iterations) {
-  const at::Tensor x = points.to(at::kDouble);
+  // Centred, so that the scatter matrices below lose nothing to cancellation; the split and the
+  // discriminant do not depend on a shift.
+  const at::Tensor x = points.to(at::kDouble) - points.to(at::kDouble).mean(0);
   const int64_t n = x.size(0), d = x.size(1);
   FisherSplit out;
   out.second = initial.to(at::kBool).clone();
   out.discriminant = at::zeros({n}, at::kDouble);
+  // The second cluster's size, sum and scatter (sum of x x'), kept up to date with the points
+  // that cross from one iteration to the next (few after the first), instead of two [d, n] x
+  // [n, d] products per iteration; the first cluster's are the totals minus these.
+  const at::Tensor total_sum = x.sum(0), total_scatter = x.t().mm(x);
+  at::Tensor b = x.index({out.second});
+  int64_t n2 = b.size(0);
+  at::Tensor sum2 = b.sum(0), scatter2 = b.t().mm(b);
   for (int64_t it = 0; it < max_iterations; ++it) {
-    const int64_t n2 = out.second.sum().item<int64_t>();
     if (n2 < 2 || n - n2 < 2) return out;  // no two clusters to tell apart
-    const at::Tensor a = x.index({out.second.logical_not()}), b = x.index({out.second});
-    const at::Tensor ma = a.mean(0), mb = b.mean(0);
-    const at::Tensor ca = a - ma, cb = b - mb;
-    at::Tensor pooled = (ca.t().mm(ca) + cb.t().mm(cb)) / static_cast<double>(n - 2);
+    const double n1 = static_cast<double>(n - n2), m2 = static_cast<double>(n2);
+    const at::Tensor ma = (total_sum - sum2) / n1, mb = sum2 / m2;
+    // Pooled within-cluster covariance: sum over both clusters of x x' - n_k m_k m_k'.
+    at::Tensor pooled = (total_scatter - at::outer(ma, ma) * n1 - at::outer(mb, mb) * m2) /
+                        static_cast<double>(n - 2);
     // A ridge of 1e-6 of the mean variance keeps S invertible when a cluster is flat.
     pooled = pooled + at::eye(d, at::kDouble) * (1e-6 * pooled.trace().item<double>() / d + 1e-300);
     const at::Tensor w = at::linalg_solve(pooled, (mb - ma).unsqueeze(1)).squeeze(1);
@@ -79,6 +88,11 @@ FisherSplit fisher_split(const at::Tensor& points, const at::Tensor& initial,
     out.discriminant = (x.mv(w) - 0.5 * (ma + mb).dot(w)) / spread;
     const at::Tensor next = out.discriminant > 0;
     if (next.equal(out.second)) break;
+    const at::Tensor joined = x.index({next.logical_and(out.second.logical_not())});
+    const at::Tensor left = x.index({out.second.logical_and(next.logical_not())});
+    n2 += joined.size(0) - left.size(0);
+    sum2 = sum2 + joined.sum(0) - left.sum(0);
+    scatter2 = scatter2 + joined.t().mm(joined) - left.t().mm(left);
     out.second = next;
   }
   return out;

@@ -172,6 +172,29 @@ TEST_CASE("fisher_split cuts out a tight cluster that two-means splits wrongly",
   CHECK((split.discriminant > 0).equal(truth));
 }
 
+TEST_CASE("fisher_split's discriminant after many moved points is the two-pass one of its final split",
+          "[defenses][poisoning]") {
+  // Two overlapping clusters far from the origin, started from a random half: hundreds of points
+  // cross sides before the split settles, each crossing updating the running scatter matrices.
+  at::manual_seed(24);
+  const at::Tensor x = at::cat({at::randn({900, 4}, at::kDouble),
+                                at::randn({300, 4}, at::kDouble) * 0.5 + 2.5}) + 1000.0;
+  const FisherSplit split = fisher_split(x, at::rand({1200}) > 0.5);
+  const at::Tensor a = x.index({split.second.logical_not()}), b = x.index({split.second});
+  const int64_t smaller = std::min(a.size(0), b.size(0));  // either side may be the 300
+  REQUIRE(smaller > 200);
+  REQUIRE(smaller < 400);
+  const at::Tensor ca = a - a.mean(0), cb = b - b.mean(0);
+  at::Tensor s = (ca.t().mm(ca) + cb.t().mm(cb)) / 1198.0;
+  s = s + at::eye(4, at::kDouble) * (1e-6 * s.trace().item<double>() / 4);
+  const at::Tensor w = at::linalg_solve(s, (b.mean(0) - a.mean(0)).unsqueeze(1)).squeeze(1);
+  const double spread = std::sqrt(w.dot(s.mv(w)).item<double>());
+  const at::Tensor want = (x.mv(w) - 0.5 * (a.mean(0) + b.mean(0)).dot(w)) / spread;
+  CHECK((split.discriminant - want).abs().max().item<double>() < 1e-9);
+  CHECK((want > 0).equal(split.second));
+  CHECK(split.separation == Approx((b.mean(0) - a.mean(0)).dot(w).item<double>() / spread).epsilon(1e-12));
+}
+
 TEST_CASE("nearest_labels matches a brute-force search and skips the point itself",
           "[defenses][poisoning]") {
   at::manual_seed(4);
