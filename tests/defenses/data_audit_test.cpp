@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 
 #include "core/config_node.h"
