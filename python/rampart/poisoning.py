@@ -21,7 +21,9 @@ def audit_features(features: torch.Tensor, labels: torch.Tensor, *,
     labels). Returns audit.json's content: ``flagged`` (sorted indices), per detector its class
     verdicts and per-point scores. ``images`` ([N, C, H, W], the points' inputs): in a class
     judged poisoned the spectral detector then flags the side whose images look like the other
-    classes' (source diversity); without them, the side more spread in feature space."""
+    classes' (source diversity); without them, the side more spread in feature space. Raises
+    rampart.DataError naming the first point whose features are not finite (a model broken on
+    it), and ValueError when the labels do not match the features or fall outside num_classes."""
     if num_classes is None:
         num_classes = int(labels.max()) + 1 if labels.numel() else 0
     spec = {"detectors": list(detectors), "alpha": alpha, "min_separation": min_separation,
