@@ -8,4 +8,5 @@ if [[ ! -x build/rampart ]]; then
 fi
 # Only the binary the quickstart runs (and its evaluation worker), not the tests and benchmarks.
 tools/bootstrap.sh rampart_cli
+source tools/openblas_env.sh
 exec build/rampart quickstart "$@"
