@@ -7,6 +7,8 @@ find_package(spdlog REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(Threads REQUIRED)
+# at::parallel_for forks only in code compiled with OpenMP (core/parallel_for.h).
+find_package(OpenMP REQUIRED COMPONENTS CXX)
 # libseccomp: the system-call filter of the model intake's sandboxed probe.
 find_path(SECCOMP_INCLUDE_DIR seccomp.h REQUIRED)
 find_library(SECCOMP_LIBRARY seccomp REQUIRED)

@@ -1,7 +1,7 @@
 #include "datasets/manifest.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
+#include "core/parallel_for.h"
 #include <openssl/evp.h>
 
 #include <array>

@@ -1,7 +1,7 @@
 #include "defenses/input_transforms.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
+#include "core/parallel_for.h"
 
 #include <cmath>
 #include <stdexcept>

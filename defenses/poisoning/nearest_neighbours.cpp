@@ -9,7 +9,7 @@
 #include "defenses/poisoning/nearest_neighbours.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
+#include "core/parallel_for.h"
 
 #include <algorithm>
 #include <atomic>

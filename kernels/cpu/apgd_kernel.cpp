@@ -1,4 +1,4 @@
-#include <ATen/Parallel.h>
+#include "core/parallel_for.h"
 
 #include <algorithm>
 #include <cmath>
