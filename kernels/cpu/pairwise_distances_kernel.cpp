@@ -1,6 +1,6 @@
 #include "kernels/cpu/pairwise_distances_kernel.h"
 
-#include "core/parallel_for.h"
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <mutex>

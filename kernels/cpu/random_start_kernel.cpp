@@ -1,4 +1,4 @@
-#include "core/parallel_for.h"
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "core/parallel_for.h"
+#include <ATen/Parallel.h>
 
 #include "kernels/argmax_row.h"
 #include "kernels/cpu/step_kernels.h"
