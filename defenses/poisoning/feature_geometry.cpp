@@ -61,7 +61,8 @@ FisherSplit fisher_split(const at::Tensor& points, const at::Tensor& initial,
                          int64_t max_iterations) {
   // Centred, so that the scatter matrices below lose nothing to cancellation; the split and the
   // discriminant do not depend on a shift.
-  const at::Tensor x = points.to(at::kDouble) - points.to(at::kDouble).mean(0);
+  const at::Tensor as_double = points.to(at::kDouble);
+  const at::Tensor x = as_double - as_double.mean(0);
   const int64_t n = x.size(0), d = x.size(1);
   FisherSplit out;
   out.second = initial.to(at::kBool).clone();

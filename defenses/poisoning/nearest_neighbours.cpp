@@ -9,7 +9,6 @@
 #include "defenses/poisoning/nearest_neighbours.h"
 
 #include <ATen/ATen.h>
-#include "core/parallel_for.h"
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +17,7 @@
 #include <numeric>
 #include <vector>
 
+#include "core/parallel_for.h"
 #include "defenses/poisoning/feature_geometry.h"
 
 namespace rampart::defenses::poisoning {
@@ -117,7 +117,9 @@ Cells make_cells(const at::Tensor& ref, int64_t count) {
   const int64_t m = ref.size(0);
   Cells cells;
   cells.centroids = ref.index_select(0, evenly_spaced_rows(m, count)).to(at::kDouble);
-  const at::Tensor sample = ref.index_select(0, evenly_spaced_rows(m, 64 * count)).to(at::kDouble);
+  const at::Tensor sample =
+      count > 1 ? ref.index_select(0, evenly_spaced_rows(m, 64 * count)).to(at::kDouble)
+                : at::Tensor();
   for (int64_t round = 0; round < kKmeansRounds && count > 1; ++round) {
     const at::Tensor cell = assign(sample, cells.centroids).first;
     const at::Tensor sums = at::zeros_like(cells.centroids).index_add_(0, cell, sample);
