@@ -1,9 +1,8 @@
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "core/parallel_for.h"
 #include "kernels/cpu/step_kernels.h"
 
 namespace rampart::kernels::cpu {

@@ -1,8 +1,8 @@
 #include "kernels/cpu/coordinate_stats_kernel.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
+
+#include "core/parallel_for.h"
 
 namespace rampart::kernels::cpu {
 namespace {

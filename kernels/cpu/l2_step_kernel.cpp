@@ -1,8 +1,7 @@
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
 
+#include "core/parallel_for.h"
 #include "kernels/cpu/step_kernels.h"
 
 namespace rampart::kernels::cpu {

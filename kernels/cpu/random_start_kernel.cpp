@@ -1,8 +1,7 @@
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
 
+#include "core/parallel_for.h"
 #include "kernels/cpu/philox_block.h"
 #include "kernels/cpu/step_kernels.h"
 #include "kernels/noise.h"

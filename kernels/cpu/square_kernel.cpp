@@ -1,7 +1,6 @@
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 
+#include "core/parallel_for.h"
 #include "kernels/cpu/philox_block.h"
 #include "kernels/cpu/step_kernels.h"
 #include "kernels/noise.h"

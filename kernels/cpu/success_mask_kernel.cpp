@@ -1,5 +1,4 @@
-#include <ATen/Parallel.h>
-
+#include "core/parallel_for.h"
 #include "kernels/argmax_row.h"
 #include "kernels/cpu/step_kernels.h"
 
