@@ -42,9 +42,9 @@ std::shared_ptr<models::Classifier> audit_model(const core::ConfigNode& root,
                             "weights, or a train recipe to train them on the data first");
     }
     const training::TrainConfig config = training::parse_train_config(root);
-    if (!config.data.exclude.empty()) {
-      root.fail_at("data", "'exclude' in an audit config: audit the whole data set, then "
-                           "train with data.exclude");
+    if (!config.data.exclude.empty() || !config.data.relabel.empty()) {
+      root.fail_at("data", "'exclude' or 'relabel' in an audit config: audit the whole data set, "
+                           "then train with data.exclude (or data.relabel)");
     }
     const auto defense = defenses::parse_defense_spec(root, config.model.input.range_min,
                                                       config.model.input.range_max);

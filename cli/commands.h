@@ -77,6 +77,23 @@ int run_data_poison(const PoisonCommand& command);
 /// its provenance manifest (datasets::DataManifest), atomically; prints the root hash.
 int run_data_manifest(const ManifestCommand& command);
 
+/// The arguments of `rampart data relabel`.
+struct RelabelCommand {
+  std::string config_path;
+  std::vector<std::string> overrides;  ///< --set KEY=VALUE
+  std::string model;                   ///< --model CHECKPOINT: the sanitised model
+  std::string out;                     ///< --out FILE
+  double min_confidence = 0.0;         ///< --min-confidence P
+};
+
+/// `rampart data relabel CONFIG --model CHECKPOINT --out FILE [--min-confidence P]`: CONFIG is
+/// the sanitised retraining's config (its `data.exclude` names the audit); predicts every
+/// flagged point with the checkpoint, a model trained without them, and writes the relabelling
+/// (defenses::poisoning::plan_relabelling, schema rampart-data-relabel/1) atomically, for
+/// `data.relabel` in a train config: the flagged points the model puts in another class take
+/// that label, the others are left out.
+int run_data_relabel(const RelabelCommand& command);
+
 /// The arguments of `rampart audit-data`.
 struct AuditCommand {
   std::string config_path;

@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   scan->add_flag("--json", scan_args.json, "Print the result as JSON");
 
   rampart::cli::ManifestCommand manifest_args;
-  auto* data = app.add_subcommand("data", "Training data: provenance manifests, poisoning simulation");
+  auto* data = app.add_subcommand("data", "Training data: provenance manifests, poisoning simulation, relabelling");
   data->require_subcommand(1);
   auto* manifest = data->add_subcommand(
       "manifest", "Write a data set's provenance manifest: per-point SHA-256, root hash, files");
@@ -114,6 +114,25 @@ int main(int argc, char** argv) {
       ->required();
   poison->add_option("--out", poison_args.out, "Output folder")->required();
   poison->add_option("--set", poison_args.overrides, "Override a config key: KEY=VALUE");
+
+  rampart::cli::RelabelCommand relabel_args;
+  auto* relabel = data->add_subcommand(
+      "relabel", "Give an audit's flagged points the class a model trained without them predicts "
+                 "(or leave them out): a relabelling for data.relabel");
+  relabel->add_option("CONFIG", relabel_args.config_path,
+                      "The sanitised retraining's train config (data.exclude names the audit)")
+      ->required();
+  relabel->add_option("--model", relabel_args.model,
+                      "The checkpoint trained without the flagged points (default: model.checkpoint)");
+  relabel->add_option("--out", relabel_args.out, "Relabelling file (JSON)")->required();
+  relabel->add_option("--min-confidence", relabel_args.min_confidence,
+                      "Relabel only where the model's probability is at least this")
+      ->capture_default_str();
+  relabel->add_option("--set", relabel_args.overrides, "Override a config key: KEY=VALUE");
+  bool relabel_unpinned = false;
+  relabel->add_flag("--allow-unpinned", relabel_unpinned,
+                    "Accept a model checkpoint that no pin, allowlist or signature vouches for "
+                    "(security.allow_unpinned)");
 
   rampart::cli::AuditCommand audit_args;
   auto* audit = app.add_subcommand(
@@ -141,6 +160,7 @@ int main(int argc, char** argv) {
   if (train_unpinned) overrides.push_back("security.allow_unpinned=true");
   if (eval_unpinned) eval_args.overrides.push_back("security.allow_unpinned=true");
   if (audit_unpinned) audit_args.overrides.push_back("security.allow_unpinned=true");
+  if (relabel_unpinned) relabel_args.overrides.push_back("security.allow_unpinned=true");
   try {
     if (*quickstart) return rampart::cli::run_quickstart(out_dir, overrides);
     if (*train) return rampart::cli::run_train(config_path, overrides, resume);
@@ -148,6 +168,7 @@ int main(int argc, char** argv) {
     if (*scan) return rampart::cli::run_scan(scan_args);
     if (*manifest) return rampart::cli::run_data_manifest(manifest_args);
     if (*poison) return rampart::cli::run_data_poison(poison_args);
+    if (*relabel) return rampart::cli::run_data_relabel(relabel_args);
     if (*audit) return rampart::cli::run_audit_data(audit_args);
   } catch (const rampart::Error& e) {
     return fail(e.code(), e.what());

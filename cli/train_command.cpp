@@ -33,7 +33,11 @@ void print_train_result(const training::TrainResult& result) {
     std::printf("data manifest:       root %s, every point matched\n",
                 result.data_manifest_root.c_str());
   }
-  if (!result.exclusion_file.empty()) {
+  if (!result.relabel_file.empty()) {
+    std::printf("relabelled:          %lld points, %lld flagged points left out, by %s\n",
+                static_cast<long long>(result.relabelled_points),
+                static_cast<long long>(result.excluded_points), result.relabel_file.c_str());
+  } else if (!result.exclusion_file.empty()) {
     std::printf("excluded:            %lld points flagged by %s\n",
                 static_cast<long long>(result.excluded_points), result.exclusion_file.c_str());
   }

@@ -1,6 +1,7 @@
 #include "datasets/dataset_spec.h"
 #include "datasets/exclusion.h"
 #include "datasets/manifest.h"
+#include "datasets/relabel_file.h"
 
 #include "core/error.h"
 #include "core/shape_text.h"
@@ -17,7 +18,7 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   node.expect_keys({"format", "images", "labels", "files", "root", "layout", "num_samples", "seed",
                     "sample_seed", "noise", "offset", "limit", "batch_size", "shuffle",
                     "class_names", "manifest", "manifest_signature", "manifest_public_key",
-                    "exclude"});
+                    "exclude", "relabel"});
   DatasetSpec spec;
   spec.key = node.path();
   spec.format = node.get_choice("format", {"idx", "cifar10", "npy", "image_folder", "synthetic"});
@@ -66,6 +67,13 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
     spec.manifest_public_key = node.get_string("manifest_public_key");
   }
   if (node.has("exclude")) spec.exclude = node.get_string("exclude");
+  if (node.has("relabel")) {
+    if (node.has("exclude")) {
+      node.fail("'relabel' and 'exclude' together: the relabelling already decides every flagged "
+                "point of its audit (a new label, or left out); keep one of them");
+    }
+    spec.relabel = node.get_string("relabel");
+  }
   return spec;
 }
 
@@ -126,6 +134,9 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
   if (!spec.exclude.empty()) {
     const at::Tensor flagged = read_exclusion(spec.exclude, configured.size(), configured.manifest_root);
     configured = exclude_points(configured, flagged, spec.exclude);
+  }
+  if (!spec.relabel.empty()) {
+    configured = apply_relabelling(configured, read_relabelling(spec.relabel, configured), spec.relabel);
   }
   return configured;
 }

@@ -35,6 +35,9 @@ struct DatasetSpec {
   /// A data audit's audit.json (or the folder holding it): its `flagged` indices (into the data
   /// as configured) are left out, after offset, limit and the manifest check.
   std::string exclude;
+  /// `relabel`: a relabelling of an audit's flagged points (`rampart data relabel`,
+  /// datasets/relabel_file.h), applied after the manifest check; not together with `exclude`.
+  std::string relabel;
   std::string key;                       ///< config path, for messages
 };
 

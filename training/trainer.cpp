@@ -169,6 +169,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   result.data_manifest_root = train_data.manifest_root;
   result.excluded_points = train_data.excluded_points;
   result.exclusion_file = train_data.exclusion_file;
+  result.relabelled_points = train_data.relabelled_points;
+  result.relabel_file = train_data.relabel_file;
   result.model = models::make_classifier(config.model);
   models::Classifier& model = *result.model;
   if (start_weights) models::load_weights(model, *start_weights, config.model.checkpoint);
@@ -253,6 +255,10 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     if (!result.exclusion_file.empty()) {
       metadata["data_excluded_points"] = std::to_string(result.excluded_points);
       metadata["data_exclusion_file"] = result.exclusion_file;
+    }
+    if (!result.relabel_file.empty()) {
+      metadata["data_relabelled_points"] = std::to_string(result.relabelled_points);
+      metadata["data_relabel_file"] = result.relabel_file;
     }
     if (options.robust_validation) {
       result.robust_accuracy = options.robust_validation(model, *validation);

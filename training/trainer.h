@@ -22,9 +22,13 @@ struct TrainResult {
   /// Root hash of the provenance manifest the training data matched (data.manifest; "" when
   /// none), before any shard or exclusion.
   std::string data_manifest_root;
-  /// Points of the training data left out by `data.exclude`, and the audit file named there.
+  /// Points of the training data left out by `data.exclude` (or by `data.relabel`), and the
+  /// file named there.
   int64_t excluded_points = 0;
   std::string exclusion_file;
+  /// Points that took a new label by `data.relabel`, and its file.
+  int64_t relabelled_points = 0;
+  std::string relabel_file;
   double seconds = 0.0;                       ///< wall time of this call
   std::string checkpoint;                     ///< path of the checkpoint written
   std::string torchscript;                    ///< path of the TorchScript export, if any

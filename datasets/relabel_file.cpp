@@ -1,0 +1,144 @@
+#include "datasets/relabel_file.h"
+
+#include <ATen/ATen.h>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/atomic_file.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/version.h"
+#include "datasets/exclusion.h"
+
+namespace rampart::datasets {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSchema = "rampart-data-relabel/1";
+
+std::vector<int64_t> longs(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kLong).contiguous();
+  return {c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel()};
+}
+
+int64_t integer_in(const json& v, int64_t lo, int64_t hi, const std::string& what,
+                   const std::string& file) {
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() >= hi) {
+    throw DataError(file + ": " + what + " " + v.dump() + " is outside [" + std::to_string(lo) +
+                    ", " + std::to_string(hi) + ")");
+  }
+  return v.get<int64_t>();
+}
+
+}  // namespace
+
+std::string relabelling_json(const Relabelling& r) {
+  json relabelled = json::array();
+  const auto idx = longs(r.indices), from = longs(r.from), to = longs(r.to);
+  const at::Tensor conf = r.confidence.to(at::kFloat).contiguous();
+  for (size_t i = 0; i < idx.size(); ++i) {
+    relabelled.push_back({{"index", idx[i]},
+                          {"from", from[i]},
+                          {"to", to[i]},
+                          {"confidence", conf.data_ptr<float>()[i]}});
+  }
+  const json j{{"schema", kSchema},
+               {"tool", std::string("rampart ") + kVersion},
+               {"created_at", core::utc_now_iso8601()},
+               {"data", {{"points", r.points}, {"manifest_root", r.manifest_root}, {"source", r.source}}},
+               {"audit", r.audit},
+               {"model", {{"checkpoint", r.model}, {"sha256", r.model_sha256}}},
+               {"min_confidence", r.min_confidence},
+               {"relabelled", relabelled},
+               {"left_out", longs(r.left_out)}};
+  return j.dump(1) + "\n";
+}
+
+Relabelling read_relabelling(const std::string& path, const Dataset& data) {
+  json j;
+  try {
+    j = json::parse(core::read_file(path, 1ull << 30));
+  } catch (const json::exception& e) {
+    throw DataError(path + ": not JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object() || j.value("schema", "") != kSchema || !j.contains("relabelled") ||
+      !j["relabelled"].is_array() || !j.contains("left_out") || !j["left_out"].is_array() ||
+      !j.contains("data") || !j["data"].is_object()) {
+    throw DataError(path + ": not a relabelling (schema " + kSchema +
+                    " with 'data', 'relabelled' and 'left_out'; `rampart data relabel` writes one)");
+  }
+  Relabelling r;
+  const int64_t n = data.size();
+  r.points = j["data"].value("points", int64_t{-1});
+  if (r.points != n) {
+    throw DataError(path + ": made for " + std::to_string(r.points) + " points but the data has " +
+                    std::to_string(n) + ": its indices would name other points");
+  }
+  r.manifest_root = j["data"].value("manifest_root", "");
+  if (!r.manifest_root.empty() && !data.manifest_root.empty() && r.manifest_root != data.manifest_root) {
+    throw DataError(path + ": made for the data with manifest root " + r.manifest_root +
+                    ", the data's is " + data.manifest_root + ": it relabels other data");
+  }
+  r.source = j["data"].value("source", "");
+  r.audit = j.value("audit", "");
+  if (j.contains("model") && j["model"].is_object()) {
+    r.model = j["model"].value("checkpoint", "");
+    r.model_sha256 = j["model"].value("sha256", "");
+  }
+  r.min_confidence = j.value("min_confidence", 0.0);
+
+  const at::Tensor labels = data.labels.to(at::kLong).contiguous();
+  const int64_t* y = labels.data_ptr<int64_t>();
+  std::vector<char> named(static_cast<size_t>(n), 0);
+  auto claim = [&](int64_t index) {
+    if (named[static_cast<size_t>(index)]++) {
+      throw DataError(path + ": point " + std::to_string(index) + " is named twice");
+    }
+  };
+  std::vector<int64_t> idx, from, to;
+  std::vector<float> confidence;
+  for (const auto& e : j["relabelled"]) {
+    if (!e.is_object() || !e.contains("index") || !e.contains("from") || !e.contains("to")) {
+      throw DataError(path + ": a 'relabelled' entry needs index, from and to, got " + e.dump());
+    }
+    const int64_t i = integer_in(e["index"], 0, n, "relabelled index", path);
+    const int64_t f = integer_in(e["from"], 0, data.num_classes, "label (from)", path);
+    const int64_t t = integer_in(e["to"], 0, data.num_classes, "label (to)", path);
+    claim(i);
+    if (y[i] != f) {
+      throw DataError(path + ": point " + std::to_string(i) + " has label " + std::to_string(y[i]) +
+                      " in the data, the relabelling was made for label " + std::to_string(f) +
+                      ": it relabels other data");
+    }
+    idx.push_back(i);
+    from.push_back(f);
+    to.push_back(t);
+    confidence.push_back(e.value("confidence", 0.0F));
+  }
+  std::vector<int64_t> left_out;
+  for (const auto& v : j["left_out"]) {
+    left_out.push_back(integer_in(v, 0, n, "left_out index", path));
+    claim(left_out.back());
+  }
+  const at::Tensor order = at::tensor(idx, at::kLong).argsort();
+  r.indices = at::tensor(idx, at::kLong).index_select(0, order);
+  r.from = at::tensor(from, at::kLong).index_select(0, order);
+  r.to = at::tensor(to, at::kLong).index_select(0, order);
+  r.confidence = at::tensor(confidence, at::kFloat).index_select(0, order);
+  r.left_out = std::get<0>(at::sort(at::tensor(left_out, at::kLong)));
+  return r;
+}
+
+Dataset apply_relabelling(const Dataset& data, const Relabelling& r, const std::string& file) {
+  Dataset relabelled = data;
+  relabelled.labels = data.labels.to(at::kLong).clone();
+  if (r.indices.numel()) relabelled.labels.index_copy_(0, r.indices, r.to);
+  Dataset out = exclude_points(relabelled, r.left_out, file);
+  out.relabelled_points = r.indices.numel();
+  out.relabel_file = file;
+  return out;
+}
+
+}  // namespace rampart::datasets

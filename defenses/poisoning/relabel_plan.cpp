@@ -1,0 +1,37 @@
+#include "defenses/poisoning/relabel_plan.h"
+
+#include <ATen/ATen.h>
+
+#include <stdexcept>
+
+namespace rampart::defenses::poisoning {
+
+datasets::Relabelling plan_relabelling(const at::Tensor& flagged, const at::Tensor& labels,
+                                       const at::Tensor& logits, double min_confidence) {
+  const int64_t f = flagged.numel();
+  if (labels.numel() != f || logits.dim() != 2 || logits.size(0) != f) {
+    throw std::invalid_argument("plan_relabelling: flagged [F], labels [F] and logits [F, C] "
+                                "must agree");
+  }
+  if (!(min_confidence >= 0.0 && min_confidence <= 1.0)) {
+    throw std::invalid_argument("plan_relabelling: min_confidence must lie in [0, 1]");
+  }
+  const at::Tensor index = flagged.to(at::kLong).flatten();
+  const at::Tensor given = labels.to(at::kLong).flatten();
+  const auto [probability, predicted] = logits.to(at::kFloat).softmax(1).max(1);
+  const at::Tensor relabel = predicted.ne(given).logical_and(probability.ge(min_confidence));
+  const at::Tensor take = relabel.nonzero().flatten();
+  const at::Tensor order = index.index_select(0, take).argsort();
+  const at::Tensor rows = take.index_select(0, order);
+
+  datasets::Relabelling plan;
+  plan.indices = index.index_select(0, rows);
+  plan.from = given.index_select(0, rows);
+  plan.to = predicted.index_select(0, rows);
+  plan.confidence = probability.index_select(0, rows).contiguous();
+  plan.left_out = std::get<0>(at::sort(index.index_select(0, relabel.logical_not().nonzero().flatten())));
+  plan.min_confidence = min_confidence;
+  return plan;
+}
+
+}  // namespace rampart::defenses::poisoning
