@@ -20,12 +20,12 @@ from .aggregation import Aggregator
 from .attacks import (AttackResult, apgd_ce, apgd_t, autoattack, cw, fab_t, fgsm, pgd, square)
 from .evaluation import RobustnessError, assert_robust, evaluate
 from .intake import scan
-from .poisoning import audit_features
+from .poisoning import audit_features, relabel_flagged
 from .training import adversarial_loss, adversarial_training_step
 
 __all__ = [
     "Aggregator", "AttackResult", "ConfigError", "DataError", "Error", "ModelRejected", "RobustnessError",
     "__version__", "adversarial_loss", "adversarial_training_step", "apgd_ce", "apgd_t",
     "assert_robust", "audit_features", "autoattack", "cw", "evaluate", "fab_t", "fgsm",
-    "libtorch_version", "pgd", "scan", "square",
+    "libtorch_version", "pgd", "relabel_flagged", "scan", "square",
 ]

@@ -30,3 +30,15 @@ def audit_features(features: torch.Tensor, labels: torch.Tensor, *,
             "dims": dims, "spectral_starts": spectral_starts}
     return json.loads(_rampart.audit_features(features, labels, int(num_classes),
                                               json.dumps(spec), images))
+
+
+def relabel_flagged(flagged: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor, *,
+                    min_confidence: float = 0.0) -> dict:
+    """Decides each flagged point (``flagged``: indices into your data, ``labels``: their labels
+    there, ``logits`` [F, C]: a model trained *without* them, e.g. retrained after the audit) as
+    ``rampart data relabel`` does: a point takes the model's class when that differs from its
+    label and the model's probability of it is at least ``min_confidence``; the others are to
+    be left out. Returns ``indices``, ``from``, ``to``, ``confidence`` (the relabelled points,
+    sorted by index) and ``left_out``, as tensors. Raises ValueError when the shapes disagree."""
+    names = ("indices", "from", "to", "confidence", "left_out")
+    return dict(zip(names, _rampart.relabel_flagged(flagged, labels, logits, float(min_confidence))))

@@ -1,4 +1,4 @@
-// rampart.scan (model intake) and rampart.audit_features (poisoned data).
+// rampart.scan (model intake), rampart.audit_features and rampart.relabel_flagged (poisoned data).
 #include <torch/csrc/utils/pybind.h>
 
 #include <ATen/ATen.h>
@@ -10,6 +10,7 @@
 #include "core/config_node.h"
 #include "defenses/poisoning/audit_report.h"
 #include "defenses/poisoning/data_audit.h"
+#include "defenses/poisoning/relabel_plan.h"
 #include "defenses/poisoning/source_diversity.h"
 #include "models/model_scan.h"
 
@@ -42,6 +43,14 @@ std::string audit(const at::Tensor& features, const at::Tensor& labels, int64_t 
   return defenses::poisoning::audit_json(result, spec, context).dump();
 }
 
+// (indices, from, to, confidence, left_out) of defenses::poisoning::plan_relabelling.
+std::vector<at::Tensor> relabel_flagged(const at::Tensor& flagged, const at::Tensor& labels,
+                                        const at::Tensor& logits, double min_confidence) {
+  const auto plan = defenses::poisoning::plan_relabelling(
+      flagged.to(at::kCPU), labels.to(at::kCPU), logits.detach().to(at::kCPU), min_confidence);
+  return {plan.indices, plan.from, plan.to, plan.confidence, plan.left_out};
+}
+
 std::string scan(const std::string& path, const std::string& sha256, const std::string& signature,
                  const std::string& public_key, const std::string& allowlist,
                  const std::vector<int64_t>& input) {
@@ -64,6 +73,8 @@ void bind_data(py::module_& m) {
         py::arg("public_key"), py::arg("allowlist"), py::arg("input"));
   m.def("audit_features", &audit, py::arg("features"), py::arg("labels"), py::arg("num_classes"),
         py::arg("spec"), py::arg("images") = py::none());
+  m.def("relabel_flagged", &relabel_flagged, py::arg("flagged"), py::arg("labels"),
+        py::arg("logits"), py::arg("min_confidence"));
 }
 
 }  // namespace rampart::python

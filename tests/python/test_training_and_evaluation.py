@@ -117,3 +117,22 @@ def test_aggregator_rules_on_a_small_case():
         rampart.Aggregator("trimmed_mean", f=2)(updates[:3])
     with pytest.raises(rampart.ConfigError):
         rampart.Aggregator("magic")
+
+
+def test_relabel_flagged_keeps_no_point_under_its_flagged_label():
+    flagged = torch.tensor([40, 7, 23, 12])
+    labels = torch.full((4,), 3)
+    logits = torch.tensor([[5.0, 0.0, 0.0, 0.0],    # class 0
+                           [0.0, 0.0, 0.0, 4.0],    # its own label: left out
+                           [0.0, 1.0, 0.9, 0.0],    # class 1, unsure
+                           [0.0, 0.0, 6.0, 0.0]])   # class 2
+    plan = rampart.relabel_flagged(flagged, labels, logits)
+    assert plan["indices"].tolist() == [12, 23, 40]
+    assert plan["to"].tolist() == [2, 1, 0]
+    assert plan["from"].tolist() == [3, 3, 3]
+    assert plan["left_out"].tolist() == [7]
+    assert plan["confidence"][2].item() == pytest.approx(torch.softmax(logits[0], 0)[0].item())
+    sure = rampart.relabel_flagged(flagged, labels, logits, min_confidence=0.5)
+    assert sure["indices"].tolist() == [12, 40] and sure["left_out"].tolist() == [7, 23]
+    with pytest.raises(ValueError):
+        rampart.relabel_flagged(flagged, labels, logits[:3])
