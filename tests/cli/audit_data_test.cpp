@@ -55,6 +55,15 @@ std::tuple<double, int, std::string> backdoor_eval(const std::string& dir,
   return {report["attacks"][0]["success_rate"].get<double>(), r.exit_code, r.output};
 }
 
+// The first 10,000 Fashion-MNIST training points, 10% of them poisoned toward class 3, in DIR/p.
+bool poison_subset(const std::string& dir) {
+  write_bytes(dir + "/poison.yaml",
+              kModel + "data: {format: idx, images: " + kFmnist + "train-images-idx3-ubyte.gz, labels: " +
+                  kFmnist + "train-labels-idx1-ubyte.gz, limit: 10000}\n"
+                  "poison: {attack: badnets, rate: 0.1, target: 3, seed: 1, trigger: " + kTrigger + "}\n");
+  return run_process({rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/p"}).exit_code == 0;
+}
+
 }  // namespace
 
 TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.exclude",
@@ -64,12 +73,7 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
     return;
   }
   const std::string dir = rampart::test::make_temp_dir("audit-data");
-  // 10,000 training points, 10% of them poisoned toward class 3.
-  write_bytes(dir + "/poison.yaml",
-              kModel + "data: {format: idx, images: " + kFmnist + "train-images-idx3-ubyte.gz, labels: " +
-                  kFmnist + "train-labels-idx1-ubyte.gz, limit: 10000}\n"
-                  "poison: {attack: badnets, rate: 0.1, target: 3, seed: 1, trigger: " + kTrigger + "}\n");
-  REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/p"}).exit_code == 0);
+  REQUIRE(poison_subset(dir));
   const std::string data = "data: {format: npy, images: " + dir + "/p/images.npy, labels: " + dir +
                            "/p/labels.npy, batch_size: 64}\n";
   write_bytes(dir + "/audit.yaml", "seed: 0\n" + kModel + data + with_output(kTrain, dir + "/m") +
@@ -127,11 +131,7 @@ TEST_CASE("data relabel gives the flagged poisons their true class; data.relabel
     return;
   }
   const std::string dir = rampart::test::make_temp_dir("data-relabel");
-  write_bytes(dir + "/poison.yaml",
-              kModel + "data: {format: idx, images: " + kFmnist + "train-images-idx3-ubyte.gz, labels: " +
-                  kFmnist + "train-labels-idx1-ubyte.gz, limit: 10000}\n"
-                  "poison: {attack: badnets, rate: 0.1, target: 3, seed: 1, trigger: " + kTrigger + "}\n");
-  REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/p"}).exit_code == 0);
+  REQUIRE(poison_subset(dir));
   // The ground truth as the audit (the detector's own flags are tested above): the 1,000 poisons.
   const at::Tensor poisoned = rampart::datasets::read_npy(dir + "/p/poisoned.npy").to(at::kLong);
   nlohmann::json flagged = nlohmann::json::array();
