@@ -9,6 +9,7 @@
 #   EPOCHS=5 (default 3): the training recipe's epochs, for the poisoned and the retrained model
 #   AC=0: skip the activation-clustering comparison audit
 #   RETRAIN=0: stop after the audit and the poisoned model's ASR (detector checks on the CPU)
+#   RELABEL=0: skip the second retraining, with the flagged points relabelled (relabel_run.sh)
 #   DETECTORS="[spectral]": the detectors of the audit whose flags the retraining excludes
 #   CLEAN_MODEL=CHECKPOINT: a model trained on the unpoisoned data by the same recipe; its ASR on
 #     this run's trigger (the clean floor) goes to asr_floor.txt
@@ -102,4 +103,6 @@ ${train/OUTPUT/$out/retrained}
 YAML
   "$rampart" train "$out/retrain.yaml" | tee "$out/retrain.txt"
   asr "$out/retrained/checkpoint.safetensors" "$out/eval_retrained" | tee "$out/asr_after.txt"
+  # The flagged points relabelled by the sanitised model instead of dropped, and retrained.
+  [[ ${RELABEL:-1} == 0 ]] || RAMPART="$rampart" "$(dirname "${BASH_SOURCE[0]}")/experiments/relabel_run.sh" "$out"
 fi
