@@ -10,11 +10,13 @@
 #include "core/runtime.h"
 #include "datasets/dataset_spec.h"
 #include "datasets/exclusion.h"
+#include "datasets/manifest.h"
 #include "datasets/relabel_file.h"
 #include "defenses/poisoning/feature_extraction.h"
 #include "defenses/poisoning/relabel_plan.h"
 #include "models/checkpoint.h"
 #include "models/model_spec.h"
+#include "models/safetensors.h"
 #include "security/model_intake.h"
 #include "security/security_config.h"
 
@@ -51,10 +53,23 @@ int run_data_relabel(const RelabelCommand& command) {
   const at::Tensor flagged = datasets::read_exclusion(audit, data.size(), data.manifest_root);
 
   auto model = models::make_classifier(spec);
-  const models::SafetensorsFile file = models::read_checkpoint(spec.checkpoint, spec.intake);
+  // Read once: the hash recorded is the hash of the bytes whose weights predict.
+  const security::ModelFile bytes = security::read_model_file(spec.checkpoint, spec.intake);
+  const models::SafetensorsFile file = models::parse_safetensors(bytes.bytes, spec.checkpoint);
   models::load_weights(*model, file, spec.checkpoint);
   model->to(device);
-  if (file.metadata.count("data_excluded_points") == 0) {
+  const auto metadata = [&](const std::string& key) {
+    const auto it = file.metadata.find(key);
+    return it == file.metadata.end() ? std::string("?") : it->second;
+  };
+  const auto excluded = file.metadata.find("data_excluded_points");
+  if (excluded != file.metadata.end() && excluded->second != std::to_string(flagged.numel())) {
+    throw ConfigError("--model " + spec.checkpoint + ": trained without " + excluded->second +
+                      " points (data.exclude " + metadata("data_exclusion_file") +
+                      ") but the audit " + audit + " flags " + std::to_string(flagged.numel()) +
+                      ": it is not the model retrained without this audit's flagged points");
+  }
+  if (excluded == file.metadata.end()) {
     std::fprintf(stderr,
                  "rampart: warning: %s was not trained with data.exclude: a model that saw the "
                  "flagged points may have learned their backdoor (the points it puts in their "
@@ -67,11 +82,11 @@ int run_data_relabel(const RelabelCommand& command) {
   datasets::Relabelling plan =
       defenses::poisoning::plan_relabelling(flagged, given, logits, command.min_confidence);
   plan.points = data.size();
-  plan.manifest_root = data.manifest_root;
+  plan.data_root = datasets::data_root(data);
   plan.source = data.source;
   plan.audit = audit;
   plan.model = spec.checkpoint;
-  plan.model_sha256 = security::sha256_file(spec.checkpoint);
+  plan.model_sha256 = bytes.sha256;
   core::write_file_atomic(command.out, datasets::relabelling_json(plan));
 
   std::map<int64_t, int64_t> per_class;

@@ -31,9 +31,9 @@ struct Dataset {
   int64_t excluded_points = 0;
   std::string exclusion_file;
   /// Points that took a new label by `data.relabel` (datasets/relabel_file.h) and its file; the
-  /// points it leaves out count in excluded_points. 0 and "" when none.
+  /// points it leaves out count in excluded_points; the file's SHA-256. 0 and "" when none.
   int64_t relabelled_points = 0;
-  std::string relabel_file;
+  std::string relabel_file, relabel_sha256;
 
   /// Number of points (0 when the data set holds no tensors).
   int64_t size() const;

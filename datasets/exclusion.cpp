@@ -10,20 +10,17 @@
 
 namespace rampart::datasets {
 
-at::Tensor read_exclusion(const std::string& path, int64_t points, const std::string& manifest_root) {
-  const std::string file =
-      std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "audit.json").string() : path;
-  nlohmann::json audit;
-  try {
-    audit = nlohmann::json::parse(core::read_file(file, 1ull << 30));
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(file + ": not JSON (" + std::string(e.what()) + ")");
-  }
+namespace {
+
+// The sorted, distinct `flagged` indices of the audit `audit` (read from `file`), checked
+// against the data's point count and manifest root.
+at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file, int64_t points,
+                          const std::string& manifest_root) {
   if (!audit.is_object() || audit.value("schema", "") != "rampart-data-audit/1" ||
       !audit.contains("flagged") || !audit["flagged"].is_array()) {
     throw DataError(file + ": not a data audit (schema rampart-data-audit/1 with 'flagged')");
   }
-  const auto& data = audit["data"];
+  const nlohmann::json data = audit.value("data", nlohmann::json::object());
   if (data.is_object() && data.contains("points") && data["points"].is_number_integer() &&
       data["points"].get<int64_t>() != points) {
     throw DataError(file + ": the audit covered " + std::to_string(data["points"].get<int64_t>()) +
@@ -47,6 +44,24 @@ at::Tensor read_exclusion(const std::string& path, int64_t points, const std::st
   }
   at::Tensor out = at::tensor(flagged, at::kLong);
   return out.numel() ? std::get<0>(at::_unique(out, /*sorted=*/true)) : out;
+}
+
+}  // namespace
+
+at::Tensor read_exclusion(const std::string& path, int64_t points, const std::string& manifest_root) {
+  const std::string file =
+      std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "audit.json").string() : path;
+  nlohmann::json audit;
+  try {
+    audit = nlohmann::json::parse(core::read_file(file, 1ull << 30));
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(file + ": not JSON (" + std::string(e.what()) + ")");
+  }
+  try {
+    return flagged_points(audit, file, points, manifest_root);
+  } catch (const nlohmann::json::exception& e) {  // a field of the wrong type
+    throw DataError(file + ": not a data audit (" + std::string(e.what()) + ")");
+  }
 }
 
 Dataset exclude_points(const Dataset& data, const at::Tensor& indices, const std::string& file) {

@@ -109,6 +109,10 @@ std::string manifest_root(const std::vector<std::string>& digests) {
   return hex(root.data(), root.size());
 }
 
+std::string data_root(const Dataset& data) {
+  return data.manifest_root.empty() ? manifest_root(point_digests(data)) : data.manifest_root;
+}
+
 DataManifest make_manifest(const Dataset& data, const std::vector<std::string>& files) {
   DataManifest m;
   m.source = data.source;

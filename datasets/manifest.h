@@ -40,6 +40,11 @@ std::vector<std::string> point_digests(const Dataset& data);
 /// The root over per-point digests (hex), as DataManifest::root defines it.
 std::string manifest_root(const std::vector<std::string>& digests);
 
+/// The root `rampart data manifest` would record for `data`: its manifest root when it was
+/// checked against a manifest, otherwise computed from its points (ties a file of indices,
+/// such as a relabelling, to the exact data it was made for).
+std::string data_root(const Dataset& data);
+
 /// The manifest of `data`, with the SHA-256 and size of each of `files`.
 DataManifest make_manifest(const Dataset& data, const std::vector<std::string>& files);
 

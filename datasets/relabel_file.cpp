@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "core/version.h"
 #include "datasets/exclusion.h"
+#include "datasets/manifest.h"
+#include "security/model_intake.h"
 
 namespace rampart::datasets {
 namespace {
@@ -32,37 +34,7 @@ int64_t integer_in(const json& v, int64_t lo, int64_t hi, const std::string& wha
   return v.get<int64_t>();
 }
 
-}  // namespace
-
-std::string relabelling_json(const Relabelling& r) {
-  json relabelled = json::array();
-  const auto idx = longs(r.indices), from = longs(r.from), to = longs(r.to);
-  const at::Tensor conf = r.confidence.to(at::kFloat).contiguous();
-  for (size_t i = 0; i < idx.size(); ++i) {
-    relabelled.push_back({{"index", idx[i]},
-                          {"from", from[i]},
-                          {"to", to[i]},
-                          {"confidence", conf.data_ptr<float>()[i]}});
-  }
-  const json j{{"schema", kSchema},
-               {"tool", std::string("rampart ") + kVersion},
-               {"created_at", core::utc_now_iso8601()},
-               {"data", {{"points", r.points}, {"manifest_root", r.manifest_root}, {"source", r.source}}},
-               {"audit", r.audit},
-               {"model", {{"checkpoint", r.model}, {"sha256", r.model_sha256}}},
-               {"min_confidence", r.min_confidence},
-               {"relabelled", relabelled},
-               {"left_out", longs(r.left_out)}};
-  return j.dump(1) + "\n";
-}
-
-Relabelling read_relabelling(const std::string& path, const Dataset& data) {
-  json j;
-  try {
-    j = json::parse(core::read_file(path, 1ull << 30));
-  } catch (const json::exception& e) {
-    throw DataError(path + ": not JSON (" + std::string(e.what()) + ")");
-  }
+Relabelling read_fields(const json& j, const std::string& path, const Dataset& data) {
   if (!j.is_object() || j.value("schema", "") != kSchema || !j.contains("relabelled") ||
       !j["relabelled"].is_array() || !j.contains("left_out") || !j["left_out"].is_array() ||
       !j.contains("data") || !j["data"].is_object()) {
@@ -76,10 +48,12 @@ Relabelling read_relabelling(const std::string& path, const Dataset& data) {
     throw DataError(path + ": made for " + std::to_string(r.points) + " points but the data has " +
                     std::to_string(n) + ": its indices would name other points");
   }
-  r.manifest_root = j["data"].value("manifest_root", "");
-  if (!r.manifest_root.empty() && !data.manifest_root.empty() && r.manifest_root != data.manifest_root) {
-    throw DataError(path + ": made for the data with manifest root " + r.manifest_root +
-                    ", the data's is " + data.manifest_root + ": it relabels other data");
+  r.data_root = j["data"].value("root", "");
+  const std::string root = data_root(data);
+  if (r.data_root != root) {
+    throw DataError(path + ": made for the data with root " +
+                    (r.data_root.empty() ? std::string("(none recorded)") : r.data_root) +
+                    ", the data's is " + root + ": it relabels other data (an image or label changed)");
   }
   r.source = j["data"].value("source", "");
   r.audit = j.value("audit", "");
@@ -131,6 +105,47 @@ Relabelling read_relabelling(const std::string& path, const Dataset& data) {
   return r;
 }
 
+}  // namespace
+
+std::string relabelling_json(const Relabelling& r) {
+  json relabelled = json::array();
+  const auto idx = longs(r.indices), from = longs(r.from), to = longs(r.to);
+  const at::Tensor conf = r.confidence.to(at::kFloat).contiguous();
+  for (size_t i = 0; i < idx.size(); ++i) {
+    relabelled.push_back({{"index", idx[i]},
+                          {"from", from[i]},
+                          {"to", to[i]},
+                          {"confidence", conf.data_ptr<float>()[i]}});
+  }
+  const json j{{"schema", kSchema},
+               {"tool", std::string("rampart ") + kVersion},
+               {"created_at", core::utc_now_iso8601()},
+               {"data", {{"points", r.points}, {"root", r.data_root}, {"source", r.source}}},
+               {"audit", r.audit},
+               {"model", {{"checkpoint", r.model}, {"sha256", r.model_sha256}}},
+               {"min_confidence", r.min_confidence},
+               {"relabelled", relabelled},
+               {"left_out", longs(r.left_out)}};
+  return j.dump(1) + "\n";
+}
+
+Relabelling read_relabelling(const std::string& path, const Dataset& data) {
+  const std::string bytes = core::read_file(path, 1ull << 30);
+  json j;
+  try {
+    j = json::parse(bytes);
+  } catch (const json::exception& e) {
+    throw DataError(path + ": not JSON (" + std::string(e.what()) + ")");
+  }
+  try {
+    Relabelling r = read_fields(j, path, data);
+    r.file_sha256 = security::sha256_hex(bytes);
+    return r;
+  } catch (const json::exception& e) {  // a field of the wrong type
+    throw DataError(path + ": not a relabelling (" + std::string(e.what()) + ")");
+  }
+}
+
 Dataset apply_relabelling(const Dataset& data, const Relabelling& r, const std::string& file) {
   Dataset relabelled = data;
   relabelled.labels = data.labels.to(at::kLong).clone();
@@ -138,6 +153,7 @@ Dataset apply_relabelling(const Dataset& data, const Relabelling& r, const std::
   Dataset out = exclude_points(relabelled, r.left_out, file);
   out.relabelled_points = r.indices.numel();
   out.relabel_file = file;
+  out.relabel_sha256 = r.file_sha256;
   return out;
 }
 

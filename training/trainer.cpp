@@ -171,6 +171,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   result.exclusion_file = train_data.exclusion_file;
   result.relabelled_points = train_data.relabelled_points;
   result.relabel_file = train_data.relabel_file;
+  result.relabel_sha256 = train_data.relabel_sha256;
   result.model = models::make_classifier(config.model);
   models::Classifier& model = *result.model;
   if (start_weights) models::load_weights(model, *start_weights, config.model.checkpoint);
@@ -259,6 +260,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     if (!result.relabel_file.empty()) {
       metadata["data_relabelled_points"] = std::to_string(result.relabelled_points);
       metadata["data_relabel_file"] = result.relabel_file;
+      metadata["data_relabel_sha256"] = result.relabel_sha256;
     }
     if (options.robust_validation) {
       result.robust_accuracy = options.robust_validation(model, *validation);

@@ -26,9 +26,9 @@ struct TrainResult {
   /// file named there.
   int64_t excluded_points = 0;
   std::string exclusion_file;
-  /// Points that took a new label by `data.relabel`, and its file.
+  /// Points that took a new label by `data.relabel`, its file and the file's SHA-256.
   int64_t relabelled_points = 0;
-  std::string relabel_file;
+  std::string relabel_file, relabel_sha256;
   double seconds = 0.0;                       ///< wall time of this call
   std::string checkpoint;                     ///< path of the checkpoint written
   std::string torchscript;                    ///< path of the TorchScript export, if any

@@ -17,6 +17,16 @@ datasets::Relabelling plan_relabelling(const at::Tensor& flagged, const at::Tens
     throw std::invalid_argument("plan_relabelling: min_confidence must lie in [0, 1]");
   }
   const at::Tensor index = flagged.to(at::kLong).flatten();
+  if (f > 0 && (index.min().item<int64_t>() < 0 || std::get<0>(at::_unique(index)).numel() != f)) {
+    throw std::invalid_argument("plan_relabelling: flagged indices must be distinct and >= 0");
+  }
+  datasets::Relabelling plan;
+  plan.min_confidence = min_confidence;
+  if (f == 0) {  // an audit that flagged nothing (its logits may be [0, 0])
+    for (at::Tensor* t : {&plan.indices, &plan.from, &plan.to, &plan.left_out}) *t = at::empty({0}, at::kLong);
+    plan.confidence = at::empty({0}, at::kFloat);
+    return plan;
+  }
   const at::Tensor given = labels.to(at::kLong).flatten();
   const auto [probability, predicted] = logits.to(at::kFloat).softmax(1).max(1);
   const at::Tensor relabel = predicted.ne(given).logical_and(probability.ge(min_confidence));
@@ -24,13 +34,11 @@ datasets::Relabelling plan_relabelling(const at::Tensor& flagged, const at::Tens
   const at::Tensor order = index.index_select(0, take).argsort();
   const at::Tensor rows = take.index_select(0, order);
 
-  datasets::Relabelling plan;
   plan.indices = index.index_select(0, rows);
   plan.from = given.index_select(0, rows);
   plan.to = predicted.index_select(0, rows);
   plan.confidence = probability.index_select(0, rows).contiguous();
   plan.left_out = std::get<0>(at::sort(index.index_select(0, relabel.logical_not().nonzero().flatten())));
-  plan.min_confidence = min_confidence;
   return plan;
 }
 

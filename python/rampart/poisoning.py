@@ -39,6 +39,7 @@ def relabel_flagged(flagged: torch.Tensor, labels: torch.Tensor, logits: torch.T
     ``rampart data relabel`` does: a point takes the model's class when that differs from its
     label and the model's probability of it is at least ``min_confidence``; the others are to
     be left out. Returns ``indices``, ``from``, ``to``, ``confidence`` (the relabelled points,
-    sorted by index) and ``left_out``, as tensors. Raises ValueError when the shapes disagree."""
+    sorted by index) and ``left_out``, as tensors. Raises ValueError when the shapes disagree,
+    ``min_confidence`` is outside [0, 1], or an index is negative or repeated."""
     names = ("indices", "from", "to", "confidence", "left_out")
     return dict(zip(names, _rampart.relabel_flagged(flagged, labels, logits, float(min_confidence))))

@@ -198,8 +198,34 @@ TEST_CASE("data relabel gives the flagged poisons their true class; data.relabel
                                        dir + "/relabel.json}\n" + with_output(kTrain, dir + "/o"));
   r = run_process({rampart_binary(), "train", dir + "/other.yaml"});
   CHECK(r.exit_code == 4);
-  CHECK_THAT(r.output, Catch::Contains("relabel.json: point " + std::to_string(changed) +
-                                       " has label 0 in the data, the relabelling was made for label 3"));
+  CHECK_THAT(r.output, Catch::Contains("relabel.json: made for the data with root") &&
+                           Catch::Contains("it relabels other data"));
+
+  // An audit that flagged nothing: nothing to relabel (exit 0), with the model retrained
+  // without its (no) points; the model retrained without the 1,000 is refused for it (exit 2).
+  write_bytes(dir + "/none.json", R"({"schema": "rampart-data-audit/1", "flagged": []})");
+  write_bytes(dir + "/none.yaml", "seed: 0\n" + kModel + data + ", exclude: " + dir +
+                                      "/none.json}\n" + with_output(kTrain, dir + "/n"));
+  r = run_process({rampart_binary(), "train", dir + "/none.yaml", "--set", "train.epochs=1",
+                   "--set", "data.limit=512"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  r = run_process({rampart_binary(), "data", "relabel", dir + "/none.yaml", "--model",
+                   dir + "/n/checkpoint.safetensors", "--out", dir + "/none-relabel.json",
+                   "--allow-unpinned"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("relabelled: 0\n"));
+  const auto none = read_json(dir + "/none-relabel.json");
+  CHECK(none["relabelled"].empty());
+  CHECK(none["left_out"].empty());
+  CHECK(none["data"]["root"].get<std::string>().size() == 64);
+  r = run_process({rampart_binary(), "data", "relabel", dir + "/none.yaml", "--model",
+                   dir + "/s/checkpoint.safetensors", "--out", dir + "/y.json", "--allow-unpinned"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("trained without 1000 points") &&
+                           Catch::Contains("flags 0: it is not the model retrained without"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/y.json"));
 }
 
 TEST_CASE("audit-data config errors name the key", "[cli][poisoning]") {

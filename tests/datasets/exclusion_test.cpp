@@ -69,6 +69,11 @@ TEST_CASE("data.exclude refuses an audit that does not fit the data", "[datasets
   test::write_bytes(dir + "/d.json", "{\"flagged\": [1,");
   CHECK_THAT(refusal(dir + "/d.json", 10), Catch::Contains("d.json: not JSON"));
   CHECK_THAT(refusal(dir + "/missing.json", 10), Catch::Contains("missing.json"));
+  // Fields of the wrong type: the file named, not a JSON library's exception (exit 5).
+  test::write_bytes(dir + "/typed.json", R"({"schema": 1, "flagged": [1]})");
+  CHECK_THAT(refusal(dir + "/typed.json", 10), Catch::Contains("typed.json: not a data audit ("));
+  test::write_bytes(dir + "/no-data.json", R"({"schema": "rampart-data-audit/1", "flagged": [1]})");
+  CHECK(refusal(dir + "/no-data.json", 10).empty());  // 'data' is optional
   test::write_bytes(dir + "/e.json", nlohmann::json{{"schema", "rampart-data-audit/1"},
                                                     {"data", {{"points", 10}, {"manifest_root", "ab"}}},
                                                     {"flagged", {1}}}.dump());

@@ -9,8 +9,10 @@
 
 #include "core/error.h"
 #include "datasets/dataset_spec.h"
+#include "datasets/manifest.h"
 #include "datasets/npy.h"
 #include "datasets/relabel_file.h"
+#include "security/model_intake.h"
 #include "support/test_support.h"
 
 using namespace rampart;
@@ -28,9 +30,11 @@ datasets::DatasetSpec twelve_points(const std::string& dir) {
   return spec;
 }
 
-datasets::Relabelling plan_for_ten() {
+// A relabelling of the ten points `data` (twelve_points from offset 2).
+datasets::Relabelling plan_for_ten(const datasets::Dataset& data) {
   datasets::Relabelling r;
   r.points = 10;
+  r.data_root = datasets::data_root(data);
   r.indices = at::tensor({1, 4}, at::kLong);  // labels 0 and 0 after offset 2 (file rows 3, 6)
   r.from = at::tensor({0, 0}, at::kLong);
   r.to = at::tensor({2, 1}, at::kLong);
@@ -57,13 +61,15 @@ TEST_CASE("data.relabel sets the new labels and leaves out the rest, in order",
   const std::string dir = test::make_temp_dir("relabel");
   datasets::DatasetSpec spec = twelve_points(dir);
   spec.offset = 2;  // indices are into the data as configured
-  test::write_bytes(dir + "/r.json", datasets::relabelling_json(plan_for_ten()));
+  const std::string file = datasets::relabelling_json(plan_for_ten(datasets::load_dataset(spec, 3, {1, 1, 1})));
+  test::write_bytes(dir + "/r.json", file);
   spec.relabel = dir + "/r.json";
   const datasets::Dataset data = datasets::load_dataset(spec, 3, {1, 1, 1});
   CHECK(data.size() == 8);
   CHECK(data.relabelled_points == 2);
   CHECK(data.excluded_points == 2);
   CHECK(data.relabel_file == dir + "/r.json");
+  CHECK(data.relabel_sha256 == security::sha256_hex(file));
   // File rows 2..11 without rows 2 and 9; rows 3 and 6 relabelled to 2 and 1.
   CHECK(data.images.flatten().mul(100).round().equal(
       at::tensor({3.f, 4.f, 5.f, 6.f, 7.f, 8.f, 10.f, 11.f})));
@@ -88,31 +94,54 @@ TEST_CASE("data.relabel refuses a relabelling made for other data", "[datasets][
     test::write_bytes(dir + "/" + name, datasets::relabelling_json(r));
     return dir + "/" + name;
   };
-  datasets::Relabelling r = plan_for_ten();
+  datasets::Relabelling r = plan_for_ten(data);
   r.points = 12;
   CHECK_THAT(refusal(write("points.json", r), data),
              Catch::Contains("points.json: made for 12 points but the data has 10"));
-  r = plan_for_ten();
+  r = plan_for_ten(data);
   r.from = at::tensor({0, 2}, at::kLong);  // point 4 has label 0
   CHECK_THAT(refusal(write("from.json", r), data),
              Catch::Contains("from.json: point 4 has label 0 in the data, the relabelling was made "
                              "for label 2"));
-  r = plan_for_ten();
+  r = plan_for_ten(data);
   r.to = at::tensor({2, 3}, at::kLong);
   CHECK_THAT(refusal(write("to.json", r), data), Catch::Contains("to.json: label (to) 3 is outside [0, 3)"));
-  r = plan_for_ten();
+  r = plan_for_ten(data);
   r.left_out = at::tensor({0, 4}, at::kLong);
   CHECK_THAT(refusal(write("twice.json", r), data), Catch::Contains("twice.json: point 4 is named twice"));
-  r = plan_for_ten();
+  r = plan_for_ten(data);
   r.left_out = at::tensor({10}, at::kLong);
   CHECK_THAT(refusal(write("range.json", r), data),
              Catch::Contains("range.json: left_out index 10 is outside [0, 10)"));
-  r = plan_for_ten();
-  r.manifest_root = "ab";
+  // Made for other data: one pixel of one point not named in it changed, a label changed, or
+  // against a manifest with another root; a file that records no root is refused too.
+  const std::string root_json = write("root.json", plan_for_ten(data));
+  datasets::Dataset pixel = data;
+  pixel.images = data.images.clone();
+  pixel.images[8][0][0][0] = 0.5f;
+  CHECK_THAT(refusal(root_json, pixel),
+             Catch::Contains("root.json: made for the data with root " + datasets::data_root(data) +
+                             ", the data's is " + datasets::data_root(pixel) + ": it relabels other data"));
+  datasets::Dataset label = data;
+  label.labels = data.labels.clone();
+  label.labels[9] = 0;
+  CHECK_THAT(refusal(root_json, label), Catch::Contains("root.json: made for the data with root"));
   datasets::Dataset pinned = data;
-  pinned.manifest_root = "cd";
-  CHECK_THAT(refusal(write("root.json", r), pinned),
-             Catch::Contains("root.json: made for the data with manifest root ab, the data's is cd"));
+  pinned.manifest_root = std::string(64, 'c');
+  CHECK_THAT(refusal(root_json, pinned), Catch::Contains(", the data's is " + std::string(64, 'c')));
+  r = plan_for_ten(data);
+  r.data_root.clear();
+  CHECK_THAT(refusal(write("no-root.json", r), data),
+             Catch::Contains("no-root.json: made for the data with root (none recorded)"));
+  // A field of the wrong type: the file named, exit 4, not a JSON library's exception.
+  nlohmann::json typed = nlohmann::json::parse(datasets::relabelling_json(plan_for_ten(data)));
+  typed["data"]["points"] = "10";
+  test::write_bytes(dir + "/typed.json", typed.dump());
+  CHECK_THAT(refusal(dir + "/typed.json", data), Catch::Contains("typed.json: not a relabelling ("));
+  typed = nlohmann::json::parse(datasets::relabelling_json(plan_for_ten(data)));
+  typed["relabelled"][0]["confidence"] = "sure";
+  test::write_bytes(dir + "/confidence.json", typed.dump());
+  CHECK_THAT(refusal(dir + "/confidence.json", data), Catch::Contains("confidence.json: not a relabelling ("));
   test::write_bytes(dir + "/audit.json", R"({"schema": "rampart-data-audit/1", "flagged": [1]})");
   CHECK_THAT(refusal(dir + "/audit.json", data), Catch::Contains("audit.json: not a relabelling"));
 }

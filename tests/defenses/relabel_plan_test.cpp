@@ -35,14 +35,26 @@ TEST_CASE("plan_relabelling relabels where the model names another class, leaves
   CHECK(sure.left_out.equal(at::tensor({3, 7, 23}, at::kLong)));
   CHECK(sure.min_confidence == 0.5);
 
-  // Nothing flagged: nothing to do.
-  const auto none = defenses::poisoning::plan_relabelling(
-      at::empty({0}, at::kLong), at::empty({0}, at::kLong), at::empty({0, 4}), 0.0);
-  CHECK(none.indices.numel() == 0);
-  CHECK(none.left_out.numel() == 0);
+  // Nothing flagged: nothing to do, also with the [0, 0] logits that feature extraction
+  // returns for no points.
+  for (const at::Tensor& no_logits : {at::empty({0, 4}), at::empty({0, 0})}) {
+    const auto none = defenses::poisoning::plan_relabelling(
+        at::empty({0}, at::kLong), at::empty({0}, at::kLong), no_logits, 0.0);
+    CHECK(none.indices.numel() == 0);
+    CHECK(none.to.scalar_type() == at::kLong);
+    CHECK(none.confidence.scalar_type() == at::kFloat);
+    CHECK(none.left_out.numel() == 0);
+  }
 
   CHECK_THROWS_AS(defenses::poisoning::plan_relabelling(flagged, labels, logits.slice(0, 0, 4), 0.0),
                   std::invalid_argument);
   CHECK_THROWS_AS(defenses::poisoning::plan_relabelling(flagged, labels, logits, 1.5),
+                  std::invalid_argument);
+  // Indices as the Python route may pass them: repeated or negative.
+  CHECK_THROWS_AS(defenses::poisoning::plan_relabelling(at::tensor({40, 7, 23, 7, 3}, at::kLong),
+                                                        labels, logits, 0.0),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(defenses::poisoning::plan_relabelling(at::tensor({40, 7, 23, -1, 3}, at::kLong),
+                                                        labels, logits, 0.0),
                   std::invalid_argument);
 }

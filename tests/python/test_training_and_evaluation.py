@@ -136,3 +136,10 @@ def test_relabel_flagged_keeps_no_point_under_its_flagged_label():
     assert sure["indices"].tolist() == [12, 40] and sure["left_out"].tolist() == [7, 23]
     with pytest.raises(ValueError):
         rampart.relabel_flagged(flagged, labels, logits[:3])
+    with pytest.raises(ValueError):  # outside [0, 1]
+        rampart.relabel_flagged(flagged, labels, logits, min_confidence=1.5)
+    with pytest.raises(ValueError):  # a point named twice (the command reads each once)
+        rampart.relabel_flagged(torch.tensor([40, 7, 23, 7]), labels, logits)
+    none = rampart.relabel_flagged(torch.tensor([], dtype=torch.long), labels[:0],
+                                   torch.empty(0, 0))
+    assert none["indices"].numel() == 0 and none["left_out"].numel() == 0
