@@ -124,7 +124,7 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   CHECK(clean_report["flagged_count"].get<int64_t>() <= 100);
 }
 
-TEST_CASE("data relabel gives the flagged poisons their true class; data.relabel trains on them",
+TEST_CASE("data relabel gives the flagged poisons their true class, and data.relabel trains on them",
           "[cli][poisoning][relabel]") {
   if (!std::filesystem::exists(kFmnist + "train-images-idx3-ubyte.gz")) {
     rampart::test::skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");
