@@ -112,7 +112,7 @@ TEST_CASE("rampart eval: BPDA lowers robust accuracy behind JPEG, median and bit
   }
 }
 
-TEST_CASE("rampart eval: behind Gaussian noise, EOT lowers APGD's robust accuracy, no BPDA twins",
+TEST_CASE("rampart eval: behind Gaussian noise, an APGD entry with EOT draws ten gradients a step, no BPDA twins",
           "[eval][defenses][transforms][eot]") {
   const std::string checkpoint = test::trained_fmnist_checkpoint();
   if (checkpoint.empty()) return;
@@ -137,7 +137,19 @@ TEST_CASE("rampart eval: behind Gaussian noise, EOT lowers APGD's robust accurac
   const double plain = attack(report, "apgd-ce-linf-0.05")["robust_accuracy"];
   const double eot = attack(report, "apgd-ce-linf-0.05-eot")["robust_accuracy"];
   INFO("APGD-CE robust without EOT " << plain << ", with EOT over 10 draws " << eot);
-  CHECK(eot <= plain - 0.03);  // measured: 0.57 without EOT, 0.53 with
+  // The entry reaches the attack: ten gradient draws per step (fewer where points retire).
+  const double backward_ratio =
+      attack(report, "apgd-ce-linf-0.05-eot")["backward_samples"].get<double>() /
+      attack(report, "apgd-ce-linf-0.05")["backward_samples"].get<double>();
+  CHECK(backward_ratio >= 5);
+  CHECK(backward_ratio <= 11);
+  // A point's verdict is one noise draw, so on 100 points robust accuracy varies by about 0.05
+  // from seed to seed: seeds 1 to 4 measured 0.57/0.56, 0.55/0.50, 0.53/0.49, 0.63/0.49 without
+  // and with EOT (an AMD EPYC; an Intel machine measured 0.57/0.53 at seed 1). That EOT attacks
+  // better is asserted where it can be measured, on the error rate over 64 draws
+  // (tests/attacks/fashion_mnist_attacks_test.cpp); here it must at least not be weaker beyond
+  // that noise (an EOT that lost its gradient would sit near the 0.74 clean accuracy).
+  CHECK(eot <= plain + 0.1);
   bool randomised_flagged = false;
   for (const auto& c : report["sanity"]["checks"]) {
     if (c["id"] == "deterministic") randomised_flagged = c["flagged"];
