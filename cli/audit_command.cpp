@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/runtime.h"
 #include "datasets/dataset_spec.h"
+#include "datasets/manifest.h"
 #include "datasets/npy.h"
 #include "defenses/defended_training.h"
 #include "defenses/poisoning/audit_report.h"
@@ -94,6 +95,7 @@ int run_audit_data(const AuditCommand& command) {
   const datasets::Dataset data = datasets::load_dataset(data_spec, spec.num_classes, spec.input.shape);
   context.data_source = data.source;
   context.manifest_root = data.manifest_root;
+  context.data_root = datasets::data_root(data);
   context.class_names = data.class_names;
   if (!ground_truth_path.empty()) {
     context.ground_truth = datasets::read_npy(ground_truth_path).to(at::kLong).flatten();

@@ -50,7 +50,7 @@ int run_data_relabel(const RelabelCommand& command) {
   const std::string audit = data_spec.exclude;
   data_spec.exclude.clear();  // the flagged points are the ones to predict
   const datasets::Dataset data = datasets::load_dataset(data_spec, spec.num_classes, spec.input.shape);
-  const at::Tensor flagged = datasets::read_exclusion(audit, data.size(), data.manifest_root);
+  const at::Tensor flagged = datasets::read_exclusion(audit, data);
 
   auto model = models::make_classifier(spec);
   // Read once: the hash recorded is the hash of the bytes whose weights predict.

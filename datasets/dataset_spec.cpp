@@ -132,7 +132,7 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
                                                spec.manifest_public_key);
   }
   if (!spec.exclude.empty()) {
-    const at::Tensor flagged = read_exclusion(spec.exclude, configured.size(), configured.manifest_root);
+    const at::Tensor flagged = read_exclusion(spec.exclude, configured);
     configured = exclude_points(configured, flagged, spec.exclude);
   }
   if (!spec.relabel.empty()) {

@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "datasets/manifest.h"
 
 namespace rampart::datasets {
 
@@ -14,8 +15,10 @@ namespace {
 
 // The sorted, distinct `flagged` indices of the audit `audit` (read from `file`), checked
 // against the data's point count and manifest root.
-at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file, int64_t points,
-                          const std::string& manifest_root) {
+at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file,
+                          const Dataset& dataset) {
+  const int64_t points = dataset.size();
+  const std::string& manifest_root = dataset.manifest_root;
   if (!audit.is_object() || audit.value("schema", "") != "rampart-data-audit/1" ||
       !audit.contains("flagged") || !audit["flagged"].is_array()) {
     throw DataError(file + ": not a data audit (schema rampart-data-audit/1 with 'flagged')");
@@ -33,6 +36,14 @@ at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file, 
                     data["manifest_root"].get<std::string>() + " differs from the data's " +
                     manifest_root + ": it audited other data");
   }
+  if (data.is_object() && data.contains("root") && data["root"].is_string()) {
+    const std::string root = data_root(dataset);
+    if (data["root"].get<std::string>() != root) {
+      throw DataError(file + ": the audit's data root " + data["root"].get<std::string>() +
+                      " differs from the data's " + root +
+                      ": it audited other data (an image or label changed)");
+    }
+  }
   std::vector<int64_t> flagged;
   flagged.reserve(audit["flagged"].size());
   for (const auto& v : audit["flagged"]) {
@@ -48,7 +59,7 @@ at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file, 
 
 }  // namespace
 
-at::Tensor read_exclusion(const std::string& path, int64_t points, const std::string& manifest_root) {
+at::Tensor read_exclusion(const std::string& path, const Dataset& data) {
   const std::string file =
       std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "audit.json").string() : path;
   nlohmann::json audit;
@@ -58,7 +69,7 @@ at::Tensor read_exclusion(const std::string& path, int64_t points, const std::st
     throw DataError(file + ": not JSON (" + std::string(e.what()) + ")");
   }
   try {
-    return flagged_points(audit, file, points, manifest_root);
+    return flagged_points(audit, file, data);
   } catch (const nlohmann::json::exception& e) {  // a field of the wrong type
     throw DataError(file + ": not a data audit (" + std::string(e.what()) + ")");
   }

@@ -9,11 +9,13 @@
 namespace rampart::datasets {
 
 /// The points a data audit flagged (`rampart audit-data`), read from its audit.json, or from
-/// the folder holding one: int64 [F], sorted and unique. DataError (exit 4) naming the file
-/// when it is not an audit, when an index is outside [0, points), when the audit covered
-/// another number of points than `points`, or when both the audit and the data carry a
-/// manifest root and the roots differ (the indices would name other points).
-at::Tensor read_exclusion(const std::string& path, int64_t points, const std::string& manifest_root);
+/// the folder holding one: int64 [F], sorted and unique, indices into `data` (as configured).
+/// DataError (exit 4) naming the file when it is not an audit (a field missing or of the wrong
+/// type), when an index is outside `data`, when the audit covered another number of points,
+/// when both the audit and the data carry a manifest root and the roots differ, or when the
+/// audit records its data's root (datasets::data_root; audits since 2026-12-05) and `data`'s
+/// differs: the indices would name other points.
+at::Tensor read_exclusion(const std::string& path, const Dataset& data);
 
 /// `data` without the points at `indices` (sorted, unique), in order; records the count and
 /// `file` in Dataset::excluded_points and exclusion_file.

@@ -15,6 +15,7 @@ struct AuditContext {
   std::string config_path;
   std::string data_source;
   std::string manifest_root;  ///< of the audited data ("" when no manifest was checked)
+  std::string data_root;      ///< datasets::data_root of the audited data (binds data.exclude to it)
   std::string model;          ///< "small_cnn, checkpoint runs/x/checkpoint.safetensors (sha256 ...)"
   bool trained_here = false;  ///< the model was trained on the audited data by this run
   std::vector<std::string> class_names;

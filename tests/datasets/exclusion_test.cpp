@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "datasets/dataset_spec.h"
 #include "datasets/exclusion.h"
+#include "datasets/manifest.h"
 #include "datasets/npy.h"
 #include "support/test_support.h"
 
@@ -25,14 +26,25 @@ std::string write_audit(const std::string& path, const nlohmann::json& flagged, 
   return path;
 }
 
-std::string refusal(const std::string& audit, int64_t points) {
+// `points` points of one pixel each (i / 100), labels i % 3.
+datasets::Dataset flat_points(int64_t points) {
+  datasets::Dataset data;
+  data.images = at::arange(points, at::kFloat).view({points, 1, 1, 1}) / 100.0;
+  data.labels = at::arange(points, at::kLong) % 3;
+  data.num_classes = 3;
+  return data;
+}
+
+std::string exclusion_refusal(const std::string& audit, const datasets::Dataset& data) {
   try {
-    datasets::read_exclusion(audit, points, "");
+    datasets::read_exclusion(audit, data);
   } catch (const DataError& e) {
     return e.what();
   }
   return "";
 }
+
+std::string exclusion_refusal(const std::string& audit, int64_t points) { return exclusion_refusal(audit, flat_points(points)); }
 
 }  // namespace
 
@@ -60,27 +72,56 @@ TEST_CASE("data.exclude leaves out exactly the flagged points, in order", "[data
 
 TEST_CASE("data.exclude refuses an audit that does not fit the data", "[datasets][exclude]") {
   const std::string dir = test::make_temp_dir("exclude-bad");
-  CHECK_THAT(refusal(write_audit(dir + "/a.json", {1, 2}, 9), 10),
+  CHECK_THAT(exclusion_refusal(write_audit(dir + "/a.json", {1, 2}, 9), 10),
              Catch::Contains("a.json: the audit covered 9 points but the data has 10"));
-  CHECK_THAT(refusal(write_audit(dir + "/b.json", {1, 10}, 10), 10),
+  CHECK_THAT(exclusion_refusal(write_audit(dir + "/b.json", {1, 10}, 10), 10),
              Catch::Contains("b.json: flagged index 10 is not a point of the 10"));
-  CHECK_THAT(refusal(write_audit(dir + "/c.json", {1}, 10, "rampart-report/1"), 10),
+  CHECK_THAT(exclusion_refusal(write_audit(dir + "/c.json", {1}, 10, "rampart-report/1"), 10),
              Catch::Contains("c.json: not a data audit"));
   test::write_bytes(dir + "/d.json", "{\"flagged\": [1,");
-  CHECK_THAT(refusal(dir + "/d.json", 10), Catch::Contains("d.json: not JSON"));
-  CHECK_THAT(refusal(dir + "/missing.json", 10), Catch::Contains("missing.json"));
+  CHECK_THAT(exclusion_refusal(dir + "/d.json", 10), Catch::Contains("d.json: not JSON"));
+  CHECK_THAT(exclusion_refusal(dir + "/missing.json", 10), Catch::Contains("missing.json"));
   // Fields of the wrong type: the file named, not a JSON library's exception (exit 5).
   test::write_bytes(dir + "/typed.json", R"({"schema": 1, "flagged": [1]})");
-  CHECK_THAT(refusal(dir + "/typed.json", 10), Catch::Contains("typed.json: not a data audit ("));
+  CHECK_THAT(exclusion_refusal(dir + "/typed.json", 10), Catch::Contains("typed.json: not a data audit ("));
   test::write_bytes(dir + "/no-data.json", R"({"schema": "rampart-data-audit/1", "flagged": [1]})");
-  CHECK(refusal(dir + "/no-data.json", 10).empty());  // 'data' is optional
+  CHECK(exclusion_refusal(dir + "/no-data.json", 10).empty());  // 'data' is optional
   test::write_bytes(dir + "/e.json", nlohmann::json{{"schema", "rampart-data-audit/1"},
                                                     {"data", {{"points", 10}, {"manifest_root", "ab"}}},
                                                     {"flagged", {1}}}.dump());
+  datasets::Dataset pinned = flat_points(10);
+  pinned.manifest_root = "cd";
   try {
-    datasets::read_exclusion(dir + "/e.json", 10, "cd");
+    datasets::read_exclusion(dir + "/e.json", pinned);
     FAIL("a different manifest root was accepted");
   } catch (const DataError& e) {
     CHECK_THAT(std::string(e.what()), Catch::Contains("differs from the data's cd"));
   }
+}
+
+TEST_CASE("data.exclude refuses an audit of other data by the root it records",
+          "[datasets][exclude]") {
+  const std::string dir = test::make_temp_dir("exclude-root");
+  const datasets::Dataset data = flat_points(10);
+  const auto audit_with_root = [&](const std::string& name, const std::string& root) {
+    test::write_bytes(dir + "/" + name,
+                      nlohmann::json{{"schema", "rampart-data-audit/1"},
+                                     {"data", {{"points", 10}, {"manifest_root", nullptr}, {"root", root}}},
+                                     {"flagged", {1, 4}}}.dump());
+    return dir + "/" + name;
+  };
+  // The root of the audited data (as `rampart audit-data` records it): accepted.
+  CHECK(datasets::read_exclusion(audit_with_root("same.json", datasets::data_root(data)), data)
+            .equal(at::tensor({1, 4}, at::kLong)));
+  // The same ten points with one pixel or one label changed: refused, naming both roots.
+  datasets::Dataset pixel = data;
+  pixel.images = data.images.clone();
+  pixel.images[7][0][0][0] = 0.5f;
+  CHECK_THAT(exclusion_refusal(dir + "/same.json", pixel),
+             Catch::Contains("same.json: the audit's data root " + datasets::data_root(data) +
+                             " differs from the data's " + datasets::data_root(pixel)));
+  datasets::Dataset label = data;
+  label.labels = data.labels.clone();
+  label.labels[0] = 2;
+  CHECK_THAT(exclusion_refusal(dir + "/same.json", label), Catch::Contains("it audited other data"));
 }
