@@ -50,7 +50,8 @@ int run_data_relabel(const RelabelCommand& command) {
   const std::string audit = data_spec.exclude;
   data_spec.exclude.clear();  // the flagged points are the ones to predict
   const datasets::Dataset data = datasets::load_dataset(data_spec, spec.num_classes, spec.input.shape);
-  const at::Tensor flagged = datasets::read_exclusion(audit, data);
+  const std::string data_root = datasets::data_root(data);  // one hashing pass, for both uses
+  const at::Tensor flagged = datasets::read_exclusion(audit, data, data_root);
 
   auto model = models::make_classifier(spec);
   // Read once: the hash recorded is the hash of the bytes whose weights predict.
@@ -82,7 +83,7 @@ int run_data_relabel(const RelabelCommand& command) {
   datasets::Relabelling plan =
       defenses::poisoning::plan_relabelling(flagged, given, logits, command.min_confidence);
   plan.points = data.size();
-  plan.data_root = datasets::data_root(data);
+  plan.data_root = data_root;
   plan.source = data.source;
   plan.audit = audit;
   plan.model = spec.checkpoint;

@@ -14,9 +14,9 @@ namespace rampart::datasets {
 namespace {
 
 // The sorted, distinct `flagged` indices of the audit `audit` (read from `file`), checked
-// against the data's point count and manifest root.
+// against the data's point count, manifest root and root (`known_root`, or computed).
 at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file,
-                          const Dataset& dataset) {
+                          const Dataset& dataset, const std::string& known_root) {
   const int64_t points = dataset.size();
   const std::string& manifest_root = dataset.manifest_root;
   if (!audit.is_object() || audit.value("schema", "") != "rampart-data-audit/1" ||
@@ -37,7 +37,7 @@ at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file,
                     manifest_root + ": it audited other data");
   }
   if (data.is_object() && data.contains("root") && data["root"].is_string()) {
-    const std::string root = data_root(dataset);
+    const std::string root = known_root.empty() ? data_root(dataset) : known_root;
     if (data["root"].get<std::string>() != root) {
       throw DataError(file + ": the audit's data root " + data["root"].get<std::string>() +
                       " differs from the data's " + root +
@@ -59,7 +59,7 @@ at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file,
 
 }  // namespace
 
-at::Tensor read_exclusion(const std::string& path, const Dataset& data) {
+at::Tensor read_exclusion(const std::string& path, const Dataset& data, const std::string& root) {
   const std::string file =
       std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "audit.json").string() : path;
   nlohmann::json audit;
@@ -69,7 +69,7 @@ at::Tensor read_exclusion(const std::string& path, const Dataset& data) {
     throw DataError(file + ": not JSON (" + std::string(e.what()) + ")");
   }
   try {
-    return flagged_points(audit, file, data);
+    return flagged_points(audit, file, data, root);
   } catch (const nlohmann::json::exception& e) {  // a field of the wrong type
     throw DataError(file + ": not a data audit (" + std::string(e.what()) + ")");
   }

@@ -14,8 +14,9 @@ namespace rampart::datasets {
 /// type), when an index is outside `data`, when the audit covered another number of points,
 /// when both the audit and the data carry a manifest root and the roots differ, or when the
 /// audit records its data's root (datasets::data_root; audits since 2026-12-05) and `data`'s
-/// differs: the indices would name other points.
-at::Tensor read_exclusion(const std::string& path, const Dataset& data);
+/// differs: the indices would name other points. `root`: `data`'s root when the caller has
+/// already computed it (it costs a SHA-256 pass over the data), "" to compute it when needed.
+at::Tensor read_exclusion(const std::string& path, const Dataset& data, const std::string& root = "");
 
 /// `data` without the points at `indices` (sorted, unique), in order; records the count and
 /// `file` in Dataset::excluded_points and exclusion_file.
