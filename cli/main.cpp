@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/heap_tuning.h"
 #include "core/logging.h"
 #include "security/model_warnings.h"
 #include "core/version.h"
@@ -26,6 +27,7 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 
 int main(int argc, char** argv) {
   using rampart::ExitCode;
+  rampart::core::tune_heap_for_tensors();
   CLI::App app{
       "Rampart: adversarial robustness for PyTorch models (FGSM, PGD, Carlini-Wagner), "
       "robustness reports, CI gates, hardening and safe model intake."};

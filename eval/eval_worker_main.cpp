@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/heap_tuning.h"
 #include "core/runtime.h"
 #include "defenses/defended_model.h"
 #include "defenses/transformed_model.h"
@@ -150,6 +151,7 @@ void check_real_batch(models::Model& model, models::Model& file_model, const Eva
 }  // namespace rampart::eval
 
 int main() {
+  rampart::core::tune_heap_for_tensors();
   try {
     rampart::eval::run();
   } catch (const std::bad_alloc&) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ std::string file_text(const std::string& path);
 struct ProcessResult {
   int exit_code = -1;  ///< exit status, or 128 + signal number
   std::string output;  ///< stdout and stderr, interleaved
+  int64_t minor_page_faults = 0;  ///< the child's minor page faults (getrusage's ru_minflt)
 };
 
 /// Runs `args` (args[0] is the program path) with stdout and stderr captured to a file.
