@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -11,25 +12,27 @@ namespace rampart::core {
 
 namespace {
 
-bool user_chose_thresholds() {
+bool user_chose_heap_settings() {
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables != nullptr && (std::strstr(tunables, "glibc.malloc.mmap_threshold") != nullptr ||
-                              std::strstr(tunables, "glibc.malloc.trim_threshold") != nullptr)) {
-    return true;
+  if (tunables != nullptr) {
+    for (const char* name : {"glibc.malloc.mmap_max", "glibc.malloc.mmap_threshold",
+                             "glibc.malloc.trim_threshold"}) {
+      if (std::strstr(tunables, name) != nullptr) return true;
+    }
   }
-  return std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr ||
-         std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr;
+  for (const char* name : {"MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
 }
 
 }  // namespace
 
 bool tune_heap_for_tensors() {
 #if defined(__GLIBC__)
-  if (user_chose_thresholds()) return false;
-  constexpr int kMmapThreshold = 32 << 20;  // glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
-  constexpr int kTrimThreshold = 2 * kMmapThreshold;
-  return mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 &&
-         mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
+  if (user_chose_heap_settings()) return false;
+  constexpr int kKeptAtTop = 256 << 20;
+  return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, kKeptAtTop) == 1;
 #else
   return false;
 #endif
