@@ -3,25 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
-#include <thread>
 
 #include "core/error.h"
+#include "distributed/local_threads.h"
 #include "distributed/process_group.h"
 
 namespace rampart::distributed {
-namespace {
-
-// The ranks on this machine: torchrun's LOCAL_WORLD_SIZE, else WORLD_SIZE.
-int64_t local_world_size(int64_t world_size) {
-  const char* value = std::getenv("LOCAL_WORLD_SIZE");
-  if (value == nullptr || *value == '\0') return world_size;
-  const long long local = std::strtoll(value, nullptr, 10);
-  return local > 0 ? local : world_size;
-}
-
-}  // namespace
 
 std::optional<eval::Evaluation> evaluate_rank(eval::EvalConfig config,
                                               const eval::EvalOptions& options) {
@@ -32,10 +20,7 @@ std::optional<eval::Evaluation> evaluate_rank(eval::EvalConfig config,
     throw ConfigError(config.source + ": distributed.workers is " + std::to_string(spec.workers) +
                       " but WORLD_SIZE is " + std::to_string(group.world_size()));
   }
-  if (config.threads == 0) {
-    const int64_t cores = std::max<unsigned>(std::thread::hardware_concurrency(), 1u);
-    config.threads = std::max<int64_t>(1, cores / local_world_size(group.world_size()));
-  }
+  config.threads = threads_per_local_rank(config.threads, group.world_size());
   const bool randomised =
       std::any_of(config.model.transforms.begin(), config.model.transforms.end(),
                   [](const models::TransformSpec& t) { return t.is_random(); });

@@ -15,6 +15,7 @@
 #include "defenses/defended_training.h"
 #include "distributed/byzantine_simulation.h"
 #include "distributed/data_shards.h"
+#include "distributed/local_threads.h"
 #include "distributed/message_auth.h"
 #include "distributed/update_exchange.h"
 #include "models/safetensors.h"
@@ -232,7 +233,9 @@ training::TrainResult train_rank(const training::TrainConfig& config,
       summary->communication_seconds += std::chrono::duration<double>(t3 - t2).count();
     }
   };
-  training::TrainResult result = defenses::train_with_defense(config, defense, options);
+  training::TrainConfig rank_config = config;
+  rank_config.threads = threads_per_local_rank(config.threads, world);
+  training::TrainResult result = defenses::train_with_defense(rank_config, defense, options);
   // Every rank must end with rank 0's weights: compare digests of the final weights.
   at::Tensor digest = at::zeros({32}, at::TensorOptions().dtype(at::kByte));
   {

@@ -30,7 +30,8 @@ struct DistributedSummary {
 /// and RAMPART_FILE_STORE or MASTER_ADDR/MASTER_PORT): each rank trains on its shard, sends its
 /// update (gradient, or worker momentum) each step to rank 0, which checks, robustly
 /// aggregates and broadcasts it; every rank steps with the aggregate. The last
-/// `simulate_byzantine.count` ranks attack. Rank 0 writes the checkpoint and the export.
+/// `simulate_byzantine.count` ranks attack. Rank 0 writes the checkpoint and the export. With
+/// `threads: 0`, each local rank takes an equal share of the cores (threads_per_local_rank).
 ///
 /// A worker that dies or stops answering (a collective fails or times out after
 /// `timeout_seconds`): the others regroup without it on the same store (GlooGroup::shrink),
