@@ -13,6 +13,11 @@ namespace rampart::core {
 namespace {
 
 bool user_chose_heap_settings() {
+  const char* switch_value = std::getenv("RAMPART_HEAP_TUNING");
+  if (switch_value != nullptr && (std::strcmp(switch_value, "0") == 0 ||
+                                  std::strcmp(switch_value, "off") == 0)) {
+    return true;
+  }
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables != nullptr) {
     for (const char* name : {"glibc.malloc.mmap_max", "glibc.malloc.mmap_threshold",
@@ -31,7 +36,7 @@ bool user_chose_heap_settings() {
 bool tune_heap_for_tensors() {
 #if defined(__GLIBC__)
   if (user_chose_heap_settings()) return false;
-  constexpr int kKeptAtTop = 256 << 20;
+  constexpr int kKeptAtTop = 1 << 30;
   return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, kKeptAtTop) == 1;
 #else
   return false;

@@ -6,12 +6,16 @@
 #include <torch/version.h>
 
 #include "core/error.h"
+#include "core/heap_tuning.h"
 #include "core/version.h"
 #include "python/src/bindings.h"
 
 namespace py = pybind11;
 
 PYBIND11_MODULE(_rampart, m) {
+  // The interpreter's malloc keeps tensor-sized blocks from here on (core/heap_tuning.h);
+  // RAMPART_HEAP_TUNING=0 before the import leaves glibc's settings alone.
+  rampart::core::tune_heap_for_tensors();
   m.doc() = "Rampart's native core: attacks, evaluation, adversarial training, poisoning audits.";
   // rampart.Error and its categories, with the library's one-line messages.
   static py::exception<rampart::Error> error(m, "Error", PyExc_RuntimeError);
