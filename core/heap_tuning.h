@@ -10,9 +10,9 @@ namespace rampart::core {
 /// training or attack step's activations and gradients were then mapped, zero-filled by page
 /// faults and unmapped again. Measured on 2 cores (docs/performance.md, "The heap between
 /// training steps"): `rampart train` on 10,000 .npy points ran at 1,100 img/s with 1.49 million
-/// minor faults, against 4,300 img/s and 40,000 faults tuned; PGD-20 on 1,000 points at batch
-/// 250 took 13.6 s (0.94 million faults) against 6.0 s; audit-data's feature extraction at batch
-/// 512 took 19 to 58 s against 7.4 s.
+/// minor faults, against 4,800 img/s and 42,000 faults tuned; PGD-20 on 1,000 points at batch
+/// 250 took 13.6 s (0.94 million faults) against 4.9 s; audit-data's feature extraction at batch
+/// 512 took 19 to 58 s against 6.0 s.
 ///
 /// Serves every block from the heap (M_MMAP_MAX 0: no per-block mmap, so no 32 MiB ceiling) and
 /// keeps up to 1 GiB free at its top (M_TRIM_THRESHOLD). A process holds on to what it freed,
