@@ -105,4 +105,3 @@ BENCHMARK(BM_Krum)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MultiKrum)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GeometricMedian)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_NnmThenTrimmedMean)->Unit(benchmark::kMillisecond);
-BENCHMARK_MAIN();

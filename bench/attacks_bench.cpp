@@ -309,4 +309,3 @@ BENCHMARK_TEMPLATE(BM_Update, false)
     ->ArgsProduct({{64}, {150528}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
-BENCHMARK_MAIN();

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/heap_tuning.h"
 #include "core/remove_tree.h"
 #include "defenses/aggregation/aggregator.h"
 #include "distributed/message_auth.h"
@@ -118,6 +119,7 @@ void run_rank(int64_t rank, int64_t ranks, int64_t d, int64_t rounds, int64_t ba
 }  // namespace
 
 int main(int argc, char** argv) {
+  rampart::core::tune_heap_for_tensors();  // as `rampart` runs; the forked ranks inherit it
   const int64_t ranks = argc > 1 ? std::atoll(argv[1]) : 12;
   const int64_t d = argc > 2 ? std::atoll(argv[2]) : 1200000;
   const int64_t rounds = argc > 3 ? std::atoll(argv[3]) : 10;

@@ -47,4 +47,3 @@ BENCHMARK(BM_TrainStep)
     ->Args({0, 128})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK_MAIN();

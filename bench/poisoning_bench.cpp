@@ -92,5 +92,3 @@ BENCHMARK(BM_KnnLabels)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_NearestNeighbours)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -94,5 +94,3 @@ BENCHMARK(BM_Pgd20OverFmnist1000)
     ->Iterations(2);
 
 }  // namespace
-
-BENCHMARK_MAIN();

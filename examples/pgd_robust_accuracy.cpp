@@ -3,6 +3,7 @@
 // (the SHA-256 pins the file: `rampart train` prints it, `sha256sum` computes it)
 #include <rampart/attacks/pgd.h>
 #include <rampart/core/error.h>
+#include <rampart/core/heap_tuning.h>
 #include <rampart/datasets/idx_reader.h>
 #include <rampart/models/model.h>
 #include <rampart/models/torchscript_loader.h>
@@ -12,6 +13,7 @@
 using namespace rampart;
 
 int main(int argc, char** argv) {
+  core::tune_heap_for_tensors();  // glibc keeps each step's tensor memory: about 3x faster on CPU
   if (argc != 3) {
     std::fprintf(stderr, "usage: pgd_robust_accuracy MODEL.pt SHA256\n");
     return 2;

@@ -3,6 +3,7 @@
 //   train_synthetic OUTPUT_DIR
 #include <rampart/core/config_node.h>
 #include <rampart/core/error.h>
+#include <rampart/core/heap_tuning.h>
 #include <rampart/datasets/synthetic.h>
 #include <rampart/models/checkpoint.h>
 #include <rampart/training/trainer.h>
@@ -12,6 +13,7 @@
 
 int main(int argc, char** argv) {
   using namespace rampart;
+  core::tune_heap_for_tensors();  // as `rampart` does: glibc keeps each step's tensor memory
   if (argc != 2) {
     std::fprintf(stderr, "usage: train_synthetic OUTPUT_DIR\n");
     return 2;
