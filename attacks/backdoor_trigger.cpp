@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cstdio>
+#include <string>
 
 #include "core/error.h"
 
@@ -47,9 +48,13 @@ std::string TriggerSpec::describe() const {
     std::snprintf(text, sizeof(text), "blend alpha %g, noise pattern seed %llu", alpha,
                   static_cast<unsigned long long>(pattern_seed));
   } else {
-    std::snprintf(text, sizeof(text), "patch %lldx%lld %s at (%lld, %lld), value %g",
+    // The default position (row, col -1) is 1 pixel in from the bottom-right: (H-4, W-4) for 3x3.
+    const auto position = [&](int64_t at, const char* extent) {
+      return at >= 0 ? std::to_string(at) : std::string(extent) + "-" + std::to_string(size + 1);
+    };
+    std::snprintf(text, sizeof(text), "patch %lldx%lld %s at (%s, %s), value %g",
                   static_cast<long long>(size), static_cast<long long>(size), pattern.c_str(),
-                  static_cast<long long>(row), static_cast<long long>(col), value);
+                  position(row, "H").c_str(), position(col, "W").c_str(), value);
   }
   return text;
 }

@@ -89,6 +89,11 @@ PoisonedData poison_dataset(const datasets::Dataset& clean, const PoisonSpec& sp
   if (s.trigger.type == "patch") {
     const int64_t height = clean.images.size(2), width = clean.images.size(3);
     if (s.trigger.random_position) {
+      if (s.trigger.size > height || s.trigger.size > width) {
+        throw ConfigError("trigger: a " + std::to_string(s.trigger.size) + "x" +
+                          std::to_string(s.trigger.size) + " patch does not fit " +
+                          std::to_string(height) + "x" + std::to_string(width) + " images");
+      }
       s.trigger.row = at::randint(height - s.trigger.size + 1, {1}, generator, at::kLong).item<int64_t>();
       s.trigger.col = at::randint(width - s.trigger.size + 1, {1}, generator, at::kLong).item<int64_t>();
       s.trigger.random_position = false;

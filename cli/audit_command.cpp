@@ -2,12 +2,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 #include "core/config_node.h"
 #include "core/error.h"
 #include "core/runtime.h"
+#include "core/shape_text.h"
 #include "datasets/dataset_spec.h"
 #include "datasets/manifest.h"
 #include "datasets/npy.h"
@@ -43,10 +44,6 @@ std::shared_ptr<models::Classifier> audit_model(const core::ConfigNode& root,
                             "weights, or a train recipe to train them on the data first");
     }
     const training::TrainConfig config = training::parse_train_config(root);
-    if (!config.data.exclude.empty() || !config.data.relabel.empty()) {
-      root.fail_at("data", "'exclude' or 'relabel' in an audit config: audit the whole data set, "
-                           "then train with data.exclude (or data.relabel)");
-    }
     const auto defense = defenses::parse_defense_spec(root, config.model.input.range_min,
                                                       config.model.input.range_max);
     std::fprintf(stderr, "audit-data: model.checkpoint is not set: training %s on the data first\n",
@@ -83,6 +80,12 @@ int run_audit_data(const AuditCommand& command) {
   const defenses::poisoning::AuditSpec audit = defenses::poisoning::parse_audit_spec(
       root.has("audit") ? root.child("audit") : core::parse_config("{}", "audit"));
   const datasets::DatasetSpec data_spec = datasets::parse_dataset_spec(root.child("data"));
+  // audit.json's indices are into the data as configured; with points left out or relabelled
+  // they would name other points of the data a later data.exclude reads.
+  if (!data_spec.exclude.empty() || !data_spec.relabel.empty()) {
+    root.fail_at("data", "'exclude' or 'relabel' in an audit config: audit the whole data set, "
+                         "then train with data.exclude (or data.relabel)");
+  }
   std::string ground_truth_path;
   if (root.has("audit") && root.child("audit").has("ground_truth")) {
     ground_truth_path = root.child("audit").get_string("ground_truth");
@@ -98,8 +101,17 @@ int run_audit_data(const AuditCommand& command) {
   context.data_root = datasets::data_root(data);
   context.class_names = data.class_names;
   if (!ground_truth_path.empty()) {
-    context.ground_truth = datasets::read_npy(ground_truth_path).to(at::kLong).flatten();
+    const at::Tensor truth = datasets::read_npy(ground_truth_path);
+    if (truth.dim() != 1 || !at::isIntegralType(truth.scalar_type(), /*includeBool=*/false)) {
+      throw DataError(ground_truth_path + ": expected a 1-D array of integer point indices (the "
+                      "poisoned.npy of rampart data poison), got " + std::string(truth.dtype().name()) +
+                      " of shape " + core::shape_text(truth.sizes()));
+    }
+    context.ground_truth = truth.to(at::kLong);
     context.ground_truth_path = ground_truth_path;
+    if (std::get<0>(at::_unique(context.ground_truth)).numel() != context.ground_truth.numel()) {
+      throw DataError(ground_truth_path + ": an index is listed twice");
+    }
     if (context.ground_truth.numel() &&
         (context.ground_truth.min().item<int64_t>() < 0 ||
          context.ground_truth.max().item<int64_t>() >= data.size())) {
@@ -132,10 +144,12 @@ int run_audit_data(const AuditCommand& command) {
       throw DataError(data.source + ": " + e.what());
     }
   }();
-  std::filesystem::create_directories(command.out);
-  if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
+  core::make_directories(command.out);
   defenses::poisoning::write_audit_reports(command.out, result, audit, context, data.images,
                                            data.labels, spec.input.range_min, spec.input.range_max);
+  // After the reports: features.npy beside an audit.json that could not be written would be
+  // taken for that audit's features.
+  if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
 
   std::printf("audited:   %lld points of %s, %s features (%lld dims, %.1f s), detection %.2f s\n",
               static_cast<long long>(result.points), data.source.c_str(), audit.layer.c_str(),

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
@@ -20,15 +21,29 @@ int run_data_manifest(const ManifestCommand& command) {
   if (!root.has("model")) root.fail("missing required key 'model' (its num_classes and input)");
   const models::ModelSpec model = models::parse_model_spec(root.child("model"), false);
   datasets::DatasetSpec spec = datasets::parse_dataset_spec(root.child(command.section));
-  spec.manifest.clear();  // the manifest being written describes the data, it does not check it
+  // The manifest being written describes the data; it does not check it. It covers the data as
+  // read (after offset and limit), which is what data.manifest checks, before data.exclude and
+  // data.relabel apply.
+  spec.manifest.clear();
+  spec.exclude.clear();
+  spec.relabel.clear();
   const datasets::Dataset data =
       datasets::load_dataset(spec, model.num_classes, model.input.shape);
   const datasets::DataManifest manifest =
       datasets::make_manifest(data, datasets::dataset_files(spec));
   const std::string text = datasets::manifest_json(manifest);
+  // Signed before anything is written: a key that cannot sign leaves the old files as they were.
+  const std::string signature =
+      command.sign.empty() ? std::string() : security::sign_ed25519(text, command.sign);
   core::write_file_atomic(command.out, text);
+  const std::string signature_path = command.out + ".sig";
   if (!command.sign.empty()) {
-    core::write_file_atomic(command.out + ".sig", security::sign_ed25519(text, command.sign));
+    core::write_file_atomic(signature_path, signature);
+  } else if (std::filesystem::exists(signature_path)) {
+    // The signature of the manifest this one replaced: it can only fail to verify now.
+    std::error_code ec;
+    std::filesystem::remove(signature_path, ec);
+    std::printf("removed:  %s (it signed the manifest this one replaced)\n", signature_path.c_str());
   }
   std::printf("manifest: %s (%zu points of %s)\nroot:     %s\n", command.out.c_str(),
               manifest.digests.size(), data.source.c_str(), manifest.root.c_str());

@@ -28,10 +28,23 @@ int run_data_poison(const PoisonCommand& command) {
                                  model.input.range_min, model.input.range_max);
   const datasets::Dataset clean =
       datasets::load_dataset(spec, model.num_classes, model.input.shape);
-  const attacks::PoisonedData out = attacks::poison_dataset(clean, poison);
-
-  std::filesystem::create_directories(command.out);
+  attacks::PoisonedData out;
+  try {
+    out = attacks::poison_dataset(clean, poison);
+  } catch (const ConfigError& e) {  // the trigger does not fit the images, or too few points
+    const std::string what = e.what();
+    const core::ConfigNode node = root.child("poison");
+    if (what.rfind("trigger: ", 0) == 0) node.child("trigger").fail(what.substr(9));
+    if (what.rfind("poison.rate: ", 0) == 0) node.fail_at("rate", what.substr(13));
+    node.fail(what);
+  }
+  core::make_directories(command.out);
   const std::string dir = command.out + "/";
+  // poison.json, written last, says the folder holds one complete set: a run that stops half-way
+  // (a full disk) leaves none, rather than the old one beside new arrays.
+  std::error_code ec;
+  std::filesystem::remove(dir + "poison.json", ec);
+  if (ec) throw DataError(dir + "poison.json: cannot replace it: " + ec.message());
   datasets::write_npy(dir + "images.npy", out.data.images.contiguous());
   datasets::write_npy(dir + "labels.npy", out.data.labels.contiguous());
   datasets::write_npy(dir + "poisoned.npy", out.indices.contiguous());

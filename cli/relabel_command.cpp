@@ -80,6 +80,16 @@ int run_data_relabel(const RelabelCommand& command) {
   const at::Tensor given = data.labels.to(at::kLong).index_select(0, flagged);
   const at::Tensor logits = defenses::poisoning::extract_features(
       *model, data.images.index_select(0, flagged), 512, device, "logits");
+  // A model with NaN or inf outputs would leave every point out "as kept in its label", which is
+  // not what it says: refused, as audit-data refuses such a model.
+  const at::Tensor broken = logits.isfinite().all(1).logical_not();
+  if (broken.any().item<bool>()) {
+    const int64_t row = broken.nonzero()[0][0].item<int64_t>();
+    throw DataError(spec.checkpoint + ": the logits of point " +
+                    std::to_string(flagged[row].item<int64_t>()) + " of " + data.source +
+                    " are not finite: the model's output is broken there, so it cannot name "
+                    "the flagged points' classes");
+  }
   datasets::Relabelling plan =
       defenses::poisoning::plan_relabelling(flagged, given, logits, command.min_confidence);
   plan.points = data.size();

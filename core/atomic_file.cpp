@@ -30,6 +30,14 @@ void write_all(int fd, std::string_view bytes, const std::string& tmp) {
 
 }  // namespace
 
+void make_directories(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) throw DataError(path + ": cannot create folder: " + ec.message());
+  if (!fs::is_directory(path, ec)) throw DataError(path + ": cannot create folder: a file is in the way");
+}
+
 void write_file_atomic(const std::string& path, std::string_view bytes) {
   namespace fs = std::filesystem;
   const fs::path target(path);

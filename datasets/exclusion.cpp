@@ -23,23 +23,35 @@ at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file,
       !audit.contains("flagged") || !audit["flagged"].is_array()) {
     throw DataError(file + ": not a data audit (schema rampart-data-audit/1 with 'flagged')");
   }
+  // `data` (what was audited) may be absent (an audit written by hand) but not malformed: a
+  // field of the wrong type would skip the check it is there for.
   const nlohmann::json data = audit.value("data", nlohmann::json::object());
-  if (data.is_object() && data.contains("points") && data["points"].is_number_integer() &&
-      data["points"].get<int64_t>() != points) {
-    throw DataError(file + ": the audit covered " + std::to_string(data["points"].get<int64_t>()) +
-                    " points but the data has " + std::to_string(points) +
-                    ": its indices would name other points");
+  if (!data.is_object()) throw DataError(file + ": 'data' is not an object");
+  const auto optional_string = [&](const char* key) {
+    if (!data.contains(key) || data[key].is_null()) return std::string();
+    if (!data[key].is_string()) throw DataError(file + ": data." + key + " is not a string");
+    return data[key].get<std::string>();
+  };
+  if (data.contains("points")) {
+    if (!data["points"].is_number_integer() || data["points"].get<int64_t>() < 0) {
+      throw DataError(file + ": data.points is not a point count: " + data["points"].dump());
+    }
+    if (data["points"].get<int64_t>() != points) {
+      throw DataError(file + ": the audit covered " + std::to_string(data["points"].get<int64_t>()) +
+                      " points but the data has " + std::to_string(points) +
+                      ": its indices would name other points");
+    }
   }
-  if (!manifest_root.empty() && data.is_object() && data.contains("manifest_root") &&
-      data["manifest_root"].is_string() && data["manifest_root"].get<std::string>() != manifest_root) {
-    throw DataError(file + ": the audit's data manifest root " +
-                    data["manifest_root"].get<std::string>() + " differs from the data's " +
-                    manifest_root + ": it audited other data");
+  const std::string audited_manifest_root = optional_string("manifest_root");
+  if (!manifest_root.empty() && !audited_manifest_root.empty() &&
+      audited_manifest_root != manifest_root) {
+    throw DataError(file + ": the audit's data manifest root " + audited_manifest_root +
+                    " differs from the data's " + manifest_root + ": it audited other data");
   }
-  if (data.is_object() && data.contains("root") && data["root"].is_string()) {
+  if (const std::string audited_root = optional_string("root"); !audited_root.empty()) {
     const std::string root = known_root.empty() ? data_root(dataset) : known_root;
-    if (data["root"].get<std::string>() != root) {
-      throw DataError(file + ": the audit's data root " + data["root"].get<std::string>() +
+    if (audited_root != root) {
+      throw DataError(file + ": the audit's data root " + audited_root +
                       " differs from the data's " + root +
                       ": it audited other data (an image or label changed)");
     }
@@ -76,6 +88,10 @@ at::Tensor read_exclusion(const std::string& path, const Dataset& data, const st
 }
 
 Dataset exclude_points(const Dataset& data, const at::Tensor& indices, const std::string& file) {
+  if (data.size() > 0 && indices.numel() >= data.size()) {
+    throw DataError(file + ": leaves out all " + std::to_string(data.size()) +
+                    " points of the data: nothing would be left to train on");
+  }
   Dataset out = data;
   at::Tensor keep = at::ones({data.size()}, at::kBool);
   if (indices.numel()) keep.index_fill_(0, indices, false);

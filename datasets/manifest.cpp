@@ -4,6 +4,7 @@
 #include "core/parallel_for.h"
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <initializer_list>
@@ -14,6 +15,7 @@
 #include "core/atomic_file.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "core/version.h"
 #include "security/signature.h"
 
@@ -162,6 +164,7 @@ DataManifest read_manifest(const std::string& path) {
     bad(path, std::string("not JSON (") + e.what() + ")");
   }
   DataManifest m;
+  int64_t points = -1;
   try {
     if (j.at("schema") != "rampart-data-manifest/1") bad(path, "unknown schema");
     m.source = j.at("source").get<std::string>();
@@ -177,11 +180,30 @@ DataManifest read_manifest(const std::string& path) {
       m.files.push_back({f.at("path").get<std::string>(), f.at("sha256").get<std::string>(),
                          f.at("bytes").get<int64_t>()});
     }
+    points = j.at("points").get<int64_t>();
   } catch (const json::exception& e) {
     bad(path, std::string("a field is missing or malformed (") + e.what() + ")");
   }
-  if (m.labels.size() != m.digests.size() || j.at("points").get<int64_t>() != static_cast<int64_t>(m.digests.size())) {
+  if (m.labels.size() != m.digests.size() || points != static_cast<int64_t>(m.digests.size())) {
     bad(path, "the point count, labels and digests disagree");
+  }
+  if (m.num_classes < 1 || static_cast<int64_t>(m.label_histogram.size()) != m.num_classes) {
+    bad(path, "num_classes and label_histogram disagree");
+  }
+  std::vector<int64_t> histogram(m.label_histogram.size(), 0);
+  for (int64_t y : m.labels) {
+    if (y < 0 || y >= m.num_classes) bad(path, "a label is not one of its num_classes classes");
+    ++histogram[static_cast<std::size_t>(y)];
+  }
+  if (histogram != m.label_histogram) bad(path, "label_histogram does not count its labels");
+  if (m.shape.empty() || std::any_of(m.shape.begin(), m.shape.end(), [](int64_t d) { return d < 1; })) {
+    bad(path, "shape is not a point shape");
+  }
+  for (std::size_t i = 0; i < m.digests.size(); ++i) {
+    Digest d{};
+    if (!unhex(m.digests[i], d)) {
+      bad(path, "digests[" + std::to_string(i) + "] is not 64 lowercase hex digits");
+    }
   }
   if (manifest_root(m.digests) != m.root) bad(path, "its root does not match its digests");
   return m;
@@ -195,6 +217,13 @@ std::string verify_manifest(const Dataset& data, const std::string& path,
                     " does not verify with the public key " + public_key);
   }
   const DataManifest m = read_manifest(path);
+  // The digests cover a point's values, not its shape: the same values read as [1, 4, 16]
+  // instead of [1, 8, 8] are other data.
+  const std::vector<int64_t> shape(data.images.sizes().begin() + 1, data.images.sizes().end());
+  if (shape != m.shape) {
+    throw DataError(path + ": the points of " + data.source + " have shape " +
+                    core::shape_text(shape) + ", the manifest's " + core::shape_text(m.shape));
+  }
   const std::vector<std::string> digests = point_digests(data);
   const int64_t n = static_cast<int64_t>(digests.size());
   const int64_t expected = static_cast<int64_t>(m.digests.size());
@@ -225,6 +254,14 @@ std::string verify_manifest(const Dataset& data, const std::string& path,
   if (n != expected) {
     const int64_t i = std::min(n, expected);
     throw DataError(path + ": point " + std::to_string(i) + (n > expected ? " of " + data.source + " was added" : " of the manifest was removed") + " (" + counts + ")");
+  }
+  // Every digest matched, so the data's labels are the ones hashed; a labels[] entry that says
+  // otherwise was edited after the manifest was written.
+  for (int64_t i = 0; i < n; ++i) {
+    if (label[i] != m.labels[static_cast<std::size_t>(i)]) {
+      bad(path, "labels[" + std::to_string(i) + "] is " + std::to_string(m.labels[static_cast<std::size_t>(i)]) +
+                    " but its digest is of label " + std::to_string(label[i]));
+    }
   }
   return m.root;
 }

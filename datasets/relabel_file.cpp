@@ -86,6 +86,11 @@ Relabelling read_fields(const json& j, const std::string& path, const Dataset& d
                       " in the data, the relabelling was made for label " + std::to_string(f) +
                       ": it relabels other data");
     }
+    if (t == f) {  // rampart data relabel never writes this: a flagged label is not kept
+      throw DataError(path + ": point " + std::to_string(i) + " is relabelled from " +
+                      std::to_string(f) + " to the same label: a flagged point keeps no label "
+                      "it was flagged under (list it in left_out instead)");
+    }
     idx.push_back(i);
     from.push_back(f);
     to.push_back(t);

@@ -1,6 +1,7 @@
 #include "eval/gates.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -130,7 +131,9 @@ std::vector<GateResult> check_gates(const std::vector<Gate>& gates,
       }
       value = it->second;
     }
-    const bool passed = (!gate.min || value >= *gate.min) && (!gate.max || value <= *gate.max);
+    // NaN (nothing measured) fails every bound.
+    const bool passed = !std::isnan(value) && (!gate.min || value >= *gate.min) &&
+                        (!gate.max || value <= *gate.max);
     out.push_back({gate, value, passed, threshold_text(gate)});
   }
   return out;

@@ -2,6 +2,7 @@
 
 // Small formatting helpers shared by the report writers.
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -69,6 +70,7 @@ inline std::string cascade_note(const Evaluation& ev) {
 
 /// A gate's measured value: a percentage for accuracies, a number for distances (median_l2).
 inline std::string gate_value(const GateResult& g) {
+  if (std::isnan(g.value)) return "not measured";  // a success rate of no attacked point
   return g.gate.metric.rfind("median_l2:", 0) == 0 ? number(g.value) : percent(g.value);
 }
 

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <sstream>
 
 #include "eval/report_format.h"
@@ -17,7 +18,10 @@ std::string report_junit(const Evaluation& ev) {
     << gate_failures << "\" errors=\"0\" time=\"" << ev.seconds << "\">\n";
   for (const auto& g : ev.gates) {
     const std::string text =
-        g.gate.name + " = " + detail::number(g.value, 6) + ", required " + g.threshold;
+        g.gate.name + " = " +
+        (std::isnan(g.value) ? std::string("not measured (no point was attacked)")
+                             : detail::number(g.value, 6)) +
+        ", required " + g.threshold;
     x << "    <testcase classname=\"rampart.gates\" name=\"" << escape_markup(g.gate.name) << "\">";
     if (!g.passed) {
       x << "\n      <failure message=\"" << escape_markup(text) << "\" type=\"gate\">"

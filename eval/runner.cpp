@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <limits>
 #include <optional>
 
 #include "attacks/backdoor_attack.h"
@@ -118,7 +119,10 @@ std::map<std::string, double> gate_values(const Evaluation& ev) {
   for (const auto& a : ev.attacks) {
     values[a.metrics.id] = a.metrics.robust_accuracy;
     values["median_l2:" + a.metrics.id] = a.metrics.median_l2;
-    values["success_rate:" + a.metrics.id] = a.metrics.success_rate;
+    // Of no attacked point (a backdoor whose model gets no point of the other classes right
+    // without the trigger) the rate is unknown: NaN, which fails every bound of a gate.
+    values["success_rate:" + a.metrics.id] =
+        a.attacked > 0 ? a.metrics.success_rate : std::numeric_limits<double>::quiet_NaN();
   }
   for (const auto& b : ev.budgets) values["worst:" + b.key] = b.robust_accuracy;
   return values;

@@ -219,16 +219,19 @@ std::string markdown(const AuditResult& r, const AuditSpec& s, const AuditContex
   return md.str();
 }
 
-// An SVG histogram of one class's scores: unflagged points blue, flagged red, counts on a log
-// scale.
-std::string histogram_svg(const at::Tensor& scores, const at::Tensor& flagged, double top) {
+// An SVG histogram of one class's scores over [lo, hi] (every class on the same axis): unflagged
+// points blue, flagged red, counts on a log scale.
+std::string histogram_svg(const at::Tensor& scores, const at::Tensor& flagged, double lo, double hi) {
   constexpr int kBins = 40, kW = 260, kH = 90;
   std::vector<int64_t> clean(kBins, 0), marked(kBins, 0);
   const at::Tensor s = scores.to(at::kDouble).contiguous();
   const at::Tensor f = flagged.to(at::kBool).contiguous();
   for (int64_t i = 0; i < s.numel(); ++i) {
-    const int bin = std::clamp(static_cast<int>(s.data_ptr<double>()[i] / top * kBins), 0, kBins - 1);
-    (f.data_ptr<bool>()[i] ? marked : clean)[bin] += 1;
+    const double v = s.data_ptr<double>()[i];
+    if (!std::isfinite(v)) continue;
+    // Clamped as a double first: a score far outside [lo, hi] must not overflow the int.
+    const double position = std::clamp((v - lo) / (hi - lo) * kBins, 0.0, kBins - 1.0);
+    (f.data_ptr<bool>()[i] ? marked : clean)[static_cast<int>(position)] += 1;
   }
   int64_t most = 1;
   for (int b = 0; b < kBins; ++b) most = std::max(most, clean[b] + marked[b]);
@@ -251,8 +254,9 @@ std::string histogram_svg(const at::Tensor& scores, const at::Tensor& flagged, d
           << "\" fill=\"#1f77b4\"/>";
     }
   }
-  svg << "<text x=\"0\" y=\"" << kH - 1 << "\" font-size=\"10\">0</text><text x=\"" << kW - 30
-      << "\" y=\"" << kH - 1 << "\" font-size=\"10\">" << fixed(top, 1) << "</text></svg>";
+  svg << "<text x=\"0\" y=\"" << kH - 1 << "\" font-size=\"10\">" << fixed(lo, 1)
+      << "</text><text x=\"" << kW - 30 << "\" y=\"" << kH - 1 << "\" font-size=\"10\">"
+      << fixed(hi, 1) << "</text></svg>";
   return svg.str();
 }
 
@@ -320,7 +324,11 @@ std::string html(const AuditResult& r, const AuditSpec& s, const AuditContext& c
     h << "</table>\n";
   }
   const DetectorResult& rank = ranking_detector(r);
-  const double top = std::max(rank.scores.numel() ? rank.scores.max().item<double>() : 1.0, 1e-9);
+  // The axis spans every class's scores (finite ones), and 0: label margins are mostly negative.
+  const at::Tensor finite = rank.scores.numel() ? rank.scores.masked_select(rank.scores.isfinite())
+                                                : rank.scores;
+  const double axis_lo = finite.numel() ? std::min(finite.min().item<double>(), 0.0) : 0.0;
+  const double axis_hi = std::max(finite.numel() ? finite.max().item<double>() : 1.0, axis_lo + 1e-9);
   h << "<h2>Scores per class (" << escape_markup(rank.name) << ")</h2><p class=\"muted\">Counts on a log "
        "scale; red bars hold flagged points"
     << (rank.name == "spectral" ? "; the score is the robust z-score, within the class, of SPECTRE's QUE score" : "")
@@ -328,7 +336,7 @@ std::string html(const AuditResult& r, const AuditSpec& s, const AuditContext& c
   for (int64_t cls = 0; cls < r.num_classes; ++cls) {
     const at::Tensor in_class = labels == cls;
     h << "<div class=\"chart\">" << escape_markup(class_name(c, cls)) << "<br>"
-      << histogram_svg(rank.scores.index({in_class}), rank.flagged.index({in_class}), top)
+      << histogram_svg(rank.scores.index({in_class}), rank.flagged.index({in_class}), axis_lo, axis_hi)
       << "</div>\n";
   }
   h << "</div>\n";

@@ -123,12 +123,13 @@ void check_audit_inputs(const at::Tensor& features, const at::Tensor& labels, in
   for (const auto& [values, name] :
        {std::pair{features, "features"}, std::pair{logits, "logits"}}) {
     if (!values.defined()) continue;
-    const at::Tensor bad = values.isfinite().logical_not().reshape({values.size(0), -1});
+    // [N, D] rows (flatten, not reshape to [N, -1], which fails on N = 0).
+    const at::Tensor rows = values.dim() > 1 ? values.flatten(1) : values.unsqueeze(1);
+    const at::Tensor bad = rows.isfinite().logical_not();
     if (!bad.any().item<bool>()) continue;
     const at::Tensor first = bad.nonzero()[0];
     const int64_t row = first[0].item<int64_t>();
-    const double v =
-        values.reshape({values.size(0), -1})[row][first[1].item<int64_t>()].item<double>();
+    const double v = rows[row][first[1].item<int64_t>()].item<double>();
     throw DataError(std::string("the ") + name + " of point " + std::to_string(row) +
                     " are not finite (" +
                     (std::isnan(v) ? "nan"

@@ -16,6 +16,13 @@ DetectorResult detect_knn_labels(const at::Tensor& features, const at::Tensor& l
   const int64_t n = features.size(0);
   DetectorResult out;
   out.name = "knn_labels";
+  if (n < 2) {  // no other point to hold a label against
+    out.scores = at::zeros({n}, at::kDouble);
+    out.neighbour_label = labels.to(at::kLong).clone();
+    out.flagged = at::zeros({n}, at::kBool);
+    out.classes = point_counts_per_class(out.flagged, labels, num_classes);
+    return out;
+  }
   const PcaBasis pca = fit_pca(features, spec.knn_dims, 20000);
   at::Tensor reduced = at::empty({n, pca.basis.size(1)}, at::kFloat);
   for (int64_t start = 0; start < n; start += 8192) {

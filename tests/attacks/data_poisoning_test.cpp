@@ -172,4 +172,28 @@ TEST_CASE("rampart data poison writes the poisoned set and its ground truth",
   CHECK(bad.exit_code == 2);
   CHECK(bad.output.find("poison.target: is for a backdoor (badnets, blend), not label_flip") !=
         std::string::npos);
+  // Errors only the data reveals name the config's file and line too (exit 2), and one the
+  // random position drew from was an uncaught libtorch error (exit 5).
+  const auto poison_with = [&](const std::string& name, const std::string& poison) {
+    test::write_bytes(dir + "/" + name + ".yaml",
+                      "model: {arch: small_cnn, num_classes: 5, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
+                      "data: {format: npy, images: " + dir + "/x.npy, labels: " + dir + "/y.npy, limit: 20}\n"
+                      "poison: " + poison + "\n");
+    return test::run_process({test::rampart_binary(), "data", "poison", dir + "/" + name + ".yaml",
+                              "--out", dir + "/" + name});
+  };
+  const auto too_many = poison_with("many", "{attack: badnets, rate: 0.95, target: 4, trigger: {size: 3}}");
+  CHECK(too_many.exit_code == 2);
+  CHECK_THAT(too_many.output, Catch::Contains("many.yaml:3:") &&
+                                  Catch::Contains("poison.rate: 19 points asked for, 16 are eligible"));
+  const auto wide = poison_with("wide", "{attack: badnets, rate: 0.1, target: 4, trigger: {size: 29, random_position: true}}");
+  CHECK(wide.exit_code == 2);
+  CHECK_THAT(wide.output, Catch::Contains("wide.yaml:3:") &&
+                              Catch::Contains("poison.trigger: a 29x29 patch does not fit 28x28 images"));
+  // --out that cannot be a folder (a file is there): exit 4 naming it, not an internal error.
+  test::write_bytes(dir + "/a-file", "x");
+  const auto blocked = test::run_process(
+      {test::rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/a-file"});
+  CHECK(blocked.exit_code == 4);
+  CHECK_THAT(blocked.output, Catch::Contains(dir + "/a-file: cannot create folder"));
 }

@@ -5,9 +5,13 @@
 #include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
 
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "core/atomic_file.h"
 #include "datasets/idx_reader.h"
@@ -246,4 +250,70 @@ TEST_CASE("audit-data config errors name the key", "[cli][poisoning]") {
   r = run_process({rampart_binary(), "audit-data", dir + "/c.yaml", "--out", dir + "/o"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Catch::Contains("built-in architecture"));
+}
+
+// Inputs only the data or the model reveal (exit 4 naming the file), on a tiny MLP: each was an
+// internal error (exit 5), a silent truncation or a false summary before.
+TEST_CASE("audit-data and data relabel refuse bad ground truths, outputs and models",
+          "[cli][poisoning]") {
+  const std::string dir = rampart::test::make_temp_dir("audit-data-inputs");
+  const std::string model = "model: {arch: mlp, num_classes: 4, input: {shape: [1, 8, 8], range: [0.0, 1.0]}}\n";
+  const std::string data = "data: {format: synthetic, num_samples: 120, seed: 3";
+  write_bytes(dir + "/train.yaml", "seed: 0\n" + model + data + "}\n" +
+                                       "train: {epochs: 1, export_torchscript: false, output: " + dir + "/m}\n");
+  auto r = run_process({rampart_binary(), "train", dir + "/train.yaml"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string checkpoint = dir + "/m/checkpoint.safetensors";
+  const auto audit = [&](const std::string& name, const std::string& data_extra,
+                         const std::string& audit_section, const std::string& out) {
+    write_bytes(dir + "/" + name + ".yaml", model.substr(0, model.size() - 2) + ", checkpoint: " +
+                                                checkpoint + "}\n" + data + data_extra + "}\n" +
+                                                audit_section);
+    return run_process({rampart_binary(), "audit-data", dir + "/" + name + ".yaml", "--out", out,
+                        "--allow-unpinned"});
+  };
+  r = audit("plain", "", "", dir + "/plain");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // An audit of data with points left out would flag indices into the reduced set (exit 2).
+  write_bytes(dir + "/a.json", R"({"schema": "rampart-data-audit/1", "data": {"points": 120}, "flagged": [3, 9]})");
+  r = audit("excluded", ", exclude: " + dir + "/a.json", "", dir + "/o");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("'exclude' or 'relabel' in an audit config"));
+  // Ground truths that are not index lists: the images, a 2-D array, an index listed twice.
+  rampart::datasets::write_npy(dir + "/floats.npy", at::tensor({1.5, 2.7}, at::kDouble));
+  rampart::datasets::write_npy(dir + "/square.npy", at::zeros({2, 2}, at::kLong));
+  rampart::datasets::write_npy(dir + "/twice.npy", at::tensor({4, 7, 4}, at::kLong));
+  for (const auto& [file, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"floats.npy", "floats.npy: expected a 1-D array of integer point indices"},
+           {"square.npy", "of shape [2, 2]"},
+           {"twice.npy", "twice.npy: an index is listed twice"}}) {
+    r = audit("truth", "", "audit: {ground_truth: " + dir + "/" + file + "}\n", dir + "/o");
+    INFO(r.output);
+    CHECK(r.exit_code == 4);
+    CHECK_THAT(r.output, Catch::Contains(message));
+  }
+  // --out where a file is: exit 4 naming it.
+  write_bytes(dir + "/a-file", "x");
+  r = audit("plain", "", "", dir + "/a-file");
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains(dir + "/a-file: cannot create folder"));
+
+  // data relabel with a model whose outputs are NaN said every flagged point was "kept in its
+  // label" and left out (exit 0); now refused like audit-data refuses it.
+  std::string bytes = rampart::core::read_file(checkpoint);
+  uint64_t header = 0;
+  for (int b = 7; b >= 0; --b) header = (header << 8) | static_cast<unsigned char>(bytes[b]);
+  std::fill(bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header), bytes.end(), '\xff');  // NaN
+  write_bytes(dir + "/nan.safetensors", bytes);
+  write_bytes(dir + "/relabel.yaml", model + data + ", exclude: " + dir + "/a.json}\n");
+  r = run_process({rampart_binary(), "data", "relabel", dir + "/relabel.yaml", "--model",
+                   dir + "/nan.safetensors", "--out", dir + "/relabel.json", "--allow-unpinned"});
+  INFO(r.output);
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("nan.safetensors: the logits of point 3 of") &&
+                           Catch::Contains("are not finite"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/relabel.json"));
 }

@@ -4,13 +4,14 @@
 #include "core/config_node.h"
 #include "core/atomic_file.h"
 #include "defenses/defense_config.h"
+#include "defenses/poisoning/data_audit.h"
 #include "eval/eval_config.h"
 #include "training/train_config.h"
 
 using namespace rampart;
 
 TEST_CASE("every config in configs/ loads and validates", "[configs]") {
-  int train_configs = 0, eval_configs = 0, defense_configs = 0;
+  int train_configs = 0, eval_configs = 0, defense_configs = 0, audit_configs = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator(std::string(RAMPART_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
@@ -25,6 +26,12 @@ TEST_CASE("every config in configs/ loads and validates", "[configs]") {
       const auto defense = defenses::parse_defense_spec(root, config.model.input.range_min,
                                                         config.model.input.range_max);
       defense_configs += defense.adversarial.has_value() || defense.distillation.has_value();
+      // An audit config (`rampart audit-data`) is a train config plus its audit: section.
+      if (root.has("audit")) {
+        const auto audit = defenses::poisoning::parse_audit_spec(root.child("audit"));
+        CHECK_FALSE(audit.detectors.empty());
+        ++audit_configs;
+      }
       // Issue 15, item 7: the validation split picks the kept epoch of a defense, so it must
       // be held out of the training files, never a test set (t10k-*, test_batch), unless the
       // config says in its header that it only monitors test accuracy and trains no defense.
@@ -53,4 +60,5 @@ TEST_CASE("every config in configs/ loads and validates", "[configs]") {
   CHECK(train_configs >= 3);
   CHECK(eval_configs >= 2);
   CHECK(defense_configs >= 4);  // pgd_at, fgsm_rs, trades, distillation
+  CHECK(audit_configs >= 1);    // fmnist_audit
 }

@@ -125,3 +125,39 @@ TEST_CASE("data.exclude refuses an audit of other data by the root it records",
   label.labels[0] = 2;
   CHECK_THAT(exclusion_refusal(dir + "/same.json", label), Catch::Contains("it audited other data"));
 }
+
+TEST_CASE("data.exclude refuses data fields of the wrong type and an audit that flags everything",
+          "[datasets][exclude]") {
+  const std::string dir = test::make_temp_dir("exclude-typed");
+  const auto audit_with_data = [&](const std::string& name, const std::string& data_json) {
+    test::write_bytes(dir + "/" + name, R"({"schema": "rampart-data-audit/1", "flagged": [1], "data": )" +
+                                            data_json + "}");
+    return dir + "/" + name;
+  };
+  // Each of these skipped the check its field is there for, and the audit was used.
+  CHECK_THAT(exclusion_refusal(audit_with_data("p-string.json", R"({"points": "11"})"), 10),
+             Catch::Contains("p-string.json: data.points is not a point count: \"11\""));
+  CHECK_THAT(exclusion_refusal(audit_with_data("p-float.json", R"({"points": 11.0})"), 10),
+             Catch::Contains("p-float.json: data.points is not a point count"));
+  CHECK_THAT(exclusion_refusal(audit_with_data("d-string.json", R"("x")"), 10),
+             Catch::Contains("d-string.json: 'data' is not an object"));
+  CHECK_THAT(exclusion_refusal(audit_with_data("d-null.json", "null"), 10),
+             Catch::Contains("d-null.json: 'data' is not an object"));
+  CHECK_THAT(exclusion_refusal(audit_with_data("root-number.json", R"({"points": 10, "root": 5})"), 10),
+             Catch::Contains("root-number.json: data.root is not a string"));
+  CHECK_THAT(exclusion_refusal(audit_with_data("mroot.json", R"({"manifest_root": [1]})"), 10),
+             Catch::Contains("mroot.json: data.manifest_root is not a string"));
+  // null roots (an audit of data without a manifest) are what audit-data writes: accepted.
+  CHECK(exclusion_refusal(audit_with_data("nulls.json", R"({"points": 10, "root": null, "manifest_root": null})"), 10)
+            .empty());
+  // Flagging every point leaves nothing to train on: refused, not a training on 0 points.
+  const datasets::Dataset four = flat_points(4);
+  const at::Tensor all = datasets::read_exclusion(write_audit(dir + "/all.json", {0, 1, 2, 3}, 4), four);
+  try {
+    datasets::exclude_points(four, all, dir + "/all.json");
+    FAIL("an exclusion of every point was accepted");
+  } catch (const DataError& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("all.json: leaves out all 4 points of the data"));
+  }
+  CHECK(datasets::exclude_points(four, all.slice(0, 0, 3), "three").size() == 1);
+}

@@ -6,7 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -127,6 +129,53 @@ TEST_CASE("a data manifest names the first changed, relabelled, added or removed
     CHECK(run.output.find("point 0 of " + dir + "/x.npy has a changed image") != std::string::npos);
     CHECK(!std::filesystem::exists(dir + "/out/checkpoint.safetensors"));
   }
+  SECTION("the same values read with another point shape are other data") {
+    write_data(dir, images.reshape({40, 1, 14, 56}), labels);
+    datasets::DatasetSpec spec;
+    spec.format = "npy";
+    spec.images = dir + "/x.npy";
+    spec.labels = dir + "/y.npy";
+    spec.manifest = dir + "/m.json";
+    try {
+      datasets::load_dataset(spec, 4, {1, 14, 56});
+      FAIL("the reshaped points matched the manifest");
+    } catch (const DataError& e) {
+      CHECK_THAT(std::string(e.what()),
+                 Catch::Contains("m.json: the points of " + dir + "/x.npy have shape [1, 14, 56], "
+                                 "the manifest's [1, 28, 28]"));
+    }
+  }
+  SECTION("a manifest whose fields disagree with each other is not one, exit 4") {
+    const auto edited_refusal = [&](const std::function<void(nlohmann::json&)>& edit) {
+      auto edited = json;
+      edit(edited);
+      core::write_file_atomic(dir + "/edited.json", edited.dump());
+      return refusal(dir, dir + "/edited.json");
+    };
+    // Each of these was read without a word, or with a JSON library's message (exit 5).
+    CHECK_THAT(edited_refusal([](nlohmann::json& j) { j.erase("points"); }),
+               Catch::Contains("edited.json: not a Rampart data manifest: a field is missing"));
+    CHECK_THAT(edited_refusal([](nlohmann::json& j) { j["points"] = "40"; }),
+               Catch::Contains("edited.json: not a Rampart data manifest: a field is missing or malformed"));
+    CHECK_THAT(edited_refusal([](nlohmann::json& j) { j["labels"][5] = 3; }),
+               Catch::Contains("edited.json: not a Rampart data manifest: label_histogram does not count its labels"));
+    CHECK_THAT(edited_refusal([](nlohmann::json& j) { j["labels"][5] = 7; }),
+               Catch::Contains("a label is not one of its num_classes classes"));
+    CHECK_THAT(edited_refusal([](nlohmann::json& j) { j["num_classes"] = 7; }),
+               Catch::Contains("num_classes and label_histogram disagree"));
+    CHECK_THAT(edited_refusal([](nlohmann::json& j) { j["shape"] = {3, 0, 2}; }),
+               Catch::Contains("shape is not a point shape"));
+    // Labels 5 and 6 (1 and 2) swapped: the histogram still counts them, the digests do not.
+    CHECK_THAT(edited_refusal([](nlohmann::json& j) { std::swap(j["labels"][5], j["labels"][6]); }),
+               Catch::Contains("edited.json: not a Rampart data manifest: labels[5] is 2 but its "
+                               "digest is of label 1"));
+    CHECK_THAT(edited_refusal([](nlohmann::json& j) {
+                 auto d = j["digests"][2].get<std::string>();
+                 for (char& c : d) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+                 j["digests"][2] = d;
+               }),
+               Catch::Contains("edited.json: not a Rampart data manifest: digests[2] is not 64 lowercase hex digits"));
+  }
   SECTION("a manifest whose root does not match its digests is not one") {
     auto edited = json;
     edited["digests"][3] = std::string(64, '0');
@@ -165,4 +214,48 @@ TEST_CASE("a signed data manifest: the right key verifies, a wrong key is refuse
   CHECK(refusal(dir, dir + "/m.json", dir + "/m.json.sig", dir + "/other.pub.pem")
             .find("m.json: the Ed25519 signature " + dir + "/m.json.sig does not verify with the public key " + dir + "/other.pub.pem") !=
         std::string::npos);
+
+  // A key that cannot sign (a public key) fails before anything is written: the signed pair
+  // stays as it was (it was written over before the signing failed).
+  const std::string manifest_before = core::read_file(dir + "/m.json");
+  const std::string signature_before = core::read_file(dir + "/m.json.sig");
+  write_data(dir, at::rand({12, 1, 28, 28}, at::kFloat), at::arange(12, at::kLong).remainder(4));
+  const auto bad_key = test::run_process({test::rampart_binary(), "data", "manifest",
+                                          config(dir, ""), "--out", dir + "/m.json", "--sign",
+                                          dir + "/other.pub.pem"});
+  INFO(bad_key.output);
+  CHECK(bad_key.exit_code == 4);
+  CHECK(core::read_file(dir + "/m.json") == manifest_before);
+  CHECK(core::read_file(dir + "/m.json.sig") == signature_before);
+  // An unsigned manifest written over a signed one removes the signature it no longer matches.
+  const auto unsigned_run = test::run_process(
+      {test::rampart_binary(), "data", "manifest", config(dir, ""), "--out", dir + "/m.json"});
+  INFO(unsigned_run.output);
+  CHECK(unsigned_run.exit_code == 0);
+  CHECK(core::read_file(dir + "/m.json") != manifest_before);
+  CHECK_FALSE(std::filesystem::exists(dir + "/m.json.sig"));
+  CHECK_THAT(unsigned_run.output, Catch::Contains("removed:  " + dir + "/m.json.sig"));
+}
+
+TEST_CASE("rampart data manifest covers the data before data.exclude, which data.manifest checks",
+          "[datasets][manifest]") {
+  const std::string dir = test::make_temp_dir("manifest-exclude");
+  write_data(dir, at::rand({12, 1, 28, 28}, at::kFloat), at::arange(12, at::kLong).remainder(4));
+  test::write_bytes(dir + "/audit.json",
+                    R"({"schema": "rampart-data-audit/1", "data": {"points": 12}, "flagged": [2, 5, 7]})");
+  const auto made = test::run_process({test::rampart_binary(), "data", "manifest",
+                                       config(dir, ", exclude: " + dir + "/audit.json"), "--out",
+                                       dir + "/m.json"});
+  INFO(made.output);
+  REQUIRE(made.exit_code == 0);
+  CHECK(nlohmann::json::parse(core::read_file(dir + "/m.json"))["points"] == 12);
+  datasets::DatasetSpec spec;
+  spec.format = "npy";
+  spec.images = dir + "/x.npy";
+  spec.labels = dir + "/y.npy";
+  spec.manifest = dir + "/m.json";
+  spec.exclude = dir + "/audit.json";
+  const datasets::Dataset data = datasets::load_dataset(spec, 4, {1, 28, 28});
+  CHECK(data.size() == 9);
+  CHECK(data.excluded_points == 3);
 }

@@ -110,6 +110,10 @@ TEST_CASE("data.relabel refuses a relabelling made for other data", "[datasets][
   r.left_out = at::tensor({0, 4}, at::kLong);
   CHECK_THAT(refusal(write("twice.json", r), data), Catch::Contains("twice.json: point 4 is named twice"));
   r = plan_for_ten(data);
+  r.to = at::tensor({2, 0}, at::kLong);  // point 4 "relabelled" from 0 to 0: it was counted
+  CHECK_THAT(refusal(write("same.json", r), data),
+             Catch::Contains("same.json: point 4 is relabelled from 0 to the same label"));
+  r = plan_for_ten(data);
   r.left_out = at::tensor({10}, at::kLong);
   CHECK_THAT(refusal(write("range.json", r), data),
              Catch::Contains("range.json: left_out index 10 is outside [0, 10)"));

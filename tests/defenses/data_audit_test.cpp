@@ -6,7 +6,9 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
+#include "core/atomic_file.h"
 #include "core/config_node.h"
 #include "core/error.h"
 #include "core/inline_image.h"
@@ -19,6 +21,7 @@
 #include "defenses/poisoning/nearest_neighbours.h"
 #include "defenses/poisoning/robust_covariance.h"
 #include "defenses/poisoning/source_diversity.h"
+#include "support/test_support.h"
 
 using namespace rampart;
 using namespace rampart::defenses::poisoning;
@@ -968,6 +971,45 @@ TEST_CASE("audit.json holds the sorted flagged indices and the verdicts", "[defe
   CHECK(j["detectors"][0]["poisoned_classes"] == nlohmann::json::array({2}));
   CHECK(j["against_ground_truth"]["recall"].get<double>() >= 0.99);
   CHECK(j["scores"]["spectral"].size() == 1200);
+}
+
+TEST_CASE("every detector judges a data set of 0 to 3 points without an error", "[defenses][poisoning][audit]") {
+  for (int64_t n = 0; n <= 3; ++n) {
+    for (const std::string detector : {"spectral", "activation_clustering", "knn_labels", "label_margin"}) {
+      INFO(detector << " on " << n << " points");
+      AuditSpec spec;
+      spec.detectors = {detector};
+      at::manual_seed(n);
+      const at::Tensor labels = at::arange(n, at::kLong).remainder(2);
+      AuditResult r;
+      // knn_labels threw "fit_pca: points must be [N >= 2, D]" on one point (exit 5).
+      REQUIRE_NOTHROW(r = audit_features(at::randn({n, 6}), labels, 2, spec, at::randn({n, 2})));
+      CHECK(r.points == n);
+      if (n <= 1) CHECK(r.flagged.numel() == 0);
+    }
+  }
+}
+
+TEST_CASE("audit.html's score axis spans negative scores (label margins)", "[defenses][poisoning][audit]") {
+  at::manual_seed(5);
+  const int64_t n = 200;
+  const at::Tensor labels = at::arange(4, at::kLong).repeat_interleave(50);
+  AuditSpec spec;
+  spec.detectors = {"label_margin"};
+  spec.top_images = 0;
+  const AuditResult r = audit_features(at::randn({n, 6}), labels, 4, spec, at::randn({n, 4}));
+  const double lowest = r.detectors[0].scores.min().item<double>();
+  REQUIRE(lowest < -0.5);
+  const std::string dir = test::make_temp_dir("audit-html-axis");
+  write_audit_reports(dir, r, spec, AuditContext{}, at::rand({n, 1, 4, 4}), labels, 0.0, 1.0);
+  const std::string html = core::read_file(dir + "/audit.html");
+  // Every class's chart starts at the lowest score; it started at 0, and every negative score
+  // fell into the first bar.
+  char label[32];
+  std::snprintf(label, sizeof(label), ">%.1f</text>", lowest);
+  std::size_t charts = 0;
+  for (std::size_t pos = html.find(label); pos != std::string::npos; pos = html.find(label, pos + 1)) ++charts;
+  CHECK(charts == 4);
 }
 
 TEST_CASE("encode_png writes a valid PNG header and chunk layout", "[core]") {

@@ -294,3 +294,36 @@ TEST_CASE("rampart eval: a backdoor entry measures the trigger's attack success 
   CHECK_THAT(md, Catch::Contains("trigger, to class 8"));
   CHECK_THAT(md, Catch::Contains("its success rate is the attack success rate"));
 }
+
+// With no clean-correct point of another class (here every test point is of the target class)
+// a backdoor's success rate measures nothing: its gate fails, the report says "not measured".
+// It passed before, the rate of no point being reported as 0.
+TEST_CASE("rampart eval: a backdoor gate with no attacked point fails, not measured",
+          "[eval][end_to_end][backdoor]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-backdoor-none");
+  const datasets::Dataset test_set = test::fmnist_test(300);
+  const at::Tensor rows = test_set.labels.eq(0).nonzero().flatten();
+  REQUIRE(rows.numel() > 10);
+  datasets::write_npy(dir + "/x.npy", test_set.images.index_select(0, rows).contiguous());
+  datasets::write_npy(dir + "/y.npy", test_set.labels.index_select(0, rows).contiguous());
+  std::string yaml = eval_yaml(checkpoint, 300, "  - {name: backdoor, target: 0, trigger: {size: 3}}\n",
+                               /*cascade=*/false);
+  const std::size_t data_begin = yaml.find("data: {");
+  yaml.replace(data_begin, yaml.find('\n', data_begin) - data_begin,
+               "data: {format: npy, images: " + dir + "/x.npy, labels: " + dir + "/y.npy}");
+  yaml.replace(yaml.find("gates: {clean_accuracy: {min: 0.5}}"), 36,
+               "gates: {attack_success_rate: {backdoor-patch-to-0: {max: 0.05}}}");
+  const auto result = test::run_eval(test::write_eval_config(dir, yaml));
+  INFO(result.output);
+  CHECK(result.exit_code == 1);
+  const json report = test::read_json(dir + "/report/report.json");
+  CHECK(report["attacks"][0]["attacked"] == 0);
+  const json& gate = report["gates"]["results"][0];
+  CHECK(gate["name"] == "attack_success_rate.backdoor-patch-to-0");
+  CHECK(gate["value"].is_null());
+  CHECK(gate["passed"] == false);
+  CHECK_THAT(core::read_file(dir + "/report/report.md"), Catch::Contains("| not measured |"));
+  CHECK_THAT(core::read_file(dir + "/report/junit.xml"), Catch::Contains("not measured (no point was attacked)"));
+}
