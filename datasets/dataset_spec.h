@@ -45,14 +45,17 @@ struct DatasetSpec {
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Parses a data section (keys: format, images, labels, files, root, layout, num_samples,
-/// seed, sample_seed, noise, offset, limit, batch_size, shuffle, class_names). Format-specific keys
-/// are required per format.
+/// seed, sample_seed, noise, offset, limit, batch_size, shuffle, class_names, manifest,
+/// manifest_signature, manifest_public_key, exclude, relabel). Format-specific keys are required
+/// per format; exclude and relabel exclude each other.
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
 
 /// Reads the data set a spec names, with the model's class count and input shape
 /// ([C, H, W]); points whose shape differs from `input_shape` are a DataError naming the
 /// source. Applies `offset`, then `limit`, then checks the `manifest` when one is named (a
-/// DataError naming the first differing point; Dataset::manifest_root records it).
+/// DataError naming the first differing point; Dataset::manifest_root records it), then leaves
+/// out the points an `exclude` audit flagged (datasets/exclusion.h) or applies a `relabel` file
+/// (datasets/relabel_file.h).
 Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
                      const std::vector<int64_t>& input_shape);
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace rampart::defenses::poisoning {
 
@@ -28,6 +29,10 @@ datasets::Relabelling plan_relabelling(const at::Tensor& flagged, const at::Tens
     return plan;
   }
   const at::Tensor given = labels.to(at::kLong).flatten();
+  if (given.min().item<int64_t>() < 0 || given.max().item<int64_t>() >= logits.size(1)) {
+    throw std::invalid_argument("plan_relabelling: a label is outside the " +
+                                std::to_string(logits.size(1)) + " classes of the logits");
+  }
   const auto [probability, predicted] = logits.to(at::kFloat).softmax(1).max(1);
   const at::Tensor relabel = predicted.ne(given).logical_and(probability.ge(min_confidence));
   const at::Tensor take = relabel.nonzero().flatten();

@@ -18,7 +18,8 @@ namespace rampart::defenses::poisoning {
 /// `flagged` int64 [F] (indices into the data), `labels` int64 [F] (their labels in the data),
 /// `logits` [F, C]. Fills indices, from, to, confidence, left_out and min_confidence; the
 /// caller fills the provenance fields. Throws std::invalid_argument when the shapes disagree,
-/// `min_confidence` is outside [0, 1], or an index is negative or repeated.
+/// `min_confidence` is outside [0, 1], an index is negative or repeated, or a label is not one
+/// of the logits' classes.
 ///
 /// Example:
 ///   auto plan = plan_relabelling(flagged, data.labels.index_select(0, flagged), logits, 0.0);

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from ._rampart import ConfigError, DataError, Error, ModelRejected, __version__, libtorch_version
 from .aggregation import Aggregator
-from .attacks import (AttackResult, apgd_ce, apgd_t, autoattack, cw, fab_t, fgsm, pgd, square)
+from .attacks import (AttackResult, apgd_ce, apgd_t, autoattack, backdoor, cw, fab_t, fgsm, pgd,
+                      square)
 from .evaluation import RobustnessError, assert_robust, evaluate
 from .intake import scan
-from .poisoning import audit_features, relabel_flagged
+from .poisoning import (apply_trigger, audit_features, manifest, poison, relabel_flagged,
+                        verify_manifest)
 from .training import adversarial_loss, adversarial_training_step
 
 __all__ = [
     "Aggregator", "AttackResult", "ConfigError", "DataError", "Error", "ModelRejected", "RobustnessError",
     "__version__", "adversarial_loss", "adversarial_training_step", "apgd_ce", "apgd_t",
-    "assert_robust", "audit_features", "autoattack", "cw", "evaluate", "fab_t", "fgsm",
-    "libtorch_version", "pgd", "relabel_flagged", "scan", "square",
+    "apply_trigger", "assert_robust", "audit_features", "autoattack", "backdoor", "cw", "evaluate",
+    "fab_t", "fgsm", "libtorch_version", "manifest", "pgd", "poison", "relabel_flagged", "scan",
+    "square", "verify_manifest",
 ]

@@ -124,3 +124,15 @@ def autoattack(model: Any, x: torch.Tensor, y: torch.Tensor, eps: float, *, norm
     points the earlier ones left robust (``version``: standard, plus or rand)."""
     return _run("autoattack", model, x, y, clip, seed, point_ids, eps=eps, norm=norm,
                 version=version)
+
+
+def backdoor(model: Any, x: torch.Tensor, y: torch.Tensor, *, target: int,
+             trigger: Optional[dict] = None, clip: Box = (0.0, 1.0),
+             point_ids: Optional[torch.Tensor] = None) -> AttackResult:
+    """A backdoor's trigger as an attack (the ``backdoor`` entry of ``rampart eval``): stamps
+    ``trigger`` (the keys of ``rampart.poison``'s; default a 3x3 patch of value 1 in the
+    bottom-right corner) on every point and succeeds where the model then answers ``target``.
+    Over the points of other classes that the model gets right without the trigger,
+    ``success_rate`` is the attack success rate (ASR)."""
+    return _run("backdoor", model, x, y, clip, 0, point_ids, target=target,
+                trigger=dict({"type": "patch"}, **(trigger or {})))

@@ -57,4 +57,10 @@ TEST_CASE("plan_relabelling relabels where the model names another class, leaves
   CHECK_THROWS_AS(defenses::poisoning::plan_relabelling(at::tensor({40, 7, 23, -1, 3}, at::kLong),
                                                         labels, logits, 0.0),
                   std::invalid_argument);
+  // A label that is not a class of the logits (it was "relabelled from" a class that is not one).
+  at::Tensor outside = labels.clone();
+  outside[2] = logits.size(1);
+  CHECK_THROWS_WITH(defenses::poisoning::plan_relabelling(flagged, outside, logits, 0.0),
+                    Catch::Contains("a label is outside the " + std::to_string(logits.size(1)) +
+                                    " classes of the logits"));
 }
