@@ -63,6 +63,11 @@ int run_data_relabel(const RelabelCommand& command) {
     const auto it = file.metadata.find(key);
     return it == file.metadata.end() ? std::string("?") : it->second;
   };
+  if (const auto relabel = file.metadata.find("data_relabel_file"); relabel != file.metadata.end()) {
+    throw ConfigError("--model " + spec.checkpoint + ": trained on the relabelling " +
+                      relabel->second + " (data.relabel), not without the audit's flagged points: "
+                      "pass the model retrained with data.exclude " + audit);
+  }
   const auto excluded = file.metadata.find("data_excluded_points");
   if (excluded != file.metadata.end() && excluded->second != std::to_string(flagged.numel())) {
     throw ConfigError("--model " + spec.checkpoint + ": trained without " + excluded->second +

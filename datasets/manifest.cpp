@@ -253,7 +253,7 @@ std::string verify_manifest(const Dataset& data, const std::string& path,
   }
   if (n != expected) {
     const int64_t i = std::min(n, expected);
-    throw DataError(path + ": point " + std::to_string(i) + (n > expected ? " of " + data.source + " was added" : " of the manifest was removed") + " (" + counts + ")");
+    throw DataError(path + ": point " + std::to_string(i) + (n > expected ? " of " + data.source + " was added" : " of the manifest was removed from " + data.source) + " (" + counts + ")");
   }
   // Every digest matched, so the data's labels are the ones hashed; a labels[] entry that says
   // otherwise was edited after the manifest was written.

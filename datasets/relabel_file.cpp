@@ -78,8 +78,9 @@ Relabelling read_fields(const json& j, const std::string& path, const Dataset& d
       throw DataError(path + ": a 'relabelled' entry needs index, from and to, got " + e.dump());
     }
     const int64_t i = integer_in(e["index"], 0, n, "relabelled index", path);
-    const int64_t f = integer_in(e["from"], 0, data.num_classes, "label (from)", path);
-    const int64_t t = integer_in(e["to"], 0, data.num_classes, "label (to)", path);
+    const std::string point = "point " + std::to_string(i) + "'s ";
+    const int64_t f = integer_in(e["from"], 0, data.num_classes, point + "label (from)", path);
+    const int64_t t = integer_in(e["to"], 0, data.num_classes, point + "new label (to)", path);
     claim(i);
     if (y[i] != f) {
       throw DataError(path + ": point " + std::to_string(i) + " has label " + std::to_string(y[i]) +
@@ -156,6 +157,9 @@ Dataset apply_relabelling(const Dataset& data, const Relabelling& r, const std::
   relabelled.labels = data.labels.to(at::kLong).clone();
   if (r.indices.numel()) relabelled.labels.index_copy_(0, r.indices, r.to);
   Dataset out = exclude_points(relabelled, r.left_out, file);
+  // The left-out points count in excluded_points, but this is no data.exclude: a model trained
+  // on it must not pass for the sanitised model of the audit (rampart data relabel checks it).
+  out.exclusion_file = data.exclusion_file;
   out.relabelled_points = r.indices.numel();
   out.relabel_file = file;
   out.relabel_sha256 = r.file_sha256;

@@ -261,6 +261,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
       metadata["data_relabelled_points"] = std::to_string(result.relabelled_points);
       metadata["data_relabel_file"] = result.relabel_file;
       metadata["data_relabel_sha256"] = result.relabel_sha256;
+      metadata["data_relabel_left_out"] = std::to_string(result.excluded_points);
     }
     if (options.robust_validation) {
       result.robust_accuracy = options.robust_validation(model, *validation);

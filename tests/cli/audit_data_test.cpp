@@ -189,6 +189,20 @@ TEST_CASE("data relabel gives the flagged poisons their true class, and data.rel
   CHECK(asr <= 0.2);
   CHECK(code == 0);
 
+  // The relabelled model records its relabelling, not an exclusion: it is not the sanitised
+  // model of the audit, and data relabel refuses it as one (it took it for a model trained
+  // without the left-out points, and named the relabelling as its data.exclude).
+  const std::string model_bytes = rampart::core::read_file(dir + "/r/checkpoint.safetensors");
+  uint64_t header_size = 0;
+  for (int b = 7; b >= 0; --b) header_size = (header_size << 8) | static_cast<unsigned char>(model_bytes[b]);
+  const auto metadata = nlohmann::json::parse(model_bytes.substr(8, header_size))["__metadata__"];
+  CHECK(metadata["data_relabel_left_out"] == std::to_string(relabel["left_out"].size()));
+  CHECK_FALSE(metadata.contains("data_excluded_points"));
+  r = run_process({rampart_binary(), "data", "relabel", dir + "/sanitised.yaml", "--model",
+                   dir + "/r/checkpoint.safetensors", "--out", dir + "/again.json", "--allow-unpinned"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("trained on the relabelling " + dir + "/relabel.json"));
+
   // Errors: no audit to relabel (exit 2), and a relabelling of other data (exit 4).
   write_bytes(dir + "/no_audit.yaml", "seed: 0\n" + kModel + data + "}\n");
   r = run_process({rampart_binary(), "data", "relabel", dir + "/no_audit.yaml", "--model",

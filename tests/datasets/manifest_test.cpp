@@ -116,7 +116,9 @@ TEST_CASE("a data manifest names the first changed, relabelled, added or removed
   }
   SECTION("the last point removed") {
     write_data(dir, images.slice(0, 0, 39), labels.slice(0, 0, 39));
-    CHECK(refusal(dir, dir + "/m.json").find("point 39 of the manifest was removed") != std::string::npos);
+    CHECK(refusal(dir, dir + "/m.json").find("point 39 of the manifest was removed from " + dir +
+                                             "/x.npy (the data has 39 points, the manifest 40)") !=
+          std::string::npos);
   }
   SECTION("rampart train refuses the changed data before training, exit 4") {
     at::Tensor changed = images.clone();

@@ -105,7 +105,7 @@ TEST_CASE("data.relabel refuses a relabelling made for other data", "[datasets][
                              "for label 2"));
   r = plan_for_ten(data);
   r.to = at::tensor({2, 3}, at::kLong);
-  CHECK_THAT(refusal(write("to.json", r), data), Catch::Contains("to.json: label (to) 3 is outside [0, 3)"));
+  CHECK_THAT(refusal(write("to.json", r), data), Catch::Contains("to.json: point 4's new label (to) 3 is outside [0, 3)"));
   r = plan_for_ten(data);
   r.left_out = at::tensor({0, 4}, at::kLong);
   CHECK_THAT(refusal(write("twice.json", r), data), Catch::Contains("twice.json: point 4 is named twice"));
