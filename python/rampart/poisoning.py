@@ -68,7 +68,7 @@ def poison(images: torch.Tensor, labels: torch.Tensor, *, attack: str = "badnets
     entry: Dict[str, Any] = {"attack": attack, "rate": rate, "seed": seed}
     if target is not None:
         entry["target"] = target
-    if attack != "label_flip":
+    if attack != "label_flip" or trigger is not None:  # a trigger given to label_flip: refused
         entry["trigger"] = dict({"type": "blend" if attack == "blend" else "patch"}, **(trigger or {}))
     if flip_from is not None or flip_to is not None:
         entry.update({"flip_from": flip_from, "flip_to": flip_to})

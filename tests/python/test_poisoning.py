@@ -58,6 +58,8 @@ def test_poison_blend_and_label_flips_and_their_errors():
     assert torch.equal(flips["images"], images)
     with pytest.raises(rampart.ConfigError, match="rate"):
         rampart.poison(images, labels, rate=0.9, target=0)      # 180 asked, 150 eligible
+    with pytest.raises(rampart.ConfigError, match="is for a backdoor"):
+        rampart.poison(images, labels, attack="label_flip", trigger={"size": 3})
     with pytest.raises(rampart.ConfigError, match="does not fit"):
         rampart.poison(images, labels, target=0, trigger={"size": 9, "random_position": True})
 
