@@ -49,7 +49,11 @@ std::string ConfigNode::location() const {
 }
 
 void ConfigNode::fail(const std::string& what) const {
-  throw ConfigError(location() + ": " + (path_.empty() ? "config" : path_) + ": " + what);
+  const std::string where = location(), key = path_.empty() ? "config" : path_;
+  // "--set data.batch_size: must be >= 1", not the key twice; a key under an overridden one
+  // ("--set poison.trigger: poison.trigger.size: ...") keeps both.
+  if (where == "--set " + key) throw ConfigError(where + ": " + what);
+  throw ConfigError(where + ": " + key + ": " + what);
 }
 
 std::string ConfigNode::child_path(const std::string& key) const {

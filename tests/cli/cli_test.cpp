@@ -78,7 +78,7 @@ TEST_CASE("config errors exit 2 naming file:line:column and the key", "[cli]") {
 
   auto by_set = train(config_with(dir, text), {"--set", "data.batch_size=-1"});
   CHECK(by_set.exit_code == 2);
-  CHECK(by_set.output.find("--set data.batch_size: data.batch_size: must be >= 1") !=
+  CHECK(by_set.output.find("--set data.batch_size: must be >= 1") !=
         std::string::npos);
 
   auto syntax = train(config_with(dir, "model: [unclosed\n"));

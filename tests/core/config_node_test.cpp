@@ -70,7 +70,7 @@ TEST_CASE("command-line overrides (--set) replace values and are named as such",
   auto data = root.child("data");
   CHECK(root.child("model").get_string("arch") == "small_cnn");
   CHECK(message_of([&] { data.get_int("batch_size", 1, 1); }) ==
-        "--set data.batch_size: data.batch_size: must be >= 1, got -5");
+        "--set data.batch_size: must be >= 1, got -5");
   CHECK_THROWS_AS(parse_config(kConfig, "c.yaml", {"novalue"}), ConfigError);
   CHECK_THROWS_AS(parse_config(kConfig, "c.yaml", {"seed.x=1"}), ConfigError);
 }
