@@ -43,6 +43,7 @@ int run_data_manifest(const ManifestCommand& command) {
     // The signature of the manifest this one replaced: it can only fail to verify now.
     std::error_code ec;
     std::filesystem::remove(signature_path, ec);
+    if (ec) throw DataError(signature_path + ": cannot remove the signature of the manifest this one replaced: " + ec.message());
     std::printf("removed:  %s (it signed the manifest this one replaced)\n", signature_path.c_str());
   }
   std::printf("manifest: %s (%zu points of %s)\nroot:     %s\n", command.out.c_str(),

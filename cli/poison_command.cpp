@@ -34,7 +34,11 @@ int run_data_poison(const PoisonCommand& command) {
   } catch (const ConfigError& e) {  // the trigger does not fit the images, or too few points
     const std::string what = e.what();
     const core::ConfigNode node = root.child("poison");
-    if (what.rfind("trigger: ", 0) == 0) node.child("trigger").fail(what.substr(9));
+    if (what.rfind("trigger: ", 0) == 0) {  // a patch larger than the images names its size
+      const core::ConfigNode trigger = node.child("trigger");
+      if (poison.trigger.random_position) trigger.fail_at("size", what.substr(9));
+      trigger.fail(what.substr(9));
+    }
     if (what.rfind("poison.rate: ", 0) == 0) node.fail_at("rate", what.substr(13));
     node.fail(what);
   }

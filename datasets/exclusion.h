@@ -19,7 +19,8 @@ namespace rampart::datasets {
 at::Tensor read_exclusion(const std::string& path, const Dataset& data, const std::string& root = "");
 
 /// `data` without the points at `indices` (sorted, unique), in order; records the count and
-/// `file` in Dataset::excluded_points and exclusion_file.
+/// `file` in Dataset::excluded_points and exclusion_file. Throws DataError naming `file` when
+/// `indices` would leave no point.
 Dataset exclude_points(const Dataset& data, const at::Tensor& indices, const std::string& file);
 
 }  // namespace rampart::datasets

@@ -42,7 +42,8 @@ Relabelling read_relabelling(const std::string& path, const Dataset& data);
 
 /// `data` with the relabelled points' labels set to `to` and the left-out points removed;
 /// records the counts, `file` and its SHA-256 in Dataset::relabelled_points / excluded_points,
-/// relabel_file / exclusion_file and relabel_sha256.
+/// relabel_file and relabel_sha256 (exclusion_file stays `data`'s: this is no data.exclude).
+/// Throws DataError when every point would be left out.
 Dataset apply_relabelling(const Dataset& data, const Relabelling& r, const std::string& file);
 
 }  // namespace rampart::datasets

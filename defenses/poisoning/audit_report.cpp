@@ -324,7 +324,8 @@ std::string html(const AuditResult& r, const AuditSpec& s, const AuditContext& c
     h << "</table>\n";
   }
   const DetectorResult& rank = ranking_detector(r);
-  // The axis spans every class's scores (finite ones), and 0: label margins are mostly negative.
+  // The axis spans every class's finite scores; it starts at 0 or below (label margins are
+  // mostly negative) and ends at the highest score.
   const at::Tensor finite = rank.scores.numel() ? rank.scores.masked_select(rank.scores.isfinite())
                                                 : rank.scores;
   const double axis_lo = finite.numel() ? std::min(finite.min().item<double>(), 0.0) : 0.0;

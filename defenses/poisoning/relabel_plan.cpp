@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/error.h"
+
 namespace rampart::defenses::poisoning {
 
 datasets::Relabelling plan_relabelling(const at::Tensor& flagged, const at::Tensor& labels,
@@ -27,6 +29,12 @@ datasets::Relabelling plan_relabelling(const at::Tensor& flagged, const at::Tens
     for (at::Tensor* t : {&plan.indices, &plan.from, &plan.to, &plan.left_out}) *t = at::empty({0}, at::kLong);
     plan.confidence = at::empty({0}, at::kFloat);
     return plan;
+  }
+  const at::Tensor broken = logits.isfinite().all(1).logical_not();
+  if (broken.any().item<bool>()) {  // every point would be "kept in its label" and left out
+    throw DataError("plan_relabelling: the logits of flagged point " +
+                    std::to_string(index[broken.nonzero()[0][0]].item<int64_t>()) +
+                    " are not finite: the model's output is broken there");
   }
   const at::Tensor given = labels.to(at::kLong).flatten();
   if (given.min().item<int64_t>() < 0 || given.max().item<int64_t>() >= logits.size(1)) {

@@ -19,7 +19,7 @@ namespace rampart::defenses::poisoning {
 /// `logits` [F, C]. Fills indices, from, to, confidence, left_out and min_confidence; the
 /// caller fills the provenance fields. Throws std::invalid_argument when the shapes disagree,
 /// `min_confidence` is outside [0, 1], an index is negative or repeated, or a label is not one
-/// of the logits' classes.
+/// of the logits' classes; DataError (exit 4) when a flagged point's logits are not finite.
 ///
 /// Example:
 ///   auto plan = plan_relabelling(flagged, data.labels.index_select(0, flagged), logits, 0.0);

@@ -130,9 +130,10 @@ def backdoor(model: Any, x: torch.Tensor, y: torch.Tensor, *, target: int,
              trigger: Optional[dict] = None, clip: Box = (0.0, 1.0),
              point_ids: Optional[torch.Tensor] = None) -> AttackResult:
     """A backdoor's trigger as an attack (the ``backdoor`` entry of ``rampart eval``): stamps
-    ``trigger`` (the keys of ``rampart.poison``'s; default a 3x3 patch of value 1 in the
-    bottom-right corner) on every point and succeeds where the model then answers ``target``.
-    Over the points of other classes that the model gets right without the trigger,
-    ``success_rate`` is the attack success rate (ASR)."""
+    ``trigger`` (the keys of ``rampart.poison``'s; default a 3x3 patch of the box's top value,
+    one pixel in from the bottom-right corner) on every point and succeeds where the model then
+    answers ``target``, whatever the point's label. ``success_rate`` is over the points passed:
+    pass the points of other classes that the model gets right without the trigger for the
+    attack success rate (ASR) as ``rampart eval`` reports it."""
     return _run("backdoor", model, x, y, clip, 0, point_ids, target=target,
                 trigger=dict({"type": "patch"}, **(trigger or {})))

@@ -52,6 +52,10 @@ std::string audit(const at::Tensor& features, const at::Tensor& labels, int64_t 
                   const std::optional<at::Tensor>& logits) {
   const auto spec =
       defenses::poisoning::parse_audit_spec(core::parse_config(spec_yaml, "rampart.audit_features"));
+  if (images.has_value() && (images->dim() != 4 || images->size(0) != features.size(0))) {
+    throw std::invalid_argument("rampart.audit_features: images must be [N, C, H, W] with the "
+                                "features' N rows");
+  }
   defenses::poisoning::AuditResult result;
   defenses::poisoning::AuditContext context;
   context.data_source = "python tensors";
@@ -63,13 +67,11 @@ std::string audit(const at::Tensor& features, const at::Tensor& labels, int64_t 
     at::Tensor inputs;
     if (images.has_value()) {
       inputs = defenses::poisoning::neighbour_space(images->to(at::kCPU));
-      if (images->size(0) == labels.size(0)) {
-        context.data_root = datasets::data_root(
-            tensors_as_data(*images, labels, num_classes, "rampart.audit_features"));
-      }
+      context.data_root = datasets::data_root(
+          tensors_as_data(*images, labels, num_classes, "rampart.audit_features"));
     }
     result = defenses::poisoning::audit_features(
-        features.to(at::kCPU, at::kFloat).contiguous(), labels.to(at::kCPU, at::kLong), num_classes,
+        features.detach().to(at::kCPU, at::kFloat).contiguous(), labels.to(at::kCPU, at::kLong), num_classes,
         spec, logits.has_value() ? logits->detach().to(at::kCPU, at::kFloat).contiguous() : at::Tensor(),
         inputs);
   }

@@ -189,7 +189,7 @@ TEST_CASE("rampart data poison writes the poisoned set and its ground truth",
   const auto wide = poison_with("wide", "{attack: badnets, rate: 0.1, target: 4, trigger: {size: 29, random_position: true}}");
   CHECK(wide.exit_code == 2);
   CHECK_THAT(wide.output, Catch::Contains("wide.yaml:3:") &&
-                              Catch::Contains("poison.trigger: a 29x29 patch does not fit 28x28 images"));
+                              Catch::Contains("poison.trigger.size: a 29x29 patch does not fit 28x28 images"));
   // --out that cannot be a folder (a file is there): exit 4 naming it, not an internal error.
   test::write_bytes(dir + "/a-file", "x");
   const auto blocked = test::run_process(

@@ -57,6 +57,12 @@ TEST_CASE("plan_relabelling relabels where the model names another class, leaves
   CHECK_THROWS_AS(defenses::poisoning::plan_relabelling(at::tensor({40, 7, 23, -1, 3}, at::kLong),
                                                         labels, logits, 0.0),
                   std::invalid_argument);
+  // Non-finite logits (a broken model): every point would have been left out without a word.
+  at::Tensor broken = logits.clone();
+  broken[3][1] = NAN;
+  CHECK_THROWS_WITH(defenses::poisoning::plan_relabelling(flagged, labels, broken, 0.0),
+                    Catch::Contains("the logits of flagged point " +
+                                    std::to_string(flagged[3].item<int64_t>()) + " are not finite"));
   // A label that is not a class of the logits (it was "relabelled from" a class that is not one).
   at::Tensor outside = labels.clone();
   outside[2] = logits.size(1);

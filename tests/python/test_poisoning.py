@@ -83,6 +83,20 @@ def test_backdoor_measures_the_trigger_success_rate():
     assert not elsewhere.success.any()
 
 
+def test_edge_cases_are_plain_errors():
+    images, labels = _data(30)
+    with pytest.raises(ValueError, match="num_classes"):
+        rampart.manifest(images[:0], labels[:0])
+    assert rampart.manifest(images[:0], labels[:0], num_classes=4)["points"] == 0
+    with pytest.raises(ValueError, match="num_classes"):
+        rampart.poison(images[:0], labels[:0], target=0)
+    with pytest.raises(ValueError, match="go together"):
+        rampart.verify_manifest(images, labels, "m.json", signature="m.json.sig")
+    with pytest.raises(rampart.DataError, match="the logits of flagged point 7 are not finite"):
+        rampart.relabel_flagged(torch.tensor([3, 7]), torch.tensor([0, 1]),
+                                torch.tensor([[1.0, 0.0], [float("nan"), 0.0]]))
+
+
 def test_manifest_verifies_the_same_points_and_names_a_changed_one(tmp_path):
     images, labels = _data(30)
     manifest = rampart.manifest(images, labels)
@@ -97,6 +111,8 @@ def test_manifest_verifies_the_same_points_and_names_a_changed_one(tmp_path):
     with pytest.raises(rampart.DataError, match="point 29 of the manifest was removed"):
         rampart.verify_manifest(images[:29], labels[:29], path)
     # The command line's manifest of the same points (as .npy files) has the same root.
+    if "RAMPART_BINARY" not in os.environ:
+        pytest.skip("RAMPART_BINARY (the rampart CLI) is set by ctest")
     np.save(tmp_path / "x.npy", images.numpy())
     np.save(tmp_path / "y.npy", labels.numpy())
     (tmp_path / "c.yaml").write_text(
@@ -128,6 +144,15 @@ def test_audit_features_takes_logits_settings_and_records_the_data_root():
     assert knn["spec"]["knn"]["k"] == 7 and knn["spec"]["knn"]["min_share"] == 0.6
     with pytest.raises(rampart.ConfigError, match="tail_sd"):
         rampart.audit_features(features, noisy, settings={"tail_sd": 6})
+    # settings are not overridden by the keywords' defaults; a key given both ways is refused.
+    spec = rampart.audit_features(features, noisy, settings={"alpha": 0.05, "dims": 3})["spec"]
+    assert spec["alpha"] == 0.05 and spec["dims"] == 3
+    with pytest.raises(ValueError, match="alpha: given both"):
+        rampart.audit_features(features, noisy, alpha=0.01, settings={"alpha": 0.05})
+    # Features that require grad (straight from a model) and images of another row count.
+    assert rampart.audit_features(features.requires_grad_(), noisy)["data"]["points"] == 300
+    with pytest.raises(ValueError, match="images must be"):
+        rampart.audit_features(features, noisy, images=images[:50])
     # With the images the audit is bound to exactly these points: data.root is their root.
     bound = rampart.audit_features(features, noisy, images=images)
     assert bound["data"]["root"] == rampart.manifest(images, noisy)["root"]
