@@ -23,6 +23,8 @@ int run_data_poison(const PoisonCommand& command) {
   }
   const models::ModelSpec model = models::parse_model_spec(root.child("model"), false);
   const datasets::DatasetSpec spec = datasets::parse_dataset_spec(root.child("data"));
+  // poisoned.npy's indices and poison.json describe the data as read.
+  datasets::refuse_sanitising(root.child("data"), spec, "data to poison");
   const attacks::PoisonSpec poison =
       attacks::parse_poison_spec(root.child("poison"), model.num_classes,
                                  model.input.range_min, model.input.range_max);

@@ -33,6 +33,7 @@ void print_train_result(const training::TrainResult& result) {
     std::printf("data manifest:       root %s, every point matched\n",
                 result.data_manifest_root.c_str());
   }
+  std::printf("data root:           %s (the points trained on)\n", result.data_root.c_str());
   if (!result.relabel_file.empty()) {
     std::printf("relabelled:          %lld points, %lld flagged points left out, by %s\n",
                 static_cast<long long>(result.relabelled_points),

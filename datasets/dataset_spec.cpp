@@ -3,6 +3,8 @@
 #include "datasets/manifest.h"
 #include "datasets/relabel_file.h"
 
+#include <utility>
+
 #include "core/error.h"
 #include "core/shape_text.h"
 #include "datasets/cifar10_reader.h"
@@ -56,25 +58,41 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   spec.batch_size = node.get_int("batch_size", 128, 1, 1 << 20);
   spec.shuffle = node.get_bool("shuffle", true);
   if (node.has("class_names")) spec.class_names = node.get_string_list("class_names");
-  if (node.has("manifest")) spec.manifest = node.get_string("manifest");
+  // A path key given empty would turn its check off without a word (YAML null: not given).
+  const auto path_key = [&](const char* key) {
+    const std::string path = node.get_string(key);
+    if (path.empty()) node.fail_at(key, "is empty: name a file, or leave the key out");
+    return path;
+  };
+  if (node.has("manifest")) spec.manifest = path_key("manifest");
   if (node.has("manifest_signature") != node.has("manifest_public_key")) {
     node.fail("'manifest_signature' and 'manifest_public_key' go together (the Ed25519 "
               "signature of the manifest file and the signer's PEM public key)");
   }
   if (node.has("manifest_signature")) {
     if (spec.manifest.empty()) node.fail("'manifest_signature' needs 'manifest'");
-    spec.manifest_signature = node.get_string("manifest_signature");
-    spec.manifest_public_key = node.get_string("manifest_public_key");
+    spec.manifest_signature = path_key("manifest_signature");
+    spec.manifest_public_key = path_key("manifest_public_key");
   }
-  if (node.has("exclude")) spec.exclude = node.get_string("exclude");
+  if (node.has("exclude")) spec.exclude = path_key("exclude");
   if (node.has("relabel")) {
     if (node.has("exclude")) {
-      node.fail("'relabel' and 'exclude' together: the relabelling already decides every flagged "
-                "point of its audit (a new label, or left out); keep one of them");
+      node.fail_at("relabel", "'relabel' and 'exclude' together: the relabelling already decides "
+                              "every flagged point of its audit (a new label, or left out); keep "
+                              "one of them");
     }
-    spec.relabel = node.get_string("relabel");
+    spec.relabel = path_key("relabel");
   }
   return spec;
+}
+
+void refuse_sanitising(const core::ConfigNode& node, const DatasetSpec& spec, const std::string& role) {
+  for (const auto& [key, value] : {std::pair{"exclude", &spec.exclude}, std::pair{"relabel", &spec.relabel}}) {
+    if (!value->empty()) {
+      node.fail_at(key, std::string("is for training data, not ") + role + ": points left out or "
+                        "relabelled there would change what is measured");
+    }
+  }
 }
 
 Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,

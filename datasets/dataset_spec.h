@@ -50,6 +50,12 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 /// per format; exclude and relabel exclude each other.
 DatasetSpec parse_dataset_spec(const core::ConfigNode& node);
 
+/// Refuses (ConfigError naming the key) `exclude` and `relabel` in a data section that is not
+/// training data (`node`: that section; `role`: "validation data", "evaluated data", ...):
+/// leaving out or relabelling points of data a model is measured on changes the measurement,
+/// and a CI gate could be passed that way.
+void refuse_sanitising(const core::ConfigNode& node, const DatasetSpec& spec, const std::string& role);
+
 /// Reads the data set a spec names, with the model's class count and input shape
 /// ([C, H, W]); points whose shape differs from `input_shape` are a DataError naming the
 /// source. Applies `offset`, then `limit`, then checks the `manifest` when one is named (a

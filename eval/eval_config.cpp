@@ -128,6 +128,7 @@ std::optional<DetectorSpec> parse_detector_spec(const core::ConfigNode& root) {
     node->fail("missing required key 'calibration' (clean held-out data, same keys as 'data')");
   }
   spec.calibration = datasets::parse_dataset_spec(node->child("calibration"));
+  datasets::refuse_sanitising(node->child("calibration"), spec.calibration, "a detector's calibration data");
   return spec;
 }
 
@@ -183,6 +184,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   }
   if (!root.has("data")) root.fail("missing required key 'data'");
   config.data = datasets::parse_dataset_spec(root.child("data"));
+  datasets::refuse_sanitising(root.child("data"), config.data, "evaluated data");
   if (!config.data.class_names.empty() &&
       static_cast<int64_t>(config.data.class_names.size()) != config.model.num_classes) {
     root.child("data").fail_at("class_names", "lists " +

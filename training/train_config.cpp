@@ -21,6 +21,7 @@ TrainConfig parse_train_config(const core::ConfigNode& root) {
   config.data = datasets::parse_dataset_spec(root.child("data"));
   if (auto validation = root.optional_child("validation")) {
     config.validation = datasets::parse_dataset_spec(*validation);
+    datasets::refuse_sanitising(*validation, *config.validation, "validation data");
   }
   const core::ConfigNode train = root.child("train");
   train.expect_keys({"epochs", "optimizer", "schedule", "output", "export_torchscript"});

@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "core/runtime.h"
 #include "datasets/batcher.h"
+#include "datasets/manifest.h"
 #include "models/checkpoint.h"
 #include "models/torchscript_export.h"
 #include "security/model_intake.h"
@@ -55,7 +56,8 @@ security::IntakeOptions own_output(const TrainConfig& config) {
 // checkpoint goes through the intake as this run's output: the `model.sha256` pin is for the
 // starting weights the config names.
 Restored restore(const std::string& path, models::Classifier& model,
-                 torch::optim::Optimizer& optimizer, const TrainConfig& config) {
+                 torch::optim::Optimizer& optimizer, const TrainConfig& config,
+                 const std::string& data_root) {
   const security::ModelFile raw = security::read_model_file(path, own_output(config));
   const models::SafetensorsFile file = models::parse_safetensors(raw.bytes, path);
   auto meta = [&](const std::string& key) {
@@ -89,6 +91,16 @@ Restored restore(const std::string& path, models::Classifier& model,
     throw ModelRejected(path + ": checkpoint holds " + meta("optimizer") +
                         " state but the config trains with " + config.optimizer.name +
                         "; resume with the same optimizer or start a new train.output");
+  }
+  // The epochs so far saw the points the checkpoint records; continuing on others (an audit or
+  // relabelling rewritten, data.exclude added or dropped) would make a model of neither set,
+  // recorded as the second. Checkpoints from before 2026-12-05 record no root.
+  if (const auto trained = file.metadata.find("data_root");
+      trained != file.metadata.end() && trained->second != data_root) {
+    throw DataError(path + ": its epochs trained on other points (data root " + trained->second +
+                    ") than this run's data (root " + data_root +
+                    ", after data.exclude or data.relabel): resume with the same data, or start "
+                    "a new train.output");
   }
   models::load_weights(model, file, path);
   load_optimizer_state(optimizer, model, file, path);
@@ -161,6 +173,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         "validation: missing; this training keeps its most robust epoch, which needs a "
         "'validation' split");
   }
+  // One SHA-256 pass over the points (0.2 to 0.4 s for 60,000 28x28 images on 2 cores).
+  const std::string data_root = datasets::manifest_root(datasets::point_digests(train_data));
   if (options.shard) train_data = options.shard(train_data);
   datasets::Batcher batcher(train_data, config.data.batch_size, config.data.shuffle, config.seed);
 
@@ -172,6 +186,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   result.relabelled_points = train_data.relabelled_points;
   result.relabel_file = train_data.relabel_file;
   result.relabel_sha256 = train_data.relabel_sha256;
+  result.data_root = data_root;
   result.model = models::make_classifier(config.model);
   models::Classifier& model = *result.model;
   if (start_weights) models::load_weights(model, *start_weights, config.model.checkpoint);
@@ -183,7 +198,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   int64_t first_epoch = 0;
   std::error_code ec;
   if (options.resume && std::filesystem::exists(result.checkpoint, ec)) {
-    const Restored restored = restore(result.checkpoint, model, *optimizer, config);
+    const Restored restored = restore(result.checkpoint, model, *optimizer, config, data_root);
     first_epoch = restored.epochs;
     result.best_robust_accuracy = restored.best_robust_accuracy;
     result.best_epoch = restored.best_epoch;
@@ -253,6 +268,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                                                 {"seed", std::to_string(config.seed)},
                                                 {"config_sha256", config.config_hash}};
     if (!result.data_manifest_root.empty()) metadata["data_manifest_root"] = result.data_manifest_root;
+    metadata["data_root"] = result.data_root;
     if (!result.exclusion_file.empty()) {
       metadata["data_excluded_points"] = std::to_string(result.excluded_points);
       metadata["data_exclusion_file"] = result.exclusion_file;

@@ -29,6 +29,10 @@ struct TrainResult {
   /// Points that took a new label by `data.relabel`, its file and the file's SHA-256.
   int64_t relabelled_points = 0;
   std::string relabel_file, relabel_sha256;
+  /// The root (datasets/manifest.h) of exactly the points trained on, labels as trained:
+  /// after data.exclude or data.relabel, before any shard. Recorded as `data_root`; a resume
+  /// on other points (a changed audit, relabelling or data) is refused.
+  std::string data_root;
   double seconds = 0.0;                       ///< wall time of this call
   std::string checkpoint;                     ///< path of the checkpoint written
   std::string torchscript;                    ///< path of the TorchScript export, if any

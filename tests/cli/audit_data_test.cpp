@@ -331,3 +331,51 @@ TEST_CASE("audit-data and data relabel refuse bad ground truths, outputs and mod
                            Catch::Contains("are not finite"));
   CHECK_FALSE(std::filesystem::exists(dir + "/relabel.json"));
 }
+
+// What a model trained on is recorded (data_root: the points after data.exclude or relabel), and
+// a resume on other points is refused (exit 4): it was accepted, and the metadata then
+// described only the last run's exclusion. data.exclude and relabel are for training data only,
+// and an empty path is no way to turn a check off (exit 2).
+TEST_CASE("a resume on other points is refused; exclude and relabel only on training data",
+          "[cli][poisoning]") {
+  const std::string dir = rampart::test::make_temp_dir("exclude-resume");
+  const std::string model = "model: {arch: mlp, num_classes: 4, input: {shape: [1, 8, 8], range: [0.0, 1.0]}}\n";
+  write_bytes(dir + "/a.json", R"({"schema": "rampart-data-audit/1", "data": {"points": 200}, "flagged": [1, 5, 9]})");
+  write_bytes(dir + "/b.json", R"({"schema": "rampart-data-audit/1", "data": {"points": 200}, "flagged": [1, 5, 9, 20]})");
+  write_bytes(dir + "/t.yaml", "seed: 0\n" + model +
+                                   "data: {format: synthetic, num_samples: 200, seed: 3, batch_size: 32, exclude: " +
+                                   dir + "/a.json}\ntrain: {epochs: 1, export_torchscript: false, output: " + dir + "/m}\n");
+  auto r = run_process({rampart_binary(), "train", dir + "/t.yaml"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto root_line = r.output.find("data root:");
+  REQUIRE(root_line != std::string::npos);
+  const std::string root = r.output.substr(root_line + 21, 64);
+  // Resumed on the same points: accepted. On the points of another audit: refused, named.
+  r = run_process({rampart_binary(), "train", dir + "/t.yaml", "--set", "train.epochs=2", "--resume"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  r = run_process({rampart_binary(), "train", dir + "/t.yaml", "--set", "train.epochs=3", "--set",
+                   "data.exclude=" + dir + "/b.json", "--resume"});
+  INFO(r.output);
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("its epochs trained on other points (data root " + root + ")"));
+  r = run_process({rampart_binary(), "train", dir + "/t.yaml", "--set", "train.epochs=3", "--set",
+                   "data.exclude=null", "--resume"});
+  CHECK(r.exit_code == 4);
+  // exclude and relabel in a validation or evaluated data section, and empty paths: exit 2.
+  r = run_process({rampart_binary(), "train", dir + "/t.yaml", "--set",
+                   "validation={format: synthetic, num_samples: 50, seed: 3, exclude: " + dir + "/a.json}"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("validation.exclude: is for training data, not validation data"));
+  r = run_process({rampart_binary(), "train", dir + "/t.yaml", "--set", "data.exclude=\"\""});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("--set data.exclude: is empty"));
+  write_bytes(dir + "/e.yaml", model.substr(0, model.size() - 2) + ", checkpoint: " + dir +
+                                   "/m/checkpoint.safetensors}\n"
+                                   "data: {format: synthetic, num_samples: 200, seed: 3, exclude: " + dir + "/a.json}\n"
+                                   "attacks: [{name: fgsm, eps: 0.1}]\n");
+  r = run_process({rampart_binary(), "eval", dir + "/e.yaml", "--out", dir + "/report", "--allow-unpinned"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("data.exclude: is for training data, not evaluated data"));
+}
