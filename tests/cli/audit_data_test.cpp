@@ -336,7 +336,7 @@ TEST_CASE("audit-data and data relabel refuse bad ground truths, outputs and mod
 // a resume on other points is refused (exit 4): it was accepted, and the metadata then
 // described only the last run's exclusion. data.exclude and relabel are for training data only,
 // and an empty path is no way to turn a check off (exit 2).
-TEST_CASE("a resume on other points is refused; exclude and relabel only on training data",
+TEST_CASE("a resume on other points is refused, and exclude and relabel apply only to training data",
           "[cli][poisoning]") {
   const std::string dir = rampart::test::make_temp_dir("exclude-resume");
   const std::string model = "model: {arch: mlp, num_classes: 4, input: {shape: [1, 8, 8], range: [0.0, 1.0]}}\n";

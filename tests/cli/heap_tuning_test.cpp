@@ -48,10 +48,13 @@ TEST_CASE("training on .npy data reuses the heap: an epoch adds few page faults"
   const std::string config = write_npy_training(dir);
   // Measured on 2 cores: the second epoch added 18 faults; 382,000 with glibc's thresholds at
   // the most its own adjustment reaches (mmap 32 MiB, trim 64 MiB: this file's first version).
+  // Identical runs differ by up to about 27,000 faults (96,000 to 123,000 for one epoch, in
+  // steps of about 12,500: whether a 51 MiB block found room or grew the heap), so the bound
+  // sits between that jitter and the untuned epoch's cost.
   const int64_t one = faults_of_training(config, 1);
   const int64_t two = faults_of_training(config, 2);
   INFO("1 epoch: " << one << " minor faults, 2 epochs: " << two);
-  CHECK(two - one < 8 * 1000);
+  CHECK(two - one < 60 * 1000);
 
   // The user's own malloc settings win, and this count sees the difference: with those
   // thresholds the one epoch faulted 461,000 to 536,000 times against 101,000 to 115,000.
