@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "core/atomic_file.h"
 #include "core/config_node.h"
@@ -1009,6 +1011,38 @@ TEST_CASE("audit.html's score axis spans negative scores (label margins)", "[def
   std::snprintf(label, sizeof(label), ">%.1f</text>", lowest);
   std::size_t charts = 0;
   for (std::size_t pos = html.find(label); pos != std::string::npos; pos = html.find(label, pos + 1)) ++charts;
+  CHECK(charts == 4);
+}
+
+TEST_CASE("audit.html is self-contained: one histogram per class, the flagged images inline",
+          "[defenses][poisoning][audit]") {
+  const Planted p = plant(300, 4, 2, 90, 12);
+  AuditSpec spec;
+  spec.top_images = 12;
+  const AuditResult r = audit_features(p.features, p.labels, 4, spec);
+  REQUIRE(r.flagged.numel() >= 12);
+  const std::string dir = test::make_temp_dir("audit-html");
+  write_audit_reports(dir, r, spec, AuditContext{}, at::rand({1200, 1, 8, 8}), p.labels, 0.0, 1.0);
+  const std::string html = core::read_file(dir + "/audit.html");
+  // No network request and no other file: no scripts, styles or sources from elsewhere.
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("<link") == std::string::npos);
+  CHECK(html.find("url(") == std::string::npos);
+  CHECK(html.find(" href=\"") == std::string::npos);
+  std::vector<int64_t> shown;
+  for (auto pos = html.find(" src=\""); pos != std::string::npos; pos = html.find(" src=\"", pos + 1)) {
+    // A PNG inline: base64 of the PNG signature (89 50 4E 47 0D 0A 1A 0A) starts "iVBORw0KGgo".
+    CHECK(html.compare(pos + 6, 33, "data:image/png;base64,iVBORw0KGgo") == 0);
+    const auto alt = html.rfind("alt=\"point ", pos);
+    REQUIRE(alt != std::string::npos);
+    shown.push_back(std::stoll(html.substr(alt + 11)));
+  }
+  CHECK(shown.size() == 12);
+  // The grid shows flagged points only (there are more than 12).
+  const at::Tensor flagged = r.flagged;
+  for (int64_t index : shown) CHECK(flagged.eq(index).any().item<bool>());
+  std::size_t charts = 0;
+  for (auto pos = html.find("<svg"); pos != std::string::npos; pos = html.find("<svg", pos + 1)) ++charts;
   CHECK(charts == 4);
 }
 
