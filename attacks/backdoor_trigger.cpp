@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/error.h"
@@ -57,6 +58,12 @@ std::string TriggerSpec::describe() const {
                   position(row, "H").c_str(), position(col, "W").c_str(), value);
   }
   return text;
+}
+
+nlohmann::json TriggerSpec::to_json() const {
+  if (type == "blend") return {{"type", "blend"}, {"alpha", alpha}, {"pattern_seed", pattern_seed}};
+  return {{"type", "patch"}, {"size", size}, {"row", row},
+          {"col", col},      {"value", value}, {"pattern", pattern}};
 }
 
 TriggerSpec parse_trigger_spec(const core::ConfigNode& node, double range_min, double range_max) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
 #include <string>
@@ -39,6 +40,9 @@ struct TriggerSpec {
   at::Tensor apply(const at::Tensor& images) const;
   /// One line for logs and reports: "patch 3x3 at (24, 24), value 1".
   std::string describe() const;
+  /// The trigger as the config's keys (type, size, row, col, value, pattern | type, alpha,
+  /// pattern_seed): what poison.json and rampart.poison record of the trigger drawn.
+  nlohmann::json to_json() const;
 };
 
 /// Parses a `trigger:` section; `range` is model.input.range. Errors name the key.

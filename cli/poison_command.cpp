@@ -55,15 +55,7 @@ int run_data_poison(const PoisonCommand& command) {
   datasets::write_npy(dir + "labels.npy", out.data.labels.contiguous());
   datasets::write_npy(dir + "poisoned.npy", out.indices.contiguous());
   const attacks::PoisonSpec& s = out.spec;
-  nlohmann::json trigger = nullptr;
-  if (s.attack != "label_flip") {
-    trigger = s.trigger.type == "patch"
-                  ? nlohmann::json{{"type", "patch"}, {"size", s.trigger.size},
-                                   {"row", s.trigger.row}, {"col", s.trigger.col},
-                                   {"value", s.trigger.value}, {"pattern", s.trigger.pattern}}
-                  : nlohmann::json{{"type", "blend"}, {"alpha", s.trigger.alpha},
-                                   {"pattern_seed", s.trigger.pattern_seed}};
-  }
+  const nlohmann::json trigger = s.attack == "label_flip" ? nlohmann::json(nullptr) : s.trigger.to_json();
   const nlohmann::json summary{
       {"attack", s.attack},
       {"rate", s.rate},

@@ -94,12 +94,7 @@ py::tuple poison(const at::Tensor& images, const at::Tensor& labels, int64_t num
     if (s.flip_from >= 0) drawn["flip_from"] = s.flip_from, drawn["flip_to"] = s.flip_to;
   } else {
     drawn["target"] = s.target;
-    drawn["trigger"] = s.trigger.type == "patch"
-                           ? nlohmann::json{{"type", "patch"}, {"size", s.trigger.size},
-                                            {"row", s.trigger.row}, {"col", s.trigger.col},
-                                            {"value", s.trigger.value}, {"pattern", s.trigger.pattern}}
-                           : nlohmann::json{{"type", "blend"}, {"alpha", s.trigger.alpha},
-                                            {"pattern_seed", s.trigger.pattern_seed}};
+    drawn["trigger"] = s.trigger.to_json();
   }
   return py::make_tuple(out.data.images, out.data.labels, out.indices, drawn.dump());
 }
