@@ -21,7 +21,7 @@ namespace rampart::cli {
 
 int run_eval(const EvalCommand& command) {
   std::vector<std::string> overrides = command.overrides;
-  if (!command.out_dir.empty()) overrides.push_back("report.dir=" + command.out_dir);
+  if (!command.out_dir.empty()) overrides.push_back(core::string_override("report.dir", command.out_dir));
   const eval::EvalConfig config =
       eval::parse_eval_config(core::load_config(command.config_path, overrides));
   if (!command.robustbench.empty() &&

@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/config_node.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "datasets/dataset_spec.h"
 #include "datasets/manifest.h"
 #include "datasets/npy.h"
@@ -69,7 +70,7 @@ int run_data_poison(const PoisonCommand& command) {
       {"source", clean.source},
       {"clean_manifest_root", datasets::manifest_root(datasets::point_digests(clean))},
       {"files", {{"images", "images.npy"}, {"labels", "labels.npy"}, {"poisoned_indices", "poisoned.npy"}}}};
-  core::write_file_atomic(dir + "poison.json", summary.dump(2) + "\n");
+  core::write_file_atomic(dir + "poison.json", core::json_text(summary, 2) + "\n");
   std::printf("poisoned:  %lld of %lld points (%s%s)\n",
               static_cast<long long>(out.indices.numel()), static_cast<long long>(clean.size()),
               s.attack.c_str(),

@@ -27,9 +27,10 @@ void split_overrides(const std::vector<std::string>& overrides, std::vector<std:
 }  // namespace
 
 int run_quickstart(const std::string& out_dir, const std::vector<std::string>& overrides) {
-  std::vector<std::string> train_overrides{"train.output=" + out_dir};
-  std::vector<std::string> eval_overrides{"model.checkpoint=" + out_dir + "/checkpoint.safetensors",
-                                          "report.dir=" + out_dir + "/report"};
+  std::vector<std::string> train_overrides{core::string_override("train.output", out_dir)};
+  std::vector<std::string> eval_overrides{
+      core::string_override("model.checkpoint", out_dir + "/checkpoint.safetensors"),
+      core::string_override("report.dir", out_dir + "/report")};
   split_overrides(overrides, train_overrides, eval_overrides);
   const auto train_config = training::parse_train_config(
       core::parse_config(kQuickstartConfig, "configs/quickstart.yaml (built in)", train_overrides));

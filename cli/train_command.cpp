@@ -113,6 +113,12 @@ int run_train(const std::string& config_path, const std::vector<std::string>& ov
                                  "(RAMPART_WITH_DISTRIBUTED: no c10d Gloo headers at build time)");
 #else
   const auto spec = distributed::parse_distributed_spec(root.child("distributed"));
+  if (defense.distillation && defense.distillation->teacher.empty()) {
+    // The teacher's training would run in every worker on all the data, outside the rounds.
+    root.child("defense").fail(
+        "distillation under distributed needs a trained teacher (defense.teacher): train it first "
+        "without distributed, or give its checkpoint");
+  }
   if (std::getenv("RANK") == nullptr) {
     if (spec.workers == 0) {
       root.child("distributed").fail("no 'workers' and no RANK/WORLD_SIZE in the environment: "

@@ -80,6 +80,15 @@ void ConfigNode::expect_keys(const std::vector<std::string>& allowed) const {
   }
 }
 
+void ConfigNode::expect_no_empty_values(const std::string& what) const {
+  if (!node_.IsMap()) return;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    if (it->second.IsNull() && it->first.IsScalar()) {
+      ConfigNode(it->first, child_path(it->first.Scalar()), source_).fail(what);
+    }
+  }
+}
+
 void ConfigNode::fail_at(const std::string& key, const std::string& what) const {
   if (has(key)) at(key).fail(what);
   fail(what);
@@ -239,6 +248,25 @@ std::string ConfigNode::dump() const {
   YAML::Emitter out;
   out << node_;
   return out.c_str();
+}
+
+std::string string_override(const std::string& key, const std::string& value) {
+  std::string quoted = key + "=\"";
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      quoted += '\\';
+      quoted += c;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      quoted += "\\x";
+      quoted += hex[byte >> 4];
+      quoted += hex[byte & 15];
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "\"";
 }
 
 namespace {

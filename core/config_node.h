@@ -47,6 +47,9 @@ class ConfigNode {
   bool has(const std::string& key) const;
   /// Rejects any key not in `allowed`, naming the first unknown one and where it is.
   void expect_keys(const std::vector<std::string>& allowed) const;
+  /// Rejects a key given with no value (`key:` alone, or `~`), naming it and where it is, with
+  /// `what` (where an empty value would otherwise read as an absent key and switch a check off).
+  void expect_no_empty_values(const std::string& what) const;
   /// A required map child.
   ConfigNode child(const std::string& key) const;
   /// A child that may be absent (null is treated as absent).
@@ -88,6 +91,11 @@ class ConfigNode {
 /// is parsed as YAML, so `--set attacks=[...]` works). Throws ConfigError for syntax errors
 /// (file:line:column), a missing file, or a malformed override.
 ConfigNode load_config(const std::string& file, const std::vector<std::string>& overrides = {});
+
+/// The `--set` override that gives `key` the string `value` as it is (a path from a command-line
+/// option such as `--out`): double-quoted, so YAML reads no null (`~`), number, tag, comment
+/// (`out #1`) or mapping (`a: b`) into it.
+std::string string_override(const std::string& key, const std::string& value);
 
 /// Parses YAML text as if it were the file `name` (tests and built-in configs).
 ConfigNode parse_config(const std::string& text, const std::string& name,

@@ -1,20 +1,21 @@
 #include "datasets/manifest.h"
 
 #include <ATen/ATen.h>
-#include "core/parallel_for.h"
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <initializer_list>
-#include <stdexcept>
 #include <filesystem>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "core/atomic_file.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/json_text.h"
+#include "core/parallel_for.h"
 #include "core/shape_text.h"
 #include "core/version.h"
 #include "security/signature.h"
@@ -153,7 +154,7 @@ std::string manifest_json(const DataManifest& m) {
                {"root", m.root},
                {"labels", m.labels},
                {"digests", m.digests}};
-  return j.dump(1) + "\n";
+  return core::json_text(j, 1) + "\n";
 }
 
 DataManifest read_manifest(const std::string& path) {

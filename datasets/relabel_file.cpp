@@ -8,6 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/version.h"
 #include "datasets/exclusion.h"
 #include "datasets/manifest.h"
@@ -132,7 +133,7 @@ std::string relabelling_json(const Relabelling& r) {
                {"min_confidence", r.min_confidence},
                {"relabelled", relabelled},
                {"left_out", longs(r.left_out)}};
-  return j.dump(1) + "\n";
+  return core::json_text(j, 1) + "\n";
 }
 
 Relabelling read_relabelling(const std::string& path, const Dataset& data) {

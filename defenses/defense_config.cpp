@@ -44,7 +44,11 @@ DefenseSpec parse_defense_spec(const core::ConfigNode& root, double box_min, dou
                                  : method == "fgsm_rs"     ? AdversarialMethod::kFgsmRs
                                  : method == "ensemble_at" ? AdversarialMethod::kEnsembleAt
                                                            : AdversarialMethod::kTrades;
-  AdversarialTrainingOptions options(kind, node->get_double("eps", std::nullopt, 0.0));
+  const double eps = node->get_double("eps", std::nullopt, 0.0);
+  if (!(eps > 0)) {  // the attack would return its input: standard training reported as robust
+    node->fail_at("eps", "must be > 0 (eps 0 crafts no perturbation: that is method: none)");
+  }
+  AdversarialTrainingOptions options(kind, eps);
   options.steps(node->get_int("steps", 10, 1, 100000))
       .step_size(node->get_double("step_size", 0.0, 0.0))
       .random_init(node->get_bool("random_init", true))

@@ -55,7 +55,12 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
       }
     }
     outcome.accepted = static_cast<int64_t>(accepted.size());
-    if (outcome.accepted < aggregator->min_inputs()) {
+    // A frame refused for its values (past the round and tag checks) was sent by a Byzantine
+    // rank: at most f minus those of the accepted ones are, and the rule runs with that f. A
+    // size, round or tag refusal may hit an honest rank's frame: f stays for those.
+    int64_t known_byzantine = 0;
+    for (const auto& rejected : outcome.rejected) known_byzantine += refused_for_values(rejected.second);
+    if (outcome.accepted < aggregator->min_inputs(known_byzantine)) {
       std::string why;
       for (const auto& [r, reason] : outcome.rejected) {
         why += "; rank " + std::to_string(r) + ": " + reason;
@@ -63,8 +68,10 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
       throw std::runtime_error("distributed: round " + std::to_string(round) + " accepted " +
                                std::to_string(outcome.accepted) + " of " + std::to_string(n) +
                                " updates, fewer than the " +
-                               std::to_string(aggregator->min_inputs()) +
-                               " the aggregator needs (2f + 1)" + why);
+                               std::to_string(aggregator->min_inputs(known_byzantine)) +
+                               " the aggregator needs (2f + 1" +
+                               (known_byzantine > 0 ? ", f lowered by the ranks refused for their values)" : ")") +
+                               why);
     }
     // The accepted payloads move up over the rejected ones, in order, inside the inbox (an
     // index_select would allocate and fault in a fresh [accepted, d] tensor every round: about
@@ -85,7 +92,7 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
     // starts again from the centre it had before.
     if (round == last_round_ && centre_before_.defined()) aggregator->set_centre(centre_before_);
     centre_before_ = aggregator->centre().defined() ? aggregator->centre().clone() : at::Tensor();
-    aggregate = (*aggregator)(updates).to(at::kFloat).contiguous();
+    aggregate = (*aggregator)(updates, known_byzantine).to(at::kFloat).contiguous();
     // A rule may return one of its inputs (Krum): those live in the inbox, which the next round
     // overwrites, so such a result gets its own memory.
     const auto* p = static_cast<const uint8_t*>(aggregate.data_ptr());

@@ -42,6 +42,15 @@ at::Tensor pack_update(const at::Tensor& update, int64_t round, int64_t rank,
   return frame;
 }
 
+namespace {
+constexpr const char* kNonFinite = "non-finite values (NaN or Inf)";
+constexpr const char* kNormPrefix = "norm ";
+}  // namespace
+
+bool refused_for_values(const std::string& why) {
+  return why == kNonFinite || why.rfind(kNormPrefix, 0) == 0;
+}
+
 std::string check_frame(const uint8_t* p, int64_t bytes, int64_t d, int64_t expected_round,
                         int64_t sender, const std::string& run_id, const Key* key,
                         double max_norm) {
@@ -74,11 +83,11 @@ std::string check_frame(const uint8_t* p, int64_t bytes, int64_t d, int64_t expe
   // float's range on the way (|x| around 1e19), which the slow path below tells apart.
   const double norm = values.norm().item<double>();
   if (!std::isfinite(norm) && !values.isfinite().all().item<bool>()) {
-    return "non-finite values (NaN or Inf)";
+    return kNonFinite;
   }
   if (max_norm > 0 && !(norm <= max_norm)) {
     std::ostringstream text;
-    text << "norm " << norm << " above the bound " << max_norm;
+    text << kNormPrefix << norm << " above the bound " << max_norm;
     return text.str();
   }
   return {};

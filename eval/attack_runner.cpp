@@ -11,9 +11,13 @@
 namespace rampart::eval {
 namespace {
 
-at::Tensor predicted_wrong(models::Model& model, const at::Tensor& x, const at::Tensor& labels) {
+// The success of an adversarial example as the model itself judges it: a wrong prediction, or
+// for a backdoor entry (`backdoor_target` >= 0) the trigger's target class.
+at::Tensor judged_success(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+                          int64_t backdoor_target) {
   at::NoGradGuard no_grad;
-  return model.predict(x).ne(labels);
+  const at::Tensor predicted = model.predict(x);
+  return backdoor_target >= 0 ? predicted.eq(backdoor_target) : predicted.ne(labels);
 }
 
 // Runs one attack (or one part of an ensemble) on the points `indices`, batch by batch, and
@@ -31,6 +35,7 @@ class BatchRunner {
     if (!view) throw std::logic_error(attack.id + ": the model has no straight-through view");
     target_ = view;
     judge_by_prediction_ = attack.bpda || !model.predicts_by_argmax() || settings.randomised;
+    backdoor_target_ = attack.backdoor_target;
   }
 
   void run(const attacks::Attack& attack, const at::Tensor& indices, int64_t part,
@@ -49,7 +54,7 @@ class BatchRunner {
       const at::Tensor y = labels_.index_select(0, idx).to(settings_.device);
       attacks::AttackResult r = attack.run(*target_, x, y, idx.to(settings_.device));
       const at::Tensor success = judge_by_prediction_
-                                     ? predicted_wrong(model_, r.adversarial.detach(), y).cpu()
+                                     ? judged_success(model_, r.adversarial.detach(), y, backdoor_target_).cpu()
                                      : r.success.cpu();
       o.forward_samples += r.forward_samples;
       o.backward_samples += r.backward_samples;
@@ -105,6 +110,7 @@ class BatchRunner {
   models::Model& model_;
   models::Model* target_ = nullptr;
   bool judge_by_prediction_ = false;
+  int64_t backdoor_target_ = -1;
   const at::Tensor& images_;
   const at::Tensor& labels_;
   const AttackRunSettings& settings_;

@@ -204,7 +204,16 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
       std::any_of(config.model.transforms.begin(), config.model.transforms.end(),
                   [](const models::TransformSpec& t) { return !t.is_differentiable(); });
   if (needs_bpda) config.attacks = with_bpda_twins(config.attacks);
-  config.cascade = root.get_bool("cascade", true);
+  // A detector's "robust or detected" needs every attack on every point: with the cascade a
+  // point that an earlier attack fooled and the detector flagged is never attacked by the later
+  // ones, which might fool it unflagged, and would count as stopped.
+  config.cascade = root.get_bool("cascade", !root.has("detector"));
+  if (config.cascade && root.has("detector")) {
+    root.fail_at("cascade", "a detector needs cascade: false (the default with one): with the "
+                            "cascade a point an earlier attack fooled and the detector flagged "
+                            "is not attacked by the later ones, so 'robust or detected' would "
+                            "overstate");
+  }
   config.report = parse_report_spec(root);
   config.sanity = parse_sanity_spec(root);
   config.detector = parse_detector_spec(root);

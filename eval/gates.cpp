@@ -19,6 +19,7 @@ std::string join(const std::vector<std::string>& items) {
 Gate parse_bounds(const core::ConfigNode& node, std::string name, std::string metric,
                   double upper = 1.0) {
   node.expect_keys({"min", "max"});
+  node.expect_no_empty_values("is empty: give a bound or delete the key");
   Gate gate{std::move(name), std::move(metric), std::nullopt, std::nullopt};
   if (node.has("min")) gate.min = node.get_double("min", std::nullopt, 0.0, upper);
   if (node.has("max")) gate.max = node.get_double("max", std::nullopt, 0.0, upper);
@@ -50,6 +51,14 @@ std::vector<Gate> parse_gates(const core::ConfigNode& root,
   const auto section = root.optional_child("gates");
   if (!section) return gates;
   section->expect_keys({"clean_accuracy", "robust_accuracy", "median_l2", "attack_success_rate"});
+  // A gate left empty (its `min:` line commented out) would otherwise vanish and pass.
+  const std::string empty = "is empty: a gate needs min, max or both (delete the key to drop it)";
+  section->expect_no_empty_values(empty);
+  for (const char* kind : {"robust_accuracy", "median_l2", "attack_success_rate"}) {
+    if (const auto gates_of_kind = section->optional_child(kind)) {
+      gates_of_kind->expect_no_empty_values(empty);
+    }
+  }
   if (const auto clean = section->optional_child("clean_accuracy")) {
     gates.push_back(parse_bounds(*clean, "clean_accuracy", "clean"));
   }

@@ -1,33 +1,84 @@
 #include "eval/report_writer.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <set>
+#include <system_error>
+#include <utility>
+#include <vector>
 
 #include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/json_text.h"
 #include "datasets/npy.h"
 #include "eval/reports.h"
 
 namespace rampart::eval {
 namespace {
 
+namespace fs = std::filesystem;
+
 bool wants(const ReportSpec& spec, const std::string& format) {
   return std::find(spec.formats.begin(), spec.formats.end(), format) != spec.formats.end();
+}
+
+void remove_file(const fs::path& file) {
+  std::error_code ec;
+  fs::remove(file, ec);
+  if (ec) {
+    throw DataError(file.string() + ": cannot remove an earlier run's report file (" +
+                          ec.message() + ")");
+  }
+}
+
+// The files of `folder` ending in `extension` that this run does not write (`kept`, names
+// relative to the report directory). They are an earlier run's: left beside this run's
+// reports they would contradict them.
+void remove_stale(const fs::path& dir, const std::string& folder, const std::string& extension,
+                  const std::set<std::string>& kept) {
+  std::error_code ec;
+  if (!fs::is_directory(dir / folder, ec)) return;
+  std::vector<fs::path> stale;
+  for (const auto& entry : fs::directory_iterator(dir / folder, ec)) {
+    const fs::path& p = entry.path();
+    if (p.extension() == extension && !kept.count(folder + "/" + p.filename().string())) {
+      stale.push_back(p);
+    }
+  }
+  for (const auto& p : stale) remove_file(p);
 }
 
 }  // namespace
 
 void write_reports(const ReportSpec& spec, const EvalOutput& output) {
   const Evaluation& ev = output.evaluation;
-  const std::string dir = spec.dir + "/";
+  const fs::path dir(spec.dir);
+  // Every document is rendered before the directory changes, so a failure to render one leaves
+  // the earlier run's reports as they were.
+  std::vector<std::pair<std::string, std::string>> documents;  // file, text; report.json last
+  if (wants(spec, "markdown")) documents.emplace_back("report.md", report_markdown(ev));
+  if (wants(spec, "junit")) documents.emplace_back("junit.xml", report_junit(ev));
+  if (wants(spec, "html")) documents.emplace_back("report.html", report_html(ev));
+  if (wants(spec, "json")) documents.emplace_back("report.json", core::json_text(report_json(ev), 2) + "\n");
+
+  // An earlier run's report.json goes first: until this run's is written last, no report.json
+  // stands beside a mix of two runs' files. Then every file this run does not write.
+  remove_file(dir / "report.json");
+  std::set<std::string> kept;
+  for (const auto& [id, adversarial] : output.adversarial) kept.insert("adv/" + id + ".npy");
+  for (const auto& grid : ev.examples) kept.insert(grid.file);
+  for (const auto& [file, text] : documents) kept.insert(file);
+  for (const char* file : {"report.md", "junit.xml", "report.html"}) {
+    if (!kept.count(file)) remove_file(dir / file);
+  }
+  remove_stale(dir, "adv", ".npy", kept);
+  remove_stale(dir, "images", ".png", kept);
+
   for (const auto& [id, adversarial] : output.adversarial) {
-    datasets::write_npy(dir + "adv/" + id + ".npy", adversarial.contiguous());
+    datasets::write_npy((dir / ("adv/" + id + ".npy")).string(), adversarial.contiguous());
   }
-  for (const auto& grid : ev.examples) core::write_file_atomic(dir + grid.file, grid.png);
-  if (wants(spec, "markdown")) core::write_file_atomic(dir + "report.md", report_markdown(ev));
-  if (wants(spec, "junit")) core::write_file_atomic(dir + "junit.xml", report_junit(ev));
-  if (wants(spec, "html")) core::write_file_atomic(dir + "report.html", report_html(ev));
-  if (wants(spec, "json")) {
-    core::write_file_atomic(dir + "report.json", report_json(ev).dump(2) + "\n");
-  }
+  for (const auto& grid : ev.examples) core::write_file_atomic((dir / grid.file).string(), grid.png);
+  for (const auto& [file, text] : documents) core::write_file_atomic((dir / file).string(), text);
 }
 
 }  // namespace rampart::eval

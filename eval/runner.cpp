@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <limits>
 #include <optional>
@@ -121,8 +122,18 @@ std::map<std::string, double> gate_values(const Evaluation& ev) {
     values["median_l2:" + a.metrics.id] = a.metrics.median_l2;
     // Of no attacked point (a backdoor whose model gets no point of the other classes right
     // without the trigger) the rate is unknown: NaN, which fails every bound of a gate.
-    values["success_rate:" + a.metrics.id] =
-        a.attacked > 0 ? a.metrics.success_rate : std::numeric_limits<double>::quiet_NaN();
+    double rate = a.attacked > 0 ? a.metrics.success_rate : std::numeric_limits<double>::quiet_NaN();
+    // A cascaded attack ran only on the points the earlier attacks of its budget left robust:
+    // its own rate leaves out every point they fooled. Its gate reads the cumulative rate (the
+    // clean-correct points it and they fooled), as its robust-accuracy gate does.
+    if (!a.after.empty()) {
+      const auto robust = static_cast<int64_t>(
+          std::llround(a.metrics.robust_accuracy * static_cast<double>(ev.num_points)));
+      rate = ev.clean_correct > 0 ? static_cast<double>(ev.clean_correct - robust) /
+                                        static_cast<double>(ev.clean_correct)
+                                  : std::numeric_limits<double>::quiet_NaN();
+    }
+    values["success_rate:" + a.metrics.id] = rate;
   }
   for (const auto& b : ev.budgets) values["worst:" + b.key] = b.robust_accuracy;
   return values;

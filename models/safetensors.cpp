@@ -13,6 +13,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/shape_text.h"
 
 namespace rampart::models {
@@ -460,7 +461,7 @@ std::string serialize_safetensors(const std::vector<std::pair<std::string, at::T
   }
   std::string text;
   try {
-    text = header.dump();
+    text = core::json_text(header);
   } catch (const Json::exception& e) {
     throw std::invalid_argument(std::string("safetensors: cannot write header: ") + e.what());
   }

@@ -54,8 +54,12 @@ AggregatorSpec parse_aggregator_spec(const core::ConfigNode& node) {
                                        "centered_clipping", "mda", "meamed", "caf"};
   AggregatorSpec spec;
   if (!node.is_map()) node.fail("expected a mapping such as {name: trimmed_mean, f: 2}");
-  node.expect_keys({"name", "f", "tau", "iterations", "nu", "momentum", "pre"});
   spec.name = node.get_choice("name", names, "mean");
+  // Only the keys the rule reads: a tau given to krum would otherwise be dropped unseen.
+  std::vector<std::string> keys{"name", "f", "momentum", "pre"};
+  if (spec.name == "centered_clipping") keys.insert(keys.end(), {"tau", "iterations"});
+  if (spec.name == "geometric_median") keys.insert(keys.end(), {"nu", "iterations"});
+  node.expect_keys(keys);
   spec.f = node.get_int("f", 0, 0);
   spec.tau = node.get_double("tau", 100.0, 1e-300);
   spec.iterations = node.get_int("iterations", 0, 0, 1000);
@@ -75,6 +79,13 @@ AggregatorSpec parse_aggregator_spec(const core::ConfigNode& node) {
       }
       spec.pre.push_back(named_pre(name, spec.f));
     }
+  }
+  const bool pre_takes_f = std::any_of(spec.pre.begin(), spec.pre.end(), [](const PreAggregatorSpec& p) {
+    return p.name == "arc" || p.name == "nnm";
+  });
+  if (spec.f > 0 && !takes_f(spec.name) && !pre_takes_f) {
+    node.fail_at("f", spec.name + " takes no f (the rules that do: trimmed_mean, krum, multi_krum, "
+                                  "mda, meamed, caf; or an arc or nnm pre-step)");
   }
   return spec;
 }
@@ -120,22 +131,24 @@ RobustAggregator& RobustAggregator::operator=(const RobustAggregator& other) {
   return *this;
 }
 
-at::Tensor RobustAggregator::operator()(const at::Tensor& x) {
+at::Tensor RobustAggregator::operator()(const at::Tensor& x, int64_t known_byzantine) {
+  const auto left = [&](int64_t f) { return std::max<int64_t>(0, f - std::max<int64_t>(0, known_byzantine)); };
   at::Tensor v = x;
   for (const auto& p : spec_.pre) {
     if (p.name == "clipping") v = static_clip(v, p.c);
-    if (p.name == "arc") v = adaptive_clip(v, p.f);
-    if (p.name == "nnm") v = nearest_neighbour_mixing(v, p.f);
+    if (p.name == "arc") v = adaptive_clip(v, left(p.f));
+    if (p.name == "nnm") v = nearest_neighbour_mixing(v, left(p.f));
     if (p.name == "bucketing") v = bucketing(v, p.s, generator_);
   }
   const std::string& name = spec_.name;
+  const int64_t f = left(spec_.f);
   if (name == "median") return coordinate_median(v);
-  if (name == "trimmed_mean") return trimmed_mean(v, spec_.f);
-  if (name == "krum") return krum(v, spec_.f);
-  if (name == "multi_krum") return multi_krum(v, spec_.f);
-  if (name == "mda") return minimum_diameter_average(v, spec_.f);
-  if (name == "meamed") return meamed(v, spec_.f);
-  if (name == "caf") return covariance_filter(v, spec_.f);
+  if (name == "trimmed_mean") return trimmed_mean(v, f);
+  if (name == "krum") return krum(v, f);
+  if (name == "multi_krum") return multi_krum(v, f);
+  if (name == "mda") return minimum_diameter_average(v, f);
+  if (name == "meamed") return meamed(v, f);
+  if (name == "caf") return covariance_filter(v, f);
   if (name == "geometric_median") {
     return geometric_median(v, spec_.nu, spec_.iterations ? spec_.iterations : 3);
   }
@@ -143,13 +156,13 @@ at::Tensor RobustAggregator::operator()(const at::Tensor& x) {
   return aggregation::mean(v);
 }
 
-int64_t RobustAggregator::min_inputs() const {
+int64_t RobustAggregator::min_inputs(int64_t known_byzantine) const {
   int64_t f = 0;
   if (takes_f(spec_.name)) f = spec_.f;
   for (const auto& p : spec_.pre) {
     if (p.name == "arc" || p.name == "nnm") f = std::max(f, p.f);
   }
-  return 2 * f + 1;
+  return 2 * std::max<int64_t>(0, f - std::max<int64_t>(0, known_byzantine)) + 1;
 }
 
 at::Tensor RobustAggregator::centre() const {

@@ -54,10 +54,15 @@ class RobustAggregator {
   explicit RobustAggregator(AggregatorSpec spec, uint64_t seed = 0);
   RobustAggregator(const RobustAggregator& other);
   RobustAggregator& operator=(const RobustAggregator& other);
-  at::Tensor operator()(const at::Tensor& x);
+  /// `known_byzantine`: senders already known to be Byzantine and left out of `x` (their frames
+  /// failed authentication or carried non-finite values): at most f - known_byzantine of the
+  /// rows left can be Byzantine, so every f of the pipeline is lowered by that many (not below
+  /// 0). Without it one rejected sender would leave fewer than the 2f + 1 rows the rules need.
+  at::Tensor operator()(const at::Tensor& x, int64_t known_byzantine = 0);
   const AggregatorSpec& spec() const { return spec_; }
-  /// The fewest vectors the pipeline accepts: 2f + 1 for a rule or step taking f, else 1.
-  int64_t min_inputs() const;
+  /// The fewest vectors the pipeline accepts: 2f + 1 for a rule or step taking f, else 1; with
+  /// f lowered by `known_byzantine` as operator() lowers it.
+  int64_t min_inputs(int64_t known_byzantine = 0) const;
   /// Centered clipping's centre (undefined for the other rules), for checkpoints.
   at::Tensor centre() const;
   void set_centre(const at::Tensor& centre);

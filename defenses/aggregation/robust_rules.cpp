@@ -2,8 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <functional>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -122,7 +124,15 @@ at::Tensor covariance_filter(const at::Tensor& x, int64_t f) {
   // centred Gram K_ik = d_i . d_k = -1/2 (D_ik - (D w)_i - (D w)_k + w^T D w) for the squared
   // distances D. The covariance's nonzero eigenpairs are those of M = W^1/2 K W^1/2: for
   // M u = lambda u, v = D^T W^1/2 u / sqrt(lambda), so d_i . v = (K W^1/2 u)_i / sqrt(lambda).
-  const at::Tensor d2 = kernels::pairwise_sq_distances(x).to(at::kDouble).cpu();
+  at::Tensor d2 = kernels::pairwise_sq_distances(x).to(at::kDouble).cpu();
+  if (!at::isfinite(d2).all().item<bool>()) {
+    // The kernel sums float32 squares: a finite update above about 1e19 (a Byzantine worker's)
+    // overflows to inf, and the centred Gram to inf - inf = NaN. Scaled into [-1, 1] first,
+    // the squares stay finite, and float64 holds them scaled back.
+    const double scale = x.abs().max().item<double>();
+    if (!std::isfinite(scale)) throw std::invalid_argument("caf: an update holds a non-finite value");
+    d2 = kernels::pairwise_sq_distances(x / scale).to(at::kDouble).cpu() * (scale * scale);
+  }
   at::Tensor c = at::ones({n}, d2.options());
   at::Tensor best_w;
   double best_eigenvalue = std::numeric_limits<double>::infinity();
@@ -148,6 +158,9 @@ at::Tensor covariance_filter(const at::Tensor& x, int64_t f) {
     const at::Tensor projection = at::mv(gram, root_w * vectors.select(1, n - 1));
     const at::Tensor tau = projection.square() / eigenvalue;
     c = c * (1 - tau / tau.max());
+  }
+  if (!best_w.defined()) {  // the first eigenvalue was NaN: no weights were ever judged
+    throw std::invalid_argument("caf: the updates' covariance has no finite eigenvalue");
   }
   // The weighted mean row by row (an [n, d] product would first fill a fresh tensor).
   const at::Tensor w = best_w.contiguous();

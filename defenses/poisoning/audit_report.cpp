@@ -10,6 +10,7 @@
 #include "core/atomic_file.h"
 #include "core/clock.h"
 #include "core/inline_image.h"
+#include "core/json_text.h"
 #include "core/markup.h"
 #include "core/version.h"
 
@@ -449,7 +450,7 @@ void write_audit_reports(const std::string& dir, const AuditResult& result, cons
                          const AuditContext& context, const at::Tensor& images,
                          const at::Tensor& labels, double range_min, double range_max) {
   const std::string base = dir.empty() ? std::string() : dir + "/";
-  core::write_file_atomic(base + "audit.json", audit_json(result, spec, context).dump(1) + "\n");
+  core::write_file_atomic(base + "audit.json", core::json_text(audit_json(result, spec, context), 1) + "\n");
   core::write_file_atomic(base + "audit.md", markdown(result, spec, context));
   core::write_file_atomic(base + "audit.html",
                           html(result, spec, context, images, labels.to(at::kLong), range_min, range_max));

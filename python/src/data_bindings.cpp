@@ -13,6 +13,7 @@
 #include "attacks/data_poisoning.h"
 #include "core/config_node.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "datasets/manifest.h"
 #include "defenses/poisoning/audit_report.h"
 #include "defenses/poisoning/data_audit.h"
@@ -75,7 +76,7 @@ std::string audit(const at::Tensor& features, const at::Tensor& labels, int64_t 
         spec, logits.has_value() ? logits->detach().to(at::kCPU, at::kFloat).contiguous() : at::Tensor(),
         inputs);
   }
-  return defenses::poisoning::audit_json(result, spec, context).dump();
+  return core::json_text(defenses::poisoning::audit_json(result, spec, context));
 }
 
 // poison_dataset on tensors: (images, labels, poisoned indices, the spec as drawn, as JSON).
@@ -96,7 +97,7 @@ py::tuple poison(const at::Tensor& images, const at::Tensor& labels, int64_t num
     drawn["target"] = s.target;
     drawn["trigger"] = s.trigger.to_json();
   }
-  return py::make_tuple(out.data.images, out.data.labels, out.indices, drawn.dump());
+  return py::make_tuple(out.data.images, out.data.labels, out.indices, core::json_text(drawn));
 }
 
 at::Tensor apply_trigger(const at::Tensor& images, const std::string& trigger_json, double range_min,

@@ -259,6 +259,15 @@ TEST_CASE("CAF: the n-space form equals the d-space definition, and ByzFL's valu
   check_close(agg::covariance_filter(mixed.to(at::kFloat), 2), agg::covariance_filter(mixed, 2),
               1e-5);
   CHECK_THROWS_AS(agg::covariance_filter(same, 3), ConfigError);
+  // A finite Byzantine row of 1e20 overflowed the float32 squared distances to inf, the Gram to
+  // NaN, and the eigendecomposition threw: it is scaled first now, and filtered out.
+  at::Tensor huge = mixed.to(at::kFloat);
+  huge[11].fill_(1e20F);
+  const at::Tensor robust = agg::covariance_filter(huge, 2);
+  CHECK(at::isfinite(robust).all().item<bool>());
+  CHECK((robust.to(at::kDouble) - mixed.slice(0, 0, 10).mean(0)).abs().max().item<double>() < 0.05);
+  huge[11].fill_(NAN);
+  CHECK_THROWS_WITH(agg::covariance_filter(huge, 2), Catch::Contains("caf: an update holds a non-finite value"));
 }
 
 TEST_CASE("centered clipping keeps its centre between rounds, clipping and ARC bound norms",
@@ -404,6 +413,9 @@ TEST_CASE("the aggregator section parses, describes itself and names bad keys",
       "bad_pre: {name: median, pre: [clip]}\n"
       "bad_name: {name: bulyan}\n"
       "bad_key: {name: krum, g: 1}\n"
+      "unread_key: {name: krum, f: 1, tau: 0.001}\n"
+      "median_f: {name: median, f: 1}\n"
+      "median_nnm: {name: median, f: 1, pre: [nnm]}\n"
       "scalar: median\n",
       "d.yaml");
   const auto ok = defenses::aggregation::parse_aggregator_spec(root.child("ok"));
@@ -428,12 +440,23 @@ TEST_CASE("the aggregator section parses, describes itself and names bad keys",
   CHECK_THAT(error("bad_name"), Catch::Contains("bad_name.name: unknown value 'bulyan'"));
   CHECK_THAT(error("bad_key"), Catch::Contains("bad_key.g"));
   CHECK_THAT(error("scalar"), Catch::Contains("expected a mapping"));
+  // Keys a rule does not read were accepted and dropped (krum with tau, median with f).
+  CHECK_THAT(error("unread_key"), Catch::Contains("unread_key.tau: unknown key 'tau'"));
+  CHECK_THAT(error("median_f"), Catch::Contains("median_f.f: median takes no f"));
+  CHECK(defenses::aggregation::describe(defenses::aggregation::parse_aggregator_spec(
+            root.child("median_nnm"))) == "median after nnm(f=1)");
+  // Ranks already known to be Byzantine lower every f of the pipeline.
+  CHECK(defenses::aggregation::RobustAggregator(ok).min_inputs(1) == 3);
+  CHECK(defenses::aggregation::RobustAggregator(ok).min_inputs(5) == 1);
   // The pipeline: clipping to norm 2, then NNM, then the trimmed mean, equals the steps by hand.
   torch::manual_seed(5);
   const at::Tensor x = at::randn({7, 50});
   defenses::aggregation::RobustAggregator aggregate(ok);
   check_close(aggregate(x),
               agg::trimmed_mean(agg::nearest_neighbour_mixing(agg::static_clip(x, 2.0), 2), 2),
+              1e-5);
+  check_close(aggregate(x.slice(0, 0, 6), 1),
+              agg::trimmed_mean(agg::nearest_neighbour_mixing(agg::static_clip(x.slice(0, 0, 6), 2.0), 1), 1),
               1e-5);
   // Centered clipping keeps its centre across rounds, and a copy keeps its own.
   defenses::aggregation::AggregatorSpec cc;

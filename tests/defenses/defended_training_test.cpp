@@ -68,6 +68,9 @@ TEST_CASE("defense configs: each method's keys, ranges and the validation split"
              Catch::StartsWith("train.yaml:8:10: defense: missing required key 'eps'"));
   CHECK_THAT(error_of(job("o", "defense: {method: pgd_at, eps: -0.1}\n")),
              Catch::StartsWith("train.yaml:8:32: defense.eps: must be >= 0"));
+  // eps 0 trained without any perturbation and reported its accuracy as robust.
+  CHECK_THAT(error_of(job("o", "defense: {method: trades, eps: 0}\n")),
+             Catch::StartsWith("train.yaml:8:32: defense.eps: must be > 0"));
   CHECK_THAT(error_of(job("o", "defense: {method: pgd_at, eps: 0.1, clean_weight: 1.5}\n")),
              Catch::Contains("clean_weight"));
   CHECK_THAT(error_of(job("o", "defense: {method: madry, eps: 0.1}\n")),

@@ -142,6 +142,27 @@ TEST_CASE("rampart train, distributed: without keys it warns, impossible setups 
   CHECK(big_f.exit_code == 2);
   CHECK(big_f.output.find("distributed.aggregator.f: f = 2 needs 2f < workers = 4") !=
         std::string::npos);
+  // Checked at parse time, each naming its key: a pre-step's f, the rule's f against the
+  // buckets left by bucketing (both failed in round 1, the second without a location), a
+  // negative standard deviation (the worker died in libtorch and rank 0 waited 300 s), and a
+  // distillation teacher that every worker would have trained alone on all the data.
+  const std::vector<std::pair<std::string, std::string>> refused{
+      {"  workers: 4\n  aggregator: {name: trimmed_mean, f: 1, pre: [{name: nnm, f: 3}]}\n",
+       "distributed.aggregator.pre: nnm's f = 3 needs 2f < workers = 4"},
+      {"  workers: 4\n  aggregator: {name: trimmed_mean, f: 1, pre: [{name: bucketing, s: 2}]}\n",
+       "distributed.aggregator.f: f = 1 needs 2f < 2 buckets (bucketing s = 2)"},
+      {"  workers: 3\n  simulate_byzantine: {count: 1, attack: gaussian, tau: -1}\n",
+       "distributed.simulate_byzantine.tau: gaussian's tau is the noise's standard deviation"},
+      {"  workers: 2\ndefense: {method: distillation}\n",
+       "defense: distillation under distributed needs a trained teacher"},
+  };
+  for (const auto& [section, expected] : refused) {
+    INFO(section);
+    const auto result =
+        test::run_process({test::rampart_binary(), "train", write_config(dir, section)});
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Catch::Contains(expected));
+  }
 }
 
 namespace {

@@ -140,21 +140,45 @@ TEST_CASE("four ranks on c10d Gloo: rounds aggregate the accepted updates, and a
         "5 3 non-finite values (NaN or Inf)\n");
 }
 
+// A rank refused for its values (NaN, above the norm bound: its round and tag had passed) is
+// Byzantine, so the rule runs with f lowered by those ranks: one Inf rank of 5 with f = 2 used to
+// stop the run (4 accepted, 5 needed). Refusals that a network adversary can cause to an honest
+// rank's frame (a bad tag here) keep f, and too few accepted updates stop the round.
 TEST_CASE("a round with fewer accepted updates than the rule needs stops with one clear error",
           "[distributed][processes]") {
-  const std::string dir = test::make_temp_dir("quorum");
-  fork_ranks(dir, [&](int64_t rank) {
-    distributed::GlooGroup group(group_spec(rank, dir));
-    const distributed::KeyRing keys = test_keys();
-    distributed::UpdateExchange exchange(group, "test-run", &keys, 0);
-    defenses::aggregation::AggregatorSpec rule;
-    rule.name = "trimmed_mean";
-    rule.f = 1;  // needs 3 of the 4 updates
-    defenses::aggregation::RobustAggregator aggregator(rule);
-    const float value = rank >= 2 ? NAN : 1.0F;  // ranks 2 and 3 send NaN
-    exchange.round(at::full({kD}, value), 1, rank == 0 ? &aggregator : nullptr);
-  });
-  CHECK(read_file(dir + "/error0.txt") ==
+  const auto run = [](const std::string& dir, bool forged) {
+    return fork_ranks(dir, [&](int64_t rank) {
+      distributed::GlooGroup group(group_spec(rank, dir));
+      const distributed::KeyRing keys = test_keys();
+      distributed::UpdateExchange exchange(group, "test-run", &keys, 0);
+      defenses::aggregation::AggregatorSpec rule;
+      rule.name = "trimmed_mean";
+      rule.f = 1;  // needs 3 of the 4 updates
+      defenses::aggregation::RobustAggregator aggregator(rule);
+      const at::Tensor update = at::full({kD}, static_cast<float>(rank + 1));
+      at::Tensor frame = exchange.pack(update, 1);
+      if (rank >= 2) {  // ranks 2 and 3 misbehave
+        distributed::Key made_up{};
+        made_up.fill(0x5A);
+        frame = forged ? distributed::pack_update(update, 1, rank, "test-run", &made_up)
+                       : exchange.pack(at::full({kD}, NAN), 1);
+      }
+      const auto outcome = exchange.round_with_frame(frame, kD, 1, rank == 0 ? &aggregator : nullptr);
+      std::ofstream(dir + "/rank" + std::to_string(rank) + ".txt") << outcome.aggregate[0].item<float>();
+    });
+  };
+  const std::string forged = test::make_temp_dir("quorum-forged");
+  run(forged, true);
+  CHECK(read_file(forged + "/error0.txt") ==
         "distributed: round 1 accepted 2 of 4 updates, fewer than the 3 the aggregator needs "
-        "(2f + 1); rank 2: non-finite values (NaN or Inf); rank 3: non-finite values (NaN or Inf)");
+        "(2f + 1); rank 2: bad authentication tag (forged or tampered); rank 3: bad "
+        "authentication tag (forged or tampered)");
+  const std::string values = test::make_temp_dir("quorum-values");
+  const std::vector<int> statuses = run(values, false);
+  for (int64_t rank = 0; rank < kRanks; ++rank) {
+    INFO("rank " << rank << ": " << read_file(values + "/error" + std::to_string(rank) + ".txt"));
+    CHECK(WIFEXITED(statuses[static_cast<std::size_t>(rank)]));
+    CHECK(WEXITSTATUS(statuses[static_cast<std::size_t>(rank)]) == 0);
+    CHECK(read_file(values + "/rank" + std::to_string(rank) + ".txt") == "1.5");  // mean of 1, 2
+  }
 }

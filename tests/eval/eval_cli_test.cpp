@@ -151,6 +151,66 @@ TEST_CASE("a passing gate exits 0 and a failing gate exits 1 after every report 
   CHECK_THAT(core::read_file(dir + "/r2/report.md"), Catch::Contains("| clean_accuracy |"));
 }
 
+// Three defects of one review: a cascaded attack's attack_success_rate gate read the attack's
+// own rate (the points FGSM had fooled left out: 2.86% passed a 30% bound that 82.86% fails);
+// a run into a folder kept an earlier run's report.html, junit.xml and adv/ files, which then
+// contradicted it; and --out was read as YAML (`out #1` wrote to `out`, `~` to report.dir).
+TEST_CASE("a cascaded success-rate gate is cumulative, a rerun leaves no earlier run's files, "
+          "--out is a path as written",
+          "[eval][cli][gates]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-rerun");
+  std::string config = replaced(kConfig, "CKPT", checkpoint);
+  config = replaced(config, "  examples: 2\n", "  examples: 2\n  save_adversarial: true\n");
+  config += "  attack_success_rate: {pgd-linf-0.05: {max: 1.0}}\n";
+  const std::string out = dir + "/out #1";
+  const std::vector<std::string> args{
+      "--set", "model.sha256=" + security::sha256_file(checkpoint), "--out", out};
+  const auto first = test::run_eval(test::write_eval_config(dir, config), args);
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  const json report = test::read_json(out + "/report.json");
+  const json& pgd = report["attacks"][1];
+  REQUIRE(pgd["id"] == "pgd-linf-0.05");
+  REQUIRE(pgd["cumulative"] == true);
+  const double clean_correct = report["clean"]["correct"].get<double>();
+  const double robust_points = pgd["robust_accuracy"].get<double>() * 100;  // 100 points
+  const double cumulative = (clean_correct - robust_points) / clean_correct;
+  double gate_value = -1;
+  for (const json& g : report["gates"]["results"]) {
+    if (g["name"] == "attack_success_rate.pgd-linf-0.05") gate_value = g["value"];
+  }
+  CHECK(gate_value == Approx(cumulative).margin(1e-12));
+  // FGSM fooled points that PGD never ran on: its own rate is lower.
+  CHECK(pgd["success_rate"].get<double>() < cumulative - 0.05);
+  for (const char* name : {"report.json", "report.md", "junit.xml", "report.html",
+                           "adv/fgsm-linf-0.05.npy", "adv/pgd-linf-0.05.npy"}) {
+    INFO(name);
+    CHECK(std::filesystem::exists(out + "/" + name));
+  }
+  CHECK_FALSE(std::filesystem::exists(dir + "/out"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/report"));
+
+  // The same folder, JSON only, no adversarial examples, FGSM alone, a failing gate: nothing of
+  // the first run is left to say "passed".
+  std::string second = replaced(config, "  - {name: pgd, norm: linf, eps: 0.05, steps: 3}\n", "");
+  second = replaced(second, "  attack_success_rate: {pgd-linf-0.05: {max: 1.0}}\n", "");
+  second = replaced(second, "{min: 0.5}", "{min: 0.999}");
+  auto second_args = args;
+  second_args.insert(second_args.end(), {"--set", "report.formats=[json]", "--set",
+                                         "report.save_adversarial=false"});
+  const auto rerun = test::run_eval(test::write_eval_config(dir, second), second_args);
+  INFO(rerun.output);
+  CHECK(rerun.exit_code == 1);
+  CHECK(test::read_json(out + "/report.json")["exit_code"] == 1);
+  for (const char* name : {"report.md", "junit.xml", "report.html", "adv/fgsm-linf-0.05.npy",
+                           "adv/pgd-linf-0.05.npy", "images/pgd-linf-0.05.png"}) {
+    INFO(name);
+    CHECK_FALSE(std::filesystem::exists(out + "/" + name));
+  }
+}
+
 TEST_CASE("an unpinned model exits 3 before any work unless allowed, and the reports say so",
           "[eval][cli][security]") {
   const std::string checkpoint = test::trained_fmnist_checkpoint();

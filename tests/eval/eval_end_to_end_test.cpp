@@ -293,6 +293,20 @@ TEST_CASE("rampart eval: a backdoor entry measures the trigger's attack success 
   const std::string md = core::read_file(dir + "/report/report.md");
   CHECK_THAT(md, Catch::Contains("trigger, to class 8"));
   CHECK_THAT(md, Catch::Contains("its success rate is the attack success rate"));
+
+  // Behind a randomised transform every example is judged by the model's own prediction. A
+  // backdoor then counted any wrong answer as a success (the blend: 25% where 0% went to the
+  // target); noise of sigma 1e-6 changes no answer, so the rates stay those above.
+  const auto noisy = test::run_eval(
+      config, {"--set", "model.transforms=[{name: gaussian_noise, sigma: 1.0e-6}]", "--out",
+               dir + "/noisy"});
+  INFO(noisy.output);
+  const json noisy_report = test::read_json(dir + "/noisy/report.json");
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    INFO(entries[k].second);
+    CHECK(noisy_report["attacks"][k + 1]["success_rate"].get<double>() ==
+          Approx(rates[k]).margin(0.01));
+  }
 }
 
 // With no clean-correct point of another class (here every test point is of the target class)

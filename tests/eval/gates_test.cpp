@@ -56,6 +56,15 @@ TEST_CASE("gate config errors are located", "[eval][gates]") {
       {"gates: {clean_accuracy: {min: 0.9, max: 0.8}}\n", "min is greater than max"},
       {"gates: {clean: {min: 0.9}}\n", "g.yaml:1:9: gates.clean: unknown key 'clean'"},
       {"gates: {clean_accuracy: {minimum: 0.9}}\n", "gates.clean_accuracy.minimum: unknown key"},
+      // A gate left empty (its `min:` commented out) was dropped and the run passed.
+      {"gates:\n  robust_accuracy:\n    pgd-linf-0.1:\n",
+       "g.yaml:3:5: gates.robust_accuracy.pgd-linf-0.1: is empty: a gate needs min, max or both"},
+      {"gates: {clean_accuracy: ~}\n", "g.yaml:1:9: gates.clean_accuracy: is empty"},
+      {"gates: {attack_success_rate: {fgsm-linf-0.1: }}\n",
+       "gates.attack_success_rate.fgsm-linf-0.1: is empty"},
+      {"gates: {robust_accuracy: }\n", "gates.robust_accuracy: is empty"},
+      {"gates: {clean_accuracy: {min: , max: 0.9}}\n",
+       "gates.clean_accuracy.min: is empty: give a bound or delete the key"},
   };
   for (const auto& [yaml, expected] : cases) {
     INFO(yaml);
