@@ -1,3 +1,4 @@
+#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,12 +18,29 @@ std::string joined(const std::vector<std::string>& items) {
   return out.empty() ? "none" : out;
 }
 
+// The arguments' own mistakes are usage errors (exit 2), before any file is read: they are
+// not the model's fault, which exit 3 would say.
+std::string checked_sha256(std::string pin) {
+  bool hex = pin.size() == 64;
+  for (char ch : pin) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
+  if (!hex) throw ConfigError("--sha256 " + pin + ": must be 64 hexadecimal digits");
+  for (auto& ch : pin) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return pin;
+}
+
 }  // namespace
 
 int run_scan(const ScanCommand& command) {
+  if (command.signature.empty() != command.public_key.empty()) {
+    throw ConfigError(std::string(command.signature.empty() ? "--public-key" : "--signature") +
+                      ": an Ed25519 signature needs both --signature and --public-key");
+  }
+  for (const int64_t d : command.input) {
+    if (d < 1) throw ConfigError("--input: every dimension must be >= 1, got " + std::to_string(d));
+  }
   models::ScanRequest request;
   request.path = command.model_path;
-  request.sha256 = command.sha256;
+  request.sha256 = command.sha256.empty() ? "" : checked_sha256(command.sha256);
   request.signature = command.signature;
   request.public_key = command.public_key;
   request.allowlist = command.allowlist;

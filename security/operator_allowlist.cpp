@@ -40,6 +40,8 @@ const std::map<std::string, std::string>& denied_by_name() {
       {"aten::as_strided", "views arbitrary memory of a storage"},
       {"aten::as_strided_", "views arbitrary memory of a storage"},
       {"aten::_unsafe_view", "reinterprets memory without checks"},
+      {"aten::_reshape_alias", "views a storage with sizes and strides it does not check"},
+      {"aten::_unsafe_index", "indexes without the bounds checks of aten::index"},
   };
   return kDenied;
 }
@@ -156,8 +158,8 @@ constexpr const char* kAten[] = {
     "unique_consecutive", "searchsorted", "bucketize", "clone", "detach", "numpy_T", "mT",
     "mH", "matrix_H", "adjoint", "dim", "size", "sym_size", "numel", "sym_numel", "stride",
     "sym_stride", "storage_offset", "is_contiguous", "item", "_local_scalar_dense",
-    "_shape_as_tensor", "_reshape_from_tensor", "_reshape_alias", "squeeze_copy",
-    "unsqueeze_copy", "view_copy", "permute_copy", "expand_copy", "_unsafe_index", "masked_fill",
+    "_shape_as_tensor", "_reshape_from_tensor", "squeeze_copy",
+    "unsqueeze_copy", "view_copy", "permute_copy", "expand_copy", "masked_fill",
     "copy", "copy_", "fill", "zero", "resolve_conj", "resolve_neg", "conj", "real", "imag",
     "view_as_real", "view_as_complex", "type_as", "to", "_to_copy", "float", "double", "half",
     "bfloat16", "int", "long", "short", "char", "byte", "bool", "cpu", "cuda", "requires_grad",

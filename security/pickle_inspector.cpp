@@ -14,7 +14,9 @@ namespace {
 
 // What the simulation keeps of a value: enough to resolve globals and read tensor metadata.
 struct Value {
-  enum Kind { kOther, kNone, kInt, kString, kGlobal, kTuple, kList, kMark, kStorage, kCall };
+  // kTorchConstant: a `torch.<name>` global that libtorch reads as a plain integer (a storage
+  // type's scalar type, a quantization scheme), not as a callable.
+  enum Kind { kOther, kNone, kInt, kString, kGlobal, kTorchConstant, kTuple, kList, kMark, kStorage, kCall };
   Kind kind = kOther;
   int64_t number = 0;
   bool big = false;                           // an integer that does not fit 64 bits
@@ -175,7 +177,10 @@ class Machine {
       throw InspectionError("forbidden_global",
                             record_ + ": global '" + qualified + "' is not allowed: " + why);
     }
-    Value v = make(Value::kGlobal);
+    // libtorch resolves `torch.XStorage` and the quantization schemes to integers (every other
+    // torch global but torch.device is an error there); a REDUCE or BUILD on such an integer
+    // calls the global table's entry of that number, so it must never be called here.
+    Value v = make(module == "torch" && name != "device" ? Value::kTorchConstant : Value::kGlobal);
     v.text = qualified;
     push(std::move(v));
   }
@@ -201,7 +206,7 @@ void Machine::persistent_id(const Value& pid) {
   if (pid.kind == Value::kTuple && pid.items->size() == 5 &&
       (*pid.items)[0].kind == Value::kString && (*pid.items)[0].text == "storage") {
     const auto& items = *pid.items;
-    bool ok = items[1].kind == Value::kGlobal && items[2].kind == Value::kString;
+    bool ok = items[1].kind == Value::kTorchConstant && items[2].kind == Value::kString;
     const int64_t numel = as_int(items[4], ok);
     if (!ok || numel < 0) fail("malformed storage persistent id");
     StorageRef ref;
@@ -220,6 +225,10 @@ void Machine::call(const Value& callee, std::shared_ptr<std::vector<Value>> shar
                    int args_depth) {
   // libtorch's unpickler keeps every global it meets in a table and pushes the global's index:
   // a REDUCE on a plain integer calls that table entry. Only a named global may be called.
+  if (callee.kind == Value::kTorchConstant) {
+    fail("calls " + callee.text + ", which libtorch reads as an integer: it would call the global "
+         "with that index");
+  }
   if (callee.kind != Value::kGlobal) {
     fail("calls a value that is not a global (libtorch would call the global with that index)");
   }
@@ -338,10 +347,12 @@ void Machine::step(unsigned char op) {
       pop();
       top();
       break;
-    case 'b':  // BUILD: the state goes into the object on the stack
-      pop();
-      top();
+    case 'b': {  // BUILD: libtorch calls it as REDUCE (the object is a global's index)
+      Value state = pop();
+      Value callee = pop();
+      call(callee, state.items, state.depth);
       break;
+    }
     case 'c': {  // GLOBAL
       const std::string module = line();
       const std::string name = line();
@@ -426,12 +437,10 @@ void Machine::step(unsigned char op) {
       out_.protocol = version;
       break;
     }
-    case 0x81: {  // NEWOBJ
-      Value args = pop();
-      Value cls = pop();
-      call(cls, args.items, args.depth);
+    case 0x81:  // NEWOBJ: libtorch pops the arguments and leaves the class's index for BUILD
+      pop();
+      top();
       break;
-    }
     case 0x82:  // EXT1
     case 0x83:  // EXT2
     case 0x84:  // EXT4

@@ -99,7 +99,19 @@ constexpr const char* kKill[] = {
     "io_uring_enter", "io_uring_register", "name_to_handle_at", "open_by_handle_at",
     "fanotify_init", "inotify_init", "inotify_init1", "memfd_secret", "pidfd_open",
     "pidfd_getfd", "pidfd_send_signal", "process_madvise", "setuid", "setgid", "setreuid",
-    "setregid", "setresuid", "setresgid", "setgroups", "acct", "quotactl", "syslog"};
+    "setregid", "setresuid", "setresgid", "setgroups", "acct", "quotactl", "syslog",
+    // the new mount API, comparing other processes' kernel objects, moving their memory
+    "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "kcmp", "process_mrelease", "migrate_pages", "move_pages", "ioprio_set"};
+
+// System calls that reach another process when their first argument names one: killed unless it
+// is 0 (the caller: glibc's getrlimit and setrlimit pass 0 to prlimit64).
+constexpr const char* kKillForOthers[] = {"rt_sigqueueinfo", "rt_tgsigqueueinfo", "prlimit64"};
+
+// Scheduling of another thread or process: refused (EPERM), not killed, since a thread library
+// may set its own threads' affinity by thread id.
+constexpr const char* kDenyForOthers[] = {"sched_setaffinity", "sched_setscheduler",
+                                          "sched_setparam", "sched_setattr"};
 
 // System calls that fail with EACCES: opening a path. libtorch and the C library may probe a
 // file now and then; a failed open is an error they handle, not a reason to die.
@@ -127,6 +139,21 @@ bool install_seccomp() {
   ok = ok && seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(tgkill), 1,
                               SCMP_A0(SCMP_CMP_NE, self)) == 0;
   ok = ok && seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(tkill), 0) == 0;
+  // Queued signals and resource limits of another process: its pid is the first argument.
+  for (const char* name : kKillForOthers) {
+    const int call = seccomp_syscall_resolve_name(name);
+    if (call == __NR_SCMP_ERROR) continue;
+    ok = ok && seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, call, 1,
+                                SCMP_A0(SCMP_CMP_NE, 0)) == 0;
+  }
+  for (const char* name : kDenyForOthers) {
+    const int call = seccomp_syscall_resolve_name(name);
+    if (call == __NR_SCMP_ERROR) continue;
+    ok = ok && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), call, 1, SCMP_A0(SCMP_CMP_NE, 0)) == 0;
+  }
+  // setpriority(which, who, prio): another process when `who` is not 0.
+  ok = ok && seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(setpriority), 1,
+                              SCMP_A1(SCMP_CMP_NE, 0)) == 0;
   // Threads yes, processes no: glibc's fork() is clone() without CLONE_THREAD. clone3 passes
   // its flags in memory, out of the filter's sight: ENOSYS makes glibc fall back to clone.
   ok = ok && seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone), 1,

@@ -37,7 +37,7 @@ void check_tensors(const std::string& record, const PickleSummary& pickle, const
                    const TorchScriptLimits& limits) {
   // libtorch reads constants.pkl's storages from constants/ (frozen modules keep their
   // tensors there) and every other pickle's from data/.
-  const std::string folder = record == "constants.pkl" ? "constants/" : "data/";
+  const std::string folder = folded_name(record) == "constants.pkl" ? "constants/" : "data/";
   std::map<std::string, StorageRef> storages;
   for (const auto& s : pickle.storages) {
     const bool simple_key = !s.key.empty() && s.key.size() <= 64 &&
@@ -136,6 +136,13 @@ std::string torchscript_global_policy(
                ? ""
                : "libtorch registers no such quantized class";
   }
+  // Every other C++ custom class (xnnpack, sparse, c10d, rpc, profiler) is resolved from
+  // libtorch's registry before the archive's code is read, and loading runs its C++
+  // __setstate__: a class of that name in the archive's code would only be a decoy.
+  if (module == "__torch__.torch.classes" || module.compare(0, 24, "__torch__.torch.classes.") == 0) {
+    return "C++ custom classes other than quantized packed weights run their own __setstate__ "
+           "while loading";
+  }
   if (module == "__torch__" || module.compare(0, 10, "__torch__.") == 0) {
     return has_class(module, name) ? "" : "the archive's code defines no such class";
   }
@@ -225,7 +232,9 @@ TorchScriptInspection inspect_unbounded(std::string_view bytes, const TorchScrip
   };
   std::set<std::string> globals;
   for (const auto& e : archive.entries) {
-    if (!ends_with(e.name, ".pkl") && !ends_with(e.name, ".debug_pkl")) continue;
+    // Case folded: libtorch's reader finds CONSTANTS.PKL when it asks for constants.pkl.
+    const std::string folded = folded_name(e.name);
+    if (!ends_with(folded, ".pkl") && !ends_with(folded, ".debug_pkl")) continue;
     const std::string relative = e.name.substr(archive.prefix.size() + 1);
     out.pickles.push_back(relative);
     try {

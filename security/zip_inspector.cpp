@@ -208,8 +208,14 @@ bool looks_like_zip(std::string_view bytes) {
          ((bytes[2] == 3 && bytes[3] == 4) || (bytes[2] == 5 && bytes[3] == 6));
 }
 
+std::string folded_name(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
 const ArchiveEntry* Archive::find(const std::string& relative) const {
-  const auto it = index.find(prefix + "/" + relative);
+  const auto it = index.find(folded_name(prefix + "/" + relative));
   return it == index.end() ? nullptr : &entries[it->second];
 }
 
@@ -273,10 +279,7 @@ Archive inspect_archive(std::string_view bytes, const ArchiveLimits& limits) {
     }
     // libtorch's zip reader looks names up ignoring case: two names equal up to case would let
     // the scanner and libtorch read different records.
-    std::string folded = e.name;
-    std::transform(folded.begin(), folded.end(), folded.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (!folded_names.insert(folded).second) {
+    if (!folded_names.insert(folded_name(e.name)).second) {
       reject("duplicate_name", "entry '" + e.name + "' differs from another only in case");
     }
     if (e.flags & (kFlagEncrypted | kFlagStrongEncryption)) {
@@ -377,7 +380,7 @@ Archive inspect_archive(std::string_view bytes, const ArchiveLimits& limits) {
     reject("hidden_bytes", std::to_string(dir.offset - expected) +
                                " bytes before the central directory belong to no record");
   }
-  for (std::size_t i = 0; i < archive.entries.size(); ++i) archive.index[archive.entries[i].name] = i;
+  for (std::size_t i = 0; i < archive.entries.size(); ++i) archive.index[folded_name(archive.entries[i].name)] = i;
   for (const auto& e : archive.entries) {
     const std::string content = e.method == 8 ? read_entry(bytes, e) : std::string();
     const std::string_view data =
@@ -390,7 +393,11 @@ Archive inspect_archive(std::string_view bytes, const ArchiveLimits& limits) {
     if (static_cast<uint32_t>(crc) != e.crc32) {
       reject("bad_crc", "entry '" + e.name + "' fails its CRC-32 check");
     }
-    if (looks_like_zip(data)) {
+    // A storage record is raw tensor bytes that libtorch never opens as an archive: an int32
+    // tensor starting 67324752 (PK\3\4) is a valid model.
+    const std::string relative = folded_name(e.name.substr(archive.prefix.size() + 1));
+    const bool storage = relative.compare(0, 5, "data/") == 0 || relative.compare(0, 10, "constants/") == 0;
+    if (!storage && looks_like_zip(data)) {
       reject("nested_archive", "entry '" + e.name + "' is itself a zip archive");
     }
   }

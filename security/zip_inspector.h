@@ -39,11 +39,15 @@ struct Archive {
   std::string prefix;  ///< the one top-level directory ("model" for "model/data.pkl")
   std::vector<ArchiveEntry> entries;
   uint64_t total_bytes = 0;  ///< sum of the uncompressed sizes
-  std::unordered_map<std::string, std::size_t> index;  ///< full name -> position in `entries`
+  /// full name, case folded -> position in `entries` (no two names are equal up to case)
+  std::unordered_map<std::string, std::size_t> index;
 
-  /// The entry named `prefix/relative`, or nullptr.
+  /// The entry named `prefix/relative` up to case, as libtorch's reader finds it, or nullptr.
   const ArchiveEntry* find(const std::string& relative) const;
 };
+
+/// `name` in lower case (ASCII): how libtorch's zip reader compares record names.
+std::string folded_name(std::string name);
 
 /// Inspects a zip archive held in memory, strictly, as torch.jit.save writes one: the
 /// end-of-central-directory record (and its zip64 form) is consistent, is the last 22 bytes (no

@@ -157,6 +157,42 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
                   "K\x01t\x89"
                   "ccollections\nOrderedDict\n)RtR."),
       "tensor_too_large"};
+  // libtorch's unpickler calls on BUILD as on REDUCE (NEWOBJ only pops its arguments): the same
+  // rebuild, BUILT, went past the tensor checks.
+  c["build_rebuild_2_pow_40_elements"] = {
+      with_pickle("\x80\x02"
+                  "ctorch._utils\n_rebuild_tensor_v2\n((" +
+                  unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
+                  BYTES("K\x02tQK\x00(J") + big + "J" + big + "t(J" + big +
+                  "K\x01t\x89"
+                  "ccollections\nOrderedDict\n)Rtb."),
+      "tensor_too_large"};
+  // libtorch reads torch.CharStorage as the integer 1 (its scalar type), and a REDUCE on an
+  // integer calls the global table's entry of that number (here the rebuild, unchecked).
+  c["storage_type_called"] = {
+      with_pickle("\x80\x02"
+                  "ctorch._utils\n_rebuild_tensor_v2\n0ctorch\nCharStorage\n((" +
+                  unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
+                  BYTES("K\x02tQK\x00(J") + big + "t(K\x01t\x89"
+                  "ccollections\nOrderedDict\n)RtR."),
+      "bad_pickle"};
+  // A registered C++ custom class runs its own __setstate__ while loading: a class of that name
+  // in the archive's code only looked like the archive's own.
+  c["custom_class_with_decoy_code"] = {
+      with([&](auto& r) {
+        r.push_back({prefix + "/code/__torch__/torch/classes/xnnpack.py",
+                     "class LinearOpContext(object):\n  pass\n"});
+        find(r, "data.pkl").data =
+            "\x80\x02" "c__torch__.torch.classes.xnnpack\nLinearOpContext\n)\x81}b.";
+      }),
+      "forbidden_global"};
+  // libtorch finds CONSTANTS.PKL when it asks for constants.pkl: it was not inspected.
+  c["constants_pkl_upper_case"] = {with([&](auto& r) {
+                                     auto& constants = find(r, "constants.pkl");
+                                     constants.name = prefix + "/CONSTANTS.PKL";
+                                     constants.data = os_system;
+                                   }),
+                                   "forbidden_global"};
   // Archive structure.
   c["nested_zip"] = {with([&](auto& r) {
                        r.push_back({prefix + "/extra/inner.zip", test::build_zip({{"a/b", "x"}})});

@@ -212,5 +212,41 @@ TEST_CASE("scan reports whether a file is pinned and rejects only a pin that doe
       test::run_process({test::rampart_binary(), "scan", model, "--sha256", std::string(64, '1')});
   CHECK(wrong.exit_code == 3);
   CHECK_THAT(wrong.output, Catch::Contains("but the pin is"));
+  // A pin in capitals is the same pin (it was a mismatch, exit 3); the arguments' own mistakes
+  // are usage errors (exit 2), not the model's (they were exit 3, or 4 with an empty file name).
+  std::string upper = hash;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  const auto capitals = test::run_process({test::rampart_binary(), "scan", model, "--sha256", upper});
+  INFO(capitals.output);
+  CHECK(capitals.exit_code == 0);
+  CHECK_THAT(capitals.output, Catch::Contains("integrity: pinned"));
+  const std::vector<std::pair<std::vector<std::string>, std::string>> usage{
+      {{"--sha256", "sha256:" + hash}, "--sha256 sha256:"},
+      {{"--signature", dir + "/model.sig"}, "--signature: an Ed25519 signature needs both"},
+      {{"--input", "0,28,28"}, "--input: every dimension must be >= 1"},
+  };
+  for (const auto& [args, expected] : usage) {
+    std::vector<std::string> command{test::rampart_binary(), "scan", model};
+    command.insert(command.end(), args.begin(), args.end());
+    const auto result = test::run_process(command);
+    INFO(result.output);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Catch::Contains(expected));
+  }
+  // A storage record is raw tensor bytes: one that starts like a zip archive (an int32 buffer
+  // holding 67324752) was rejected as a nested archive.
+  auto records = test::read_zip(test::small_cnn_archive());
+  bool patched = false;
+  for (auto& r : records) {
+    if (!patched && r.name.find("/data/") != std::string::npos && r.data.size() >= 4) {
+      r.data.replace(0, 4, std::string("PK\x03\x04", 4));
+      patched = true;
+    }
+  }
+  REQUIRE(patched);
+  test::write_bytes(dir + "/pk.pt", test::build_zip(records));
+  const auto pk = test::run_process({test::rampart_binary(), "scan", dir + "/pk.pt"});
+  INFO(pk.output);
+  CHECK(pk.exit_code == 0);
   rampart::core::remove_tree(dir);
 }

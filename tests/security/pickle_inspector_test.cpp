@@ -58,6 +58,40 @@ TEST_CASE("pickle: GLOBAL, INST and STACK_GLOBAL are resolved, through the memo 
   CHECK_THROWS_AS(inspect("\x80\x04K\x01K\x02\x93."), security::InspectionError);
 }
 
+// libtorch's unpickler (torch/csrc/jit/serialization/unpickler.cpp) calls on BUILD exactly as
+// on REDUCE, NEWOBJ only pops its arguments, and torch.<X>Storage is an integer (a scalar type),
+// not a callable: the inspector follows it, where it had read BUILD and NEWOBJ as Python does.
+TEST_CASE("pickle: BUILD calls, NEWOBJ only pops, a storage type is not callable",
+          "[security][pickle]") {
+  const std::string rebuild = BYTES(
+      "ctorch._utils\n_rebuild_tensor_v2\n((S'storage'\nctorch\nFloatStorage\nS'0'\nS'cpu'\n"
+      "K\x04tQK\x00(K\x08t(K\x01tI00\n}t");
+  // The rebuild BUILT is a call: its tensor is recorded and checked like a REDUCE's.
+  const auto built = inspect(rebuild + "b.");
+  REQUIRE(built.tensors.size() == 1);
+  CHECK(built.tensors[0].sizes == std::vector<int64_t>{8});
+  CHECK(built.storages.size() == 1);
+  CHECK(inspect(rebuild + "R.").tensors.size() == 1);
+  // An object as TorchScript pickles one: GLOBAL, EMPTY_TUPLE, NEWOBJ, state, BUILD.
+  const auto object = inspect("c__torch__\nNet\n)\x81}b.");
+  CHECK(object.globals == std::vector<std::string>{"__torch__.Net"});
+  // NEWOBJ then BUILD on the rebuild: the call is BUILD's, with its state as the arguments.
+  const auto newobj = inspect("ctorch._utils\n_rebuild_tensor_v2\n)\x81" +
+                              rebuild.substr(rebuild.find("((")) + "b.");
+  CHECK(newobj.tensors.size() == 1);
+  for (const std::string& bytes :
+       {std::string("ctorch\nCharStorage\n)R."), std::string("ctorch\nper_tensor_affine\n)b.")}) {
+    INFO(bytes);
+    try {
+      inspect(bytes);
+      FAIL("a REDUCE or BUILD on a torch constant was accepted");
+    } catch (const security::InspectionError& e) {
+      CHECK(e.code() == "bad_pickle");
+      CHECK_THAT(e.what(), Catch::Contains("which libtorch reads as an integer"));
+    }
+  }
+}
+
 TEST_CASE("pickle: storages and tensors of a real TorchScript data.pkl", "[security][pickle]") {
   const std::string bytes = test::small_cnn_archive();
   torch::manual_seed(0);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -188,6 +189,26 @@ TEST_CASE("sandbox: no new process, no signal to another, descriptor and memory 
   CHECK(signal_group.signal == SIGSYS);
   const Outcome own_signal = confined([] { return kill(getpid(), 0) == 0 ? 46 : 47; });
   CHECK(own_signal.exit_code == 46);
+  // A queued signal or a resource limit of another process (the parent) was let through: a
+  // confined model could kill it (rt_sigqueueinfo with SIGKILL) or cap its descriptors at 3.
+  const Outcome queued_signal = confined([] {
+    siginfo_t info{};
+    info.si_code = SI_QUEUE;
+    return syscall(SYS_rt_sigqueueinfo, getppid(), 0, &info) == 0 ? 48 : 49;
+  });
+  CHECK(queued_signal.signaled);
+  CHECK(queued_signal.signal == SIGSYS);
+  const Outcome parent_limit = confined([] {
+    struct rlimit limit {};
+    return syscall(SYS_prlimit64, getppid(), RLIMIT_NOFILE, nullptr, &limit) == 0 ? 54 : 55;
+  });
+  CHECK(parent_limit.signaled);
+  CHECK(parent_limit.signal == SIGSYS);
+  const Outcome own_limit = confined([] {  // glibc's getrlimit: prlimit64 with pid 0
+    struct rlimit limit {};
+    return getrlimit(RLIMIT_NOFILE, &limit) == 0 ? 56 : 57;
+  });
+  CHECK(own_limit.exit_code == 56);
 
   int fds[2];
   REQUIRE(pipe(fds) == 0);
