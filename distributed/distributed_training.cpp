@@ -17,6 +17,7 @@
 #include "distributed/data_shards.h"
 #include "distributed/local_threads.h"
 #include "distributed/message_auth.h"
+#include "distributed/run_nonce.h"
 #include "distributed/update_exchange.h"
 #include "models/safetensors.h"
 #include "security/model_intake.h"
@@ -78,7 +79,8 @@ training::TrainResult train_rank(const training::TrainConfig& config,
     spdlog::warn("distributed: no auth.keys: updates are not authenticated, and anyone who can "
                  "reach the store can join the run");
   }
-  const std::string run_id = config.config_hash;
+  // Fresh on every launch: a frame of an earlier run of this config must not verify in this one.
+  const std::string run_id = launch_run_id(*group, config.config_hash, spec.keys.empty() ? nullptr : keys.get());
   auto exchange = std::make_shared<UpdateExchange>(*group, run_id, spec.keys.empty() ? nullptr : keys.get(),
                                                    spec.max_norm);
   auto aggregator = std::make_shared<defenses::aggregation::RobustAggregator>(spec.aggregator, config.seed);

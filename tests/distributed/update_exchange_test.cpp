@@ -13,6 +13,7 @@
 #include <functional>
 #include <sstream>
 
+#include "distributed/run_nonce.h"
 #include "distributed/update_frame.h"
 #include "support/test_support.h"
 
@@ -181,4 +182,45 @@ TEST_CASE("a round with fewer accepted updates than the rule needs stops with on
     CHECK(WEXITSTATUS(statuses[static_cast<std::size_t>(rank)]) == 0);
     CHECK(read_file(values + "/rank" + std::to_string(rank) + ".txt") == "1.5");  // mean of 1, 2
   }
+}
+
+// The run id was the config's hash alone: every launch of one config tagged its frames alike,
+// so a frame recorded in one launch (a rerun, a --resume restarting an epoch's round numbers)
+// verified in the next. Each launch now mixes in a nonce from every rank.
+TEST_CASE("every launch has its own run id, and a frame of an earlier launch is refused",
+          "[distributed][processes][auth]") {
+  const std::string dir = test::make_temp_dir("launch-nonce");
+  const std::vector<int> statuses = fork_ranks(dir, [&](int64_t rank) {
+    distributed::GlooGroup group(group_spec(rank, dir));
+    const distributed::KeyRing keys = test_keys();
+    const std::string first = distributed::launch_run_id(group, "config-hash", &keys);
+    const std::string second = distributed::launch_run_id(group, "config-hash", &keys);
+    std::ofstream(dir + "/ids" + std::to_string(rank) + ".txt") << first << "\n" << second << "\n";
+    // Rank 1 replays its frame of the first launch, right round and all, in the second.
+    distributed::UpdateExchange earlier(group, first, &keys, 0);
+    const at::Tensor recorded = earlier.pack(at::full({kD}, 5.0F), 1);
+    distributed::UpdateExchange exchange(group, second, &keys, 0);
+    defenses::aggregation::RobustAggregator mean{defenses::aggregation::AggregatorSpec{}};
+    const at::Tensor frame = rank == 1 ? recorded : exchange.pack(at::full({kD}, 1.0F), 1);
+    const auto outcome = exchange.round_with_frame(frame, kD, 1, rank == 0 ? &mean : nullptr);
+    if (rank == 0) {
+      std::ofstream log(dir + "/rejected.txt");
+      for (const auto& [r, why] : outcome.rejected) log << r << " " << why << "\n";
+    }
+  });
+  for (std::size_t rank = 0; rank < statuses.size(); ++rank) {
+    INFO("rank " << rank << ": " << read_file(dir + "/error" + std::to_string(rank) + ".txt"));
+    CHECK(WIFEXITED(statuses[rank]));
+    CHECK(WEXITSTATUS(statuses[rank]) == 0);
+  }
+  const std::string ids = read_file(dir + "/ids0.txt");
+  for (int64_t rank = 1; rank < kRanks; ++rank) {
+    CHECK(read_file(dir + "/ids" + std::to_string(rank) + ".txt") == ids);  // one id per launch
+  }
+  const std::string first = ids.substr(0, ids.find('\n'));
+  const std::string second = ids.substr(ids.find('\n') + 1, first.size());
+  CHECK(first.rfind("config-hash/", 0) == 0);
+  CHECK(first.size() == std::string("config-hash/").size() + 64);
+  CHECK(first != second);
+  CHECK(read_file(dir + "/rejected.txt") == "1 bad authentication tag (forged or tampered)\n");
 }
