@@ -156,10 +156,16 @@ Run run_once(models::Model& model, const at::Tensor& x, const at::Tensor& y,
     s.keep(s.fooled.logical_not().nonzero().squeeze(1));
   };
   const bool retire_every_step = !x.is_cuda();
+  // With EOT (a randomised model) every point is attacked to the last step, as the reference
+  // does (autopgd_base.py overwrites x_best_adv with every iterate that fools): the first
+  // iterate that fools one draw lies just across the boundary, where a fresh draw often is not
+  // fooled (robust 0.64 reported, against the reference's 0.54). Without EOT a fooled point's
+  // example is final, and the point leaves.
+  const bool retire_early = eot == 1;
   const bool l2 = o.norm() == Norm::kL2;
   const auto checkpoints = apgd_checkpoints(o.steps());
   std::size_t next = 0;
-  retire();
+  if (retire_early) retire();
   for (int64_t i = 0; i < o.steps() && s.rows.numel() > 0; ++i) {
     kernels::apgd_step_(s.x_adv, s.x_prev, s.x, s.grad, s.step, i == 0 ? 1.0 : o.alpha(), o.eps(),
                         o.clip_min(), o.clip_max(), l2);
@@ -171,7 +177,7 @@ Run run_once(models::Model& model, const at::Tensor& x, const at::Tensor& y,
                          s.increases, s.x_adv, s.grad, g.loss, fooled_at(s.x_adv, g.logits));
     const bool at_checkpoint = next < checkpoints.size() && checkpoints[next].first == i + 1;
     if (at_checkpoint) checkpoint(s, o.rho() * static_cast<double>(checkpoints[next++].second));
-    if (retire_every_step || at_checkpoint) retire();
+    if (retire_early && (retire_every_step || at_checkpoint)) retire();
   }
   retire();
   // Points never fooled: the example with the highest loss.

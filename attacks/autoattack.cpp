@@ -70,8 +70,11 @@ std::vector<std::shared_ptr<Attack>> autoattack_components(const AutoAttackOptio
       eot = 20;
       break;
     case AutoAttackVersion::kCustom:
+      // The reference's constructor defaults, which set_version leaves alone for custom:
+      // APGD (apgd-ce, apgd-dlr) and FAB with 5 restarts; apgd-t and fab-t with 1.
       names = o.components();
       if (names.empty()) throw ConfigError("autoattack: version custom needs a components list");
+      restarts = 5;
       break;
   }
   if (o.version() != AutoAttackVersion::kCustom && !o.components().empty()) {

@@ -71,7 +71,8 @@ Run run_once(models::Model& model, const at::Tensor& x, const at::Tensor& y, con
   };
   retire();
   at::Tensor proposal;
-  for (int64_t i = 0; i + 1 < o.queries() && rows.numel() > 0; ++i) {
+  // square.py: `for i_iter in range(self.n_queries)` after the start's query.
+  for (int64_t i = 0; i < o.queries() && rows.numel() > 0; ++i) {
     const double p = square_fraction(o.p_init(), i);
     if (linf) {
       proposal = at::empty_like(best);

@@ -20,7 +20,8 @@ struct SquareOptions {
   /// Linf: windows set to the ball's vertices; L2: window pairs that move perturbation mass
   /// into a fresh centred pattern (attacks/square_l2.h).
   TORCH_ARG(Norm, norm) = Norm::kLinf;
-  /// Forward passes per point and restart, the start's included.
+  /// Proposals per point and restart after the start (the reference's n_queries: 5000
+  /// proposals, 5001 forward passes with the start's).
   TORCH_ARG(int64_t, queries) = 5000;
   /// The initial fraction of pixels a window covers.
   TORCH_ARG(double, p_init) = 0.8;

@@ -16,8 +16,27 @@
 
 namespace {
 
+// An error is one line. Messages quote what hostile files hold (a .npy dtype, checkpoint
+// metadata, a tensor name): their control bytes are written as \xNN, so a newline or a terminal
+// escape in a file cannot print a second, forged line ("rampart: eval OK") or hide text.
+std::string one_line(const std::string& message) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (const char c : message) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 int fail(rampart::ExitCode code, const std::string& message) {
-  std::fprintf(stderr, "rampart: error: %s\n", message.c_str());
+  std::fprintf(stderr, "rampart: error: %s\n", one_line(message).c_str());
   return static_cast<int>(code);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -66,11 +67,17 @@ bool ConfigNode::has(const std::string& key) const {
 
 void ConfigNode::expect_keys(const std::vector<std::string>& allowed) const {
   if (!node_.IsMap()) fail("expected a mapping, got " + describe(node_));
+  std::set<std::string> seen;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     if (!it->first.IsScalar()) {
       ConfigNode(it->first, path_, source_).fail("keys must be plain names");
     }
     const std::string key = it->first.Scalar();
+    // YAML reads the first of two equal keys and drops the second unseen (epochs: 1, then
+    // epochs: 3 further down, trained 1 epoch).
+    if (!seen.insert(key).second) {
+      ConfigNode(it->first, child_path(key), source_).fail("'" + key + "' appears twice in this mapping");
+    }
     bool known = false;
     for (const auto& a : allowed) known = known || a == key;
     if (!known) {

@@ -99,7 +99,7 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
                      const std::vector<int64_t>& input_shape) {
   Dataset data;
   if (spec.format == "idx") {
-    data = read_idx(spec.images, spec.labels, num_classes);
+    data = read_idx(spec.images, spec.labels, num_classes, input_shape);
   } else if (spec.format == "cifar10") {
     data = read_cifar10(spec.files, num_classes);
   } else if (spec.format == "npy") {

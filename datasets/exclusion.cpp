@@ -72,8 +72,10 @@ at::Tensor flagged_points(const nlohmann::json& audit, const std::string& file,
 }  // namespace
 
 at::Tensor read_exclusion(const std::string& path, const Dataset& data, const std::string& root) {
-  const std::string file =
-      std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "audit.json").string() : path;
+  std::error_code ec;  // a symlink loop or an overlong name: read_file names the problem
+  const std::string file = std::filesystem::is_directory(path, ec)
+                               ? (std::filesystem::path(path) / "audit.json").string()
+                               : path;
   nlohmann::json audit;
   try {
     audit = nlohmann::json::parse(core::read_file(file, 1ull << 30));

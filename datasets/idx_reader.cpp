@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace rampart::datasets {
 namespace {
@@ -216,13 +217,26 @@ void check_no_trailing(IdxStream& in, const std::string& path, uint64_t count, c
 }  // namespace
 
 Dataset read_idx(const std::string& images_path, const std::string& labels_path,
-                 int64_t num_classes) {
+                 int64_t num_classes, const std::vector<int64_t>& expected_shape) {
   if (num_classes <= 0) {
     throw ConfigError("idx: num_classes must be positive, got " + std::to_string(num_classes));
   }
-  // Images.
+  // Both headers first: a point count or image size that cannot be used is refused before a
+  // payload of up to 8 GiB (from a small gzip file) is inflated and converted.
   IdxStream img(images_path);
   const std::vector<uint64_t> d = read_header(img, images_path, 3, "images");
+  IdxStream lab(labels_path);
+  const std::vector<uint64_t> n = read_header(lab, labels_path, 1, "labels");
+  if (n[0] != d[0]) {
+    throw DataError(labels_path + ": holds " + std::to_string(n[0]) + " labels but " + images_path +
+                    " holds " + std::to_string(d[0]) + " images");
+  }
+  const std::vector<int64_t> shape{1, static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])};
+  if (!expected_shape.empty() && shape != expected_shape) {
+    throw DataError(images_path + ": points have shape " + core::shape_text(shape) +
+                    " but model.input.shape is " + core::shape_text(expected_shape));
+  }
+  // Images.
   const uint64_t per_image = d[1] * d[2];
   std::vector<unsigned char> pixels = read_payload(img, d[0] * per_image);
   if (pixels.size() < d[0] * per_image) {
@@ -237,8 +251,6 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
   check_no_trailing(img, images_path, d[0], "images");
 
   // Labels.
-  IdxStream lab(labels_path);
-  const std::vector<uint64_t> n = read_header(lab, labels_path, 1, "labels");
   std::vector<unsigned char> label_bytes = read_payload(lab, n[0]);
   if (label_bytes.size() < n[0]) {
     throw DataError(labels_path + ": header says " + std::to_string(n[0]) + " labels but the " +
@@ -246,10 +258,6 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
                     std::to_string(label_bytes.size()) + truncation_note(lab));
   }
   check_no_trailing(lab, labels_path, n[0], "labels");
-  if (n[0] != d[0]) {
-    throw DataError(labels_path + ": holds " + std::to_string(n[0]) + " labels but " + images_path +
-                    " holds " + std::to_string(d[0]) + " images");
-  }
 
   const auto count = static_cast<int64_t>(d[0]);
   at::Tensor labels =

@@ -21,8 +21,10 @@ namespace rampart::datasets {
 /// Example:
 ///   Dataset test = read_idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
 ///                           "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
+/// With `expected_shape` ([C, H, W], e.g. model.input.shape) a file of other images is refused
+/// from its header, before its payload is read.
 Dataset read_idx(const std::string& images_path, const std::string& labels_path,
-                 int64_t num_classes = 10);
+                 int64_t num_classes = 10, const std::vector<int64_t>& expected_shape = {});
 
 /// Largest decompressed IDX payload accepted (8 GiB): headers claiming more are rejected
 /// before anything is allocated.

@@ -157,10 +157,21 @@ std::string manifest_json(const DataManifest& m) {
   return core::json_text(j, 1) + "\n";
 }
 
-DataManifest read_manifest(const std::string& path) {
+namespace {
+
+// The manifest in `text`, the bytes of `path` (read once by the caller).
+DataManifest parse_manifest(const std::string& text, const std::string& path);
+
+}  // namespace
+
+DataManifest read_manifest(const std::string& path) { return parse_manifest(core::read_file(path), path); }
+
+namespace {
+
+DataManifest parse_manifest(const std::string& text, const std::string& path) {
   json j;
   try {
-    j = json::parse(core::read_file(path));
+    j = json::parse(text);
   } catch (const json::exception& e) {
     bad(path, std::string("not JSON (") + e.what() + ")");
   }
@@ -210,14 +221,18 @@ DataManifest read_manifest(const std::string& path) {
   return m;
 }
 
+}  // namespace
+
 std::string verify_manifest(const Dataset& data, const std::string& path,
                             const std::string& signature, const std::string& public_key) {
-  if (!signature.empty() &&
-      !security::ed25519_verifies(core::read_file(path), signature, public_key)) {
+  // One read: the bytes whose signature is checked are the bytes parsed (a file replaced in
+  // between would otherwise be trusted unsigned).
+  const std::string text = core::read_file(path);
+  if (!signature.empty() && !security::ed25519_verifies(text, signature, public_key)) {
     throw DataError(path + ": the Ed25519 signature " + signature +
                     " does not verify with the public key " + public_key);
   }
-  const DataManifest m = read_manifest(path);
+  const DataManifest m = parse_manifest(text, path);
   // The digests cover a point's values, not its shape: the same values read as [1, 4, 16]
   // instead of [1, 8, 8] are other data.
   const std::vector<int64_t> shape(data.images.sizes().begin() + 1, data.images.sizes().end());

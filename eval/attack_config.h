@@ -14,6 +14,10 @@ struct AttackContext {
   double clip_min = 0.0;
   double clip_max = 1.0;
   uint64_t seed = 0;
+  /// The model draws new randomness on every pass (a gaussian_noise transform): PGD's early
+  /// stop is off by default and refused, since it would keep the first iterate that fooled one
+  /// draw.
+  bool randomised = false;
 };
 
 /// One configured attack and the budget it belongs to.

@@ -68,6 +68,10 @@ ModelSpec parse_single(const core::ConfigNode& model, bool require_arch,
     model.fail(
         "give either 'arch' (built-in, optional 'checkpoint') or 'path' (TorchScript), not both");
   }
+  if (!spec.path.empty() && !spec.checkpoint.empty()) {  // the TorchScript file has its weights
+    model.fail_at("checkpoint", "is for a built-in 'arch'; a TorchScript 'path' holds its own "
+                                "weights");
+  }
   if (spec.arch.empty() && spec.path.empty()) {
     model.fail(inherited ? "an ensemble member needs 'arch' (with 'checkpoint') or 'path'"
                          : "needs 'arch' (a built-in model), 'path' (a TorchScript file) or "

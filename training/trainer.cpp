@@ -200,8 +200,12 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   if (options.resume && std::filesystem::exists(result.checkpoint, ec)) {
     const Restored restored = restore(result.checkpoint, model, *optimizer, config, data_root);
     first_epoch = restored.epochs;
-    result.best_robust_accuracy = restored.best_robust_accuracy;
-    result.best_epoch = restored.best_epoch;
+    // The best epoch so far counts only for a run that keeps one: a plain run resuming an
+    // adversarial one would otherwise deliver that run's best.safetensors, not its own epochs.
+    if (options.robust_validation) {
+      result.best_robust_accuracy = restored.best_robust_accuracy;
+      result.best_epoch = restored.best_epoch;
+    }
     result.checkpoint_sha256 = restored.sha256;  // replaced when an epoch is saved
     spdlog::info("resuming from {} after epoch {}", result.checkpoint, first_epoch);
   } else if (options.resume) {
@@ -305,7 +309,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     result.validation_accuracy =
         accuracy(model, *validation, config.validation->batch_size, device);
   }
-  if (result.best_epoch > 0 && options.write_outputs) {
+  if (result.best_epoch > 0 && options.robust_validation && validation && options.write_outputs) {
     // The most robust epoch is the model this run delivers.
     models::load_weights(model, models::read_checkpoint(result.best_checkpoint, own_output(config)),
                          result.best_checkpoint);

@@ -76,7 +76,7 @@ def pgd(model: Any, x: torch.Tensor, y: torch.Tensor, eps: float, *, norm: str =
 
 def cw(model: Any, x: torch.Tensor, y: torch.Tensor, *, steps: int = 100,
        binary_search_steps: int = 5, initial_const: float = 0.01, lr: float = 0.01,
-       kappa: float = 0.0, abort_early: bool = True, clip: Box = (0.0, 1.0),
+       kappa: float = 0.0, abort_early: bool = False, clip: Box = (0.0, 1.0),
        point_ids: Optional[torch.Tensor] = None) -> AttackResult:
     """Carlini-Wagner L2 (2017): minimises ||delta||_2 + c * margin loss in tanh space, with a
     binary search over c per point. Unbounded: read ``l2`` of the fooled points."""

@@ -62,6 +62,16 @@ void write_fixtures(const std::string& dir) {
   std::filesystem::create_directories(dir + "/empty_class/b");
   std::filesystem::create_directories(dir + "/corrupt/a");
   write_bytes(dir + "/corrupt/a/broken.png", std::string("\x89PNG\r\n\x1a\n garbage", 17));
+  // A dtype that carries a newline, a forged verdict and a terminal escape (hides what follows).
+  std::string header =
+      "{'descr': '\nrampart: eval OK, all gates passed\x1b[8m', 'fortran_order': False, "
+      "'shape': (4, 1, 8, 8), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  std::string forged("\x93NUMPY\x01\x00", 8);
+  forged += static_cast<char>(header.size() & 255);
+  forged += static_cast<char>(header.size() >> 8);
+  write_bytes(dir + "/forged.npy", forged + header + std::string(256, '\0'));
 }
 
 }  // namespace
@@ -82,6 +92,9 @@ TEST_CASE("malformed data of every format exits 4 naming the file", "[cli][data]
        "DIR/garbage.npy", ""},
       {"npy dtype", "{format: npy, images: DIR/x_int.npy, labels: DIR/y.npy}", "DIR/x_int.npy", ""},
       {"npy count mismatch", "{format: npy, images: DIR/x.npy, labels: DIR/y3.npy}", "", ""},
+      // Printed as it was, it made a second line that read "rampart: eval OK, all gates passed".
+      {"npy dtype with a forged line", "{format: npy, images: DIR/forged.npy, labels: DIR/y.npy}",
+       "DIR/forged.npy", "dtype '\\x0arampart: eval OK, all gates passed\\x1b[8m' is not supported"},
       {"npy label range", "{format: npy, images: DIR/x.npy, labels: DIR/y_big.npy}",
        "DIR/y_big.npy", "9"},
       {"image folder empty class", "{format: image_folder, root: DIR/empty_class}",

@@ -48,6 +48,11 @@ TEST_CASE("unknown keys are named with file:line:column", "[config]") {
     root.child("data").expect_keys({"batch_size", "format", "files"});
   });
   CHECK(msg.find("c.yaml:5:3: data.rate: unknown key 'rate'") != std::string::npos);
+  // A key given twice: YAML read the first and dropped the second (epochs: 1, epochs: 3 trained
+  // one epoch). The second is named where it is.
+  auto twice = parse_config("train:\n  epochs: 1\n  lr: 0.1\n  epochs: 3\n", "t.yaml");
+  CHECK(message_of([&] { twice.child("train").expect_keys({"epochs", "lr"}); }) ==
+        "t.yaml:4:3: train.epochs: 'epochs' appears twice in this mapping");
 }
 
 TEST_CASE("wrong types and out-of-range values name the key and position", "[config]") {

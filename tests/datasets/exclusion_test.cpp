@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -81,6 +82,9 @@ TEST_CASE("data.exclude refuses an audit that does not fit the data", "[datasets
   test::write_bytes(dir + "/d.json", "{\"flagged\": [1,");
   CHECK_THAT(exclusion_refusal(dir + "/d.json", 10), Catch::Contains("d.json: not JSON"));
   CHECK_THAT(exclusion_refusal(dir + "/missing.json", 10), Catch::Contains("missing.json"));
+  // A symlink loop made std::filesystem throw its own error (exit 5, no DataError).
+  std::filesystem::create_symlink(dir + "/loop", dir + "/loop");
+  CHECK_THAT(exclusion_refusal(dir + "/loop", 10), Catch::Contains(dir + "/loop"));
   // Fields of the wrong type: the file named, not a JSON library's exception (exit 5).
   test::write_bytes(dir + "/typed.json", R"({"schema": 1, "flagged": [1]})");
   CHECK_THAT(exclusion_refusal(dir + "/typed.json", 10), Catch::Contains("typed.json: not a data audit ("));

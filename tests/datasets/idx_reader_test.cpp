@@ -196,12 +196,28 @@ TEST_CASE("read_idx bounds decompression by the header (gzip bombs)", "[idx]") {
   fixtures::write_bytes(lab, labels_file({0}));
 
   SECTION("huge claimed size, small stream: truncated, without allocating the claim") {
+    fixtures::write_bytes(lab, labels_file(std::vector<unsigned char>(1000, 0)));
     Bytes b;
     for (uint32_t v : {kImagesMagic, 1000u, 1000u, 1000u}) fixtures::append_be32(b, v);  // 1 GB
     b.resize(b.size() + (1 << 20), 0);
     fixtures::write_gzip(img, b);
     REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
                            MessageContains({img, "header says 1000 images of 1000x1000"}));
+  }
+  // The headers are checked against each other and the model's input before any payload: a
+  // 261 KB gzip declaring one 16384x16384 image took 1.7 GB before "points have shape".
+  SECTION("an image size or point count that cannot be used: refused from the headers") {
+    Bytes b;
+    for (uint32_t v : {kImagesMagic, 1u, 4096u, 4096u}) fixtures::append_be32(b, v);  // no payload
+    fixtures::write_gzip(img, b);
+    REQUIRE_THROWS_MATCHES(read_idx(img, lab, 10, {1, 28, 28}), DataError,
+                           MessageContains({img, "points have shape [1, 4096, 4096] but "
+                                                 "model.input.shape is [1, 28, 28]"}));
+    Bytes five;
+    for (uint32_t v : {kImagesMagic, 5u, 2u, 2u}) fixtures::append_be32(five, v);
+    fixtures::write_gzip(img, five);
+    REQUIRE_THROWS_MATCHES(read_idx(img, lab), DataError,
+                           MessageContains({lab, "holds 1 labels but", "holds 5 images"}));
   }
   SECTION("small claimed size, huge stream: stops counting at 64 MiB of trailing data") {
     Bytes b = images_file(1, 2, 2);

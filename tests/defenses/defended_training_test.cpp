@@ -167,6 +167,18 @@ TEST_CASE("the most robust epoch is kept, exported and remembered across resume"
   CHECK(again.checkpoint_sha256 == result.checkpoint_sha256);
   CHECK(again.torchscript_sha256 == security::sha256_file(again.torchscript));
   CHECK(*again.best_robust_accuracy == Approx(0.55));
+  // Resumed for a fourth epoch as plain training without validation: it took the first run's
+  // best epoch as its own and read the missing validation set (a segfault); with validation it
+  // silently delivered epoch 2's weights instead of its own fourth epoch.
+  auto plain = training::parse_train_config(core::parse_config(job(out, "", 4), "train.yaml"));
+  plain.validation.reset();
+  training::TrainOptions resume_plain;
+  resume_plain.resume = true;
+  const training::TrainResult fourth = training::train(plain, resume_plain);
+  CHECK(fourth.epochs_run == 1);
+  CHECK(fourth.best_epoch == 0);
+  CHECK_FALSE(fourth.best_robust_accuracy);
+  CHECK_FALSE(at::equal(fourth.model->parameters()[0], weights[1]));
 }
 
 TEST_CASE("rampart train's defended loop trains fgsm_rs and scores each epoch", "[defenses]") {

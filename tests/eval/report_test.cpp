@@ -82,7 +82,7 @@ void field_paths(const json& value, const std::string& prefix, std::set<std::str
 
 TEST_CASE("report.html is self-contained and renders in headless Chromium", "[eval][html]") {
   const std::string dir = test::make_temp_dir("eval-html");
-  const std::string report = make_report(dir);
+  const std::string report = make_report(dir, /*detector=*/true);
   if (report.empty()) return;
   const std::string html = core::read_file(report + "/report.html");
   // No network requests and no external files: no scripts, links, remote or relative sources.

@@ -85,7 +85,8 @@ TEST_CASE("model specs are built from config and validated", "[models]") {
       "pin: {path: m.pt, sha256: xyz}\n"
       "noarch: {path: m.pt}\n"
       "half_signed: {path: m.pt, signature: m.pt.sig}\n"
-      "signed: {path: m.pt, signature: m.pt.sig, public_key: k.pem}\n",
+      "signed: {path: m.pt, signature: m.pt.sig, public_key: k.pem}\n"
+      "script_and_weights: {path: m.pt, checkpoint: w.safetensors}\n",
       "m.yaml");
   auto spec = models::parse_model_spec(root.child("model"), true);
   CHECK(spec.input.shape == std::vector<int64_t>{3, 32, 32});
@@ -98,6 +99,9 @@ TEST_CASE("model specs are built from config and validated", "[models]") {
                     Catch::Contains("64 hexadecimal digits"));
   CHECK_THROWS_WITH(models::parse_model_spec(root.child("noarch"), true),
                     Catch::Contains("missing required key 'arch'"));
+  // A checkpoint beside a TorchScript path was ignored (the file's own weights were evaluated).
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("script_and_weights"), false),
+                    Catch::Contains("script_and_weights.checkpoint: is for a built-in 'arch'"));
   CHECK_THROWS_WITH(models::parse_model_spec(root.child("half_signed"), false),
                     Catch::Contains("m.yaml:6:38: half_signed.signature: an Ed25519 signature "
                                     "needs both 'signature' and 'public_key'"));
