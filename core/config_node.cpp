@@ -49,13 +49,18 @@ std::string ConfigNode::location() const {
          std::to_string(mark.column + 1);
 }
 
-void ConfigNode::fail(const std::string& what) const {
-  const std::string where = location(), key = path_.empty() ? "config" : path_;
+std::string ConfigNode::where() const {
+  const std::string at = location(), key = path_.empty() ? "config" : path_;
   // "--set data.batch_size: must be >= 1", not the key twice; a key under an overridden one
   // ("--set poison.trigger: poison.trigger.size: ...") keeps both.
-  if (where == "--set " + key) throw ConfigError(where + ": " + what);
-  throw ConfigError(where + ": " + key + ": " + what);
+  return at == "--set " + key ? at : at + ": " + key;
 }
+
+std::string ConfigNode::where(const std::string& key) const {
+  return has(key) ? at(key).where() : where() + "." + key;
+}
+
+void ConfigNode::fail(const std::string& what) const { throw ConfigError(where() + ": " + what); }
 
 std::string ConfigNode::child_path(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;

@@ -38,6 +38,11 @@ class ConfigNode {
   const std::string& file() const { return source_->file; }
   /// "file:line:column" (or "--set key") for this node, for messages.
   std::string location() const;
+  /// "<location>: <path>", what fail() puts before its message: for an error found later,
+  /// when the value is used (a data offset that skips every point of the file).
+  std::string where() const;
+  /// where() of child `key` (the parent's location when the key is absent).
+  std::string where(const std::string& key) const;
   /// Throws ConfigError "<location>: <path>: <what>".
   [[noreturn]] void fail(const std::string& what) const;
   /// Like fail(), located at child `key` when it is present.

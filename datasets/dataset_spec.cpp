@@ -23,6 +23,9 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
                     "exclude", "relabel"});
   DatasetSpec spec;
   spec.key = node.path();
+  spec.offset_where = node.where("offset");
+  spec.class_names_where = node.where("class_names");
+  spec.format_where = node.where("format");
   spec.format = node.get_choice("format", {"idx", "cifar10", "npy", "image_folder", "synthetic"});
   if (spec.format == "idx" || spec.format == "npy") {
     spec.images = node.get_string("images");
@@ -108,6 +111,10 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
                                                   : Layout::kAuto;
     data = read_npy_dataset(spec.images, spec.labels, num_classes, layout);
   } else if (spec.format == "image_folder") {
+    if (input_shape.at(0) != 1 && input_shape.at(0) != 3) {
+      throw ConfigError(spec.format_where + ": image_folder reads 1- or 3-channel images, but "
+                        "model.input.shape has " + std::to_string(input_shape.at(0)) + " channels");
+    }
     const auto options = ImageFolderOptions()
                              .channels(input_shape.at(0))
                              .height(input_shape.at(1))
@@ -135,13 +142,13 @@ Dataset load_dataset(const DatasetSpec& spec, int64_t num_classes,
   }
   if (!spec.class_names.empty()) {
     if (static_cast<int64_t>(spec.class_names.size()) != num_classes) {
-      throw ConfigError(spec.key + ".class_names: " + std::to_string(spec.class_names.size()) +
+      throw ConfigError(spec.class_names_where + ": " + std::to_string(spec.class_names.size()) +
                         " names for " + std::to_string(num_classes) + " classes");
     }
     data.class_names = spec.class_names;
   }
   if (spec.offset >= data.size() && spec.offset > 0) {
-    throw ConfigError(spec.key + ".offset: " + std::to_string(spec.offset) + " skips all " +
+    throw ConfigError(spec.offset_where + ": " + std::to_string(spec.offset) + " skips all " +
                       std::to_string(data.size()) + " points of " + data.source);
   }
   Dataset configured = data.skip(spec.offset).take(spec.limit);

@@ -39,6 +39,9 @@ struct DatasetSpec {
   /// datasets/relabel_file.h), applied after the manifest check; not together with `exclude`.
   std::string relabel;
   std::string key;                       ///< config path, for messages
+  /// "file:line:column: data.offset" (and class_names): errors found when the data is read
+  /// name where the value was given.
+  std::string offset_where, class_names_where, format_where;
 };
 
 /// Default Fashion-MNIST location (Debian package `dataset-fashion-mnist`).

@@ -65,7 +65,15 @@ TEST_CASE("load_dataset checks the points against the model's input shape", "[da
               core::parse_config("s: {format: synthetic, num_samples: 20, offset: 20}\n", "s.yaml")
                   .child("s")),
           4, {1, 12, 12}),
-      Catch::Contains("s.offset: 20 skips all 20 points"));
+      Catch::StartsWith("s.yaml:1:49: s.offset: 20 skips all 20 points"));  // where it was given
+  CHECK_THROWS_WITH(
+      datasets::load_dataset(
+          datasets::parse_dataset_spec(
+              core::parse_config("s: {format: synthetic, num_samples: 20, class_names: [a, b]}\n",
+                                 "s.yaml")
+                  .child("s")),
+          4, {1, 12, 12}),
+      Catch::StartsWith("s.yaml:1:54: s.class_names: 2 names for 4 classes"));
   auto idx = datasets::parse_dataset_spec(
       core::parse_config(
           "i: {format: idx, images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz, "
