@@ -82,7 +82,10 @@ Measurements measure_in_sandbox(const EvalConfig& config, const models::Admitted
   for (;;) {
     const security::FrameStatus status =
         security::read_frame(worker.from_worker, limits.call_seconds, limit, frame);
-    if (status == security::FrameStatus::kFrame && frame.kind == kWorkerHeartbeat) continue;
+    if (status == security::FrameStatus::kFrame && frame.kind == kWorkerHeartbeat &&
+        frame.payload.empty()) {
+      continue;  // a heartbeat carries nothing; one that does is malformed below
+    }
     close(worker.from_worker);
     const int ended = security::reap_worker(
         worker.pid, status != security::FrameStatus::kClosed &&

@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/bounded_cbor.h"
 #include "core/error.h"
 #include "core/shape_text.h"
 #include "security/sandbox_probe.h"
@@ -253,9 +254,11 @@ Measurements decode_measurements(std::string_view bytes, const EvalConfig& confi
                                  const datasets::Dataset* calibration) {
   json j;
   try {
-    j = json::from_cbor(bytes.begin(), bytes.end());
+    j = core::parse_bounded_cbor(bytes);
   } catch (const json::exception& e) {
     malformed("answer", std::string("is not CBOR (") + e.what() + ")");
+  } catch (const std::invalid_argument& e) {
+    malformed("answer", e.what());
   }
   const int64_t n = data.size();
   const int64_t classes = config.model.num_classes;

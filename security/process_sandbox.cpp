@@ -1,6 +1,7 @@
 #include "security/process_sandbox.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <seccomp.h>
 #include <sched.h>
@@ -102,7 +103,13 @@ constexpr const char* kKill[] = {
     "setregid", "setresuid", "setresgid", "setgroups", "acct", "quotactl", "syslog",
     // the new mount API, comparing other processes' kernel objects, moving their memory
     "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
-    "kcmp", "process_mrelease", "migrate_pages", "move_pages", "ioprio_set"};
+    "kcmp", "process_mrelease", "migrate_pages", "move_pages", "ioprio_set",
+    // System V and POSIX IPC objects outlive the process and are shared with others; the
+    // clock, the host name and I/O ports are the machine's
+    "shmget", "shmat", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
+    "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr", "ioperm", "iopl", "clock_settime", "settimeofday", "adjtimex",
+    "clock_adjtime", "sethostname", "setdomainname"};
 
 // System calls that reach another process when their first argument names one: killed unless it
 // is 0 (the caller: glibc's getrlimit and setrlimit pass 0 to prlimit64).
@@ -117,6 +124,16 @@ constexpr const char* kDenyForOthers[] = {"sched_setaffinity", "sched_setschedul
 // file now and then; a failed open is an error they handle, not a reason to die.
 constexpr const char* kDeny[] = {"open", "openat", "openat2", "access", "faccessat",
                                  "faccessat2", "readlink", "readlinkat"};
+
+// Every capability, from the bounding set too, once the limits are set: a process started as
+// root (CI containers) could otherwise raise RLIMIT_AS again (CAP_SYS_RESOURCE) or reach what
+// root may. Dropping the bounding set needs CAP_SETPCAP; without it there is none to drop.
+bool drop_capabilities() {
+  for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  return syscall(SYS_capset, &header, data) == 0;
+}
 
 bool install_seccomp() {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -194,7 +211,7 @@ bool confine_process(const SandboxLimits& limits) {
             limit(RLIMIT_CPU, limits.cpu_seconds > 0 ? static_cast<rlim_t>(limits.cpu_seconds) : RLIM_INFINITY) &&
             limit(RLIMIT_AS, static_cast<rlim_t>(current_address_space() + limits.memory_bytes));
   signal(SIGXFSZ, SIG_DFL);
-  return ok && restrict_with_landlock() && install_seccomp();
+  return ok && drop_capabilities() && restrict_with_landlock() && install_seccomp();
 }
 
 }  // namespace rampart::security

@@ -49,12 +49,28 @@ WorkerProcess spawn_worker(const std::string& executable, const std::vector<std:
                                      kWorkerOutput + static_cast<int>(i));
     posix_spawn_file_actions_addclose(&actions, base + static_cast<int>(i));
   }
+  // Only what the runtime reads (the loader, OpenMP and BLAS threads, glibc's heap, CUDA,
+  // locale): the rest of the environment (CI tokens, cloud keys) never reaches the process
+  // that runs the model, where a compromised model could send it back in an error message.
+  static const char* const kKept[] = {"LD_LIBRARY_PATH=", "OMP_", "GOMP_", "KMP_", "OPENBLAS_",
+                                      "MKL_", "GLIBC_TUNABLES=", "MALLOC_", "RAMPART_HEAP_TUNING=",
+                                      "CUDA_", "NVIDIA_", "LANG=", "LC_", "TZ="};
+  std::vector<char*> env;
+  for (char** e = environ; e && *e; ++e) {
+    for (const char* prefix : kKept) {
+      if (std::strncmp(*e, prefix, std::strlen(prefix)) == 0) {
+        env.push_back(*e);
+        break;
+      }
+    }
+  }
+  env.push_back(nullptr);
   std::vector<char*> argv{const_cast<char*>(executable.c_str())};
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = -1;
   const int rc =
-      posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv.data(), environ);
+      posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   close(fds[1]);
   if (rc != 0) {
@@ -127,9 +143,22 @@ FrameStatus read_frame(int fd, double timeout_seconds, uint64_t max_payload, Fra
   return FrameStatus::kFrame;
 }
 
-int reap_worker(pid_t pid, bool kill_it) {
-  if (kill_it) kill(pid, SIGKILL);
+int reap_worker(pid_t pid, bool kill_it, double grace_seconds) {
   int status = 0;
+  if (!kill_it) {
+    // A worker that has answered (or closed its pipe) but does not exit is killed after the
+    // grace period, not waited for: a compromised one could otherwise hold the run forever.
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration<double>(std::max(0.0, grace_seconds));
+    for (;;) {
+      const pid_t r = waitpid(pid, &status, WNOHANG);
+      if (r == pid) return status;
+      if (r < 0 && errno != EINTR) return status;
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      usleep(10000);
+    }
+  }
+  kill(pid, SIGKILL);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return status;

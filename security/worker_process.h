@@ -19,8 +19,10 @@ struct WorkerProcess {
 
 /// Starts `executable` with `args` (argv[1..]). The worker gets the write end of a new pipe as
 /// descriptor 3 and `inputs` as descriptors 4, 5, ... (in order); 0 reads /dev/null, 1 and 2
-/// are the parent's (until the worker confines itself). Throws std::runtime_error when the
-/// program cannot be started.
+/// are the parent's (until the worker confines itself). Its environment keeps only the
+/// variables the runtime reads (LD_LIBRARY_PATH, OMP_*, OPENBLAS_*, MKL_*, GLIBC_TUNABLES,
+/// CUDA_*, locale): no secret of the caller's reaches a model. Throws std::runtime_error when
+/// the program cannot be started.
 WorkerProcess spawn_worker(const std::string& executable, const std::vector<std::string>& args,
                            const std::vector<int>& inputs);
 
@@ -49,8 +51,9 @@ FrameStatus read_frame(int fd, double timeout_seconds, uint64_t max_payload, Fra
 bool read_exactly(int fd, char* out, std::size_t size,
                   std::chrono::steady_clock::time_point deadline, bool& timed_out);
 
-/// Kills the worker first when `kill_it`, then waits for it. Returns its wait status.
-int reap_worker(pid_t pid, bool kill_it);
+/// Kills the worker first when `kill_it`; else waits at most `grace_seconds` for it to exit
+/// and then kills it. Returns its wait status.
+int reap_worker(pid_t pid, bool kill_it, double grace_seconds = 5.0);
 
 /// How a confined process ended, in words, for a wait status that is not a clean exit 0
 /// (`who`: "the probe", "the evaluation worker"); "" for exit 0.

@@ -332,6 +332,10 @@ TEST_CASE("the worker's answer is read as untrusted input", "[eval][sandbox]") {
             .model_description == "x\\x1b[2Jy");
   CHECK_THROWS_AS(eval::decode_measurements("not cbor at all", config, data, nullptr),
                   ModelRejected);
+  // A million nested arrays (1 MB) overflowed the CBOR reader's recursion: the parent crashed.
+  const std::string deep = std::string(1000000, '\x81') + '\xf6';
+  CHECK_THROWS_WITH(eval::decode_measurements(deep, config, data, nullptr),
+                    Catch::Contains("nests values deeper than 16 levels"));
 }
 
 TEST_CASE("sealed memory cannot be written, grown or shrunk, and only sealed memory is mapped",

@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -204,6 +206,21 @@ TEST_CASE("sandbox: no new process, no signal to another, descriptor and memory 
   });
   CHECK(parent_limit.signaled);
   CHECK(parent_limit.signal == SIGSYS);
+  // A System V segment outlived the process, world-writable and shared with others.
+  const Outcome shared_memory = confined([] { return shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0666) >= 0 ? 58 : 59; });
+  CHECK(shared_memory.signaled);
+  CHECK(shared_memory.signal == SIGSYS);
+  // No capability is left (a root caller's CAP_SYS_RESOURCE could raise RLIMIT_AS again).
+  const Outcome capabilities = confined([] {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &header, data) != 0) return 61;
+    return data[0].effective == 0 && data[1].effective == 0 && data[0].permitted == 0 &&
+                   data[1].permitted == 0
+               ? 60
+               : 62;
+  });
+  CHECK(capabilities.exit_code == 60);
   const Outcome own_limit = confined([] {  // glibc's getrlimit: prlimit64 with pid 0
     struct rlimit limit {};
     return getrlimit(RLIMIT_NOFILE, &limit) == 0 ? 56 : 57;
