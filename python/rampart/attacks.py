@@ -9,7 +9,7 @@ from typing import Any, Optional, Tuple
 
 import torch
 
-from . import _rampart
+from . import _model_info, _rampart
 
 Box = Tuple[float, float]
 
@@ -41,6 +41,7 @@ class AttackResult:
 
 def _run(name: str, model: Any, x: torch.Tensor, y: torch.Tensor, clip: Box, seed: int,
          point_ids: Optional[torch.Tensor], **settings: Any) -> AttackResult:
+    _model_info.check_labels(model, x, y, settings.get("target"))
     entry = {"name": name}
     entry.update({k: v for k, v in settings.items() if v is not None})
     out = _rampart.run_attack(model, x, y, json.dumps(entry), "rampart." + name.replace("-", "_"),

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping, Optional, Tuple, Union
 
 import torch
 
-from . import _rampart
+from . import _model_info, _rampart
 
 ConfigLike = Union[Mapping[str, Any], str, "os.PathLike[str]"]
 
@@ -28,18 +28,6 @@ def _collect(loader: Iterable[Any]) -> Tuple[torch.Tensor, torch.Tensor]:
     if not xs:
         raise _rampart.DataError("loader: no batches")
     return torch.cat(xs), torch.cat(ys)
-
-
-def _num_classes(model: Any, x: torch.Tensor) -> int:
-    with torch.no_grad():
-        training = getattr(model, "training", None)
-        if training:
-            model.eval()
-        try:
-            return int(model(x[:1]).shape[1])
-        finally:
-            if training:
-                model.train()
 
 
 def evaluate(model: Any, x: Optional[torch.Tensor] = None, y: Optional[torch.Tensor] = None, *,
@@ -63,7 +51,7 @@ def evaluate(model: Any, x: Optional[torch.Tensor] = None, y: Optional[torch.Ten
         x, y = _collect(loader)
     if x is None or y is None:
         raise _rampart.ConfigError("evaluate: give x and y, or loader")
-    num_classes = _num_classes(model, x)
+    num_classes = _model_info.num_classes(model, x)
     # The config parser wants model and data sections; the model and points come from the
     # arguments, so these describe them and are not read.
     unread_model = {"path": "python-model", "num_classes": num_classes,
@@ -84,8 +72,20 @@ def evaluate(model: Any, x: Optional[torch.Tensor] = None, y: Optional[torch.Ten
         for key, value in (("model", unread_model), ("data", unread_data)):
             if not any(line.startswith(key + ":") for line in yaml.splitlines()):
                 yaml += f"\n{key}: {json.dumps(value)}\n"
-    report = _rampart.evaluate(model, x, y, yaml, name, os.fspath(out) if out else "", quiet,
-                               num_classes)
+    if isinstance(config, Mapping):
+        for key in ("threads", "device"):
+            if key in config:
+                raise _rampart.ConfigError(
+                    f"evaluate(config=...): '{key}' is the caller's here: the model runs where "
+                    "its tensors are, with torch's own thread count")
+    # The evaluation seeds libtorch's generator from the config's seed (its random starts):
+    # the caller's torch generator comes back as it was.
+    rng = torch.random.get_rng_state()
+    try:
+        report = _rampart.evaluate(model, x, y, yaml, name, os.fspath(out) if out else "", quiet,
+                                   num_classes)
+    finally:
+        torch.random.set_rng_state(rng)
     return json.loads(report)
 
 

@@ -12,7 +12,7 @@ def adversarial_loss(model: Any, x: torch.Tensor, y: torch.Tensor, *, method: st
                      eps: float, steps: int = 10, step_size: Optional[float] = None,
                      random_start: bool = True, clean_weight: float = 0.0, beta: float = 6.0,
                      craft_mode: str = "default", clip: Tuple[float, float] = (0.0, 1.0),
-                     seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+                     seed: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """The adversarial training loss of one batch, ready for ``loss.backward()``.
 
     method: "pgd_at" (Madry et al. 2018: cross-entropy on PGD examples), "fgsm_rs" (Wong et
@@ -20,9 +20,13 @@ def adversarial_loss(model: Any, x: torch.Tensor, y: torch.Tensor, *, method: st
     2019: CE(clean) + beta * KL(clean || adversarial)). The examples are crafted with the
     parameters frozen (no parameter gradients) in the method's reference mode (``craft_mode``
     "default"; or "train", "eval"), then the loss is computed in the model's own mode.
-    step_size: default 2.5 * eps / steps (fgsm_rs: 1.25 eps). seed: draws the random starts.
+    step_size: default 2.5 * eps / steps (fgsm_rs: 1.25 eps). seed: draws the random starts;
+    None (the default) draws it from torch's generator, so each batch gets fresh starts as in
+    ``rampart train`` (a fixed seed gives point i of every batch the same start, every step).
     Returns (loss, logits): the logits of the points trained on.
     """
+    if seed is None:
+        seed = int(torch.randint(0, 2 ** 62, (1,)).item())
     return _rampart.adversarial_loss(model, x, y, method, float(eps), int(steps),
                                      float(step_size or 0.0), bool(random_start),
                                      float(clean_weight), float(beta), craft_mode,
@@ -34,7 +38,8 @@ def adversarial_training_step(model: Any, optimizer: torch.optim.Optimizer, x: t
                               steps: int = 10, step_size: Optional[float] = None,
                               random_start: bool = True, clean_weight: float = 0.0,
                               beta: float = 6.0, craft_mode: str = "default",
-                              clip: Tuple[float, float] = (0.0, 1.0), seed: int = 0) -> dict:
+                              clip: Tuple[float, float] = (0.0, 1.0),
+                              seed: Optional[int] = None) -> dict:
     """One optimizer step on the adversarial loss (``adversarial_loss``): zero_grad, backward,
     step. Returns {"loss": float, "accuracy": float} on the batch (accuracy of the logits
     trained on)."""

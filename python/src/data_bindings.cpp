@@ -36,7 +36,11 @@ datasets::Dataset tensors_as_data(const at::Tensor& images, const at::Tensor& la
     throw std::invalid_argument(source + ": images [N, C, H, W] and labels [N] must agree");
   }
   datasets::Dataset data;
-  data.images = images.detach().to(at::kCPU, at::kFloat).contiguous();
+  // uint8 images are pixels, scaled by 1/255 as the .npy reader scales them: the same points
+  // give the same manifest root, poison and audit here as through `rampart data ...`.
+  data.images = images.scalar_type() == at::kByte
+                    ? images.detach().to(at::kCPU).to(at::kFloat).div_(255.0).contiguous()
+                    : images.detach().to(at::kCPU, at::kFloat).contiguous();
   data.labels = labels.detach().to(at::kCPU, at::kLong).contiguous();
   data.num_classes = num_classes;
   data.source = source;

@@ -74,6 +74,15 @@ void bind_training(py::module_& m) {
                                  std::to_string(self.min_inputs()) + " for " +
                                  defenses::aggregation::describe(self.spec()));
              }
+             // A non-finite update turns every rule's aggregate (or a coordinate of it) into
+             // NaN: rank 0 of `rampart train` refuses such a frame before aggregating.
+             const at::Tensor bad = updates.isfinite().all(1).logical_not().nonzero().flatten();
+             if (bad.numel() > 0) {
+               throw DataError("rampart.Aggregator: update " + std::to_string(bad[0].item<int64_t>()) +
+                               (bad.numel() > 1 ? " (and " + std::to_string(bad.numel() - 1) + " more)" : "") +
+                               " holds a non-finite value (NaN or Inf); leave it out, as rampart "
+                               "train's rank 0 does");
+             }
              py::gil_scoped_release release;
              return self(updates);
            })

@@ -101,3 +101,16 @@ def test_errors_are_python_exceptions_of_the_right_class(tmp_path):
         rampart.scan(model, sha256="0" * 64)
     assert issubclass(rampart.ConfigError, rampart.Error)
     assert rampart.scan(model, input_shape=[1, 28, 28])["verdict"] == "accepted"
+
+
+def test_labels_and_targets_are_checked_against_the_model():
+    net, (x, y) = seeded_net(), batch(8)
+    bad = y.clone()
+    bad[0] = 10
+    for attack in (rampart.pgd, rampart.square):  # libtorch's "Target 10 is out of bounds"
+        with pytest.raises(rampart.DataError, match=r"must lie in \[0, 10\)"):
+            attack(net, x, bad, eps=0.1)
+    with pytest.raises(rampart.DataError, match="integer tensor"):
+        rampart.pgd(net, x, y.float() + 0.7, eps=0.1)  # was truncated silently
+    with pytest.raises(rampart.ConfigError, match="target: 50 is not a class"):
+        rampart.backdoor(net, x, y, target=50)  # reported 0% success

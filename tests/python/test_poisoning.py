@@ -157,3 +157,10 @@ def test_audit_features_takes_logits_settings_and_records_the_data_root():
     bound = rampart.audit_features(features, noisy, images=images)
     assert bound["data"]["root"] == rampart.manifest(images, noisy)["root"]
     assert rampart.audit_features(features, noisy)["data"]["root"] is None
+
+
+def test_uint8_images_are_pixels_as_the_npy_reader_reads_them():
+    images = (torch.rand(6, 1, 8, 8) * 255).to(torch.uint8)
+    labels = torch.arange(6) % 3
+    as_float = images.float() / 255
+    assert rampart.manifest(images, labels)["root"] == rampart.manifest(as_float, labels)["root"]

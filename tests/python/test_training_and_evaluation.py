@@ -180,3 +180,36 @@ def test_import_keeps_tensor_sized_blocks_for_reuse():
     untuned = fewest_faults_of_a_later_run(RAMPART_HEAP_TUNING="0")
     assert tuned < 5_000, (tuned, untuned)
     assert untuned > 50_000, (tuned, untuned)
+
+
+def test_each_training_step_draws_fresh_random_starts():
+    # seed defaulted to 0: point i of every batch got the same start, every step and epoch.
+    net, (x, y) = seeded_net(), batch(16)
+    first = rampart.adversarial_loss(net, x, y, eps=0.1, steps=1)[0].item()
+    second = rampart.adversarial_loss(net, x, y, eps=0.1, steps=1)[0].item()
+    assert first != second
+    fixed = [rampart.adversarial_loss(net, x, y, eps=0.1, steps=1, seed=5)[0].item() for _ in range(2)]
+    assert fixed[0] == fixed[1]
+
+
+def test_evaluate_leaves_the_callers_generator_and_submodule_modes():
+    net, (x, y) = seeded_net(), batch(8)
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    rampart.evaluate(net, x, y, config={"attacks": [{"name": "pgd", "eps": 0.05, "steps": 2}]})
+    assert torch.equal(torch.random.get_rng_state(), state)  # evaluate re-seeded it
+    wrapped = torch.nn.Sequential(net, torch.nn.BatchNorm1d(10))
+    wrapped.train()
+    wrapped[1].eval()  # a frozen BatchNorm in a model training otherwise
+    rampart.evaluate(wrapped, x, y, config={"attacks": [{"name": "fgsm", "eps": 0.05}]})
+    assert wrapped.training and not wrapped[1].training  # model.train() unfroze it
+    with pytest.raises(rampart.ConfigError, match="'threads' is the caller's"):
+        rampart.evaluate(net, x, y, config={"threads": 2, "attacks": [{"name": "fgsm", "eps": 0.1}]})
+
+
+def test_aggregator_refuses_a_non_finite_update():
+    updates = torch.randn(7, 4)
+    updates[3, 1] = float("nan")
+    for rule in ("median", "trimmed_mean", "krum", "geometric_median"):
+        with pytest.raises(rampart.DataError, match="update 3 holds a non-finite value"):
+            rampart.Aggregator(rule, f=1 if rule in ("trimmed_mean", "krum") else 0)(updates)

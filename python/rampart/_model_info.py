@@ -1,0 +1,45 @@
+"""What the attacks and the evaluation read off the caller's model before they run."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+
+from . import _rampart
+
+
+def num_classes(model: Any, x: torch.Tensor) -> int:
+    """The width of the model's output on one point, in eval mode; every submodule's mode comes
+    back as it was (model.train() would also switch a frozen BatchNorm back to training)."""
+    modes = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
+    with torch.no_grad():
+        if modes:
+            model.eval()
+        try:
+            out = model(x[:1])
+            if not isinstance(out, torch.Tensor) or out.dim() != 2:
+                raise _rampart.ConfigError("the model must return logits [N, classes], got "
+                                           + (f"shape {list(out.shape)}" if isinstance(out, torch.Tensor)
+                                              else type(out).__name__))
+            return int(out.shape[1])
+        finally:
+            for module, training in modes:
+                module.train(training)
+
+
+def check_labels(model: Any, x: torch.Tensor, y: torch.Tensor,
+                 target: Optional[int] = None) -> None:
+    """Labels are integers in [0, classes), and a backdoor's target is a class of the model: a
+    DataError or ConfigError naming the problem, not libtorch's "Target 10 is out of bounds"
+    or a float label silently truncated (``rampart eval`` checks the same)."""
+    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+        raise _rampart.DataError(f"labels: expected an integer tensor, got {y.dtype}")
+    if x.shape[0] == 0:
+        return
+    classes = num_classes(model, x)
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
+        raise _rampart.DataError(f"labels: every label must lie in [0, {classes}) (the model's "
+                                 f"outputs), got {int(y.min())} to {int(y.max())}")
+    if target is not None and not 0 <= target < classes:
+        raise _rampart.ConfigError(f"target: {target} is not a class of the model "
+                                   f"(it has {classes})")
