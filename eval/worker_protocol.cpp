@@ -269,10 +269,12 @@ Measurements decode_measurements(std::string_view bytes, const EvalConfig& confi
 
   const json& probe = field(j, "probe", "answer");
   if (!probe.is_array() || probe.size() > kProbeChecks.size()) malformed("answer.probe", "is not a list of checks");
+  std::set<std::string> seen_checks;
   for (const auto& c : probe) {
     SanityCheck check;
     check.id = text_field(c, "id", "answer.probe");
     if (kProbeChecks.count(check.id) == 0) malformed("answer.probe", "names an unknown check");
+    if (!seen_checks.insert(check.id).second) malformed("answer.probe", "names a check twice");
     const json& flagged = field(c, "flagged", "answer.probe." + check.id);
     if (!flagged.is_boolean()) malformed("answer.probe." + check.id + ".flagged", "is not a bool");
     check.flagged = flagged.get<bool>();

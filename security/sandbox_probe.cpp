@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <sstream>
@@ -260,13 +261,16 @@ ProbeResult probe_model(const std::string& bytes, const ProbeOptions& options) {
   h.message[sizeof(h.message) - 1] = '\0';
   const std::string message = escape_untrusted(h.message);
   if (h.rank < 0 || h.rank > kMaxRank || h.input_rank < 0 || h.input_rank > kMaxRank ||
-      h.load_seconds < 0 || h.forward_seconds < 0) {
+      !(std::isfinite(h.load_seconds) && h.load_seconds >= 0) ||
+      !(std::isfinite(h.forward_seconds) && h.forward_seconds >= 0)) {
     return malformed();
   }
   if (!parse_operator_list(operators, result.operators)) return malformed();
   result.load_seconds = h.load_seconds;
   result.forward_seconds = h.forward_seconds;
-  // The parent judges the operator list itself: the child's own verdict is a courtesy.
+  // The parent judges the operator list itself: the child's own verdict is a courtesy. The
+  // list is the child's, though: a child that broke out of libtorch's memory safety could leave
+  // an operator out (docs/security.md, "What the checks do not stop").
   for (const std::string& kind : result.operators) {
     const std::string why = judge_operator(kind, options.denied_operators);
     if (!why.empty()) {

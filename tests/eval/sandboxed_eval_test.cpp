@@ -323,6 +323,8 @@ TEST_CASE("the worker's answer is read as untrusted input", "[eval][sandbox]") {
              Catch::Contains("one entry per configured attack"));
   CHECK_THAT(rejected([](auto& m) { m.probe[0].id = "all_good"; }),
              Catch::Contains("unknown check"));
+  CHECK_THAT(rejected([](auto& m) { m.probe.push_back(m.probe[0]); }),  // a flagged one hidden behind a copy
+             Catch::Contains("names a check twice"));
   CHECK_THAT(rejected([](auto& m) { m.attacks[0].attacked = 7; }), Catch::Contains("attacked"));
   CHECK_THAT(rejected([](auto& m) { m.attacks[0].adversarial = at::rand({6, 1, 28, 27}); }),
              Catch::Contains("adversarial has shape"));
