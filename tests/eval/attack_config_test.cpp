@@ -351,9 +351,16 @@ TEST_CASE("a backdoor entry parses its trigger and target, with located errors",
   CHECK(config.gates[0].metric == "success_rate:backdoor-patch-to-3");
   CHECK(*config.gates[0].max == 0.05);
   // A model behind a transform gets BPDA twins; a backdoor uses no gradient and gets none.
-  CHECK(parse("model: {transforms: [{name: jpeg, quality: 75}]}\n"
-              "attacks: [{name: backdoor, target: 1, trigger: {type: blend}}]\n")
-            .attacks.size() == 1);
+  // (This parsed a second `model:` key, which YAML dropped: the transform was never there.)
+  const auto behind = eval::parse_eval_config(core::parse_config(
+      "model: {arch: small_cnn, checkpoint: unused.safetensors, num_classes: 10, "
+      "input: {shape: [1, 28, 28], range: [0, 1]}, transforms: [{name: jpeg, quality: 75}]}\n"
+      "data: {format: idx, images: a, labels: b}\n"
+      "attacks: [{name: pgd, eps: 0.1}, {name: backdoor, target: 1, trigger: {type: blend}}]\n",
+      "c.yaml"));
+  std::vector<std::string> ids;
+  for (const auto& a : behind.attacks) ids.push_back(a.id);
+  CHECK(ids == std::vector<std::string>{"pgd-linf-0.1", "pgd-linf-0.1-bpda", "backdoor-blend-to-1"});
 
   const std::vector<std::pair<std::string, std::string>> cases{
       {"attacks: [{name: backdoor, trigger: {type: blend}}]\n", "missing required key 'target'"},

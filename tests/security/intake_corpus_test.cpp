@@ -149,24 +149,19 @@ std::map<std::string, Malicious> corpus(const std::string& valid, const std::str
   };
   c["storage_record_missing"] = {without("data/0"), "bad_storage"};
   const std::string big = test::little_endian(1u << 20, 4);
-  c["tensor_2_pow_40_elements"] = {
-      with_pickle("\x80\x02"
-                  "ctorch._utils\n_rebuild_tensor_v2\n((" +
-                  unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
-                  BYTES("K\x02tQK\x00(J") + big + "J" + big + "t(J" + big +
-                  "K\x01t\x89"
-                  "ccollections\nOrderedDict\n)RtR."),
-      "tensor_too_large"};
+  // A rebuild of a 2^40-element tensor, called by `call` (R: REDUCE, b: BUILD).
+  const auto huge_rebuild = [&](const std::string& call) {
+    return with_pickle("\x80\x02"
+                       "ctorch._utils\n_rebuild_tensor_v2\n((" +
+                       unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
+                       BYTES("K\x02tQK\x00(J") + big + "J" + big + "t(J" + big +
+                       "K\x01t\x89"
+                       "ccollections\nOrderedDict\n)Rt" + call + ".");
+  };
+  c["tensor_2_pow_40_elements"] = {huge_rebuild("R"), "tensor_too_large"};
   // libtorch's unpickler calls on BUILD as on REDUCE (NEWOBJ only pops its arguments): the same
   // rebuild, BUILT, went past the tensor checks.
-  c["build_rebuild_2_pow_40_elements"] = {
-      with_pickle("\x80\x02"
-                  "ctorch._utils\n_rebuild_tensor_v2\n((" +
-                  unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
-                  BYTES("K\x02tQK\x00(J") + big + "J" + big + "t(J" + big +
-                  "K\x01t\x89"
-                  "ccollections\nOrderedDict\n)Rtb."),
-      "tensor_too_large"};
+  c["build_rebuild_2_pow_40_elements"] = {huge_rebuild("b"), "tensor_too_large"};
   // libtorch reads torch.CharStorage as the integer 1 (its scalar type), and a REDUCE on an
   // integer calls the global table's entry of that number (here the rebuild, unchecked).
   c["storage_type_called"] = {
