@@ -15,9 +15,9 @@
 // Where this differs from the reference (fra31/auto-attack, square.py): every point draws its
 // own window position and channel signs (the reference draws one window per iteration for the
 // whole batch; the paper's own code draws per image), positions cover the whole image (the
-// reference's random_int(0, h - s) never reaches the last row and column), and a point spends
-// at most `queries` forwards, the start's included (the reference allows one more). The L2
-// proposals are attacks/square_l2.h.
+// reference's random_int(0, h - s) never reaches the last row and column). As in the reference,
+// a point spends at most `queries` proposals after its start. The L2 proposals are
+// attacks/square_l2.h.
 
 namespace rampart::attacks {
 namespace {

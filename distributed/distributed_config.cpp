@@ -22,7 +22,7 @@ void check_pipeline_inputs(const DistributedSpec& spec, const core::ConfigNode& 
       inputs = std::to_string(n) + " buckets (bucketing s = " + std::to_string(p.s) + ")";
     }
   }
-  if (a.f > 0 && 2 * a.f >= n) {
+  if (defenses::aggregation::takes_f(a.name) && a.f > 0 && 2 * a.f >= n) {
     node.child("aggregator").fail_at("f", "f = " + std::to_string(a.f) + " needs 2f < " + inputs);
   }
 }

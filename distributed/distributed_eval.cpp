@@ -21,10 +21,7 @@ std::optional<eval::Evaluation> evaluate_rank(eval::EvalConfig config,
                       " but WORLD_SIZE is " + std::to_string(group.world_size()));
   }
   config.threads = threads_per_local_rank(config.threads, group.world_size());
-  const bool randomised =
-      std::any_of(config.model.transforms.begin(), config.model.transforms.end(),
-                  [](const models::TransformSpec& t) { return t.is_random(); });
-  if (randomised && group.rank() == 0) {
+  if (config.randomised && group.rank() == 0) {
     spdlog::warn("{}: the model draws new noise on every pass; a distributed evaluation draws "
                  "other noise than one process does, so its per-point results differ by chance",
                  config.source);

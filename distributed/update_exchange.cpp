@@ -55,11 +55,14 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
       }
     }
     outcome.accepted = static_cast<int64_t>(accepted.size());
-    // A frame refused for its values (past the round and tag checks) was sent by a Byzantine
-    // rank: at most f minus those of the accepted ones are, and the rule runs with that f. A
-    // size, round or tag refusal may hit an honest rank's frame: f stays for those.
+    // With keys, a frame refused for NaN or Inf (past the round and tag checks) was sent by
+    // its rank, which is Byzantine: at most f minus those of the accepted ones are, and the
+    // rule runs with that f. Any other refusal keeps f (a network adversary can cause one to
+    // an honest rank's frame; an honest gradient can exceed a tight norm bound).
     int64_t known_byzantine = 0;
-    for (const auto& rejected : outcome.rejected) known_byzantine += refused_for_values(rejected.second);
+    if (keys_) {
+      for (const auto& rejected : outcome.rejected) known_byzantine += refused_as_non_finite(rejected.second);
+    }
     if (outcome.accepted < aggregator->min_inputs(known_byzantine)) {
       std::string why;
       for (const auto& [r, reason] : outcome.rejected) {
@@ -70,7 +73,7 @@ RoundOutcome UpdateExchange::round_with_frame(const at::Tensor& frame, int64_t d
                                " updates, fewer than the " +
                                std::to_string(aggregator->min_inputs(known_byzantine)) +
                                " the aggregator needs (2f + 1" +
-                               (known_byzantine > 0 ? ", f lowered by the ranks refused for their values)" : ")") +
+                               (known_byzantine > 0 ? ", f lowered by the ranks that sent NaN or Inf)" : ")") +
                                why);
     }
     // The accepted payloads move up over the rejected ones, in order, inside the inbox (an

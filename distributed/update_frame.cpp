@@ -47,9 +47,7 @@ constexpr const char* kNonFinite = "non-finite values (NaN or Inf)";
 constexpr const char* kNormPrefix = "norm ";
 }  // namespace
 
-bool refused_for_values(const std::string& why) {
-  return why == kNonFinite || why.rfind(kNormPrefix, 0) == 0;
-}
+bool refused_as_non_finite(const std::string& why) { return why == kNonFinite; }
 
 std::string check_frame(const uint8_t* p, int64_t bytes, int64_t d, int64_t expected_round,
                         int64_t sender, const std::string& run_id, const Key* key,

@@ -40,11 +40,11 @@ std::string check_frame(const uint8_t* frame, int64_t bytes, int64_t d, int64_t 
                         int64_t sender, const std::string& run_id, const Key* key,
                         double max_norm);
 
-/// Whether a check_frame refusal is of the values (non-finite, above the norm bound): the
-/// frame's size, rank, round and tag had passed, so its sender sent it (provably, with keys) and
-/// is Byzantine. A refusal of the size, rank, round or tag may be a network adversary's doing,
-/// to an honest sender's frame.
-bool refused_for_values(const std::string& why);
+/// Whether a check_frame refusal is for non-finite values: the frame's size, rank, round and
+/// tag had passed, so with keys its sender provably sent NaN or Inf. A refusal of the size,
+/// rank, round or tag may be a network adversary's doing to an honest sender's frame, and one
+/// above the norm bound may be an honest gradient the user's bound was too tight for.
+bool refused_as_non_finite(const std::string& why);
 
 /// Where the payload starts in a frame (after the round, rank and d).
 constexpr int64_t payload_offset() { return 3 * static_cast<int64_t>(sizeof(int64_t)); }

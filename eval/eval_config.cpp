@@ -196,8 +196,9 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   context.clip_min = config.model.input.range_min;
   context.clip_max = config.model.input.range_max;
   context.seed = config.seed;
-  context.randomised = std::any_of(config.model.transforms.begin(), config.model.transforms.end(),
-                                   [](const models::TransformSpec& t) { return t.is_random(); });
+  config.randomised = std::any_of(config.model.transforms.begin(), config.model.transforms.end(),
+                                  [](const models::TransformSpec& t) { return t.is_random(); });
+  context.randomised = config.randomised;
   config.attacks = parse_attacks(root, context);
   check_classes(root, config.attacks, config.model.num_classes);
   check_backdoors(root, config.attacks, config.model);

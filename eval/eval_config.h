@@ -68,6 +68,9 @@ struct EvalConfig {
   datasets::DatasetSpec data;
   std::vector<ConfiguredAttack> attacks;
   bool cascade = true;
+  /// A configured transform draws new randomness on every pass (gaussian_noise): verdicts by
+  /// one fresh prediction, no early stop (computed once, from model.transforms).
+  bool randomised = false;
   ReportSpec report;
   SanitySpec sanity;
   std::vector<Gate> gates;

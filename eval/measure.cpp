@@ -11,14 +11,6 @@
 namespace rampart::eval {
 namespace {
 
-// Whether a configured transform draws new randomness on every pass (gaussian_noise).
-bool is_randomised(const EvalConfig& config) {
-  for (const auto& t : config.model.transforms) {
-    if (t.is_random()) return true;
-  }
-  return false;
-}
-
 // Predicted classes of `images` (CPU) in batches, as int64 [N] on the CPU.
 at::Tensor predict(models::Model& model, const at::Tensor& images, int64_t batch_size,
                    const c10::Device& device) {
@@ -103,7 +95,7 @@ SanityCheck pgd_vs_fgsm(const EvalConfig& config, const ProbeInput& in, models::
   settings.batch_size = config.data.batch_size;
   settings.device = c10::Device(config.device);
   settings.quiet = true;
-  settings.randomised = is_randomised(config);
+  settings.randomised = config.randomised;
   const auto verdicts = [&](int64_t i, const ConfiguredAttack& fallback) {
     if (i < 0) return probe_verdicts(fallback, nullptr, probe, probe, model, data, settings);
     return probe_verdicts(config.attacks[i], &runs[i], ran_on[i], probe, model, data, settings);
@@ -210,7 +202,7 @@ Measurements measure(const EvalConfig& config, models::Model& model, const datas
   settings.keep_adversarial = config.report.save_adversarial;
   settings.examples = example_images_unavailable().empty() ? config.report.examples : 0;
   settings.quiet = quiet;
-  settings.randomised = is_randomised(config);
+  settings.randomised = config.randomised;
   at::Tensor in_scope = at::zeros_like(clean_correct);
   in_scope.slice(0, scope.begin, end).fill_(true);
   CascadeMasks masks(config.cascade, clean_correct.logical_and(in_scope), data.labels);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -48,6 +49,19 @@ void remove_stale(const fs::path& dir, const std::string& folder, const std::str
   for (const auto& p : stale) remove_file(p);
 }
 
+// Whether `dir` holds a report.json that Rampart wrote (its schema_version and provenance).
+bool holds_rampart_report(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path file = dir / "report.json";
+  if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > (uint64_t{256} << 20)) return false;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(core::read_file(file.string()));
+    return j.is_object() && j.contains("schema_version") && j.contains("provenance");
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 void write_reports(const ReportSpec& spec, const EvalOutput& output) {
@@ -61,18 +75,22 @@ void write_reports(const ReportSpec& spec, const EvalOutput& output) {
   if (wants(spec, "html")) documents.emplace_back("report.html", report_html(ev));
   if (wants(spec, "json")) documents.emplace_back("report.json", core::json_text(report_json(ev), 2) + "\n");
 
-  // An earlier run's report.json goes first: until this run's is written last, no report.json
-  // stands beside a mix of two runs' files. Then every file this run does not write.
-  remove_file(dir / "report.json");
-  std::set<std::string> kept;
-  for (const auto& [id, adversarial] : output.adversarial) kept.insert("adv/" + id + ".npy");
-  for (const auto& grid : ev.examples) kept.insert(grid.file);
-  for (const auto& [file, text] : documents) kept.insert(file);
-  for (const char* file : {"report.md", "junit.xml", "report.html"}) {
-    if (!kept.count(file)) remove_file(dir / file);
+  // Only a folder that holds an earlier Rampart report is cleaned: `--out` may name a folder of
+  // the user's own, whose images/ and report.md are not this tool's to remove. There the
+  // earlier run's report.json goes first (until this run's is written last, no report.json
+  // stands beside a mix of two runs' files), then every file this run does not write.
+  if (holds_rampart_report(dir)) {
+    remove_file(dir / "report.json");
+    std::set<std::string> kept;
+    for (const auto& [id, adversarial] : output.adversarial) kept.insert("adv/" + id + ".npy");
+    for (const auto& grid : ev.examples) kept.insert(grid.file);
+    for (const auto& [file, text] : documents) kept.insert(file);
+    for (const char* file : {"report.md", "junit.xml", "report.html"}) {
+      if (!kept.count(file)) remove_file(dir / file);
+    }
+    remove_stale(dir, "adv", ".npy", kept);
+    remove_stale(dir, "images", ".png", kept);
   }
-  remove_stale(dir, "adv", ".npy", kept);
-  remove_stale(dir, "images", ".png", kept);
 
   for (const auto& [id, adversarial] : output.adversarial) {
     datasets::write_npy((dir / ("adv/" + id + ".npy")).string(), adversarial.contiguous());

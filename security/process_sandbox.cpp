@@ -115,10 +115,10 @@ constexpr const char* kKill[] = {
 // is 0 (the caller: glibc's getrlimit and setrlimit pass 0 to prlimit64).
 constexpr const char* kKillForOthers[] = {"rt_sigqueueinfo", "rt_tgsigqueueinfo", "prlimit64"};
 
-// Scheduling of another thread or process: refused (EPERM), not killed, since a thread library
-// may set its own threads' affinity by thread id.
-constexpr const char* kDenyForOthers[] = {"sched_setaffinity", "sched_setscheduler",
-                                          "sched_setparam", "sched_setattr"};
+// The scheduling policy of a thread or process other than the caller: refused (EPERM), not
+// killed. (sched_setaffinity stays allowed: glibc and libgomp set their own threads' affinity
+// by thread id, and a failure there is fatal to OpenMP under OMP_PROC_BIND.)
+constexpr const char* kDenyForOthers[] = {"sched_setscheduler", "sched_setparam", "sched_setattr"};
 
 // System calls that fail with EACCES: opening a path. libtorch and the C library may probe a
 // file now and then; a failed open is an error they handle, not a reason to die.

@@ -40,13 +40,12 @@ PreAggregatorSpec parse_pre_map(const core::ConfigNode& item, int64_t rule_f) {
   return p;
 }
 
-// Rules whose definition takes f, the number of Byzantine workers tolerated.
+}  // namespace
+
 bool takes_f(const std::string& name) {
   return name == "trimmed_mean" || name == "krum" || name == "multi_krum" || name == "mda" ||
          name == "meamed" || name == "caf";
 }
-
-}  // namespace
 
 AggregatorSpec parse_aggregator_spec(const core::ConfigNode& node) {
   const std::vector<std::string> names{"mean",       "median",           "trimmed_mean",

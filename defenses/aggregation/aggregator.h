@@ -35,6 +35,10 @@ struct AggregatorSpec {
   std::vector<PreAggregatorSpec> pre;
 };
 
+/// Whether the rule `name` takes f, the number of Byzantine workers it tolerates (trimmed_mean,
+/// krum, multi_krum, mda, meamed, caf); the others' f only feeds an arc or nnm pre-step.
+bool takes_f(const std::string& name);
+
 /// Parses `aggregator:` (a mapping; `pre` lists names or {name, parameter} mappings). Errors
 /// name the key.
 AggregatorSpec parse_aggregator_spec(const core::ConfigNode& node);
@@ -54,8 +58,8 @@ class RobustAggregator {
   explicit RobustAggregator(AggregatorSpec spec, uint64_t seed = 0);
   RobustAggregator(const RobustAggregator& other);
   RobustAggregator& operator=(const RobustAggregator& other);
-  /// `known_byzantine`: senders already known to be Byzantine and left out of `x` (their frames
-  /// failed authentication or carried non-finite values): at most f - known_byzantine of the
+  /// `known_byzantine`: senders already known to be Byzantine and left out of `x` (their
+  /// authenticated frames carried non-finite values): at most f - known_byzantine of the
   /// rows left can be Byzantine, so every f of the pipeline is lowered by that many (not below
   /// 0). Without it one rejected sender would leave fewer than the 2f + 1 rows the rules need.
   at::Tensor operator()(const at::Tensor& x, int64_t known_byzantine = 0);

@@ -72,20 +72,12 @@ def evaluate(model: Any, x: Optional[torch.Tensor] = None, y: Optional[torch.Ten
         for key, value in (("model", unread_model), ("data", unread_data)):
             if not any(line.startswith(key + ":") for line in yaml.splitlines()):
                 yaml += f"\n{key}: {json.dumps(value)}\n"
-    if isinstance(config, Mapping):
-        for key in ("threads", "device"):
-            if key in config:
-                raise _rampart.ConfigError(
-                    f"evaluate(config=...): '{key}' is the caller's here: the model runs where "
-                    "its tensors are, with torch's own thread count")
-    # The evaluation seeds libtorch's generator from the config's seed (its random starts):
-    # the caller's torch generator comes back as it was.
-    rng = torch.random.get_rng_state()
-    try:
+    # The evaluation seeds libtorch's generators from the config's seed (its random starts):
+    # the caller's CPU generator, and the CUDA one of x's device, come back as they were.
+    devices = [x.device.index or 0] if x.is_cuda else []
+    with torch.random.fork_rng(devices=devices):
         report = _rampart.evaluate(model, x, y, yaml, name, os.fspath(out) if out else "", quiet,
                                    num_classes)
-    finally:
-        torch.random.set_rng_state(rng)
     return json.loads(report)
 
 

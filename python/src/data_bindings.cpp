@@ -23,6 +23,7 @@
 
 #include "python/src/bindings.h"
 #include "python/src/python_model.h"
+#include "python/src/tensor_images.h"
 
 namespace py = pybind11;
 using namespace rampart;
@@ -36,11 +37,7 @@ datasets::Dataset tensors_as_data(const at::Tensor& images, const at::Tensor& la
     throw std::invalid_argument(source + ": images [N, C, H, W] and labels [N] must agree");
   }
   datasets::Dataset data;
-  // uint8 images are pixels, scaled by 1/255 as the .npy reader scales them: the same points
-  // give the same manifest root, poison and audit here as through `rampart data ...`.
-  data.images = images.scalar_type() == at::kByte
-                    ? images.detach().to(at::kCPU).to(at::kFloat).div_(255.0).contiguous()
-                    : images.detach().to(at::kCPU, at::kFloat).contiguous();
+  data.images = python::images_as_float(images).contiguous();
   data.labels = labels.detach().to(at::kCPU, at::kLong).contiguous();
   data.num_classes = num_classes;
   data.source = source;
@@ -114,7 +111,7 @@ at::Tensor apply_trigger(const at::Tensor& images, const std::string& trigger_js
   }
   if (images.dim() != 4) throw std::invalid_argument("rampart.apply_trigger: images must be [N, C, H, W]");
   py::gil_scoped_release release;
-  return trigger.apply(images.detach().to(at::kCPU));
+  return trigger.apply(python::images_as_float(images));
 }
 
 std::string manifest(const at::Tensor& images, const at::Tensor& labels, int64_t num_classes,

@@ -20,6 +20,7 @@
 
 #include "python/src/bindings.h"
 #include "python/src/python_model.h"
+#include "python/src/tensor_images.h"
 
 namespace py = pybind11;
 using namespace rampart;
@@ -32,12 +33,19 @@ std::string evaluate(const py::object& model_object, const at::Tensor& x, const 
                      const std::string& config_yaml, const std::string& config_name,
                      const std::string& out_dir, bool quiet, int64_t num_classes) {
   const core::ConfigNode root = core::parse_config(config_yaml, config_name);
-  const eval::EvalConfig config = eval::parse_eval_config(root);
+  for (const char* key : {"threads", "device"}) {
+    if (root.has(key)) {
+      root.fail_at(key, "is the caller's here: the model runs where its tensors are, with "
+                        "torch's own thread count");
+    }
+  }
+  eval::EvalConfig config = eval::parse_eval_config(root);
+  config.device = x.device().str();  // not `auto`: a CPU model with CPU tensors stays there
   if (x.dim() != 4 || y.dim() != 1 || y.size(0) != x.size(0)) {
     throw ConfigError(config_name + ": x must be [N, C, H, W] and y [N] with the same N");
   }
   datasets::Dataset data;
-  data.images = x.to(at::kCPU, at::kFloat).contiguous();
+  data.images = python::images_as_float(x).contiguous();
   data.labels = y.to(at::kCPU, at::kLong).contiguous();
   data.num_classes = num_classes;
   data.source = "python tensors";

@@ -165,6 +165,10 @@ TEST_CASE("a cascaded success-rate gate is cumulative, a rerun leaves no earlier
   config = replaced(config, "  examples: 2\n", "  examples: 2\n  save_adversarial: true\n");
   config += "  attack_success_rate: {pgd-linf-0.05: {max: 1.0}}\n";
   const std::string out = dir + "/out #1";
+  // A folder of the user's own is written into, never cleaned: only an earlier Rampart
+  // report's folder is.
+  test::write_bytes(out + "/images/mine.png", "not rampart's");
+  test::write_bytes(out + "/report.md", "my notes");
   const std::vector<std::string> args{
       "--set", "model.sha256=" + security::sha256_file(checkpoint), "--out", out};
   const auto first = test::run_eval(test::write_eval_config(dir, config), args);
@@ -191,6 +195,7 @@ TEST_CASE("a cascaded success-rate gate is cumulative, a rerun leaves no earlier
   }
   CHECK_FALSE(std::filesystem::exists(dir + "/out"));
   CHECK_FALSE(std::filesystem::exists(dir + "/report"));
+  CHECK(std::filesystem::exists(out + "/images/mine.png"));  // no earlier report.json: kept
 
   // The same folder, JSON only, no adversarial examples, FGSM alone, a failing gate: nothing of
   // the first run is left to say "passed".

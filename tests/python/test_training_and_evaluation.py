@@ -203,7 +203,7 @@ def test_evaluate_leaves_the_callers_generator_and_submodule_modes():
     wrapped[1].eval()  # a frozen BatchNorm in a model training otherwise
     rampart.evaluate(wrapped, x, y, config={"attacks": [{"name": "fgsm", "eps": 0.05}]})
     assert wrapped.training and not wrapped[1].training  # model.train() unfroze it
-    with pytest.raises(rampart.ConfigError, match="'threads' is the caller's"):
+    with pytest.raises(rampart.ConfigError, match="threads: is the caller's here"):
         rampart.evaluate(net, x, y, config={"threads": 2, "attacks": [{"name": "fgsm", "eps": 0.1}]})
 
 
