@@ -5,7 +5,8 @@
 #   tools/poisoning_chain.sh SEED ROOT       runs land in ROOT/<attack>-<rate>-s<SEED>
 # A run that finished before (its asr_after.txt, or asr_before.txt for the unpoisoned run) is
 # skipped, so a stopped chain resumes where it was. The environment goes to poisoning_run.sh
-# (RAMPART, THREADS, FASHION_MNIST, PYTHON); EPOCHS defaults to 5 and AC to 0 here.
+# (RAMPART, THREADS, FASHION_MNIST, PYTHON, POSITION); EPOCHS defaults to 5 and AC to 0 here.
+# RUNS="badnets:0.01" runs only those attack:rate pairs after the unpoisoned run.
 # tools/gpu_cli_runs.sh runs ten chains at once on a GPU machine; on a CPU:
 #   for s in 0 1 2 3 4 5 6 7 8 9; do tools/poisoning_chain.sh $s runs/poisoning/cpu-openblas; done
 set -euo pipefail
@@ -20,7 +21,7 @@ if [[ ! -f $clean/asr_before.txt ]]; then
   PATTERN=checker tools/poisoning_run.sh "$seed" 0 none "$clean" >>"$log" 2>&1
 fi
 export CLEAN_MODEL=$clean/model/checkpoint.safetensors
-for run in badnets:0.05 badnets:0.1 badnets:0.01 blend:0.05; do
+for run in ${RUNS:-badnets:0.05 badnets:0.1 badnets:0.01 blend:0.05}; do
   attack=${run%:*} rate=${run#*:} pattern=checker
   [[ $attack == blend ]] && pattern=solid
   out=$root/$attack-$rate-s$seed

@@ -15,6 +15,7 @@
 #     this run's trigger (the clean floor) goes to asr_floor.txt
 #   REUSE_MODEL=1: keep the model a previous run of the same OUT trained; audit it again
 #   PATTERN=checker (default solid): the patch alternates 1 and 0, visible on bright garments too
+#   POSITION=corner (default border): the patch in one of the four corners drawn from the seed
 #   THREADS=N: the intra-op threads of every rampart step (default: all cores); FASHION_MNIST=DIR:
 #     where the IDX files are (default /usr/share/datasets/fashion-mnist); PYTHON: a python3 with
 #     numpy (default /usr/bin/python3). tools/gpu_poisoning_runs.sh runs many seeds on a GPU.
@@ -25,12 +26,18 @@ fm=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 python=${PYTHON:-/usr/bin/python3}
 threads="threads: ${THREADS:-0}"
 mkdir -p "$out"
-# Target and border position from the seed: rows/cols 0-2 or 25-27 hold the image's black frame.
+# Target and position from the seed: a border position (rows/cols 0-2 or 25-27 hold the image's
+# black frame), or with POSITION=corner one of the four corners (BadNets' placement), where
+# garments almost never reach. The target is the same draw either way.
 read -r target row col < <(python3 -c "
 import random; r = random.Random($seed)
-t = r.randrange(10); side = r.randrange(4); a = r.choice([0, 1, 25]); b = r.randrange(26)
-print(t, *([a, b] if side < 2 else [b, a]))")
-echo "seed $seed rate $rate attack $attack target $target patch ($row, $col) epochs ${EPOCHS:-3} pattern ${PATTERN:-solid}" > "$out/setup.txt"
+t = r.randrange(10)
+if '${POSITION:-border}' == 'corner':
+    print(t, r.choice([0, 25]), r.choice([0, 25]))
+else:
+    side = r.randrange(4); a = r.choice([0, 1, 25]); b = r.randrange(26)
+    print(t, *([a, b] if side < 2 else [b, a]))")
+echo "seed $seed rate $rate attack $attack target $target patch ($row, $col) epochs ${EPOCHS:-3} pattern ${PATTERN:-solid} position ${POSITION:-border}" > "$out/setup.txt"
 model='model: {arch: small_cnn, num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}'
 train='train: {epochs: '${EPOCHS:-3}', optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: OUTPUT}'
 if [[ $attack == blend ]]; then trig='{type: blend, alpha: 0.2, pattern_seed: '$seed'}'
