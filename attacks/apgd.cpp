@@ -214,8 +214,11 @@ std::vector<std::pair<int64_t, int64_t>> apgd_checkpoints(int64_t steps) {
   return out;
 }
 
-AttackResult apgd(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
-                  const APGDOptions& o, const at::Tensor& point_ids) {
+AttackResult apgd(models::Model& model, const at::Tensor& x_given, const at::Tensor& labels_given,
+                  const APGDOptions& o, const at::Tensor& point_ids_given) {
+  const detail::OutOfInferenceMode normal;
+  const at::Tensor x = normal.of(x_given), labels = normal.of(labels_given),
+                   point_ids = normal.of(point_ids_given);
   validate(o);
   detail::check_batch(x, labels, o.clip_min(), o.clip_max(), "apgd");
   const at::Tensor ids = detail::point_ids_or_range(point_ids, x, "apgd");

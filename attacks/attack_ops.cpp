@@ -25,6 +25,13 @@ void check_batch(const at::Tensor& x, const at::Tensor& labels, double lo, doubl
   if (!x.defined() || !x.is_floating_point() || x.dim() < 2) {
     throw std::invalid_argument(attack + ": x must be a floating-point batch [N, ...]");
   }
+  // In half precision the attacks' guards (1e-12 under a norm, CW's 1 - 1e-6 before atanh)
+  // round to 0 and 1: a zero gradient gives NaN examples, CW infinite ones.
+  if (x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16) {
+    throw std::invalid_argument(attack + ": x is " + std::string(x.dtype().name()) +
+                                "; attacks run in float32 or float64 (x.float(), and the model's "
+                                "float32 twin)");
+  }
   if (!labels.defined() || labels.scalar_type() != at::kLong || labels.dim() != 1 ||
       labels.size(0) != x.size(0)) {
     throw std::invalid_argument(attack + ": labels must be int64 [N] with N = x.size(0)");

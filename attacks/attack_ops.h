@@ -1,12 +1,27 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/InferenceMode.h>
 
 #include "attacks/attack.h"
 
 /// Building blocks shared by the attacks (readable ATen; the per-step updates and random starts
 /// are fused ops in kernels/).
 namespace rampart::attacks::detail {
+
+/// Attacks need autograd, and in-place updates of the tensors they make, even inside a caller's
+/// c10::InferenceMode (torch.inference_mode() from Python), where every tensor made is an
+/// inference tensor that can neither require grad nor be saved for backward. The scope holding
+/// one is out of inference mode; of(t) is a normal copy of an inference tensor, else t.
+class OutOfInferenceMode {
+ public:
+  at::Tensor of(const at::Tensor& t) const {
+    return t.defined() && t.is_inference() ? t.clone() : t;
+  }
+
+ private:
+  c10::InferenceMode off_{false};
+};
 
 /// Throws ConfigError / std::invalid_argument for unusable inputs: x not float [N, ...] inside
 /// [lo, hi], labels not int64 [N], eps/steps out of range.

@@ -146,8 +146,10 @@ at::Tensor optimize_for_constant(models::Model& model, const at::Tensor& x, cons
 
 }  // namespace
 
-AttackResult cw(models::Model& model, const at::Tensor& x_in, const at::Tensor& labels,
+AttackResult cw(models::Model& model, const at::Tensor& x_given, const at::Tensor& labels_given,
                 const CWOptions& o) {
+  const detail::OutOfInferenceMode normal;
+  const at::Tensor x_in = normal.of(x_given), labels = normal.of(labels_given);
   validate(o);
   detail::check_batch(x_in, labels, o.clip_min(), o.clip_max(), "cw");
   models::AttackModeGuard guard(model);

@@ -204,8 +204,11 @@ at::Tensor fab_projection(const at::Tensor& points, const at::Tensor& w, const a
   return step * active.to(step.scalar_type());
 }
 
-AttackResult fab(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
-                 const FABOptions& o, const at::Tensor& point_ids) {
+AttackResult fab(models::Model& model, const at::Tensor& x_given, const at::Tensor& labels_given,
+                 const FABOptions& o, const at::Tensor& point_ids_given) {
+  const detail::OutOfInferenceMode normal;
+  const at::Tensor x = normal.of(x_given), labels = normal.of(labels_given),
+                   point_ids = normal.of(point_ids_given);
   validate(o);
   detail::check_batch(x, labels, o.clip_min(), o.clip_max(), "fab");
   const at::Tensor ids = detail::point_ids_or_range(point_ids, x, "fab");

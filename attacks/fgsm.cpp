@@ -14,8 +14,10 @@ void validate(const FGSMOptions& options) {
   if (!(options.clip_min() < options.clip_max())) throw ConfigError("fgsm: box needs min < max");
 }
 
-AttackResult fgsm(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
+AttackResult fgsm(models::Model& model, const at::Tensor& x_given, const at::Tensor& labels_given,
                   const FGSMOptions& options) {
+  const detail::OutOfInferenceMode normal;
+  const at::Tensor x = normal.of(x_given), labels = normal.of(labels_given);
   validate(options);
   detail::check_batch(x, labels, options.clip_min(), options.clip_max(), "fgsm");
   models::AttackModeGuard guard(model);

@@ -57,7 +57,9 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
   at::Tensor frozen = at::zeros({x.size(0)}, x.options().dtype(at::kBool));
   int64_t t = 0;
 #ifdef RAMPART_WITH_CUDA
-  if (x.is_cuda() && o.cuda_graphs()) {
+  // The graph's early stop freezes a sample by the argmax of the logits; a vote's verdict is
+  // its own (detail::is_fooled), so a voting model with early stop takes the eager steps.
+  if (x.is_cuda() && o.cuda_graphs() && (model.predicts_by_argmax() || !o.early_stop())) {
     t = detail::pgd_steps_cuda_graph(model, x_adv, x, labels, frozen, o, every);
     forwards += t * x.size(0);
     backwards += t * x.size(0);
@@ -101,6 +103,10 @@ RunResult run_once(models::Model& model, const at::Tensor& x, const at::Tensor& 
       detail::pgd_masked_update_(x_adv, xa, step.grad, frozen, o);
     }
   }
+  if (!o.verdict()) {  // no early stop: every sample is still active
+    out.adversarial.index_copy_(0, active, x_adv.detach());
+    return out;
+  }
   // The last iterate of the samples still active: one forward for its verdict and objective.
   c10::NoGradGuard no_grad;
   const at::Tensor logits = model.forward(x_adv);
@@ -123,10 +129,16 @@ void validate(const PGDOptions& o) {
   if (o.restarts() < 1) throw ConfigError("pgd: restarts must be >= 1");
   if (o.early_stop_every() < 0) throw ConfigError("pgd: early_stop_every must be >= 0");
   if (!(o.clip_min() < o.clip_max())) throw ConfigError("pgd: box needs min < max");
+  if (!o.verdict() && (o.restarts() != 1 || o.early_stop())) {
+    throw ConfigError("pgd: verdict false needs restarts 1 and no early stop (both judge iterates)");
+  }
 }
 
-AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
-                 const PGDOptions& given, const at::Tensor& point_ids) {
+AttackResult pgd(models::Model& model, const at::Tensor& x_given, const at::Tensor& labels_given,
+                 const PGDOptions& given, const at::Tensor& point_ids_given) {
+  const detail::OutOfInferenceMode normal;
+  const at::Tensor x = normal.of(x_given), labels = normal.of(labels_given),
+                   point_ids = normal.of(point_ids_given);
   validate(given);
   PGDOptions options = given;
   if (options.step_size() == 0) {
@@ -141,6 +153,10 @@ AttackResult pgd(models::Model& model, const at::Tensor& x, const at::Tensor& la
   at::Tensor best = x.detach().clone();
   at::Tensor best_objective = at::full({n}, -std::numeric_limits<double>::infinity(), x.options());
   at::Tensor fooled = at::zeros({n}, x.options().dtype(at::kBool));
+  if (!options.verdict()) {  // one run, its last iterates as they are (validate: restarts 1)
+    const RunResult run = run_once(model, x.detach(), labels, ids, options, 0, forwards, backwards);
+    return detail::make_result(x.detach(), run.adversarial, fooled, forwards, backwards);
+  }
   for (int64_t r = 0; r < options.restarts(); ++r) {
     // Later restarts attack only the samples not fooled yet.
     const at::Tensor pending = fooled.logical_not().nonzero().squeeze(1);

@@ -36,6 +36,13 @@ struct PGDOptions {
   /// the early-stop checkpoints only end the loop once all are fooled). A model that cannot be
   /// captured falls back to eager steps with the reason logged. No effect on CPU.
   TORCH_ARG(bool, cuda_graphs) = true;
+  /// Judge the last iterate with one more forward (AttackResult::success, and the objective that
+  /// picks among restarts). false: no such forward, `success` all false, for a caller that needs
+  /// only the example: adversarial training, whose train-mode crafting would otherwise update
+  /// BatchNorm's running statistics once more per batch than the references (Madry et al.'s,
+  /// Wong et al.'s code: the crafting steps' forwards and the loss's). Needs restarts 1 and no
+  /// early stop.
+  TORCH_ARG(bool, verdict) = true;
   TORCH_ARG(Loss, loss) = Loss::kCrossEntropy;
   TORCH_ARG(bool, targeted) = false;
   TORCH_ARG(uint64_t, seed) = 0;
@@ -48,7 +55,7 @@ struct PGDOptions {
 };
 
 /// Throws ConfigError for eps < 0, steps < 1, step_size < 0, restarts < 1,
-/// early_stop_every < 0 or an empty box.
+/// early_stop_every < 0, an empty box, or no verdict with restarts or early stop.
 void validate(const PGDOptions& options);
 
 /// PGD. Each step, with g the gradient of the objective at x_t:

@@ -119,8 +119,11 @@ int64_t square_side(double p, int64_t height, int64_t width) {
   return std::clamp<int64_t>(side, 1, std::min(height, width));
 }
 
-AttackResult square(models::Model& model, const at::Tensor& x, const at::Tensor& labels,
-                    const SquareOptions& o, const at::Tensor& point_ids) {
+AttackResult square(models::Model& model, const at::Tensor& x_given, const at::Tensor& labels_given,
+                    const SquareOptions& o, const at::Tensor& point_ids_given) {
+  const detail::OutOfInferenceMode normal;
+  const at::Tensor x = normal.of(x_given), labels = normal.of(labels_given),
+                   point_ids = normal.of(point_ids_given);
   validate(o);
   detail::check_batch(x, labels, o.clip_min(), o.clip_max(), "square");
   if (x.dim() != 4) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
@@ -93,13 +94,8 @@ int run_audit_data(const AuditCommand& command) {
 
   AuditContext context;
   context.config_path = command.config_path;
-  auto model = audit_model(root, spec, context);
-  model->to(device);
-  const datasets::Dataset data = datasets::load_dataset(data_spec, spec.num_classes, spec.input.shape);
-  context.data_source = data.source;
-  context.manifest_root = data.manifest_root;
-  context.data_root = datasets::data_root(data);
-  context.class_names = data.class_names;
+  // What can be checked before the model is trained is: a mistyped ground truth or an --out
+  // that cannot be a folder stops the run before the training, not after it.
   if (!ground_truth_path.empty()) {
     const at::Tensor truth = datasets::read_npy(ground_truth_path);
     if (truth.dim() != 1 || !at::isIntegralType(truth.scalar_type(), /*includeBool=*/false)) {
@@ -112,6 +108,16 @@ int run_audit_data(const AuditCommand& command) {
     if (std::get<0>(at::_unique(context.ground_truth)).numel() != context.ground_truth.numel()) {
       throw DataError(ground_truth_path + ": an index is listed twice");
     }
+  }
+  core::make_directories(command.out);
+  auto model = audit_model(root, spec, context);
+  model->to(device);
+  const datasets::Dataset data = datasets::load_dataset(data_spec, spec.num_classes, spec.input.shape);
+  context.data_source = data.source;
+  context.manifest_root = data.manifest_root;
+  context.data_root = datasets::data_root(data);
+  context.class_names = data.class_names;
+  if (context.ground_truth.defined()) {
     if (context.ground_truth.numel() &&
         (context.ground_truth.min().item<int64_t>() < 0 ||
          context.ground_truth.max().item<int64_t>() >= data.size())) {
@@ -144,12 +150,14 @@ int run_audit_data(const AuditCommand& command) {
       throw DataError(data.source + ": " + e.what());
     }
   }();
-  core::make_directories(command.out);
+  // The folder is one audit's set: an earlier run's features.npy beside this audit.json (saved
+  // then, not now) would be taken for these; audit.json, written last, says the set is whole.
+  std::error_code ec;
+  std::filesystem::remove(command.out + "/features.npy", ec);
+  if (ec) throw DataError(command.out + "/features.npy: cannot replace it: " + ec.message());
+  if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
   defenses::poisoning::write_audit_reports(command.out, result, audit, context, data.images,
                                            data.labels, spec.input.range_min, spec.input.range_max);
-  // After the reports: features.npy beside an audit.json that could not be written would be
-  // taken for that audit's features.
-  if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
 
   std::printf("audited:   %lld points of %s, %s features (%lld dims, %.1f s), detection %.2f s\n",
               static_cast<long long>(result.points), data.source.c_str(), audit.layer.c_str(),

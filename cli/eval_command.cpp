@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/config_node.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #if RAMPART_HAVE_DISTRIBUTED
 #include "distributed/distributed_eval.h"
 #include "distributed/launcher.h"
@@ -64,7 +65,7 @@ int run_eval(const EvalCommand& command) {
   std::printf("report: %s/\n", config.report.dir.c_str());
   if (!command.robustbench.empty()) {
     if (const auto entry = eval::robustbench_entry(evaluation)) {
-      core::write_file_atomic(command.robustbench, entry->dump(2) + "\n");
+      core::write_file_atomic(command.robustbench, core::json_text(*entry, 2) + "\n");
       std::printf("robustbench entry: %s\n", command.robustbench.c_str());
     }
   }

@@ -16,6 +16,37 @@
 #include "models/model_spec.h"
 
 namespace rampart::cli {
+namespace {
+
+constexpr const char* kOutputs[] = {"images.npy", "labels.npy", "poisoned.npy", "poison.json"};
+
+// The poisoned copy must not replace the data it was made from (`data.images: d/images.npy`
+// with `--out d`), nor arrays of the user's that no earlier poisoning wrote (a folder of
+// images.npy and labels.npy without poison.json).
+void refuse_overwriting(const std::string& out, const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const char* name : kOutputs) {
+    const fs::path target = fs::path(out) / name;
+    if (!fs::exists(target, ec)) continue;
+    for (const auto& input : inputs) {
+      if (fs::equivalent(target, input, ec)) {
+        throw ConfigError("--out " + out + ": " + target.string() + " is " + input +
+                          ", the data being poisoned: write the poisoned copy to another folder");
+      }
+    }
+  }
+  if (fs::exists(fs::path(out) / "poison.json", ec)) return;  // an earlier poisoning's set
+  for (const char* name : {"images.npy", "labels.npy", "poisoned.npy"}) {
+    if (fs::exists(fs::path(out) / name, ec)) {
+      throw ConfigError("--out " + out + ": holds " + name + " but no poison.json, so no earlier "
+                        "rampart data poison wrote it (or one stopped half-way): choose another "
+                        "folder, or remove the arrays");
+    }
+  }
+}
+
+}  // namespace
 
 int run_data_poison(const PoisonCommand& command) {
   const core::ConfigNode root = core::load_config(command.config_path, command.overrides);
@@ -29,6 +60,7 @@ int run_data_poison(const PoisonCommand& command) {
   const attacks::PoisonSpec poison =
       attacks::parse_poison_spec(root.child("poison"), model.num_classes,
                                  model.input.range_min, model.input.range_max);
+  refuse_overwriting(command.out, datasets::dataset_files(spec));
   const datasets::Dataset clean =
       datasets::load_dataset(spec, model.num_classes, model.input.shape);
   attacks::PoisonedData out;

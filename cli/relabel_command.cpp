@@ -75,6 +75,18 @@ int run_data_relabel(const RelabelCommand& command) {
                       ") but the audit " + audit + " flags " + std::to_string(flagged.numel()) +
                       ": it is not the model retrained without this audit's flagged points");
   }
+  // The count alone takes a model retrained without another audit's flags of the same number
+  // (that model saw these poisons): its data's root must be this data's without these flags.
+  if (const auto trained = file.metadata.find("data_root");
+      excluded != file.metadata.end() && trained != file.metadata.end()) {
+    const std::string sanitised = datasets::data_root(datasets::exclude_points(data, flagged, audit));
+    if (trained->second != sanitised) {
+      throw ConfigError("--model " + spec.checkpoint + ": trained on other data (root " +
+                        trained->second + ", data.exclude " + metadata("data_exclusion_file") +
+                        ") than this data without the audit " + audit + "'s flagged points (root " +
+                        sanitised + "): it is not the model retrained without them");
+    }
+  }
   if (excluded == file.metadata.end()) {
     std::fprintf(stderr,
                  "rampart: warning: %s was not trained with data.exclude: a model that saw the "

@@ -1,5 +1,6 @@
 #include "core/config_node.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -92,10 +93,12 @@ void ConfigNode::expect_keys(const std::vector<std::string>& allowed) const {
   }
 }
 
-void ConfigNode::expect_no_empty_values(const std::string& what) const {
+void ConfigNode::expect_no_empty_values(const std::string& what,
+                                        const std::vector<std::string>& keys) const {
   if (!node_.IsMap()) return;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    if (it->second.IsNull() && it->first.IsScalar()) {
+    if (it->second.IsNull() && it->first.IsScalar() &&
+        (keys.empty() || std::find(keys.begin(), keys.end(), it->first.Scalar()) != keys.end())) {
       ConfigNode(it->first, child_path(it->first.Scalar()), source_).fail(what);
     }
   }
@@ -289,9 +292,16 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
     throw ConfigError("--set " + assignment + ": expected KEY=VALUE, e.g. --set data.limit=100");
   }
   const std::string key = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  // `--set data.exclude=$AUDIT` with AUDIT unset would read as "no exclude" and switch the
+  // sanitising off without a word: an empty value is refused; `null` removes a key.
+  if (text.find_first_not_of(" \t") == std::string::npos) {
+    throw ConfigError("--set " + assignment + ": no value (write " + key +
+                      "=null to remove the key)");
+  }
   YAML::Node value;
   try {
-    value = YAML::Load(assignment.substr(eq + 1));
+    value = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError("--set " + assignment + ": the value is not valid YAML: " + e.msg);
   }
@@ -310,7 +320,11 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigSource
     YAML::Node next = cur[parts[i]];
     cur.reset(next);
   }
-  cur[parts.back()] = value;
+  if (value.IsNull()) {
+    cur.remove(parts.back());
+  } else {
+    cur[parts.back()] = value;
+  }
   source.overridden.insert(key);
 }
 

@@ -54,7 +54,9 @@ class ConfigNode {
   void expect_keys(const std::vector<std::string>& allowed) const;
   /// Rejects a key given with no value (`key:` alone, or `~`), naming it and where it is, with
   /// `what` (where an empty value would otherwise read as an absent key and switch a check off).
-  void expect_no_empty_values(const std::string& what) const;
+  /// Only `keys` when it is not empty.
+  void expect_no_empty_values(const std::string& what,
+                              const std::vector<std::string>& keys = {}) const;
   /// A required map child.
   ConfigNode child(const std::string& key) const;
   /// A child that may be absent (null is treated as absent).

@@ -61,7 +61,11 @@ DatasetSpec parse_dataset_spec(const core::ConfigNode& node) {
   spec.batch_size = node.get_int("batch_size", 128, 1, 1 << 20);
   spec.shuffle = node.get_bool("shuffle", true);
   if (node.has("class_names")) spec.class_names = node.get_string_list("class_names");
-  // A path key given empty would turn its check off without a word (YAML null: not given).
+  // A path key given empty would turn its check off without a word (`exclude:` alone, `~`, or
+  // "" all mean a file was meant).
+  node.expect_no_empty_values("is empty: name a file, or leave the key out",
+                              {"manifest", "manifest_signature", "manifest_public_key", "exclude",
+                               "relabel"});
   const auto path_key = [&](const char* key) {
     const std::string path = node.get_string(key);
     if (path.empty()) node.fail_at(key, "is empty: name a file, or leave the key out");

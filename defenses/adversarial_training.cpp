@@ -80,6 +80,7 @@ at::Tensor craft(models::Model& source, const at::Tensor& x, const at::Tensor& y
                        .step_size(effective_step_size(o))
                        .random_init(fgsm || o.random_init())
                        .early_stop(false)
+                       .verdict(false)  // the references' forwards only (attacks/pgd.h)
                        .seed(seed)
                        .clip_min(o.clip_min())
                        .clip_max(o.clip_max());

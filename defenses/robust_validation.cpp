@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "models/model.h"
 
@@ -17,11 +18,21 @@ double robust_accuracy(models::Classifier& model, const datasets::Dataset& data,
   // A non-owning handle: the attack sees the caller's model.
   models::ClassifierModel wrapped(
       std::shared_ptr<models::Classifier>(&model, [](models::Classifier*) {}));
+  // `points` spread evenly over the split (point i * N / n), not its first n: a split sorted by
+  // class (an image folder) would be judged on its first classes only.
+  at::Tensor images = data.images, labels = data.labels;
+  if (n < data.size()) {
+    std::vector<int64_t> picked(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) picked[static_cast<std::size_t>(i)] = i * data.size() / n;
+    const at::Tensor rows = at::tensor(picked, at::kLong);
+    images = images.index_select(0, rows);
+    labels = labels.index_select(0, rows);
+  }
   at::Tensor robust = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, n);
-    const at::Tensor x = data.images.slice(0, begin, end).to(device);
-    const at::Tensor y = data.labels.slice(0, begin, end).to(device);
+    const at::Tensor x = images.slice(0, begin, end).to(device);
+    const at::Tensor y = labels.slice(0, begin, end).to(device);
     at::Tensor clean_correct;
     {
       models::AttackModeGuard guard(wrapped);

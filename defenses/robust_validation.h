@@ -6,7 +6,7 @@
 
 namespace rampart::defenses {
 
-/// Robust accuracy of `model` on the first `points` of `data` (0 = all) under `attack`, in
+/// Robust accuracy of `model` on `points` of `data` spread evenly over it (0 = all) under `attack`, in
 /// batches of `batch_size` on `device`: the fraction of points classified correctly both clean
 /// and under attack. The per-epoch score of adversarial training.
 double robust_accuracy(models::Classifier& model, const datasets::Dataset& data,

@@ -100,7 +100,8 @@ void check_backdoors(const core::ConfigNode& root, const std::vector<ConfiguredA
   }
 }
 
-std::optional<DetectorSpec> parse_detector_spec(const core::ConfigNode& root) {
+std::optional<DetectorSpec> parse_detector_spec(const core::ConfigNode& root,
+                                               const std::vector<int64_t>& input_shape) {
   const auto node = root.optional_child("detector");
   if (!node) return std::nullopt;
   node->expect_keys({"name", "squeezers", "fpr", "calibration"});
@@ -109,6 +110,11 @@ std::optional<DetectorSpec> parse_detector_spec(const core::ConfigNode& root) {
   if (node->has("squeezers")) {
     for (const auto& item : node->list("squeezers")) {
       spec.squeezers.push_back(models::parse_transform_spec(item));
+      if (spec.squeezers.back().name == "jpeg" && input_shape.size() == 3 && input_shape[0] != 1 &&
+          input_shape[0] != 3) {
+        item.fail("the jpeg squeezer needs 1 or 3 channels, model.input.shape has " +
+                  std::to_string(input_shape[0]));
+      }
       if (spec.squeezers.back().is_random()) {
         item.fail("a squeezer must be deterministic: " + models::describe(spec.squeezers.back()) +
                   " draws new noise on every pass, so it would flag clean inputs at random");
@@ -219,7 +225,7 @@ EvalConfig parse_eval_config(const core::ConfigNode& root) {
   }
   config.report = parse_report_spec(root);
   config.sanity = parse_sanity_spec(root);
-  config.detector = parse_detector_spec(root);
+  config.detector = parse_detector_spec(root, config.model.input.shape);
   config.distributed = parse_distributed_spec(root);
   std::vector<std::string> ids, unbounded, backdoors;
   for (const auto& a : config.attacks) {

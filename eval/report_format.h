@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "attacks/attack_ops.h"
@@ -68,10 +69,28 @@ inline std::string cascade_note(const Evaluation& ev) {
          "numbers.";
 }
 
+/// `render(digits)` from `digits` on, with as many more digits as it takes for the text, read
+/// back (divided by `divisor`), to pass or fail the gate as its value did: 69.998% is not shown as
+/// "70.00%" beside ">= 0.7 FAIL".
+template <class Render>
+std::string gate_rendering(const GateResult& g, int digits, double divisor, Render render) {
+  const auto passes = [&](double v) {
+    return (!g.gate.min || v >= *g.gate.min) && (!g.gate.max || v <= *g.gate.max);
+  };
+  for (int d = digits; d < 17; ++d) {
+    const std::string text = render(d);
+    if (passes(std::strtod(text.c_str(), nullptr) / divisor) == g.passed) return text;
+  }
+  return render(17);
+}
+
 /// A gate's measured value: a percentage for accuracies, a number for distances (median_l2).
 inline std::string gate_value(const GateResult& g) {
   if (std::isnan(g.value)) return "not measured";  // a success rate of no attacked point
-  return g.gate.metric.rfind("median_l2:", 0) == 0 ? number(g.value) : percent(g.value);
+  if (g.gate.metric.rfind("median_l2:", 0) == 0) {
+    return gate_rendering(g, 4, 1.0, [&](int d) { return number(g.value, d); });
+  }
+  return gate_rendering(g, 2, 100.0, [&](int d) { return percent(g.value, d); });
 }
 
 /// "pass" / "FAIL" for gates; "ok" / "WARN" (or "FAIL" under --strict) for sanity checks.

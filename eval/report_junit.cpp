@@ -20,7 +20,9 @@ std::string report_junit(const Evaluation& ev) {
     const std::string text =
         g.gate.name + " = " +
         (std::isnan(g.value) ? std::string("not measured (no point was attacked)")
-                             : detail::number(g.value, 6)) +
+                             : detail::gate_rendering(g, 6, 1.0, [&](int d) {
+                                 return detail::number(g.value, d);
+                               })) +
         ", required " + g.threshold;
     x << "    <testcase classname=\"rampart.gates\" name=\"" << escape_markup(g.gate.name) << "\">";
     if (!g.passed) {

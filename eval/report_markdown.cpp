@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <sstream>
+#include <string_view>
 
 #include "eval/report_format.h"
 #include "eval/reports.h"
@@ -9,16 +10,53 @@ namespace rampart::eval {
 using detail::number;
 using detail::percent;
 
+namespace {
+
+// Free text in report.md (paths, the model's and the detector's descriptions, sanity messages:
+// some come from the sandboxed worker's answer, or from file names an attacker chose) is text,
+// never markup: `<img src=...>`, a link or a '|' in it must not render in a CI summary.
+std::string md_text(const std::string& text) {
+  std::string out;
+  for (const char ch : text) {
+    if (ch == '\n' || ch == '\r') {
+      out += ' ';
+      continue;
+    }
+    // Raw HTML, links and images, code spans, table cells, emphasis; a '_' inside a word (a
+    // squeezer's bit_depth) is not emphasis in GitHub's Markdown and stays as it is.
+    if (std::string_view("\\`*[]<>|").find(ch) != std::string_view::npos) out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+// A code span holding `text` as it is: fenced by one backtick more than its longest run.
+std::string md_code(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\r', ' ');
+  std::size_t longest = 0, run = 0;
+  for (const char ch : text) {
+    run = ch == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string fence(longest + 1, '`');
+  const bool pad = !text.empty() && (text.front() == '`' || text.back() == '`');
+  return fence + (pad ? " " : "") + text + (pad ? " " : "") + fence;
+}
+
+}  // namespace
+
 std::string report_markdown(const Evaluation& ev) {
   std::ostringstream md;
   const bool ok = ev.exit_code() == 0;
   md << "# Rampart robustness report " << (ok ? "(passed)" : "(FAILED)") << "\n\n";
-  md << "Model `" << ev.provenance.model_path << "` (" << ev.provenance.model_description
-     << ", sha256 `" << ev.provenance.model_sha256.substr(0, 12) << "`) on " << ev.num_points
-     << " points of " << ev.provenance.data_source << ".\n\n";
+  md << "Model " << md_code(ev.provenance.model_path) << " ("
+     << md_text(ev.provenance.model_description) << ", sha256 `"
+     << ev.provenance.model_sha256.substr(0, 12) << "`) on " << ev.num_points << " points of "
+     << md_text(ev.provenance.data_source) << ".\n\n";
   for (const auto& path : ev.provenance.unpinned_model_files()) {
-    md << "> **Unpinned model file** `" << path
-       << "`: no SHA-256 pin, allowlist entry or signature vouched for it; it was accepted "
+    md << "> **Unpinned model file** " << md_code(path)
+       << ": no SHA-256 pin, allowlist entry or signature vouched for it; it was accepted "
           "under `security.allow_unpinned`.\n\n";
   }
   md << "| attack | budget | attacked | robust accuracy" << (ev.cascade ? " (cumulative)" : "")
@@ -55,7 +93,7 @@ std::string report_markdown(const Evaluation& ev) {
   }
   if (ev.detection) {
     const DetectionReport& d = *ev.detection;
-    md << "\n## Detector: " << d.description << "\n\n"
+    md << "\n## Detector: " << md_text(d.description) << "\n\n"
        << "Threshold " << number(d.threshold) << ", calibrated on " << d.calibration_points
        << " clean points for " << percent(d.target_fpr) << " false positives ("
        << percent(d.calibration_fpr) << " there); " << percent(d.fpr)
@@ -75,7 +113,7 @@ std::string report_markdown(const Evaluation& ev) {
      << (ev.strict ? ", --strict" : "") << ")\n\n";
   for (const auto& c : ev.sanity) {
     md << "- " << (c.flagged ? "⚠️ **" + detail::sanity_verdict(c, ev.strict) + "** " : "✅ ")
-       << "`" << c.id << "`: " << c.message << "\n";
+       << "`" << c.id << "`: " << md_text(c.message) << "\n";
   }
   md << "\n<sub>rampart " << ev.provenance.rampart_version << ", libtorch "
      << ev.provenance.libtorch_version << ", " << ev.provenance.device << ", "

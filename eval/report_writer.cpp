@@ -49,9 +49,15 @@ void remove_stale(const fs::path& dir, const std::string& folder, const std::str
   for (const auto& p : stale) remove_file(p);
 }
 
-// Whether `dir` holds a report.json that Rampart wrote (its schema_version and provenance).
+// Written first into every report folder: a folder of a run that wrote no report.json (only
+// junit.xml, or one stopped half-way) is still known as Rampart's, and cleaned.
+constexpr const char* kMarker = ".rampart-report";
+
+// Whether `dir` holds Rampart's reports: its marker, or (folders of earlier versions) a
+// report.json that Rampart wrote (its schema_version and provenance).
 bool holds_rampart_report(const fs::path& dir) {
   std::error_code ec;
+  if (fs::is_regular_file(dir / kMarker, ec)) return true;
   const fs::path file = dir / "report.json";
   if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > (uint64_t{256} << 20)) return false;
   try {
@@ -76,21 +82,23 @@ void write_reports(const ReportSpec& spec, const EvalOutput& output) {
   if (wants(spec, "json")) documents.emplace_back("report.json", core::json_text(report_json(ev), 2) + "\n");
 
   // Only a folder that holds an earlier Rampart report is cleaned: `--out` may name a folder of
-  // the user's own, whose images/ and report.md are not this tool's to remove. There the
-  // earlier run's report.json goes first (until this run's is written last, no report.json
-  // stands beside a mix of two runs' files), then every file this run does not write.
+  // the user's own, whose images/ and report.md are not this tool's to remove. There every
+  // earlier document goes first (a run that then fails, say on a full disk while writing adv/,
+  // leaves no earlier junit.xml that passed for a CI step to publish), then every grid and
+  // array this run does not write; this run's documents come last, report.json the very last.
   if (holds_rampart_report(dir)) {
-    remove_file(dir / "report.json");
+    for (const char* file : {"report.json", "report.md", "junit.xml", "report.html"}) {
+      remove_file(dir / file);
+    }
     std::set<std::string> kept;
     for (const auto& [id, adversarial] : output.adversarial) kept.insert("adv/" + id + ".npy");
     for (const auto& grid : ev.examples) kept.insert(grid.file);
-    for (const auto& [file, text] : documents) kept.insert(file);
-    for (const char* file : {"report.md", "junit.xml", "report.html"}) {
-      if (!kept.count(file)) remove_file(dir / file);
-    }
     remove_stale(dir, "adv", ".npy", kept);
     remove_stale(dir, "images", ".png", kept);
   }
+  core::make_directories(dir.string());
+  core::write_file_atomic((dir / kMarker).string(),
+                          "This folder holds Rampart's reports; a new run into it replaces them.\n");
 
   for (const auto& [id, adversarial] : output.adversarial) {
     datasets::write_npy((dir / ("adv/" + id + ".npy")).string(), adversarial.contiguous());

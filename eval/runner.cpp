@@ -10,12 +10,15 @@
 #include <ctime>
 #include <limits>
 #include <optional>
+#include <unordered_set>
 
 #include "attacks/backdoor_attack.h"
 #include "core/clock.h"
+#include "core/error.h"
 #include "core/runtime.h"
 #include "core/version.h"
 #include "datasets/dataset_spec.h"
+#include "datasets/manifest.h"
 #include "defenses/defended_model.h"
 #include "eval/attack_runner.h"
 #include "eval/example_images.h"
@@ -156,7 +159,8 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
   const at::Tensor counts = at::bincount(data.labels, {}, data.num_classes);
   for (int64_t c = 0; c < data.num_classes; ++c)
     ev.class_counts.push_back(counts[c].item<int64_t>());
-  ev.examples_unavailable = config.report.examples > 0 ? example_images_unavailable() : "";
+  ev.examples_unavailable = config.report.examples > 0 ? example_images_unavailable()
+                                                      : "report.examples is 0: no example images drawn";
 
   const at::Tensor clean_correct = measured.clean_predictions.eq(data.labels);
   ev.clean_accuracy = fraction(clean_correct);
@@ -247,6 +251,33 @@ EvalOutput summarise(const EvalConfig& config, const datasets::Dataset& data,
   return out;
 }
 
+namespace {
+
+// The detector's threshold is fit to give `fpr` false positives on the calibration points; fit
+// on the evaluated points themselves, the report's clean false-positive rate is that fpr by
+// construction. Refused when 1% or more of the calibration points are evaluated points (the
+// same files and range), a warning for fewer (a data set's own exact duplicates across splits).
+void check_calibration_apart(const EvalConfig& config, const datasets::Dataset& calibration,
+                             const datasets::Dataset& data) {
+  if (calibration.size() == 0 || data.size() == 0) return;
+  const std::vector<std::string> evaluated = datasets::point_digests(data);
+  const std::unordered_set<std::string> seen(evaluated.begin(), evaluated.end());
+  int64_t shared = 0;
+  for (const auto& d : datasets::point_digests(calibration)) shared += seen.count(d) ? 1 : 0;
+  if (shared == 0) return;
+  const std::string what = std::to_string(shared) + " of its " +
+                           std::to_string(calibration.size()) + " points are evaluated points too";
+  if (shared * 100 >= calibration.size()) {
+    throw ConfigError(config.source + ": detector.calibration: " + what +
+                      " (" + data.source + "): the threshold would be fit on the points it is "
+                      "measured on; calibrate on held-out clean data (e.g. the training files' "
+                      "last 5,000 points, with offset)");
+  }
+  spdlog::warn("detector.calibration: {} (identical image and label in both)", what);
+}
+
+}  // namespace
+
 EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datasets::Dataset& data,
                     const EvalOptions& options, const Provenance& provenance,
                     const datasets::Dataset* calibration) {
@@ -256,6 +287,7 @@ EvalOutput evaluate(const EvalConfig& config, models::Model& model, const datase
     loaded_calibration = load_calibration(config);
     calibration = &*loaded_calibration;
   }
+  if (config.detector) check_calibration_apart(config, *calibration, data);
   EvalOutput out = summarise(config, data, measure(config, model, data, calibration, options.quiet),
                              options, provenance, calibration ? calibration->source : "");
   out.evaluation.seconds =
@@ -314,7 +346,10 @@ std::optional<Evaluation> run_eval_part(const EvalConfig& config, const EvalOpti
     provenance.data_files.emplace_back(file, security::sha256_file(file));
   }
   std::optional<datasets::Dataset> calibration;
-  if (config.detector) calibration = load_calibration(config);
+  if (config.detector) {
+    calibration = load_calibration(config);
+    check_calibration_apart(config, *calibration, data);
+  }
   const bool sandboxed = admitted.runs_code();
   provenance.model_sandboxed = sandboxed;
   const MeasureScope scope = part_scope(data.size(), part.rank, part.world_size);

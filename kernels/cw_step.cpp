@@ -30,6 +30,10 @@ void check(const CWState& s, const at::Tensor& grad, const at::Tensor& x_adv, co
               "cw_step_: best_l2, hit and moving must have one entry per sample");
   TORCH_CHECK(hit.scalar_type() == at::kBool && moving.scalar_type() == at::kBool,
               "cw_step_: hit and moving must be bool");
+  // A CPU mask beside CUDA state would hand the kernel host pointers.
+  TORCH_CHECK(s.best_l2.device() == s.w.device() && hit.device() == s.w.device() &&
+                  moving.device() == s.w.device(),
+              "cw_step_: best_l2, hit and moving must be on the state's device");
 }
 
 }  // namespace

@@ -208,6 +208,12 @@ ModelSpec parse_model_spec(const core::ConfigNode& model, bool require_arch) {
     }
     for (const auto& item : model.list("transforms")) {
       spec.transforms.push_back(parse_transform_spec(item));
+      // Found here, located, rather than at the first forward pass after admission and probing.
+      const auto& shape = spec.input.shape;
+      if (spec.transforms.back().name == "jpeg" && shape.size() == 3 && shape[0] != 1 && shape[0] != 3) {
+        item.fail("the jpeg transform needs 1 or 3 channels, model.input.shape has " +
+                  std::to_string(shape[0]));
+      }
     }
   }
   return spec;

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/clock.h"
+#include "core/error.h"
 #include "core/inline_image.h"
 #include "core/json_text.h"
 #include "core/markup.h"
@@ -450,10 +452,15 @@ void write_audit_reports(const std::string& dir, const AuditResult& result, cons
                          const AuditContext& context, const at::Tensor& images,
                          const at::Tensor& labels, double range_min, double range_max) {
   const std::string base = dir.empty() ? std::string() : dir + "/";
-  core::write_file_atomic(base + "audit.json", core::json_text(audit_json(result, spec, context), 1) + "\n");
+  // audit.json last, and the old one gone first: a run that stops half-way (a full disk) leaves
+  // no audit.json beside new or old pages, rather than an earlier audit that data.exclude reads.
+  std::error_code ec;
+  std::filesystem::remove(base + "audit.json", ec);
+  if (ec) throw DataError(base + "audit.json: cannot replace it: " + ec.message());
   core::write_file_atomic(base + "audit.md", markdown(result, spec, context));
   core::write_file_atomic(base + "audit.html",
                           html(result, spec, context, images, labels.to(at::kLong), range_min, range_max));
+  core::write_file_atomic(base + "audit.json", core::json_text(audit_json(result, spec, context), 1) + "\n");
 }
 
 }  // namespace rampart::defenses::poisoning

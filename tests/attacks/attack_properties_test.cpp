@@ -1,10 +1,15 @@
 // Properties every attack must have, on a small untrained CNN and random inputs.
 #include <torch/torch.h>
 
+#include <c10/core/InferenceMode.h>
+
 #include <catch2/catch.hpp>
 
 #include "attack_fixtures.h"
+#include "attacks/apgd.h"
 #include "attacks/cw.h"
+#include "attacks/fab.h"
+#include "attacks/square.h"
 #include "attacks/fgsm.h"
 #include "attacks/pgd.h"
 #include "core/error.h"
@@ -147,6 +152,40 @@ TEST_CASE("attacks run inside a caller's no-grad scope and leave it as it was", 
   CHECK_FALSE(r.adversarial.requires_grad());
 }
 
+// The attacks say they compute their gradients "even under a caller's guard"; under
+// InferenceMode the inputs are inference tensors, which cannot require grad nor be saved for
+// backward (torch.inference_mode() from Python reaches the same code).
+TEST_CASE("every attack runs inside a caller's InferenceMode on inference tensors", "[attacks]") {
+  auto net = test::random_cnn(3);
+  net->eval();
+  models::ClassifierModel model(net);
+  std::vector<Case> cases = all_attacks();
+  using namespace attacks;
+  cases.push_back({"apgd-ce", std::make_shared<APGD>(APGDOptions(0.05).steps(4)), Norm::kLinf, 0.05});
+  cases.push_back({"apgd-t", std::make_shared<APGD>(APGDOptions(0.05).steps(4).target_classes(2)),
+                   Norm::kLinf, 0.05});
+  cases.push_back({"fab-t", std::make_shared<FAB>(FABOptions(0.05).steps(4).target_classes(2)),
+                   Norm::kLinf, 0.05});
+  cases.push_back({"fab", std::make_shared<FAB>(FABOptions(0.05).steps(3).target_classes(0)),
+                   Norm::kLinf, 0.05});
+  cases.push_back({"square", std::make_shared<Square>(SquareOptions(0.05).queries(20)), Norm::kLinf, 0.05});
+  c10::InferenceMode caller;
+  const at::Tensor x = torch::rand({4, 1, 28, 28});
+  const at::Tensor y = torch::randint(0, 10, {4});
+  REQUIRE(x.is_inference());
+  for (const auto& c : cases) {
+    INFO(c.name);
+    AttackResult r;
+    REQUIRE_NOTHROW(r = c.attack->run(model, x, y));
+    CHECK(r.linf.max().item<double>() > 0);  // it moved: its gradients (or queries) worked
+    if (c.eps > 0) {
+      const at::Tensor size = c.norm == Norm::kLinf ? r.linf : r.l2;
+      CHECK(size.max().item<double>() <= c.eps + 1e-5);
+    }
+    CHECK(c10::InferenceMode::is_enabled());  // the caller's guard is as it was
+  }
+}
+
 TEST_CASE("bad attack options and inputs are refused clearly", "[attacks]") {
   auto net = test::random_cnn(4);
   models::ClassifierModel model(net);
@@ -159,6 +198,11 @@ TEST_CASE("bad attack options and inputs are refused clearly", "[attacks]") {
                     Catch::Contains("outside the declared box"));
   CHECK_THROWS_AS(attacks::fgsm(model, x, y.to(at::kInt), attacks::FGSMOptions(0.1)),
                   std::invalid_argument);
+  // Half precision rounded the attacks' guards away (NaN examples from a zero gradient).
+  for (const auto dtype : {at::kHalf, at::kBFloat16}) {
+    CHECK_THROWS_WITH(attacks::pgd(model, x.to(dtype), y, attacks::PGDOptions(0.1)),
+                      Catch::Contains("attacks run in float32 or float64"));
+  }
   CHECK(attacks::PGD(attacks::PGDOptions(0.1)).id() == "pgd-linf-0.1");
   CHECK(attacks::FGSM(attacks::FGSMOptions(1.5).norm(Norm::kL2)).id() == "fgsm-l2-1.5");
   CHECK(attacks::CW(attacks::CWOptions()).id() == "cw-l2");

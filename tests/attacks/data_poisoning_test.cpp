@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -196,4 +197,33 @@ TEST_CASE("rampart data poison writes the poisoned set and its ground truth",
       {test::rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/a-file"});
   CHECK(blocked.exit_code == 4);
   CHECK_THAT(blocked.output, Catch::Contains(dir + "/a-file: cannot create folder"));
+  // The poisoned copy never replaces the data it is made from (data in d/images.npy and
+  // d/labels.npy, --out d), nor arrays no earlier poisoning wrote; a second poisoning into its
+  // own earlier folder replaces that set.
+  const std::string own = dir + "/own";
+  std::filesystem::create_directories(own);
+  datasets::write_npy(own + "/images.npy", images);
+  datasets::write_npy(own + "/labels.npy", clean.labels);
+  const std::string bytes_before = core::read_file(own + "/images.npy");
+  test::write_bytes(dir + "/own.yaml",
+                    "model: {arch: small_cnn, num_classes: 5, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
+                    "data: {format: npy, images: " + own + "/images.npy, labels: " + own + "/labels.npy}\n"
+                    "poison: {attack: badnets, rate: 0.1, target: 4, seed: 1, trigger: {size: 3}}\n");
+  auto into_input = test::run_process({test::rampart_binary(), "data", "poison", dir + "/own.yaml", "--out", own});
+  CHECK(into_input.exit_code == 2);
+  CHECK_THAT(into_input.output, Catch::Contains("--out " + own + ": " + own + "/images.npy is " + own +
+                                                "/images.npy, the data being poisoned"));
+  test::write_bytes(own + "/poison.json", "{}");  // an earlier poisoning's folder: still the input
+  into_input = test::run_process({test::rampart_binary(), "data", "poison", dir + "/own.yaml", "--out", own});
+  CHECK(into_input.exit_code == 2);
+  CHECK(core::read_file(own + "/images.npy") == bytes_before);
+  std::filesystem::remove(own + "/poison.json");
+  const auto users = test::run_process(
+      {test::rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", own});
+  CHECK(users.exit_code == 2);
+  CHECK_THAT(users.output, Catch::Contains("holds images.npy but no poison.json"));
+  CHECK(core::read_file(own + "/images.npy") == bytes_before);
+  const auto again = test::run_process(
+      {test::rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/out"});
+  CHECK(again.exit_code == 0);
 }

@@ -203,6 +203,26 @@ TEST_CASE("data relabel gives the flagged poisons their true class, and data.rel
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Catch::Contains("trained on the relabelling " + dir + "/relabel.json"));
 
+  // Another audit of the same data flagging as many points (other ones): the model retrained
+  // without the first audit's saw the second's, and is refused for it by its data's root.
+  nlohmann::json others = nlohmann::json::array();
+  {
+    const at::Tensor is_poison = at::zeros({10000}, at::kBool).index_fill_(0, poisoned, true);
+    for (int64_t i = 0; i < 10000 && static_cast<int64_t>(others.size()) < poisoned.numel(); ++i) {
+      if (!is_poison[i].item<bool>()) others.push_back(i);
+    }
+  }
+  write_bytes(dir + "/b.json", nlohmann::json{{"schema", "rampart-data-audit/1"},
+                                              {"data", {{"points", 10000}}},
+                                              {"flagged", others}}.dump());
+  write_bytes(dir + "/other_audit.yaml", "seed: 0\n" + kModel + data + ", exclude: " + dir + "/b.json}\n");
+  r = run_process({rampart_binary(), "data", "relabel", dir + "/other_audit.yaml", "--model",
+                   dir + "/s/checkpoint.safetensors", "--out", dir + "/b-relabel.json", "--allow-unpinned"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("trained on other data") &&
+                           Catch::Contains("it is not the model retrained without them"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/b-relabel.json"));
+
   // Errors: no audit to relabel (exit 2), and a relabelling of other data (exit 4).
   write_bytes(dir + "/no_audit.yaml", "seed: 0\n" + kModel + data + "}\n");
   r = run_process({rampart_binary(), "data", "relabel", dir + "/no_audit.yaml", "--model",
@@ -232,7 +252,7 @@ TEST_CASE("data relabel gives the flagged poisons their true class, and data.rel
   REQUIRE(r.exit_code == 0);
   r = run_process({rampart_binary(), "data", "relabel", dir + "/none.yaml", "--model",
                    dir + "/n/checkpoint.safetensors", "--out", dir + "/none-relabel.json",
-                   "--allow-unpinned"});
+                   "--allow-unpinned", "--set", "data.limit=512"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("relabelled: 0\n"));
@@ -314,6 +334,27 @@ TEST_CASE("audit-data and data relabel refuse bad ground truths, outputs and mod
   r = audit("plain", "", "", dir + "/a-file");
   CHECK(r.exit_code == 4);
   CHECK_THAT(r.output, Catch::Contains(dir + "/a-file: cannot create folder"));
+  // Both are found before a model is trained, not after the training.
+  write_bytes(dir + "/untrained.yaml", "seed: 0\n" + model + data + "}\n" +
+                                           "train: {epochs: 1, export_torchscript: false, output: " +
+                                           dir + "/never}\naudit: {ground_truth: " + dir +
+                                           "/missing.npy}\n");
+  r = run_process({rampart_binary(), "audit-data", dir + "/untrained.yaml", "--out", dir + "/o2"});
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("missing.npy"));
+  r = run_process({rampart_binary(), "audit-data", dir + "/untrained.yaml", "--out", dir + "/a-file",
+                   "--set", "audit.ground_truth=null"});
+  CHECK(r.exit_code == 4);
+  CHECK(!std::filesystem::exists(dir + "/never"));
+  // The folder is one audit's set: features saved by an earlier run do not stay beside an
+  // audit that did not save them.
+  r = audit("saved", "", "audit: {save_features: true}\n", dir + "/set");
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(std::filesystem::exists(dir + "/set/features.npy"));
+  r = audit("plain", "", "", dir + "/set");
+  REQUIRE(r.exit_code == 0);
+  CHECK(!std::filesystem::exists(dir + "/set/features.npy"));
+  CHECK(std::filesystem::exists(dir + "/set/audit.json"));
 
   // data relabel with a model whose outputs are NaN said every flagged point was "kept in its
   // label" and left out (exit 0); now refused like audit-data refuses it.

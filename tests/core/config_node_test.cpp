@@ -80,6 +80,28 @@ TEST_CASE("command-line overrides (--set) replace values and are named as such",
   CHECK_THROWS_AS(parse_config(kConfig, "c.yaml", {"seed.x=1"}), ConfigError);
 }
 
+TEST_CASE("--set KEY= with no value is refused; --set KEY=null removes the key", "[config]") {
+  // `--set data.exclude=$AUDIT` with AUDIT unset must not read as "no exclude".
+  CHECK(message_of([] { parse_config(kConfig, "c.yaml", {"data.exclude="}); }) ==
+        "--set data.exclude=: no value (write data.exclude=null to remove the key)");
+  CHECK_THROWS_AS(parse_config(kConfig, "c.yaml", {"data.exclude= "}), ConfigError);
+  auto root = parse_config(kConfig, "c.yaml", {"data.rate=null", "data.absent=~"});
+  const auto data = root.child("data");
+  CHECK(!data.has("rate"));
+  CHECK(!data.has("absent"));
+  data.expect_keys({"batch_size", "format", "files"});  // removed, not left as null keys
+  CHECK(data.get_int("batch_size", 0) == 64);
+}
+
+TEST_CASE("expect_no_empty_values names the first empty key, or only the keys given", "[config]") {
+  auto root = parse_config("data: {exclude: , limit: , format: idx}\n", "e.yaml");
+  const auto data = root.child("data");
+  CHECK(message_of([&] { data.expect_no_empty_values("is empty", {"exclude"}); }) ==
+        "e.yaml:1:8: data.exclude: is empty");
+  data.expect_no_empty_values("is empty", {"format", "missing"});  // neither is empty
+  CHECK_THROWS_AS(data.expect_no_empty_values("is empty"), ConfigError);
+}
+
 TEST_CASE("YAML syntax errors and missing files are ConfigErrors with a position", "[config]") {
   const std::string msg = message_of([] { parse_config("a: [1, 2\nb: 3\n", "bad.yaml"); });
   CHECK(msg.rfind("bad.yaml:", 0) == 0);

@@ -36,6 +36,26 @@ TEST_CASE("data sections parse per format and reject keys of other formats", "[d
                     Catch::Contains("d.yaml:5:13: e.format: unknown value 'parquet'"));
 }
 
+TEST_CASE("an empty sanitising or manifest path is refused, not read as no check", "[dataset_spec]") {
+  // `exclude:` alone (or ~) would otherwise train on the unsanitised data without a word.
+  for (const std::string key :
+       {"exclude", "relabel", "manifest", "manifest_signature", "manifest_public_key"}) {
+    for (const std::string value : {"", "~", "null", "''"}) {
+      // An empty-string signature key is refused too, for having no partner first.
+      if (value == "''" && key.rfind("manifest_", 0) == 0) continue;
+      const auto root = core::parse_config(
+          "data: {format: synthetic, num_samples: 8, " + key + ": " + value + "}\n", "n.yaml");
+      CHECK_THROWS_WITH(datasets::parse_dataset_spec(root.child("data")),
+                        Catch::Contains("n.yaml:1:") && Catch::Contains("data." + key) &&
+                            Catch::Contains("is empty"));
+    }
+  }
+  // A key left out is no check, as before; `--set data.exclude=null` removes the key.
+  const auto removed = core::parse_config("data: {format: synthetic, exclude: a.json}\n", "n.yaml",
+                                          {"data.exclude=null"});
+  CHECK(datasets::parse_dataset_spec(removed.child("data")).exclude.empty());
+}
+
 TEST_CASE("load_dataset checks the points against the model's input shape", "[dataset_spec]") {
   auto root = core::parse_config("s: {format: synthetic, num_samples: 20, limit: 8}\n", "s.yaml");
   auto spec = datasets::parse_dataset_spec(root.child("s"));

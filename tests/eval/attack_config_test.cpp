@@ -361,6 +361,43 @@ TEST_CASE("a backdoor entry parses its trigger and target, with located errors",
   std::vector<std::string> ids;
   for (const auto& a : behind.attacks) ids.push_back(a.id);
   CHECK(ids == std::vector<std::string>{"pgd-linf-0.1", "pgd-linf-0.1-bpda", "backdoor-blend-to-1"});
+  // A gate on the plain id behind such a transform would read the masked number (a gradient
+  // through JPEG): refused, naming the twin; the twin, the worst case and the backdoor gate.
+  const auto behind_with = [&](const std::string& gates) {
+    return eval::parse_eval_config(core::parse_config(
+        "model: {arch: small_cnn, checkpoint: unused.safetensors, num_classes: 10, "
+        "input: {shape: [1, 28, 28], range: [0, 1]}, transforms: [{name: jpeg, quality: 75}]}\n"
+        "data: {format: idx, images: a, labels: b}\n"
+        "attacks: [{name: pgd, eps: 0.1}, {name: cw, steps: 10}, {name: backdoor, target: 1, trigger: {type: blend}}]\n"
+        "gates: " + gates + "\n",
+        "g.yaml"));
+  };
+  for (const auto& [gates, kind] : std::vector<std::pair<std::string, std::string>>{
+           {"{robust_accuracy: {pgd-linf-0.1: {min: 0.8}}}", "robust_accuracy.pgd-linf-0.1"},
+           {"{attack_success_rate: {pgd-linf-0.1: {max: 0.2}}}", "attack_success_rate.pgd-linf-0.1"},
+           {"{median_l2: {cw-l2: {min: 1.0}}}", "median_l2.cw-l2"}}) {
+    INFO(gates);
+    CHECK_THROWS_WITH(behind_with(gates),
+                      Catch::StartsWith("g.yaml:4:") && Catch::Contains("gates." + kind) &&
+                          Catch::Contains("overstates robustness: gate its BPDA twin"));
+  }
+  CHECK(behind_with("{robust_accuracy: {pgd-linf-0.1-bpda: {min: 0.1}, worst-linf-0.1: {min: 0.1}}, "
+                    "median_l2: {cw-l2-bpda: {min: 0.1}}, "
+                    "attack_success_rate: {backdoor-blend-to-1: {max: 0.1}}}")
+            .gates.size() == 4);
+  // JPEG on 2- or 4-channel inputs: refused where the config says so, not at the first forward.
+  for (const std::string& section :
+       {std::string("model: {arch: small_cnn, num_classes: 10, checkpoint: unused.safetensors, "
+                    "input: {shape: [4, 28, 28], range: [0, 1]},\n  transforms: [{name: jpeg, quality: 75}]}\n"),
+        std::string("model: {arch: small_cnn, num_classes: 10, checkpoint: unused.safetensors, "
+                    "input: {shape: [2, 28, 28], range: [0, 1]}}\n"
+                    "detector: {squeezers: [{name: jpeg, quality: 75}]}\n")}) {
+    INFO(section);
+    CHECK_THROWS_WITH(eval::parse_eval_config(core::parse_config(
+                          section + "data: {format: idx, images: a, labels: b}\n"
+                                    "attacks: [{name: pgd, eps: 0.1}]\n", "j.yaml")),
+                      Catch::StartsWith("j.yaml:") && Catch::Contains("needs 1 or 3 channels"));
+  }
 
   const std::vector<std::pair<std::string, std::string>> cases{
       {"attacks: [{name: backdoor, trigger: {type: blend}}]\n", "missing required key 'target'"},

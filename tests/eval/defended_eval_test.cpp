@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "attacks/attack_fixtures.h"
 #include "defenses/input_transforms.h"
@@ -169,6 +170,26 @@ TEST_CASE("rampart eval: a randomised squeezer is refused, naming the key",
   CHECK(result.exit_code == 2);
   CHECK(result.output.find("squeezer must be deterministic") != std::string::npos);
   CHECK(result.output.find("detector.squeezers") != std::string::npos);
+}
+
+// Calibrated on the evaluated points, the detector's clean false-positive rate is its fpr by
+// construction; the report read as if measured.
+TEST_CASE("rampart eval: a detector calibrated on the evaluated points is refused",
+          "[eval][defenses][detector]") {
+  const std::string checkpoint = test::trained_fmnist_checkpoint();
+  if (checkpoint.empty()) return;
+  const std::string dir = test::make_temp_dir("eval-detector-overlap");
+  const std::string detector =
+      "detector: {name: feature_squeezing, fpr: 0.1, calibration: " + data_yaml(100, 200) + "}\n";
+  auto result = test::run_eval(
+      test::write_eval_config(dir, yaml("{arch: small_cnn, checkpoint: " + checkpoint +
+                                            ", sha256: " + security::sha256_file(checkpoint) + "}",
+                                        detector)));
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Catch::Contains("detector.calibration: 100 of its 200 points are "
+                                            "evaluated points too"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/report/report.json"));
 }
 
 TEST_CASE("rampart eval: the detector reports its false-positive rate and detection rates",

@@ -214,6 +214,30 @@ TEST_CASE("a cascaded success-rate gate is cumulative, a rerun leaves no earlier
     INFO(name);
     CHECK_FALSE(std::filesystem::exists(out + "/" + name));
   }
+
+  // A run that wrote junit.xml alone (no report.json) is still known as Rampart's and cleaned:
+  // its junit.xml does not stay beside the next run's report.html.
+  const auto with_formats = [&](const std::string& formats) {
+    auto a = args;
+    a.insert(a.end(), {"--set", "report.formats=" + formats});
+    return test::run_eval(test::write_eval_config(dir, config), a);
+  };
+  auto run = with_formats("[junit]");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(std::filesystem::exists(out + "/junit.xml"));
+  REQUIRE_FALSE(std::filesystem::exists(out + "/report.json"));
+  run = with_formats("[html]");
+  REQUIRE(run.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(out + "/junit.xml"));
+  CHECK(std::filesystem::exists(out + "/report.html"));
+  // A run whose writing fails half-way (adv/ is a file) leaves no earlier document behind.
+  std::filesystem::remove_all(out + "/adv");
+  test::write_bytes(out + "/adv", "a file");
+  run = with_formats("[junit]");
+  CHECK(run.exit_code == 4);
+  CHECK_FALSE(std::filesystem::exists(out + "/report.html"));
+  CHECK_FALSE(std::filesystem::exists(out + "/junit.xml"));
 }
 
 TEST_CASE("an unpinned model exits 3 before any work unless allowed, and the reports say so",

@@ -12,6 +12,8 @@
 #endif
 
 #include "attacks/attack_fixtures.h"
+#include "eval/report_format.h"
+#include "eval/reports.h"
 #include "eval_test_util.h"
 #include "security/model_intake.h"
 #include "support/fixtures.h"
@@ -232,4 +234,36 @@ TEST_CASE("an AutoAttack entry reports its components and a RobustBench entry", 
   CHECK(rb["norm"] == "Linf");
   const std::string md = core::read_file(report + "/report.md");
   CHECK_THAT(md, Catch::Contains("autoattack-linf-0.1 components"));
+}
+
+// 34,999 of 50,000 against ">= 0.7" was shown as "70.00% | >= 0.7 | FAIL"; a CW median of
+// 1.49996 as "1.5" against ">= 1.5".
+TEST_CASE("a gate's shown value never reads as the other verdict", "[eval][report]") {
+  const auto result = [](std::string metric, std::optional<double> min, std::optional<double> max,
+                         double value) {
+    eval::Gate gate{"g", std::move(metric), min, max};
+    const bool passed = (!min || value >= *min) && (!max || value <= *max);
+    return eval::GateResult{gate, value, passed, ""};
+  };
+  CHECK(eval::detail::gate_value(result("clean", 0.7, std::nullopt, 34999.0 / 50000)) == "69.998%");
+  CHECK(eval::detail::gate_value(result("clean", 0.7, std::nullopt, 0.7)) == "70.00%");
+  CHECK(eval::detail::gate_value(result("clean", 0.5, std::nullopt, 0.61234)) == "61.23%");
+  CHECK(eval::detail::gate_value(result("worst", std::nullopt, 0.7, 0.7)) == "70.00%");
+  CHECK(eval::detail::gate_value(result("median_l2:cw-l2", 1.5, std::nullopt, 1.49996)) == "1.49996");
+  CHECK(eval::detail::gate_value(result("median_l2:cw-l2", 1.0, std::nullopt, 1.49996)) == "1.5");
+  CHECK(eval::detail::gate_value(result("clean", 0.7, std::nullopt, std::nan(""))) == "not measured");
+}
+
+// Paths and descriptions (some from the sandboxed worker's answer) went into report.md raw: an
+// `<img src=...>` rendered, and fetched, in a CI job summary.
+TEST_CASE("report.md writes free text as text, never markup", "[eval][report]") {
+  eval::Evaluation ev;
+  ev.provenance.model_path = "models/a`b.pt";
+  ev.provenance.model_description = "<img src=https://x/t.png> [x](http://e)";
+  ev.provenance.data_source = "data|with|pipes\nand a line";
+  const std::string md = eval::report_markdown(ev);
+  CHECK_THAT(md, !Catch::Contains("(<img") && !Catch::Contains(" [x]") &&
+                     Catch::Contains("\\<img src=https://x/t.png\\> \\[x\\](http://e)") &&
+                     Catch::Contains("data\\|with\\|pipes and a line") &&
+                     Catch::Contains("Model ``models/a`b.pt`` ("));
 }
