@@ -3,17 +3,27 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <thread>
 
 #include "core/error.h"
 
 namespace rampart::core {
 
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 int set_threads(int64_t threads) {
   if (threads < 0)
     throw ConfigError("threads: must be >= 0 (0 = all cores), got " + std::to_string(threads));
   int n = static_cast<int>(threads);
-  if (n == 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n == 0) n = available_cores();
   at::set_num_threads(n);
   return at::get_num_threads();
 }

@@ -12,6 +12,10 @@ namespace rampart::core {
 ///   core::set_threads(0);  // every core
 int set_threads(int64_t threads);
 
+/// The cores this process may run on (its CPU affinity: `taskset -c 0,1` on a 64-core host is
+/// 2), at least 1; what `threads: 0` means.
+int available_cores();
+
 /// Seeds libtorch's global generator (used for weight initialisation).
 void seed_everything(uint64_t seed);
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/functional/loss.h>
 
+#include "attacks/attack_ops.h"
 #include "attacks/pgd.h"
 #include "core/error.h"
 #include "defenses/current_mode_view.h"
@@ -123,6 +124,9 @@ training::BatchObjective adversarial_objective(models::Model& model, const at::T
   validate(o);
   namespace F = torch::nn::functional;
   if (o.method() == AdversarialMethod::kTrades) {
+    // PGD checks the batch for the other methods; the TRADES loop would clamp inputs outside
+    // the box into it without a word.
+    attacks::detail::check_batch(x, y, o.clip_min(), o.clip_max(), "trades");
     const at::Tensor x_adv = detail::trades_example(model, x, o, seed);
     const at::Tensor clean = model.forward(x);
     const at::Tensor adversarial = model.forward(x_adv);

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "core/runtime.h"
+
 namespace rampart::distributed {
 
 namespace {
@@ -20,7 +22,7 @@ int64_t local_world_size(int64_t world_size) {
 
 int64_t threads_per_local_rank(int64_t requested, int64_t world_size) {
   if (requested != 0) return requested;
-  const int64_t cores = std::max<unsigned>(std::thread::hardware_concurrency(), 1u);
+  const int64_t cores = core::available_cores();
   return std::max<int64_t>(1, cores / std::max<int64_t>(1, local_world_size(world_size)));
 }
 

@@ -24,6 +24,20 @@ void parse_input(const core::ConfigNode& model, ModelSpec& spec) {
   if (input->has("shape")) {
     spec.input.shape = input->get_int_list("shape", 1);
     if (spec.input.shape.size() != 3) input->fail_at("shape", "must be [C, H, W]");
+    // Bounded before any layer is sized from it: [1, 4e6, 4e6] asked for a 1e12-input layer.
+    constexpr int64_t kMaxSide = 16384, kMaxElements = int64_t{1} << 28;
+    int64_t elements = 1;
+    for (const int64_t d : spec.input.shape) {
+      if (d > kMaxSide) {
+        input->fail_at("shape", "each of C, H, W must be at most " + std::to_string(kMaxSide) +
+                                    ", got " + std::to_string(d));
+      }
+      elements *= d;
+    }
+    if (elements > kMaxElements) {
+      input->fail_at("shape", "C x H x W must be at most 2^28 values per input, got " +
+                                  std::to_string(elements));
+    }
   }
   if (input->has("range")) {
     const auto range = input->get_double_list("range");

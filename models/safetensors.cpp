@@ -151,35 +151,46 @@ class StrictHeaderSax : public nlohmann::json_sax<HeaderJson> {
  public:
   StrictHeaderSax(const std::string& file, std::vector<std::string>& order)
       : file_(file), order_(order) {}
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
   bool start_object(std::size_t) override {
+    value();
     open();
     keys_.emplace_back();
+    arrays_.push_back(-1);
     return true;
   }
   bool key(string_t& key) override {
     if (!keys_.back().insert(key).second) {
       reject(file_, "header JSON has duplicate key ", quote_name(key));
     }
+    // Before the full parse holds them all: a header of millions of keys (tensors or metadata)
+    // is refused here, not after gigabytes of parsed JSON.
+    if (keys_.back().size() > kSafetensorsMaxTensors + 1) {
+      reject(file_, "header JSON has an object of more than ", kSafetensorsMaxTensors + 1, " keys");
+    }
     if (depth_ == 1) order_.push_back(key);
     return true;
   }
   bool end_object() override {
     keys_.pop_back();
+    arrays_.pop_back();
     --depth_;
     return true;
   }
   bool start_array(std::size_t) override {
+    value();
     open();
+    arrays_.push_back(0);
     return true;
   }
   bool end_array() override {
+    arrays_.pop_back();
     --depth_;
     return true;
   }
@@ -192,6 +203,15 @@ class StrictHeaderSax : public nlohmann::json_sax<HeaderJson> {
   }
 
  private:
+  // The header's only arrays are shapes (at most kMaxDims values) and data_offsets (2): a longer
+  // one ([0, 0, ...] of 50 million zeros) is refused before the full parse holds it.
+  bool value() {
+    if (!arrays_.empty() && arrays_.back() >= 0 && ++arrays_.back() > static_cast<std::int64_t>(kMaxDims)) {
+      reject(file_, "header JSON has an array of more than ", kMaxDims,
+             " values (a shape has at most ", kMaxDims, " dimensions)");
+    }
+    return true;
+  }
   void open() {
     if (depth_++ >= kMaxJsonDepth) {
       reject(file_, "header JSON is nested more than ", kMaxJsonDepth, " levels deep");
@@ -201,6 +221,7 @@ class StrictHeaderSax : public nlohmann::json_sax<HeaderJson> {
   std::vector<std::string>& order_;  // the top-level keys, in the header's order
   int depth_ = 0;
   std::vector<std::set<std::string>> keys_;
+  std::vector<std::int64_t> arrays_;  // per open container: values so far in an array, -1 an object
 };
 
 // Strict JSON parse of the header: the SAX checks (which also record the top-level keys in

@@ -1,5 +1,6 @@
 #include "training/lr_schedule.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace rampart::training {
@@ -30,7 +31,10 @@ double learning_rate(const ScheduleSpec& schedule, double base_lr, int64_t epoch
     lr = base_lr * 0.5 * (1.0 + std::cos(M_PI * t));
   }
   if (schedule.warmup_epochs > 0 && progress < schedule.warmup_epochs) {
-    lr *= (progress + 1.0 / static_cast<double>(steps_per_epoch)) / schedule.warmup_epochs;
+    // Capped at 1: a warm-up that ends inside a step (0.01 epochs of 10 steps) would otherwise
+    // multiply the rate at that step (by 10 there).
+    lr *= std::min(1.0, (progress + 1.0 / static_cast<double>(steps_per_epoch)) /
+                            schedule.warmup_epochs);
   }
   return lr;
 }

@@ -1,5 +1,7 @@
 #include "training/train_config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include "core/error.h"
 #include "core/runtime.h"
 #include "security/model_intake.h"
@@ -40,7 +42,12 @@ TrainConfig parse_train_config(const core::ConfigNode& root) {
   } catch (const ConfigError&) {
     root.fail_at("device", "'cuda' requested but no CUDA device is available to this build");
   }
-  config.config_hash = security::sha256_hex(root.dump());
+  // Without `security`: how the model files were admitted (--allow-unpinned is
+  // security.allow_unpinned) does not change the training, and a resume with or without the
+  // flag is the same run.
+  YAML::Node hashed = YAML::Load(root.dump());
+  if (hashed.IsMap()) hashed.remove("security");
+  config.config_hash = security::sha256_hex(YAML::Dump(hashed));
   return config;
 }
 

@@ -52,6 +52,32 @@ security::IntakeOptions own_output(const TrainConfig& config) {
   return intake;
 }
 
+// A new best epoch's weights are staged beside best.safetensors and take its place only after
+// the epoch's checkpoint (which names the best epoch) is written: a run stopped between the two
+// writes would otherwise leave best.safetensors holding an epoch the checkpoint does not name.
+std::string staged_best(const std::string& best) { return best + ".next"; }
+
+void promote_staged_best(const std::string& best) {
+  std::error_code ec;
+  std::filesystem::rename(staged_best(best), best, ec);
+  if (ec) throw DataError(staged_best(best) + ": cannot move it to " + best + ": " + ec.message());
+}
+
+// On resume: staged weights of the epoch the checkpoint names as best (stopped after the
+// checkpoint, before the move) take their place; those of an epoch the checkpoint does not
+// have (stopped before it) are dropped, the epoch runs again.
+void settle_staged_best(const std::string& best, int64_t best_epoch, const TrainConfig& config) {
+  std::error_code ec;
+  if (!std::filesystem::exists(staged_best(best), ec)) return;
+  const models::SafetensorsFile staged = models::read_checkpoint(staged_best(best), own_output(config));
+  const auto epoch = staged.metadata.find("epochs_completed");
+  if (epoch != staged.metadata.end() && epoch->second == std::to_string(best_epoch)) {
+    promote_staged_best(best);
+  } else {
+    std::filesystem::remove(staged_best(best), ec);
+  }
+}
+
 // Restores weights and optimizer state and reads where the run stands. The run's own
 // checkpoint goes through the intake as this run's output: the `model.sha256` pin is for the
 // starting weights the config names.
@@ -200,11 +226,18 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   if (options.resume && std::filesystem::exists(result.checkpoint, ec)) {
     const Restored restored = restore(result.checkpoint, model, *optimizer, config, data_root);
     first_epoch = restored.epochs;
+    if (first_epoch > config.epochs) {
+      throw ConfigError("train.epochs: " + std::to_string(config.epochs) + ", but " +
+                        result.checkpoint + " has trained " + std::to_string(first_epoch) +
+                        ": --resume continues a run (set train.epochs to " +
+                        std::to_string(first_epoch) + " or more, or train into another output)");
+    }
     // The best epoch so far counts only for a run that keeps one: a plain run resuming an
     // adversarial one would otherwise deliver that run's best.safetensors, not its own epochs.
     if (options.robust_validation) {
       result.best_robust_accuracy = restored.best_robust_accuracy;
       result.best_epoch = restored.best_epoch;
+      settle_staged_best(result.best_checkpoint, result.best_epoch, config);
     }
     result.checkpoint_sha256 = restored.sha256;  // replaced when an epoch is saved
     spdlog::info("resuming from {} after epoch {}", result.checkpoint, first_epoch);
@@ -267,6 +300,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
           accuracy(model, *validation, config.validation->batch_size, device);
       summary += " val_acc " + percent(*result.validation_accuracy);
     }
+    bool staged = false;  // this epoch is the best so far, its weights in best.safetensors.next
     std::map<std::string, std::string> metadata{{"epochs_completed", std::to_string(epoch + 1)},
                                                 {"optimizer", config.optimizer.name},
                                                 {"seed", std::to_string(config.seed)},
@@ -290,8 +324,9 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         result.best_robust_accuracy = result.robust_accuracy;
         result.best_epoch = epoch + 1;
         summary += " (best)";
-        if (options.write_outputs) {
-          models::save_checkpoint(result.best_checkpoint, model, {}, metadata);  // weights only
+        if (options.write_outputs) {  // weights only; best.safetensors once the checkpoint says so
+          models::save_checkpoint(staged_best(result.best_checkpoint), model, {}, metadata);
+          staged = true;
         }
       }
       metadata["best_robust_accuracy"] = format_score(*result.best_robust_accuracy);
@@ -302,6 +337,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     if (options.write_outputs) {
       result.checkpoint_sha256 = models::save_checkpoint(
           result.checkpoint, model, optimizer_state(*optimizer, model), metadata);
+      if (staged) promote_staged_best(result.best_checkpoint);
     }
     ++result.epochs_run;
   }

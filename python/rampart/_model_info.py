@@ -8,15 +8,29 @@ import torch
 from . import _rampart
 
 
+def check_device(model: Any, x: torch.Tensor) -> None:
+    """A model whose parameters all sit on one device and x on another: one ConfigError naming
+    both, not torch's "Expected all tensors to be on the same device" from inside the forward."""
+    devices = {p.device for p in model.parameters()} if hasattr(model, "parameters") else set()
+    if len(devices) == 1:
+        (device,) = devices
+        if device != x.device:
+            raise _rampart.ConfigError(f"x is on {x.device}, the model's parameters on {device}: "
+                                       "move one of them")
+
+
 def num_classes(model: Any, x: torch.Tensor) -> int:
     """The width of the model's output on one point, in eval mode; every submodule's mode comes
-    back as it was (model.train() would also switch a frozen BatchNorm back to training)."""
+    back as it was (model.train() would also switch a frozen BatchNorm back to training).
+    uint8 images are pixels, probed as the evaluation reads them (scaled by 1/255)."""
+    check_device(model, x)
     modes = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
+    probe = x[:1].float() / 255 if x.dtype == torch.uint8 else x[:1]
     with torch.no_grad():
         if modes:
             model.eval()
         try:
-            out = model(x[:1])
+            out = model(probe)
             if not isinstance(out, torch.Tensor) or out.dim() != 2:
                 raise _rampart.ConfigError("the model must return logits [N, classes], got "
                                            + (f"shape {list(out.shape)}" if isinstance(out, torch.Tensor)

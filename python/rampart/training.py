@@ -5,7 +5,7 @@ from typing import Any, Optional, Tuple
 
 import torch
 
-from . import _rampart
+from . import _model_info, _rampart
 
 
 def adversarial_loss(model: Any, x: torch.Tensor, y: torch.Tensor, *, method: str = "pgd_at",
@@ -25,6 +25,11 @@ def adversarial_loss(model: Any, x: torch.Tensor, y: torch.Tensor, *, method: st
     ``rampart train`` (a fixed seed gives point i of every batch the same start, every step).
     Returns (loss, logits): the logits of the points trained on.
     """
+    # Labels in [0, classes) and on x's device, the model on x's device: one clear error, not
+    # libtorch's "Target 10 is out of bounds" (a device-side assert on CUDA) or a float label
+    # silently truncated.
+    _model_info.check_device(model, x)
+    _model_info.check_labels(model, x, y)
     if seed is None:
         seed = int(torch.randint(0, 2 ** 62, (1,)).item())
     return _rampart.adversarial_loss(model, x, y, method, float(eps), int(steps),
@@ -51,5 +56,5 @@ def adversarial_training_step(model: Any, optimizer: torch.optim.Optimizer, x: t
     loss.backward()
     optimizer.step()
     with torch.no_grad():
-        accuracy = (logits.argmax(1) == y).float().mean().item()
+        accuracy = (logits.argmax(1) == y.to(logits.device)).float().mean().item()
     return {"loss": loss.item(), "accuracy": accuracy}

@@ -2,9 +2,11 @@
 #include <torch/csrc/utils/pybind.h>
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
@@ -26,6 +28,11 @@ namespace py = pybind11;
 using namespace rampart;
 
 namespace {
+
+void seed_generator(at::Generator generator, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_current_seed(seed);
+}
 
 // `rampart eval` on tensors: the config's model and data sections are not read (the model and
 // the points come from Python); everything else is (attacks, cascade, sanity, gates, report).
@@ -68,7 +75,11 @@ std::string evaluate(const py::object& model_object, const at::Tensor& x, const 
   eval::EvalOutput output;
   {
     py::gil_scoped_release release;
-    core::seed_everything(config.seed);
+    // The CPU generator and x's device's, as the CLI seeds them; not every GPU's (at::manual_seed),
+    // whose streams the caller's training on another device would find reset (the Python side
+    // restores these two afterwards).
+    seed_generator(at::detail::getDefaultCPUGenerator(), config.seed);
+    if (x.is_cuda()) seed_generator(at::globalContext().defaultGenerator(x.device()), config.seed);
     output = eval::evaluate(config, *model, data, options, provenance);
   }
   if (!out_dir.empty()) {

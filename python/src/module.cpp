@@ -33,6 +33,19 @@ PYBIND11_MODULE(_rampart, m) {
       data_error(e.what());
     } catch (const rampart::Error& e) {
       error(e.what());
+    } catch (const c10::OutOfMemoryError& e) {
+      // torch.cuda.OutOfMemoryError, as torch raises it: what a training script catches to
+      // retry with a smaller batch.
+      const py::object oom = py::module_::import("torch.cuda").attr("OutOfMemoryError");
+      PyErr_SetString(oom.ptr(), e.what_without_backtrace());
+    } catch (const c10::IndexError& e) {  // torch's own Python classes for these, as torch maps them
+      PyErr_SetString(PyExc_IndexError, e.what_without_backtrace());
+    } catch (const c10::ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what_without_backtrace());
+    } catch (const c10::TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what_without_backtrace());
+    } catch (const c10::NotImplementedError& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what_without_backtrace());
     } catch (const c10::Error& e) {
       // A libtorch error (a shape mismatch in the model, say): its message, not its backtrace.
       PyErr_SetString(PyExc_RuntimeError, e.what_without_backtrace());

@@ -181,6 +181,38 @@ TEST_CASE("the most robust epoch is kept, exported and remembered across resume"
   CHECK_FALSE(at::equal(fourth.model->parameters()[0], weights[1]));
 }
 
+// best.safetensors was written before the epoch's checkpoint: a run stopped between the two left
+// it holding epoch 2 while the checkpoint named epoch 1 the best, and a resume whose epoch 2 then
+// scored lower delivered the stopped run's epoch 2 as "epoch 1".
+TEST_CASE("a run stopped between its best weights and its checkpoint resumes with the named best",
+          "[defenses]") {
+  const std::string out = test::make_temp_dir("defended_best_stopped");
+  const auto config = training::parse_train_config(core::parse_config(job(out, "", 3), "train.yaml"));
+  std::vector<at::Tensor> weights;
+  training::TrainOptions stopped;
+  stopped.robust_validation = [&](models::Classifier& model, const datasets::Dataset&) {
+    weights.push_back(model.parameters()[0].detach().clone());
+    return 0.1 * static_cast<double>(weights.size());  // every epoch the best so far
+  };
+  stopped.on_epoch_end = [](int64_t epoch) {
+    if (epoch == 1) throw std::runtime_error("stopped after epoch 2's best, before its checkpoint");
+  };
+  CHECK_THROWS_WITH(training::train(config, stopped), Catch::Contains("before its checkpoint"));
+  const auto best_epoch = [&] {
+    return models::read_checkpoint(out + "/best.safetensors", test::unpinned()).metadata.at("epochs_completed");
+  };
+  CHECK(best_epoch() == "1");  // the checkpoint's best; epoch 2's weights only staged
+  training::TrainOptions resumed;
+  resumed.resume = true;
+  resumed.robust_validation = [](models::Classifier&, const datasets::Dataset&) { return 0.0; };
+  const training::TrainResult result = training::train(config, resumed);
+  CHECK(result.epochs_run == 2);
+  CHECK(result.best_epoch == 1);
+  CHECK(best_epoch() == "1");
+  CHECK(at::equal(result.model->parameters()[0], weights[0]));  // the delivered model: epoch 1
+  CHECK_FALSE(std::filesystem::exists(out + "/best.safetensors.next"));
+}
+
 TEST_CASE("rampart train's defended loop trains fgsm_rs and scores each epoch", "[defenses]") {
   const std::string out = test::make_temp_dir("defended_fgsm_rs");
   const auto root = core::parse_config(

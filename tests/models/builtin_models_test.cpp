@@ -110,6 +110,22 @@ TEST_CASE("model specs are built from config and validated", "[models]") {
   CHECK(signed_spec.intake.public_key == "k.pem");
 }
 
+// An input shape sizes the first layer: [1, 4e6, 4e6] asked for a 1e12-input layer (bad_alloc,
+// exit 5), [2^32, 2^32, 1] overflowed the MLP's width.
+TEST_CASE("an input shape too large for any layer is a located config error", "[models]") {
+  const auto root = core::parse_config(
+      "side: {arch: small_cnn, input: {shape: [1, 4000000, 4000000]}}\n"
+      "total: {arch: mlp, input: {shape: [16384, 16384, 16384]}}\n"
+      "ok: {arch: mlp, input: {shape: [3, 512, 512]}}\n",
+      "s.yaml");
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("side"), true),
+                    Catch::Contains("s.yaml:1:") && Catch::Contains("input.shape: each of C, H, W "
+                                                                    "must be at most 16384"));
+  CHECK_THROWS_WITH(models::parse_model_spec(root.child("total"), true),
+                    Catch::Contains("s.yaml:2:") && Catch::Contains("C x H x W must be at most 2^28"));
+  CHECK(models::parse_model_spec(root.child("ok"), true).input.shape == std::vector<int64_t>{3, 512, 512});
+}
+
 TEST_CASE("transform specs: gaussian_noise needs a positive sigma", "[models]") {
   auto root = core::parse_config(
       "ok: {name: gaussian_noise, sigma: 0.25}\n"

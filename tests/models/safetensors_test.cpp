@@ -238,6 +238,11 @@ TEST_CASE("safetensors rejects a malformed header", "[safetensors]") {
                            "x"),
                  "duplicate key 'dtype'");
   check_rejected(file_with("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}"), "duplicate key 'k'");
+  std::string many_keys = "{\"__metadata__\":{";
+  for (std::size_t i = 0; i <= rampart::models::kSafetensorsMaxTensors + 1; ++i) {
+    many_keys += (i ? ",\"" : "\"") + std::to_string(i) + "\":\"\"";
+  }
+  check_rejected(file_with(many_keys + "}}"), "an object of more than 131073 keys");
   check_rejected(file_with("{\"\xff\":1}"), "UTF-8");
   check_rejected(file_with("{\"a\":" + std::string(40, '[') + std::string(40, ']') + "}"),
                  "nested more than");
@@ -286,8 +291,10 @@ TEST_CASE("safetensors rejects malformed tensor entries", "[safetensors]") {
       "non-negative integer");  // a 129-digit number is no integer nlohmann can hold
   std::string many_dims = "[";
   for (int i = 0; i < 65; ++i) many_dims += (i ? ",1" : "1");
+  // Refused by the strictness pass, before the full parse holds the array (a 100 MB header of
+  // one shape of 50 million zeros cost over a gigabyte before its rejection).
   check_rejected(file_with("{" + entry("x", "U8", many_dims + "]", 0, 1) + "}", "x"),
-                 "65 dimensions");
+                 "array of more than 64 values (a shape has at most 64 dimensions)");
   check_rejected(file_with("{" + entry("x", "BOOL", "[2]", 0, 2) + "}", std::string("\x01\x02", 2)),
                  "BOOL holds byte value 2");
   check_rejected(file_with("{" + entry("x\\u001b[31m", "F128", "[1]", 0, 8) + "}", eight),

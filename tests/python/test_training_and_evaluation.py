@@ -213,3 +213,38 @@ def test_aggregator_refuses_a_non_finite_update():
     for rule in ("median", "trimmed_mean", "krum", "geometric_median"):
         with pytest.raises(rampart.DataError, match="update 3 holds a non-finite value"):
             rampart.Aggregator(rule, f=1 if rule in ("trimmed_mean", "krum") else 0)(updates)
+
+
+def test_adversarial_loss_refuses_bad_labels_and_inputs_outside_the_box():
+    # A label of 10 raised libtorch's "Target 10 is out of bounds" (a device-side assert on
+    # CUDA), a float label was truncated, and TRADES clamped inputs outside the box silently.
+    net, (x, y) = seeded_net(), batch(8)
+    with pytest.raises(rampart.DataError, match=r"every label must lie in \[0, 10\)"):
+        rampart.adversarial_loss(net, x, torch.full_like(y, 10), eps=0.1, steps=1)
+    with pytest.raises(rampart.DataError, match="expected an integer tensor"):
+        rampart.adversarial_loss(net, x, y.float() + 0.5, eps=0.1, steps=1)
+    with pytest.raises(rampart.ConfigError, match="outside the declared box"):
+        rampart.adversarial_loss(net, x * 4 - 2, y, method="trades", eps=0.1, steps=1)
+    loss, logits = rampart.adversarial_loss(net, x, y, method="trades", eps=0.1, steps=1)
+    assert torch.isfinite(loss) and logits.shape == (8, 10)
+
+
+def test_evaluate_reads_uint8_pixels_as_the_cli_does():
+    # The class-count probe called the model on the raw uint8 batch (a dtype error) before the
+    # native side scaled the pixels.
+    net, (x, y) = seeded_net(), batch(8)
+    pixels = (x * 255).round().to(torch.uint8)
+    config = {"attacks": [{"name": "fgsm", "eps": 0.05}]}
+    as_pixels = rampart.evaluate(net, pixels, y, config=config)
+    as_floats = rampart.evaluate(net, pixels.float() / 255, y, config=config)
+    assert as_pixels["clean"] == as_floats["clean"]
+    assert as_pixels["attacks"][0]["robust_accuracy"] == as_floats["attacks"][0]["robust_accuracy"]
+
+
+def test_a_model_and_inputs_on_different_devices_get_one_clear_error():
+    x, y = batch(4)
+    meta = torch.nn.Linear(2, 2, device="meta")  # another device than x's, on a CPU-only machine
+    with pytest.raises(rampart.ConfigError, match="x is on cpu, the model's parameters on meta"):
+        rampart.adversarial_loss(meta, x, y, eps=0.1, steps=1)
+    with pytest.raises(rampart.ConfigError, match="x is on cpu, the model's parameters on meta"):
+        rampart.pgd(meta, x, y, eps=0.1)

@@ -33,6 +33,13 @@ TEST_CASE("learning-rate schedules give exact values", "[training]") {
   CHECK(learning_rate(warm, 1.0, 0, 0, 4, 3) == Approx(0.25));
   CHECK(learning_rate(warm, 1.0, 0, 3, 4, 3) == Approx(1.0));
   CHECK(learning_rate(warm, 1.0, 1, 0, 4, 3) == Approx(1.0));
+  // A warm-up that ends inside a step never raises the rate above the schedule's (it gave 10x
+  // at the first step of 0.01 epochs of 10 steps, 1.33x at 0.5 epochs of 3).
+  warm.warmup_epochs = 0.01;
+  CHECK(learning_rate(warm, 0.1, 0, 0, 10, 1) == Approx(0.1));
+  warm.warmup_epochs = 0.5;
+  CHECK(learning_rate(warm, 0.1, 0, 0, 3, 1) == Approx(0.1 / 1.5));
+  CHECK(learning_rate(warm, 0.1, 0, 1, 3, 1) == Approx(0.1));
 }
 
 TEST_CASE("schedule configs are validated", "[training]") {

@@ -124,5 +124,23 @@ TEST_CASE("train killed mid-epoch then --resume ends with the uninterrupted weig
     optimizer_tensors += a.tensors[i].first.rfind("optimizer.", 0) == 0;
   }
   CHECK(optimizer_tensors == 8);  // momentum buffers of the 8 parameters
+
+  // Resuming the 3 trained epochs with train.epochs 2 trained nothing and re-exported the
+  // 3-epoch model as a 2-epoch run's: refused (exit 2), the checkpoint as it was.
+  auto fewer = test::run_process(
+      {test::rampart_binary(), "train", config, "--resume", "--set", "train.epochs=2"});
+  CHECK(fewer.exit_code == 2);
+  CHECK_THAT(fewer.output, Catch::Contains("train.epochs: 2, but") &&
+                               Catch::Contains("has trained 3: --resume continues a run"));
+  CHECK(read(dir + "/killed/checkpoint.safetensors").metadata.at("epochs_completed") == "3");
+  // --allow-unpinned (security.allow_unpinned) does not change the training: no warning that
+  // the config changed (the hash left security out).
+  auto flagged = test::run_process({test::rampart_binary(), "train", config, "--resume", "--allow-unpinned"});
+  INFO(flagged.output);
+  CHECK(flagged.exit_code == 0);
+  CHECK_THAT(flagged.output, !Catch::Contains("the config changed"));
+  auto changed = test::run_process(
+      {test::rampart_binary(), "train", config, "--resume", "--set", "seed=9"});
+  CHECK_THAT(changed.output, Catch::Contains("the config changed"));
   rampart::core::remove_tree(dir);
 }
