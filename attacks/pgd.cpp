@@ -150,13 +150,15 @@ AttackResult pgd(models::Model& model, const at::Tensor& x_given, const at::Tens
   int64_t forwards = 0, backwards = 0;
 
   const int64_t n = x.size(0);
+  if (!options.verdict()) {  // one run, its last iterates as they are (validate: restarts 1)
+    // Contiguous, as the restarts' index_select copies are (the CUDA graph's buffers must be).
+    const RunResult run = run_once(model, x.detach().contiguous(), labels.contiguous(),
+                                   ids.contiguous(), options, 0, forwards, backwards);
+    return detail::make_result(x.detach(), run.adversarial, run.success, forwards, backwards);
+  }
   at::Tensor best = x.detach().clone();
   at::Tensor best_objective = at::full({n}, -std::numeric_limits<double>::infinity(), x.options());
   at::Tensor fooled = at::zeros({n}, x.options().dtype(at::kBool));
-  if (!options.verdict()) {  // one run, its last iterates as they are (validate: restarts 1)
-    const RunResult run = run_once(model, x.detach(), labels, ids, options, 0, forwards, backwards);
-    return detail::make_result(x.detach(), run.adversarial, fooled, forwards, backwards);
-  }
   for (int64_t r = 0; r < options.restarts(); ++r) {
     // Later restarts attack only the samples not fooled yet.
     const at::Tensor pending = fooled.logical_not().nonzero().squeeze(1);

@@ -152,9 +152,11 @@ int run_audit_data(const AuditCommand& command) {
   }();
   // The folder is one audit's set: an earlier run's features.npy beside this audit.json (saved
   // then, not now) would be taken for these; audit.json, written last, says the set is whole.
-  std::error_code ec;
-  std::filesystem::remove(command.out + "/features.npy", ec);
-  if (ec) throw DataError(command.out + "/features.npy: cannot replace it: " + ec.message());
+  for (const char* stale : {"audit.json", "features.npy"}) {
+    std::error_code ec;
+    std::filesystem::remove(command.out + "/" + stale, ec);
+    if (ec) throw DataError(command.out + "/" + stale + ": cannot replace it: " + ec.message());
+  }
   if (audit.save_features) datasets::write_npy(command.out + "/features.npy", features);
   defenses::poisoning::write_audit_reports(command.out, result, audit, context, data.images,
                                            data.labels, spec.input.range_min, spec.input.range_max);

@@ -19,6 +19,9 @@ namespace rampart::cli {
 namespace {
 
 constexpr const char* kOutputs[] = {"images.npy", "labels.npy", "poisoned.npy", "poison.json"};
+// Written before the arrays: a folder a poisoning stopped half-way in (no poison.json yet) is
+// still known as the poisoner's, and a rerun replaces it.
+constexpr const char* kMarker = ".rampart-poison";
 
 // The poisoned copy must not replace the data it was made from (`data.images: d/images.npy`
 // with `--out d`), nor arrays of the user's that no earlier poisoning wrote (a folder of
@@ -36,12 +39,13 @@ void refuse_overwriting(const std::string& out, const std::vector<std::string>& 
       }
     }
   }
-  if (fs::exists(fs::path(out) / "poison.json", ec)) return;  // an earlier poisoning's set
+  if (fs::exists(fs::path(out) / "poison.json", ec) || fs::exists(fs::path(out) / kMarker, ec)) {
+    return;  // an earlier poisoning's set, whole or stopped half-way
+  }
   for (const char* name : {"images.npy", "labels.npy", "poisoned.npy"}) {
     if (fs::exists(fs::path(out) / name, ec)) {
       throw ConfigError("--out " + out + ": holds " + name + " but no poison.json, so no earlier "
-                        "rampart data poison wrote it (or one stopped half-way): choose another "
-                        "folder, or remove the arrays");
+                        "rampart data poison wrote it: choose another folder, or remove the arrays");
     }
   }
 }
@@ -81,6 +85,7 @@ int run_data_poison(const PoisonCommand& command) {
   const std::string dir = command.out + "/";
   // poison.json, written last, says the folder holds one complete set: a run that stops half-way
   // (a full disk) leaves none, rather than the old one beside new arrays.
+  core::write_file_atomic(dir + kMarker, "This folder holds a poisoned copy made by rampart data poison.\n");
   std::error_code ec;
   std::filesystem::remove(dir + "poison.json", ec);
   if (ec) throw DataError(dir + "poison.json: cannot replace it: " + ec.message());

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -7,6 +8,8 @@
 #include "eval/eval_config.h"
 #include "eval/reports.h"
 #include "eval/runner.h"
+#include "models/checkpoint.h"
+#include "security/model_intake.h"
 #include "training/trainer.h"
 
 namespace rampart::cli {
@@ -32,7 +35,7 @@ int run_quickstart(const std::string& out_dir, const std::vector<std::string>& o
       core::string_override("model.checkpoint", out_dir + "/checkpoint.safetensors"),
       core::string_override("report.dir", out_dir + "/report")};
   split_overrides(overrides, train_overrides, eval_overrides);
-  const auto train_config = training::parse_train_config(
+  auto train_config = training::parse_train_config(
       core::parse_config(kQuickstartConfig, "configs/quickstart.yaml (built in)", train_overrides));
   auto eval_config = eval::parse_eval_config(core::parse_config(
       kQuickstartEvalConfig, "configs/quickstart_eval.yaml (built in)", eval_overrides));
@@ -40,6 +43,18 @@ int run_quickstart(const std::string& out_dir, const std::vector<std::string>& o
   // 1. Train the small CNN, or reuse (resume) the one a previous quickstart left in out_dir.
   training::TrainOptions train_options;
   train_options.resume = std::filesystem::exists(out_dir + "/checkpoint.safetensors");
+  if (train_options.resume) {
+    // A model trained longer by an earlier quickstart (--set train.epochs=5) is reused as it
+    // is: --resume would refuse a run of fewer epochs than its checkpoint has.
+    security::IntakeOptions own;
+    own.own_output = true;
+    const auto meta = models::read_checkpoint(out_dir + "/checkpoint.safetensors", own).metadata;
+    const auto trained = meta.find("epochs_completed");
+    if (trained != meta.end() && trained->second.find_first_not_of("0123456789") == std::string::npos &&
+        !trained->second.empty() && trained->second.size() < 10) {
+      train_config.epochs = std::max<int64_t>(train_config.epochs, std::stoll(trained->second));
+    }
+  }
   std::printf("rampart quickstart 1/2: %s a small CNN on Fashion-MNIST (%lld epochs) in %s\n",
               train_options.resume ? "reusing" : "training",
               static_cast<long long>(train_config.epochs), out_dir.c_str());

@@ -79,7 +79,10 @@ int run_data_relabel(const RelabelCommand& command) {
   // (that model saw these poisons): its data's root must be this data's without these flags.
   if (const auto trained = file.metadata.find("data_root");
       excluded != file.metadata.end() && trained != file.metadata.end()) {
-    const std::string sanitised = datasets::data_root(datasets::exclude_points(data, flagged, audit));
+    // The root of exactly these points, as the trainer records it (not data_root(), which
+    // returns the full data's manifest root when the config names a manifest).
+    const std::string sanitised = datasets::manifest_root(
+        datasets::point_digests(datasets::exclude_points(data, flagged, audit)));
     if (trained->second != sanitised) {
       throw ConfigError("--model " + spec.checkpoint + ": trained on other data (root " +
                         trained->second + ", data.exclude " + metadata("data_exclusion_file") +

@@ -306,6 +306,10 @@ std::vector<ConfiguredAttack> parse_attacks(const core::ConfigNode& root,
              std::string::npos)) {
       entry.fail_at("tag", "must be 1 to 32 letters, digits, '_' or '.', got '" + tag + "'");
     }
+    if (tag == "bpda") {  // the suffix of the BPDA twins behind a transform (and of their gates)
+      entry.fail_at("tag", "'bpda' is reserved for the BPDA twins Rampart adds behind a model "
+                           "transform; choose another tag");
+    }
     for (std::size_t i = before; i < out.size(); ++i) {
       out[i].id = out[i].attack->id() + (tag.empty() ? "" : "-" + tag);
       out[i].family = name + (tag.empty() ? "" : "_" + tag);

@@ -86,7 +86,12 @@ void write_reports(const ReportSpec& spec, const EvalOutput& output) {
   // earlier document goes first (a run that then fails, say on a full disk while writing adv/,
   // leaves no earlier junit.xml that passed for a CI step to publish), then every grid and
   // array this run does not write; this run's documents come last, report.json the very last.
-  if (holds_rampart_report(dir)) {
+  std::error_code ec;
+  const bool earlier_report = holds_rampart_report(dir);
+  // The marker goes only into a folder that is Rampart's: a new or empty one, or one of an
+  // earlier report. A folder of the user's own stays theirs (never cleaned by a later run).
+  const bool ours = earlier_report || !fs::exists(dir, ec) || fs::is_empty(dir, ec);
+  if (earlier_report) {
     for (const char* file : {"report.json", "report.md", "junit.xml", "report.html"}) {
       remove_file(dir / file);
     }
@@ -97,8 +102,10 @@ void write_reports(const ReportSpec& spec, const EvalOutput& output) {
     remove_stale(dir, "images", ".png", kept);
   }
   core::make_directories(dir.string());
-  core::write_file_atomic((dir / kMarker).string(),
-                          "This folder holds Rampart's reports; a new run into it replaces them.\n");
+  if (ours) {
+    core::write_file_atomic((dir / kMarker).string(),
+                            "This folder holds Rampart's reports; a new run into it replaces them.\n");
+  }
 
   for (const auto& [id, adversarial] : output.adversarial) {
     datasets::write_npy((dir / ("adv/" + id + ".npy")).string(), adversarial.contiguous());

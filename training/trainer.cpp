@@ -237,7 +237,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     if (options.robust_validation) {
       result.best_robust_accuracy = restored.best_robust_accuracy;
       result.best_epoch = restored.best_epoch;
-      settle_staged_best(result.best_checkpoint, result.best_epoch, config);
+      // Rank 0 alone: every rank of a distributed run shares train.output.
+      if (options.write_outputs) settle_staged_best(result.best_checkpoint, result.best_epoch, config);
     }
     result.checkpoint_sha256 = restored.sha256;  // replaced when an epoch is saved
     spdlog::info("resuming from {} after epoch {}", result.checkpoint, first_epoch);

@@ -223,7 +223,11 @@ TEST_CASE("rampart data poison writes the poisoned set and its ground truth",
   CHECK(users.exit_code == 2);
   CHECK_THAT(users.output, Catch::Contains("holds images.npy but no poison.json"));
   CHECK(core::read_file(own + "/images.npy") == bytes_before);
+  // A poisoning stopped half-way (arrays, no poison.json yet) left its marker: a rerun replaces it.
+  CHECK(std::filesystem::exists(dir + "/out/.rampart-poison"));
+  std::filesystem::remove(dir + "/out/poison.json");
   const auto again = test::run_process(
       {test::rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/out"});
   CHECK(again.exit_code == 0);
+  CHECK(std::filesystem::exists(dir + "/out/poison.json"));
 }

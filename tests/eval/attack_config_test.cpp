@@ -401,6 +401,8 @@ TEST_CASE("a backdoor entry parses its trigger and target, with located errors",
 
   const std::vector<std::pair<std::string, std::string>> cases{
       {"attacks: [{name: backdoor, trigger: {type: blend}}]\n", "missing required key 'target'"},
+      // A user tag "bpda" made an id that reads as a BPDA twin (and its gate as masked).
+      {"attacks: [{name: pgd, eps: 0.1, tag: bpda}]\n", "attacks[0].tag: 'bpda' is reserved"},
       {"attacks: [{name: backdoor, target: 1}]\n", "missing required key 'trigger'"},
       {"attacks: [{name: backdoor, target: 10, trigger: {type: blend}}]\n",
        "attacks: backdoor-blend-to-10: target 10 is not a class of the model (model.num_classes is 10)"},

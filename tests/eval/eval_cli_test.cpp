@@ -196,6 +196,7 @@ TEST_CASE("a cascaded success-rate gate is cumulative, a rerun leaves no earlier
   CHECK_FALSE(std::filesystem::exists(dir + "/out"));
   CHECK_FALSE(std::filesystem::exists(dir + "/report"));
   CHECK(std::filesystem::exists(out + "/images/mine.png"));  // no earlier report.json: kept
+  CHECK_FALSE(std::filesystem::exists(out + "/.rampart-report"));  // nor marked as Rampart's
 
   // The same folder, JSON only, no adversarial examples, FGSM alone, a failing gate: nothing of
   // the first run is left to say "passed".
