@@ -356,6 +356,24 @@ TEST_CASE("audit-data and data relabel refuse bad ground truths, outputs and mod
   CHECK(!std::filesystem::exists(dir + "/set/features.npy"));
   CHECK(std::filesystem::exists(dir + "/set/audit.json"));
 
+  // With a manifest in the config, data relabel compared the model's root with the whole data's
+  // manifest root and refused the very model retrained without the audit's points.
+  write_bytes(dir + "/m.yaml", model + data + "}\n");
+  r = run_process({rampart_binary(), "data", "manifest", dir + "/m.yaml", "--out", dir + "/m.json"});
+  REQUIRE(r.exit_code == 0);
+  write_bytes(dir + "/sanitised.yaml", "seed: 0\n" + model + data + ", manifest: " + dir +
+                                           "/m.json, exclude: " + dir + "/a.json}\n" +
+                                           "train: {epochs: 1, export_torchscript: false, output: " +
+                                           dir + "/s}\n");
+  r = run_process({rampart_binary(), "train", dir + "/sanitised.yaml"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  r = run_process({rampart_binary(), "data", "relabel", dir + "/sanitised.yaml", "--model",
+                   dir + "/s/checkpoint.safetensors", "--out", dir + "/manifest-relabel.json",
+                   "--allow-unpinned"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+
   // data relabel with a model whose outputs are NaN said every flagged point was "kept in its
   // label" and left out (exit 0); now refused like audit-data refuses it.
   std::string bytes = rampart::core::read_file(checkpoint);
