@@ -23,7 +23,7 @@ namespace rampart::defenses::poisoning {
 ///     dims: 20                           # PCA dims of the split refinement
 ///     spectral_starts: 3                 # top singular directions tried as the split's start
 ///     robust: {keep: 0.75, min_share: 0.05, min_diversity: 1.5, peels: 2}  # the split's robust start
-///     tail_k: 4                          # poisoned class: also flag the suspect-side tail
+///     tail_k: 3                          # poisoned class: also flag the suspect-side tail
 ///     polish_rounds: 3                   # ... and restart the split from the flagged points
 ///     max_flagged_share: 0.75            # a larger flagged side: peel the other, split again
 ///     min_source_entropy: 1.609          # ln 5: the flagged side's least source entropy
@@ -59,7 +59,10 @@ struct AuditSpec {
   /// much tighter than the rest: peeling twice found 596 of the 600, no clean point
   /// (docs/poisoning.md). 0: no peeling.
   int64_t robust_peels = 2;
-  double tail_k = 4.0;
+  /// 3 since 2026-12-06: at 4, a 1% BadNets run with the patch in the bottom-right corner and
+  /// ankle boots as the target left 117 footwear and bag poisons on the clean side (recall
+  /// 80.5%); at 3 all 600, at 14 to 90 more false positives on 15 saved runs (docs/poisoning.md).
+  double tail_k = 3.0;
   /// spectral, in a poisoned class whose split is not peeled: when the flagged side would hold
   /// more than this share of the class, the split cut a tight minority off a class whose poisons
   /// lie on both sides (at 10% poisoning the target class is half poison, and one source class's
