@@ -233,7 +233,7 @@ TEST_CASE("a cascaded success-rate gate is cumulative, a rerun leaves no earlier
   CHECK_FALSE(std::filesystem::exists(out + "/junit.xml"));
   CHECK(std::filesystem::exists(out + "/report.html"));
   // A run whose writing fails half-way (adv/ is a file) leaves no earlier document behind.
-  std::filesystem::remove_all(out + "/adv");
+  core::remove_tree(out + "/adv");
   test::write_bytes(out + "/adv", "a file");
   run = with_formats("[junit]");
   CHECK(run.exit_code == 4);
