@@ -80,7 +80,7 @@ TEST_CASE("command-line overrides (--set) replace values and are named as such",
   CHECK_THROWS_AS(parse_config(kConfig, "c.yaml", {"seed.x=1"}), ConfigError);
 }
 
-TEST_CASE("--set KEY= with no value is refused, --set KEY=null removes the key", "[config]") {
+TEST_CASE("a command-line KEY= with no value is refused, KEY=null removes the key", "[config]") {
   // `--set data.exclude=$AUDIT` with AUDIT unset must not read as "no exclude".
   CHECK(message_of([] { parse_config(kConfig, "c.yaml", {"data.exclude="}); }) ==
         "--set data.exclude=: no value (write data.exclude=null to remove the key)");
