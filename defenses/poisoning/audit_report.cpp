@@ -66,6 +66,7 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
     if (v.robust_peels > 0 || v.majority_peeled) {
       if (v.robust_peels > 0) j["robust_peels"] = v.robust_peels;
       if (v.majority_peeled) j["majority_peeled"] = true;
+      if (v.peeled_until_ordinary) j["peeled_until_ordinary"] = true;
       j["peeled"] = v.peeled;
       j["peeled_split_separation"] = v.peeled_split_separation;
       if (v.side_rule == "source_entropy") j["peeled_other_class_share"] = v.peeled_other_class_share;

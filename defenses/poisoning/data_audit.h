@@ -22,7 +22,7 @@ namespace rampart::defenses::poisoning {
 ///     min_separation: 7                  # and the least split separation judged poisoned
 ///     dims: 20                           # PCA dims of the split refinement
 ///     spectral_starts: 3                 # top singular directions tried as the split's start
-///     robust: {keep: 0.75, min_share: 0.05, min_diversity: 1.5, peels: 2}  # the split's robust start
+///     robust: {keep: 0.75, min_share: 0.05, min_diversity: 1.5, peels: 4}  # the split's robust start
 ///     tail_k: 3                          # poisoned class: also flag the suspect-side tail
 ///     polish_rounds: 3                   # ... and restart the split from the flagged points
 ///     max_flagged_share: 0.75            # a larger flagged side: peel the other, split again
@@ -56,12 +56,14 @@ struct AuditSpec {
   /// robust_min_share (a tight group of odd points: one source class's poisons, or a clean
   /// class's few odd garments) and the class's robust split passes the per-class test (the one a
   /// peeled split is judged by), that minority is peeled off and the rest of the class split
-  /// again from the robust start, up to this many times; a split of the rest that passes the
-  /// gates (and min_separation) makes the class's suspect side the peeled minorities plus its
-  /// own suspect side. On a 1% BadNets Fashion-MNIST model the poisons came in sub-clusters, one
-  /// much tighter than the rest: peeling twice found 596 of the 600, no clean point
-  /// (docs/poisoning.md). 0: no peeling.
-  int64_t robust_peels = 2;
+  /// again from the robust start, up to this many times, while the split of the rest stands out
+  /// among the classes' robust splits; one that passes the gates (and min_separation) makes the
+  /// class's suspect side the peeled minorities plus its own suspect side; once the rest's split
+  /// is ordinary, the peeled minorities alone are, if they hold robust_min_share of the class.
+  /// On a 1% BadNets Fashion-MNIST model the poisons came in sub-clusters, one much tighter than
+  /// the rest: peeling twice found 596 of the 600, no clean point; on the 1% corner run of seed 7
+  /// three tight groups held all 600 (docs/poisoning.md). 0: no peeling.
+  int64_t robust_peels = 4;
   /// 3 since 2026-12-06: at 4, a 1% BadNets run with the patch in the bottom-right corner and
   /// ankle boots as the target left 117 footwear and bag poisons on the clean side (recall
   /// 80.5%); at 3 all 600, and 16 to 91 more false positives, the same verdicts, on 17 other
@@ -140,6 +142,10 @@ struct ClassVerdict {
   /// rest that was used (AuditSpec::robust_peels; 0: the class's own robust split), their
   /// points, and the separation of that last split (the class is still tested on the first).
   int64_t robust_peels = 0, peeled = 0;
+  /// spectral, robust start: peeled until the split of the rest no longer stood out among the
+  /// classes' robust splits; the suspect side is the peeled minorities alone (peeled_split_* are
+  /// that ordinary split's).
+  bool peeled_until_ordinary = false;
   /// spectral, in a poisoned class: its flagged side would have held more than
   /// AuditSpec::max_flagged_share of it, so the other side was peeled off and the rest split
   /// again (`peeled` points, the rest's split at peeled_split_separation, p-value below).
@@ -151,7 +157,8 @@ struct ClassVerdict {
   /// spectral, peeled: the per-class test's p-value of the split of the rest, among the other
   /// classes' splits from the same start (robust peels: robust splits; majority_peeled: spectral
   /// ones). The peeling is kept only under the test's level (a rejected one leaves robust_peels 0
-  /// and majority_peeled false); 0 also when no split of the rest was found.
+  /// and majority_peeled false), or, peeled_until_ordinary, at or above it; 0 also when no
+  /// split of the rest was found.
   double peeled_split_p_value = 0;
   /// spectral and activation clustering: the suspect cluster's share of the class, the
   /// silhouette of the two-cluster split.

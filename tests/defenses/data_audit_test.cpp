@@ -661,7 +661,7 @@ TEST_CASE("peeling: a tight sub-cluster of one source class's poisons is set asi
   CHECK(j["robust_peels"] == 1);
   CHECK(j["peeled"] == t.peeled);
   CHECK(j["peeled_split_p_value"] == t.peeled_split_p_value);
-  CHECK(report["spec"]["robust"]["peels"] == 2);
+  CHECK(report["spec"]["robust"]["peels"] == 4);
 
   auto root = core::parse_config("a: {robust: {peels: 3}}\nb: {robust: {peels: -1}}\n", "a.yaml");
   CHECK(parse_audit_spec(root.child("a")).robust_peels == 3);
@@ -715,6 +715,120 @@ TEST_CASE("peeling: a clean class's tight group cannot ride on a diverse split o
   CHECK(r.flagged.numel() == 0);
   const auto j = audit_json(r, AuditSpec{}, AuditContext{})["detectors"][0]["classes"][kOdd];
   CHECK(j["peeled_other_class_share"] == v.peeled_other_class_share);
+}
+
+namespace {
+
+// layered's classes with three tight groups (20, 25 and 18 points) moved into class `target`'s
+// region, each off along its own axis (9, 12, 15; 48, 36 and 26 units, so that the robust start
+// finds one at a time, as it did on the real model): with `relabel`, points of source
+// classes {0, 1, 2}, {4, 5} and {7, 8} given the target label (poisons of a trigger that the
+// network learned per kind of garment); without, points of the target class itself (a clean
+// class's odd kinds). Images stay their own.
+Layered three_groups(int64_t target, bool relabel, double scale, uint64_t seed) {
+  Layered l = layered(target, target, 0, 0, false, seed);
+  const at::Tensor centre = l.features.index({l.labels == target}).mean(0);
+  const std::vector<std::vector<int64_t>> sources = {{0, 1, 2}, {4, 5}, {7, 8}};
+  const std::vector<int64_t> axes = {9, 12, 15}, sizes = {20, 25, 18};
+  const std::vector<double> distances = {48.0, 36.0, 26.0};
+  std::vector<at::Tensor> moved;
+  int64_t taken = 0;  // own points already moved (without relabel)
+  for (std::size_t g = 0; g < sources.size(); ++g) {
+    at::Tensor from = at::zeros({l.labels.numel()}, at::kBool);
+    if (relabel) {
+      for (const int64_t c : sources[g]) from |= l.labels == c;
+    } else {
+      from = l.labels == target;
+    }
+    at::Tensor pool = from.nonzero().flatten();
+    if (relabel) pool = pool.index_select(0, at::randperm(pool.numel()));  // its source classes mixed
+    const int64_t first = relabel ? 0 : taken;
+    const at::Tensor rows = pool.slice(0, first, first + sizes[g]);
+    taken += sizes[g];
+    at::Tensor offset = at::zeros({24});
+    offset[axes[g]] = scale * distances[g];
+    l.features.index_put_({rows}, centre + offset + 0.3 * at::randn({sizes[g], 24}));
+    moved.push_back(rows);
+  }
+  l.tight = std::get<0>(at::cat(moved).sort());
+  if (relabel) l.labels.index_fill_(0, l.tight, target);
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("peeling until the rest is ordinary: poisons in three tight groups, each too small alone",
+          "[defenses][poisoning][audit]") {
+  // Like the 1% corner run of seed 7 (docs/poisoning.md, "The patch in a corner"): the robust
+  // split cut off one tight group of poisons after another (153, 302 and 146 of the 6,600
+  // sandals, each under robust_min_share), and after the third the rest split as clean classes
+  // do. Two peels never reach an ordinary rest: the class was not judged poisoned.
+  constexpr int64_t kTarget = 6;
+  const double scale = GENERATE(1.0, 0.6);
+  INFO("distances x " << scale);
+  const Layered l = three_groups(kTarget, true, scale, 51);
+  AuditSpec two;
+  two.robust_peels = 2;
+  const DetectorResult before = audit_features(l.features, l.labels, 10, two, at::Tensor(), l.inputs).detectors[0];
+  CHECK_FALSE(before.classes[kTarget].poisoned);
+  CHECK(before.flagged.sum().item<int64_t>() == 0);
+  // At the larger distances the top singular direction cuts off the farthest group alone: that
+  // split stands out, but one group looks like few classes (vetoed), and the peeled groups held
+  // in reserve are judged instead. At the smaller ones, as on the real model, no split but the
+  // peeled groups stands out.
+  CHECK(before.classes[kTarget].source_entropy_veto == (scale == 1.0));
+
+  const AuditResult r = audit_features(l.features, l.labels, 10, AuditSpec{}, at::Tensor(), l.inputs);
+  const DetectorResult& s = r.detectors[0];
+  for (const auto& v : s.classes) CHECK(v.poisoned == (v.label == kTarget));
+  const ClassVerdict& t = s.classes[kTarget];
+  CHECK(t.split_start == "robust");
+  CHECK(t.peeled_until_ordinary);
+  CHECK(t.robust_peels == 3);
+  CHECK(t.peeled == 63);
+  CHECK(t.peeled_split_p_value >= AuditSpec{}.alpha / 10);  // the last rest's split: ordinary
+  CHECK(t.separation == t.robust_separation);  // tested on the first split, like the others
+  CHECK(t.suspect_source_entropy >= std::log(5.0));  // seven source classes
+  CHECK(t.peeled_other_class_share > 0.9);
+  const AuditScore score = score_audit(s.flagged, l.tight, r.points);
+  CHECK(score.recall() == 1.0);
+  CHECK(score.false_positive_rate() <= 0.01);
+  const auto j = audit_json(r, AuditSpec{}, AuditContext{})["detectors"][0]["classes"][kTarget];
+  CHECK(j["peeled_until_ordinary"] == true);
+  CHECK(j["robust_peels"] == 3);
+
+  // The same three groups made of the class's own points (its odd kinds, its own images): peeled
+  // the same way, but they look like their own class, not judged poisoned.
+  const Layered clean = three_groups(kTarget, false, scale, 51);
+  const AuditResult c = audit_features(clean.features, clean.labels, 10, AuditSpec{}, at::Tensor(), clean.inputs);
+  const ClassVerdict& odd = c.detectors[0].classes[kTarget];
+  CHECK(odd.peeled_until_ordinary);
+  CHECK(odd.source_entropy_veto);
+  for (const auto& v : c.detectors[0].classes) CHECK_FALSE(v.poisoned);
+  CHECK(c.flagged.numel() == 0);
+
+  // Like the clean trousers of the 1% border run of seed 9 (docs/poisoning.md): most of the odd
+  // kinds look like other classes (45 of the 63 get five images of each other class), so their
+  // source entropy passes the floor and most have another class's image nearest, but not the
+  // 90% that a peeled-only candidate needs: not judged poisoned.
+  Layered look_alike = clean;
+  std::vector<at::Tensor> donors;
+  for (int64_t k = 0; k < 10; ++k) {
+    if (k != kTarget) donors.push_back((look_alike.labels == k).nonzero().flatten().slice(0, 0, 5));
+  }
+  look_alike.inputs = clean.inputs.clone();
+  look_alike.inputs.index_put_({clean.tight.slice(0, 0, 45)}, clean.inputs.index_select(0, at::cat(donors)));
+  const AuditResult a = audit_features(look_alike.features, look_alike.labels, 10, AuditSpec{}, at::Tensor(),
+                                       look_alike.inputs);
+  const ClassVerdict& o = a.detectors[0].classes[kTarget];
+  CHECK(o.peeled_until_ordinary);
+  CHECK(o.suspect_source_entropy >= std::log(5.0));
+  CHECK(o.suspect_source_entropy > o.other_source_entropy);
+  CHECK(o.peeled_other_class_share >= 0.5);
+  CHECK(o.peeled_other_class_share < 0.9);
+  CHECK(o.source_entropy_veto);
+  for (const auto& v : a.detectors[0].classes) CHECK_FALSE(v.poisoned);
+  CHECK(a.flagged.numel() == 0);
 }
 
 TEST_CASE("peeling a flagged majority: one source class's tight poisons split off a half-poisoned "
