@@ -18,8 +18,10 @@ namespace rampart::defenses::poisoning {
 /// min_source_entropy (then the class is not poisoned after all: source_entropy_veto), or
 /// without inputs the more diverse one in feature space (the larger mean squared distance to
 /// its centroid). A robust split that cut off only a minority under robust_min_share, in a class
-/// whose robust split passes the per-class test, is peeled (AuditSpec::robust_peels): the flagged side is then the peeled minorities plus the suspect
-/// side of the rest's split, and it must look like more source classes than the rest.
+/// whose robust split passes the per-class test, is peeled (AuditSpec::robust_peels): the
+/// flagged side is then the peeled minorities plus the suspect side of the rest's split, or,
+/// once the rest's split is ordinary, the peeled minorities alone (peeled_until_ordinary); it
+/// must look like more source classes than the rest.
 DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& labels,
                                int64_t num_classes, const AuditSpec& spec,
                                const at::Tensor& inputs = at::Tensor());
