@@ -63,7 +63,7 @@ struct AuditSpec {
   /// On a 1% BadNets Fashion-MNIST model the poisons came in sub-clusters, one much tighter than
   /// the rest: peeling twice found 596 of the 600, no clean point; on the 1% corner run of seed 7
   /// three tight groups held all 600 (docs/poisoning.md): 3 peels is the least that finds it, 4
-  /// (since 2026-12-06; was 2) leaves a margin, and 2 to 6 judge the 30 other saved runs alike.
+  /// (since 2026-12-06; was 2) leaves a margin, and 2 to 6 judge the 29 other saved runs alike.
   /// 0: no peeling.
   int64_t robust_peels = 4;
   /// 3 since 2026-12-06: at 4, a 1% BadNets run with the patch in the bottom-right corner and
