@@ -1,11 +1,18 @@
 """What the attacks and the evaluation read off the caller's model before they run."""
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional
 
 import torch
 
 from . import _rampart
+
+# The class count of each model object, read once per input shape, dtype and device: a training
+# loop calls adversarial_loss on every batch, and the probe is a forward pass with every
+# submodule's mode switched and switched back. A model whose output width changes later (a new
+# head on the same object) keeps the count first read.
+_CLASSES: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
 
 
 def check_device(model: Any, x: torch.Tensor) -> None:
@@ -22,8 +29,25 @@ def check_device(model: Any, x: torch.Tensor) -> None:
 def num_classes(model: Any, x: torch.Tensor) -> int:
     """The width of the model's output on one point, in eval mode; every submodule's mode comes
     back as it was (model.train() would also switch a frozen BatchNorm back to training).
-    uint8 images are pixels, probed as the evaluation reads them (scaled by 1/255)."""
+    uint8 images are pixels, probed as the evaluation reads them (scaled by 1/255). Read once
+    per model object and input shape, dtype and device (``_CLASSES``)."""
     check_device(model, x)
+    key = (tuple(x.shape[1:]), x.dtype, x.device)
+    try:
+        cached = _CLASSES.get(model)
+    except TypeError:  # an object that takes no weak reference or no hash: probed every call
+        cached = None
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    classes = _probe_classes(model, x)
+    try:
+        _CLASSES[model] = (key, classes)
+    except TypeError:
+        pass
+    return classes
+
+
+def _probe_classes(model: Any, x: torch.Tensor) -> int:
     modes = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
     probe = x[:1].float() / 255 if x.dtype == torch.uint8 else x[:1]
     with torch.no_grad():
@@ -51,9 +75,11 @@ def check_labels(model: Any, x: torch.Tensor, y: torch.Tensor,
     if x.shape[0] == 0:
         return
     classes = num_classes(model, x)
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
-        raise _rampart.DataError(f"labels: every label must lie in [0, {classes}) (the model's "
-                                 f"outputs), got {int(y.min())} to {int(y.max())}")
+    if y.numel():
+        low, high = torch.stack(torch.aminmax(y)).tolist()  # one read from the device, not two
+        if low < 0 or high >= classes:
+            raise _rampart.DataError(f"labels: every label must lie in [0, {classes}) (the "
+                                     f"model's outputs), got {low} to {high}")
     if target is not None and not 0 <= target < classes:
         raise _rampart.ConfigError(f"target: {target} is not a class of the model "
                                    f"(it has {classes})")

@@ -229,6 +229,32 @@ def test_adversarial_loss_refuses_bad_labels_and_inputs_outside_the_box():
     assert torch.isfinite(loss) and logits.shape == (8, 10)
 
 
+def test_the_class_count_probe_runs_once_per_model_and_input_shape():
+    # adversarial_loss probed the model's class count with a forward pass (every submodule's
+    # mode switched and back) on every batch of a training loop.
+    class Counting(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net, self.probes = net, 0
+
+        def forward(self, x):
+            self.probes += int(x.shape[0] == 1)
+            return self.net(x)
+
+    model = Counting(seeded_net())
+    x, y = batch(8)
+    for _ in range(3):
+        rampart.adversarial_loss(model, x, y, eps=0.1, steps=1, seed=0)
+    assert model.probes == 1
+    with pytest.raises(rampart.DataError, match=r"every label must lie in \[0, 10\).*, got \d+ to 10"):
+        rampart.adversarial_loss(model, x, torch.cat([y[:-1], torch.tensor([10])]), eps=0.1, steps=1)
+    assert model.probes == 1  # the cached count still checks the labels
+    assert rampart._model_info.num_classes(model, x[:2]) == 10 and model.probes == 1  # same shape
+    model.double()
+    assert rampart._model_info.num_classes(model, x.double()) == 10
+    assert model.probes == 2  # another dtype is probed again
+
+
 def test_evaluate_reads_uint8_pixels_as_the_cli_does():
     # The class-count probe called the model on the raw uint8 batch (a dtype error) before the
     # native side scaled the pixels.
