@@ -128,7 +128,8 @@ std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
     for (const auto& v : d.classes) {
       md << "| " << class_name(c, v.label) << " | " << v.points << " | " << fixed(v.separation, 2)
          << (v.split_start.empty() ? "" : " (" + v.split_start + ")")
-         << (v.robust_peels > 0 || v.majority_peeled ? " after peeling " + std::to_string(v.peeled) + " points" : "") << " | "
+         << (v.robust_peels > 0 || v.majority_peeled ? " after peeling " + std::to_string(v.peeled) + " points" : "")
+         << (v.peeled_until_ordinary ? ", the rest ordinary" : "") << " | "
          << p_text(v.p_value) << " | " << (v.poisoned ? "**yes**" : v.source_entropy_veto ? "no (source entropy too low)" : "no")
          << " | " << v.flagged << " | " << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
          << (v.poisoned ? fixed(v.suspect_spread, 1) + " / " + fixed(v.other_spread, 1) : "-") << " | "

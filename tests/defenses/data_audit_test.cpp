@@ -796,6 +796,11 @@ TEST_CASE("peeling until the rest is ordinary: poisons in three tight groups, ea
   const auto j = audit_json(r, AuditSpec{}, AuditContext{})["detectors"][0]["classes"][kTarget];
   CHECK(j["peeled_until_ordinary"] == true);
   CHECK(j["robust_peels"] == 3);
+  AuditSpec reported;
+  reported.top_images = 0;
+  const std::string dir = test::make_temp_dir("audit-peeled-until-ordinary");
+  write_audit_reports(dir, r, reported, AuditContext{}, at::rand({l.labels.numel(), 1, 4, 4}), l.labels, 0.0, 1.0);
+  CHECK(core::read_file(dir + "/audit.md").find("after peeling 63 points, the rest ordinary") != std::string::npos);
 
   // The same three groups made of the class's own points (its odd kinds, its own images): peeled
   // the same way, but they look like their own class, not judged poisoned.
