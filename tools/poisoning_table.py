@@ -118,7 +118,7 @@ def main():
                 f"recall >= {need:.0%} in {rec}, false positives <= 1% in {fp}; retrained with a clean floor: "
                 f"{len(retrained)}, ASR <= floor + 1 point in {gone}")
         if epochs in clean:
-            near = sum(1 for r in retrained if r["clean_after"] >= clean[epochs] - 0.005)
+            near = sum(1 for r in retrained if r["clean_after"] >= clean[epochs] - 0.005 - 1e-9)
             line += f", clean accuracy within 0.5 points of the clean model ({pct(clean[epochs])}) in {near}"
         print(line)
     print_bars(rows)
@@ -142,6 +142,11 @@ def print_bars(rows):
             for c in columns}
     if not any(runs.values()):
         return
+
+    def within(gap):
+        """A gap of at most half a point: accuracies are counts over the test set, so a gap of
+        exactly 0.50 points passes (as a float difference it can land a hair above 0.005)."""
+        return gap <= 0.005 + 1e-9
 
     def clean_gap(r, key):
         c = clean.get((r["seed"], r["epochs"]))
@@ -179,18 +184,18 @@ def print_bars(rows):
          (r["seed"], r["asr_after"] <= r["asr_floor"] + 0.01, f"+{100 * (r['asr_after'] - r['asr_floor']):.2f}")),
         ("retrained clean accuracy within 0.5 of the seed's clean model",
          lambda r: None if clean_gap(r, "clean_after") is None else
-         (r["seed"], clean_gap(r, "clean_after") <= 0.005, f"{100 * clean_gap(r, 'clean_after'):.2f}")),
+         (r["seed"], within(clean_gap(r, "clean_after")), f"{100 * clean_gap(r, 'clean_after'):.2f}")),
         ("... within 0.5 of the mean clean model (" + ", ".join(pct(m) for m in means.values()) + ")",
-         lambda r: None if mean_gap(r) is None else (r["seed"], mean_gap(r) <= 0.005, f"{100 * mean_gap(r):.2f}")),
+         lambda r: None if mean_gap(r) is None else (r["seed"], within(mean_gap(r)), f"{100 * mean_gap(r):.2f}")),
         ("... with the flagged points relabelled instead of dropped (data relabel)",
          lambda r: None if clean_gap(r, "clean_relabel") is None else
-         (r["seed"], clean_gap(r, "clean_relabel") <= 0.005, f"{100 * clean_gap(r, 'clean_relabel'):.2f}")),
+         (r["seed"], within(clean_gap(r, "clean_relabel")), f"{100 * clean_gap(r, 'clean_relabel'):.2f}")),
         ("... and its ASR <= the seed's clean model's + 1 point",
          lambda r: None if r["asr_relabel"] is None or r["asr_floor"] is None else
          (r["seed"], r["asr_relabel"] <= r["asr_floor"] + 0.01, f"+{100 * (r['asr_relabel'] - r['asr_floor']):.2f}")),
         ("... a model retrained without exactly the poisons (oracle), within 0.5 of the seed's clean model",
          lambda r: None if clean_gap(r, "clean_oracle") is None else
-         (r["seed"], clean_gap(r, "clean_oracle") <= 0.005, f"{100 * clean_gap(r, 'clean_oracle'):.2f}")),
+         (r["seed"], within(clean_gap(r, "clean_oracle")), f"{100 * clean_gap(r, 'clean_oracle'):.2f}")),
     ]
     worst = {
         "recall >= 99% (>= 95% at 1%)": lambda rs: f"min {pct(min(r['recall'] for r in rs))}",
