@@ -6,6 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "datasets/random.h"
@@ -33,6 +34,19 @@ Batcher::Batcher(const Dataset& data, int64_t batch_size, bool shuffle, uint64_t
 }
 
 int64_t Batcher::num_batches() const { return (size() + batch_size_ - 1) / batch_size_; }
+
+std::pair<int64_t, int64_t> Batcher::bounds(int64_t index) const {
+  const int64_t n = size();
+  const int64_t last = num_batches() - 1;
+  const int64_t remainder = n - last * batch_size_;  // the last batch's share, in [1, batch_size]
+  if (last == 0 || 2 * remainder >= batch_size_ || index < last - 1) {
+    return {index * batch_size_, std::min(n, (index + 1) * batch_size_)};
+  }
+  // A tail under half a batch: the last two batches share their points, the larger first.
+  const int64_t shared_begin = (last - 1) * batch_size_;
+  const int64_t middle = shared_begin + (batch_size_ + remainder + 1) / 2;
+  return index == last ? std::make_pair(middle, n) : std::make_pair(shared_begin, middle);
+}
 
 at::Tensor Batcher::order_tensor(int64_t epoch) const {
   if (epoch < 0)
@@ -68,8 +82,7 @@ Batch Batcher::batch(int64_t epoch, int64_t index) const {
     throw std::out_of_range("Batcher: batch index " + std::to_string(index) + " is outside [0, " +
                             std::to_string(num_batches()) + ")");
   }
-  const int64_t begin = index * batch_size_;
-  const int64_t end = std::min(size(), begin + batch_size_);
+  const auto [begin, end] = bounds(index);
   Batch b;
   b.indices = order_tensor(epoch).slice(0, begin, end).clone();
   b.images = data_.images.index_select(0, b.indices);

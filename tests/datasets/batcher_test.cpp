@@ -110,3 +110,31 @@ TEST_CASE("Batcher shuffles are close to uniform", "[batcher]") {
     REQUIRE(count < 1150);
   }
 }
+
+TEST_CASE("Batcher never ends an epoch on a batch under half the batch size", "[batcher]") {
+  // 9 points in batches of 4 would end on a one-point batch: the last two share 5 points.
+  const Batcher odd(numbered(9), 4, /*shuffle=*/true, /*seed=*/3);
+  REQUIRE(odd.num_batches() == 3);
+  std::vector<int64_t> sizes, seen;
+  for (int64_t i = 0; i < odd.num_batches(); ++i) {
+    const Batch batch = odd.batch(1, i);
+    sizes.push_back(batch.labels.size(0));
+    const int64_t* p = batch.indices.data_ptr<int64_t>();
+    seen.insert(seen.end(), p, p + batch.indices.numel());
+  }
+  REQUIRE(sizes == std::vector<int64_t>{4, 3, 2});
+  REQUIRE(seen == odd.order(1));  // every point once, in the epoch's order
+
+  // The case that set a retraining back (docs/poisoning.md): 53,889 points in batches of 128.
+  const Batcher tail(numbered(53889), 128, true, 4);
+  REQUIRE(tail.num_batches() == 422);
+  REQUIRE(tail.batch(0, 419).labels.size(0) == 128);
+  REQUIRE(tail.batch(0, 420).labels.size(0) == 65);
+  REQUIRE(tail.batch(0, 421).labels.size(0) == 64);
+  REQUIRE(tail.batch(0, 421).indices[63].item<int64_t>() == tail.order(0).back());
+  // A remainder of half a batch or more stays as it is (60,000 in 128s: the last holds 96),
+  // and a data set under one batch is one batch.
+  REQUIRE(Batcher(numbered(60000), 128, true, 4).batch(0, 468).labels.size(0) == 96);
+  REQUIRE(Batcher(numbered(10), 4, true, 1).batch(0, 2).labels.size(0) == 2);
+  REQUIRE(Batcher(numbered(3), 4, true, 1).batch(0, 0).labels.size(0) == 3);
+}
