@@ -12,8 +12,11 @@ rampart=${RAMPART:-build/rampart}
 for run in "$@"; do
   out=$run/relabel
   mkdir -p "$out"
+  before=$(sha256sum "$out/relabel.json" 2>/dev/null || true)
   "$rampart" data relabel "$run/retrain.yaml" --model "$run/retrained/checkpoint.safetensors" \
     --out "$out/relabel.json" --allow-unpinned > "$out/relabel.txt"
+  # A model trained on other labels (the sanitised model was retrained since) is trained again.
+  [[ $before == "$(sha256sum "$out/relabel.json")" ]] || rm -rf "$out/model"
   if [[ ! -f $out/model/checkpoint.safetensors ]]; then
     sed -e "s|exclude: [^,}]*|relabel: $out/relabel.json|" -e "s|output: [^}]*|output: $out/model|" \
       "$run/retrain.yaml" > "$out/train.yaml"
