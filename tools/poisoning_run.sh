@@ -25,6 +25,9 @@ rampart=${RAMPART:-build/rampart}
 fm=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 python=${PYTHON:-/usr/bin/python3}
 threads="threads: ${THREADS:-0}"
+# tools/bootstrap.sh with a target (README's quickstart) installs no numpy; say so before any step.
+"$python" -c "import numpy" 2>/dev/null ||
+  { echo "poisoning_run: $python has no numpy (apt-get install python3-numpy, or PYTHON=...)" >&2; exit 2; }
 mkdir -p "$out"
 # Target and position from the seed: a border position (rows/cols 0-2 or 25-27 hold the image's
 # black frame), or with POSITION=corner one of the four corners (BadNets' placement), where
