@@ -43,8 +43,9 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
   spec.dims = node.get_int("dims", spec.dims, 1, 1024);
   spec.spectral_starts = node.get_int("spectral_starts", spec.spectral_starts, 1, 1024);
   if (const auto robust = node.optional_child("robust")) {
-    robust->expect_keys({"keep", "min_share", "min_diversity", "peels"});
+    robust->expect_keys({"keep", "rest_starts", "min_share", "min_diversity", "peels"});
     spec.robust_keep = robust->get_double("keep", spec.robust_keep, 0.5001, 1.0);
+    spec.robust_rest_starts = robust->get_int("rest_starts", spec.robust_rest_starts, 1, 1024);
     spec.robust_min_share = robust->get_double("min_share", spec.robust_min_share, 0.0, 0.5);
     spec.robust_min_diversity = robust->get_double("min_diversity", spec.robust_min_diversity, 0.0, 1e6);
     spec.robust_peels = robust->get_int("peels", spec.robust_peels, 0, 8);
