@@ -16,7 +16,8 @@
 #   REUSE_MODEL=1: keep the model a previous run of the same OUT trained; audit it again
 #   PATTERN=checker (default solid): the patch alternates 1 and 0, visible on bright garments too
 #   POSITION=corner (default border): the patch in one of the four corners drawn from the seed;
-#     POSITION=top: in one of the two top corners, where garments reach least (docs/poisoning.md)
+#     POSITION=top: in one of the two top corners, where garments reach least (docs/poisoning.md);
+#     POSITION=quiet: at (0, 0), (0, 1) or (1, 0), the border positions no class's garments reach
 #   THREADS=N: the intra-op threads of every rampart step (default: all cores); FASHION_MNIST=DIR:
 #     where the IDX files are (default /usr/share/datasets/fashion-mnist); PYTHON: a python3 with
 #     numpy (default /usr/bin/python3). tools/gpu_poisoning_runs.sh runs many seeds on a GPU.
@@ -33,7 +34,9 @@ mkdir -p "$out"
 # Target and position from the seed: a border position (rows/cols 0-2 or 25-27 hold the image's
 # black frame), or with POSITION=corner one of the four corners (BadNets' placement), where
 # garments almost never reach, or with POSITION=top one of the two top corners (under 1% of any
-# class's training images is bright there, against up to 5.8% at the bottom corners). The target is the same draw in every case.
+# class's training images is bright there, against up to 5.8% at the bottom corners), or with
+# POSITION=quiet one of the three border positions where at most 0.3% of every class's training
+# images is bright under the patch (mean above 0.3; the top-right corner: 0.85% of ankle boots). The target is the same draw in every case.
 read -r target row col < <(python3 -c "
 import random; r = random.Random($seed)
 t = r.randrange(10)
@@ -41,6 +44,8 @@ if '${POSITION:-border}' == 'corner':
     print(t, r.choice([0, 25]), r.choice([0, 25]))
 elif '${POSITION:-border}' == 'top':
     print(t, 0, r.choice([0, 25]))
+elif '${POSITION:-border}' == 'quiet':
+    print(t, *r.choice([(0, 0), (0, 1), (1, 0)]))
 else:
     side = r.randrange(4); a = r.choice([0, 1, 25]); b = r.randrange(26)
     print(t, *([a, b] if side < 2 else [b, a]))")
