@@ -78,6 +78,10 @@ json verdict_json(const ClassVerdict& v, const std::string& detector) {
       j["other_spread"] = v.other_spread;
       j["side_rule"] = v.side_rule;
       j["polish_rounds"] = v.polish_rounds;
+      if (v.residual_groups > 0) {
+        j["residual_groups"] = v.residual_groups;
+        j["residual_flagged"] = v.residual_flagged;
+      }
       if (v.side_rule == "source_entropy") {
         j["suspect_source_entropy"] = v.suspect_source_entropy;
         j["other_source_entropy"] = v.other_source_entropy;
@@ -131,7 +135,11 @@ std::string detector_table_md(const DetectorResult& d, const AuditContext& c) {
          << (v.robust_peels > 0 || v.majority_peeled ? " after peeling " + std::to_string(v.peeled) + " points" : "")
          << (v.peeled_until_ordinary ? ", the rest ordinary" : "") << " | "
          << p_text(v.p_value) << " | " << (v.poisoned ? "**yes**" : v.source_entropy_veto ? "no (source entropy too low)" : "no")
-         << " | " << v.flagged << " | " << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
+         << " | " << v.flagged
+         << (v.residual_groups > 0 ? " (" + std::to_string(v.residual_flagged) + " in " + std::to_string(v.residual_groups) +
+                                         " residual group" + (v.residual_groups > 1 ? "s" : "") + ")"
+                                   : "")
+         << " | " << (v.poisoned ? percent(v.suspect_share) : "-") << " | "
          << (v.poisoned ? fixed(v.suspect_spread, 1) + " / " + fixed(v.other_spread, 1) : "-") << " | "
          << (v.side_rule == "source_entropy"
                  ? fixed(v.suspect_source_entropy, 2) + " / " + fixed(v.other_source_entropy, 2)

@@ -193,6 +193,10 @@ struct ClassVerdict {
   /// below AuditSpec::min_source_entropy or the other side's, or its peeled minorities sit among
   /// its own images, so it is not judged poisoned and nothing is flagged.
   bool source_entropy_veto = false;
+  /// spectral, in a poisoned class judged with the inputs: the small groups of other classes'
+  /// images that the rest of the class (the points not flagged) split off afterwards, and their
+  /// points, flagged too (spectral_detector.cpp: flag_residual_groups).
+  int64_t residual_groups = 0, residual_flagged = 0;
   /// knn_labels and label_margin: the points they flag (relabelling candidates).
   int64_t relabel_candidates = 0;
 };

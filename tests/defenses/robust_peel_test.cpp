@@ -95,3 +95,81 @@ TEST_CASE("peeling: the rest's poisons off its top whitened direction, found fro
   CHECK(parse_audit_spec(root.child("a")).robust_rest_starts == 2);
   CHECK_THROWS_WITH(parse_audit_spec(root.child("b")), Catch::Contains("robust.rest_starts"));
 }
+
+namespace {
+
+// Ten classes of 600 points (a class centre plus unit noise in 24 dims; images: a class prototype
+// plus noise). Relabelled to the target: 55 points of the classes but the target and 1, diverse
+// (20 units off along axis 5, sd 3): the class's split; and 12 `tight` points in a group 15 units
+// off along axis 9 (sd 0.3), which that split leaves on its clean side. The tight points are the
+// first 12 of class 1 (poisons: their images look like trousers, say), or with `own` the first 12
+// of the target itself, moved (a clean group of its own, its images its own).
+RestCase residual_case(bool own) {
+  at::manual_seed(7);
+  const int64_t n = kClasses * kPer;
+  const at::Tensor labels = at::arange(kClasses, at::kLong).repeat_interleave(kPer);
+  const at::Tensor image_protos = at::rand({kClasses, 1, 8, 8});
+  const at::Tensor images = (image_protos.index_select(0, labels) + 0.15 * at::randn({n, 1, 8, 8})).clamp(0, 1);
+  const at::Tensor protos = at::randn({kClasses, 24}) * 6.0;
+  at::Tensor features = protos.index_select(0, labels) + at::randn({n, 24});
+  const at::Tensor sources = ((labels != kTarget) & (labels != 1)).nonzero().flatten();
+  const at::Tensor diverse = std::get<0>(sources.index_select(0, at::randperm(sources.numel()).slice(0, 0, 55)).sort());
+  const at::Tensor tight = (labels == (own ? kTarget : 1)).nonzero().flatten().slice(0, 0, 12);
+  at::Tensor diverse_offset = at::zeros({24}), tight_offset = at::zeros({24});
+  diverse_offset[5] = 20.0;
+  tight_offset[9] = 15.0;
+  const at::Tensor home = protos[kTarget];
+  features.index_put_({diverse}, home + diverse_offset + 3.0 * at::randn({55, 24}));
+  features.index_put_({tight}, home + tight_offset + 0.3 * at::randn({12, 24}));
+  RestCase c;
+  c.features = features;
+  c.labels = labels.clone();
+  c.labels.index_fill_(0, diverse, kTarget);
+  c.labels.index_fill_(0, tight, kTarget);
+  c.poisoned = own ? diverse : std::get<0>(at::cat({diverse, tight}).sort());
+  c.inputs = neighbour_space(images);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("residual groups: a tight group of poisons left on the split's clean side is flagged after",
+          "[defenses][poisoning][audit]") {
+  // Like the 1% top-corner run of seed 7 (docs/poisoning.md): the sandals' split flagged 571 of
+  // the 600 poisons, the other 29 (all trousers) a tight group on its clean side.
+  const RestCase c = residual_case(false);
+  AuditSpec no_rounds;
+  no_rounds.robust_peels = 0;  // no peeling, no residual groups: the split's side and tail alone
+  const AuditResult before = audit_features(c.features, c.labels, kClasses, no_rounds, at::Tensor(), c.inputs);
+  CHECK(score_audit(before.detectors[0].flagged, c.poisoned, before.points).true_positives <= 55);
+
+  const AuditResult r = audit_features(c.features, c.labels, kClasses, AuditSpec{}, at::Tensor(), c.inputs);
+  const DetectorResult& s = r.detectors[0];
+  for (const auto& v : s.classes) CHECK(v.poisoned == (v.label == kTarget));
+  const ClassVerdict& t = s.classes[kTarget];
+  CHECK(t.residual_groups == 1);
+  CHECK(t.residual_flagged == 12);
+  const AuditScore score = score_audit(s.flagged, c.poisoned, r.points);
+  CHECK(score.recall() == 1.0);
+  CHECK(score.false_positive_rate() <= 0.01);
+  const auto j = audit_json(r, AuditSpec{}, AuditContext{})["detectors"][0]["classes"][kTarget];
+  CHECK(j["residual_groups"] == 1);
+  CHECK(j["residual_flagged"] == 12);
+
+  // Without the images nothing vouches for such a group: not flagged.
+  const AuditResult blind = audit_features(c.features, c.labels, kClasses, AuditSpec{}, at::Tensor(), at::Tensor());
+  CHECK(blind.detectors[0].classes[kTarget].residual_groups == 0);
+}
+
+TEST_CASE("residual groups: a poisoned class's own tight group, its images its own, stays unflagged",
+          "[defenses][poisoning][audit]") {
+  const RestCase c = residual_case(true);
+  const AuditResult r = audit_features(c.features, c.labels, kClasses, AuditSpec{}, at::Tensor(), c.inputs);
+  const DetectorResult& s = r.detectors[0];
+  CHECK(s.classes[kTarget].poisoned);
+  CHECK(s.classes[kTarget].residual_groups == 0);
+  const AuditScore score = score_audit(s.flagged, c.poisoned, r.points);
+  CHECK(score.recall() == 1.0);
+  // The 12 moved points of its own (the class's first 12 rows) are not flagged.
+  CHECK(s.flagged.slice(0, kTarget * kPer, kTarget * kPer + 12).sum().item<int64_t>() == 0);
+}
