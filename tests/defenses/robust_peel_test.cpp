@@ -30,14 +30,30 @@ constexpr int64_t kClasses = 10, kPer = 600, kTarget = 3;
 struct RestCase {
   at::Tensor features, labels, inputs, poisoned;
 };
-RestCase rest_case() {
-  at::manual_seed(6);
+// Ten classes of 600 points from `seed`: labels, images (a class prototype plus noise,
+// [1, 8, 8]), feature centres (24 dims) and features (a class centre plus unit noise).
+struct Classes {
+  at::Tensor labels, images, protos, features;
+};
+Classes classes(uint64_t seed) {
+  at::manual_seed(seed);
   const int64_t n = kClasses * kPer;
-  const at::Tensor labels = at::arange(kClasses, at::kLong).repeat_interleave(kPer);
+  Classes c;
+  c.labels = at::arange(kClasses, at::kLong).repeat_interleave(kPer);
   const at::Tensor image_protos = at::rand({kClasses, 1, 8, 8});
-  const at::Tensor images = (image_protos.index_select(0, labels) + 0.15 * at::randn({n, 1, 8, 8})).clamp(0, 1);
-  const at::Tensor protos = at::randn({kClasses, 24}) * 6.0;
-  at::Tensor features = protos.index_select(0, labels) + at::randn({n, 24});
+  c.images = (image_protos.index_select(0, c.labels) + 0.15 * at::randn({n, 1, 8, 8})).clamp(0, 1);
+  c.protos = at::randn({kClasses, 24}) * 6.0;
+  c.features = c.protos.index_select(0, c.labels) + at::randn({n, 24});
+  return c;
+}
+
+RestCase rest_case() {
+  const int64_t n = kClasses * kPer;
+  const Classes base = classes(6);
+  const at::Tensor& labels = base.labels;
+  const at::Tensor& images = base.images;
+  const at::Tensor& protos = base.protos;
+  at::Tensor features = base.features.clone();
   at::Tensor wide = at::randn({kClasses, 24});
   wide = wide / wide.norm(2, {1}, true);
   const at::Tensor member = (at::rand({n, 1}) < 0.11).to(at::kFloat);
@@ -105,13 +121,11 @@ namespace {
 // first 12 of class 1 (poisons: their images look like trousers, say), or with `own` the first 12
 // of the target itself, moved (a clean group of its own, its images its own).
 RestCase residual_case(bool own) {
-  at::manual_seed(7);
-  const int64_t n = kClasses * kPer;
-  const at::Tensor labels = at::arange(kClasses, at::kLong).repeat_interleave(kPer);
-  const at::Tensor image_protos = at::rand({kClasses, 1, 8, 8});
-  const at::Tensor images = (image_protos.index_select(0, labels) + 0.15 * at::randn({n, 1, 8, 8})).clamp(0, 1);
-  const at::Tensor protos = at::randn({kClasses, 24}) * 6.0;
-  at::Tensor features = protos.index_select(0, labels) + at::randn({n, 24});
+  const Classes base = classes(7);
+  const at::Tensor& labels = base.labels;
+  const at::Tensor& images = base.images;
+  const at::Tensor& protos = base.protos;
+  at::Tensor features = base.features.clone();
   const at::Tensor sources = ((labels != kTarget) & (labels != 1)).nonzero().flatten();
   const at::Tensor diverse = std::get<0>(sources.index_select(0, at::randperm(sources.numel()).slice(0, 0, 55)).sort());
   const at::Tensor tight = (labels == (own ? kTarget : 1)).nonzero().flatten().slice(0, 0, 12);
