@@ -145,11 +145,11 @@ bool robust_gates_pass(const Candidate& robust, const AuditSpec& spec) {
          robust.diversity() >= spec.robust_min_diversity;
 }
 
-// The smaller side of a split, in points.
-int64_t minority_points(const Candidate& c) {
-  const int64_t second = c.split.second.sum().item<int64_t>();
-  return std::min(second, c.split.second.numel() - second);
+// The smaller side of a split (bool [rows]), and its points.
+at::Tensor minority_side(const FisherSplit& split) {
+  return 2 * split.second.sum().item<int64_t>() < split.second.numel() ? split.second : split.second.logical_not();
 }
+int64_t minority_points(const Candidate& c) { return minority_side(c.split).sum().item<int64_t>(); }
 
 // The class whitened by its robust covariance: its robust splits and the points' QUE scores
 // (SPECTRE's outlier scores, alpha 4). The splits start from the exact 1-D two-means of the
@@ -198,8 +198,7 @@ Candidate peel_robust(const at::Tensor& class_features, const at::Tensor& reduce
   at::Tensor rest = at::arange(n, at::kLong);  // class rows not yet peeled
   Candidate current = first;
   for (int64_t peel = 1; peel <= spec.robust_peels; ++peel) {
-    const at::Tensor second = current.split.second;
-    const at::Tensor minority = 2 * second.sum().item<int64_t>() < second.numel() ? second : second.logical_not();
+    const at::Tensor minority = minority_side(current.split);
     if (static_cast<double>(minority.sum().item<int64_t>()) >= least) break;
     peeled.index_fill_(0, rest.index({minority}), true);
     rest = rest.index({minority.logical_not()});
@@ -275,9 +274,7 @@ int64_t flag_residual_groups(const at::Tensor& class_features, const at::Tensor&
       if (best == nullptr || c.split.separation > best->split.separation) best = &c;
     }
     if (best == nullptr) break;
-    const at::Tensor second = best->split.second;
-    const at::Tensor minority = 2 * second.sum().item<int64_t>() < second.numel() ? second : second.logical_not();
-    const at::Tensor group = rest.index({minority});
+    const at::Tensor group = rest.index({minority_side(best->split)});
     if (other_class_share(inputs, labels, rows.index({group}), label) < kPeeledOnlyOtherClassShare) break;
     flagged_rows.index_fill_(0, group, true);
     ++groups;
