@@ -1,7 +1,9 @@
 // Activation clustering (Chen et al. 2018, arXiv 1811.03728). ART's ActivationDefence
 // (clustering_analyzer.py, `silhouette-scores`) is the parity reference for the rule; it reduces
-// with FastICA or PCA and clusters with MiniBatchKMeans; here PCA and full two-means from
-// k-means++ seeding (the partition, not the cluster numbering, is what matters).
+// with FastICA (its default) or PCA and clusters with MiniBatchKMeans; here PCA, or for
+// `reduce: ica` the whitened PCA scores (FastICA's sources up to a rotation, which neither the
+// two-means nor the silhouette can see), and full two-means from k-means++ seeding (the
+// partition, not the cluster numbering, is what matters).
 #include <ATen/ATen.h>
 
 #include "defenses/poisoning/detectors.h"
@@ -26,7 +28,8 @@ DetectorResult detect_activation_clustering(const at::Tensor& features, const at
       continue;
     }
     const at::Tensor f = features.index_select(0, idx);
-    const at::Tensor reduced = fit_pca(f, spec.ac_dims).project(f);
+    const at::Tensor reduced =
+        spec.ac_reduce == "ica" ? whitened_pca_scores(f, spec.ac_dims) : fit_pca(f, spec.ac_dims).project(f);
     const at::Tensor smaller = two_means_plus_plus(reduced, spec.seed + static_cast<uint64_t>(c));
     const int64_t size = smaller.sum().item<int64_t>();
     v.suspect_share = static_cast<double>(size) / static_cast<double>(v.points);

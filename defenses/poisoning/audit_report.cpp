@@ -437,7 +437,7 @@ nlohmann::json audit_json(const AuditResult& r, const AuditSpec& s, const AuditC
                 {"dims", s.dims}, {"spectral_starts", s.spectral_starts}, {"robust", {{"keep", s.robust_keep}, {"rest_starts", s.robust_rest_starts}, {"min_share", s.robust_min_share}, {"min_diversity", s.robust_min_diversity}, {"peels", s.robust_peels}}},
                 {"tail_k", s.tail_k}, {"polish_rounds", s.polish_rounds}, {"max_flagged_share", s.max_flagged_share}, {"min_source_entropy", s.min_source_entropy}, {"knn", {{"k", s.knn_k}, {"min_share", s.knn_min_share}, {"dims", s.knn_dims}}},
                 {"label_margin", {{"rule", s.margin_rule}, {"prior_weight", s.margin_prior_weight}, {"threshold", s.margin_threshold}, {"k", s.margin_k}}},
-                {"activation_clustering", {{"dims", s.ac_dims}, {"max_share", s.ac_max_share}, {"min_silhouette", s.ac_min_silhouette}}},
+                {"activation_clustering", {{"reduce", s.ac_reduce}, {"dims", s.ac_dims}, {"max_share", s.ac_max_share}, {"min_silhouette", s.ac_min_silhouette}}},
                 {"seed", s.seed}}},
       {"detection_seconds", r.seconds},
       {"flagged_count", flagged.numel()},

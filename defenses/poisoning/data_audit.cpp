@@ -68,7 +68,8 @@ AuditSpec parse_audit_spec(const core::ConfigNode& node) {
     spec.margin_k = margin->get_double("k", spec.margin_k, 0.0, 1e6);
   }
   if (const auto ac = node.optional_child("activation_clustering")) {
-    ac->expect_keys({"dims", "max_share", "min_silhouette"});
+    ac->expect_keys({"reduce", "dims", "max_share", "min_silhouette"});
+    spec.ac_reduce = ac->get_choice("reduce", {"pca", "ica"}, spec.ac_reduce);
     spec.ac_dims = ac->get_int("dims", spec.ac_dims, 1, 1024);
     spec.ac_max_share = ac->get_double("max_share", spec.ac_max_share, 0.0, 0.5);
     spec.ac_min_silhouette = ac->get_double("min_silhouette", spec.ac_min_silhouette, -1.0, 1.0);

@@ -115,8 +115,11 @@ struct AuditSpec {
   double margin_threshold = 2.22;
   double margin_k = 3.0;
   /// Activation clustering (Chen et al. 2018, ART's `silhouette-scores` analysis): PCA to
-  /// ac_dims; a class is poisoned when its smaller cluster holds < max_share of it and the
+  /// ac_dims ("ica": FastICA's sources, which are the whitened PCA scores turned by a rotation;
+  /// the two-means and the silhouette see only distances, so the whitened scores stand for them
+  /// exactly); a class is poisoned when its smaller cluster holds < max_share of it and the
   /// silhouette is > min.
+  std::string ac_reduce = "pca";
   int64_t ac_dims = 10;
   double ac_max_share = 0.35;
   double ac_min_silhouette = 0.10;

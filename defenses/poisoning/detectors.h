@@ -26,7 +26,8 @@ DetectorResult detect_spectral(const at::Tensor& features, const at::Tensor& lab
                                int64_t num_classes, const AuditSpec& spec,
                                const at::Tensor& inputs = at::Tensor());
 
-/// Activation clustering (Chen et al. 2018): per class, PCA to `ac_dims`, two-means (k-means++),
+/// Activation clustering (Chen et al. 2018): per class, PCA to `ac_dims` (whitened for
+/// `ac_reduce: ica`: feature_geometry.h, whitened_pca_scores), two-means (k-means++),
 /// and the smaller cluster flagged when it holds < ac_max_share of the class and the silhouette
 /// exceeds ac_min_silhouette (ART's `silhouette-scores` analysis).
 DetectorResult detect_activation_clustering(const at::Tensor& features, const at::Tensor& labels,

@@ -40,6 +40,13 @@ PcaBasis fit_pca(const at::Tensor& points, int64_t dims, int64_t fit_rows) {
   return pca;
 }
 
+at::Tensor whitened_pca_scores(const at::Tensor& points, int64_t dims) {
+  const at::Tensor scores = fit_pca(points, dims).project(points);
+  // Population variance, as scikit-learn's whitening (unit variance over N points).
+  const at::Tensor sd = scores.std(0, /*unbiased=*/false);
+  return scores / sd.where(sd > 1e-12 * sd.max().clamp_min(1e-300), at::ones_like(sd));
+}
+
 at::Tensor two_means(const at::Tensor& points, const at::Tensor& initial,
                      int64_t max_iterations) {
   const at::Tensor x = points.to(at::kDouble);

@@ -19,6 +19,13 @@ struct PcaBasis {
 /// min(dims, D) axes. `fit_rows` > 0 fits on that many evenly spaced rows only (the image PCA).
 PcaBasis fit_pca(const at::Tensor& points, int64_t dims, int64_t fit_rows = 0);
 
+/// The PCA scores of `points` on min(dims, D) axes, each scaled to unit variance (float64
+/// [N, dims]; an axis without variance stays 0). FastICA (scikit-learn's, which ART's activation
+/// clustering uses) returns S = W K X with K this whitening and W orthogonal (its symmetric
+/// decorrelation keeps it so): its sources are these scores turned by a rotation, with the same
+/// distances between every two points.
+at::Tensor whitened_pca_scores(const at::Tensor& points, int64_t dims);
+
 /// `count` evenly spaced row indices of 0..n-1 (int64, first and last included; all n rows when
 /// n <= count): the deterministic subsample of the image PCA, the silhouette and the neighbour
 /// search.

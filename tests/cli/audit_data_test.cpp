@@ -1,7 +1,7 @@
 // `rampart audit-data` end to end on 10,000 Fashion-MNIST points (the CI-sized version of
-// docs/poisoning.md's measurement): the reports, the target class's standing, an unpoisoned set
-// left alone, a retraining with data.exclude, and the flagged points relabelled (data relabel,
-// data.relabel) instead of dropped.
+// docs/poisoning.md's measurement): the poisons found without being told the target or the rate,
+// the reports, a retraining with data.exclude that removes the backdoor, an unpoisoned set left
+// alone, and the flagged points relabelled (data relabel, data.relabel) instead of dropped.
 #include <ATen/ATen.h>  // before Catch: glog defines a CHECK macro too
 
 #include <catch2/catch.hpp>
@@ -31,7 +31,11 @@ const std::string kModel =
 const std::string kTrain =
     "train: {epochs: 4, optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, schedule: {name: cosine}, "
     "export_torchscript: false, output: OUT}\n";
-const std::string kTrigger = "{type: patch, size: 3, row: 1, col: 12, value: 1.0}";
+// At (0, 0), where no class's garments reach (docs/poisoning.md, the quiet positions). At (1, 12),
+// where tops reach, this 10,000-point 4-epoch model learns the trigger (ASR >= 80%) but its
+// poisons stand apart too little for the per-class test (split separation 6.7, p 0.05; at
+// (0, 0): 19.7, p 1.5e-59).
+const std::string kTrigger = "{type: patch, size: 3, row: 0, col: 0, value: 1.0}";
 
 std::string with_output(std::string text, const std::string& out) {
   text.replace(text.find("OUT"), 3, out);
@@ -43,20 +47,23 @@ nlohmann::json read_json(const std::string& path) {
 }
 
 // The backdoor's attack success rate as `rampart eval`'s backdoor entry measures it on the
-// first 2,000 test images, under a gate of at most 20%: (ASR, exit code, output).
-std::tuple<double, int, std::string> backdoor_eval(const std::string& dir,
-                                                   const std::string& checkpoint) {
-  const std::string eval = dir + "/asr_eval.yaml";
+// first 2,000 test images, under a gate of at most 20%: (ASR, exit code, output, clean accuracy).
+// The report goes to DIR/NAME.
+std::tuple<double, int, std::string, double> backdoor_eval(const std::string& dir,
+                                                           const std::string& checkpoint,
+                                                           const std::string& name = "asr_report") {
+  const std::string eval = dir + "/" + name + ".yaml";
   write_bytes(eval, "model: {arch: small_cnn, checkpoint: " + checkpoint +
                         ", num_classes: 10, input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
                         "data: {format: idx, images: " + kFmnist + "t10k-images-idx3-ubyte.gz, labels: " +
                         kFmnist + "t10k-labels-idx1-ubyte.gz, limit: 2000}\n"
                         "attacks: [{name: backdoor, target: 3, trigger: " + kTrigger + "}]\n"
                         "gates: {attack_success_rate: {backdoor-patch-to-3: {max: 0.2}}}\n");
-  const auto r = run_process({rampart_binary(), "eval", eval, "--out", dir + "/asr_report",
+  const auto r = run_process({rampart_binary(), "eval", eval, "--out", dir + "/" + name,
                               "--allow-unpinned", "-q"});
-  const auto report = read_json(dir + "/asr_report/report.json");
-  return {report["attacks"][0]["success_rate"].get<double>(), r.exit_code, r.output};
+  const auto report = read_json(dir + "/" + name + "/report.json");
+  return {report["attacks"][0]["success_rate"].get<double>(), r.exit_code, r.output,
+          report["clean"]["accuracy"].get<double>()};
 }
 
 // The first 10,000 Fashion-MNIST training points, 10% of them poisoned toward class 3, in DIR/p.
@@ -88,20 +95,30 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   const auto report = read_json(dir + "/a/audit.json");
   // The audited data's root, which data.exclude checks (the retraining below passes it).
   CHECK(report["data"]["root"].get<std::string>().size() == 64);
-  // At this size (10,000 points, 4 epochs) the trigger's cluster is not yet far enough apart
-  // for the per-class test (docs/poisoning.md: it is at 60,000 points); what holds already is
-  // that the target class has the largest split separation, and that the reports are whole.
-  const auto& classes = report["detectors"][0]["classes"];
-  for (const auto& c : classes) {
-    if (c["label"] != 3) CHECK(c["separation"].get<double>() < classes[3]["separation"].get<double>());
+  // Found without the target or the rate: class 3 alone judged poisoned, recall >= 99%, false
+  // positives <= 1% of the clean points (measured: 1,000 of 1,000 and 16, 0.18%), the flagged
+  // indices sorted and the ground-truth numbers computed from them.
+  CHECK(report["detectors"][0]["poisoned_classes"] == nlohmann::json::array({3}));
+  const at::Tensor truth = rampart::datasets::read_npy(dir + "/p/poisoned.npy").to(at::kLong);
+  REQUIRE(truth.numel() == 1000);
+  std::vector<int64_t> flagged = report["flagged"].get<std::vector<int64_t>>();
+  CHECK(std::is_sorted(flagged.begin(), flagged.end()));
+  int64_t found = 0;
+  for (int64_t i = 0; i < truth.numel(); ++i) {
+    found += std::binary_search(flagged.begin(), flagged.end(), truth[i].item<int64_t>());
   }
+  const auto false_positives = static_cast<int64_t>(flagged.size()) - found;
+  CHECK(found >= 990);
+  CHECK(false_positives <= 90);
   CHECK(report["against_ground_truth"]["poisoned"].get<int64_t>() == 1000);
+  CHECK(report["against_ground_truth"]["true_positives"].get<int64_t>() == found);
+  CHECK(report["against_ground_truth"]["false_positives"].get<int64_t>() == false_positives);
   CHECK(report["scores"]["spectral"].size() == 10000);
   for (const char* file : {"audit.md", "audit.html"}) CHECK(std::filesystem::file_size(dir + "/a/" + file) > 1000);
   // The backdoor took, and a CI gate on its success rate fails the evaluation.
-  const auto [asr, code, output] = backdoor_eval(dir, dir + "/m/checkpoint.safetensors");
+  const auto [asr, code, output, poisoned_accuracy] = backdoor_eval(dir, dir + "/m/checkpoint.safetensors");
   INFO(output);
-  CHECK(asr >= 0.8);
+  CHECK(asr >= 0.95);
   CHECK(code == 1);
   CHECK_THAT(output, Catch::Contains("attack_success_rate.backdoor-patch-to-3"));
 
@@ -109,7 +126,7 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   write_bytes(dir + "/retrain.yaml",
               "seed: 0\n" + kModel + data.substr(0, data.size() - 2) + ", exclude: " + dir + "/a}\n" +
                   with_output(kTrain, dir + "/r"));
-  const auto retrain = run_process({rampart_binary(), "train", dir + "/retrain.yaml", "--set", "train.epochs=1"});
+  const auto retrain = run_process({rampart_binary(), "train", dir + "/retrain.yaml"});
   INFO(retrain.output);
   REQUIRE(retrain.exit_code == 0);
   CHECK_THAT(retrain.output, Catch::Contains("excluded:            " +
@@ -128,6 +145,20 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   CHECK(clean_report["detectors"][0]["poisoned_classes"].empty());
   CHECK_THAT(clean.output, Catch::Contains("judged poisoned: no class"));
   CHECK(clean_report["flagged_count"].get<int64_t>() <= 100);
+
+  // The backdoor is gone: the retrained model's ASR is within 1 point of the clean model's (the
+  // unpoisoned audit's model, same recipe), and the gate passes; its clean accuracy is within 1.5
+  // points (it saw 8,984 points, not 10,000). Measured: ASR 0.00% against the clean model's
+  // 0.13% (the poisoned model's 99.94%), clean accuracy 88.00% against 88.25% (poisoned 87.90%).
+  const auto [clean_asr, clean_code, clean_output, clean_accuracy] =
+      backdoor_eval(dir, dir + "/c/checkpoint.safetensors", "clean_asr_report");
+  const auto [retrained_asr, retrained_code, retrained_output, retrained_accuracy] =
+      backdoor_eval(dir, dir + "/r/checkpoint.safetensors", "retrained_asr_report");
+  INFO(retrained_output);
+  CHECK(retrained_asr <= clean_asr + 0.01);
+  CHECK(retrained_code == 0);
+  CHECK(retrained_accuracy >= clean_accuracy - 0.015);
+  CHECK(poisoned_accuracy >= clean_accuracy - 0.03);
 }
 
 TEST_CASE("data relabel gives the flagged poisons their true class, and data.relabel trains on them",
@@ -162,7 +193,7 @@ TEST_CASE("data relabel gives the flagged poisons their true class, and data.rel
   const auto& relabelled = relabel["relabelled"];
   CHECK(relabelled.size() + relabel["left_out"].size() == 1000);
   CHECK(relabelled.size() >= 900);
-  // The sanitised model never saw the trigger: it names most poisons' true class (785 of 990
+  // The sanitised model never saw the trigger: it names most poisons' true class (858 of 992
   // measured with this 3-epoch model of 9,000 points; random labels would give about 110).
   const auto clean = rampart::datasets::read_idx(kFmnist + "train-images-idx3-ubyte.gz",
                                                  kFmnist + "train-labels-idx1-ubyte.gz", 10);
@@ -184,7 +215,7 @@ TEST_CASE("data relabel gives the flagged poisons their true class, and data.rel
   CHECK_THAT(r.output, Catch::Contains("relabelled:          " + std::to_string(relabelled.size()) +
                                        " points, " + std::to_string(relabel["left_out"].size()) +
                                        " flagged points left out, by " + dir + "/relabel.json"));
-  const auto [asr, code, output] = backdoor_eval(dir, dir + "/r/checkpoint.safetensors");
+  const auto [asr, code, output, accuracy] = backdoor_eval(dir, dir + "/r/checkpoint.safetensors");
   INFO(output);
   CHECK(asr <= 0.2);
   CHECK(code == 0);

@@ -120,6 +120,40 @@ TEST_CASE("a data manifest names the first changed, relabelled, added or removed
                                              "/x.npy (the data has 39 points, the manifest 40)") !=
           std::string::npos);
   }
+  SECTION("the matched data: train and eval record the manifest's root; eval refuses a change") {
+    const auto train = test::run_process(
+        {test::rampart_binary(), "train", config(dir, ", manifest: " + dir + "/m.json")});
+    INFO(train.output);
+    REQUIRE(train.exit_code == 0);
+    CHECK_THAT(train.output,
+               Catch::Contains("data manifest:       root " + data.manifest_root + ", every point matched"));
+    // The checkpoint's metadata records the root (trainer.cpp: data_manifest_root).
+    CHECK_THAT(core::read_file(dir + "/out/checkpoint.safetensors"),
+               Catch::Contains("\"data_manifest_root\":\"" + data.manifest_root + "\""));
+    const std::string eval = dir + "/eval.yaml";
+    test::write_bytes(eval, "model: {arch: small_cnn, checkpoint: " + dir +
+                                "/out/checkpoint.safetensors, num_classes: 4, "
+                                "input: {shape: [1, 28, 28], range: [0.0, 1.0]}}\n"
+                                "data: {format: npy, images: " + dir + "/x.npy, labels: " + dir +
+                                "/y.npy, manifest: " + dir + "/m.json}\n"
+                                "attacks: [{name: fgsm, norm: linf, eps: 0.05}]\n");
+    const auto evaluated = test::run_process(
+        {test::rampart_binary(), "eval", eval, "--out", dir + "/report", "--allow-unpinned", "-q"});
+    INFO(evaluated.output);
+    REQUIRE(evaluated.exit_code == 0);
+    const auto report = nlohmann::json::parse(core::read_file(dir + "/report/report.json"));
+    CHECK(report["provenance"]["data"]["manifest_root"] == data.manifest_root);
+    // The same evaluation on data with one label changed: exit 4, the point named, no report.
+    at::Tensor relabelled = labels.clone();
+    relabelled[31] = 2;
+    write_data(dir, images, relabelled);
+    const auto refused = test::run_process(
+        {test::rampart_binary(), "eval", eval, "--out", dir + "/report2", "--allow-unpinned", "-q"});
+    INFO(refused.output);
+    CHECK(refused.exit_code == 4);
+    CHECK_THAT(refused.output, Catch::Contains("point 31 of " + dir + "/x.npy has label 2, the manifest says 3"));
+    CHECK(!std::filesystem::exists(dir + "/report2/report.json"));
+  }
   SECTION("rampart train refuses the changed data before training, exit 4") {
     at::Tensor changed = images.clone();
     changed[0][0][0][0] = 1.0f - changed[0][0][0][0].item<float>();
