@@ -115,6 +115,24 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   CHECK(report["against_ground_truth"]["false_positives"].get<int64_t>() == false_positives);
   CHECK(report["scores"]["spectral"].size() == 10000);
   for (const char* file : {"audit.md", "audit.html"}) CHECK(std::filesystem::file_size(dir + "/a/" + file) > 1000);
+  const std::string markdown = rampart::core::read_file(dir + "/a/audit.md");
+  CHECK_THAT(markdown, Catch::Contains("**Flagged: " + std::to_string(flagged.size()) + " of 10000 points"));
+  CHECK_THAT(markdown, Catch::Contains("Classes judged poisoned: 3."));
+  CHECK_THAT(markdown, Catch::Contains("| spectral | " + std::to_string(found) + " of 1000 ("));
+
+  // The trained model's logits instead of its penultimate features (audit.layer: logits): no
+  // training, 10-dimensional features.
+  const auto logits = run_process({rampart_binary(), "audit-data", dir + "/audit.yaml", "--out", dir + "/l",
+                                   "--set", "model.checkpoint=" + dir + "/m/checkpoint.safetensors",
+                                   "--set", "audit.layer=logits", "--set", "security.allow_unpinned=true"});
+  INFO(logits.output);
+  REQUIRE(logits.exit_code == 0);
+  CHECK_THAT(logits.output, !Catch::Contains("model.checkpoint is not set"));
+  const auto logits_report = read_json(dir + "/l/audit.json");
+  CHECK(logits_report["features"]["layer"] == "logits");
+  CHECK(logits_report["features"]["dims"] == 10);
+  CHECK(logits_report["model"]["trained_here"] == false);
+  CHECK(logits_report["scores"]["spectral"].size() == 10000);
   // The backdoor took, and a CI gate on its success rate fails the evaluation.
   const auto [asr, code, output, poisoned_accuracy] = backdoor_eval(dir, dir + "/m/checkpoint.safetensors");
   INFO(output);

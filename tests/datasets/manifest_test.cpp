@@ -24,6 +24,27 @@ using namespace rampart;
 
 namespace {
 
+// SHA-256 of `bytes` in lowercase hex, by OpenSSL's one-shot digest: the oracle for the
+// manifest's own hashing.
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  REQUIRE(EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) == 1);
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += "0123456789abcdef"[md[i] >> 4];
+    out += "0123456789abcdef"[md[i] & 15];
+  }
+  return out;
+}
+
+// The bytes that `hex` (lowercase, even length) spells.
+std::string unhex(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return out;
+}
+
 // Writes `images` and `labels` as npy files in `dir`.
 std::pair<at::Tensor, at::Tensor> write_data(const std::string& dir, const at::Tensor& images,
                                              const at::Tensor& labels) {
@@ -87,6 +108,23 @@ TEST_CASE("a data manifest names the first changed, relabelled, added or removed
   CHECK(data.manifest_root == json["root"].get<std::string>());
   CHECK(made.output.find(data.manifest_root) != std::string::npos);
   CHECK(datasets::point_digests(data)[7] == json["digests"][7].get<std::string>());
+  // Every hash recomputed here: each file's (and its size), point 7's (its label as int64, then
+  // its float32 pixels, both little-endian as on every machine Rampart builds for) and the root
+  // (over the points' 32-byte digests in order).
+  for (const auto& file : json["files"]) {
+    const std::string bytes = core::read_file(file["path"].get<std::string>());
+    CHECK(file["sha256"] == sha256_hex(bytes));
+    CHECK(file["bytes"].get<std::size_t>() == bytes.size());
+  }
+  const int64_t label7 = labels[7].item<int64_t>();
+  const at::Tensor image7 = images[7].contiguous();
+  std::string point7(reinterpret_cast<const char*>(&label7), sizeof(label7));
+  point7.append(reinterpret_cast<const char*>(image7.data_ptr<float>()), image7.numel() * sizeof(float));
+  CHECK(json["digests"][7] == sha256_hex(point7));
+  std::string joined;
+  for (const auto& digest : json["digests"]) joined += unhex(digest.get<std::string>());
+  CHECK(json["root"] == sha256_hex(joined));
+  CHECK_THAT(json["tool"].get<std::string>(), Catch::StartsWith("rampart "));
 
   SECTION("one pixel") {
     at::Tensor changed = images.clone();
