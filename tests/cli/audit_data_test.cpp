@@ -75,6 +75,16 @@ bool poison_subset(const std::string& dir) {
   return run_process({rampart_binary(), "data", "poison", dir + "/poison.yaml", "--out", dir + "/p"}).exit_code == 0;
 }
 
+// How many of the points in the ground truth `truth_npy` the sorted indices `flagged` hold.
+int64_t count_found(const std::vector<int64_t>& flagged, const std::string& truth_npy) {
+  const at::Tensor truth = rampart::datasets::read_npy(truth_npy).to(at::kLong).contiguous();
+  int64_t found = 0;
+  for (int64_t i = 0; i < truth.numel(); ++i) {
+    found += std::binary_search(flagged.begin(), flagged.end(), truth[i].item<int64_t>());
+  }
+  return found;
+}
+
 }  // namespace
 
 TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.exclude",
@@ -99,14 +109,9 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   // positives <= 1% of the clean points (measured: 1,000 of 1,000 and 16, 0.18%), the flagged
   // indices sorted and the ground-truth numbers computed from them.
   CHECK(report["detectors"][0]["poisoned_classes"] == nlohmann::json::array({3}));
-  const at::Tensor truth = rampart::datasets::read_npy(dir + "/p/poisoned.npy").to(at::kLong);
-  REQUIRE(truth.numel() == 1000);
-  std::vector<int64_t> flagged = report["flagged"].get<std::vector<int64_t>>();
+  const std::vector<int64_t> flagged = report["flagged"].get<std::vector<int64_t>>();
   CHECK(std::is_sorted(flagged.begin(), flagged.end()));
-  int64_t found = 0;
-  for (int64_t i = 0; i < truth.numel(); ++i) {
-    found += std::binary_search(flagged.begin(), flagged.end(), truth[i].item<int64_t>());
-  }
+  const int64_t found = count_found(flagged, dir + "/p/poisoned.npy");
   const auto false_positives = static_cast<int64_t>(flagged.size()) - found;
   CHECK(found >= 990);
   CHECK(false_positives <= 90);
@@ -177,6 +182,40 @@ TEST_CASE("audit-data on a poisoned and a clean Fashion-MNIST subset, then data.
   CHECK(retrained_code == 0);
   CHECK(retrained_accuracy >= clean_accuracy - 0.015);
   CHECK(poisoned_accuracy >= clean_accuracy - 0.03);
+}
+
+TEST_CASE("audit-data finds 5% flipped labels in 10,000 Fashion-MNIST points by their margins",
+          "[cli][poisoning]") {
+  if (!std::filesystem::exists(kFmnist + "train-images-idx3-ubyte.gz")) {
+    rampart::test::skip_without_fixture("Fashion-MNIST (Debian package dataset-fashion-mnist)");
+    return;
+  }
+  const std::string dir = rampart::test::make_temp_dir("audit-flips");
+  write_bytes(dir + "/flip.yaml",
+              kModel + "data: {format: idx, images: " + kFmnist + "train-images-idx3-ubyte.gz, labels: " +
+                  kFmnist + "train-labels-idx1-ubyte.gz, limit: 10000}\n"
+                  "poison: {attack: label_flip, rate: 0.05, seed: 3}\n");
+  REQUIRE(run_process({rampart_binary(), "data", "poison", dir + "/flip.yaml", "--out", dir + "/p"}).exit_code == 0);
+  // The recipe the label-margin threshold (2.22) was chosen for: 5 epochs, weight decay, Nesterov.
+  write_bytes(dir + "/audit.yaml",
+              "seed: 0\n" + kModel + "data: {format: npy, images: " + dir + "/p/images.npy, labels: " + dir +
+                  "/p/labels.npy, batch_size: 128}\n"
+                  "train: {epochs: 5, optimizer: {name: sgd, lr: 0.05, momentum: 0.9, weight_decay: 5.0e-4, "
+                  "nesterov: true}, schedule: {name: cosine}, export_torchscript: false, output: " + dir + "/m}\n"
+                  "audit: {detectors: [label_margin]}\n");
+  const auto audit = run_process({rampart_binary(), "audit-data", dir + "/audit.yaml", "--out", dir + "/a"});
+  INFO(audit.output);
+  REQUIRE(audit.exit_code == 0);
+  const auto report = read_json(dir + "/a/audit.json");
+  const std::vector<int64_t> flagged = report["flagged"].get<std::vector<int64_t>>();
+  const int64_t found = count_found(flagged, dir + "/p/poisoned.npy");
+  const double recall = static_cast<double>(found) / 500.0;
+  const double precision = static_cast<double>(found) / static_cast<double>(std::max<std::size_t>(flagged.size(), 1));
+  // The issue's bar (90/90) holds on the 60,000-point model (docs/poisoning.md, "Label flips");
+  // this model of 10,000 points ranks a little worse (measured 85.8% / 88.5% here; flip seeds 4
+  // and 5: 85.0/86.4, 84.2/85.7).
+  CHECK(recall >= 0.8);
+  CHECK(precision >= 0.8);
 }
 
 TEST_CASE("data relabel gives the flagged poisons their true class, and data.relabel trains on them",
