@@ -35,7 +35,9 @@ at::Tensor TriggerSpec::apply(const at::Tensor& images) const {
   }
   const auto [r, c] = corner(height, width);
   at::Tensor patch = at::full({size, size}, value, at::kFloat);
-  if (pattern == "checker") {
+  if (pattern == "custom") {
+    patch = at::tensor(pattern_values, at::kDouble).to(at::kFloat).reshape({size, size});
+  } else if (pattern == "checker") {
     const at::Tensor parity = (at::arange(size).unsqueeze(1) + at::arange(size).unsqueeze(0)).remainder(2);
     patch = at::where(parity.eq(0), patch, at::full_like(patch, range_min));
   }
@@ -53,15 +55,29 @@ std::string TriggerSpec::describe() const {
     const auto position = [&](int64_t at, const char* extent) {
       return at >= 0 ? std::to_string(at) : std::string(extent) + "-" + std::to_string(size + 1);
     };
-    std::snprintf(text, sizeof(text), "patch %lldx%lld %s at (%s, %s), value %g",
-                  static_cast<long long>(size), static_cast<long long>(size), pattern.c_str(),
-                  position(row, "H").c_str(), position(col, "W").c_str(), value);
+    if (pattern == "custom") {
+      std::snprintf(text, sizeof(text), "patch %lldx%lld custom pattern at (%s, %s)",
+                    static_cast<long long>(size), static_cast<long long>(size),
+                    position(row, "H").c_str(), position(col, "W").c_str());
+    } else {
+      std::snprintf(text, sizeof(text), "patch %lldx%lld %s at (%s, %s), value %g",
+                    static_cast<long long>(size), static_cast<long long>(size), pattern.c_str(),
+                    position(row, "H").c_str(), position(col, "W").c_str(), value);
+    }
   }
   return text;
 }
 
 nlohmann::json TriggerSpec::to_json() const {
   if (type == "blend") return {{"type", "blend"}, {"alpha", alpha}, {"pattern_seed", pattern_seed}};
+  if (pattern == "custom") {
+    nlohmann::json rows = nlohmann::json::array();
+    for (int64_t r = 0; r < size; ++r) {
+      rows.push_back(std::vector<double>(pattern_values.begin() + r * size,
+                                         pattern_values.begin() + (r + 1) * size));
+    }
+    return {{"type", "patch"}, {"size", size}, {"row", row}, {"col", col}, {"pattern", rows}};
+  }
   return {{"type", "patch"}, {"size", size}, {"row", row},
           {"col", col},      {"value", value}, {"pattern", pattern}};
 }
@@ -80,8 +96,25 @@ TriggerSpec parse_trigger_spec(const core::ConfigNode& node, double range_min, d
     if (t.random_position && (node.has("row") || node.has("col"))) {
       node.fail("random_position draws row and col: give one or the other");
     }
-    t.value = node.get_double("value", range_max, range_min, range_max);
-    t.pattern = node.get_choice("pattern", {"solid", "checker"}, "solid");
+    if (node.is_list("pattern")) {
+      const auto rows = node.get_double_matrix("pattern", range_min, range_max);
+      const auto n = static_cast<int64_t>(rows.size());
+      if (static_cast<int64_t>(rows.front().size()) != n) {
+        node.fail_at("pattern", "a patch pattern is square: " + std::to_string(n) + " rows of " +
+                                    std::to_string(rows.front().size()) + " values");
+      }
+      if (node.has("size") && t.size != n) {
+        node.fail_at("size", "is " + std::to_string(t.size) + " but the pattern is " +
+                                 std::to_string(n) + "x" + std::to_string(n));
+      }
+      if (node.has("value")) node.fail_at("value", "a pattern gives every pixel its value: give one or the other");
+      t.size = n;
+      t.pattern = "custom";
+      for (const auto& r : rows) t.pattern_values.insert(t.pattern_values.end(), r.begin(), r.end());
+    } else {
+      t.value = node.get_double("value", range_max, range_min, range_max);
+      t.pattern = node.get_choice("pattern", {"solid", "checker"}, "solid");
+    }
   } else {
     node.expect_keys({"type", "alpha", "pattern_seed"});
     t.alpha = node.get_double("alpha", 0.2, 0.0, 1.0);

@@ -217,6 +217,33 @@ std::vector<double> ConfigNode::get_double_list(const std::string& key) const {
   return out;
 }
 
+bool ConfigNode::is_list(const std::string& key) const {
+  return has(key) && at(key).node_.IsSequence();
+}
+
+std::vector<std::vector<double>> ConfigNode::get_double_matrix(const std::string& key, double min,
+                                                               double max) const {
+  if (!has(key)) fail("missing required key '" + key + "'");
+  const ConfigNode c = at(key);
+  if (!c.node_.IsSequence() || c.node_.size() == 0) {
+    c.fail("expected a list of rows of numbers, got " + describe(c.node_));
+  }
+  std::vector<std::vector<double>> out;
+  for (const auto& row : c.list_items()) {
+    if (!row.node_.IsSequence() || row.node_.size() == 0) {
+      row.fail("expected a row (a list of numbers), got " + describe(row.node_));
+    }
+    if (!out.empty() && row.node_.size() != out.front().size()) {
+      row.fail("has " + std::to_string(row.node_.size()) + " numbers, the first row " +
+               std::to_string(out.front().size()));
+    }
+    std::vector<double> values;
+    for (const auto& item : row.list_items()) values.push_back(item.as_double(min, max));
+    out.push_back(std::move(values));
+  }
+  return out;
+}
+
 std::vector<ConfigNode> ConfigNode::list_items() const {
   std::vector<ConfigNode> out;
   for (std::size_t i = 0; i < node_.size(); ++i) {

@@ -77,6 +77,12 @@ class ConfigNode {
   std::vector<std::string> get_string_list(const std::string& key) const;
   std::vector<int64_t> get_int_list(const std::string& key, int64_t min = INT64_MIN) const;
   std::vector<double> get_double_list(const std::string& key) const;
+  /// True when child `key` is present and a list.
+  bool is_list(const std::string& key) const;
+  /// A non-empty list of equal-length, non-empty lists of numbers in [min, max] (a matrix, row by
+  /// row); an error names the row or the entry.
+  std::vector<std::vector<double>> get_double_matrix(const std::string& key, double min,
+                                                     double max) const;
 
   /// The value as YAML text (for hashing and provenance).
   std::string dump() const;

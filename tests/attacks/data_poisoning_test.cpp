@@ -8,8 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "attacks/backdoor_trigger.h"
 #include "attacks/data_poisoning.h"
 #include "core/atomic_file.h"
+#include "core/config_node.h"
 #include "core/error.h"
 #include "datasets/npy.h"
 #include "support/test_support.h"
@@ -91,6 +93,56 @@ TEST_CASE("random target and patch position are drawn from the seed and recorded
   }
   CHECK(corners.size() > 4);
   CHECK(targets.size() > 1);
+}
+
+TEST_CASE("a patch pattern given pixel by pixel is stamped as given, recorded and read back",
+          "[attacks][poisoning]") {
+  const auto parse = [](const std::string& trigger) {
+    return attacks::parse_trigger_spec(core::parse_config("trigger: " + trigger + "\n", "t.yaml").child("trigger"),
+                                       0.0, 1.0);
+  };
+  const attacks::TriggerSpec t = parse("{row: 2, col: 7, pattern: [[1, 0, 0.5], [0, 1, 0], [0.25, 0, 1]]}");
+  CHECK(t.size == 3);
+  CHECK(t.pattern == "custom");
+  const at::Tensor images = at::rand({4, 2, 12, 12}) * 0.5;
+  const at::Tensor stamped = t.apply(images);
+  const at::Tensor expected =
+      at::tensor(std::vector<float>{1, 0, 0.5, 0, 1, 0, 0.25, 0, 1}).reshape({3, 3});
+  for (int64_t i = 0; i < 4; ++i) {
+    for (int64_t channel = 0; channel < 2; ++channel) {
+      CHECK(at::equal(stamped[i][channel].slice(0, 2, 5).slice(1, 7, 10), expected));
+    }
+  }
+  at::Tensor outside = stamped.clone(), original = images.clone();
+  outside.slice(2, 2, 5).slice(3, 7, 10).zero_();
+  original.slice(2, 2, 5).slice(3, 7, 10).zero_();
+  CHECK(at::equal(outside, original));
+  CHECK(t.describe() == "patch 3x3 custom pattern at (2, 7)");
+  // What poison.json records reads back as the same trigger.
+  const nlohmann::json record = t.to_json();
+  CHECK(record["pattern"] == nlohmann::json::parse("[[1.0, 0.0, 0.5], [0.0, 1.0, 0.0], [0.25, 0.0, 1.0]]"));
+  CHECK_FALSE(record.contains("value"));
+  CHECK(at::equal(parse(record.dump(1)).apply(images), stamped));
+  // Errors name the key and the problem.
+  const auto error = [&](const std::string& trigger) -> std::string {
+    try {
+      parse(trigger);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK_THAT(error("{pattern: [[1, 0], [0, 1], [1, 1]]}"),
+             Catch::Contains("trigger.pattern: a patch pattern is square: 3 rows of 2 values"));
+  CHECK_THAT(error("{pattern: [[1, 0], [0]]}"), Catch::Contains("trigger.pattern[1]: has 1 numbers, the first row 2"));
+  CHECK_THAT(error("{pattern: [[1, 0], [0, 1.5]]}"), Catch::Contains("trigger.pattern[1][1]"));
+  CHECK_THAT(error("{size: 3, pattern: [[1, 0], [0, 1]]}"),
+             Catch::Contains("trigger.size: is 3 but the pattern is 2x2"));
+  CHECK_THAT(error("{value: 1, pattern: [[1, 0], [0, 1]]}"),
+             Catch::Contains("trigger.value: a pattern gives every pixel its value: give one or the other"));
+  CHECK_THAT(error("{pattern: []}"), Catch::Contains("trigger.pattern: expected a list of rows of numbers"));
+  CHECK_THAT(error("{pattern: [1, 0]}"), Catch::Contains("trigger.pattern[0]: expected a row"));
+  CHECK_THAT(error("{pattern: stripes}"), Catch::Contains("trigger.pattern") && Catch::Contains("checker"));
 }
 
 TEST_CASE("a blended trigger is (1 - alpha) x + alpha k with one fixed noise image k",

@@ -42,6 +42,21 @@ def test_poison_badnets_stamps_the_patch_on_the_rate_of_other_classes():
     assert torch.equal(again["poisoned"], poisoned) and images.max() <= 0.5
 
 
+def test_a_patch_pattern_given_pixel_by_pixel():
+    images, labels = _data()
+    pattern = [[1.0, 0.0], [0.25, 0.75]]
+    out = rampart.poison(images, labels, rate=0.1, target=2, seed=3,
+                         trigger={"row": 6, "col": 0, "pattern": pattern})
+    stamped = out["images"][out["poisoned"]][:, 0, 6:8, 0:2]
+    assert torch.equal(stamped, torch.tensor(pattern).expand_as(stamped))
+    assert out["spec"]["trigger"]["pattern"] == pattern and out["spec"]["trigger"]["size"] == 2
+    # The recorded trigger stamps the same images again.
+    again = rampart.apply_trigger(images[out["poisoned"]], out["spec"]["trigger"])
+    assert torch.equal(again, out["images"][out["poisoned"]])
+    with pytest.raises(rampart.ConfigError, match="square"):
+        rampart.apply_trigger(images, {"pattern": [[1.0, 0.0]]})
+
+
 def test_poison_blend_and_label_flips_and_their_errors():
     images, labels = _data()
     blend = rampart.poison(images, labels, attack="blend", rate=0.05, target=1, seed=0,
